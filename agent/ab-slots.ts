@@ -1,0 +1,100 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseJson, slotSchema, type Slot } from '../core/index.ts';
+import { writeFileAtomic } from '../services/fs/index.ts';
+
+const slotContentSchema = z
+  .object({ revision: z.string(), rolloutId: z.string(), artifact: z.string() })
+  .nullable();
+
+const bootControlSchema = z.object({
+  /** The slot the device runs. */
+  active: slotSchema,
+  /** True while `active` is on trial: not yet committed by a passing health check. */
+  trial: z.boolean(),
+  /** The slot to return to if the trial fails. */
+  previous: slotSchema.nullable(),
+  slots: z.object({ a: slotContentSchema, b: slotContentSchema }),
+});
+export type BootControl = z.infer<typeof bootControlSchema>;
+export type SlotContent = NonNullable<BootControl['slots']['a']>;
+
+const FACTORY: BootControl = { active: 'a', trial: false, previous: null, slots: { a: null, b: null } };
+
+/**
+ * Two slot directories and a boot-control file. Switching slots is one atomic
+ * rename of the boot-control file, so after a crash the device runs either
+ * the old or the new slot, never something in between.
+ */
+export class AbSlots {
+  readonly #dir: string;
+
+  constructor(dataDir: string) {
+    this.#dir = dataDir;
+  }
+
+  get bootControlPath(): string {
+    return join(this.#dir, 'boot-control.json');
+  }
+
+  slotDir(slot: Slot): string {
+    return join(this.#dir, 'slots', slot);
+  }
+
+  async read(): Promise<BootControl> {
+    const text = await readFile(this.bootControlPath).catch(() => undefined);
+    if (text === undefined) return structuredClone(FACTORY);
+    return parseJson(bootControlSchema, text, { maxBytes: 64 * 1024, what: this.bootControlPath });
+  }
+
+  /** Empties the slot the device does not run and returns it, ready to be written. */
+  async prepareInactive(): Promise<{ slot: Slot; dir: string }> {
+    const control = await this.read();
+    const slot: Slot = control.active === 'a' ? 'b' : 'a';
+    const dir = this.slotDir(slot);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return { slot, dir };
+  }
+
+  /** Makes `slot` active on trial; the slot it replaces stays intact for a rollback. */
+  async switchTo(slot: Slot, content: SlotContent): Promise<BootControl> {
+    const control = await this.read();
+    const next: BootControl = {
+      active: slot,
+      trial: true,
+      previous: control.active,
+      slots: { ...control.slots, [slot]: content },
+    };
+    await this.#write(next);
+    return next;
+  }
+
+  /** The trial passed: the active slot becomes the committed one. */
+  async commit(): Promise<BootControl> {
+    const control = await this.read();
+    const next: BootControl = { ...control, trial: false };
+    await this.#write(next);
+    return next;
+  }
+
+  /** The trial failed: go back to the previous slot. */
+  async rollback(): Promise<BootControl> {
+    const control = await this.read();
+    if (control.previous === null) throw new Error('there is no previous slot to roll back to');
+    const next: BootControl = {
+      ...control,
+      active: control.previous,
+      previous: control.active,
+      trial: false,
+    };
+    await this.#write(next);
+    return next;
+  }
+
+  async #write(control: BootControl): Promise<void> {
+    await mkdir(this.#dir, { recursive: true });
+    await writeFileAtomic(this.bootControlPath, `${JSON.stringify(control, null, 2)}\n`);
+  }
+}

@@ -1,0 +1,6 @@
+export * from './ab-slots.ts';
+export * from './download.ts';
+export * from './health-check.ts';
+export * from './update-manager.ts';
+export * from './cloud-client.ts';
+export * from './device-agent.ts';

@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import {
+  isUprollError,
+  type CommandReply,
+  type DevicePhase,
+  type Telemetry,
+  type UpdateCommand,
+} from '../core/index.ts';
+import { AbSlots } from './ab-slots.ts';
+import { downloadArtifact } from './download.ts';
+import { runHealthCheck, type HealthCheck } from './health-check.ts';
+
+export interface UpdateManagerOptions {
+  deviceId: string;
+  dataDir: string;
+  /** Decides commit or rollback after the switch; without one every revision is healthy. */
+  healthCheck?: HealthCheck;
+  /** Receives each step of an update, in order. */
+  report: (telemetry: Telemetry) => Promise<void>;
+  now?: () => Date;
+}
+
+/**
+ * The device's update manager: applies one update at a time to the inactive
+ * A/B slot (download with exact length and sha256, atomic switch, health
+ * check, commit or roll back) and reports every step. A repeated command for
+ * an update it already runs or ran is acknowledged again and its last step
+ * reported again, so a retried command never installs twice.
+ */
+export class UpdateManager {
+  readonly slots: AbSlots;
+  readonly #options: UpdateManagerOptions;
+  readonly #lastReport = new Map<string, Telemetry>();
+  #running: { rolloutId: string; done: Promise<void> } | undefined;
+
+  constructor(options: UpdateManagerOptions) {
+    this.#options = options;
+    this.slots = new AbSlots(options.dataDir);
+  }
+
+  /** Accepts or refuses a command; an accepted update runs in the background. */
+  accept(command: UpdateCommand): CommandReply {
+    const last = this.#lastReport.get(command.rolloutId);
+    if (this.#running?.rolloutId === command.rolloutId || last) {
+      if (last) void this.#options.report(last).catch(() => {});
+      return { accepted: true, duplicate: true };
+    }
+    if (this.#running) {
+      return {
+        accepted: false,
+        error: { code: 'BUSY', message: `update of rollout ${this.#running.rolloutId} is still running` },
+      };
+    }
+    const done = this.#apply(command)
+      .catch((err: unknown) => this.#report(command, 'failed', { error: describe(err, 'INSTALL_FAILED') }))
+      .catch(() => {}) // the reporter keeps its own retries; nothing is left to tell
+      .finally(() => {
+        this.#running = undefined;
+      });
+    this.#running = { rolloutId: command.rolloutId, done };
+    return { accepted: true, duplicate: false };
+  }
+
+  /** Resolves when the running update (if any) has finished. */
+  async idle(): Promise<void> {
+    await this.#running?.done;
+  }
+
+  async #apply(command: UpdateCommand): Promise<void> {
+    const step = (phase: DevicePhase, extra: Partial<Telemetry> = {}) => this.#report(command, phase, extra);
+    const { slot, dir } = await this.slots.prepareInactive();
+    const artifactPath = join(dir, command.artifact.name);
+    try {
+      const { bytes } = await downloadArtifact(command.artifact, artifactPath);
+      await step('downloaded', { bytes });
+    } catch (err) {
+      return step('failed', { error: describe(err, 'DOWNLOAD_FAILED') });
+    }
+
+    await this.slots.switchTo(slot, {
+      revision: command.revision,
+      rolloutId: command.rolloutId,
+      artifact: command.artifact.name,
+    });
+    await step('installed', { activeSlot: slot });
+
+    try {
+      if (this.#options.healthCheck) {
+        await runHealthCheck(this.#options.healthCheck, {
+          UPROLL_SLOT: slot,
+          UPROLL_SLOT_DIR: dir,
+          UPROLL_ARTIFACT: artifactPath,
+          UPROLL_REVISION: command.revision,
+        });
+      }
+    } catch (err) {
+      const control = await this.slots.rollback();
+      return step('rolled_back', { activeSlot: control.active, error: describe(err, 'HEALTH_CHECK_FAILED') });
+    }
+    await this.slots.commit();
+    await step('committed', { activeSlot: slot });
+  }
+
+  async #report(command: UpdateCommand, phase: DevicePhase, extra: Partial<Telemetry>): Promise<void> {
+    const telemetry: Telemetry = {
+      deviceId: this.#options.deviceId,
+      rolloutId: command.rolloutId,
+      revision: command.revision,
+      phase,
+      at: (this.#options.now?.() ?? new Date()).toISOString(),
+      ...extra,
+    };
+    this.#lastReport.set(command.rolloutId, telemetry);
+    await this.#options.report(telemetry);
+  }
+}
+
+function describe(err: unknown, fallback: string): { code: string; message: string } {
+  if (isUprollError(err)) return { code: err.code, message: err.message };
+  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
+}

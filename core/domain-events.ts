@@ -1,0 +1,30 @@
+import type { UpdatePhase } from './device-update-progress.ts';
+
+/** Aggregates of the event log; each has one subject per id. */
+export type Aggregate = 'device' | 'rollout';
+
+/**
+ * A fact appended to the event log (`uproll.evt.<aggregate>.<id>`). Events are
+ * never changed; projections and the audit trail are derived from them.
+ */
+export interface DomainEvent<Type extends string = string, Data = unknown> {
+  aggregate: Aggregate;
+  aggregateId: string;
+  type: Type;
+  /** When it happened (workflow time for workflow events). */
+  at: string;
+  data: Data;
+}
+
+/** What every device update event carries. */
+export interface DeviceUpdateEventData {
+  rolloutId: string;
+  revision: string;
+  workflowId: string;
+  activeSlot?: string;
+  /** An UprollErrorCode, or a code the device reported. */
+  error?: { code: string; message: string };
+}
+
+export type DeviceUpdateEventType = `device.update.${'started' | UpdatePhase}`;
+export type DeviceUpdateEvent = DomainEvent<DeviceUpdateEventType, DeviceUpdateEventData>;

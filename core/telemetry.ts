@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { deviceIdSchema, rolloutIdSchema } from './identifiers.ts';
+
+/** Byte cap on one telemetry message as it arrives from a device. */
+export const MAX_TELEMETRY_BYTES = 16 * 1024;
+
+/** Phases a device reports while it applies an update, in order. */
+export const DEVICE_PHASES = ['downloaded', 'installed', 'committed', 'rolled_back', 'failed'] as const;
+export const devicePhaseSchema = z.enum(DEVICE_PHASES);
+export type DevicePhase = z.infer<typeof devicePhaseSchema>;
+
+/** The phases that end an update on the device. */
+export const TERMINAL_PHASES: ReadonlySet<DevicePhase> = new Set(['committed', 'rolled_back', 'failed']);
+
+export const slotSchema = z.enum(['a', 'b']);
+export type Slot = z.infer<typeof slotSchema>;
+
+/** `uproll.dev.<device>.telemetry`: one step of an update as the device saw it. */
+export const telemetrySchema = z.object({
+  deviceId: deviceIdSchema,
+  rolloutId: rolloutIdSchema,
+  revision: z.string().min(1).max(128),
+  phase: devicePhaseSchema,
+  at: z.iso.datetime(),
+  activeSlot: slotSchema.optional(),
+  bytes: z.int().min(0).optional(),
+  error: z.object({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
+});
+export type Telemetry = z.infer<typeof telemetrySchema>;

@@ -1,0 +1,176 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { UprollError } from '../../core/index.ts';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes.ts';
+import { findNatsServer, findTemporal } from './binaries.ts';
+import { applyNatsConfig } from './nats-users.ts';
+import { assertPortFree } from './ports.ts';
+import { isAlive, runningPid, startBackground, stopByPidFile } from './processes.ts';
+import {
+  DEFAULT_PORTS,
+  readSettings,
+  stackAddresses,
+  writeSettings,
+  type StackSettings,
+} from './settings.ts';
+import { stackPaths } from './state-dir.ts';
+
+export interface StartStackOptions {
+  stateDir: string;
+  host?: string;
+  ports?: Partial<StackSettings['ports']>;
+  /** Progress lines for long steps. */
+  onProgress?: (message: string) => void;
+}
+
+export interface ComponentStatus {
+  running: boolean;
+  pid?: number;
+  address: string;
+}
+
+export interface StackStatus {
+  stateDir: string;
+  temporal: ComponentStatus;
+  nats: ComponentStatus & { monitor: string };
+}
+
+/**
+ * Starts the local stack: a Temporal dev server (SQLite file, search attributes
+ * registered) and a nats-server with JetStream and the generated
+ * configuration. Idempotent: components already running are left alone.
+ * Settings chosen at the first start are kept unless ports are given.
+ */
+export async function startLocalStack(options: StartStackOptions): Promise<StackStatus> {
+  const { stateDir } = options;
+  const progress = options.onProgress ?? (() => {});
+  const paths = stackPaths(stateDir);
+  await mkdir(paths.temporal.dir, { recursive: true });
+  await mkdir(paths.nats.store, { recursive: true });
+
+  const previous = await readSettings(stateDir);
+  const settings: StackSettings = {
+    host: options.host ?? previous?.host ?? '127.0.0.1',
+    namespace: previous?.namespace ?? 'default',
+    ports: { ...DEFAULT_PORTS, ...previous?.ports, ...options.ports },
+  };
+  await writeSettings(stateDir, settings);
+  const addresses = stackAddresses(settings);
+
+  if ((await runningPid(paths.nats.pid, 'nats-server')) === undefined) {
+    const natsServer = await findNatsServer();
+    await assertPortFree(settings.host, settings.ports.nats, 'NATS');
+    await assertPortFree(settings.host, settings.ports.natsMonitor, 'NATS monitoring');
+    await applyNatsConfig(stateDir);
+    progress(`starting nats-server on ${addresses.nats}`);
+    const pid = await startBackground({
+      command: natsServer,
+      args: ['-c', paths.nats.config],
+      logFile: paths.nats.log,
+      pidFile: paths.nats.pid,
+    });
+    await waitUntil(`nats-server (log: ${paths.nats.log})`, pid, paths.nats.log, () =>
+      natsHealthy(addresses.natsMonitor),
+    );
+  }
+
+  if ((await runningPid(paths.temporal.pid, 'temporal')) === undefined) {
+    const temporal = await findTemporal();
+    await assertPortFree(settings.host, settings.ports.temporal, 'Temporal');
+    progress(`starting the Temporal dev server on ${addresses.temporal}`);
+    const pid = await startBackground({
+      command: temporal,
+      args: [
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        settings.host,
+        '--port',
+        String(settings.ports.temporal),
+        '--db-filename',
+        paths.temporal.db,
+        '--log-level',
+        'warn',
+        ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
+          '--search-attribute',
+          `${name}=${type}`,
+        ]),
+      ],
+      logFile: paths.temporal.log,
+      pidFile: paths.temporal.pid,
+    });
+    await waitUntil(`the Temporal dev server (log: ${paths.temporal.log})`, pid, paths.temporal.log, () =>
+      temporalHealthy(addresses.temporal),
+    );
+  }
+  return localStackStatus(stateDir);
+}
+
+/** Stops only the processes `up` started, by their pid files. */
+export async function stopLocalStack(stateDir: string): Promise<{ temporal: boolean; nats: boolean }> {
+  const paths = stackPaths(stateDir);
+  const temporal = await stopByPidFile(paths.temporal.pid, 'temporal');
+  const nats = await stopByPidFile(paths.nats.pid, 'nats-server');
+  return { temporal, nats };
+}
+
+export async function localStackStatus(stateDir: string): Promise<StackStatus> {
+  const paths = stackPaths(stateDir);
+  const settings = await readSettings(stateDir);
+  const addresses = settings ? stackAddresses(settings) : { temporal: '-', nats: '-', natsMonitor: '-' };
+  const temporalPid = await runningPid(paths.temporal.pid, 'temporal');
+  const natsPid = await runningPid(paths.nats.pid, 'nats-server');
+  return {
+    stateDir,
+    temporal: { running: temporalPid !== undefined, pid: temporalPid, address: addresses.temporal },
+    nats: {
+      running: natsPid !== undefined,
+      pid: natsPid,
+      address: addresses.nats,
+      monitor: addresses.natsMonitor,
+    },
+  };
+}
+
+async function waitUntil(
+  what: string,
+  pid: number,
+  logFile: string,
+  healthy: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await healthy()) return;
+    if (!isAlive(pid)) {
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      throw new UprollError(
+        'STARTUP_FAILED',
+        `${what} exited during startup:\n${log.split('\n').slice(-15).join('\n')}`,
+      );
+    }
+    await sleep(100);
+  }
+  throw new UprollError('STARTUP_FAILED', `${what} was not ready after ${timeoutMs / 1000} s`);
+}
+
+async function natsHealthy(monitorUrl: string): Promise<boolean> {
+  const response = await fetch(`${monitorUrl}/healthz?js-enabled=true`).catch(() => undefined);
+  return response?.ok ?? false;
+}
+
+async function temporalHealthy(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      await connection.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}

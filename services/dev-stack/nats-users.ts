@@ -1,0 +1,99 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { assertToken, deviceIdSchema, parseJson } from '../../core/index.ts';
+import { createNkeyIdentity, isUserPublicKey, publicKeyOfSeed, type NkeyIdentity } from '../../keys/index.ts';
+import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { renderNatsServerConfig } from '../nats/server-config.ts';
+import { requireSettings } from './settings.ts';
+import { stackPaths } from './state-dir.ts';
+import { runningPid } from './processes.ts';
+
+const deviceUserSchema = z.object({
+  deviceId: deviceIdSchema,
+  publicKey: z.string().refine(isUserPublicKey, 'must be an nkey user public key'),
+});
+
+/** The services' own NATS identity, created on first use (seed file mode 0600). */
+export async function serviceIdentity(stateDir: string): Promise<NkeyIdentity> {
+  const path = stackPaths(stateDir).nats.serviceSeed;
+  const seed = (await readFile(path, 'utf8').catch(() => undefined))?.trim();
+  if (seed) return { seed, publicKey: publicKeyOfSeed(seed) };
+  const identity = createNkeyIdentity();
+  await mkdir(stackPaths(stateDir).nats.dir, { recursive: true });
+  await writeFileAtomic(path, `${identity.seed}\n`, { mode: 0o600 });
+  return identity;
+}
+
+/**
+ * Adds (or re-keys) a device as a NATS user confined to its own subjects and
+ * applies it to the running server. Returns the device's identity; only the
+ * public key is kept here, the seed belongs to the device.
+ */
+export async function provisionNatsDevice(stateDir: string, deviceId: string): Promise<NkeyIdentity> {
+  assertToken(deviceId, 'device id');
+  const identity = createNkeyIdentity();
+  const dir = stackPaths(stateDir).nats.devices;
+  await mkdir(dir, { recursive: true });
+  await writeFileAtomic(
+    join(dir, `${deviceId}.json`),
+    JSON.stringify({ deviceId, publicKey: identity.publicKey }),
+  );
+  await applyNatsConfig(stateDir);
+  return identity;
+}
+
+/**
+ * Renders nats.conf from the settings and the device users, and reloads the
+ * server when it runs. Serialized by a lock so concurrent provisioning never
+ * loses a device.
+ */
+export async function applyNatsConfig(stateDir: string): Promise<void> {
+  const paths = stackPaths(stateDir);
+  await withFileLock(paths.nats.config, async () => {
+    const settings = await requireSettings(stateDir);
+    const service = await serviceIdentity(stateDir);
+    const config = renderNatsServerConfig({
+      serverName: 'uproll-dev',
+      host: settings.host,
+      port: settings.ports.nats,
+      monitorPort: settings.ports.natsMonitor,
+      storeDir: paths.nats.store,
+      serviceKeys: [service.publicKey],
+      devices: await readDeviceUsers(paths.nats.devices),
+    });
+    await writeFileAtomic(paths.nats.config, config);
+    const pid = await runningPid(paths.nats.pid, 'nats-server');
+    if (pid !== undefined) await reload(pid, `http://${settings.host}:${settings.ports.natsMonitor}`);
+  });
+}
+
+async function readDeviceUsers(dir: string) {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const users = [];
+  for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+    const text = await readFile(join(dir, name));
+    users.push(parseJson(deviceUserSchema, text, { maxBytes: 4096, what: join(dir, name) }));
+  }
+  return users;
+}
+
+/** SIGHUP makes nats-server reload its configuration; wait until it has. */
+async function reload(pid: number, monitorUrl: string): Promise<void> {
+  const before = await configLoadTime(monitorUrl);
+  process.kill(pid, 'SIGHUP');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if ((await configLoadTime(monitorUrl)) !== before) return;
+    await sleep(25);
+  }
+  throw new Error(`nats-server (pid ${pid}) did not reload its configuration within 10 s`);
+}
+
+async function configLoadTime(monitorUrl: string): Promise<string | undefined> {
+  const response = await fetch(`${monitorUrl}/varz`).catch(() => undefined);
+  if (!response?.ok) return undefined;
+  const varz = (await response.json()) as { config_load_time?: string };
+  return varz.config_load_time;
+}

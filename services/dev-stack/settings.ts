@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { parseJson, UprollError } from '../../core/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+import { stackPaths } from './state-dir.ts';
+
+/** Uproll's own defaults, apart from the standard ports a developer's own Temporal or NATS may hold. */
+export const DEFAULT_PORTS = { temporal: 17233, nats: 14222, natsMonitor: 18222 } as const;
+
+const portSchema = z.int().min(1).max(65535);
+const settingsSchema = z.object({
+  host: z.string().min(1),
+  namespace: z.string().min(1),
+  ports: z.object({ temporal: portSchema, nats: portSchema, natsMonitor: portSchema }),
+});
+
+/** Where the local stack listens; chosen at the first `up` and kept. */
+export type StackSettings = z.infer<typeof settingsSchema>;
+
+/** The addresses clients use to reach the stack. */
+export function stackAddresses(settings: StackSettings) {
+  return {
+    temporal: `${settings.host}:${settings.ports.temporal}`,
+    nats: `${settings.host}:${settings.ports.nats}`,
+    natsMonitor: `http://${settings.host}:${settings.ports.natsMonitor}`,
+  };
+}
+
+export async function readSettings(stateDir: string): Promise<StackSettings | undefined> {
+  const text = await readFile(stackPaths(stateDir).settings).catch(() => undefined);
+  if (text === undefined) return undefined;
+  return parseJson(settingsSchema, text, { maxBytes: 64 * 1024, what: stackPaths(stateDir).settings });
+}
+
+export async function writeSettings(stateDir: string, settings: StackSettings): Promise<void> {
+  await writeFileAtomic(stackPaths(stateDir).settings, `${JSON.stringify(settings, null, 2)}\n`);
+}
+
+/** Settings of a stack that was set up, or STACK_NOT_RUNNING naming the command to run. */
+export async function requireSettings(stateDir: string): Promise<StackSettings> {
+  const settings = await readSettings(stateDir);
+  if (!settings) {
+    throw new UprollError('STACK_NOT_RUNNING', `no local stack in ${stateDir}: run \`uproll dev up\` first`);
+  }
+  return settings;
+}

@@ -1,0 +1,2 @@
+export * from './atomic-file.ts';
+export * from './file-lock.ts';

@@ -1,0 +1,1 @@
+export * from './targets-server.ts';

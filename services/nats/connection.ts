@@ -1,0 +1,27 @@
+import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+
+export interface NatsConnectOptions {
+  /** `host:port` of the server(s). */
+  servers: string | string[];
+  /** The nkey seed that authenticates this client (service or device). */
+  nkeySeed: string;
+  /** Shown in the server's connection list. */
+  name: string;
+  /** Devices use their own inbox prefix: their permissions allow only that one. */
+  inboxPrefix?: string;
+  /** Keep trying when the server is not up yet instead of failing at once. */
+  waitOnFirstConnect?: boolean;
+}
+
+/** Connects with nkey authentication and reconnects forever once connected. */
+export function connectToNats(options: NatsConnectOptions): Promise<NatsConnection> {
+  return connect({
+    servers: options.servers,
+    name: options.name,
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)),
+    inboxPrefix: options.inboxPrefix,
+    waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+  });
+}

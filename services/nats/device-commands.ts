@@ -1,0 +1,57 @@
+import { NoRespondersError, RequestError, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import {
+  commandReplySchema,
+  MAX_COMMAND_BYTES,
+  parseJson,
+  subjects,
+  UprollError,
+  type CommandReply,
+  type UpdateCommand,
+} from '../../core/index.ts';
+
+/** Sends commands to devices over NATS request/reply (`uproll.cmd.<device>.<verb>`). */
+export class DeviceCommands {
+  readonly #nc: NatsConnection;
+  readonly #timeoutMs: number;
+
+  constructor(nc: NatsConnection, options: { timeoutMs?: number } = {}) {
+    this.#nc = nc;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  /**
+   * Asks the device to apply an update. Resolves when the device accepted it;
+   * fails with DEVICE_UNREACHABLE (retryable) or COMMAND_REJECTED (final).
+   */
+  async sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply> {
+    const subject = subjects.command(deviceId, 'update');
+    let replyBytes: Uint8Array;
+    try {
+      const reply = await this.#nc.request(subject, JSON.stringify(command), { timeout: this.#timeoutMs });
+      replyBytes = reply.data;
+    } catch (err) {
+      if (isUnanswered(err)) {
+        throw new UprollError('DEVICE_UNREACHABLE', `device ${deviceId} did not answer on ${subject}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const reply = parseJson(commandReplySchema, replyBytes, {
+      maxBytes: MAX_COMMAND_BYTES,
+      what: `reply of device ${deviceId}`,
+    });
+    if (!reply.accepted) {
+      throw new UprollError(
+        'COMMAND_REJECTED',
+        `device ${deviceId} refused the update: ${reply.error.code}: ${reply.error.message}`,
+      );
+    }
+    return reply;
+  }
+}
+
+function isUnanswered(err: unknown): boolean {
+  if (err instanceof NoRespondersError || err instanceof TimeoutError) return true;
+  return err instanceof RequestError && (err.isNoResponders() || err.cause instanceof TimeoutError);
+}

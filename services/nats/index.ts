@@ -1,0 +1,5 @@
+export * from './connection.ts';
+export * from './streams.ts';
+export * from './event-log.ts';
+export * from './device-commands.ts';
+export * from './server-config.ts';

@@ -1,0 +1,43 @@
+import { jetstreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/transport-node';
+
+/** The event log: every domain event, one subject per aggregate. Kept forever. */
+export const EVENTS_STREAM = 'UPROLL_EVENTS';
+/** Device telemetry, consumed by the telemetry bridge. */
+export const TELEMETRY_STREAM = 'UPROLL_TELEMETRY';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
+  {
+    name: EVENTS_STREAM,
+    subjects: ['uproll.evt.>'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    // Activity retries within this window append an event once (Nats-Msg-Id).
+    duplicate_window: nanos(30 * 60 * 1000),
+  },
+  {
+    name: TELEMETRY_STREAM,
+    subjects: ['uproll.dev.*.telemetry'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_age: nanos(7 * DAY_MS),
+    max_msg_size: 16 * 1024,
+    duplicate_window: nanos(10 * 60 * 1000),
+  },
+];
+
+/** Creates the project's streams, or updates them to this configuration. Idempotent. */
+export async function ensureStreams(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const config of STREAMS) {
+    const exists = await jsm.streams.info(config.name).then(
+      () => true,
+      () => false,
+    );
+    if (exists) await jsm.streams.update(config.name, config);
+    else await jsm.streams.add(config);
+  }
+}

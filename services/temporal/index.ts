@@ -1,0 +1,3 @@
+export * from './search-attributes.ts';
+export * from './worker.ts';
+export * from './device-updates.ts';

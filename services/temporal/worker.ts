@@ -1,0 +1,35 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+
+/** The task queue every Uproll workflow and activity runs on. */
+export const TASK_QUEUE = 'uproll';
+
+export interface UprollWorkerOptions {
+  address: string;
+  namespace?: string;
+  /** From `createActivities(deps)`: the composition root wires services into activities. */
+  activities: object;
+  /** A pre-built bundle (tests, production); without it the workflows are bundled from source. */
+  workflowBundle?: WorkflowBundleOption;
+  identity?: string;
+}
+
+/** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
+export const WORKFLOWS_PATH = new URL('../../workflows/index.ts', import.meta.url).pathname;
+
+/** Creates the rollout worker; run it with `worker.run()` and stop it with `worker.shutdown()`. */
+export async function createUprollWorker(
+  options: UprollWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const connection = await NativeConnection.connect({ address: options.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue: TASK_QUEUE,
+    ...(options.identity ? { identity: options.identity } : {}),
+    activities: options.activities,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH }),
+  });
+  return { worker, connection };
+}

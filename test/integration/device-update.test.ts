@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HealthCheck } from '../../agent/index.ts';
+import type { UpdateCommand } from '../../core/index.ts';
+import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
+import { startGatedArtifact, startHarness, uniqueId, type Harness } from './harness.ts';
+
+const artifactIsPresent: HealthCheck = {
+  command: ['sh', '-c', 'test -s "$UPROLL_ARTIFACT"'],
+  timeoutMs: 5000,
+};
+const appCrashes: HealthCheck = {
+  command: ['sh', '-c', 'echo "app exited: segfault" >&2; exit 3'],
+  timeoutMs: 5000,
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+  await h.startWorker();
+});
+afterAll(() => h.close());
+
+async function eventTypes(deviceId: string): Promise<string[]> {
+  return (await h.eventLog.read('device', deviceId)).map(({ event }) => event.type);
+}
+
+async function failureOf(handle: DeviceUpdateHandle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+function command(rolloutId: string, artifact: UpdateCommand['artifact']): UpdateCommand {
+  return { rolloutId, revision: '2.0.0', artifact };
+}
+
+describe('deviceUpdateWorkflow', () => {
+  describe('when the device installs the release and its health check passes', () => {
+    it('ends committed with the new slot active and every phase on the event log', async () => {
+      const deviceId = uniqueId('happy');
+      const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
+      const content = randomBytes(256 * 1024);
+      const artifact = await h.publishArtifact('rootfs-happy.img', content);
+
+      const handle = await startDeviceUpdate(h.client, {
+        deviceId,
+        command: command(uniqueId('r'), artifact),
+      });
+      const result = await handle.result();
+
+      expect(handle.workflowId).toBe(`device-update/${deviceId}/${result.rolloutId}`);
+      expect(result).toMatchObject({
+        outcome: 'committed',
+        activeSlot: 'b',
+        phases: ['commanded', 'downloaded', 'installed', 'committed'],
+      });
+      expect(await agent.updates.slots.read()).toMatchObject({ active: 'b', trial: false, previous: 'a' });
+      expect(await readFile(join(agent.dataDir, 'slots', 'b', 'rootfs-happy.img'))).toEqual(content);
+      expect(await eventTypes(deviceId)).toEqual([
+        'device.update.started',
+        'device.update.commanded',
+        'device.update.downloaded',
+        'device.update.installed',
+        'device.update.committed',
+      ]);
+    });
+  });
+
+  describe('when the new revision fails its health check', () => {
+    it('ends rolled back with the previous slot active and the reason reported', async () => {
+      const deviceId = uniqueId('unhealthy');
+      const agent = await h.startAgent(deviceId, { healthCheck: appCrashes });
+      const artifact = await h.publishArtifact('rootfs-crash.img', randomBytes(1024));
+
+      const handle = await startDeviceUpdate(h.client, {
+        deviceId,
+        command: command(uniqueId('r'), artifact),
+      });
+      const result = await handle.result();
+
+      expect(result.outcome).toBe('rolled_back');
+      expect(result.activeSlot).toBe('a');
+      expect(result.reason?.code).toBe('HEALTH_CHECK_FAILED');
+      expect(result.reason?.message).toContain('app exited: segfault');
+      expect(await agent.updates.slots.read()).toMatchObject({ active: 'a', trial: false });
+      expect((await eventTypes(deviceId)).at(-1)).toBe('device.update.rolled_back');
+    });
+  });
+
+  describe('when the downloaded bytes do not match the sha256 of the command', () => {
+    it('installs nothing and fails with HASH_MISMATCH', async () => {
+      const deviceId = uniqueId('badhash');
+      const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
+      const artifact = await h.publishArtifact('rootfs-tampered.img', randomBytes(4096));
+      const tampered = { ...artifact, sha256: 'ab'.repeat(32) };
+
+      const handle = await startDeviceUpdate(h.client, {
+        deviceId,
+        command: command(uniqueId('r'), tampered),
+      });
+      const failure = await failureOf(handle);
+
+      expect(failure.type).toBe('HASH_MISMATCH');
+      expect(failure.nonRetryable).toBe(true);
+      expect(await agent.updates.slots.read()).toEqual({
+        active: 'a',
+        trial: false,
+        previous: null,
+        slots: { a: null, b: null },
+      });
+      expect(await readdir(join(agent.dataDir, 'slots', 'b'))).toEqual([]);
+      const events = await h.eventLog.read('device', deviceId);
+      expect(events.at(-1)?.event).toMatchObject({
+        type: 'device.update.failed',
+        data: { error: { code: 'HASH_MISMATCH' } },
+      });
+    });
+  });
+
+  describe('when the device never answers', () => {
+    it('fails with PHASE_TIMEOUT once the command step runs out of time', async () => {
+      const deviceId = uniqueId('silent');
+      await h.provisionDevice(deviceId); // known to NATS, but no agent is connected
+      const artifact = await h.publishArtifact('rootfs-silent.img', randomBytes(64));
+
+      const handle = await startDeviceUpdate(h.client, {
+        deviceId,
+        command: command(uniqueId('r'), artifact),
+        phaseTimeouts: { command: '3 seconds' },
+      });
+      const failure = await failureOf(handle);
+
+      expect(failure.type).toBe('PHASE_TIMEOUT');
+      expect(failure.message).toContain('did not accept the update command within 3 seconds');
+      expect(await eventTypes(deviceId)).toEqual(['device.update.started', 'device.update.failed']);
+    });
+  });
+
+  describe('when the rollout worker restarts in the middle of an update', () => {
+    it('completes the update exactly once', async () => {
+      const deviceId = uniqueId('restart');
+      const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
+      const gated = await startGatedArtifact('rootfs-restart.img', randomBytes(8192));
+      try {
+        const handle = await startDeviceUpdate(h.client, {
+          deviceId,
+          command: command(uniqueId('r'), gated.artifact),
+        });
+        await gated.firstRequest; // the device accepted the command and is downloading
+        await h.stopWorker();
+
+        gated.release();
+        await agent.updates.idle(); // the device finished while no worker ran
+        await h.startWorker();
+        const result = await handle.result();
+
+        expect(result.outcome).toBe('committed');
+        expect(gated.requests()).toBe(1);
+        expect(await eventTypes(deviceId)).toEqual([
+          'device.update.started',
+          'device.update.commanded',
+          'device.update.downloaded',
+          'device.update.installed',
+          'device.update.committed',
+        ]);
+      } finally {
+        gated.release();
+        await gated.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,52 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { findFreePort, startLocalStack, stopLocalStack } from '../../services/dev-stack/index.ts';
+import { WORKFLOWS_PATH } from '../../services/temporal/index.ts';
+
+export interface IntegrationContext {
+  stateDir: string;
+  workflowBundlePath: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    integration: IntegrationContext;
+  }
+}
+
+/**
+ * Starts a fresh Temporal dev server and nats-server on free ports for the
+ * run, bundles the workflow code once, and stops both afterwards.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'uproll-it-'));
+  const ports = {
+    temporal: await findFreePort(),
+    nats: await findFreePort(),
+    natsMonitor: await findFreePort(),
+  };
+  const [, bundle] = await Promise.all([
+    startLocalStack({ stateDir, ports }),
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
+  ]);
+  const workflowBundlePath = join(stateDir, 'workflow-bundle.js');
+  await writeFile(workflowBundlePath, bundle.code);
+  project.provide('integration', { stateDir, workflowBundlePath });
+  return async () => {
+    await stopLocalStack(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+  };
+}
+
+const ignore = () => {};
+const quietLogger = {
+  log: ignore,
+  trace: ignore,
+  debug: ignore,
+  info: ignore,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};

@@ -1,0 +1,170 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createActivities } from '../../activities/index.ts';
+import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../../agent/index.ts';
+import type { Artifact } from '../../core/index.ts';
+import {
+  provisionNatsDevice,
+  requireSettings,
+  serviceIdentity,
+  stackAddresses,
+} from '../../services/dev-stack/index.ts';
+import { startTargetsServer, type TargetsServer } from '../../services/image-repo/index.ts';
+import { connectToNats, DeviceCommands, ensureStreams, EventLog } from '../../services/nats/index.ts';
+import { startTelemetryBridge, type TelemetryBridge } from '../../services/telemetry/index.ts';
+import { createUprollWorker } from '../../services/temporal/index.ts';
+
+/** A unique token for ids in a test (devices, rollouts), so test files never collide. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The services of the product against the run's real Temporal and NATS:
+ * service NATS connection, event log, Temporal client, telemetry bridge, and
+ * a worker that can be stopped and started again. Plus devices and artifacts.
+ */
+export async function startHarness() {
+  quietTemporalLogs();
+  const { stateDir, workflowBundlePath } = inject('integration');
+  const addresses = stackAddresses(await requireSettings(stateDir));
+  const service = await serviceIdentity(stateDir);
+  const nc = await connectToNats({ servers: addresses.nats, nkeySeed: service.seed, name: 'uproll-test' });
+  await ensureStreams(nc);
+  const eventLog = new EventLog(nc);
+  const connection = await Connection.connect({ address: addresses.temporal });
+  const client = new Client({ connection });
+  const bridge: TelemetryBridge = await startTelemetryBridge({
+    nc,
+    temporal: client,
+    consumerName: uniqueId('bridge'),
+  });
+  const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
+  const agents: DeviceAgent[] = [];
+  const servers: TargetsServer[] = [];
+  let worker: { stop(): Promise<void> } | undefined;
+
+  const harness = {
+    nc,
+    client,
+    eventLog,
+    addresses,
+
+    /** Starts a rollout worker (a new one each time, as after a process restart). */
+    async startWorker(): Promise<void> {
+      const created = await createUprollWorker({
+        address: addresses.temporal,
+        activities: createActivities({ devices: new DeviceCommands(nc, { timeoutMs: 2000 }), eventLog }),
+        workflowBundle: { codePath: workflowBundlePath },
+      });
+      const running = created.worker.run();
+      worker = {
+        async stop() {
+          created.worker.shutdown();
+          await running;
+          await created.connection.close();
+        },
+      };
+    },
+
+    async stopWorker(): Promise<void> {
+      await worker?.stop();
+      worker = undefined;
+    },
+
+    /** Provisions a device's NATS user and starts its agent with its own data directory. */
+    async startAgent(
+      deviceId: string,
+      options: { healthCheck?: HealthCheck } = {},
+    ): Promise<DeviceAgent & { dataDir: string }> {
+      const identity = await provisionNatsDevice(stateDir, deviceId);
+      const dataDir = join(workDir, 'devices', deviceId);
+      await mkdir(dataDir, { recursive: true });
+      const agent = await startDeviceAgent({
+        deviceId,
+        dataDir,
+        natsServers: addresses.nats,
+        nkeySeed: identity.seed,
+        healthCheck: options.healthCheck,
+      });
+      agents.push(agent);
+      return Object.assign(agent, { dataDir });
+    },
+
+    /** Provisions a device's NATS user and returns its seed, without starting an agent. */
+    provisionDevice: (deviceId: string) => provisionNatsDevice(stateDir, deviceId),
+
+    /** Serves `content` as a target and returns the artifact that names it. */
+    async publishArtifact(name: string, content: Uint8Array): Promise<Artifact> {
+      const dir = join(workDir, 'targets');
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, name), content);
+      if (servers.length === 0) servers.push(await startTargetsServer({ dir }));
+      return artifactFor(name, content, `${servers[0]?.targetsUrl}${name}`);
+    },
+
+    async close(): Promise<void> {
+      await harness.stopWorker();
+      await Promise.all(agents.map((agent) => agent.stop()));
+      await bridge.stop();
+      await Promise.all(servers.map((server) => server.close()));
+      await connection.close();
+      await nc.drain();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+export type Harness = Awaited<ReturnType<typeof startHarness>>;
+
+/** The artifact (name, url, sha256, length) of some bytes served at `url`. */
+export function artifactFor(name: string, content: Uint8Array, url: string): Artifact {
+  return {
+    name,
+    url,
+    sha256: createHash('sha256').update(content).digest('hex'),
+    length: content.byteLength,
+  };
+}
+
+/**
+ * Serves one artifact whose bytes are held back until `release()`: a download
+ * that is provably in flight while the test does something else.
+ */
+export async function startGatedArtifact(name: string, content: Uint8Array) {
+  const { createServer } = await import('node:http');
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let requested!: () => void;
+  const firstRequest = new Promise<void>((resolve) => (requested = resolve));
+  let requests = 0;
+  const server = createServer((_request, response) => {
+    requests += 1;
+    requested();
+    void released.then(() => response.writeHead(200, { 'content-length': content.byteLength }).end(content));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    artifact: artifactFor(name, content, `http://127.0.0.1:${port}/${name}`),
+    firstRequest,
+    release,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let runtimeInstalled = false;
+/** Workers log at INFO by default; tests only want warnings. Once per process. */
+function quietTemporalLogs(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}

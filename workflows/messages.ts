@@ -1,0 +1,13 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import {
+  DEVICE_PROGRESS_SIGNAL,
+  DEVICE_UPDATE_STATUS_QUERY,
+  type PhaseRecord,
+  type Telemetry,
+} from '../core/index.ts';
+
+/** A device's telemetry report, validated by the telemetry bridge. */
+export const deviceProgressSignal = defineSignal<[Telemetry]>(DEVICE_PROGRESS_SIGNAL);
+
+/** The phases one device update has reached so far. */
+export const deviceUpdateStatusQuery = defineQuery<readonly PhaseRecord[]>(DEVICE_UPDATE_STATUS_QUERY);
