@@ -28,3 +28,4 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type UprollActivities = ReturnType<typeof createActivities>;
+export * from './rollout-worker.ts';

@@ -32,16 +32,29 @@ export async function serviceIdentity(stateDir: string): Promise<NkeyIdentity> {
  * public key is kept here, the seed belongs to the device.
  */
 export async function provisionNatsDevice(stateDir: string, deviceId: string): Promise<NkeyIdentity> {
-  assertToken(deviceId, 'device id');
-  const identity = createNkeyIdentity();
+  const [identity] = await provisionNatsDevices(stateDir, [deviceId]);
+  return identity as NkeyIdentity;
+}
+
+/** Provisions several devices with one configuration reload; identities in the order given. */
+export async function provisionNatsDevices(
+  stateDir: string,
+  deviceIds: readonly string[],
+): Promise<NkeyIdentity[]> {
+  for (const deviceId of deviceIds) assertToken(deviceId, 'device id');
   const dir = stackPaths(stateDir).nats.devices;
   await mkdir(dir, { recursive: true });
-  await writeFileAtomic(
-    join(dir, `${deviceId}.json`),
-    JSON.stringify({ deviceId, publicKey: identity.publicKey }),
-  );
+  const identities = [];
+  for (const deviceId of deviceIds) {
+    const identity = createNkeyIdentity();
+    await writeFileAtomic(
+      join(dir, `${deviceId}.json`),
+      JSON.stringify({ deviceId, publicKey: identity.publicKey }),
+    );
+    identities.push(identity);
+  }
   await applyNatsConfig(stateDir);
-  return identity;
+  return identities;
 }
 
 /**

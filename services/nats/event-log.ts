@@ -66,15 +66,16 @@ export class EventLog {
 
   /** Every event of one aggregate, oldest first. */
   async read(aggregate: DomainEvent['aggregate'], id: string): Promise<StoredEvent[]> {
+    const subject = subjects.events(aggregate, id);
+    if (!(await this.#hasEvents(subject))) return [];
     const consumer = await this.#js.consumers.get(EVENTS_STREAM, {
-      filter_subjects: subjects.events(aggregate, id),
+      filter_subjects: subject,
       deliver_policy: DeliverPolicy.All,
     });
     const events: StoredEvent[] = [];
     try {
       for (;;) {
-        // An empty subject answers nothing: stop after a short wait.
-        const msg = await consumer.next({ expires: 1000 });
+        const msg = await consumer.next({ expires: 5000 });
         if (msg === null) break;
         events.push({ sequence: msg.seq, event: msg.json<DomainEvent>() });
         if (msg.info.pending === 0) break;
@@ -83,5 +84,10 @@ export class EventLog {
       await consumer.delete();
     }
     return events;
+  }
+
+  async #hasEvents(subject: string): Promise<boolean> {
+    const jsm = await this.#js.jetstreamManager();
+    return (await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subject })) !== null;
   }
 }

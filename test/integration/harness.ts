@@ -3,9 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { createActivities } from '../../activities/index.ts';
+import { startRolloutWorker, type RolloutWorker } from '../../activities/index.ts';
 import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../../agent/index.ts';
 import type { Artifact } from '../../core/index.ts';
 import {
@@ -15,9 +14,9 @@ import {
   stackAddresses,
 } from '../../services/dev-stack/index.ts';
 import { startTargetsServer, type TargetsServer } from '../../services/image-repo/index.ts';
-import { connectToNats, DeviceCommands, ensureStreams, EventLog } from '../../services/nats/index.ts';
+import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../../services/telemetry/index.ts';
-import { createUprollWorker } from '../../services/temporal/index.ts';
+import { installTemporalRuntime } from '../../services/temporal/index.ts';
 
 /** A unique token for ids in a test (devices, rollouts), so test files never collide. */
 export function uniqueId(prefix: string): string {
@@ -30,7 +29,7 @@ export function uniqueId(prefix: string): string {
  * a worker that can be stopped and started again. Plus devices and artifacts.
  */
 export async function startHarness() {
-  quietTemporalLogs();
+  installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');
   const addresses = stackAddresses(await requireSettings(stateDir));
   const service = await serviceIdentity(stateDir);
@@ -47,7 +46,7 @@ export async function startHarness() {
   const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
   const agents: DeviceAgent[] = [];
   const servers: TargetsServer[] = [];
-  let worker: { stop(): Promise<void> } | undefined;
+  let worker: RolloutWorker | undefined;
 
   const harness = {
     nc,
@@ -57,19 +56,12 @@ export async function startHarness() {
 
     /** Starts a rollout worker (a new one each time, as after a process restart). */
     async startWorker(): Promise<void> {
-      const created = await createUprollWorker({
-        address: addresses.temporal,
-        activities: createActivities({ devices: new DeviceCommands(nc, { timeoutMs: 2000 }), eventLog }),
+      worker = await startRolloutWorker({
+        temporalAddress: addresses.temporal,
+        nc,
         workflowBundle: { codePath: workflowBundlePath },
+        commandTimeoutMs: 2000,
       });
-      const running = created.worker.run();
-      worker = {
-        async stop() {
-          created.worker.shutdown();
-          await running;
-          await created.connection.close();
-        },
-      };
     },
 
     async stopWorker(): Promise<void> {
@@ -159,12 +151,4 @@ export async function startGatedArtifact(name: string, content: Uint8Array) {
     requests: () => requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-let runtimeInstalled = false;
-/** Workers log at INFO by default; tests only want warnings. Once per process. */
-function quietTemporalLogs(): void {
-  if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  runtimeInstalled = true;
 }

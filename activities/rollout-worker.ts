@@ -1,0 +1,46 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { DeviceCommands, EventLog } from '../services/nats/index.ts';
+import { createUprollWorker } from '../services/temporal/index.ts';
+import { createActivities } from './index.ts';
+
+export interface RolloutWorkerOptions {
+  temporalAddress: string;
+  namespace?: string;
+  /** The service's NATS connection, shared by the activities. */
+  nc: NatsConnection;
+  /** A pre-built bundle; without it the workflows are bundled from source at start. */
+  workflowBundle?: WorkflowBundleOption;
+  /** How long a device has to answer one command request. */
+  commandTimeoutMs?: number;
+}
+
+export interface RolloutWorker {
+  /** Graceful: finishes running activities, then disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The rollout worker component: wires the NATS services into the activities
+ * and runs the workflows and activities on the `uproll` task queue.
+ */
+export async function startRolloutWorker(options: RolloutWorkerOptions): Promise<RolloutWorker> {
+  const activities = createActivities({
+    devices: new DeviceCommands(options.nc, { timeoutMs: options.commandTimeoutMs }),
+    eventLog: new EventLog(options.nc),
+  });
+  const { worker, connection } = await createUprollWorker({
+    address: options.temporalAddress,
+    namespace: options.namespace,
+    activities,
+    workflowBundle: options.workflowBundle,
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

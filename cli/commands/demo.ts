@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startRolloutWorker } from '../../activities/index.ts';
+import type { HealthCheck } from '../../agent/index.ts';
+import { UprollError, type DomainEvent } from '../../core/index.ts';
+import {
+  localStackStatus,
+  requireSettings,
+  serviceIdentity,
+  stackAddresses,
+} from '../../services/dev-stack/index.ts';
+import { startTargetsServer } from '../../services/image-repo/index.ts';
+import { connectToNats, ensureStreams } from '../../services/nats/index.ts';
+import { startTelemetryBridge } from '../../services/telemetry/index.ts';
+import { installTemporalRuntime, startDeviceUpdate } from '../../services/temporal/index.ts';
+import { startSimulatedFleet } from '../../sim/index.ts';
+import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+
+const ARTIFACT_BYTES = 2 * 1024 * 1024;
+const healthy: HealthCheck = { command: ['sh', '-c', 'test -s "$UPROLL_ARTIFACT"'], timeoutMs: 10_000 };
+const crashesOnBoot: HealthCheck = {
+  command: ['sh', '-c', 'echo "demo app exited with status 3 on this board" >&2; exit 3'],
+  timeoutMs: 10_000,
+};
+
+interface DeviceOutcome {
+  deviceId: string;
+  outcome: 'committed' | 'rolled_back' | 'failed';
+  phases: string[];
+  activeSlot?: string;
+  reason?: { code: string; message: string };
+}
+
+export const demo: Command = {
+  name: 'demo',
+  summary: 'Update a simulated fleet on the local stack, one device with a failing health check.',
+  usage: 'uproll demo [--devices N] [--json]',
+  details:
+    'Needs `uproll dev up`. Publishes a new 2 MiB revision, starts one deviceUpdateWorkflow per simulated\n' +
+    "device and prints each device's phases as the event log records them, then a summary. Device 4 (or\n" +
+    'the last one) fails its health check and rolls back. Exits 1 if any update failed.',
+  options: { devices: { type: 'string', description: 'number of simulated devices, 2-50 (default 5)' } },
+  async run({ values }, io) {
+    const count = Number(values.devices ?? 5);
+    if (!Number.isInteger(count) || count < 2 || count > 50)
+      throw new UsageError('--devices must be a whole number from 2 to 50');
+    const stateDir = stateDirOf(values);
+    const outcomes = await runDemo(stateDir, count, values.json ? undefined : io);
+    if (values.json) io.out(JSON.stringify(outcomes));
+    else printSummary(outcomes.devices, io);
+    return outcomes.devices.every((d) => d.outcome !== 'failed') ? 0 : 1;
+  },
+};
+
+async function runDemo(stateDir: string, count: number, io: Io | undefined) {
+  const status = await localStackStatus(stateDir);
+  if (!status.temporal.running || !status.nats.running) {
+    throw new UprollError(
+      'STACK_NOT_RUNNING',
+      `the local stack in ${stateDir} is not running: run \`uproll dev up\` first`,
+    );
+  }
+  const addresses = stackAddresses(await requireSettings(stateDir));
+  installTemporalRuntime();
+  const say = (line: string) => io?.out(line);
+  const demoDir = join(stateDir, 'demo');
+  const release = await createRelease(join(demoDir, 'targets'));
+  const rolloutId = `demo-${Date.now().toString(36)}`;
+  const unhealthyIndex = Math.min(3, count - 1);
+  const devices = Array.from({ length: count }, (_, i) => ({
+    deviceId: `demo-${String(i + 1).padStart(2, '0')}`,
+    healthCheck: i === unhealthyIndex ? crashesOnBoot : healthy,
+  }));
+  say(
+    `Uproll demo: rollout ${rolloutId}, revision ${release.revision} (${release.name}, ${ARTIFACT_BYTES / 1024 / 1024} MiB) to ${count} simulated devices`,
+  );
+  say(
+    `  Temporal ${addresses.temporal}, NATS ${addresses.nats}; ${devices[unhealthyIndex]?.deviceId} will fail its health check`,
+  );
+
+  const service = await serviceIdentity(stateDir);
+  const nc = await connectToNats({ servers: addresses.nats, nkeySeed: service.seed, name: 'uproll-demo' });
+  const cleanups: (() => Promise<unknown>)[] = [() => nc.drain()];
+  try {
+    await ensureStreams(nc);
+    const connection = await Connection.connect({ address: addresses.temporal });
+    cleanups.unshift(() => connection.close());
+    const client = new Client({ connection });
+
+    const server = await startTargetsServer({ dir: join(demoDir, 'targets') });
+    cleanups.unshift(() => server.close());
+    const fleet = await startSimulatedFleet({
+      stateDir,
+      dataRoot: join(demoDir, 'devices'),
+      natsServers: addresses.nats,
+      devices,
+    });
+    cleanups.unshift(() => fleet.stop());
+    say('  bundling workflow code and starting the rollout worker…');
+    const startedAt = Date.now();
+    const worker = await startRolloutWorker({ temporalAddress: addresses.temporal, nc });
+    cleanups.unshift(() => worker.stop());
+    const bridge = await startTelemetryBridge({ nc, temporal: client });
+    cleanups.unshift(() => bridge.stop());
+    say(`  worker ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`);
+
+    const events = nc.subscribe('uproll.evt.device.*', {
+      callback: (err, msg) => {
+        if (err) return;
+        const event = msg.json<DomainEvent<string, { rolloutId?: string; error?: { code: string } }>>();
+        if (event.data.rolloutId !== rolloutId) return;
+        const phase = event.type.replace('device.update.', '');
+        say(
+          `  ${event.at.slice(11, 23)}  ${event.aggregateId}  ${phase}${event.data.error ? ` (${event.data.error.code})` : ''}`,
+        );
+      },
+    });
+    cleanups.unshift(() => Promise.resolve(events.unsubscribe()));
+
+    const artifact = {
+      name: release.name,
+      url: `${server.targetsUrl}${release.name}`,
+      sha256: release.sha256,
+      length: ARTIFACT_BYTES,
+    };
+    const handles = await Promise.all(
+      devices.map(({ deviceId }) =>
+        startDeviceUpdate(client, { deviceId, command: { rolloutId, revision: release.revision, artifact } }),
+      ),
+    );
+    const settled = await Promise.allSettled(handles.map((handle) => handle.result()));
+    const outcomes: DeviceOutcome[] = settled.map((result, i) => {
+      const deviceId = devices[i]?.deviceId ?? '?';
+      if (result.status === 'fulfilled') return { ...result.value, deviceId };
+      const cause = (result.reason as { cause?: { type?: string; message?: string } }).cause;
+      return {
+        deviceId,
+        outcome: 'failed',
+        phases: [],
+        reason: { code: cause?.type ?? 'UNKNOWN', message: cause?.message ?? String(result.reason) },
+      };
+    });
+    await nc.flush();
+    return { rolloutId, revision: release.revision, devices: outcomes };
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+  }
+}
+
+/** Writes a new revision's artifact: 2 MiB of bytes derived from the revision. */
+async function createRelease(dir: string) {
+  await mkdir(dir, { recursive: true });
+  const revision = `1.${(await readdir(dir)).length}`;
+  const name = `rootfs-${revision}.img`;
+  const content = Buffer.alloc(ARTIFACT_BYTES);
+  for (let offset = 0; offset < ARTIFACT_BYTES; offset += 32) {
+    createHash('sha256').update(`${revision}:${offset}`).digest().copy(content, offset);
+  }
+  await writeFile(join(dir, name), content);
+  return { revision, name, sha256: createHash('sha256').update(content).digest('hex') };
+}
+
+function printSummary(devices: DeviceOutcome[], io: Io): void {
+  const rows = devices.map((d) => [
+    d.deviceId,
+    d.outcome,
+    d.phases.join(' > '),
+    d.activeSlot ?? '-',
+    d.reason ? `${d.reason.code}: ${d.reason.message}` : '',
+  ]);
+  const header = ['DEVICE', 'RESULT', 'PHASES', 'SLOT', 'REASON'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const format = (row: string[]) =>
+    row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
+  io.out(`\n${format(header)}\n${rows.map(format).join('\n')}`);
+  const committed = devices.filter((d) => d.outcome === 'committed').length;
+  const rolledBack = devices.filter((d) => d.outcome === 'rolled_back').length;
+  const failed = devices.length - committed - rolledBack;
+  io.out(`\n${committed} committed, ${rolledBack} rolled back, ${failed} failed`);
+}

@@ -1,0 +1,84 @@
+import { resolve } from 'node:path';
+import {
+  localStackStatus,
+  startLocalStack,
+  stopLocalStack,
+  type StackStatus,
+} from '../../services/dev-stack/index.ts';
+import { portOption, stateDirOf, type Command, type Io } from '../command.ts';
+
+function printStatus(status: StackStatus, io: Io): void {
+  const line = (name: string, c: { running: boolean; pid?: number; address: string }) =>
+    `  ${name.padEnd(10)} ${c.running ? `running  pid ${String(c.pid).padEnd(8)}` : 'stopped'.padEnd(22)} ${c.address}`;
+  io.out(
+    [
+      `local stack in ${resolve(status.stateDir)}`,
+      line('temporal', status.temporal),
+      line('nats', status.nats),
+      ...(status.nats.running ? [`  ${''.padEnd(10)} monitoring ${status.nats.monitor}`] : []),
+    ].join('\n'),
+  );
+}
+
+export const devUp: Command = {
+  name: 'dev up',
+  summary: 'Start the local stack: a Temporal dev server and nats-server with JetStream.',
+  usage: 'uproll dev up [--temporal-port N] [--nats-port N] [--nats-monitor-port N] [--json]',
+  details:
+    'State (Temporal database, JetStream files, NATS users) lives in the state directory and survives\n' +
+    '`down` and `up`. Ports chosen at the first `up` are kept unless given again.',
+  options: {
+    'temporal-port': { type: 'string', description: 'Temporal frontend gRPC port (default 17233)' },
+    'nats-port': { type: 'string', description: 'NATS client port (default 14222)' },
+    'nats-monitor-port': { type: 'string', description: 'NATS monitoring HTTP port (default 18222)' },
+  },
+  async run({ values }, io) {
+    const ports = Object.fromEntries(
+      Object.entries({
+        temporal: portOption(values, 'temporal-port'),
+        nats: portOption(values, 'nats-port'),
+        natsMonitor: portOption(values, 'nats-monitor-port'),
+      }).filter(([, port]) => port !== undefined),
+    );
+    const status = await startLocalStack({
+      stateDir: stateDirOf(values),
+      ports,
+      onProgress: values.json ? undefined : (message) => io.err(message),
+    });
+    if (values.json) io.out(JSON.stringify(status));
+    else printStatus(status, io);
+    return 0;
+  },
+};
+
+export const devDown: Command = {
+  name: 'dev down',
+  summary: 'Stop the processes `uproll dev up` started (by their pid files); state is kept.',
+  usage: 'uproll dev down [--json]',
+  options: {},
+  async run({ values }, io) {
+    const stopped = await stopLocalStack(stateDirOf(values));
+    if (values.json) io.out(JSON.stringify({ stopped }));
+    else {
+      const names = Object.entries(stopped)
+        .filter(([, was]) => was)
+        .map(([name]) => name);
+      io.out(names.length > 0 ? `stopped ${names.join(' and ')}` : 'nothing was running');
+    }
+    return 0;
+  },
+};
+
+export const devStatus: Command = {
+  name: 'dev status',
+  summary: 'Show whether the local stack runs, with pids and addresses.',
+  usage: 'uproll dev status [--json]',
+  details: 'Exits 0 when both servers run, 3 otherwise.',
+  options: {},
+  async run({ values }, io) {
+    const status = await localStackStatus(stateDirOf(values));
+    if (values.json) io.out(JSON.stringify(status));
+    else printStatus(status, io);
+    return status.temporal.running && status.nats.running ? 0 : 3;
+  },
+};

@@ -1,0 +1,62 @@
+import { isUprollError } from '../core/index.ts';
+import { helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
+import { demo } from './commands/demo.ts';
+import { devDown, devStatus, devUp } from './commands/dev.ts';
+
+const COMMANDS: readonly Command[] = [devUp, devDown, devStatus, demo];
+
+function overview(): string {
+  return [
+    'uproll: OTA updates and staged rollouts for fleets of Linux devices, on Temporal and NATS.',
+    '',
+    'Usage: uproll <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`),
+    '',
+    'Run `uproll <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+/** Finds the longest command name that prefixes argv (`dev up` before `dev`). */
+function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
+  for (const command of COMMANDS) {
+    const words = command.name.split(' ');
+    if (words.every((word, i) => argv[i] === word)) return { command, rest: argv.slice(words.length) };
+  }
+  return undefined;
+}
+
+/**
+ * Runs the CLI and returns its exit status: 0 success, 1 a coded failure
+ * (`uproll: CODE: message`), 2 a command line that cannot be understood.
+ */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.out(overview());
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    io.err(`uproll: unknown command "${argv.join(' ')}"\n\n${overview()}`);
+    return 2;
+  }
+  try {
+    const args = parseCommandArgs(found.command, found.rest);
+    if (args.values.help) {
+      io.out(helpText(found.command));
+      return 0;
+    }
+    return await found.command.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`uproll ${found.command.name}: ${err.message}\n\n${helpText(found.command)}`);
+      return 2;
+    }
+    if (isUprollError(err)) {
+      io.err(`uproll: ${err.code}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,61 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../agent/index.ts';
+import { provisionNatsDevices } from '../services/dev-stack/index.ts';
+
+export interface SimulatedDevice {
+  deviceId: string;
+  healthCheck?: HealthCheck;
+}
+
+export interface SimulatedFleet {
+  agents: DeviceAgent[];
+  dataDirOf(deviceId: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Many device agents in one process, each with its own NATS user (provisioned
+ * on the local stack, so it is confined to its own subjects exactly like a
+ * real device) and its own data directory, which persists between runs.
+ */
+export async function startSimulatedFleet(options: {
+  stateDir: string;
+  dataRoot: string;
+  natsServers: string;
+  devices: readonly SimulatedDevice[];
+  log?: (line: string) => void;
+}): Promise<SimulatedFleet> {
+  const dataDirOf = (deviceId: string) => join(options.dataRoot, deviceId);
+  const agents: DeviceAgent[] = [];
+  const identities = await provisionNatsDevices(
+    options.stateDir,
+    options.devices.map((d) => d.deviceId),
+  );
+  try {
+    for (const [i, device] of options.devices.entries()) {
+      const identity = identities[i] as (typeof identities)[number];
+      await mkdir(dataDirOf(device.deviceId), { recursive: true });
+      agents.push(
+        await startDeviceAgent({
+          deviceId: device.deviceId,
+          dataDir: dataDirOf(device.deviceId),
+          natsServers: options.natsServers,
+          nkeySeed: identity.seed,
+          healthCheck: device.healthCheck,
+          log: options.log,
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.all(agents.map((agent) => agent.stop()));
+    throw err;
+  }
+  return {
+    agents,
+    dataDirOf,
+    stop: async () => {
+      await Promise.all(agents.map((agent) => agent.stop()));
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../cli/main.ts';
+import { captureIo } from '../../cli-io.ts';
+
+async function run(...argv: string[]) {
+  const io = captureIo();
+  const status = await main(argv, io);
+  return { status, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+describe('uproll CLI', () => {
+  it('lists its commands with --help', async () => {
+    const { status, stdout } = await run('--help');
+    expect(status).toBe(0);
+    for (const command of ['dev up', 'dev down', 'dev status', 'demo']) expect(stdout).toContain(command);
+  });
+
+  it("explains a command's options with <command> --help", async () => {
+    const { status, stdout } = await run('dev', 'up', '--help');
+    expect(status).toBe(0);
+    expect(stdout).toContain('--temporal-port');
+    expect(stdout).toContain('--json');
+  });
+
+  describe('when the command line cannot be understood', () => {
+    it.each([[['launch', 'rockets']], [['dev', 'up', '--bogus']], [['demo', '--devices', '1']]])(
+      'exits 2 with the usage for %j',
+      async (argv) => {
+        const { status, stderr } = await run(...argv);
+        expect(status).toBe(2);
+        expect(stderr).toMatch(/Usage:|unknown command/);
+      },
+    );
+  });
+
+  describe('when an option has a bad value', () => {
+    it('exits 1 with a coded message and starts nothing', async () => {
+      const { status, stderr } = await run(
+        'dev',
+        'up',
+        '--temporal-port',
+        '99999',
+        '--state-dir',
+        '/nonexistent/x',
+      );
+      expect(status).toBe(1);
+      expect(stderr).toBe(
+        'uproll: INVALID_INPUT: --temporal-port must be a port number from 1 to 65535, got "99999"',
+      );
+    });
+  });
+
+  describe('dev status on a state directory without a stack', () => {
+    it('reports both servers stopped as JSON and exits 3', async () => {
+      const stateDir = await mkdtemp(join(tmpdir(), 'uproll-cli-'));
+      const { status, stdout } = await run('dev', 'status', '--json', '--state-dir', stateDir);
+      expect(status).toBe(3);
+      expect(JSON.parse(stdout)).toMatchObject({ temporal: { running: false }, nats: { running: false } });
+    });
+  });
+
+  describe('demo without a running stack', () => {
+    it('exits 1 with STACK_NOT_RUNNING and the command to run', async () => {
+      const stateDir = await mkdtemp(join(tmpdir(), 'uproll-cli-'));
+      const { status, stderr } = await run('demo', '--state-dir', stateDir);
+      expect(status).toBe(1);
+      expect(stderr).toContain('STACK_NOT_RUNNING');
+      expect(stderr).toContain('uproll dev up');
+    });
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceUpdateProgress, type DevicePhase, type Telemetry } from '../../../core/index.ts';
+
+function report(phase: DevicePhase, overrides: Partial<Telemetry> = {}): Telemetry {
+  return {
+    deviceId: 'd1',
+    rolloutId: 'r1',
+    revision: '2',
+    phase,
+    at: '2026-11-21T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+const phasesOf = (progress: DeviceUpdateProgress) => progress.phases.map((p) => p.phase);
+
+describe('DeviceUpdateProgress', () => {
+  it('waits for the command first, then download, install and the verdict', () => {
+    const progress = new DeviceUpdateProgress('d1', 'r1');
+    const awaited = [progress.awaiting];
+    progress.markCommanded();
+    awaited.push(progress.awaiting);
+    for (const phase of ['downloaded', 'installed', 'committed'] as const) {
+      progress.apply(report(phase));
+      awaited.push(progress.awaiting);
+    }
+    expect(awaited).toEqual(['command', 'download', 'install', 'verdict', undefined]);
+    expect(progress.isFinished).toBe(true);
+  });
+
+  describe('when telemetry is repeated or late', () => {
+    it('moves only forward', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      progress.markCommanded();
+      expect(progress.apply(report('installed'))).toBe(true);
+      expect(progress.apply(report('installed'))).toBe(false);
+      expect(progress.apply(report('downloaded'))).toBe(false);
+      expect(phasesOf(progress)).toEqual(['commanded', 'installed']);
+    });
+
+    it('ignores everything after the update finished', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      progress.apply(report('rolled_back'));
+      expect(progress.apply(report('committed'))).toBe(false);
+      expect(progress.current?.phase).toBe('rolled_back');
+    });
+  });
+
+  describe('when progress arrives before the command reply was processed', () => {
+    it('counts the command as accepted, once', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      progress.apply(report('downloaded'));
+      progress.markCommanded();
+      expect(phasesOf(progress)).toEqual(['commanded', 'downloaded']);
+    });
+  });
+
+  describe('when telemetry belongs to another device or rollout', () => {
+    it('changes nothing', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      expect(progress.apply(report('downloaded', { deviceId: 'd2' }))).toBe(false);
+      expect(progress.apply(report('downloaded', { rolloutId: 'r2' }))).toBe(false);
+      expect(progress.phases).toEqual([]);
+    });
+  });
+
+  it('keeps the device report of each phase, e.g. the error of a failure', () => {
+    const progress = new DeviceUpdateProgress('d1', 'r1');
+    const failure = report('failed', { error: { code: 'HASH_MISMATCH', message: 'bad bytes' } });
+    progress.apply(failure);
+    expect(progress.current).toEqual({ phase: 'failed', report: failure });
+    expect(progress.isFinished).toBe(true);
+  });
+});
