@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     // Temporal workers need real processes, not worker threads.
     pool: 'forks',
+    reporters: ['default', './test/plain-summary-reporter.ts'],
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/matchers.ts'] },
