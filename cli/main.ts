@@ -2,8 +2,9 @@ import { isUprollError } from '../core/index.ts';
 import { helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
+import { worker } from './commands/worker.ts';
 
-const COMMANDS: readonly Command[] = [devUp, devDown, devStatus, demo];
+const COMMANDS: readonly Command[] = [devUp, devDown, devStatus, worker, demo];
 
 function overview(): string {
   return [

@@ -48,7 +48,8 @@ export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, Duration> = {
 };
 
 const { recordDeviceEvent } = proxyActivities<activities.UprollActivities>({
-  startToCloseTimeout: '30 seconds',
+  // One JetStream publish: a worker that died mid-append is retried soon.
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
@@ -126,7 +127,7 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
 /** Sends the command, retrying while the device is unreachable, within the command time limit. */
 function commandDevice(deviceId: string, command: UpdateCommand, limit: Duration): Promise<unknown> {
   const { sendUpdateCommand } = proxyActivities<activities.UprollActivities>({
-    startToCloseTimeout: '15 seconds',
+    startToCloseTimeout: '10 seconds',
     scheduleToCloseTimeout: limit,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds' },
   });

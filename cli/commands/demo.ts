@@ -1,22 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { startRolloutWorker } from '../../activities/index.ts';
 import type { HealthCheck } from '../../agent/index.ts';
 import { UprollError, type DomainEvent } from '../../core/index.ts';
-import {
-  localStackStatus,
-  requireSettings,
-  serviceIdentity,
-  stackAddresses,
-} from '../../services/dev-stack/index.ts';
+import { localStackStatus, requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
 import { startTargetsServer } from '../../services/image-repo/index.ts';
-import { connectToNats, ensureStreams } from '../../services/nats/index.ts';
-import { startTelemetryBridge } from '../../services/telemetry/index.ts';
 import { installTemporalRuntime, startDeviceUpdate } from '../../services/temporal/index.ts';
 import { startSimulatedFleet } from '../../sim/index.ts';
 import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { startFleetServices } from '../fleet-services.ts';
 
 const ARTIFACT_BYTES = 2 * 1024 * 1024;
 const healthy: HealthCheck = { command: ['sh', '-c', 'test -s "$UPROLL_ARTIFACT"'], timeoutMs: 10_000 };
@@ -80,15 +72,10 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
     `  Temporal ${addresses.temporal}, NATS ${addresses.nats}; ${devices[unhealthyIndex]?.deviceId} will fail its health check`,
   );
 
-  const service = await serviceIdentity(stateDir);
-  const nc = await connectToNats({ servers: addresses.nats, nkeySeed: service.seed, name: 'uproll-demo' });
-  const cleanups: (() => Promise<unknown>)[] = [() => nc.drain()];
+  const services = await startFleetServices({ stateDir });
+  const cleanups: (() => Promise<unknown>)[] = [() => services.close()];
   try {
-    await ensureStreams(nc);
-    const connection = await Connection.connect({ address: addresses.temporal });
-    cleanups.unshift(() => connection.close());
-    const client = new Client({ connection });
-
+    const { nc, client } = services;
     const server = await startTargetsServer({ dir: join(demoDir, 'targets') });
     cleanups.unshift(() => server.close());
     const fleet = await startSimulatedFleet({
@@ -100,10 +87,7 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
     cleanups.unshift(() => fleet.stop());
     say('  bundling workflow code and starting the rollout worker…');
     const startedAt = Date.now();
-    const worker = await startRolloutWorker({ temporalAddress: addresses.temporal, nc });
-    cleanups.unshift(() => worker.stop());
-    const bridge = await startTelemetryBridge({ nc, temporal: client });
-    cleanups.unshift(() => bridge.stop());
+    await services.startWorker();
     say(`  worker ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`);
 
     const events = nc.subscribe('uproll.evt.device.*', {

@@ -1,6 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +43,19 @@ async function failureOf(handle: DeviceUpdateHandle): Promise<ApplicationFailure
   return cause as ApplicationFailure;
 }
 
+/** Workflow ids found through the UprollDeviceId search attribute (visibility lags a little). */
+async function workflowsOfDevice(deviceId: string): Promise<string[]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const ids: string[] = [];
+    for await (const execution of h.client.workflow.list({ query: `UprollDeviceId = '${deviceId}'` })) {
+      ids.push(execution.workflowId);
+    }
+    if (ids.length > 0) return ids;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return [];
+}
+
 function command(rolloutId: string, artifact: UpdateCommand['artifact']): UpdateCommand {
   return { rolloutId, revision: '2.0.0', artifact };
 }
@@ -64,6 +80,7 @@ describe('deviceUpdateWorkflow', () => {
         activeSlot: 'b',
         phases: ['commanded', 'downloaded', 'installed', 'committed'],
       });
+      expect(await workflowsOfDevice(deviceId)).toEqual([handle.workflowId]);
       expect(await agent.updates.slots.read()).toMatchObject({ active: 'b', trial: false, previous: 'a' });
       expect(await readFile(join(agent.dataDir, 'slots', 'b', 'rootfs-happy.img'))).toEqual(content);
       expect(await eventTypes(deviceId)).toEqual([
@@ -179,4 +196,53 @@ describe('deviceUpdateWorkflow', () => {
       }
     });
   });
+
+  describe('when the rollout worker process is killed in the middle of an update', () => {
+    it('a new worker completes the update exactly once', async () => {
+      const deviceId = uniqueId('crash');
+      const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
+      const gated = await startGatedArtifact('rootfs-crash-worker.img', randomBytes(8192));
+      await h.stopWorker(); // only the child process polls the task queue now
+      const child = await spawnWorkerProcess(h.stateDir);
+      try {
+        const handle = await startDeviceUpdate(h.client, {
+          deviceId,
+          command: command(uniqueId('r'), gated.artifact),
+        });
+        await gated.firstRequest;
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+
+        gated.release();
+        await agent.updates.idle();
+        await h.startWorker();
+        const result = await handle.result();
+
+        expect(result.outcome).toBe('committed');
+        expect(gated.requests()).toBe(1);
+        expect(await eventTypes(deviceId)).toEqual([
+          'device.update.started',
+          'device.update.commanded',
+          'device.update.downloaded',
+          'device.update.installed',
+          'device.update.committed',
+        ]);
+      } finally {
+        child.kill('SIGKILL');
+        gated.release();
+        await gated.close();
+        await h.startWorker();
+      }
+    });
+  });
 });
+
+/** `uproll worker` in its own process; resolves once it polls the task queue. */
+async function spawnWorkerProcess(stateDir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/uproll.js', 'worker', '--json', '--state-dir', stateDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  expect(JSON.parse(line)).toMatchObject({ ready: true, taskQueue: 'uproll' });
+  return child;
+}

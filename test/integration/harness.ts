@@ -2,20 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
-import { startRolloutWorker, type RolloutWorker } from '../../activities/index.ts';
 import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../../agent/index.ts';
+import { startFleetServices } from '../../cli/fleet-services.ts';
 import type { Artifact } from '../../core/index.ts';
-import {
-  provisionNatsDevice,
-  requireSettings,
-  serviceIdentity,
-  stackAddresses,
-} from '../../services/dev-stack/index.ts';
+import { provisionNatsDevice } from '../../services/dev-stack/index.ts';
 import { startTargetsServer, type TargetsServer } from '../../services/image-repo/index.ts';
-import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
-import { startTelemetryBridge, type TelemetryBridge } from '../../services/telemetry/index.ts';
 import { installTemporalRuntime } from '../../services/temporal/index.ts';
 
 /** A unique token for ids in a test (devices, rollouts), so test files never collide. */
@@ -31,43 +23,19 @@ export function uniqueId(prefix: string): string {
 export async function startHarness() {
   installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');
-  const addresses = stackAddresses(await requireSettings(stateDir));
-  const service = await serviceIdentity(stateDir);
-  const nc = await connectToNats({ servers: addresses.nats, nkeySeed: service.seed, name: 'uproll-test' });
-  await ensureStreams(nc);
-  const eventLog = new EventLog(nc);
-  const connection = await Connection.connect({ address: addresses.temporal });
-  const client = new Client({ connection });
-  const bridge: TelemetryBridge = await startTelemetryBridge({
-    nc,
-    temporal: client,
-    consumerName: uniqueId('bridge'),
+  const services = await startFleetServices({
+    stateDir,
+    workflowBundle: { codePath: workflowBundlePath },
+    commandTimeoutMs: 2000,
+    bridgeConsumer: uniqueId('bridge'),
   });
   const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
   const agents: DeviceAgent[] = [];
   const servers: TargetsServer[] = [];
-  let worker: RolloutWorker | undefined;
 
   const harness = {
-    nc,
-    client,
-    eventLog,
-    addresses,
-
-    /** Starts a rollout worker (a new one each time, as after a process restart). */
-    async startWorker(): Promise<void> {
-      worker = await startRolloutWorker({
-        temporalAddress: addresses.temporal,
-        nc,
-        workflowBundle: { codePath: workflowBundlePath },
-        commandTimeoutMs: 2000,
-      });
-    },
-
-    async stopWorker(): Promise<void> {
-      await worker?.stop();
-      worker = undefined;
-    },
+    ...services,
+    stateDir,
 
     /** Provisions a device's NATS user and starts its agent with its own data directory. */
     async startAgent(
@@ -80,7 +48,7 @@ export async function startHarness() {
       const agent = await startDeviceAgent({
         deviceId,
         dataDir,
-        natsServers: addresses.nats,
+        natsServers: services.addresses.nats,
         nkeySeed: identity.seed,
         healthCheck: options.healthCheck,
       });
@@ -101,12 +69,10 @@ export async function startHarness() {
     },
 
     async close(): Promise<void> {
-      await harness.stopWorker();
+      await services.stopWorker();
       await Promise.all(agents.map((agent) => agent.stop()));
-      await bridge.stop();
       await Promise.all(servers.map((server) => server.close()));
-      await connection.close();
-      await nc.drain();
+      await services.close();
       await rm(workDir, { recursive: true, force: true });
     },
   };

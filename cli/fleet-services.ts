@@ -1,0 +1,81 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { startRolloutWorker, type RolloutWorker } from '../activities/index.ts';
+import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
+import { connectToNats, ensureStreams, EventLog } from '../services/nats/index.ts';
+import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
+
+export interface FleetServicesOptions {
+  stateDir: string;
+  /** Pre-built workflow bundle; without it the worker bundles from source. */
+  workflowBundle?: WorkflowBundleOption;
+  /** How long a device has to answer a command request. */
+  commandTimeoutMs?: number;
+  /** Durable consumer name of the telemetry bridge. */
+  bridgeConsumer?: string;
+  /** Told about telemetry the bridge dropped. */
+  onDropped?: (reason: string) => void;
+}
+
+/**
+ * The server side of Uproll on the local stack, in one process: the service
+ * NATS connection, the streams, the event log, a Temporal client, the
+ * telemetry bridge and the rollout worker (which can be stopped and started
+ * again, as after a restart).
+ */
+export async function startFleetServices(options: FleetServicesOptions) {
+  const addresses = stackAddresses(await requireSettings(options.stateDir));
+  const { seed } = await serviceIdentity(options.stateDir);
+  const nc: NatsConnection = await connectToNats({
+    servers: addresses.nats,
+    nkeySeed: seed,
+    name: 'uproll-services',
+  });
+  const closers: (() => Promise<unknown>)[] = [() => nc.drain()];
+  let worker: RolloutWorker | undefined;
+  const close = async () => {
+    await worker?.stop();
+    for (const closer of closers) await closer().catch(() => {});
+  };
+  try {
+    await ensureStreams(nc);
+    const connection = await Connection.connect({ address: addresses.temporal });
+    closers.unshift(() => connection.close());
+    const client = new Client({ connection });
+    const bridge: TelemetryBridge = await startTelemetryBridge({
+      nc,
+      temporal: client,
+      consumerName: options.bridgeConsumer,
+      onDropped: options.onDropped,
+    });
+    closers.unshift(() => bridge.stop());
+    return {
+      addresses,
+      nc,
+      client,
+      eventLog: new EventLog(nc),
+
+      async startWorker(): Promise<void> {
+        worker ??= await startRolloutWorker({
+          temporalAddress: addresses.temporal,
+          nc,
+          workflowBundle: options.workflowBundle,
+          commandTimeoutMs: options.commandTimeoutMs,
+        });
+      },
+
+      async stopWorker(): Promise<void> {
+        await worker?.stop();
+        worker = undefined;
+      },
+
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+export type FleetServices = Awaited<ReturnType<typeof startFleetServices>>;
