@@ -21,12 +21,25 @@ const appCrashes: HealthCheck = {
   timeoutMs: 5000,
 };
 
+/** The event log of an update that went all the way, each event once. */
+const COMMITTED_UPDATE_EVENTS = [
+  'device.update.started',
+  'device.update.commanded',
+  'device.update.downloaded',
+  'device.update.installed',
+  'device.update.committed',
+];
+
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
   await h.startWorker();
 });
-afterAll(() => h.close());
+const workerProcesses: ChildProcess[] = [];
+afterAll(async () => {
+  for (const child of workerProcesses) child.kill('SIGKILL');
+  await h.close();
+});
 
 async function eventTypes(deviceId: string): Promise<string[]> {
   return (await h.eventLog.read('device', deviceId)).map(({ event }) => event.type);
@@ -83,13 +96,7 @@ describe('deviceUpdateWorkflow', () => {
       expect(await workflowsOfDevice(deviceId)).toEqual([handle.workflowId]);
       expect(await agent.updates.slots.read()).toMatchObject({ active: 'b', trial: false, previous: 'a' });
       expect(await readFile(join(agent.dataDir, 'slots', 'b', 'rootfs-happy.img'))).toEqual(content);
-      expect(await eventTypes(deviceId)).toEqual([
-        'device.update.started',
-        'device.update.commanded',
-        'device.update.downloaded',
-        'device.update.installed',
-        'device.update.committed',
-      ]);
+      expect(await eventTypes(deviceId)).toEqual(COMMITTED_UPDATE_EVENTS);
     });
   });
 
@@ -163,18 +170,33 @@ describe('deviceUpdateWorkflow', () => {
     });
   });
 
-  describe('when the rollout worker restarts in the middle of an update', () => {
-    it('completes the update exactly once', async () => {
+  describe('when the rollout worker goes away in the middle of an update', () => {
+    /** Each way to lose the worker: set up, then return what loses it. */
+    const gracefulShutdown = () => Promise.resolve(() => h.stopWorker());
+    const killedProcess = async () => {
+      await h.stopWorker(); // only the child process polls the task queue now
+      const child = await spawnWorkerProcess(h.stateDir);
+      return async () => {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      };
+    };
+
+    it.each([
+      ['shuts down gracefully', gracefulShutdown],
+      ['is killed with SIGKILL in its own process', killedProcess],
+    ])('and it %s, a new worker completes the update exactly once', async (_how, prepare) => {
       const deviceId = uniqueId('restart');
       const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
-      const gated = await startGatedArtifact('rootfs-restart.img', randomBytes(8192));
+      const gated = await startGatedArtifact(`rootfs-${deviceId}.img`, randomBytes(8192));
+      const loseWorker = await prepare();
       try {
         const handle = await startDeviceUpdate(h.client, {
           deviceId,
           command: command(uniqueId('r'), gated.artifact),
         });
         await gated.firstRequest; // the device accepted the command and is downloading
-        await h.stopWorker();
+        await loseWorker();
 
         gated.release();
         await agent.updates.idle(); // the device finished while no worker ran
@@ -183,52 +205,8 @@ describe('deviceUpdateWorkflow', () => {
 
         expect(result.outcome).toBe('committed');
         expect(gated.requests()).toBe(1);
-        expect(await eventTypes(deviceId)).toEqual([
-          'device.update.started',
-          'device.update.commanded',
-          'device.update.downloaded',
-          'device.update.installed',
-          'device.update.committed',
-        ]);
+        expect(await eventTypes(deviceId)).toEqual(COMMITTED_UPDATE_EVENTS);
       } finally {
-        gated.release();
-        await gated.close();
-      }
-    });
-  });
-
-  describe('when the rollout worker process is killed in the middle of an update', () => {
-    it('a new worker completes the update exactly once', async () => {
-      const deviceId = uniqueId('crash');
-      const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
-      const gated = await startGatedArtifact('rootfs-crash-worker.img', randomBytes(8192));
-      await h.stopWorker(); // only the child process polls the task queue now
-      const child = await spawnWorkerProcess(h.stateDir);
-      try {
-        const handle = await startDeviceUpdate(h.client, {
-          deviceId,
-          command: command(uniqueId('r'), gated.artifact),
-        });
-        await gated.firstRequest;
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-
-        gated.release();
-        await agent.updates.idle();
-        await h.startWorker();
-        const result = await handle.result();
-
-        expect(result.outcome).toBe('committed');
-        expect(gated.requests()).toBe(1);
-        expect(await eventTypes(deviceId)).toEqual([
-          'device.update.started',
-          'device.update.commanded',
-          'device.update.downloaded',
-          'device.update.installed',
-          'device.update.committed',
-        ]);
-      } finally {
-        child.kill('SIGKILL');
         gated.release();
         await gated.close();
         await h.startWorker();
@@ -242,6 +220,7 @@ async function spawnWorkerProcess(stateDir: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['bin/uproll.js', 'worker', '--json', '--state-dir', stateDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  workerProcesses.push(child);
   const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   expect(JSON.parse(line)).toMatchObject({ ready: true, taskQueue: 'uproll' });
   return child;
