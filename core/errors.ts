@@ -26,6 +26,41 @@ export type UprollErrorCode =
   | 'PHASE_TIMEOUT'
   /** An append to the event log lost an optimistic-concurrency race. */
   | 'EVENT_CONFLICT'
+  // Trust (TUF / Uptane): each code names the attack a failed check indicates.
+  /** Metadata is malformed, of the wrong `_type`, or of an unsupported spec version. */
+  | 'BAD_METADATA'
+  /** More bytes than the role's cap (metadata) or the expected length (target). */
+  | 'ENDLESS_DATA'
+  /** A signature does not verify (single-signature objects such as device reports). */
+  | 'BAD_SIGNATURE'
+  /** Fewer distinct trusted keys signed than the role's threshold requires. */
+  | 'THRESHOLD_NOT_MET'
+  /** A version lower than the one already trusted (or a root that is not N+1). */
+  | 'ROLLBACK_ATTACK'
+  /** Metadata past its expiry at the reference time. */
+  | 'FREEZE_ATTACK'
+  /** Metadata whose version, length or hashes disagree with what its parent names. */
+  | 'MIX_AND_MATCH'
+  /** The target is not in the repository, or not through a valid delegation. */
+  | 'TARGET_NOT_FOUND'
+  /** A target path that could leave its directory (`..`, absolute) or is not a plain path. */
+  | 'INVALID_TARGET_PATH'
+  /** The Director names a hardware id that is not this ECU's, or the Image repository does not allow it. */
+  | 'HARDWARE_MISMATCH'
+  /** Director and Image repository disagree on a target (length, hashes, release counter). */
+  | 'DIRECTOR_IMAGE_MISMATCH'
+  /** Director targets for an ECU that is not this device's, twice for one ECU, or for another device. */
+  | 'ECU_MISMATCH'
+  /** The Director repository delegates, which Uptane forbids. */
+  | 'DELEGATION_NOT_ALLOWED'
+  /** A release counter lower than the installed one. */
+  | 'RELEASE_COUNTER_ROLLBACK'
+  /** More root rotations or delegated roles than the limits allow in one update. */
+  | 'LIMIT_EXCEEDED'
+  /** A verification step was called out of order (root, timestamp, snapshot, targets). */
+  | 'OUT_OF_ORDER'
+  /** A device report repeats or lowers a counter already seen (replay). */
+  | 'REPLAYED_REPORT'
   /** A required program (temporal, nats-server) is not installed. */
   | 'BINARY_NOT_FOUND'
   /** A port the local stack needs is already taken. */
@@ -43,6 +78,23 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set([
   'LENGTH_MISMATCH',
   'COMMAND_REJECTED',
   'HEALTH_CHECK_FAILED',
+  'BAD_METADATA',
+  'ENDLESS_DATA',
+  'BAD_SIGNATURE',
+  'THRESHOLD_NOT_MET',
+  'ROLLBACK_ATTACK',
+  'FREEZE_ATTACK',
+  'MIX_AND_MATCH',
+  'TARGET_NOT_FOUND',
+  'INVALID_TARGET_PATH',
+  'HARDWARE_MISMATCH',
+  'DIRECTOR_IMAGE_MISMATCH',
+  'ECU_MISMATCH',
+  'DELEGATION_NOT_ALLOWED',
+  'RELEASE_COUNTER_ROLLBACK',
+  'LIMIT_EXCEEDED',
+  'OUT_OF_ORDER',
+  'REPLAYED_REPORT',
 ]);
 
 /** Base error of the project: a stable `code` plus a human message. */

@@ -1,0 +1,82 @@
+import { Metadata, MetadataKind, Root, Signature, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { UprollError } from '../errors.ts';
+import { canonicalBytes } from './canonical.ts';
+import type { Signer } from './signer.ts';
+
+export { Metadata, MetadataKind, Root, Snapshot, Targets, Timestamp };
+
+/** Byte caps on each role's metadata as fetched (TUF 5.2: an upper bound on every download). */
+export interface MetadataByteCaps {
+  root: number;
+  timestamp: number;
+  snapshot: number;
+  targets: number;
+}
+
+export const DEFAULT_BYTE_CAPS: MetadataByteCaps = {
+  root: 512 * 1024,
+  timestamp: 16 * 1024,
+  snapshot: 2 * 1024 * 1024,
+  targets: 5 * 1024 * 1024,
+};
+
+type Signed = { root: Root; timestamp: Timestamp; snapshot: Snapshot; targets: Targets };
+export type RoleKind = keyof Signed;
+
+const KINDS: Record<RoleKind, MetadataKind> = {
+  root: MetadataKind.Root,
+  timestamp: MetadataKind.Timestamp,
+  snapshot: MetadataKind.Snapshot,
+  targets: MetadataKind.Targets,
+};
+
+/**
+ * Parses untrusted metadata bytes: byte cap first (ENDLESS_DATA), then JSON
+ * and the TUF model, which checks `_type` and the spec major version
+ * (BAD_METADATA). Unrecognized fields are kept, and so stay covered by the
+ * signatures. Nothing is trusted yet: signatures are checked by the caller.
+ */
+export function parseMetadata<K extends RoleKind>(
+  kind: K,
+  bytes: Uint8Array,
+  maxBytes: number,
+  what: string = kind,
+): Metadata<Signed[K]> {
+  if (bytes.byteLength > maxBytes) {
+    throw new UprollError('ENDLESS_DATA', `${what} metadata is ${bytes.byteLength} bytes, more than its ${maxBytes}-byte cap`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (cause) {
+    throw new UprollError('BAD_METADATA', `${what} metadata is not UTF-8 JSON`, { cause });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new UprollError('BAD_METADATA', `${what} metadata is not a JSON object`);
+  }
+  try {
+    // The overloads of fromJSON are per kind; the cast only picks the one for K.
+    return Metadata.fromJSON(KINDS[kind] as MetadataKind.Root, json as Parameters<typeof Metadata.fromJSON>[1]) as unknown as Metadata<Signed[K]>;
+  } catch (cause) {
+    throw new UprollError('BAD_METADATA', `${what} metadata is invalid: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The bytes of metadata as stored and served (plain JSON; signatures cover canonical JSON of `signed`). */
+export function metadataBytes(metadata: Metadata<Signed[RoleKind]>): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(metadata.toJSON()));
+}
+
+/** The canonical bytes of the `signed` part: what every signature covers. */
+export function signedBytes(metadata: Metadata<Signed[RoleKind]>): Uint8Array {
+  return canonicalBytes(metadata.signed.toJSON());
+}
+
+/** Adds (or replaces) each signer's signature over the metadata's signed part. */
+export async function signMetadata(metadata: Metadata<Signed[RoleKind]>, signers: readonly Signer[]): Promise<void> {
+  const bytes = signedBytes(metadata);
+  for (const signer of signers) {
+    const sig = Buffer.from(await signer.sign(bytes)).toString('hex');
+    metadata.signatures[signer.keyId] = new Signature({ keyID: signer.keyId, sig });
+  }
+}
