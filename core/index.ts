@@ -6,3 +6,4 @@ export * from './telemetry.ts';
 export * from './device-update-progress.ts';
 export type * from './domain-events.ts';
 export * from './tuf/index.ts';
+export * from './uptane/index.ts';

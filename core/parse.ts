@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { UprollError } from './errors.ts';
+import { UprollError, type UprollErrorCode } from './errors.ts';
 
 /**
  * Parses untrusted bytes or text at the edge: byte cap first, then JSON, then
@@ -27,14 +27,19 @@ export function parseJson<S extends z.ZodType>(
   return parseValue(schema, value, options.what);
 }
 
-/** Validates an already-decoded value; the error names every bad field. */
-export function parseValue<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+/** Validates an already-decoded value; the error (INVALID_INPUT unless told) names every bad field. */
+export function parseValue<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  code: UprollErrorCode = 'INVALID_INPUT',
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues
       .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
       .join('; ');
-    throw new UprollError('INVALID_INPUT', `${what} is invalid: ${problems}`, { cause: result.error });
+    throw new UprollError(code, `${what} is invalid: ${problems}`, { cause: result.error });
   }
   return result.data;
 }

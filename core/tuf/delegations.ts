@@ -37,9 +37,13 @@ export async function findTarget(
     if (visited.has(role)) continue;
     visited.add(role);
     if (visited.size > repository.limits.maxDelegations) {
-      throw new UprollError('LIMIT_EXCEEDED', `searching ${wanted} visited more than ${repository.limits.maxDelegations} roles`);
+      throw new UprollError(
+        'LIMIT_EXCEEDED',
+        `searching ${wanted} visited more than ${repository.limits.maxDelegations} roles`,
+      );
     }
-    const metadata = repository.targets(role) ?? (await loadRole(repository, role, delegator, fetchRole, now));
+    const metadata =
+      repository.targets(role) ?? (await loadRole(repository, role, delegator, fetchRole, now));
     const target = lookUp(metadata, wanted);
     if (target) return { path: wanted, role, target };
 
@@ -65,7 +69,8 @@ async function loadRole(
   now: Date,
 ): Promise<Metadata<Targets>> {
   const version = repository.snapshot?.signed.meta[`${role}.json`]?.version;
-  if (version === undefined) throw new UprollError('MIX_AND_MATCH', `${repository.name} snapshot does not list ${role}.json`);
+  if (version === undefined)
+    throw new UprollError('MIX_AND_MATCH', `${repository.name} snapshot does not list ${role}.json`);
   return repository.updateDelegatedTargets(role, delegator, await fetchRole(role, version), now);
 }
 

@@ -37,7 +37,11 @@ export function tufPublicKey(keyObject: KeyObject): TufPublicKey {
   const type = key.asymmetricKeyType;
   if (type === 'ed25519') {
     const der = key.export({ type: 'spki', format: 'der' });
-    return { keytype: 'ed25519', scheme: KEY_SCHEMES.ed25519, keyval: { public: der.subarray(-32).toString('hex') } };
+    return {
+      keytype: 'ed25519',
+      scheme: KEY_SCHEMES.ed25519,
+      keyval: { public: der.subarray(-32).toString('hex') },
+    };
   }
   const pem = key.export({ type: 'spki', format: 'pem' }).toString();
   if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
@@ -98,7 +102,12 @@ function buildVerifier({ keytype, scheme, keyval }: TufPublicKey): Verifier | un
       const key = createPublicKey(keyval.public);
       if (key.asymmetricKeyType !== 'rsa') return undefined;
       return (data, signature) =>
-        verify('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, signature);
+        verify(
+          'sha256',
+          data,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+          signature,
+        );
     }
   } catch {
     return undefined;

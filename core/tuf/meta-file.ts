@@ -17,7 +17,10 @@ const SUPPORTED_HASHES = new Set(['sha256', 'sha512']);
  */
 export function checkAgainstMeta(bytes: Uint8Array, meta: MetaInfo, what: string): void {
   if (meta.length !== undefined && bytes.byteLength !== meta.length) {
-    throw new UprollError('MIX_AND_MATCH', `${what} is ${bytes.byteLength} bytes, its parent lists ${meta.length}`);
+    throw new UprollError(
+      'MIX_AND_MATCH',
+      `${what} is ${bytes.byteLength} bytes, its parent lists ${meta.length}`,
+    );
   }
   for (const [algorithm, expected] of Object.entries(meta.hashes ?? {})) {
     if (!SUPPORTED_HASHES.has(algorithm)) continue;

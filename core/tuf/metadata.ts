@@ -43,7 +43,10 @@ export function parseMetadata<K extends RoleKind>(
   what: string = kind,
 ): Metadata<Signed[K]> {
   if (bytes.byteLength > maxBytes) {
-    throw new UprollError('ENDLESS_DATA', `${what} metadata is ${bytes.byteLength} bytes, more than its ${maxBytes}-byte cap`);
+    throw new UprollError(
+      'ENDLESS_DATA',
+      `${what} metadata is ${bytes.byteLength} bytes, more than its ${maxBytes}-byte cap`,
+    );
   }
   let json: unknown;
   try {
@@ -56,9 +59,14 @@ export function parseMetadata<K extends RoleKind>(
   }
   try {
     // The overloads of fromJSON are per kind; the cast only picks the one for K.
-    return Metadata.fromJSON(KINDS[kind] as MetadataKind.Root, json as Parameters<typeof Metadata.fromJSON>[1]) as unknown as Metadata<Signed[K]>;
+    return Metadata.fromJSON(
+      KINDS[kind] as MetadataKind.Root,
+      json as Parameters<typeof Metadata.fromJSON>[1],
+    ) as unknown as Metadata<Signed[K]>;
   } catch (cause) {
-    throw new UprollError('BAD_METADATA', `${what} metadata is invalid: ${(cause as Error).message}`, { cause });
+    throw new UprollError('BAD_METADATA', `${what} metadata is invalid: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -73,7 +81,10 @@ export function signedBytes(metadata: Metadata<Signed[RoleKind]>): Uint8Array {
 }
 
 /** Adds (or replaces) each signer's signature over the metadata's signed part. */
-export async function signMetadata(metadata: Metadata<Signed[RoleKind]>, signers: readonly Signer[]): Promise<void> {
+export async function signMetadata(
+  metadata: Metadata<Signed[RoleKind]>,
+  signers: readonly Signer[],
+): Promise<void> {
   const bytes = signedBytes(metadata);
   for (const signer of signers) {
     const sig = Buffer.from(await signer.sign(bytes)).toString('hex');

@@ -52,7 +52,11 @@ export async function refreshRepository(
   // TUF 5.4: the timestamp is always fetched, never versioned.
   await useCached(cache, 'timestamp', (bytes) => repository.loadCachedTimestamp(bytes));
   const baseline = repository.timestamp;
-  const timestampBytes = await required(fetch('timestamp.json', caps.timestamp), repository, 'timestamp.json');
+  const timestampBytes = await required(
+    fetch('timestamp.json', caps.timestamp),
+    repository,
+    'timestamp.json',
+  );
   const timestamp = repository.updateTimestamp(timestampBytes, now);
   if (timestamp !== baseline) await cache.save('timestamp', timestampBytes);
 
@@ -91,7 +95,11 @@ export function roleFetcher(repository: TrustedRepository, fetch: MetadataFetche
   };
 }
 
-async function useCached(cache: MetadataCache, role: string, load: (bytes: Uint8Array) => void): Promise<void> {
+async function useCached(
+  cache: MetadataCache,
+  role: string,
+  load: (bytes: Uint8Array) => void,
+): Promise<void> {
   const bytes = await cache.load(role);
   if (!bytes) return;
   try {
@@ -121,7 +129,11 @@ async function updateFromCacheOrFetch(
   await cache.save(role, fresh);
 }
 
-async function required(bytes: Promise<Uint8Array | undefined>, repository: TrustedRepository, file: string): Promise<Uint8Array> {
+async function required(
+  bytes: Promise<Uint8Array | undefined>,
+  repository: TrustedRepository,
+  file: string,
+): Promise<Uint8Array> {
   const value = await bytes;
   if (value === undefined) throw new UprollError('DOWNLOAD_FAILED', `${repository.name} serves no ${file}`);
   return value;

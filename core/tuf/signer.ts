@@ -23,7 +23,11 @@ export function inMemorySigner(privateKey: KeyObject): Signer {
       if (type === 'ed25519') return sign(null, data, privateKey);
       if (type === 'rsa') {
         // PSS with a salt as long as the digest, as securesystemslib signs.
-        return sign('sha256', data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+        return sign('sha256', data, {
+          key: privateKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: 32,
+        });
       }
       return sign('sha256', data, privateKey);
     },

@@ -12,8 +12,12 @@ export function checkTargetPath(path: string): string {
   const bad =
     normalized.length === 0 ||
     normalized.length > 1024 ||
-    /[\\\u0000-\u001f]/.test(normalized) ||
+    [...normalized].some((char) => char === '\\' || char.charCodeAt(0) < 0x20) ||
     segments.some((segment) => segment === '' || segment === '.' || segment === '..');
-  if (bad) throw new UprollError('INVALID_TARGET_PATH', `target path ${JSON.stringify(path)} is not a plain relative path`);
+  if (bad)
+    throw new UprollError(
+      'INVALID_TARGET_PATH',
+      `target path ${JSON.stringify(path)} is not a plain relative path`,
+    );
   return normalized;
 }

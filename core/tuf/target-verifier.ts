@@ -23,12 +23,14 @@ export class TargetVerifier {
   constructor(target: TargetInfo, name: string) {
     this.#target = target;
     this.#name = name;
-    this.#hashes = SUPPORTED.filter((algorithm) => target.hashes[algorithm] !== undefined).map((algorithm) => [
-      algorithm,
-      createHash(algorithm),
-    ]);
+    this.#hashes = SUPPORTED.filter((algorithm) => target.hashes[algorithm] !== undefined).map(
+      (algorithm) => [algorithm, createHash(algorithm)],
+    );
     if (this.#hashes.length === 0) {
-      throw new UprollError('BAD_METADATA', `${name} lists no sha256 or sha512 hash to check its bytes against`);
+      throw new UprollError(
+        'BAD_METADATA',
+        `${name} lists no sha256 or sha512 hash to check its bytes against`,
+      );
     }
   }
 
@@ -39,7 +41,10 @@ export class TargetVerifier {
   update(chunk: Uint8Array): void {
     this.#received += chunk.byteLength;
     if (this.#received > this.#target.length) {
-      throw new UprollError('ENDLESS_DATA', `${this.#name} is longer than the ${this.#target.length} bytes its metadata lists`);
+      throw new UprollError(
+        'ENDLESS_DATA',
+        `${this.#name} is longer than the ${this.#target.length} bytes its metadata lists`,
+      );
     }
     for (const [, hash] of this.#hashes) hash.update(chunk);
   }
@@ -47,11 +52,17 @@ export class TargetVerifier {
   /** Ends the check: throws LENGTH_MISMATCH or HASH_MISMATCH unless the bytes are exactly the target. */
   finish(): void {
     if (this.#received !== this.#target.length) {
-      throw new UprollError('LENGTH_MISMATCH', `${this.#name} is ${this.#received} bytes, its metadata lists ${this.#target.length}`);
+      throw new UprollError(
+        'LENGTH_MISMATCH',
+        `${this.#name} is ${this.#received} bytes, its metadata lists ${this.#target.length}`,
+      );
     }
     for (const [algorithm, hash] of this.#hashes) {
       if (hash.digest('hex') !== this.#target.hashes[algorithm]?.toLowerCase()) {
-        throw new UprollError('HASH_MISMATCH', `${this.#name} does not have the ${algorithm} its metadata lists`);
+        throw new UprollError(
+          'HASH_MISMATCH',
+          `${this.#name} does not have the ${algorithm} its metadata lists`,
+        );
       }
     }
   }

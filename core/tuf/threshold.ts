@@ -22,7 +22,10 @@ export function verifyThreshold(
   metadata: Metadata<Root | Timestamp | Snapshot | Targets>,
 ): void {
   if (!Number.isInteger(role.threshold) || role.threshold < 1) {
-    throw new UprollError('THRESHOLD_NOT_MET', `${roleName} has threshold ${role.threshold}; it must be at least 1`);
+    throw new UprollError(
+      'THRESHOLD_NOT_MET',
+      `${roleName} has threshold ${role.threshold}; it must be at least 1`,
+    );
   }
   const data = signedBytes(metadata);
   const signedBy = new Set<string>();
@@ -30,8 +33,13 @@ export function verifyThreshold(
     const key = keys[keyId];
     const signature = metadata.signatures[keyId];
     if (!key || !signature) continue;
-    const publicKey = { keytype: key.keyType, scheme: key.scheme, keyval: { public: key.keyVal.public ?? '' } };
-    if (verifyTufSignature(publicKey, data, signature.sig)) signedBy.add(`${key.keyType}:${publicKey.keyval.public}`);
+    const publicKey = {
+      keytype: key.keyType,
+      scheme: key.scheme,
+      keyval: { public: key.keyVal.public ?? '' },
+    };
+    if (verifyTufSignature(publicKey, data, signature.sig))
+      signedBy.add(`${key.keyType}:${publicKey.keyval.public}`);
     if (signedBy.size >= role.threshold) return;
   }
   throw new UprollError(

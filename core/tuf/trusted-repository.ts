@@ -21,7 +21,11 @@ export interface TrustLimits {
   maxDelegations: number;
 }
 
-export const DEFAULT_LIMITS: TrustLimits = { byteCaps: DEFAULT_BYTE_CAPS, maxRootRotations: 256, maxDelegations: 32 };
+export const DEFAULT_LIMITS: TrustLimits = {
+  byteCaps: DEFAULT_BYTE_CAPS,
+  maxRootRotations: 256,
+  maxDelegations: 32,
+};
 
 /** Where the ordered workflow stands: each step only after the one before it. */
 type Stage = 'root' | 'timestamp' | 'snapshot' | 'targets';
@@ -74,17 +78,33 @@ export class TrustedRepository {
   updateRoot(bytes: Uint8Array): Metadata<Root> {
     this.#expectStage('root', 'a new root');
     if (this.#rotations >= this.limits.maxRootRotations) {
-      throw new UprollError('LIMIT_EXCEEDED', `${this.name}: more than ${this.limits.maxRootRotations} root rotations in one refresh`);
+      throw new UprollError(
+        'LIMIT_EXCEEDED',
+        `${this.name}: more than ${this.limits.maxRootRotations} root rotations in one refresh`,
+      );
     }
     const trusted = this.#root;
     const next = parseMetadata('root', bytes, this.limits.byteCaps.root, `${this.name} root`);
     // TUF 5.3.4: signed by a threshold of the trusted root's root keys ...
-    verifyThreshold(`${this.name} root v${next.signed.version} (by the keys of v${trusted.signed.version})`, trusted.signed.roles.root as RoleKeys, trusted.signed.keys, next);
+    verifyThreshold(
+      `${this.name} root v${next.signed.version} (by the keys of v${trusted.signed.version})`,
+      trusted.signed.roles.root as RoleKeys,
+      trusted.signed.keys,
+      next,
+    );
     // ... and by a threshold of the new root's own root keys.
-    verifyThreshold(`${this.name} root v${next.signed.version} (by its own keys)`, next.signed.roles.root as RoleKeys, next.signed.keys, next);
+    verifyThreshold(
+      `${this.name} root v${next.signed.version} (by its own keys)`,
+      next.signed.roles.root as RoleKeys,
+      next.signed.keys,
+      next,
+    );
     // TUF 5.3.5: exactly version N+1, never a skip or a step back.
     if (next.signed.version !== trusted.signed.version + 1) {
-      throw new UprollError('ROLLBACK_ATTACK', `${this.name} root v${next.signed.version} does not follow trusted root v${trusted.signed.version}`);
+      throw new UprollError(
+        'ROLLBACK_ATTACK',
+        `${this.name} root v${next.signed.version} does not follow trusted root v${trusted.signed.version}`,
+      );
     }
     this.#rotations += 1;
     this.#root = next;
@@ -111,8 +131,18 @@ export class TrustedRepository {
    */
   loadCachedTimestamp(bytes: Uint8Array): void {
     this.#expectStage('timestamp', 'a cached timestamp');
-    const cached = parseMetadata('timestamp', bytes, this.limits.byteCaps.timestamp, `${this.name} timestamp`);
-    verifyThreshold(`${this.name} timestamp`, this.#root.signed.roles.timestamp as RoleKeys, this.#root.signed.keys, cached);
+    const cached = parseMetadata(
+      'timestamp',
+      bytes,
+      this.limits.byteCaps.timestamp,
+      `${this.name} timestamp`,
+    );
+    verifyThreshold(
+      `${this.name} timestamp`,
+      this.#root.signed.roles.timestamp as RoleKeys,
+      this.#root.signed.keys,
+      cached,
+    );
     this.#timestamp = cached;
   }
 
@@ -121,18 +151,29 @@ export class TrustedRepository {
     this.#expectStage('timestamp', 'a timestamp');
     const next = parseMetadata('timestamp', bytes, this.limits.byteCaps.timestamp, `${this.name} timestamp`);
     // TUF 5.4.2: signed by a threshold of the root's timestamp keys.
-    verifyThreshold(`${this.name} timestamp`, this.#root.signed.roles.timestamp as RoleKeys, this.#root.signed.keys, next);
+    verifyThreshold(
+      `${this.name} timestamp`,
+      this.#root.signed.roles.timestamp as RoleKeys,
+      this.#root.signed.keys,
+      next,
+    );
     const trusted = this.#timestamp;
     let accepted = next;
     if (trusted) {
       // TUF 5.4.3.1: never a lower version; the same version changes nothing.
       if (next.signed.version < trusted.signed.version) {
-        throw new UprollError('ROLLBACK_ATTACK', `${this.name} timestamp v${next.signed.version} is older than trusted v${trusted.signed.version}`);
+        throw new UprollError(
+          'ROLLBACK_ATTACK',
+          `${this.name} timestamp v${next.signed.version} is older than trusted v${trusted.signed.version}`,
+        );
       }
       if (next.signed.version === trusted.signed.version) accepted = trusted;
       // TUF 5.4.3.2: never a lower snapshot version.
       if (next.signed.snapshotMeta.version < trusted.signed.snapshotMeta.version) {
-        throw new UprollError('ROLLBACK_ATTACK', `${this.name} timestamp names snapshot v${next.signed.snapshotMeta.version}, older than trusted v${trusted.signed.snapshotMeta.version}`);
+        throw new UprollError(
+          'ROLLBACK_ATTACK',
+          `${this.name} timestamp names snapshot v${next.signed.snapshotMeta.version}, older than trusted v${trusted.signed.snapshotMeta.version}`,
+        );
       }
     }
     // TUF 5.4.4: not expired.
@@ -146,7 +187,12 @@ export class TrustedRepository {
   loadCachedSnapshot(bytes: Uint8Array): void {
     this.#expectStage('snapshot', 'a cached snapshot');
     const cached = parseMetadata('snapshot', bytes, this.limits.byteCaps.snapshot, `${this.name} snapshot`);
-    verifyThreshold(`${this.name} snapshot`, this.#root.signed.roles.snapshot as RoleKeys, this.#root.signed.keys, cached);
+    verifyThreshold(
+      `${this.name} snapshot`,
+      this.#root.signed.roles.snapshot as RoleKeys,
+      this.#root.signed.keys,
+      cached,
+    );
     this.#snapshot = cached;
   }
 
@@ -158,17 +204,28 @@ export class TrustedRepository {
     checkAgainstMeta(bytes, meta, `${this.name} snapshot`);
     const next = parseMetadata('snapshot', bytes, this.limits.byteCaps.snapshot, `${this.name} snapshot`);
     // TUF 5.5.3: signed by a threshold of the root's snapshot keys.
-    verifyThreshold(`${this.name} snapshot`, this.#root.signed.roles.snapshot as RoleKeys, this.#root.signed.keys, next);
+    verifyThreshold(
+      `${this.name} snapshot`,
+      this.#root.signed.roles.snapshot as RoleKeys,
+      this.#root.signed.keys,
+      next,
+    );
     // TUF 5.5.4: the version the timestamp names.
     if (next.signed.version !== meta.version) {
-      throw new UprollError('MIX_AND_MATCH', `${this.name} snapshot is v${next.signed.version}, the timestamp names v${meta.version}`);
+      throw new UprollError(
+        'MIX_AND_MATCH',
+        `${this.name} snapshot is v${next.signed.version}, the timestamp names v${meta.version}`,
+      );
     }
     // TUF 5.5.5: every role of the trusted snapshot still listed, at no lower version.
     for (const [file, old] of Object.entries(this.#snapshot?.signed.meta ?? {})) {
       const now = next.signed.meta[file];
       if (!now) throw new UprollError('ROLLBACK_ATTACK', `${this.name} snapshot no longer lists ${file}`);
       if (now.version < old.version) {
-        throw new UprollError('ROLLBACK_ATTACK', `${this.name} snapshot lowers ${file} from v${old.version} to v${now.version}`);
+        throw new UprollError(
+          'ROLLBACK_ATTACK',
+          `${this.name} snapshot lowers ${file} from v${old.version} to v${now.version}`,
+        );
       }
     }
     // TUF 5.5.6: not expired.
@@ -197,7 +254,10 @@ export class TrustedRepository {
     verifyThreshold(`${this.name} ${role}`, roleKeys, keys, next);
     // TUF 5.6.4: the version the snapshot names.
     if (next.signed.version !== meta.version) {
-      throw new UprollError('MIX_AND_MATCH', `${this.name} ${role} is v${next.signed.version}, the snapshot names v${meta.version}`);
+      throw new UprollError(
+        'MIX_AND_MATCH',
+        `${this.name} ${role} is v${next.signed.version}, the snapshot names v${meta.version}`,
+      );
     }
     // TUF 5.6.5: not expired.
     this.#checkExpiry(next, role, now);
@@ -220,13 +280,19 @@ export class TrustedRepository {
 
   #expectStage(stage: Stage, what: string): void {
     if (this.#stage !== stage) {
-      throw new UprollError('OUT_OF_ORDER', `${this.name}: ${what} cannot be verified now (the workflow is at the ${this.#stage} step)`);
+      throw new UprollError(
+        'OUT_OF_ORDER',
+        `${this.name}: ${what} cannot be verified now (the workflow is at the ${this.#stage} step)`,
+      );
     }
   }
 
   #checkExpiry(metadata: Metadata<Root | Timestamp | Snapshot | Targets>, role: string, now: Date): void {
     if (metadata.signed.isExpired(now)) {
-      throw new UprollError('FREEZE_ATTACK', `${this.name} ${role} v${metadata.signed.version} expired at ${metadata.signed.expires}`);
+      throw new UprollError(
+        'FREEZE_ATTACK',
+        `${this.name} ${role} v${metadata.signed.version} expired at ${metadata.signed.expires}`,
+      );
     }
   }
 }

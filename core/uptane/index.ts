@@ -1,0 +1,4 @@
+export * from './ecu.ts';
+export * from './secure-time.ts';
+export * from './full-verification.ts';
+export * from './reports.ts';

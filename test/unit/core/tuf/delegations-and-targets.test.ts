@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { TargetVerifier, verifyTargetBytes } from '../../../../core/index.ts';
+import { newSigner } from '../../../helpers/keys.ts';
+import { MockRepository, targetOf } from '../../../helpers/mock-repository.ts';
+import { find, refreshed } from '../../../helpers/tuf-client.ts';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe('delegated targets', () => {
+  let repo: MockRepository;
+  let anchor: Uint8Array;
+  beforeEach(async () => {
+    repo = new MockRepository();
+    anchor = await repo.publishRoot();
+  });
+
+  it('finds a target through a delegation whose paths match', async () => {
+    repo.delegate({
+      name: 'releases',
+      paths: ['rootfs/*'],
+      targets: { 'rootfs/v2.img': targetOf(bytes('v2')) },
+    });
+    await repo.publish();
+    const found = await find(await refreshed(repo, anchor), repo, 'rootfs/v2.img');
+    expect(found.role).toBe('releases');
+  });
+
+  it('does not find a target listed by a role whose delegation does not cover its path', async () => {
+    repo.delegate({
+      name: 'releases',
+      paths: ['apps/*'],
+      targets: { 'rootfs/v2.img': targetOf(bytes('v2')) },
+    });
+    await repo.publish();
+    await expect(find(await refreshed(repo, anchor), repo, 'rootfs/v2.img')).rejects.toMatchObject({
+      code: 'TARGET_NOT_FOUND',
+    });
+  });
+
+  it('stops at a terminating delegation that does not list the target', async () => {
+    repo.delegate({ name: 'first', paths: ['rootfs/*'], terminating: true });
+    repo.delegate({
+      name: 'second',
+      paths: ['rootfs/*'],
+      targets: { 'rootfs/v2.img': targetOf(bytes('v2')) },
+    });
+    await repo.publish();
+    await expect(find(await refreshed(repo, anchor), repo, 'rootfs/v2.img')).rejects.toMatchObject({
+      code: 'TARGET_NOT_FOUND',
+    });
+  });
+
+  it('searches the next delegation after a non-terminating one', async () => {
+    repo.delegate({ name: 'first', paths: ['rootfs/*'] });
+    repo.delegate({
+      name: 'second',
+      paths: ['rootfs/*'],
+      targets: { 'rootfs/v2.img': targetOf(bytes('v2')) },
+    });
+    await repo.publish();
+    expect((await find(await refreshed(repo, anchor), repo, 'rootfs/v2.img')).role).toBe('second');
+  });
+
+  it('ends a delegation cycle instead of looping', async () => {
+    const a = repo.delegate({ name: 'a' });
+    repo.delegate({ name: 'b', delegator: 'a' });
+    repo.delegations.push({ ...a, delegator: 'b' }); // b delegates back to a
+    await repo.publish();
+    await expect(find(await refreshed(repo, anchor), repo, 'missing.img')).rejects.toMatchObject({
+      code: 'TARGET_NOT_FOUND',
+    });
+  });
+
+  it('loads no more delegated roles than the limit', async () => {
+    let delegator = 'targets';
+    for (let depth = 0; depth < 5; depth++) {
+      repo.delegate({ name: `level${depth}`, delegator });
+      delegator = `level${depth}`;
+    }
+    await repo.publish();
+    const client = await refreshed(repo, anchor);
+    Object.assign(client.limits, { maxDelegations: 3 });
+    await expect(find(client, repo, 'deep.img')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+  });
+
+  it('rejects a delegated role signed by a key its delegator does not list', async () => {
+    repo.hashesInSnapshot = false; // so only the signature can catch the swap
+    repo.delegate({ name: 'releases', targets: { 'v2.img': targetOf(bytes('v2')) } });
+    await repo.publish();
+    const served = JSON.parse(new TextDecoder().decode(repo.served('releases'))) as {
+      signed: Record<string, unknown>;
+    };
+    const forged = await MockRepository.sign(served.signed, [newSigner()]);
+    repo.files.set('releases.json', forged);
+    await expect(find(await refreshed(repo, anchor), repo, 'v2.img')).rejects.toMatchObject({
+      code: 'THRESHOLD_NOT_MET',
+    });
+  });
+});
+
+describe('target bytes', () => {
+  const image = bytes('the image the metadata vouches for');
+  const info = targetOf(image);
+
+  it('accepts exactly the bytes the metadata lists', () => {
+    expect(() => verifyTargetBytes(image, info, 'rootfs.img')).not.toThrow();
+  });
+
+  it('rejects tampered bytes of the same length', () => {
+    const tampered = Uint8Array.from(image);
+    tampered[0] = (tampered[0] ?? 0) ^ 1;
+    expect(() => verifyTargetBytes(tampered, info, 'rootfs.img')).toThrowWithCode('HASH_MISMATCH');
+  });
+
+  it('rejects bytes when one of two listed hashes is wrong', () => {
+    const both = {
+      ...info,
+      hashes: { ...info.hashes, sha512: createHash('sha512').update('other').digest('hex') },
+    };
+    expect(() => verifyTargetBytes(image, both, 'rootfs.img')).toThrowWithCode('HASH_MISMATCH');
+  });
+
+  it('stops a stream the moment it passes the listed length (endless data)', () => {
+    const verifier = new TargetVerifier(info, 'rootfs.img');
+    verifier.update(image);
+    expect(() => verifier.update(bytes('x'))).toThrowWithCode('ENDLESS_DATA');
+  });
+
+  it('rejects a stream that ends short', () => {
+    const verifier = new TargetVerifier(info, 'rootfs.img');
+    verifier.update(image.subarray(1));
+    expect(() => verifier.finish()).toThrowWithCode('LENGTH_MISMATCH');
+  });
+
+  it('refuses metadata that lists no hash it can check', () => {
+    expect(() => new TargetVerifier({ length: 1, hashes: { md5: 'x' } }, 'x')).toThrowWithCode(
+      'BAD_METADATA',
+    );
+  });
+});
