@@ -74,8 +74,10 @@ export function guardTrustedState(client: TrustedRepository): { rejected: unknow
         } catch (err) {
           seen.rejected.push(err);
           const after = JSON.stringify(trustedState(client));
-          if (after !== before)
-            throw new Error(`${name} changed the trusted state before throwing: ${before} -> ${after}`);
+          if (after !== before) {
+            const message = `${name} changed the trusted state before throwing: ${before} -> ${after}`;
+            throw new Error(message, { cause: err });
+          }
           throw err;
         }
       },
