@@ -10,6 +10,15 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/matchers.ts'] },
       },
       {
+        // Attack and fuzz tests of the trust core, and interop with independent TUF code.
+        test: {
+          name: 'security',
+          include: ['test/security/**/*.test.ts', 'test/interop/**/*.test.ts'],
+          setupFiles: ['test/matchers.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

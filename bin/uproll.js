@@ -1,21 +1,4 @@
 #!/usr/bin/env node
-// Uproll runs its TypeScript sources directly with Node's type stripping
-// (Node >= 22.18 by default; 22.12-22.17 need the flag, so re-run with it).
-import { spawnSync } from 'node:child_process';
+import { runTypeScriptMain } from './typescript-entry.js';
 
-if (!process.features.typescript) {
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  if (major < 22 || (major === 22 && minor < 12)) {
-    console.error(
-      `uproll: node ${process.versions.node} is too old: Node >= 22.12 is required (run \`npm run setup\`)`,
-    );
-    process.exit(1);
-  }
-  const result = spawnSync(process.execPath, ['--experimental-strip-types', ...process.argv.slice(1)], {
-    stdio: 'inherit',
-  });
-  process.exit(result.status ?? 1);
-}
-
-const { main } = await import('../cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+await runTypeScriptMain('../cli/main.ts');

@@ -1,0 +1,22 @@
+// Uproll runs its TypeScript sources directly with Node's type stripping
+// (on by default from Node 22.18; 22.12-22.17 need a flag, so re-run with it).
+import { spawnSync } from 'node:child_process';
+
+/** Runs `main(argv)` of the TypeScript module at `entry` (relative to bin/) and exits with its status. */
+export async function runTypeScriptMain(entry) {
+  if (!process.features.typescript) {
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    if (major < 22 || (major === 22 && minor < 12)) {
+      console.error(
+        `node ${process.versions.node} is too old: Node >= 22.12 is required (run \`npm run setup\`)`,
+      );
+      process.exit(1);
+    }
+    const result = spawnSync(process.execPath, ['--experimental-strip-types', ...process.argv.slice(1)], {
+      stdio: 'inherit',
+    });
+    process.exit(result.status ?? 1);
+  }
+  const { main } = await import(new URL(entry, import.meta.url).href);
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,3 @@
+export * from './http.ts';
+export * from './metadata-directory.ts';
+export * from './target-download.ts';

@@ -1,0 +1,21 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MetadataCache } from '../../core/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+
+/**
+ * Trusted metadata in a directory, stored unversioned (`root.json`,
+ * `timestamp.json`, ...). Role names come from metadata, so they are
+ * URL-encoded into file names and can never leave the directory.
+ */
+export function metadataDirectory(dir: string): MetadataCache & { path(role: string): string } {
+  const path = (role: string) => join(dir, `${encodeURIComponent(role)}.json`);
+  return {
+    path,
+    load: (role) => readFile(path(role)).catch(() => undefined),
+    async save(role, bytes) {
+      await mkdir(dir, { recursive: true });
+      await writeFileAtomic(path(role), bytes);
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { createServer } from 'node:http';
+
+/** Serves `files` (path -> bytes) over HTTP on 127.0.0.1 until closed; anything else is 404. */
+export async function serveFiles(files: Map<string, Uint8Array>) {
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname).replace(/^\//, '');
+    const body = files.get(path);
+    if (!body) return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-length': body.byteLength }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
