@@ -70,11 +70,6 @@ export function parseMetadata<K extends RoleKind>(
   }
 }
 
-/** The bytes of metadata as stored and served (plain JSON; signatures cover canonical JSON of `signed`). */
-export function metadataBytes(metadata: Metadata<Signed[RoleKind]>): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(metadata.toJSON()));
-}
-
 /** The canonical bytes of the `signed` part: what every signature covers. */
 export function signedBytes(metadata: Metadata<Signed[RoleKind]>): Uint8Array {
   return canonicalBytes(metadata.signed.toJSON());

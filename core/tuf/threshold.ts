@@ -27,7 +27,13 @@ export function verifyThreshold(
       `${roleName} has threshold ${role.threshold}; it must be at least 1`,
     );
   }
-  const data = signedBytes(metadata);
+  let data: Uint8Array;
+  try {
+    data = signedBytes(metadata);
+  } catch (cause) {
+    // Canonical JSON has no form for some values (e.g. non-integer numbers): nothing could have signed them.
+    throw new UprollError('BAD_METADATA', `${roleName} cannot be put in canonical JSON`, { cause });
+  }
   const signedBy = new Set<string>();
   for (const keyId of new Set(role.keyIDs)) {
     const key = keys[keyId];

@@ -62,6 +62,15 @@ describe('delegated targets', () => {
     expect((await find(await refreshed(repo, anchor), repo, 'rootfs/v2.img')).role).toBe('second');
   });
 
+  it('rejects a delegated role the snapshot does not list', async () => {
+    repo.delegate({ name: 'releases', targets: { 'v2.img': targetOf(bytes('v2')) } });
+    await repo.publish();
+    await repo.publishSnapshot({ 'targets.json': { version: repo.versions.targets } });
+    await expect(find(await refreshed(repo, anchor), repo, 'v2.img')).rejects.toMatchObject({
+      code: 'MIX_AND_MATCH',
+    });
+  });
+
   it('ends a delegation cycle instead of looping', async () => {
     const a = repo.delegate({ name: 'a' });
     repo.delegate({ name: 'b', delegator: 'a' });

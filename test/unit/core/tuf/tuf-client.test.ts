@@ -178,6 +178,15 @@ describe('TUF client workflow', () => {
       await expect(refreshed(repo, anchor, { cache })).rejects.toMatchObject({ code: 'ROLLBACK_ATTACK' });
     });
 
+    it('rejects a newer timestamp that names an older snapshot', async () => {
+      const cache = memoryCache();
+      await repo.publish(); // snapshot v2
+      await refreshed(repo, anchor, { cache });
+      repo.versions.snapshot = 1;
+      await repo.publishTimestamp(); // timestamp v3 naming snapshot v1
+      await expect(refreshed(repo, anchor, { cache })).rejects.toMatchObject({ code: 'ROLLBACK_ATTACK' });
+    });
+
     it('treats the same version as a quiet no-op', async () => {
       const cache = memoryCache();
       await refreshed(repo, anchor, { cache });
@@ -216,6 +225,12 @@ describe('TUF client workflow', () => {
       const original = repo.served('snapshot');
       await repo.publish();
       repo.files.set('snapshot.json', original);
+      await expectRejected(new TrustedRepository(anchor), 'MIX_AND_MATCH');
+    });
+
+    it('rejects a snapshot of another version than the timestamp names', async () => {
+      repo.versions.snapshot = 7;
+      await repo.publishTimestamp(); // names v7 with the hash of the served v1
       await expectRejected(new TrustedRepository(anchor), 'MIX_AND_MATCH');
     });
 
@@ -283,6 +298,13 @@ describe('TUF client workflow', () => {
         '2.root.json',
         await MockRepository.sign({ ...root, version: 2, spec_version: '2.0.0' }, repo.signers.root),
       );
+      await expectRejected(new TrustedRepository(anchor), 'BAD_METADATA');
+    });
+
+    it('rejects values canonical JSON cannot encode (found by the fuzz tests)', async () => {
+      const timestamp = json(repo.served('timestamp'));
+      timestamp.signed.version = 1.5;
+      repo.files.set('timestamp.json', new TextEncoder().encode(JSON.stringify(timestamp)));
       await expectRejected(new TrustedRepository(anchor), 'BAD_METADATA');
     });
 

@@ -102,6 +102,11 @@ describe('Uptane full verification', () => {
       await expectCode('DIRECTOR_IMAGE_MISMATCH');
     });
 
+    it('on which hashes they list at all', async () => {
+      director.targets['rootfs-2.img'] = directorTarget({}, { hashes: { sha512: 'ab'.repeat(64) } });
+      await expectCode('DIRECTOR_IMAGE_MISMATCH');
+    });
+
     it('on the release counter', async () => {
       director.targets['rootfs-2.img'] = directorTarget({ releaseCounter: 3 });
       await expectCode('DIRECTOR_IMAGE_MISMATCH');
