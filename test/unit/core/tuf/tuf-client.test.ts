@@ -329,6 +329,13 @@ describe('TUF client workflow', () => {
       expect(() => client.updateSnapshot(repo.served('snapshot'), NOW)).toThrowWithCode('OUT_OF_ORDER');
     });
 
+    it('refuses metadata for a role that nobody delegates to', async () => {
+      const client = await refreshed(repo, anchor);
+      expect(() =>
+        client.updateDelegatedTargets('stranger', 'targets', repo.served('targets'), NOW),
+      ).toThrowWithCode('TARGET_NOT_FOUND');
+    });
+
     it('refuses a timestamp before the root chain is finished', () => {
       const client = new TrustedRepository(anchor);
       expect(() => client.updateTimestamp(repo.served('timestamp'), NOW)).toThrowWithCode('OUT_OF_ORDER');
