@@ -1,4 +1,13 @@
-import { Metadata, MetadataKind, Root, Signature, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import {
+  Metadata,
+  MetadataKind,
+  Root,
+  Signature,
+  Snapshot,
+  TargetFile,
+  Targets,
+  Timestamp,
+} from '@tufjs/models';
 import { UprollError } from '../errors.ts';
 import { canonicalBytes } from './canonical.ts';
 import type { Signer } from './signer.ts';
@@ -54,25 +63,58 @@ export function parseMetadata<K extends RoleKind>(
   } catch (cause) {
     throw new UprollError('BAD_METADATA', `${what} metadata is not UTF-8 JSON`, { cause });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new UprollError('BAD_METADATA', `${what} metadata is not a JSON object`);
+  if (!isRecord(json) || !isRecord(json['signed'])) {
+    throw new UprollError('BAD_METADATA', `${what} metadata is not a JSON object with a signed object`);
   }
+  let metadata: Metadata<Signed[K]>;
   try {
-    // The overloads of fromJSON are per kind; the cast only picks the one for K.
-    return Metadata.fromJSON(
-      KINDS[kind] as MetadataKind.Root,
-      json as Parameters<typeof Metadata.fromJSON>[1],
-    ) as unknown as Metadata<Signed[K]>;
+    metadata = fromJson(kind, json, json['signed']);
   } catch (cause) {
     throw new UprollError('BAD_METADATA', `${what} metadata is invalid: ${(cause as Error).message}`, {
       cause,
     });
   }
+  // Signatures cover the signed object as received, not a re-serialization of the model.
+  receivedSigned.set(metadata, json['signed']);
+  return metadata;
+}
+
+// The signed part of each parsed metadata exactly as it arrived.
+const receivedSigned = new WeakMap<object, Record<string, unknown>>();
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fromJson<K extends RoleKind>(
+  kind: K,
+  json: Record<string, unknown>,
+  signed: Record<string, unknown>,
+): Metadata<Signed[K]> {
+  type FromJson = (type: MetadataKind.Root, data: Parameters<typeof Metadata.fromJSON>[1]) => Metadata<Root>;
+  const parse = Metadata.fromJSON as unknown as FromJson;
+  if (kind !== 'targets' || !isRecord(signed['targets'])) {
+    return parse(KINDS[kind] as MetadataKind.Root, json as never) as unknown as Metadata<Signed[K]>;
+  }
+  // @tufjs/models builds the target map in quadratic time; build it in linear time here
+  // (a large release history must not become a denial of service), the rest by the model.
+  const metadata = parse(
+    KINDS.targets as MetadataKind.Root,
+    { ...json, signed: { ...signed, targets: {} } } as never,
+  ) as unknown as Metadata<Targets>;
+  const targets = Object.fromEntries(
+    Object.entries(signed['targets']).map(([path, target]) => [
+      path,
+      TargetFile.fromJSON(path, target as never),
+    ]),
+  );
+  Object.defineProperty(metadata.signed, 'targets', { value: targets, enumerable: true });
+  return metadata as unknown as Metadata<Signed[K]>;
 }
 
 /** The canonical bytes of the `signed` part: what every signature covers. */
 export function signedBytes(metadata: Metadata<Signed[RoleKind]>): Uint8Array {
-  return canonicalBytes(metadata.signed.toJSON());
+  return canonicalBytes(receivedSigned.get(metadata) ?? metadata.signed.toJSON());
 }
 
 /** Adds (or replaces) each signer's signature over the metadata's signed part. */
