@@ -91,17 +91,13 @@ function fromJson<K extends RoleKind>(
   json: Record<string, unknown>,
   signed: Record<string, unknown>,
 ): Metadata<Signed[K]> {
-  type FromJson = (type: MetadataKind.Root, data: Parameters<typeof Metadata.fromJSON>[1]) => Metadata<Root>;
-  const parse = Metadata.fromJSON as unknown as FromJson;
-  if (kind !== 'targets' || !isRecord(signed['targets'])) {
-    return parse(KINDS[kind] as MetadataKind.Root, json as never) as unknown as Metadata<Signed[K]>;
-  }
+  // fromJSON is overloaded per kind; this picks the kind at run time.
+  const parse = (type: MetadataKind, data: Record<string, unknown>) =>
+    Metadata.fromJSON(type as MetadataKind.Root, data as never) as unknown as Metadata<Signed[K]>;
+  if (kind !== 'targets' || !isRecord(signed['targets'])) return parse(KINDS[kind], json);
   // @tufjs/models builds the target map in quadratic time; build it in linear time here
   // (a large release history must not become a denial of service), the rest by the model.
-  const metadata = parse(
-    KINDS.targets as MetadataKind.Root,
-    { ...json, signed: { ...signed, targets: {} } } as never,
-  ) as unknown as Metadata<Targets>;
+  const metadata = parse(KINDS.targets, { ...json, signed: { ...signed, targets: {} } });
   const targets = Object.fromEntries(
     Object.entries(signed['targets']).map(([path, target]) => [
       path,
@@ -109,7 +105,7 @@ function fromJson<K extends RoleKind>(
     ]),
   );
   Object.defineProperty(metadata.signed, 'targets', { value: targets, enumerable: true });
-  return metadata as unknown as Metadata<Signed[K]>;
+  return metadata;
 }
 
 /** The canonical bytes of the `signed` part: what every signature covers. */
