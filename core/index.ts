@@ -5,5 +5,3 @@ export * from './update-command.ts';
 export * from './telemetry.ts';
 export * from './device-update-progress.ts';
 export type * from './domain-events.ts';
-export * from './tuf/index.ts';
-export * from './uptane/index.ts';

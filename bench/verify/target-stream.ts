@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TargetVerifier } from '../../core/index.ts';
+import { TargetVerifier } from '../../core/tuf/index.ts';
 import { median } from '../stats.ts';
 
 const SIZE = 256 * 1024 * 1024;

@@ -2,13 +2,8 @@
 // signature checks it performs, measured in the same run.
 // Run: npm run bench:verify
 import { createPublicKey, verify } from 'node:crypto';
-import {
-  canonicalBytes,
-  fullVerification,
-  NO_CACHE,
-  TrustedRepository,
-  type Signer,
-} from '../../core/index.ts';
+import { canonicalBytes, NO_CACHE, TrustedRepository, type Signer } from '../../core/tuf/index.ts';
+import { fullVerification } from '../../core/uptane/index.ts';
 import { MockRepository, NOW, targetOf } from '../../test/helpers/mock-repository.ts';
 import { median, timeRounds } from '../stats.ts';
 

@@ -1,16 +1,16 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isUprollError } from '../../core/index.ts';
 import {
   findTarget,
-  isUprollError,
   parseMetadata,
   refreshRepository,
   roleFetcher,
   TrustedRepository,
   DEFAULT_BYTE_CAPS,
   type FetchRole,
-} from '../../core/index.ts';
+} from '../../core/tuf/index.ts';
 import {
   ensureTarget,
   fetchCapped,

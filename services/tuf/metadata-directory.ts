@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MetadataCache } from '../../core/index.ts';
+import type { MetadataCache } from '../../core/tuf/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 
 /**

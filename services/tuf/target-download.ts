@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TargetVerifier, UprollError, type FoundTarget, type TargetInfo } from '../../core/index.ts';
+import { UprollError } from '../../core/index.ts';
+import { TargetVerifier, type FoundTarget, type TargetInfo } from '../../core/tuf/index.ts';
 import { joinUrl } from './http.ts';
 
 /** Where a target is kept in the target directory: its path, URL-encoded into one file name. */

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { inMemorySigner, type KeyType, type Signer } from '../../core/index.ts';
+import { inMemorySigner, type KeyType, type Signer } from '../../core/tuf/index.ts';
 
 /** A fresh signing key of the given type; test keys exist only in memory. */
 export function newSigner(type: KeyType = 'ed25519'): Signer {

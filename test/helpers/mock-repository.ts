@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalBytes, type MetadataFetcher, type Signer } from '../../core/index.ts';
+import { canonicalBytes, type MetadataFetcher, type Signer } from '../../core/tuf/index.ts';
 import { newSigner } from './keys.ts';
 
 export type Json = Record<string, unknown>;

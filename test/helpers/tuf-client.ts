@@ -5,7 +5,7 @@ import {
   roleFetcher,
   TrustedRepository,
   type MetadataCache,
-} from '../../core/index.ts';
+} from '../../core/tuf/index.ts';
 import { NOW, type MockRepository } from './mock-repository.ts';
 
 /** A cache in memory, as a device keeps its trusted metadata between refreshes. */

@@ -17,7 +17,7 @@ import {
 } from '@tufjs/models';
 import { Updater } from 'tuf-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signMetadata, type Signer } from '../../core/index.ts';
+import { signMetadata, type Signer } from '../../core/tuf/index.ts';
 import { main as uprollTuf } from '../../cli/tuf/main.ts';
 import { captureIo } from '../cli-io.ts';
 import { serveFiles } from '../helpers/file-server.ts';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { canonicalize as reference } from '@tufjs/canonical-json';
 import { describe, expect, it } from 'vitest';
-import { canonicalize } from '../../core/index.ts';
+import { canonicalize } from '../../core/tuf/index.ts';
 
 /** JSON values canonical JSON can encode: integers only, any strings (control characters too). */
 const canonicalValue = fc.letrec((tie) => ({

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isUprollError, TrustedRepository } from '../../core/index.ts';
+import { isUprollError } from '../../core/index.ts';
+import { TrustedRepository } from '../../core/tuf/index.ts';
 import { MockRepository, NOW, targetOf } from '../helpers/mock-repository.ts';
 import { trustedState } from '../helpers/tuf-client.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { TargetVerifier, verifyTargetBytes } from '../../../../core/index.ts';
+import { TargetVerifier, verifyTargetBytes } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, targetOf } from '../../../helpers/mock-repository.ts';
 import { find, refreshed } from '../../../helpers/tuf-client.ts';

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isPermanent, keyIdOf, tufPublicKey, verifyTufSignature } from '../../../../core/index.ts';
+import { isPermanent } from '../../../../core/index.ts';
+import { keyIdOf, tufPublicKey, verifyTufSignature } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 
 const data = new TextEncoder().encode('signed bytes');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Key } from '@tufjs/models';
-import { parseMetadata, verifyThreshold } from '../../../../core/index.ts';
+import { parseMetadata, verifyThreshold } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository } from '../../../helpers/mock-repository.ts';
 

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { NO_CACHE, refreshRepository, TrustedRepository } from '../../../../core/index.ts';
+import { NO_CACHE, refreshRepository, TrustedRepository } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, NOW, targetOf } from '../../../helpers/mock-repository.ts';
 import {

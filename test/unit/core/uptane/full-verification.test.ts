@@ -1,11 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  fullVerification,
-  NO_CACHE,
-  TrustedRepository,
-  verificationTime,
-  type DeviceIdentity,
-} from '../../../../core/index.ts';
+import { NO_CACHE, TrustedRepository } from '../../../../core/tuf/index.ts';
+import { fullVerification, verificationTime, type DeviceIdentity } from '../../../../core/uptane/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, NOW, targetOf, type TargetSpec } from '../../../helpers/mock-repository.ts';
 

@@ -4,7 +4,7 @@ import {
   signEcuVersionReport,
   verifyDeviceManifest,
   type EcuVersionReport,
-} from '../../../../core/index.ts';
+} from '../../../../core/uptane/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 
 const deviceKey = newSigner();
