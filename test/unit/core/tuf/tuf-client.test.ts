@@ -53,6 +53,17 @@ describe('TUF client workflow', () => {
     expect(trustedState(client)).toMatchObject({ root: 2, timestamp: 2, snapshot: 2 });
   });
 
+  it('fetches versioned metadata from a repository with consistent snapshots', async () => {
+    repo.consistentSnapshot = true;
+    repo.versions.root = 2;
+    await repo.publishRoot();
+    await repo.publish();
+    repo.files.delete('snapshot.json'); // only 2.snapshot.json and 2.targets.json may be used
+    repo.files.delete('targets.json');
+    const client = await refreshed(repo, anchor);
+    expect(trustedState(client)).toMatchObject({ root: 2, snapshot: 2, targets: 2 });
+  });
+
   describe('thresholds', () => {
     it('rejects metadata signed by fewer keys than the threshold', async () => {
       repo.signers.targets.push(newSigner());
