@@ -26,8 +26,11 @@ describe('canonical JSON', () => {
     );
   });
 
-  it.each([1.5, Number.NaN, undefined])('refuses %s like the reference does', (value) => {
-    expect(() => canonicalize(value)).toThrow(TypeError);
-    expect(() => reference(value)).toThrow(TypeError);
-  });
+  it.each([1.5, Number.NaN, undefined, { '1': undefined }, ['\u0001', 0.5]])(
+    'refuses %j like the reference does',
+    (value) => {
+      expect(() => canonicalize(value)).toThrow(TypeError);
+      expect(() => reference(value)).toThrow(TypeError);
+    },
+  );
 });
