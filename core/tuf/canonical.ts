@@ -6,9 +6,11 @@
  * matters for large targets metadata.
  */
 export function canonicalize(value: unknown): string {
-  // Fast path: a key-sorted copy through the native JSON.stringify. It gives
-  // the canonical form unless a key is integer-like (engines list those
-  // first, in numeric order) or a string needs literal escaping.
+  // Fast paths through the native JSON.stringify: as is when the keys are
+  // already in order (metadata served in canonical form), else a key-sorted
+  // copy. Both give the canonical form unless a key is integer-like (engines
+  // list those first, in numeric order) or a string needs literal escaping.
+  if (isStringifiable(value)) return JSON.stringify(value);
   const sorted = sortedCopy(value);
   if (sorted !== SLOW_PATH) return JSON.stringify(sorted);
   const out: string[] = [];
@@ -17,6 +19,24 @@ export function canonicalize(value: unknown): string {
 }
 
 const SLOW_PATH = Symbol('slow path');
+
+/** True when JSON.stringify(value) is already its canonical form. */
+function isStringifiable(value: unknown): boolean {
+  if (typeof value === 'string') return !NEEDS_LITERAL.test(value);
+  if (typeof value === 'number') return Number.isInteger(value);
+  if (value === null || typeof value === 'boolean') return true;
+  if (Array.isArray(value)) return value.every(isStringifiable);
+  if (typeof value !== 'object') return false;
+  const record = value as Record<string, unknown>;
+  let previous: string | undefined;
+  for (const key of Object.keys(record)) {
+    if ((previous !== undefined && previous >= key) || INTEGER_LIKE.test(key) || NEEDS_LITERAL.test(key))
+      return false;
+    if (!isStringifiable(record[key])) return false;
+    previous = key;
+  }
+  return true;
+}
 const INTEGER_LIKE = /^(?:0|[1-9][0-9]*)$/;
 
 function sortedCopy(value: unknown): unknown {

@@ -80,7 +80,8 @@ export class MockRepository {
     for (const signer of signers) {
       signatures.push({ keyid: signer.keyId, sig: Buffer.from(await signer.sign(data)).toString('hex') });
     }
-    return new TextEncoder().encode(JSON.stringify({ signed, signatures }));
+    // Served with sorted keys, as a canonical-JSON writer leaves them (and still valid JSON).
+    return new TextEncoder().encode(JSON.stringify({ signatures, signed: sortKeys(signed) }));
   }
 
   rootSigned(): Json {
@@ -235,4 +236,15 @@ export class MockRepository {
       hashes: { sha256: createHash('sha256').update(bytes).digest('hex') },
     };
   }
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const record = value as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((key) => [key, sortKeys(record[key])]),
+  );
 }
