@@ -61,6 +61,17 @@ export type UprollErrorCode =
   | 'OUT_OF_ORDER'
   /** A device report repeats or lowers a counter already seen (replay). */
   | 'REPLAYED_REPORT'
+  // Keys (keys/): the key store and ceremonies.
+  /** The passphrase does not decrypt the private key. */
+  | 'WRONG_PASSPHRASE'
+  /** No key with this key id in the key store. */
+  | 'UNKNOWN_KEY'
+  /** The key was revoked and may not sign. */
+  | 'KEY_REVOKED'
+  /** An online service asked for an offline key. */
+  | 'OFFLINE_KEY'
+  /** A root proposal does not carry the signatures it needs yet. */
+  | 'CEREMONY_INCOMPLETE'
   /** A required program (temporal, nats-server) is not installed. */
   | 'BINARY_NOT_FOUND'
   /** A port the local stack needs is already taken. */
@@ -95,6 +106,10 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set([
   'LIMIT_EXCEEDED',
   'OUT_OF_ORDER',
   'REPLAYED_REPORT',
+  'WRONG_PASSPHRASE',
+  'UNKNOWN_KEY',
+  'KEY_REVOKED',
+  'OFFLINE_KEY',
 ]);
 
 /** Base error of the project: a stable `code` plus a human message. */

@@ -1,1 +1,2 @@
 export * from './nats-credentials.ts';
+export * from './keystore.ts';

@@ -82,35 +82,48 @@ function verifierFor(key: TufPublicKey): Verifier | undefined {
   return verifier;
 }
 
-function buildVerifier({ keytype, scheme, keyval }: TufPublicKey): Verifier | undefined {
+/**
+ * The node:crypto key of a TUF public key of a supported type and scheme;
+ * BAD_METADATA for anything else (unknown scheme, malformed key, wrong curve).
+ */
+export function publicKeyObject({ keytype, scheme, keyval }: TufPublicKey): KeyObject {
   try {
-    if (keytype === 'ed25519' && scheme === KEY_SCHEMES.ed25519) {
-      if (!/^[0-9a-f]{64}$/i.test(keyval.public)) return undefined;
-      const key = createPublicKey({
+    if (keytype === 'ed25519' && scheme === KEY_SCHEMES.ed25519 && /^[0-9a-f]{64}$/i.test(keyval.public)) {
+      return createPublicKey({
         key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(keyval.public, 'hex')]),
         format: 'der',
         type: 'spki',
       });
-      return (data, signature) => verify(null, data, key, signature);
     }
     if ((keytype === 'ecdsa' || keytype === KEY_SCHEMES.ecdsa) && scheme === KEY_SCHEMES.ecdsa) {
       const key = createPublicKey(keyval.public);
-      if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return undefined;
-      return (data, signature) => verify('sha256', data, key, signature);
+      if (key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return key;
     }
     if (keytype === 'rsa' && scheme === KEY_SCHEMES.rsa) {
       const key = createPublicKey(keyval.public);
-      if (key.asymmetricKeyType !== 'rsa') return undefined;
-      return (data, signature) =>
-        verify(
-          'sha256',
-          data,
-          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
-          signature,
-        );
+      if (key.asymmetricKeyType === 'rsa') return key;
     }
+  } catch (cause) {
+    throw new UprollError('BAD_METADATA', `a ${keytype} key could not be read`, { cause });
+  }
+  throw new UprollError('BAD_METADATA', `keys of type ${keytype} with scheme ${scheme} are not supported`);
+}
+
+function buildVerifier(tufKey: TufPublicKey): Verifier | undefined {
+  let key: KeyObject;
+  try {
+    key = publicKeyObject(tufKey);
   } catch {
     return undefined;
   }
-  return undefined;
+  if (tufKey.keytype === 'ed25519') return (data, signature) => verify(null, data, key, signature);
+  if (tufKey.keytype === 'rsa') {
+    const options = {
+      key,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+    };
+    return (data, signature) => verify('sha256', data, options, signature);
+  }
+  return (data, signature) => verify('sha256', data, key, signature);
 }
