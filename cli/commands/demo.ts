@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { HealthCheck } from '../../agent/index.ts';
 import { UprollError, type DomainEvent } from '../../core/index.ts';
 import { localStackStatus, requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
-import { startTargetsServer } from '../../services/image-repo/index.ts';
+import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { installTemporalRuntime, startDeviceUpdate } from '../../services/temporal/index.ts';
 import { startSimulatedFleet } from '../../sim/index.ts';
 import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
@@ -76,7 +76,7 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
   const cleanups: (() => Promise<unknown>)[] = [() => services.close()];
   try {
     const { nc, client } = services;
-    const server = await startTargetsServer({ dir: join(demoDir, 'targets') });
+    const server = await startRepositoryServer({ dir: demoDir });
     cleanups.unshift(() => server.close());
     const fleet = await startSimulatedFleet({
       stateDir,

@@ -9,3 +9,4 @@ export * from './target-path.ts';
 export * from './target-verifier.ts';
 export * from './delegations.ts';
 export * from './refresh.ts';
+export * from './writer.ts';

@@ -1,1 +1,2 @@
-export * from './targets-server.ts';
+export * from './image-repository.ts';
+export * from './repository-server.ts';

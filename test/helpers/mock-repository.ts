@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalBytes, type MetadataFetcher, type Signer } from '../../core/tuf/index.ts';
+import { signEnvelope, type MetadataFetcher, type Signer } from '../../core/tuf/index.ts';
 import { newSigner } from './keys.ts';
 
 export type Json = Record<string, unknown>;
@@ -73,15 +73,9 @@ export class MockRepository {
     };
   }
 
-  /** Signs `signed` with `signers` into metadata bytes. */
-  static async sign(signed: Json, signers: readonly Signer[]): Promise<Uint8Array> {
-    const data = canonicalBytes(signed);
-    const signatures = [];
-    for (const signer of signers) {
-      signatures.push({ keyid: signer.keyId, sig: Buffer.from(await signer.sign(data)).toString('hex') });
-    }
-    // Served with sorted keys, as a canonical-JSON writer leaves them (and still valid JSON).
-    return new TextEncoder().encode(JSON.stringify({ signatures, signed: sortKeys(signed) }));
+  /** Signs `signed` with `signers` into metadata bytes, as Uproll's repositories write them. */
+  static sign(signed: Json, signers: readonly Signer[]): Promise<Uint8Array> {
+    return signEnvelope(signed, signers);
   }
 
   rootSigned(): Json {
@@ -236,15 +230,4 @@ export class MockRepository {
       hashes: { sha256: createHash('sha256').update(bytes).digest('hex') },
     };
   }
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (typeof value !== 'object' || value === null) return value;
-  const record = value as Record<string, unknown>;
-  return Object.fromEntries(
-    Object.keys(record)
-      .sort()
-      .map((key) => [key, sortKeys(record[key])]),
-  );
 }

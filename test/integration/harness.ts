@@ -7,7 +7,7 @@ import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../../agen
 import { startFleetServices } from '../../cli/fleet-services.ts';
 import type { Artifact } from '../../core/index.ts';
 import { provisionNatsDevice } from '../../services/dev-stack/index.ts';
-import { startTargetsServer, type TargetsServer } from '../../services/image-repo/index.ts';
+import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
 import { installTemporalRuntime } from '../../services/temporal/index.ts';
 
 /** A unique token for ids in a test (devices, rollouts), so test files never collide. */
@@ -31,7 +31,7 @@ export async function startHarness() {
   });
   const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
   const agents: DeviceAgent[] = [];
-  const servers: TargetsServer[] = [];
+  const servers: RepositoryServer[] = [];
 
   const harness = {
     ...services,
@@ -64,7 +64,7 @@ export async function startHarness() {
       const dir = join(workDir, 'targets');
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, name), content);
-      if (servers.length === 0) servers.push(await startTargetsServer({ dir }));
+      if (servers.length === 0) servers.push(await startRepositoryServer({ dir: workDir }));
       return artifactFor(name, content, `${servers[0]?.targetsUrl}${name}`);
     },
 

@@ -21,6 +21,8 @@ import { signMetadata, type Signer } from '../../core/tuf/index.ts';
 import { main as uprollTuf } from '../../cli/tuf/main.ts';
 import { captureIo } from '../cli-io.ts';
 import { serveFiles } from '../helpers/file-server.ts';
+import { newImageRepository, REPO_NOW } from '../helpers/image-repository.ts';
+import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { newSigner } from '../helpers/keys.ts';
 
 const EXPIRES = '2099-01-01T00:00:00Z';
@@ -179,6 +181,31 @@ describe('interoperability with tuf-js', () => {
     expect(await readFile(join(dir, 'targets', 'app.bin'))).toEqual(Buffer.from(payload));
     expect(await readFile(join(dir, 'metadata', 'timestamp.json'))).toEqual(
       Buffer.from(files.get('metadata/timestamp.json')!),
+    );
+  });
+
+  it('tuf-js refreshes from the running Image repository service and downloads a published target', async () => {
+    const { repository, signers } = await newImageRepository();
+    await repository.publish(
+      [{ name: 'rootfs.img', bytes: payload, hardwareIds: ['rpi4'], releaseCounter: 1 }],
+      signers,
+      REPO_NOW,
+    );
+    const server = await startRepositoryServer({ dir: repository.dir });
+    closers.push(() => server.close());
+    const dir = await mkdtemp(join(tmpdir(), 'uproll-interop-'));
+    await writeFile(join(dir, 'root.json'), await readFile(join(repository.metadataDir, '1.root.json')));
+    const updater = new Updater({
+      metadataDir: dir,
+      metadataBaseUrl: server.metadataUrl,
+      targetDir: dir,
+      targetBaseUrl: server.targetsUrl,
+    });
+    await updater.refresh();
+    const info = await updater.getTargetInfo('rootfs.img');
+    expect(info?.custom).toEqual({ hardwareIds: ['rpi4'], releaseCounter: 1 });
+    expect(await readFile(await updater.downloadTarget(info!, join(dir, 'rootfs.img')))).toEqual(
+      Buffer.from(payload),
     );
   });
 });

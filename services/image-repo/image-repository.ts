@@ -1,0 +1,305 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { UprollError } from '../../core/index.ts';
+import {
+  checkTargetPath,
+  describeFile,
+  rootSigned,
+  signEnvelope,
+  snapshotSigned,
+  targetsSigned,
+  timestampSigned,
+  type Signer,
+  type TargetSpec,
+  type TufPublicKey,
+} from '../../core/tuf/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+
+/** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
+export interface ExpiryPolicy {
+  root: number;
+  targets: number;
+  releases: number;
+  snapshot: number;
+  timestamp: number;
+}
+export const DEFAULT_EXPIRY_DAYS: ExpiryPolicy = {
+  root: 365,
+  targets: 90,
+  releases: 90,
+  snapshot: 7,
+  timestamp: 1,
+};
+
+/** The public keys of each role of the Image repository. */
+export interface ImageRepositoryKeys {
+  root: readonly TufPublicKey[];
+  rootThreshold: number;
+  targets: readonly TufPublicKey[];
+  releases: readonly TufPublicKey[];
+  snapshot: readonly TufPublicKey[];
+  timestamp: readonly TufPublicKey[];
+}
+
+/** One artifact of a release: its bytes and what devices it is for. */
+export interface ArtifactInput {
+  name: string;
+  bytes: Uint8Array;
+  hardwareIds: readonly string[];
+  releaseCounter: number;
+}
+
+/** The versions the repository serves now, read from its own metadata. */
+export interface RepositoryVersions {
+  root: number;
+  targets: number;
+  releases: number;
+  snapshot: number;
+  timestamp: number;
+}
+
+/** The delegated role release managers publish with (TUF: day-to-day targets, key kept online). */
+export const RELEASES_ROLE = 'releases';
+const DAY = 24 * 60 * 60 * 1000;
+
+/**
+ * The Image repository on disk: TUF metadata with consistent snapshots
+ * (`N.root.json`, `N.targets.json`, `N.releases.json`, `N.snapshot.json`,
+ * `timestamp.json`) and content-addressed targets (`<sha256>.<name>`).
+ * Every publish writes new files and ends by atomically replacing
+ * `timestamp.json`: a publish that dies at any point leaves the repository
+ * serving its previous consistent state.
+ */
+export class ImageRepository {
+  readonly dir: string;
+  readonly policy: ExpiryPolicy;
+
+  constructor(dir: string, policy: ExpiryPolicy = DEFAULT_EXPIRY_DAYS) {
+    this.dir = dir;
+    this.policy = policy;
+  }
+
+  get metadataDir(): string {
+    return join(this.dir, 'metadata');
+  }
+  get targetsDir(): string {
+    return join(this.dir, 'targets');
+  }
+
+  #expires(role: keyof ExpiryPolicy, now: Date): Date {
+    return new Date(now.getTime() + this.policy[role] * DAY);
+  }
+
+  /** Root v1, top-level targets v1 delegating every path to `releases`, an empty releases v1, snapshot, timestamp. */
+  async initialize(
+    keys: ImageRepositoryKeys,
+    signers: {
+      root: readonly Signer[];
+      targets: readonly Signer[];
+      releases: readonly Signer[];
+      snapshot: readonly Signer[];
+      timestamp: readonly Signer[];
+    },
+    now: Date,
+  ): Promise<RepositoryVersions> {
+    if ((await this.#rootVersions()).length > 0) {
+      throw new UprollError('INVALID_INPUT', `${this.dir} already holds a repository`);
+    }
+    await mkdir(this.metadataDir, { recursive: true });
+    const root = await signEnvelope(
+      rootSigned({
+        version: 1,
+        expires: this.#expires('root', now),
+        consistentSnapshot: true,
+        roles: {
+          root: { keys: keys.root, threshold: keys.rootThreshold },
+          targets: { keys: keys.targets, threshold: 1 },
+          snapshot: { keys: keys.snapshot, threshold: 1 },
+          timestamp: { keys: keys.timestamp, threshold: 1 },
+        },
+      }),
+      signers.root,
+    );
+    const targets = await signEnvelope(
+      targetsSigned({
+        version: 1,
+        expires: this.#expires('targets', now),
+        targets: {},
+        delegations: [
+          { name: RELEASES_ROLE, keys: keys.releases, threshold: 1, paths: ['*'], terminating: true },
+        ],
+      }),
+      signers.targets,
+    );
+    await this.#write('1.root.json', root);
+    await this.#write('root.json', root);
+    await this.#write('1.targets.json', targets);
+    await this.#writeReleases(1, {}, signers.releases, now);
+    return this.#commit({ root: 1, targets: 1, releases: 1, snapshot: 0, timestamp: 0 }, signers, now);
+  }
+
+  /** The versions currently served (the timestamp decides which snapshot counts). */
+  async versions(): Promise<RepositoryVersions> {
+    const roots = await this.#rootVersions();
+    const timestamp = await this.#readSigned('timestamp.json');
+    const snapshotVersion =
+      (timestamp['meta'] as Record<string, { version: number }>)['snapshot.json']?.version ?? 0;
+    const snapshot = await this.#readSigned(`${snapshotVersion}.snapshot.json`);
+    const meta = snapshot['meta'] as Record<string, { version: number }>;
+    return {
+      root: Math.max(...roots),
+      targets: meta['targets.json']?.version ?? 0,
+      releases: meta[`${RELEASES_ROLE}.json`]?.version ?? 0,
+      snapshot: snapshotVersion,
+      timestamp: timestamp['version'] as number,
+    };
+  }
+
+  /** The targets the releases role lists now. */
+  async releasedTargets(): Promise<Record<string, TargetSpec>> {
+    const versions = await this.versions();
+    return (await this.#readSigned(`${versions.releases}.${RELEASES_ROLE}.json`))['targets'] as Record<
+      string,
+      TargetSpec
+    >;
+  }
+
+  /**
+   * Publishes artifacts: stores their bytes content-addressed, lists them
+   * in a new version of the releases role, then a new snapshot and timestamp.
+   */
+  async publish(
+    artifacts: readonly ArtifactInput[],
+    signers: { releases: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+  ): Promise<RepositoryVersions> {
+    const entries = artifacts.map((artifact) => [checkTargetPath(artifact.name), artifact] as const);
+    for (const [name, artifact] of entries) {
+      if (
+        artifact.hardwareIds.length === 0 ||
+        !Number.isInteger(artifact.releaseCounter) ||
+        artifact.releaseCounter < 0
+      ) {
+        throw new UprollError(
+          'INVALID_INPUT',
+          `${name} needs at least one hardware id and a whole release counter >= 0`,
+        );
+      }
+    }
+    const current = await this.versions();
+    const targets = { ...(await this.releasedTargets()) };
+    for (const [name, artifact] of entries) {
+      const file = describeFile(artifact.bytes);
+      await this.#storeTarget(name, file.hashes.sha256, artifact.bytes);
+      targets[name] = {
+        ...file,
+        custom: { hardwareIds: [...artifact.hardwareIds], releaseCounter: artifact.releaseCounter },
+      };
+    }
+    await this.#writeReleases(current.releases + 1, targets, signers.releases, now);
+    return this.#commit({ ...current, releases: current.releases + 1 }, signers, now);
+  }
+
+  /**
+   * Re-signs the timestamp (and the snapshot when asked, e.g. when it nears
+   * its expiry) without changing any target: keeps the repository fresh.
+   */
+  async refresh(
+    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+    options: { snapshot: boolean },
+  ): Promise<RepositoryVersions> {
+    const current = await this.versions();
+    if (options.snapshot) return this.#commit(current, signers, now);
+    return this.#writeTimestamp(
+      current,
+      await this.#read(`${current.snapshot}.snapshot.json`),
+      signers.timestamp,
+      now,
+    );
+  }
+
+  /** A new snapshot over the given targets versions, then the timestamp that makes it current. */
+  async #commit(
+    versions: RepositoryVersions,
+    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+  ): Promise<RepositoryVersions> {
+    const meta: Record<string, Record<string, unknown>> = {};
+    for (const [role, version] of [
+      ['targets', versions.targets],
+      [RELEASES_ROLE, versions.releases],
+    ] as const) {
+      meta[`${role}.json`] = { version, ...describeFile(await this.#read(`${version}.${role}.json`)) };
+    }
+    const snapshotVersion = versions.snapshot + 1;
+    const snapshot = await signEnvelope(
+      snapshotSigned({ version: snapshotVersion, expires: this.#expires('snapshot', now), meta }),
+      signers.snapshot,
+    );
+    await this.#write(`${snapshotVersion}.snapshot.json`, snapshot);
+    return this.#writeTimestamp({ ...versions, snapshot: snapshotVersion }, snapshot, signers.timestamp, now);
+  }
+
+  async #writeTimestamp(
+    versions: RepositoryVersions,
+    snapshot: Uint8Array,
+    signers: readonly Signer[],
+    now: Date,
+  ): Promise<RepositoryVersions> {
+    const version = versions.timestamp + 1;
+    const timestamp = await signEnvelope(
+      timestampSigned({
+        version,
+        expires: this.#expires('timestamp', now),
+        snapshot: { version: versions.snapshot, bytes: snapshot },
+      }),
+      signers,
+    );
+    // The commit point: until this rename, clients see the previous state.
+    await this.#write('timestamp.json', timestamp);
+    return { ...versions, timestamp: version };
+  }
+
+  async #writeReleases(
+    version: number,
+    targets: Record<string, TargetSpec>,
+    signers: readonly Signer[],
+    now: Date,
+  ): Promise<void> {
+    const bytes = await signEnvelope(
+      targetsSigned({ version, expires: this.#expires('releases', now), targets }),
+      signers,
+    );
+    await this.#write(`${version}.${RELEASES_ROLE}.json`, bytes);
+  }
+
+  async #storeTarget(name: string, sha256: string, bytes: Uint8Array): Promise<void> {
+    const slash = name.lastIndexOf('/');
+    const path = join(this.targetsDir, `${name.slice(0, slash + 1)}${sha256}.${name.slice(slash + 1)}`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, bytes);
+  }
+
+  async #write(file: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(join(this.metadataDir, file), bytes);
+  }
+
+  async #read(file: string): Promise<Uint8Array> {
+    return readFile(join(this.metadataDir, file));
+  }
+
+  async #readSigned(file: string): Promise<Record<string, unknown>> {
+    return (
+      JSON.parse(new TextDecoder().decode(await this.#read(file))) as { signed: Record<string, unknown> }
+    ).signed;
+  }
+
+  async #rootVersions(): Promise<number[]> {
+    const names = await readdir(this.metadataDir).catch(() => [] as string[]);
+    return names
+      .map((name) => /^(\d+)\.root\.json$/.exec(name)?.[1])
+      .filter((v) => v !== undefined)
+      .map(Number);
+  }
+}

@@ -1,0 +1,116 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+export interface RepositoryServer {
+  /** e.g. `http://127.0.0.1:4567` */
+  url: string;
+  /** Base URL of the TUF metadata, ending in `/`. */
+  metadataUrl: string;
+  /** Base URL of the targets, ending in `/`. */
+  targetsUrl: string;
+  close(): Promise<void>;
+}
+
+const SEGMENT = /^[A-Za-z0-9._-]{1,255}$/;
+const AREAS = new Set(['metadata', 'targets']);
+
+/**
+ * Serves a repository directory over HTTP: `/metadata/*` and `/targets/*`,
+ * GET and HEAD only, with ETag / If-None-Match and single byte ranges so
+ * devices resume broken downloads. Paths are checked segment by segment and
+ * can never leave the directory.
+ */
+export async function startRepositoryServer(options: {
+  dir: string;
+  host?: string;
+  port?: number;
+}): Promise<RepositoryServer> {
+  const server = createServer((request, response) => {
+    handle(options.dir, request, response).catch(() => {
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await listen(server, host, options.port ?? 0);
+  const address = server.address();
+  const url = `http://${host}:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    url,
+    metadataUrl: `${url}/metadata/`,
+    targetsUrl: `${url}/targets/`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+
+async function handle(dir: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.method !== 'GET' && request.method !== 'HEAD')
+    return void response.writeHead(405, { allow: 'GET, HEAD' }).end();
+  let segments: string[];
+  try {
+    segments = new URL(request.url ?? '/', 'http://x').pathname.split('/').slice(1).map(decodeURIComponent);
+  } catch {
+    return void response.writeHead(400).end();
+  }
+  const valid =
+    segments.length >= 2 &&
+    AREAS.has(segments[0] ?? '') &&
+    segments.every((s) => SEGMENT.test(s) && !/^\.+$/.test(s));
+  if (!valid) return void response.writeHead(404).end();
+  const path = join(dir, ...segments);
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) return void response.writeHead(404).end();
+
+  const etag = `"${info.size.toString(16)}-${Math.trunc(info.mtimeMs).toString(16)}"`;
+  const headers = { etag, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
+  if (request.headers['if-none-match'] === etag) return void response.writeHead(304, headers).end();
+
+  const range = parseRange(request.headers.range, info.size);
+  if (range === 'unsatisfiable') {
+    return void response.writeHead(416, { ...headers, 'content-range': `bytes */${info.size}` }).end();
+  }
+  const { start, end } = range ?? { start: 0, end: info.size - 1 };
+  const length = info.size === 0 ? 0 : end - start + 1;
+  response.writeHead(range ? 206 : 200, {
+    ...headers,
+    'content-length': length,
+    ...(range ? { 'content-range': `bytes ${start}-${end}/${info.size}` } : {}),
+  });
+  if (request.method === 'HEAD' || length === 0) return void response.end();
+  await pipeline(createReadStream(path, { start, end }), response);
+}
+
+/** One `bytes=` range (RFC 9110 14.1.2); several ranges are served whole. */
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match) return undefined;
+  const [, from = '', to = ''] = match;
+  if (from === '' && to === '') return undefined;
+  let start: number;
+  let end: number;
+  if (from === '') {
+    start = Math.max(0, size - Number(to));
+    end = size - 1;
+  } else {
+    start = Number(from);
+    end = to === '' ? size - 1 : Math.min(Number(to), size - 1);
+  }
+  return start >= size || start > end ? 'unsatisfiable' : { start, end };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
