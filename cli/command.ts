@@ -16,6 +16,8 @@ export const processIo: Io = {
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  /** May be given several times; the value is then an array. */
+  multiple?: boolean;
   description: string;
 }
 
@@ -48,9 +50,9 @@ export class UsageError extends Error {
 export function parseCommandArgs(command: Command, argv: string[]) {
   try {
     const options = Object.fromEntries(
-      Object.entries({ ...commonOptions, ...command.options }).map(([name, { type, short }]) => [
+      Object.entries({ ...commonOptions, ...command.options }).map(([name, { type, short, multiple }]) => [
         name,
-        short ? { type, short } : { type },
+        { type, ...(short ? { short } : {}), ...(multiple ? { multiple } : {}) },
       ]),
     );
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });

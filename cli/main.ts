@@ -3,8 +3,21 @@ import { helpText, parseCommandArgs, processIo, UsageError, type Command, type I
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
 import { worker } from './commands/worker.ts';
+import { keysInit, keysList } from './commands/keys.ts';
+import { releasePublish } from './commands/release.ts';
+import { repoServe } from './commands/repo.ts';
 
-const COMMANDS: readonly Command[] = [devUp, devDown, devStatus, worker, demo];
+const COMMANDS: readonly Command[] = [
+  devUp,
+  devDown,
+  devStatus,
+  worker,
+  demo,
+  keysInit,
+  keysList,
+  releasePublish,
+  repoServe,
+];
 
 function overview(): string {
   return [
@@ -13,7 +26,7 @@ function overview(): string {
     'Usage: uproll <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`),
     '',
     'Run `uproll <command> --help` for the options of a command.',
   ].join('\n');

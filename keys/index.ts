@@ -1,2 +1,3 @@
 export * from './nats-credentials.ts';
 export * from './keystore.ts';
+export * from './image-repository-keys.ts';

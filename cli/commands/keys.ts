@@ -1,0 +1,151 @@
+import { join } from 'node:path';
+import { UprollError } from '../../core/index.ts';
+import { IMAGE_ROLES, KeyStore, type ImageRole, type KeyRecord } from '../../keys/index.ts';
+import { ImageRepository } from '../../services/image-repo/index.ts';
+import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+
+export const keystoreDir = (values: Record<string, unknown>) =>
+  typeof values['keystore'] === 'string' ? values['keystore'] : join(stateDirOf(values), 'keys');
+export const imageRepoDir = (values: Record<string, unknown>) =>
+  typeof values['repo'] === 'string' ? values['repo'] : join(stateDirOf(values), 'image-repo');
+
+const locationOptions = {
+  keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
+  repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+} as const;
+
+export const keysInit: Command = {
+  name: 'keys init',
+  summary: 'Create the Image repository keys (root k of n, offline) and sign root version 1.',
+  usage: 'uproll keys init [--root-keys N] [--threshold K] [--key-type ed25519|ecdsa|rsa] [--json]',
+  details:
+    'Root and targets keys are offline keys, encrypted with the offline passphrase; releases, snapshot and\n' +
+    'timestamp keys are online keys for the services, encrypted with the online passphrase. Passphrases come\n' +
+    'from an environment variable, a file descriptor or the terminal, never from the command line.',
+  options: {
+    ...locationOptions,
+    'root-keys': { type: 'string', description: 'number of root keys (default 3)' },
+    threshold: { type: 'string', description: 'root keys needed to sign a root (default 2)' },
+    'key-type': { type: 'string', description: 'ed25519 (default), ecdsa or rsa' },
+    ...passphraseOptions('offline-', 'offline key'),
+    ...passphraseOptions('online-', 'online key'),
+  },
+  async run({ values }, io) {
+    const count = Number(values['root-keys'] ?? 3);
+    const threshold = Number(values['threshold'] ?? 2);
+    const type = (values['key-type'] ?? 'ed25519') as 'ed25519' | 'ecdsa' | 'rsa';
+    if (!Number.isInteger(count) || count < 1 || count > 16)
+      throw new UsageError('--root-keys must be 1 to 16');
+    if (!Number.isInteger(threshold) || threshold < 1 || threshold > count)
+      throw new UsageError('--threshold must be 1 to --root-keys');
+    if (!['ed25519', 'ecdsa', 'rsa'].includes(type))
+      throw new UsageError('--key-type must be ed25519, ecdsa or rsa');
+    const repository = new ImageRepository(imageRepoDir(values));
+    const store = new KeyStore(keystoreDir(values));
+    if ((await store.list()).some((r) => r.repository === 'image' && !r.revoked)) {
+      throw new UprollError('INVALID_INPUT', `${store.dir} already holds Image repository keys`);
+    }
+    const passphrases = {
+      offline: await readPassphrase(values, 'offline-', 'offline key'),
+      online: await readPassphrase(values, 'online-', 'online key'),
+    };
+    const now = new Date();
+    const created: Record<ImageRole, KeyRecord[]> = {
+      root: [],
+      targets: [],
+      releases: [],
+      snapshot: [],
+      timestamp: [],
+    };
+    for (const role of Object.keys(IMAGE_ROLES) as ImageRole[]) {
+      const { online } = IMAGE_ROLES[role];
+      for (let i = 0; i < (role === 'root' ? count : 1); i++) {
+        created[role].push(
+          await store.generate({
+            repository: 'image',
+            role,
+            type,
+            online,
+            passphrase: online ? passphrases.online : passphrases.offline,
+            now,
+          }),
+        );
+      }
+    }
+    const signersOf = (role: ImageRole) =>
+      Promise.all(
+        created[role].map((r) =>
+          store.signer(r.keyId, IMAGE_ROLES[role].online ? passphrases.online : passphrases.offline),
+        ),
+      );
+    const publicKeys = (role: ImageRole) => created[role].map((r) => r.publicKey);
+    const versions = await repository.initialize(
+      {
+        root: publicKeys('root'),
+        rootThreshold: threshold,
+        targets: publicKeys('targets'),
+        releases: publicKeys('releases'),
+        snapshot: publicKeys('snapshot'),
+        timestamp: publicKeys('timestamp'),
+      },
+      {
+        root: await signersOf('root'),
+        targets: await signersOf('targets'),
+        releases: await signersOf('releases'),
+        snapshot: await signersOf('snapshot'),
+        timestamp: await signersOf('timestamp'),
+      },
+      now,
+    );
+    const keys = Object.values(created).flat();
+    if (values.json)
+      io.out(JSON.stringify({ repository: repository.dir, keystore: store.dir, versions, keys }));
+    else {
+      io.out(`Image repository created in ${repository.dir} (root v1, ${threshold} of ${count} root keys)`);
+      printKeys(keys, io);
+    }
+    return 0;
+  },
+};
+
+export const keysList: Command = {
+  name: 'keys list',
+  summary: 'List the keys of the key store: role, key id, type, created, expires, online/offline, revoked.',
+  usage: 'uproll keys list [--keystore DIR] [--json]',
+  options: { keystore: locationOptions.keystore },
+  async run({ values }, io) {
+    const keys = await new KeyStore(keystoreDir(values)).list();
+    if (values.json) io.out(JSON.stringify(keys));
+    else printKeys(keys, io);
+    return 0;
+  },
+};
+
+const ROLE_ORDER = ['root', 'targets', 'releases', 'snapshot', 'timestamp'];
+
+function printKeys(keys: readonly KeyRecord[], io: Io): void {
+  const rank = (k: KeyRecord) =>
+    `${k.repository}:${String(ROLE_ORDER.indexOf(k.role) + 1).padStart(2, '0')}:${k.role}:${k.created}`;
+  const rows = [...keys]
+    .sort((a, b) => rank(a).localeCompare(rank(b)))
+    .map((k) => [
+      k.repository,
+      k.role,
+      k.keyId.slice(0, 16),
+      k.type,
+      k.created.slice(0, 10),
+      k.expires?.slice(0, 10) ?? '-',
+      k.online ? 'online' : 'offline',
+      k.revoked ? `revoked ${k.revoked.at.slice(0, 10)}` : '',
+    ]);
+  const header = ['REPOSITORY', 'ROLE', 'KEY ID', 'TYPE', 'CREATED', 'EXPIRES', 'STORAGE', 'REVOKED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  for (const row of [header, ...rows])
+    io.out(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+}

@@ -1,0 +1,60 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { UprollError } from '../../core/index.ts';
+import { KeyStore, roleSigners } from '../../keys/index.ts';
+import { ImageRepository } from '../../services/image-repo/index.ts';
+import { UsageError, type Command } from '../command.ts';
+import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+import { imageRepoDir, keystoreDir } from './keys.ts';
+
+/** Artifacts are read whole for now; a streaming publish is the next step. */
+const MAX_ARTIFACT_BYTES = 1024 ** 3;
+
+export const releasePublish: Command = {
+  name: 'release publish',
+  summary:
+    'Publish artifacts to the Image repository, signed by the releases role, with a new snapshot and timestamp.',
+  usage:
+    'uproll release publish FILE... --hardware-id ID [--hardware-id ID ...] --release-counter N [--json]',
+  details: 'Signs with the online keys (releases, snapshot, timestamp), opened with the online passphrase.',
+  options: {
+    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
+    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+    'hardware-id': {
+      type: 'string',
+      multiple: true,
+      description: 'hardware the artifacts run on (repeat for several)',
+    },
+    'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
+    ...passphraseOptions('', 'online key'),
+  },
+  async run({ values, positionals }, io) {
+    if (positionals.length === 0) throw new UsageError('name at least one FILE to publish');
+    const hardwareIds = (values['hardware-id'] as string[] | undefined) ?? [];
+    if (hardwareIds.length === 0) throw new UsageError('--hardware-id is required');
+    const releaseCounter = Number(values['release-counter']);
+    if (!Number.isInteger(releaseCounter) || releaseCounter < 0)
+      throw new UsageError('--release-counter must be a whole number >= 0');
+    const artifacts = [];
+    for (const file of positionals) {
+      const size = (await stat(file)).size;
+      if (size > MAX_ARTIFACT_BYTES)
+        throw new UprollError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
+      artifacts.push({ name: basename(file), bytes: await readFile(file), hardwareIds, releaseCounter });
+    }
+    const passphrase = await readPassphrase(values, '', 'online key');
+    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+    const signers = {
+      releases: await roleSigners(store, 'image', 'releases', passphrase),
+      snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
+      timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
+    };
+    const versions = await new ImageRepository(imageRepoDir(values)).publish(artifacts, signers, new Date());
+    if (values.json) io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions }));
+    else
+      io.out(
+        `published ${artifacts.map((a) => a.name).join(', ')}: releases v${versions.releases}, snapshot v${versions.snapshot}, timestamp v${versions.timestamp}`,
+      );
+    return 0;
+  },
+};

@@ -1,0 +1,148 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main as uproll } from '../../../cli/main.ts';
+import { main as uprollTuf } from '../../../cli/tuf/main.ts';
+import { startRepositoryServer, type RepositoryServer } from '../../../services/image-repo/index.ts';
+import { captureIo } from '../../cli-io.ts';
+
+let stateDir: string;
+let server: RepositoryServer | undefined;
+beforeEach(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'uproll-cli-keys-'));
+  process.env['TEST_OFFLINE_PASSPHRASE'] = 'offline passphrase';
+  process.env['TEST_ONLINE_PASSPHRASE'] = 'online passphrase';
+});
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function run(...argv: string[]) {
+  const io = captureIo();
+  const status = await uproll([...argv, '--state-dir', stateDir], io);
+  return { status, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+const init = () =>
+  run(
+    'keys',
+    'init',
+    '--offline-passphrase-env',
+    'TEST_OFFLINE_PASSPHRASE',
+    '--online-passphrase-env',
+    'TEST_ONLINE_PASSPHRASE',
+    '--json',
+  );
+
+describe('uproll keys and release', () => {
+  it('creates the keys, publishes a release, and a TUF client downloads it', async () => {
+    const created = await init();
+    expect(created.status).toBe(0);
+    const listed = JSON.parse((await run('keys', 'list', '--json')).stdout) as {
+      role: string;
+      online: boolean;
+    }[];
+    expect(listed.map((k) => `${k.role}:${k.online ? 'online' : 'offline'}`).sort()).toEqual([
+      'releases:online',
+      'root:offline',
+      'root:offline',
+      'root:offline',
+      'snapshot:online',
+      'targets:offline',
+      'timestamp:online',
+    ]);
+
+    const artifact = join(stateDir, 'app.bin');
+    await writeFile(artifact, 'app v7');
+    const published = await run(
+      'release',
+      'publish',
+      artifact,
+      '--hardware-id',
+      'rpi4',
+      '--hardware-id',
+      'imx8',
+      '--release-counter',
+      '7',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+    );
+    expect(published).toMatchObject({
+      status: 0,
+      stdout: 'published app.bin: releases v2, snapshot v2, timestamp v2',
+    });
+
+    server = await startRepositoryServer({ dir: join(stateDir, 'image-repo') });
+    const client = join(stateDir, 'client');
+    const io = captureIo();
+    await uprollTuf(
+      ['--metadata-dir', client, 'init', join(stateDir, 'image-repo', 'metadata', '1.root.json')],
+      io,
+    );
+    const status = await uprollTuf(
+      [
+        '--metadata-dir',
+        client,
+        '--metadata-url',
+        server.metadataUrl,
+        '--target-name',
+        'app.bin',
+        '--target-base-url',
+        server.targetsUrl,
+        '--target-dir',
+        join(client, 'targets'),
+        'download',
+      ],
+      io,
+    );
+    expect(io.stderr()).toBe('');
+    expect(status).toBe(0);
+    expect(await readFile(join(client, 'targets', 'app.bin'), 'utf8')).toBe('app v7');
+  });
+
+  it('refuses a second init over existing keys', async () => {
+    await init();
+    const again = await init();
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/INVALID_INPUT: .* already holds Image repository keys/);
+  });
+
+  it('publishes nothing with a wrong passphrase', async () => {
+    await init();
+    process.env['TEST_ONLINE_PASSPHRASE'] = 'a wrong passphrase';
+    const artifact = join(stateDir, 'app.bin');
+    await writeFile(artifact, 'app');
+    const failed = await run(
+      'release',
+      'publish',
+      artifact,
+      '--hardware-id',
+      'rpi4',
+      '--release-counter',
+      '1',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+    );
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/^uproll: WRONG_PASSPHRASE: /);
+    const timestamp = JSON.parse(
+      await readFile(join(stateDir, 'image-repo', 'metadata', 'timestamp.json'), 'utf8'),
+    ) as { signed: { version: number } };
+    expect(timestamp.signed.version).toBe(1);
+  });
+
+  it('never takes a passphrase it cannot find', async () => {
+    const failed = await run(
+      'keys',
+      'init',
+      '--offline-passphrase-env',
+      'NO_SUCH_VARIABLE',
+      '--online-passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+    );
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain('NO_SUCH_VARIABLE');
+  });
+});
