@@ -13,6 +13,7 @@ import {
   type TargetSpec,
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
+import { ceremonyStatus } from '../../keys/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
@@ -215,6 +216,63 @@ export class ImageRepository {
       current,
       await this.#read(`${current.snapshot}.snapshot.json`),
       signers.timestamp,
+      now,
+    );
+  }
+
+  /**
+   * Publishes root N+1 once it carries a threshold of the current root's keys
+   * and of its own (CEREMONY_INCOMPLETE otherwise), then a new snapshot and
+   * timestamp signed by the keys the new root names.
+   */
+  async publishRoot(
+    proposal: Uint8Array,
+    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+  ): Promise<RepositoryVersions> {
+    const current = await this.versions();
+    const status = ceremonyStatus(await this.#read(`${current.root}.root.json`), proposal);
+    if (!status.complete) {
+      throw new UprollError(
+        'CEREMONY_INCOMPLETE',
+        `root v${status.version} has ${status.byCurrentRoot.have} of ${status.byCurrentRoot.need} signatures of the current root keys and ${status.byProposedRoot.have} of ${status.byProposedRoot.need} of its own`,
+      );
+    }
+    await this.#write(`${status.version}.root.json`, proposal);
+    await this.#write('root.json', proposal);
+    return this.#commit({ ...current, root: status.version }, signers, now);
+  }
+
+  /**
+   * Replaces the keys of the releases role: a new top-level targets (signed
+   * by the offline targets keys) delegating to them, the releases role
+   * re-signed by them, then snapshot and timestamp.
+   */
+  async rotateReleasesKeys(
+    keys: readonly TufPublicKey[],
+    signers: {
+      targets: readonly Signer[];
+      releases: readonly Signer[];
+      snapshot: readonly Signer[];
+      timestamp: readonly Signer[];
+    },
+    now: Date,
+  ): Promise<RepositoryVersions> {
+    const current = await this.versions();
+    const targets = await signEnvelope(
+      targetsSigned({
+        version: current.targets + 1,
+        expires: this.#expires('targets', now),
+        targets: {},
+        delegations: [{ name: RELEASES_ROLE, keys, threshold: 1, paths: ['*'], terminating: true }],
+      }),
+      signers.targets,
+    );
+    await this.#write(`${current.targets + 1}.targets.json`, targets);
+    await this.#writeReleases(current.releases + 1, await this.releasedTargets(), signers.releases, now);
+    return this.#commit(
+      { ...current, targets: current.targets + 1, releases: current.releases + 1 },
+      signers,
       now,
     );
   }
