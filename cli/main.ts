@@ -6,6 +6,14 @@ import { worker } from './commands/worker.ts';
 import { keysInit, keysList } from './commands/keys.ts';
 import { releasePublish } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
+import {
+  keysRevoke,
+  keysRootPropose,
+  keysRootPublish,
+  keysRootSign,
+  keysRootStatus,
+  keysRotate,
+} from './commands/key-ceremony.ts';
 
 const COMMANDS: readonly Command[] = [
   devUp,
@@ -15,6 +23,12 @@ const COMMANDS: readonly Command[] = [
   demo,
   keysInit,
   keysList,
+  keysRotate,
+  keysRevoke,
+  keysRootPropose,
+  keysRootSign,
+  keysRootStatus,
+  keysRootPublish,
   releasePublish,
   repoServe,
 ];
@@ -26,7 +40,7 @@ function overview(): string {
     'Usage: uproll <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`),
     '',
     'Run `uproll <command> --help` for the options of a command.',
   ].join('\n');

@@ -227,7 +227,7 @@ export class ImageRepository {
    */
   async publishRoot(
     proposal: Uint8Array,
-    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[]; targets?: readonly Signer[] },
     now: Date,
   ): Promise<RepositoryVersions> {
     const current = await this.versions();
@@ -238,9 +238,21 @@ export class ImageRepository {
         `root v${status.version} has ${status.byCurrentRoot.have} of ${status.byCurrentRoot.need} signatures of the current root keys and ${status.byProposedRoot.have} of ${status.byProposedRoot.need} of its own`,
       );
     }
+    let targetsVersion = current.targets;
+    if (signers.targets) {
+      // New targets keys: the same top-level targets, re-signed by them as a new version.
+      const signed = await this.#readSigned(`${current.targets}.targets.json`);
+      targetsVersion += 1;
+      const resigned = {
+        ...signed,
+        version: targetsVersion,
+        expires: `${this.#expires('targets', now).toISOString().slice(0, 19)}Z`,
+      };
+      await this.#write(`${targetsVersion}.targets.json`, await signEnvelope(resigned, signers.targets));
+    }
     await this.#write(`${status.version}.root.json`, proposal);
     await this.#write('root.json', proposal);
-    return this.#commit({ ...current, root: status.version }, signers, now);
+    return this.#commit({ ...current, root: status.version, targets: targetsVersion }, signers, now);
   }
 
   /**

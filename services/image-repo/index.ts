@@ -1,2 +1,3 @@
 export * from './image-repository.ts';
 export * from './repository-server.ts';
+export * from './key-rotation.ts';

@@ -146,3 +146,116 @@ describe('uproll keys and release', () => {
     expect(failed.stderr).toContain('NO_SUCH_VARIABLE');
   });
 });
+
+describe('uproll key ceremonies', () => {
+  const both = [
+    '--offline-passphrase-env',
+    'TEST_OFFLINE_PASSPHRASE',
+    '--online-passphrase-env',
+    'TEST_ONLINE_PASSPHRASE',
+  ];
+
+  it('rotates every online and offline role and keeps publishing verifiable', async () => {
+    await init();
+    for (const role of ['timestamp', 'snapshot', 'targets', 'releases']) {
+      const rotated = await run('keys', 'rotate', '--role', role, ...both);
+      expect(rotated.status, rotated.stderr).toBe(0);
+    }
+    const keys = JSON.parse((await run('keys', 'list', '--json')).stdout) as {
+      role: string;
+      revoked?: unknown;
+    }[];
+    expect(
+      keys
+        .filter((k) => k.revoked)
+        .map((k) => k.role)
+        .sort(),
+    ).toEqual(['releases', 'snapshot', 'targets', 'timestamp']);
+    const artifact = join(stateDir, 'app.bin');
+    await writeFile(artifact, 'app');
+    expect(
+      (
+        await run(
+          'release',
+          'publish',
+          artifact,
+          '--hardware-id',
+          'x',
+          '--release-counter',
+          '1',
+          '--passphrase-env',
+          'TEST_ONLINE_PASSPHRASE',
+        )
+      ).status,
+    ).toBe(0);
+    server = await startRepositoryServer({ dir: join(stateDir, 'image-repo') });
+    const io = captureIo();
+    const client = join(stateDir, 'client');
+    await uprollTuf(
+      ['--metadata-dir', client, 'init', join(stateDir, 'image-repo', 'metadata', '1.root.json')],
+      io,
+    );
+    expect(
+      await uprollTuf(['--metadata-dir', client, '--metadata-url', server.metadataUrl, 'refresh'], io),
+    ).toBe(0);
+  });
+
+  it('runs a root change ceremony: propose, sign one holder at a time, publish when complete', async () => {
+    await init();
+    const roots = (
+      JSON.parse((await run('keys', 'list', '--json')).stdout) as { role: string; keyId: string }[]
+    ).filter((k) => k.role === 'root');
+    const proposal = join(stateDir, 'root-2.json');
+    expect((await run('keys', 'root', 'propose', '--out', proposal, '--threshold', 'root=3')).status).toBe(0);
+    for (const root of roots) {
+      expect((await run('keys', 'root', 'status', proposal)).status).toBe(3);
+      const publishEarly = await run(
+        'keys',
+        'root',
+        'publish',
+        proposal,
+        '--passphrase-env',
+        'TEST_ONLINE_PASSPHRASE',
+      );
+      expect(publishEarly.stderr).toMatch(/CEREMONY_INCOMPLETE/);
+      expect(
+        (
+          await run(
+            'keys',
+            'root',
+            'sign',
+            proposal,
+            '--key',
+            root.keyId,
+            '--passphrase-env',
+            'TEST_OFFLINE_PASSPHRASE',
+          )
+        ).status,
+      ).toBe(0);
+    }
+    expect((await run('keys', 'root', 'status', proposal)).status).toBe(0);
+    expect(
+      (await run('keys', 'root', 'publish', proposal, '--passphrase-env', 'TEST_ONLINE_PASSPHRASE')).stdout,
+    ).toBe('published root v2');
+  });
+
+  it('revokes a key by a prefix of its id, rotating it out of its role first', async () => {
+    await init();
+    const timestamp = (
+      JSON.parse((await run('keys', 'list', '--json')).stdout) as { role: string; keyId: string }[]
+    ).find((k) => k.role === 'timestamp')!;
+    const revoked = await run(
+      'keys',
+      'revoke',
+      timestamp.keyId.slice(0, 12),
+      '--reason',
+      'leaked in a log',
+      ...both,
+    );
+    expect(revoked.stdout).toBe(`revoked ${timestamp.keyId} (timestamp): leaked in a log`);
+    const root = JSON.parse(
+      await readFile(join(stateDir, 'image-repo', 'metadata', 'root.json'), 'utf8'),
+    ) as { signed: { roles: { timestamp: { keyids: string[] } } } };
+    expect(root.signed.roles.timestamp.keyids).not.toContain(timestamp.keyId);
+  });
+});

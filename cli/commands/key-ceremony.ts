@@ -1,0 +1,212 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UprollError } from '../../core/index.ts';
+import { ceremonyStatus, KeyStore, proposeRoot, roleSigners, signRootProposal } from '../../keys/index.ts';
+import { ImageRepository, revokeImageKey, rotateImageRole } from '../../services/image-repo/index.ts';
+import { writeFileAtomic } from '../../services/fs/index.ts';
+import { UsageError, type Command, type OptionSpec } from '../command.ts';
+import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+import { imageRepoDir, keystoreDir } from './keys.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+const location: Record<string, OptionSpec> = {
+  keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
+  repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+};
+const bothPassphrases = {
+  ...passphraseOptions('offline-', 'offline key'),
+  ...passphraseOptions('online-', 'online key'),
+};
+
+async function passphrases(values: Record<string, unknown>) {
+  return {
+    offline: await readPassphrase(values, 'offline-', 'offline key'),
+    online: await readPassphrase(values, 'online-', 'online key'),
+  };
+}
+
+async function currentRoot(repository: ImageRepository): Promise<Uint8Array> {
+  return readFile(join(repository.metadataDir, `${(await repository.versions()).root}.root.json`));
+}
+
+export const keysRotate: Command = {
+  name: 'keys rotate',
+  summary: 'Replace the key of a role (timestamp, snapshot, targets, releases) and re-sign what it signed.',
+  usage: 'uproll keys rotate --role timestamp|snapshot|targets|releases [--json]',
+  details:
+    'Timestamp, snapshot and targets change through a new root signed by the root keys of this key store.',
+  options: {
+    ...location,
+    role: { type: 'string', description: 'the role whose key is replaced' },
+    ...bothPassphrases,
+  },
+  async run({ values }, io) {
+    const role = values['role'];
+    if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets' && role !== 'releases') {
+      throw new UsageError('--role must be timestamp, snapshot, targets or releases');
+    }
+    const result = await rotateImageRole(
+      new KeyStore(keystoreDir(values)),
+      new ImageRepository(imageRepoDir(values)),
+      role,
+      await passphrases(values),
+      new Date(),
+    );
+    if (values.json) io.out(JSON.stringify(result));
+    else
+      io.out(
+        `${role} key is now ${result.added.keyId.slice(0, 16)}; revoked ${result.revoked.map((r) => r.keyId.slice(0, 16)).join(', ') || 'none'}; root v${result.versions.root}`,
+      );
+    return 0;
+  },
+};
+
+export const keysRevoke: Command = {
+  name: 'keys revoke',
+  summary: 'Revoke a key after a compromise: it is rotated out of its role, then can never sign again.',
+  usage: 'uproll keys revoke KEYID [--reason TEXT] [--json]',
+  options: {
+    ...location,
+    reason: { type: 'string', description: 'why (kept in the key record)' },
+    ...bothPassphrases,
+  },
+  async run({ values, positionals }, io) {
+    const [keyId] = positionals;
+    if (!keyId) throw new UsageError('name the KEYID to revoke');
+    const store = new KeyStore(keystoreDir(values));
+    const prefix = (await store.list()).filter((r) => r.keyId.startsWith(keyId));
+    if (prefix.length !== 1)
+      throw new UprollError(
+        'UNKNOWN_KEY',
+        `${prefix.length === 0 ? 'no' : 'more than one'} key id starts with ${keyId}`,
+      );
+    const record = await revokeImageKey(
+      store,
+      new ImageRepository(imageRepoDir(values)),
+      prefix[0]!.keyId,
+      typeof values['reason'] === 'string' ? values['reason'] : 'revoked',
+      await passphrases(values),
+      new Date(),
+    );
+    io.out(
+      values.json
+        ? JSON.stringify(record)
+        : `revoked ${record.keyId} (${record.role}): ${record.revoked?.reason ?? ''}`,
+    );
+    return 0;
+  },
+};
+
+export const keysRootPropose: Command = {
+  name: 'keys root propose',
+  summary: 'Write root N+1 as a proposal file: add, remove or replace keys, change thresholds or expiry.',
+  usage:
+    'uproll keys root propose --out FILE [--add ROLE=KEYID] [--remove KEYID] [--threshold ROLE=K] [--expires-days N]',
+  options: {
+    ...location,
+    out: { type: 'string', description: 'proposal file to write' },
+    add: { type: 'string', multiple: true, description: 'ROLE=KEYID: add a key of the key store to a role' },
+    remove: { type: 'string', multiple: true, description: 'KEYID: remove a key from every role' },
+    threshold: { type: 'string', multiple: true, description: 'ROLE=K: signatures a role needs' },
+    'expires-days': {
+      type: 'string',
+      description: 'days until the new root expires (default: the policy, 365)',
+    },
+  },
+  async run({ values }, io) {
+    const out = values['out'];
+    if (typeof out !== 'string') throw new UsageError('--out FILE is required');
+    const store = new KeyStore(keystoreDir(values));
+    const repository = new ImageRepository(imageRepoDir(values));
+    const pairs = (name: string) =>
+      ((values[name] as string[] | undefined) ?? []).map((pair) => {
+        const [role, value] = pair.split('=');
+        if (!role || !value) throw new UsageError(`--${name} takes ROLE=VALUE, got ${pair}`);
+        return [role, value] as const;
+      });
+    const add: Record<string, Awaited<ReturnType<KeyStore['get']>>['publicKey'][]> = {};
+    for (const [role, keyId] of pairs('add')) (add[role] ??= []).push((await store.get(keyId)).publicKey);
+    const threshold = Object.fromEntries(pairs('threshold').map(([role, k]) => [role, Number(k)]));
+    const days = Number(values['expires-days'] ?? repository.policy.root);
+    const proposal = await proposeRoot(await currentRoot(repository), {
+      add,
+      remove: (values['remove'] as string[] | undefined) ?? [],
+      threshold,
+      expires: new Date(Date.now() + days * DAY),
+    });
+    await writeFileAtomic(out, proposal);
+    const status = ceremonyStatus(await currentRoot(repository), proposal);
+    io.out(
+      values.json
+        ? JSON.stringify(status)
+        : `wrote root v${status.version} proposal to ${out}; it needs ${status.byCurrentRoot.need} signatures of the current root keys and ${status.byProposedRoot.need} of its own`,
+    );
+    return 0;
+  },
+};
+
+export const keysRootSign: Command = {
+  name: 'keys root sign',
+  summary: "Add one root key holder's signature to a proposal file.",
+  usage: 'uproll keys root sign FILE --key KEYID',
+  options: {
+    ...location,
+    key: { type: 'string', description: 'the root key to sign with' },
+    ...passphraseOptions('', 'offline key'),
+  },
+  async run({ values, positionals }, io) {
+    const [file] = positionals;
+    const keyId = values['key'];
+    if (!file || typeof keyId !== 'string') throw new UsageError('name the proposal FILE and --key KEYID');
+    const store = new KeyStore(keystoreDir(values));
+    const signer = await store.signer(keyId, await readPassphrase(values, '', 'offline key'));
+    await writeFileAtomic(file, await signRootProposal(await readFile(file), signer));
+    io.out(values.json ? JSON.stringify({ signed: keyId }) : `signed ${file} with ${keyId.slice(0, 16)}`);
+    return 0;
+  },
+};
+
+export const keysRootStatus: Command = {
+  name: 'keys root status',
+  summary: 'Show how many signatures a root proposal has of the current and of the proposed root keys.',
+  usage: 'uproll keys root status FILE [--json]',
+  details: 'Exits 0 when the proposal can be published, 3 when it needs more signatures.',
+  options: { repo: location['repo'] as OptionSpec },
+  async run({ values, positionals }, io) {
+    const [file] = positionals;
+    if (!file) throw new UsageError('name the proposal FILE');
+    const status = ceremonyStatus(
+      await currentRoot(new ImageRepository(imageRepoDir(values))),
+      await readFile(file),
+    );
+    io.out(
+      values.json
+        ? JSON.stringify(status)
+        : `root v${status.version}: ${status.byCurrentRoot.have}/${status.byCurrentRoot.need} of the current root keys, ${status.byProposedRoot.have}/${status.byProposedRoot.need} of its own — ${status.complete ? 'ready to publish' : 'needs more signatures'}`,
+    );
+    return status.complete ? 0 : 3;
+  },
+};
+
+export const keysRootPublish: Command = {
+  name: 'keys root publish',
+  summary: 'Publish a fully signed root proposal, with a new snapshot and timestamp.',
+  usage: 'uproll keys root publish FILE',
+  options: { ...location, ...passphraseOptions('', 'online key') },
+  async run({ values, positionals }, io) {
+    const [file] = positionals;
+    if (!file) throw new UsageError('name the proposal FILE');
+    const passphrase = await readPassphrase(values, '', 'online key');
+    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+    const versions = await new ImageRepository(imageRepoDir(values)).publishRoot(
+      await readFile(file),
+      {
+        snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
+        timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
+      },
+      new Date(),
+    );
+    io.out(values.json ? JSON.stringify(versions) : `published root v${versions.root}`);
+    return 0;
+  },
+};
