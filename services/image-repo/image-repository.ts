@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import {
@@ -6,15 +6,14 @@ import {
   describeFile,
   rootSigned,
   signEnvelope,
-  snapshotSigned,
   targetsSigned,
-  timestampSigned,
   type Signer,
   type TargetSpec,
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
 import { ceremonyStatus } from '../../keys/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
+import { MetadataFiles } from '../repo/index.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
 export interface ExpiryPolicy {
@@ -74,10 +73,12 @@ const DAY = 24 * 60 * 60 * 1000;
 export class ImageRepository {
   readonly dir: string;
   readonly policy: ExpiryPolicy;
+  readonly #files: MetadataFiles;
 
   constructor(dir: string, policy: ExpiryPolicy = DEFAULT_EXPIRY_DAYS) {
     this.dir = dir;
     this.policy = policy;
+    this.#files = new MetadataFiles(join(dir, 'metadata'));
   }
 
   get metadataDir(): string {
@@ -103,7 +104,7 @@ export class ImageRepository {
     },
     now: Date,
   ): Promise<RepositoryVersions> {
-    if ((await this.#rootVersions()).length > 0) {
+    if ((await this.#files.rootVersions()).length > 0) {
       throw new UprollError('INVALID_INPUT', `${this.dir} already holds a repository`);
     }
     await mkdir(this.metadataDir, { recursive: true });
@@ -132,34 +133,29 @@ export class ImageRepository {
       }),
       signers.targets,
     );
-    await this.#write('1.root.json', root);
-    await this.#write('root.json', root);
-    await this.#write('1.targets.json', targets);
+    await this.#files.write('1.root.json', root);
+    await this.#files.write('root.json', root);
+    await this.#files.write('1.targets.json', targets);
     await this.#writeReleases(1, {}, signers.releases, now);
     return this.#commit({ root: 1, targets: 1, releases: 1, snapshot: 0, timestamp: 0 }, signers, now);
   }
 
   /** The versions currently served (the timestamp decides which snapshot counts). */
   async versions(): Promise<RepositoryVersions> {
-    const roots = await this.#rootVersions();
-    const timestamp = await this.#readSigned('timestamp.json');
-    const snapshotVersion =
-      (timestamp['meta'] as Record<string, { version: number }>)['snapshot.json']?.version ?? 0;
-    const snapshot = await this.#readSigned(`${snapshotVersion}.snapshot.json`);
-    const meta = snapshot['meta'] as Record<string, { version: number }>;
+    const served = await this.#files.served();
     return {
-      root: Math.max(...roots),
-      targets: meta['targets.json']?.version ?? 0,
-      releases: meta[`${RELEASES_ROLE}.json`]?.version ?? 0,
-      snapshot: snapshotVersion,
-      timestamp: timestamp['version'] as number,
+      root: served.root,
+      targets: served.roles['targets'] ?? 0,
+      releases: served.roles[RELEASES_ROLE] ?? 0,
+      snapshot: served.snapshot,
+      timestamp: served.timestamp,
     };
   }
 
   /** The targets the releases role lists now. */
   async releasedTargets(): Promise<Record<string, TargetSpec>> {
     const versions = await this.versions();
-    return (await this.#readSigned(`${versions.releases}.${RELEASES_ROLE}.json`))['targets'] as Record<
+    return (await this.#files.readSigned(`${versions.releases}.${RELEASES_ROLE}.json`))['targets'] as Record<
       string,
       TargetSpec
     >;
@@ -212,12 +208,14 @@ export class ImageRepository {
   ): Promise<RepositoryVersions> {
     const current = await this.versions();
     if (options.snapshot) return this.#commit(current, signers, now);
-    return this.#writeTimestamp(
+    const snapshot = await this.#files.read(`${current.snapshot}.snapshot.json`);
+    const timestamp = await this.#files.stamp(
       current,
-      await this.#read(`${current.snapshot}.snapshot.json`),
+      snapshot,
       signers.timestamp,
-      now,
+      this.#expires('timestamp', now),
     );
+    return { ...current, timestamp };
   }
 
   /**
@@ -231,7 +229,7 @@ export class ImageRepository {
     now: Date,
   ): Promise<RepositoryVersions> {
     const current = await this.versions();
-    const status = ceremonyStatus(await this.#read(`${current.root}.root.json`), proposal);
+    const status = ceremonyStatus(await this.#files.read(`${current.root}.root.json`), proposal);
     if (!status.complete) {
       throw new UprollError(
         'CEREMONY_INCOMPLETE',
@@ -241,17 +239,20 @@ export class ImageRepository {
     let targetsVersion = current.targets;
     if (signers.targets) {
       // New targets keys: the same top-level targets, re-signed by them as a new version.
-      const signed = await this.#readSigned(`${current.targets}.targets.json`);
+      const signed = await this.#files.readSigned(`${current.targets}.targets.json`);
       targetsVersion += 1;
       const resigned = {
         ...signed,
         version: targetsVersion,
         expires: `${this.#expires('targets', now).toISOString().slice(0, 19)}Z`,
       };
-      await this.#write(`${targetsVersion}.targets.json`, await signEnvelope(resigned, signers.targets));
+      await this.#files.write(
+        `${targetsVersion}.targets.json`,
+        await signEnvelope(resigned, signers.targets),
+      );
     }
-    await this.#write(`${status.version}.root.json`, proposal);
-    await this.#write('root.json', proposal);
+    await this.#files.write(`${status.version}.root.json`, proposal);
+    await this.#files.write('root.json', proposal);
     return this.#commit({ ...current, root: status.version, targets: targetsVersion }, signers, now);
   }
 
@@ -280,7 +281,7 @@ export class ImageRepository {
       }),
       signers.targets,
     );
-    await this.#write(`${current.targets + 1}.targets.json`, targets);
+    await this.#files.write(`${current.targets + 1}.targets.json`, targets);
     await this.#writeReleases(current.releases + 1, await this.releasedTargets(), signers.releases, now);
     return this.#commit(
       { ...current, targets: current.targets + 1, releases: current.releases + 1 },
@@ -295,40 +296,13 @@ export class ImageRepository {
     signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
     now: Date,
   ): Promise<RepositoryVersions> {
-    const meta: Record<string, Record<string, unknown>> = {};
-    for (const [role, version] of [
-      ['targets', versions.targets],
-      [RELEASES_ROLE, versions.releases],
-    ] as const) {
-      meta[`${role}.json`] = { version, ...describeFile(await this.#read(`${version}.${role}.json`)) };
-    }
-    const snapshotVersion = versions.snapshot + 1;
-    const snapshot = await signEnvelope(
-      snapshotSigned({ version: snapshotVersion, expires: this.#expires('snapshot', now), meta }),
-      signers.snapshot,
-    );
-    await this.#write(`${snapshotVersion}.snapshot.json`, snapshot);
-    return this.#writeTimestamp({ ...versions, snapshot: snapshotVersion }, snapshot, signers.timestamp, now);
-  }
-
-  async #writeTimestamp(
-    versions: RepositoryVersions,
-    snapshot: Uint8Array,
-    signers: readonly Signer[],
-    now: Date,
-  ): Promise<RepositoryVersions> {
-    const version = versions.timestamp + 1;
-    const timestamp = await signEnvelope(
-      timestampSigned({
-        version,
-        expires: this.#expires('timestamp', now),
-        snapshot: { version: versions.snapshot, bytes: snapshot },
-      }),
+    const committed = await this.#files.commit(
+      versions,
+      { targets: versions.targets, [RELEASES_ROLE]: versions.releases },
       signers,
+      { snapshot: this.#expires('snapshot', now), timestamp: this.#expires('timestamp', now) },
     );
-    // The commit point: until this rename, clients see the previous state.
-    await this.#write('timestamp.json', timestamp);
-    return { ...versions, timestamp: version };
+    return { ...versions, ...committed };
   }
 
   async #writeReleases(
@@ -341,7 +315,7 @@ export class ImageRepository {
       targetsSigned({ version, expires: this.#expires('releases', now), targets }),
       signers,
     );
-    await this.#write(`${version}.${RELEASES_ROLE}.json`, bytes);
+    await this.#files.write(`${version}.${RELEASES_ROLE}.json`, bytes);
   }
 
   async #storeTarget(name: string, sha256: string, bytes: Uint8Array): Promise<void> {
@@ -349,27 +323,5 @@ export class ImageRepository {
     const path = join(this.targetsDir, `${name.slice(0, slash + 1)}${sha256}.${name.slice(slash + 1)}`);
     await mkdir(dirname(path), { recursive: true });
     await writeFileAtomic(path, bytes);
-  }
-
-  async #write(file: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(join(this.metadataDir, file), bytes);
-  }
-
-  async #read(file: string): Promise<Uint8Array> {
-    return readFile(join(this.metadataDir, file));
-  }
-
-  async #readSigned(file: string): Promise<Record<string, unknown>> {
-    return (
-      JSON.parse(new TextDecoder().decode(await this.#read(file))) as { signed: Record<string, unknown> }
-    ).signed;
-  }
-
-  async #rootVersions(): Promise<number[]> {
-    const names = await readdir(this.metadataDir).catch(() => [] as string[]);
-    return names
-      .map((name) => /^(\d+)\.root\.json$/.exec(name)?.[1])
-      .filter((v) => v !== undefined)
-      .map(Number);
   }
 }

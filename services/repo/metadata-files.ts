@@ -1,0 +1,124 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  describeFile,
+  signEnvelope,
+  snapshotSigned,
+  timestampSigned,
+  type Signer,
+} from '../../core/tuf/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+
+/** The versions a repository serves now: root, snapshot, timestamp and each targets role. */
+export interface ServedVersions {
+  root: number;
+  snapshot: number;
+  timestamp: number;
+  /** Version of each targets role the snapshot lists, by role name. */
+  roles: Record<string, number>;
+}
+
+/**
+ * The metadata directory of a TUF repository with consistent snapshots, as
+ * the repository services write it: versioned files are only ever added, and
+ * `timestamp.json`, replaced atomically, is the commit point that makes a new
+ * snapshot current. What it serves is its state: versions are read back from
+ * its own files.
+ */
+export class MetadataFiles {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  async write(file: string, bytes: Uint8Array): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(join(this.dir, file), bytes);
+  }
+
+  read(file: string): Promise<Uint8Array> {
+    return readFile(join(this.dir, file));
+  }
+
+  /** The signed part of a file this repository wrote itself. */
+  async readSigned(file: string): Promise<Record<string, unknown>> {
+    return (
+      JSON.parse(new TextDecoder().decode(await this.read(file))) as { signed: Record<string, unknown> }
+    ).signed;
+  }
+
+  async rootVersions(): Promise<number[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names
+      .map((name) => /^(\d+)\.root\.json$/.exec(name)?.[1])
+      .filter((v) => v !== undefined)
+      .map(Number);
+  }
+
+  async served(): Promise<ServedVersions> {
+    const timestamp = await this.readSigned('timestamp.json');
+    const snapshotVersion =
+      (timestamp['meta'] as Record<string, { version: number }>)['snapshot.json']?.version ?? 0;
+    const meta = (await this.readSigned(`${snapshotVersion}.snapshot.json`))['meta'] as Record<
+      string,
+      { version: number }
+    >;
+    return {
+      root: Math.max(...(await this.rootVersions())),
+      snapshot: snapshotVersion,
+      timestamp: timestamp['version'] as number,
+      roles: Object.fromEntries(
+        Object.entries(meta).map(([file, { version }]) => [file.replace(/\.json$/, ''), version]),
+      ),
+    };
+  }
+
+  /**
+   * A new snapshot listing `roles` at the given versions (with lengths and
+   * hashes), then the timestamp that makes it current.
+   */
+  async commit(
+    current: Pick<ServedVersions, 'snapshot' | 'timestamp'>,
+    roles: Record<string, number>,
+    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    expires: { snapshot: Date; timestamp: Date },
+  ): Promise<{ snapshot: number; timestamp: number }> {
+    const meta: Record<string, Record<string, unknown>> = {};
+    for (const [role, version] of Object.entries(roles)) {
+      meta[`${role}.json`] = { version, ...describeFile(await this.read(`${version}.${role}.json`)) };
+    }
+    const version = current.snapshot + 1;
+    const snapshot = await signEnvelope(
+      snapshotSigned({ version, expires: expires.snapshot, meta }),
+      signers.snapshot,
+    );
+    await this.write(`${version}.snapshot.json`, snapshot);
+    return {
+      snapshot: version,
+      timestamp: await this.stamp(
+        { snapshot: version, timestamp: current.timestamp },
+        snapshot,
+        signers.timestamp,
+        expires.timestamp,
+      ),
+    };
+  }
+
+  /** A new timestamp for `snapshot`; writing it is the commit point. */
+  async stamp(
+    current: Pick<ServedVersions, 'snapshot' | 'timestamp'>,
+    snapshot: Uint8Array,
+    signers: readonly Signer[],
+    expires: Date,
+  ): Promise<number> {
+    const version = current.timestamp + 1;
+    const timestamp = await signEnvelope(
+      timestampSigned({ version, expires, snapshot: { version: current.snapshot, bytes: snapshot } }),
+      signers,
+    );
+    // Until this rename, clients see the previous state.
+    await this.write('timestamp.json', timestamp);
+    return version;
+  }
+}
