@@ -15,7 +15,8 @@ export interface RepositoryServer {
 }
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,255}$/;
-const AREAS = new Set(['metadata', 'targets']);
+/** Top-level folders an Image repository serves; the Director serves `devices/<id>/metadata`. */
+const IMAGE_AREAS = ['metadata', 'targets'];
 
 /**
  * Serves a repository directory over HTTP: `/metadata/*` and `/targets/*`,
@@ -27,9 +28,12 @@ export async function startRepositoryServer(options: {
   dir: string;
   host?: string;
   port?: number;
+  /** Top-level folders served (default: metadata and targets). */
+  areas?: readonly string[];
 }): Promise<RepositoryServer> {
+  const areas = new Set(options.areas ?? IMAGE_AREAS);
   const server = createServer((request, response) => {
-    handle(options.dir, request, response).catch(() => {
+    handle(options.dir, areas, request, response).catch(() => {
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });
@@ -50,7 +54,12 @@ export async function startRepositoryServer(options: {
   };
 }
 
-async function handle(dir: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function handle(
+  dir: string,
+  areas: ReadonlySet<string>,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
   if (request.method !== 'GET' && request.method !== 'HEAD')
     return void response.writeHead(405, { allow: 'GET, HEAD' }).end();
   let segments: string[];
@@ -61,7 +70,7 @@ async function handle(dir: string, request: IncomingMessage, response: ServerRes
   }
   const valid =
     segments.length >= 2 &&
-    AREAS.has(segments[0] ?? '') &&
+    areas.has(segments[0] ?? '') &&
     segments.every((s) => SEGMENT.test(s) && !/^\.+$/.test(s));
   if (!valid) return void response.writeHead(404).end();
   const path = join(dir, ...segments);

@@ -1,0 +1,233 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { assertToken, parseJson, UprollError } from '../../core/index.ts';
+import {
+  rootSigned,
+  signEnvelope,
+  targetsSigned,
+  type Signer,
+  type TargetSpec,
+  type TufPublicKey,
+} from '../../core/tuf/index.ts';
+import { verifyDeviceManifest, type DeviceManifest } from '../../core/uptane/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+import { MetadataFiles } from '../repo/index.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Expiry of the Director's metadata in days: short, since its keys are online and it re-signs often. */
+export const DIRECTOR_EXPIRY_DAYS = { root: 365, targets: 7, snapshot: 7, timestamp: 1 };
+
+const publicKeySchema = z.object({
+  keytype: z.string(),
+  scheme: z.string(),
+  keyval: z.object({ public: z.string() }),
+});
+const inventorySchema = z.object({
+  deviceId: z.string(),
+  ecus: z.array(z.object({ serial: z.string(), hardwareId: z.string() })).min(1),
+  publicKey: publicKeySchema,
+  lastCounter: z.int().optional(),
+  lastReportAt: z.string().optional(),
+  installed: z
+    .record(
+      z.string(),
+      z.object({ filepath: z.string(), length: z.int(), hashes: z.record(z.string(), z.string()) }),
+    )
+    .default({}),
+  attacksDetected: z.record(z.string(), z.string()).default({}),
+});
+/** What the Director knows of a device: its ECUs, its key, what its last signed report said. */
+export type InventoryRecord = z.infer<typeof inventorySchema>;
+
+/** An image the Director assigns to one ECU, as the Image repository lists it. */
+export interface Assignment {
+  ecuSerial: string;
+  path: string;
+  length: number;
+  hashes: Record<string, string>;
+  releaseCounter: number;
+}
+
+type OnlineSigners = {
+  targets: readonly Signer[];
+  snapshot: readonly Signer[];
+  timestamp: readonly Signer[];
+};
+
+/**
+ * The Director repository: one root for the fleet and, per device,
+ * targets metadata naming that device and what each of its ECUs must
+ * install, signed with the Director's online keys; plus the device
+ * inventory, updated from the devices' signed reports.
+ */
+export class DirectorRepository {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  #device(deviceId: string): MetadataFiles {
+    return new MetadataFiles(join(this.dir, 'devices', assertToken(deviceId, 'device id'), 'metadata'));
+  }
+  #inventoryPath(deviceId: string): string {
+    return join(this.dir, 'inventory', `${assertToken(deviceId, 'device id')}.json`);
+  }
+  get #roots(): MetadataFiles {
+    return new MetadataFiles(join(this.dir, 'root'));
+  }
+
+  async initialize(
+    keys: {
+      root: readonly TufPublicKey[];
+      rootThreshold: number;
+      targets: readonly TufPublicKey[];
+      snapshot: readonly TufPublicKey[];
+      timestamp: readonly TufPublicKey[];
+    },
+    rootSigners: readonly Signer[],
+    now: Date,
+  ): Promise<void> {
+    if ((await this.#roots.rootVersions()).length > 0)
+      throw new UprollError('INVALID_INPUT', `${this.dir} already holds a Director`);
+    const root = await signEnvelope(
+      rootSigned({
+        version: 1,
+        expires: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.root * DAY),
+        consistentSnapshot: true,
+        roles: {
+          root: { keys: keys.root, threshold: keys.rootThreshold },
+          targets: { keys: keys.targets, threshold: 1 },
+          snapshot: { keys: keys.snapshot, threshold: 1 },
+          timestamp: { keys: keys.timestamp, threshold: 1 },
+        },
+      }),
+      rootSigners,
+    );
+    await this.#roots.write('1.root.json', root);
+  }
+
+  /** The Director's current root, the trust anchor a provisioned device starts from. */
+  async currentRoot(): Promise<Uint8Array> {
+    return this.#roots.read(`${Math.max(...(await this.#roots.rootVersions()))}.root.json`);
+  }
+
+  /** Adds a device to the inventory and publishes its first, empty, targets. */
+  async register(
+    device: Pick<InventoryRecord, 'deviceId' | 'ecus' | 'publicKey'>,
+    signers: OnlineSigners,
+    now: Date,
+  ): Promise<InventoryRecord> {
+    const record = inventorySchema.parse({ ...device, installed: {}, attacksDetected: {} });
+    await mkdir(join(this.dir, 'inventory'), { recursive: true });
+    await writeFileAtomic(this.#inventoryPath(device.deviceId), `${JSON.stringify(record, null, 2)}\n`);
+    await this.#publishTargets(device.deviceId, {}, signers, now, { snapshot: 0, timestamp: 0, targets: 0 });
+    return record;
+  }
+
+  async inventory(deviceId: string): Promise<InventoryRecord> {
+    const bytes = await readFile(this.#inventoryPath(deviceId)).catch(() => undefined);
+    if (!bytes)
+      throw new UprollError('INVALID_INPUT', `device ${deviceId} is not registered with the Director`);
+    return parseJson(inventorySchema, bytes, { maxBytes: 1024 * 1024, what: `inventory of ${deviceId}` });
+  }
+
+  async devices(): Promise<InventoryRecord[]> {
+    const names = await readdir(join(this.dir, 'inventory')).catch(() => [] as string[]);
+    return Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => this.inventory(n.slice(0, -5))));
+  }
+
+  /** Publishes new targets for the device: what each named ECU must install now. */
+  async assign(
+    deviceId: string,
+    assignments: readonly Assignment[],
+    signers: OnlineSigners,
+    now: Date,
+  ): Promise<number> {
+    const record = await this.inventory(deviceId);
+    const targets: Record<string, TargetSpec> = {};
+    for (const assignment of assignments) {
+      const ecu = record.ecus.find((e) => e.serial === assignment.ecuSerial);
+      if (!ecu)
+        throw new UprollError('ECU_MISMATCH', `device ${deviceId} has no ECU ${assignment.ecuSerial}`);
+      targets[assignment.path] = {
+        length: assignment.length,
+        hashes: assignment.hashes,
+        custom: {
+          ecuIdentifiers: { [ecu.serial]: { hardwareId: ecu.hardwareId } },
+          releaseCounter: assignment.releaseCounter,
+        },
+      };
+    }
+    const files = this.#device(deviceId);
+    const served = await files.served();
+    return this.#publishTargets(deviceId, targets, signers, now, {
+      ...served,
+      targets: served.roles['targets'] ?? 0,
+    });
+  }
+
+  /**
+   * Verifies a device's signed manifest against its inventory (registered
+   * key, counter above the last one) and records what it reports.
+   */
+  async receiveManifest(deviceId: string, bytes: Uint8Array, now: Date): Promise<DeviceManifest> {
+    const record = await this.inventory(deviceId);
+    const primary = record.ecus[0]?.serial ?? '';
+    const manifest = verifyDeviceManifest(bytes, {
+      deviceKey: record.publicKey,
+      ecuKeys: { [primary]: record.publicKey },
+      ...(record.lastCounter === undefined ? {} : { lastCounter: record.lastCounter }),
+    });
+    if (manifest.deviceId !== deviceId)
+      throw new UprollError('ECU_MISMATCH', `a manifest for ${manifest.deviceId} arrived as ${deviceId}`);
+    const updated: InventoryRecord = {
+      ...record,
+      lastCounter: manifest.counter,
+      lastReportAt: now.toISOString(),
+      installed: Object.fromEntries(
+        Object.entries(manifest.ecuVersionReports).map(([serial, r]) => [
+          serial,
+          { filepath: r.signed.installedImage.filepath, ...r.signed.installedImage.fileinfo },
+        ]),
+      ),
+      attacksDetected: Object.fromEntries(
+        Object.entries(manifest.ecuVersionReports).map(([serial, r]) => [serial, r.signed.attacksDetected]),
+      ),
+    };
+    await writeFileAtomic(this.#inventoryPath(deviceId), `${JSON.stringify(updated, null, 2)}\n`);
+    return manifest;
+  }
+
+  async #publishTargets(
+    deviceId: string,
+    targets: Record<string, TargetSpec>,
+    signers: OnlineSigners,
+    now: Date,
+    current: { snapshot: number; timestamp: number; targets: number },
+  ): Promise<number> {
+    const files = this.#device(deviceId);
+    // The device reads the Director's root chain from its own folder.
+    for (const version of await this.#roots.rootVersions()) {
+      await files.write(`${version}.root.json`, await this.#roots.read(`${version}.root.json`));
+    }
+    const version = current.targets + 1;
+    const bytes = await signEnvelope(
+      targetsSigned({
+        version,
+        expires: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.targets * DAY),
+        targets,
+        extra: { custom: { deviceId } },
+      }),
+      signers.targets,
+    );
+    await files.write(`${version}.targets.json`, bytes);
+    await files.commit(current, { targets: version }, signers, {
+      snapshot: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.snapshot * DAY),
+      timestamp: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.timestamp * DAY),
+    });
+    return version;
+  }
+}
