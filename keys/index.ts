@@ -2,3 +2,4 @@ export * from './nats-credentials.ts';
 export * from './keystore.ts';
 export * from './image-repository-keys.ts';
 export * from './root-proposal.ts';
+export * from './fleet-ca.ts';

@@ -1,0 +1,46 @@
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createFleetCa, isIssuedBy, issueDeviceCertificate } from '../../../keys/index.ts';
+
+const NOW = new Date('2026-11-21T12:00:00Z');
+const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+
+describe('fleet CA', () => {
+  const caKey = rsa();
+  const caCertificate = createFleetCa(caKey, NOW);
+
+  it('is a self-signed CA certificate', () => {
+    const ca = new X509Certificate(caCertificate);
+    expect(ca.ca).toBe(true);
+    expect(ca.subject).toContain('CN=Uproll fleet CA');
+    expect(isIssuedBy(caCertificate, caCertificate)).toBe(true);
+  });
+
+  it('issues device certificates naming the device, which node:crypto verifies against the CA', () => {
+    const certificate = issueDeviceCertificate({
+      caKey,
+      caCertificate,
+      deviceId: 'dev-1',
+      deviceKey: rsa(),
+      now: NOW,
+    });
+    const cert = new X509Certificate(certificate);
+    expect(cert.subject).toBe('CN=dev-1');
+    expect(cert.ca).toBe(false);
+    expect(cert.subjectAltName).toBe('DNS:dev-1.devices.uproll');
+    expect(isIssuedBy(certificate, caCertificate)).toBe(true);
+  });
+
+  it('does not vouch for certificates of another CA', () => {
+    const otherKey = rsa();
+    const other = createFleetCa(otherKey, NOW, { name: 'Someone else' });
+    const certificate = issueDeviceCertificate({
+      caKey: otherKey,
+      caCertificate: other,
+      deviceId: 'dev-2',
+      deviceKey: rsa(),
+      now: NOW,
+    });
+    expect(isIssuedBy(certificate, caCertificate)).toBe(false);
+  });
+});
