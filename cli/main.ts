@@ -6,6 +6,7 @@ import { worker } from './commands/worker.ts';
 import { keysInit, keysList } from './commands/keys.ts';
 import { releasePublish } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
+import { devicesProvision } from './commands/devices.ts';
 import {
   keysRevoke,
   keysRootPropose,
@@ -31,6 +32,7 @@ const COMMANDS: readonly Command[] = [
   keysRootPublish,
   releasePublish,
   repoServe,
+  devicesProvision,
 ];
 
 function overview(): string {

@@ -116,21 +116,25 @@ export class KeyStore {
 
   /** A signer over the decrypted key; never for a revoked key. */
   async signer(keyId: string, passphrase: string): Promise<Signer> {
+    return inMemorySigner(await this.privateKey(keyId, passphrase));
+  }
+
+  /** The decrypted private key itself, for signers other than TUF's (the fleet CA). Never for a revoked key. */
+  async privateKey(keyId: string, passphrase: string): Promise<KeyObject> {
     const record = await this.get(keyId);
-    if (record.revoked)
+    if (record.revoked) {
       throw new UprollError(
         'KEY_REVOKED',
         `key ${keyId} was revoked at ${record.revoked.at}: ${record.revoked.reason}`,
       );
+    }
     const pem = await readFile(join(this.#folder(record.online), `${keyId}.key`), 'utf8');
-    let privateKey: KeyObject;
     try {
-      privateKey = createPrivateKey({ key: pem, format: 'pem', passphrase });
+      return createPrivateKey({ key: pem, format: 'pem', passphrase });
     } catch (cause) {
       // The OpenSSL message says nothing about the key; keep it as the cause only.
       throw new UprollError('WRONG_PASSPHRASE', `the passphrase does not open key ${keyId}`, { cause });
     }
-    return inMemorySigner(privateKey);
   }
 
   /** Marks a key revoked; it can no longer sign, and ceremonies drop it from roles. */

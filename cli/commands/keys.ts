@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
-import { IMAGE_ROLES, KeyStore, type ImageRole, type KeyRecord } from '../../keys/index.ts';
+import { createFleetCa, IMAGE_ROLES, KeyStore, type ImageRole, type KeyRecord } from '../../keys/index.ts';
+import { DirectorRepository } from '../../services/director/index.ts';
+import { writeFileAtomic } from '../../services/fs/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -9,15 +11,21 @@ export const keystoreDir = (values: Record<string, unknown>) =>
   typeof values['keystore'] === 'string' ? values['keystore'] : join(stateDirOf(values), 'keys');
 export const imageRepoDir = (values: Record<string, unknown>) =>
   typeof values['repo'] === 'string' ? values['repo'] : join(stateDirOf(values), 'image-repo');
+export const directorDir = (values: Record<string, unknown>) =>
+  typeof values['director'] === 'string' ? values['director'] : join(stateDirOf(values), 'director');
+/** Where keys init leaves the fleet CA certificate. */
+export const fleetCaPath = (keystore: string) => join(keystore, 'fleet-ca.crt');
 
 const locationOptions = {
   keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
   repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+  director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
 } as const;
 
 export const keysInit: Command = {
   name: 'keys init',
-  summary: 'Create the Image repository keys (root k of n, offline) and sign root version 1.',
+  summary:
+    'Create the keys of the Image repository and the Director (root k of n, offline), their root v1, and the fleet CA.',
   usage: 'uproll keys init [--root-keys N] [--threshold K] [--key-type ed25519|ecdsa|rsa] [--json]',
   details:
     'Root and targets keys are offline keys, encrypted with the offline passphrase; releases, snapshot and\n' +
@@ -98,16 +106,87 @@ export const keysInit: Command = {
       },
       now,
     );
-    const keys = Object.values(created).flat();
-    if (values.json)
-      io.out(JSON.stringify({ repository: repository.dir, keystore: store.dir, versions, keys }));
-    else {
+    const fleet = await initDirectorAndFleetCa(store, directorDir(values), {
+      count,
+      threshold,
+      type,
+      passphrases,
+      now,
+    });
+    const keys = [...Object.values(created).flat(), ...fleet.keys];
+    if (values.json) {
+      io.out(
+        JSON.stringify({
+          repository: repository.dir,
+          director: fleet.director,
+          keystore: store.dir,
+          versions,
+          keys,
+        }),
+      );
+    } else {
       io.out(`Image repository created in ${repository.dir} (root v1, ${threshold} of ${count} root keys)`);
+      io.out(`Director created in ${fleet.director}; fleet CA certificate in ${fleet.caCertificate}`);
       printKeys(keys, io);
     }
     return 0;
   },
 };
+
+/** The Director's keys (root offline, the rest online), its root v1, and the fleet CA (an online RSA key). */
+async function initDirectorAndFleetCa(
+  store: KeyStore,
+  dir: string,
+  options: {
+    count: number;
+    threshold: number;
+    type: 'ed25519' | 'ecdsa' | 'rsa';
+    passphrases: { offline: string; online: string };
+    now: Date;
+  },
+) {
+  const { passphrases, now, type } = options;
+  const generate = (
+    role: string,
+    online: boolean,
+    repository: 'director' | 'fleet' = 'director',
+    keyType = type,
+  ) =>
+    store.generate({
+      repository,
+      role,
+      type: keyType,
+      online,
+      passphrase: online ? passphrases.online : passphrases.offline,
+      now,
+    });
+  const roots = [];
+  for (let i = 0; i < options.count; i++) roots.push(await generate('root', false));
+  const [targets, snapshot, timestamp] = [
+    await generate('targets', true),
+    await generate('snapshot', true),
+    await generate('timestamp', true),
+  ];
+  const director = new DirectorRepository(dir);
+  await director.initialize(
+    {
+      root: roots.map((r) => r.publicKey),
+      rootThreshold: options.threshold,
+      targets: [targets.publicKey],
+      snapshot: [snapshot.publicKey],
+      timestamp: [timestamp.publicKey],
+    },
+    await Promise.all(roots.map((r) => store.signer(r.keyId, passphrases.offline))),
+    now,
+  );
+  const ca = await generate('ca', true, 'fleet', 'rsa');
+  const caCertificate = fleetCaPath(store.dir);
+  await writeFileAtomic(
+    caCertificate,
+    createFleetCa(await store.privateKey(ca.keyId, passphrases.online), now),
+  );
+  return { director: dir, caCertificate, keys: [...roots, targets, snapshot, timestamp, ca] };
+}
 
 export const keysList: Command = {
   name: 'keys list',
@@ -122,7 +201,7 @@ export const keysList: Command = {
   },
 };
 
-const ROLE_ORDER = ['root', 'targets', 'releases', 'snapshot', 'timestamp'];
+const ROLE_ORDER = ['root', 'targets', 'releases', 'snapshot', 'timestamp', 'ca'];
 
 function printKeys(keys: readonly KeyRecord[], io: Io): void {
   const rank = (k: KeyRecord) =>

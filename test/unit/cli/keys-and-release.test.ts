@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,10 @@ import { main as uproll } from '../../../cli/main.ts';
 import { main as uprollTuf } from '../../../cli/tuf/main.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../../services/image-repo/index.ts';
 import { captureIo } from '../../cli-io.ts';
+import { tufPublicKey } from '../../../core/tuf/index.ts';
+import { isIssuedBy } from '../../../keys/index.ts';
+import { writeSettings } from '../../../services/dev-stack/index.ts';
+import { DirectorRepository } from '../../../services/director/index.ts';
 
 let stateDir: string;
 let server: RepositoryServer | undefined;
@@ -41,10 +46,30 @@ describe('uproll keys and release', () => {
     const created = await init();
     expect(created.status).toBe(0);
     const listed = JSON.parse((await run('keys', 'list', '--json')).stdout) as {
+      repository: string;
       role: string;
       online: boolean;
     }[];
-    expect(listed.map((k) => `${k.role}:${k.online ? 'online' : 'offline'}`).sort()).toEqual([
+    expect(
+      listed
+        .filter((k) => k.repository !== 'image')
+        .map((k) => `${k.repository}:${k.role}:${k.online ? 'online' : 'offline'}`)
+        .sort(),
+    ).toEqual([
+      'director:root:offline',
+      'director:root:offline',
+      'director:root:offline',
+      'director:snapshot:online',
+      'director:targets:online',
+      'director:timestamp:online',
+      'fleet:ca:online',
+    ]);
+    expect(
+      listed
+        .filter((k) => k.repository === 'image')
+        .map((k) => `${k.role}:${k.online ? 'online' : 'offline'}`)
+        .sort(),
+    ).toEqual([
       'releases:online',
       'root:offline',
       'root:offline',
@@ -257,5 +282,73 @@ describe('uproll key ceremonies', () => {
       await readFile(join(stateDir, 'image-repo', 'metadata', 'root.json'), 'utf8'),
     ) as { signed: { roles: { timestamp: { keyids: string[] } } } };
     expect(root.signed.roles.timestamp.keyids).not.toContain(timestamp.keyId);
+  });
+});
+
+describe('uproll devices provision', () => {
+  it('writes everything a device needs to join, and registers it with the Director', async () => {
+    await init();
+    await writeSettings(stateDir, {
+      host: '127.0.0.1',
+      namespace: 'default',
+      ports: { temporal: 17233, nats: 14222, natsMonitor: 18222 },
+    });
+    const provisioned = await run(
+      'devices',
+      'provision',
+      'dev-7',
+      '--hardware-id',
+      'rpi4',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+      '--json',
+    );
+    expect(provisioned.status, provisioned.stderr).toBe(0);
+    const bundleDir = join(stateDir, 'devices', 'dev-7');
+    const bundle = JSON.parse(await readFile(join(bundleDir, 'bundle.json'), 'utf8')) as {
+      files: Record<string, string>;
+      nats: { servers: string };
+    };
+    expect(Object.keys(bundle.files).sort()).toEqual([
+      'caCertificate',
+      'deviceKey',
+      'directorRoot',
+      'imageRoot',
+      'natsSeed',
+      'tlsCertificate',
+      'tlsKey',
+    ]);
+    for (const secret of ['device.key', 'tls.key', 'nats.nk'])
+      expect((await stat(join(bundleDir, secret))).mode & 0o777).toBe(0o600);
+    expect(
+      isIssuedBy(
+        await readFile(join(bundleDir, 'tls.crt'), 'utf8'),
+        await readFile(join(bundleDir, 'ca.crt'), 'utf8'),
+      ),
+    ).toBe(true);
+    expect(bundle.nats.servers).toBe('127.0.0.1:14222');
+
+    const inventory = await new DirectorRepository(join(stateDir, 'director')).inventory('dev-7');
+    const deviceKey = createPrivateKey(await readFile(join(bundleDir, 'device.key')));
+    expect(inventory.publicKey).toEqual(tufPublicKey(deviceKey));
+    const natsConfig = await readFile(join(stateDir, 'nats', 'nats.conf'), 'utf8');
+    expect(natsConfig).toContain('uproll.dev.dev-7.>');
+  });
+
+  it('never overwrites an existing bundle', async () => {
+    await init();
+    const args = [
+      'devices',
+      'provision',
+      'dev-8',
+      '--hardware-id',
+      'rpi4',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+    ];
+    expect((await run(...args)).stdout).toContain('no local stack, so no NATS credentials');
+    const again = await run(...args);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/INVALID_INPUT: .* is not empty/);
   });
 });

@@ -1,0 +1,112 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertToken, UprollError } from '../../core/index.ts';
+import { tufPublicKey } from '../../core/tuf/index.ts';
+import { issueDeviceCertificate, roleKeys, roleSigners, type KeyStore } from '../../keys/index.ts';
+import { provisionNatsDevice, readSettings, stackAddresses } from '../dev-stack/index.ts';
+import type { DirectorRepository } from '../director/index.ts';
+import { writeFileAtomic } from '../fs/index.ts';
+import type { ImageRepository } from '../image-repo/index.ts';
+
+/** What a device needs to join, written as `bundle.json` beside its keys. */
+export interface DeviceBundle {
+  deviceId: string;
+  ecus: { serial: string; hardwareId: string }[];
+  files: {
+    deviceKey: string;
+    tlsKey: string;
+    tlsCertificate: string;
+    caCertificate: string;
+    imageRoot: string;
+    directorRoot: string;
+    natsSeed?: string;
+  };
+  nats?: { servers: string };
+}
+
+const SECRET = 0o600;
+
+/**
+ * Creates a device's identity bundle: its Ed25519 key (signs version
+ * reports), an RSA key and a certificate from the fleet CA (mTLS), its NATS
+ * nkey credentials (when a local stack is set up), and the trusted roots of
+ * both repositories. The device is registered with the Director. The
+ * bundle is all a device needs to join.
+ */
+export async function provisionDeviceBundle(input: {
+  deviceId: string;
+  hardwareId: string;
+  ecuSerial?: string;
+  out: string;
+  store: KeyStore;
+  onlinePassphrase: string;
+  director: DirectorRepository;
+  image: ImageRepository;
+  caCertificate: string;
+  stateDir: string;
+  now: Date;
+}): Promise<DeviceBundle> {
+  const deviceId = assertToken(input.deviceId, 'device id');
+  if ((await readdir(input.out).catch(() => [])).length > 0) {
+    throw new UprollError('INVALID_INPUT', `${input.out} is not empty: a bundle is never overwritten`);
+  }
+  await mkdir(input.out, { recursive: true, mode: 0o700 });
+  const ecus = [{ serial: input.ecuSerial ?? `${deviceId}-primary`, hardwareId: input.hardwareId }];
+
+  const identity = generateKeyPairSync('ed25519').privateKey;
+  const tls = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const [ca] = await roleKeys(input.store, 'fleet', 'ca');
+  if (!ca)
+    throw new UprollError('UNKNOWN_KEY', `no fleet CA key in ${input.store.dir}: run uproll keys init`);
+  const caCertificate = await readFile(input.caCertificate, 'utf8');
+  const certificate = issueDeviceCertificate({
+    caKey: await input.store.privateKey(ca.keyId, input.onlinePassphrase),
+    caCertificate,
+    deviceId,
+    deviceKey: tls,
+    now: input.now,
+  });
+  await input.director.register(
+    { deviceId, ecus, publicKey: tufPublicKey(identity) },
+    {
+      targets: await roleSigners(input.store, 'director', 'targets', input.onlinePassphrase),
+      snapshot: await roleSigners(input.store, 'director', 'snapshot', input.onlinePassphrase),
+      timestamp: await roleSigners(input.store, 'director', 'timestamp', input.onlinePassphrase),
+    },
+    input.now,
+  );
+
+  const files: DeviceBundle['files'] = {
+    deviceKey: 'device.key',
+    tlsKey: 'tls.key',
+    tlsCertificate: 'tls.crt',
+    caCertificate: 'ca.crt',
+    imageRoot: 'image-root.json',
+    directorRoot: 'director-root.json',
+  };
+  const write = (name: string, data: string | Uint8Array, mode?: number) =>
+    writeFileAtomic(join(input.out, name), data, { mode });
+  await write(files.deviceKey, identity.export({ type: 'pkcs8', format: 'pem' }), SECRET);
+  await write(files.tlsKey, tls.export({ type: 'pkcs8', format: 'pem' }), SECRET);
+  await write(files.tlsCertificate, certificate);
+  await write(files.caCertificate, caCertificate);
+  const imageRootVersion = (await input.image.versions()).root;
+  await write(
+    files.imageRoot,
+    await readFile(join(input.image.metadataDir, `${imageRootVersion}.root.json`)),
+  );
+  await write(files.directorRoot, await input.director.currentRoot());
+
+  let nats: DeviceBundle['nats'];
+  const settings = await readSettings(input.stateDir);
+  if (settings) {
+    const { seed } = await provisionNatsDevice(input.stateDir, deviceId);
+    files.natsSeed = 'nats.nk';
+    await write(files.natsSeed, `${seed}\n`, SECRET);
+    nats = { servers: stackAddresses(settings).nats };
+  }
+  const bundle: DeviceBundle = { deviceId, ecus, files, ...(nats ? { nats } : {}) };
+  await write('bundle.json', `${JSON.stringify(bundle, null, 2)}\n`);
+  return bundle;
+}
