@@ -5,3 +5,4 @@ export * from './update-command.ts';
 export * from './telemetry.ts';
 export * from './device-update-progress.ts';
 export type * from './domain-events.ts';
+export * from './freshness.ts';

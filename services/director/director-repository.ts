@@ -1,7 +1,13 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { assertToken, parseJson, UprollError } from '../../core/index.ts';
+import {
+  assertToken,
+  DEFAULT_FRESHNESS_MARGINS,
+  parseJson,
+  planRefresh,
+  UprollError,
+} from '../../core/index.ts';
 import {
   rootSigned,
   signEnvelope,
@@ -167,6 +173,59 @@ export class DirectorRepository {
       ...served,
       targets: served.roles['targets'] ?? 0,
     });
+  }
+
+  /**
+   * Re-signs what nears its expiry in one device's metadata: its targets
+   * (the Director's keys are online, so they are re-signed like the rest),
+   * snapshot and timestamp. Returns what it re-signed.
+   */
+  async keepFresh(
+    deviceId: string,
+    signers: OnlineSigners,
+    now: Date,
+  ): Promise<{ timestamp: boolean; snapshot: boolean }> {
+    const files = this.#device(deviceId);
+    const served = await files.served();
+    const targetsVersion = served.roles['targets'] ?? 0;
+    const targets = await files.readSigned(`${targetsVersion}.targets.json`);
+    const current = { ...served, targets: targetsVersion };
+    if (
+      planRefresh(
+        {
+          timestamp: new Date(targets['expires'] as string),
+          snapshot: new Date(targets['expires'] as string),
+        },
+        now,
+      ).snapshot
+    ) {
+      await this.#publishTargets(
+        deviceId,
+        targets['targets'] as Record<string, TargetSpec>,
+        signers,
+        now,
+        current,
+      );
+      return { timestamp: true, snapshot: true };
+    }
+    const plan = planRefresh(await files.expiries(), now);
+    if (!plan.timestamp) return plan;
+    const expires = (role: 'snapshot' | 'timestamp') =>
+      new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS[role] * DAY);
+    if (plan.snapshot) {
+      await files.commit(served, served.roles, signers, {
+        snapshot: expires('snapshot'),
+        timestamp: expires('timestamp'),
+      });
+    } else {
+      await files.stamp(
+        served,
+        await files.read(`${served.snapshot}.snapshot.json`),
+        signers.timestamp,
+        expires('timestamp'),
+      );
+    }
+    return plan;
   }
 
   /**

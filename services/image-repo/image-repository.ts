@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { UprollError } from '../../core/index.ts';
+import { planRefresh, UprollError } from '../../core/index.ts';
 import {
   checkTargetPath,
   describeFile,
@@ -216,6 +216,16 @@ export class ImageRepository {
       this.#expires('timestamp', now),
     );
     return { ...current, timestamp };
+  }
+
+  /** Re-signs what nears its expiry (see `planRefresh`); returns what it re-signed. */
+  async keepFresh(
+    signers: { snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+  ): Promise<{ timestamp: boolean; snapshot: boolean }> {
+    const plan = planRefresh(await this.#files.expiries(), now);
+    if (plan.timestamp) await this.refresh(signers, now, { snapshot: plan.snapshot });
+    return plan;
   }
 
   /**

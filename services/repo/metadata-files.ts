@@ -74,6 +74,18 @@ export class MetadataFiles {
     };
   }
 
+  /** When the served timestamp and snapshot expire. */
+  async expiries(): Promise<{ timestamp: Date; snapshot: Date }> {
+    const timestamp = await this.readSigned('timestamp.json');
+    const snapshotVersion =
+      (timestamp['meta'] as Record<string, { version: number }>)['snapshot.json']?.version ?? 0;
+    const snapshot = await this.readSigned(`${snapshotVersion}.snapshot.json`);
+    return {
+      timestamp: new Date(timestamp['expires'] as string),
+      snapshot: new Date(snapshot['expires'] as string),
+    };
+  }
+
   /**
    * A new snapshot listing `roles` at the given versions (with lengths and
    * hashes), then the timestamp that makes it current.
