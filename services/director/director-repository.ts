@@ -190,15 +190,8 @@ export class DirectorRepository {
     const targetsVersion = served.roles['targets'] ?? 0;
     const targets = await files.readSigned(`${targetsVersion}.targets.json`);
     const current = { ...served, targets: targetsVersion };
-    if (
-      planRefresh(
-        {
-          timestamp: new Date(targets['expires'] as string),
-          snapshot: new Date(targets['expires'] as string),
-        },
-        now,
-      ).snapshot
-    ) {
+    const targetsLeft = new Date(targets['expires'] as string).getTime() - now.getTime();
+    if (targetsLeft < DEFAULT_FRESHNESS_MARGINS.snapshotMs) {
       await this.#publishTargets(
         deviceId,
         targets['targets'] as Record<string, TargetSpec>,
