@@ -13,6 +13,9 @@ export interface RolloutWorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** How long a device has to answer one command request. */
   commandTimeoutMs?: number;
+  /** The metadata freshness job, on workers that hold the online keys. */
+  keepMetadataFresh?: () => Promise<unknown>;
+  taskQueue?: string;
 }
 
 export interface RolloutWorker {
@@ -28,12 +31,14 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
   const activities = createActivities({
     devices: new DeviceCommands(options.nc, { timeoutMs: options.commandTimeoutMs }),
     eventLog: new EventLog(options.nc),
+    ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
   });
   const { worker, connection } = await createUprollWorker({
     address: options.temporalAddress,
     namespace: options.namespace,
     activities,
     workflowBundle: options.workflowBundle,
+    ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
   const running = worker.run();
   return {

@@ -16,6 +16,9 @@ export interface FleetServicesOptions {
   bridgeConsumer?: string;
   /** Told about telemetry the bridge dropped. */
   onDropped?: (reason: string) => void;
+  /** The metadata freshness job, for a worker that holds the online keys. */
+  keepMetadataFresh?: () => Promise<unknown>;
+  taskQueue?: string;
 }
 
 /**
@@ -62,6 +65,8 @@ export async function startFleetServices(options: FleetServicesOptions) {
           nc,
           workflowBundle: options.workflowBundle,
           commandTimeoutMs: options.commandTimeoutMs,
+          ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
+          ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
         });
       },
 

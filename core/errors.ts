@@ -72,6 +72,8 @@ export type UprollErrorCode =
   | 'OFFLINE_KEY'
   /** A root proposal does not carry the signatures it needs yet. */
   | 'CEREMONY_INCOMPLETE'
+  /** A run of the metadata freshness job failed: metadata may expire unless someone acts. */
+  | 'FRESHNESS_MISSED'
   /** A required program (temporal, nats-server) is not installed. */
   | 'BINARY_NOT_FOUND'
   /** A port the local stack needs is already taken. */

@@ -2,3 +2,4 @@
 export { deviceUpdateWorkflow } from './device-update.ts';
 export type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
 export * from './messages.ts';
+export { metadataFreshnessWorkflow } from './metadata-freshness.ts';

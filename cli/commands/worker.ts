@@ -1,28 +1,57 @@
 import { once } from 'node:events';
-import { installTemporalRuntime, TASK_QUEUE } from '../../services/temporal/index.ts';
+import { KeyStore } from '../../keys/index.ts';
+import { DirectorRepository } from '../../services/director/index.ts';
+import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
+import { ImageRepository } from '../../services/image-repo/index.ts';
+import {
+  ensureFreshnessSchedule,
+  installTemporalRuntime,
+  TASK_QUEUE,
+} from '../../services/temporal/index.ts';
 import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
+import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+import { directorDir, imageRepoDir, keystoreDir } from './keys.ts';
 
 export const worker: Command = {
   name: 'worker',
   summary: 'Run the rollout worker and the telemetry bridge on the local stack until stopped.',
-  usage: 'uproll worker [--state-dir DIR] [--json]',
+  usage: 'uproll worker [--passphrase-env NAME] [--json]',
   details:
     'Prints one line (a JSON object with --json) once it polls the task queue. SIGINT or SIGTERM stop\n' +
-    'it gracefully; a crash loses nothing: Temporal resumes every update on the next worker.',
-  options: {},
+    'it gracefully; a crash loses nothing: Temporal resumes every update on the next worker.\n' +
+    'With the online key passphrase it also runs the metadata freshness job, hourly, on a Schedule.',
+  options: {
+    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
+    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+    ...passphraseOptions('', 'online key'),
+  },
   async run({ values }, io) {
     installTemporalRuntime();
+    const freshness = values['passphrase-env'] !== undefined || values['passphrase-fd'] !== undefined;
+    let keepFresh: (() => Promise<unknown>) | undefined;
+    if (freshness) {
+      const signers = await freshnessSigners(
+        new KeyStore(keystoreDir(values), { onlineOnly: true }),
+        await readPassphrase(values, '', 'online key'),
+      );
+      const image = new ImageRepository(imageRepoDir(values));
+      const director = new DirectorRepository(directorDir(values));
+      keepFresh = () => keepMetadataFresh({ image, director, signers, now: new Date() });
+    }
     const services = await startFleetServices({
       stateDir: stateDirOf(values),
       onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
+      ...(keepFresh ? { keepMetadataFresh: keepFresh } : {}),
     });
     await services.startWorker();
-    const ready = { ready: true, taskQueue: TASK_QUEUE, pid: process.pid, ...services.addresses };
+    if (freshness) await ensureFreshnessSchedule(services.client);
+    const ready = { ready: true, taskQueue: TASK_QUEUE, pid: process.pid, freshness, ...services.addresses };
     io.out(
       values.json
         ? JSON.stringify(ready)
-        : `worker ready: task queue ${TASK_QUEUE}, Temporal ${ready.temporal}, NATS ${ready.nats}`,
+        : `worker ready: task queue ${TASK_QUEUE}, Temporal ${ready.temporal}, NATS ${ready.nats}${freshness ? ', metadata freshness hourly' : ''}`,
     );
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     await services.close();

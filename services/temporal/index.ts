@@ -2,3 +2,4 @@ export * from './search-attributes.ts';
 export * from './worker.ts';
 export * from './device-updates.ts';
 export * from './runtime.ts';
+export * from './schedules.ts';

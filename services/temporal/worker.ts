@@ -11,6 +11,8 @@ export interface UprollWorkerOptions {
   /** A pre-built bundle (tests, production); without it the workflows are bundled from source. */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /** Defaults to TASK_QUEUE; tests isolate themselves with their own. */
+  taskQueue?: string;
 }
 
 /** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
@@ -24,7 +26,7 @@ export async function createUprollWorker(
   const worker = await Worker.create({
     connection,
     namespace: options.namespace ?? 'default',
-    taskQueue: TASK_QUEUE,
+    taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.identity ? { identity: options.identity } : {}),
     activities: options.activities,
     ...(options.workflowBundle

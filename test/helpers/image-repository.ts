@@ -8,7 +8,7 @@ import { newSigner } from './keys.ts';
 export const REPO_NOW = new Date('2026-11-21T12:00:00Z');
 
 /** An initialized Image repository in a temporary directory, with in-memory keys for every role. */
-export async function newImageRepository() {
+export async function newImageRepository(now: Date = REPO_NOW) {
   const signers = {
     root: [newSigner(), newSigner(), newSigner()],
     targets: [newSigner()],
@@ -25,6 +25,6 @@ export async function newImageRepository() {
     timestamp: signers.timestamp.map((s) => s.publicKey),
   };
   const repository = new ImageRepository(await mkdtemp(join(tmpdir(), 'uproll-image-repo-')));
-  await repository.initialize(keys, signers, REPO_NOW);
+  await repository.initialize(keys, signers, now);
   return { repository, signers, keys };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../../agent/index.ts';
-import { startFleetServices } from '../../cli/fleet-services.ts';
+import { startFleetServices, type FleetServicesOptions } from '../../cli/fleet-services.ts';
 import type { Artifact } from '../../core/index.ts';
 import { provisionNatsDevice } from '../../services/dev-stack/index.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
@@ -20,7 +20,9 @@ export function uniqueId(prefix: string): string {
  * service NATS connection, event log, Temporal client, telemetry bridge, and
  * a worker that can be stopped and started again. Plus devices and artifacts.
  */
-export async function startHarness() {
+export async function startHarness(
+  options: Pick<FleetServicesOptions, 'keepMetadataFresh' | 'taskQueue'> = {},
+) {
   installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');
   const services = await startFleetServices({
@@ -28,6 +30,7 @@ export async function startHarness() {
     workflowBundle: { codePath: workflowBundlePath },
     commandTimeoutMs: 2000,
     bridgeConsumer: uniqueId('bridge'),
+    ...options,
   });
   const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
   const agents: DeviceAgent[] = [];

@@ -1,0 +1,78 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UprollError } from '../../core/index.ts';
+import { keepMetadataFresh } from '../../services/freshness/index.ts';
+import { DirectorRepository } from '../../services/director/index.ts';
+import { ensureFreshnessSchedule } from '../../services/temporal/index.ts';
+import { newImageRepository } from '../helpers/image-repository.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describe('the metadata freshness Schedule', () => {
+  it('runs the job on Temporal and re-signs a timestamp that nears its expiry', async () => {
+    // A repository whose timestamp was signed 20 hours ago: 4 hours left of its day.
+    const image = await newImageRepository(new Date(Date.now() - 20 * 60 * 60 * 1000));
+    const director = new DirectorRepository(await mkdtemp(join(tmpdir(), 'uproll-it-director-')));
+    const taskQueue = uniqueId('freshness');
+    h = await startHarness({
+      taskQueue,
+      keepMetadataFresh: () =>
+        keepMetadataFresh({
+          image: image.repository,
+          director,
+          signers: { image: image.signers, director: { targets: [], snapshot: [], timestamp: [] } },
+          now: new Date(),
+        }),
+    });
+    await h.startWorker();
+    const scheduleId = uniqueId('freshness');
+    await ensureFreshnessSchedule(h.client, { scheduleId, taskQueue, every: '1 hour' });
+    await h.client.schedule.getHandle(scheduleId).trigger();
+
+    const versions = await waitFor(async () => {
+      const v = await image.repository.versions();
+      return v.timestamp > 1 ? v : undefined;
+    }, 'a re-signed timestamp');
+    expect(versions.timestamp).toBe(2);
+    await h.client.schedule.getHandle(scheduleId).delete();
+  });
+
+  it('raises an alert event on the event log when a run fails', async () => {
+    const taskQueue = uniqueId('freshness');
+    h = await startHarness({
+      taskQueue,
+      keepMetadataFresh: () =>
+        Promise.reject(new UprollError('KEY_REVOKED', 'the timestamp key was revoked')),
+    });
+    await h.startWorker();
+    const scheduleId = uniqueId('freshness');
+    await ensureFreshnessSchedule(h.client, { scheduleId, taskQueue });
+    await h.client.schedule.getHandle(scheduleId).trigger();
+
+    const alert = await waitFor(async () => {
+      const events = await h!.eventLog.read('repository', 'metadata');
+      return events.find((e) => JSON.stringify(e.event.data).includes(scheduleId));
+    }, 'the alert event');
+    expect(alert.event).toMatchObject({ type: 'repository.freshness.missed' });
+    expect(JSON.stringify(alert.event.data)).toContain('the timestamp key was revoked');
+    await h.client.schedule.getHandle(scheduleId).delete();
+  });
+});
