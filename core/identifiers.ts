@@ -48,3 +48,8 @@ export function deviceUpdateWorkflowId(deviceId: string, rolloutId: string): str
 /** Names of the device update workflow's messages, shared by the workflow and its callers. */
 export const DEVICE_PROGRESS_SIGNAL = 'deviceProgress';
 export const DEVICE_UPDATE_STATUS_QUERY = 'deviceUpdateStatus';
+
+/** Device -> Director: signed version reports (device manifests), captured by JetStream. */
+export function reportSubject(deviceId: string): string {
+  return `uproll.dev.${assertToken(deviceId, 'device id')}.report`;
+}

@@ -1,1 +1,2 @@
 export * from './director-repository.ts';
+export * from './report-listener.ts';

@@ -6,6 +6,8 @@ import { nanos } from '@nats-io/transport-node';
 export const EVENTS_STREAM = 'UPROLL_EVENTS';
 /** Device telemetry, consumed by the telemetry bridge. */
 export const TELEMETRY_STREAM = 'UPROLL_TELEMETRY';
+/** Signed device manifests, consumed by the Director. */
+export const REPORTS_STREAM = 'UPROLL_REPORTS';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -25,6 +27,15 @@ const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
     retention: RetentionPolicy.Limits,
     max_age: nanos(7 * DAY_MS),
     max_msg_size: 16 * 1024,
+    duplicate_window: nanos(10 * 60 * 1000),
+  },
+  {
+    name: REPORTS_STREAM,
+    subjects: ['uproll.dev.*.report'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_age: nanos(30 * DAY_MS),
+    max_msg_size: 64 * 1024,
     duplicate_window: nanos(10 * 60 * 1000),
   },
 ];
