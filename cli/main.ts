@@ -7,6 +7,7 @@ import { keysInit, keysList } from './commands/keys.ts';
 import { releasePublish } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision } from './commands/devices.ts';
+import { apiServe, apiToken } from './commands/api.ts';
 import {
   keysRevoke,
   keysRootPropose,
@@ -33,6 +34,8 @@ const COMMANDS: readonly Command[] = [
   releasePublish,
   repoServe,
   devicesProvision,
+  apiToken,
+  apiServe,
 ];
 
 function overview(): string {

@@ -1,7 +1,7 @@
 import type { UpdatePhase } from './device-update-progress.ts';
 
 /** Aggregates of the event log; each has one subject per id. */
-export type Aggregate = 'device' | 'rollout' | 'repository';
+export type Aggregate = 'device' | 'rollout' | 'repository' | 'api';
 
 /**
  * A fact appended to the event log (`uproll.evt.<aggregate>.<id>`). Events are

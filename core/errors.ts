@@ -72,6 +72,12 @@ export type UprollErrorCode =
   | 'OFFLINE_KEY'
   /** A root proposal does not carry the signatures it needs yet. */
   | 'CEREMONY_INCOMPLETE'
+  /** A caller presented no valid token (missing, malformed, wrong signature or audience). */
+  | 'UNAUTHORIZED'
+  /** A caller's token has expired. */
+  | 'TOKEN_EXPIRED'
+  /** A caller's role may not do this. */
+  | 'FORBIDDEN'
   /** A run of the metadata freshness job failed: metadata may expire unless someone acts. */
   | 'FRESHNESS_MISSED'
   /** A required program (temporal, nats-server) is not installed. */

@@ -180,12 +180,13 @@ async function initDirectorAndFleetCa(
     now,
   );
   const ca = await generate('ca', true, 'fleet', 'rsa');
+  const api = await generate('api', true, 'fleet', 'ed25519');
   const caCertificate = fleetCaPath(store.dir);
   await writeFileAtomic(
     caCertificate,
     createFleetCa(await store.privateKey(ca.keyId, passphrases.online), now),
   );
-  return { director: dir, caCertificate, keys: [...roots, targets, snapshot, timestamp, ca] };
+  return { director: dir, caCertificate, keys: [...roots, targets, snapshot, timestamp, ca, api] };
 }
 
 export const keysList: Command = {
@@ -201,7 +202,7 @@ export const keysList: Command = {
   },
 };
 
-const ROLE_ORDER = ['root', 'targets', 'releases', 'snapshot', 'timestamp', 'ca'];
+const ROLE_ORDER = ['root', 'targets', 'releases', 'snapshot', 'timestamp', 'ca', 'api'];
 
 function printKeys(keys: readonly KeyRecord[], io: Io): void {
   const rank = (k: KeyRecord) =>

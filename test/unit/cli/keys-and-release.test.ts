@@ -62,6 +62,7 @@ describe('uproll keys and release', () => {
       'director:snapshot:online',
       'director:targets:online',
       'director:timestamp:online',
+      'fleet:api:online',
       'fleet:ca:online',
     ]);
     expect(

@@ -1,0 +1,3 @@
+export * from './tokens.ts';
+export * from './server.ts';
+export * from './routes.ts';

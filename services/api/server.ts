@@ -1,0 +1,135 @@
+import type { KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isUprollError, UprollError, type UprollErrorCode } from '../../core/index.ts';
+import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
+
+/** One endpoint of the management API and the roles allowed to call it. */
+export interface ApiRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  roles: readonly ApiRole[];
+  /** Byte cap on the request body (POST). */
+  maxBodyBytes?: number;
+  handle(request: { caller: ApiCaller; body: Uint8Array }): Promise<unknown>;
+}
+
+/** A refused call, for the audit trail (never the token itself). */
+export interface RefusedCall {
+  method: string;
+  path: string;
+  code: UprollErrorCode;
+  subject?: string;
+  role?: ApiRole;
+}
+
+const STATUS: Partial<Record<UprollErrorCode, number>> = {
+  UNAUTHORIZED: 401,
+  TOKEN_EXPIRED: 401,
+  FORBIDDEN: 403,
+  INVALID_INPUT: 400,
+  INPUT_TOO_LARGE: 413,
+  INVALID_TARGET_PATH: 400,
+  UNKNOWN_KEY: 404,
+};
+
+/**
+ * The management API: JSON over HTTP, each call authenticated by a short-lived
+ * signed token and allowed by role. Errors are problem documents
+ * (RFC 9457) carrying the stable code; every refused call is reported to
+ * `onRefused`. Devices hold no tokens and so have no access.
+ */
+export async function startApiServer(options: {
+  routes: readonly ApiRoute[];
+  tokenKey: KeyObject;
+  onRefused?: (call: RefusedCall) => Promise<void> | void;
+  host?: string;
+  port?: number;
+  now?: () => Date;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    void handle(request, response).catch(() => {
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    const route = options.routes.find((r) => r.path === path && r.method === request.method);
+    let caller: ApiCaller | undefined;
+    try {
+      if (!route) throw new UprollError('INVALID_INPUT', `no ${request.method} ${path} in this API`);
+      const header = request.headers.authorization ?? '';
+      if (!header.startsWith('Bearer '))
+        throw new UprollError('UNAUTHORIZED', 'send a token as Authorization: Bearer <token>');
+      caller = await verifyApiToken(header.slice(7), options.tokenKey, options.now?.() ?? new Date());
+      if (!route.roles.includes(caller.role)) {
+        throw new UprollError(
+          'FORBIDDEN',
+          `role ${caller.role} may not ${request.method} ${path}; it needs ${route.roles.join(' or ')}`,
+        );
+      }
+      const body =
+        route.method === 'POST' ? await readBody(request, route.maxBodyBytes ?? 64 * 1024) : new Uint8Array();
+      send(response, 200, await route.handle({ caller, body }));
+    } catch (err) {
+      const code: UprollErrorCode = isUprollError(err) ? err.code : 'INVALID_INPUT';
+      const status = isUprollError(err) ? (STATUS[code] ?? 422) : 500;
+      if (status === 401 || status === 403) {
+        await options.onRefused?.({
+          method: request.method ?? '',
+          path,
+          code,
+          ...(caller ? { subject: caller.subject, role: caller.role } : {}),
+        });
+      }
+      send(
+        response,
+        status,
+        {
+          type: 'about:blank',
+          title: code,
+          status,
+          code,
+          detail: isUprollError(err) ? err.message : 'internal error',
+        },
+        'application/problem+json',
+      );
+    }
+  }
+
+  await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
+  const address = server.address();
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${typeof address === 'object' && address ? address.port : 0}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function readBody(request: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > maxBytes) throw new UprollError('INPUT_TOO_LARGE', `the body is over ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new UprollError('INPUT_TOO_LARGE', `the body is over ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(response: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  response.writeHead(status, { 'content-type': type }).end(JSON.stringify(body));
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}

@@ -1,0 +1,127 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyStore } from '../../../keys/index.ts';
+import {
+  issueApiToken,
+  managementRoutes,
+  startApiServer,
+  type RefusedCall,
+} from '../../../services/api/index.ts';
+import { DirectorRepository } from '../../../services/director/index.ts';
+import { newImageRepository } from '../../helpers/image-repository.ts';
+
+const tokenKeys = generateKeyPairSync('ed25519');
+const refused: RefusedCall[] = [];
+let api: { url: string; close(): Promise<void> };
+let image: Awaited<ReturnType<typeof newImageRepository>>;
+
+beforeAll(async () => {
+  image = await newImageRepository(new Date());
+  api = await startApiServer({
+    routes: managementRoutes({
+      store: new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-api-keys-'))),
+      image: image.repository,
+      director: new DirectorRepository(await mkdtemp(join(tmpdir(), 'uproll-api-director-'))),
+      releaseSigners: () => Promise.resolve(image.signers),
+    }),
+    tokenKey: tokenKeys.publicKey,
+    onRefused: (call) => void refused.push(call),
+  });
+});
+afterAll(() => api.close());
+
+const token = (
+  role: 'security' | 'release',
+  options: { now?: Date; ttl?: number; key?: typeof tokenKeys.privateKey } = {},
+) =>
+  issueApiToken({
+    subject: `${role}-person`,
+    role,
+    ttlSeconds: options.ttl ?? 900,
+    key: options.key ?? tokenKeys.privateKey,
+    now: options.now ?? new Date(),
+  });
+
+async function call(method: string, path: string, bearer?: string, body?: unknown) {
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const release = {
+  artifacts: [
+    {
+      name: 'app.bin',
+      contentBase64: Buffer.from('app').toString('base64'),
+      hardwareIds: ['rpi4'],
+      releaseCounter: 3,
+    },
+  ],
+};
+
+describe('management API', () => {
+  it('lets a release manager publish a release', async () => {
+    const published = await call('POST', '/api/releases', await token('release'), release);
+    expect(published).toMatchObject({ status: 200, body: { releases: 2 } });
+    expect((await call('GET', '/api/releases', await token('security'))).body).toHaveProperty(['app.bin']);
+  });
+
+  it('lets a security team list the keys', async () => {
+    expect((await call('GET', '/api/keys', await token('security'))).status).toBe(200);
+  });
+
+  describe('refuses, with a coded problem and an audit record', () => {
+    it.each([
+      ['no token', undefined, 401, 'UNAUTHORIZED'],
+      ['a token of another issuer key', 'other', 401, 'UNAUTHORIZED'],
+      ['an expired token', 'expired', 401, 'TOKEN_EXPIRED'],
+      ['the wrong role', 'security', 403, 'FORBIDDEN'],
+    ] as const)('%s', async (_what, kind, status, code) => {
+      const bearer =
+        kind === undefined
+          ? undefined
+          : kind === 'other'
+            ? await token('release', { key: generateKeyPairSync('ed25519').privateKey })
+            : kind === 'expired'
+              ? await token('release', { now: new Date(Date.now() - 3600_000), ttl: 60 })
+              : await token('security');
+      const before = await image.repository.versions();
+      const response = await call('POST', '/api/releases', bearer, release);
+      expect(response).toMatchObject({ status, body: { code, status } });
+      expect(refused.at(-1)).toMatchObject({ method: 'POST', path: '/api/releases', code });
+      expect(JSON.stringify(refused)).not.toContain(bearer ?? '§');
+      expect(await image.repository.versions()).toEqual(before);
+    });
+  });
+
+  describe('rejects bad bodies and stores nothing', () => {
+    it.each([
+      ['malformed JSON', '{"artifacts": [', 400, 'INVALID_INPUT'],
+      [
+        'a missing hardware id',
+        { artifacts: [{ ...release.artifacts[0], hardwareIds: [] }] },
+        400,
+        'INVALID_INPUT',
+      ],
+      [
+        'a path outside the repository',
+        { artifacts: [{ ...release.artifacts[0], name: '../x' }] },
+        400,
+        'INVALID_TARGET_PATH',
+      ],
+    ])('%s', async (_what, body, status, code) => {
+      const before = await image.repository.versions();
+      expect(await call('POST', '/api/releases', await token('release'), body)).toMatchObject({
+        status,
+        body: { code },
+      });
+      expect(await image.repository.versions()).toEqual(before);
+    });
+  });
+});
