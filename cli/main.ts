@@ -3,7 +3,7 @@ import { helpText, parseCommandArgs, processIo, UsageError, type Command, type I
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
 import { worker } from './commands/worker.ts';
-import { keysInit, keysList } from './commands/keys.ts';
+import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision } from './commands/devices.ts';
@@ -25,6 +25,7 @@ const COMMANDS: readonly Command[] = [
   demo,
   keysInit,
   keysList,
+  keysAudit,
   keysRotate,
   keysRevoke,
   keysRootPropose,

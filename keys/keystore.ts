@@ -1,5 +1,5 @@
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, type JWK } from 'jose';
 import { z } from 'zod';
@@ -116,7 +116,44 @@ export class KeyStore {
 
   /** A signer over the decrypted key; never for a revoked key. */
   async signer(keyId: string, passphrase: string): Promise<Signer> {
-    return inMemorySigner(await this.privateKey(keyId, passphrase));
+    const record = await this.get(keyId);
+    const signer = inMemorySigner(await this.privateKey(keyId, passphrase));
+    const audit = this.#auditPath;
+    return {
+      keyId: signer.keyId,
+      publicKey: signer.publicKey,
+      // Every signature is recorded: who signed what (by digest), when.
+      async sign(data) {
+        const signature = await signer.sign(data);
+        const entry = {
+          at: new Date().toISOString(),
+          keyId,
+          repository: record.repository,
+          role: record.role,
+          sha256: createHash('sha256').update(data).digest('hex'),
+        };
+        await appendFile(audit, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+        return signature;
+      },
+    };
+  }
+
+  get #auditPath(): string {
+    return join(this.dir, 'audit.jsonl');
+  }
+
+  /** The audit trail: one entry per signature made with a key of this store. */
+  async auditTrail(): Promise<
+    { at: string; keyId: string; repository: string; role: string; sha256: string }[]
+  > {
+    const text = await readFile(this.#auditPath, 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (line) =>
+          JSON.parse(line) as { at: string; keyId: string; repository: string; role: string; sha256: string },
+      );
   }
 
   /** The decrypted private key itself, for signers other than TUF's (the fleet CA). Never for a revoked key. */

@@ -229,3 +229,21 @@ function printKeys(keys: readonly KeyRecord[], io: Io): void {
         .trimEnd(),
     );
 }
+
+export const keysAudit: Command = {
+  name: 'keys audit',
+  summary:
+    'Show the audit trail: every signature made with a key of the key store (when, key, role, digest).',
+  usage: 'uproll keys audit [--keystore DIR] [--json]',
+  options: { keystore: locationOptions.keystore },
+  async run({ values }, io) {
+    const trail = await new KeyStore(keystoreDir(values)).auditTrail();
+    if (values.json) io.out(JSON.stringify(trail));
+    else
+      for (const e of trail)
+        io.out(
+          `${e.at}  ${e.repository.padEnd(8)} ${e.role.padEnd(9)} ${e.keyId.slice(0, 16)}  sha256:${e.sha256.slice(0, 16)}`,
+        );
+    return 0;
+  },
+};

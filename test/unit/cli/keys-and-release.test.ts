@@ -99,6 +99,8 @@ describe('uproll keys and release', () => {
       status: 0,
       stdout: 'published app.bin: releases v2, snapshot v2, timestamp v2',
     });
+    const trail = JSON.parse((await run('keys', 'audit', '--json')).stdout) as { role: string }[];
+    expect(trail.slice(-3).map((e) => e.role)).toEqual(['releases', 'snapshot', 'timestamp']);
 
     server = await startRepositoryServer({ dir: join(stateDir, 'image-repo') });
     const client = join(stateDir, 'client');
@@ -229,8 +231,12 @@ describe('uproll key ceremonies', () => {
   it('runs a root change ceremony: propose, sign one holder at a time, publish when complete', async () => {
     await init();
     const roots = (
-      JSON.parse((await run('keys', 'list', '--json')).stdout) as { role: string; keyId: string }[]
-    ).filter((k) => k.role === 'root');
+      JSON.parse((await run('keys', 'list', '--json')).stdout) as {
+        role: string;
+        keyId: string;
+        repository: string;
+      }[]
+    ).filter((k) => k.role === 'root' && k.repository === 'image');
     const proposal = join(stateDir, 'root-2.json');
     expect((await run('keys', 'root', 'propose', '--out', proposal, '--threshold', 'root=3')).status).toBe(0);
     for (const root of roots) {

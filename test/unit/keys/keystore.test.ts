@@ -102,4 +102,15 @@ describe('key store', () => {
       store.generate({ repository: 'image', role: 'root', online: false, passphrase: 'short', now: NOW }),
     ).rejects.toThrowWithCode('INVALID_INPUT');
   });
+
+  it('records every signature in the audit trail: key, role and the digest of what was signed', async () => {
+    const record = await generate(true);
+    const signer = await store.signer(record.keyId, PASSPHRASE);
+    await signer.sign(new TextEncoder().encode('timestamp v2'));
+    await signer.sign(new TextEncoder().encode('timestamp v3'));
+    const trail = await store.auditTrail();
+    expect(trail).toHaveLength(2);
+    expect(trail[0]).toMatchObject({ keyId: record.keyId, repository: 'image', role: 'timestamp' });
+    expect(trail[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
 });
