@@ -10,6 +10,7 @@ import { devicesProvision } from './commands/devices.ts';
 import { apiServe, apiToken } from './commands/api.ts';
 import {
   keysRevoke,
+  keysTrustedBy,
   keysRootPropose,
   keysRootPublish,
   keysRootSign,
@@ -28,6 +29,7 @@ const COMMANDS: readonly Command[] = [
   keysAudit,
   keysRotate,
   keysRevoke,
+  keysTrustedBy,
   keysRootPropose,
   keysRootSign,
   keysRootStatus,

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import { ceremonyStatus, KeyStore, proposeRoot, roleSigners, signRootProposal } from '../../keys/index.ts';
 import { ImageRepository, revokeImageKey, rotateImageRole } from '../../services/image-repo/index.ts';
+import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { UsageError, type Command, type OptionSpec } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { imageRepoDir, keystoreDir } from './keys.ts';
+import { directorDir, imageRepoDir, keystoreDir } from './keys.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 const location: Record<string, OptionSpec> = {
@@ -208,5 +209,35 @@ export const keysRootPublish: Command = {
     );
     io.out(values.json ? JSON.stringify(versions) : `published root v${versions.root}`);
     return 0;
+  },
+};
+
+export const keysTrustedBy: Command = {
+  name: 'keys trusted-by',
+  summary: 'After a revocation: which devices may still trust a key, from their last signed reports.',
+  usage: 'uproll keys trusted-by KEYID [--json]',
+  details: 'Exits 0 when no device trusts the key any more, 3 when some still do (or never reported).',
+  options: {
+    repo: location['repo'] as OptionSpec,
+    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+  },
+  async run({ values, positionals }, io) {
+    const [keyId] = positionals;
+    if (!keyId) throw new UsageError('name the KEYID');
+    const exposures = await devicesTrustingKey(
+      keyId,
+      new DirectorRepository(directorDir(values)),
+      new ImageRepository(imageRepoDir(values)),
+    );
+    const trusting = exposures.filter((e) => e.trustsKey);
+    if (values.json) io.out(JSON.stringify(exposures));
+    else {
+      for (const e of exposures)
+        io.out(
+          `${e.deviceId.padEnd(24)} root v${e.imageRoot ?? '?'}  ${e.trustsKey ? 'still trusts the key' : 'no longer trusts it'}`,
+        );
+      io.out(`${trusting.length} of ${exposures.length} devices may still trust ${keyId.slice(0, 16)}`);
+    }
+    return trusting.length === 0 ? 0 : 3;
   },
 };

@@ -37,6 +37,8 @@ export const deviceManifestSchema = z.object({
   ecuVersionReports: z.record(z.string().max(128), signedReportSchema),
   counter: z.int().min(0),
   time: z.iso.datetime(),
+  /** The root versions the device trusts now: which keys it still accepts. */
+  trustedRoots: z.object({ image: z.int().min(1), director: z.int().min(1) }).optional(),
 });
 export type DeviceManifest = z.infer<typeof deviceManifestSchema>;
 

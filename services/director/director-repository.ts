@@ -43,6 +43,7 @@ const inventorySchema = z.object({
     )
     .default({}),
   attacksDetected: z.record(z.string(), z.string()).default({}),
+  trustedRoots: z.object({ image: z.int(), director: z.int() }).optional(),
 });
 /** What the Director knows of a device: its ECUs, its key, what its last signed report said. */
 export type InventoryRecord = z.infer<typeof inventorySchema>;
@@ -245,6 +246,7 @@ export class DirectorRepository {
           { filepath: r.signed.installedImage.filepath, ...r.signed.installedImage.fileinfo },
         ]),
       ),
+      ...(manifest.trustedRoots ? { trustedRoots: manifest.trustedRoots } : {}),
       attacksDetected: Object.fromEntries(
         Object.entries(manifest.ecuVersionReports).map(([serial, r]) => [serial, r.signed.attacksDetected]),
       ),

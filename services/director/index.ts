@@ -1,2 +1,3 @@
 export * from './director-repository.ts';
 export * from './report-listener.ts';
+export * from './key-exposure.ts';

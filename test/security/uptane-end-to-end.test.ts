@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrustedRepository, type FoundTarget, type Signer } from '../../core/tuf/index.ts';
 import { fullVerification, signDeviceManifest, signEcuVersionReport } from '../../core/uptane/index.ts';
-import { DirectorRepository } from '../../services/director/index.ts';
+import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
 import { ensureTarget, fetchCapped, joinUrl, targetUrl } from '../../services/tuf/index.ts';
 import { memoryCache } from '../helpers/tuf-client.ts';
@@ -89,6 +89,7 @@ async function manifest(counter: number, signer = deviceKey) {
   );
   const signed = await signDeviceManifest(
     {
+      trustedRoots: { image: 1, director: 1 },
       deviceId: 'dev-1',
       primaryEcuSerial: 'ecu-1',
       ecuVersionReports: { 'ecu-1': report },
@@ -162,5 +163,15 @@ describe('Uptane end to end: Image repository and Director services, a device ve
         REPO_NOW,
       ),
     ).rejects.toThrowWithCode('ECU_MISMATCH');
+  });
+
+  it('tells which devices still trust a key, from the root version they report', async () => {
+    const timestampKey = image.signers.timestamp[0]!.keyId;
+    expect(await devicesTrustingKey(timestampKey, director, image.repository)).toEqual([
+      { deviceId: 'dev-1', imageRoot: 1, trustsKey: true },
+    ]);
+    expect(await devicesTrustingKey('ab'.repeat(32), director, image.repository)).toEqual([
+      { deviceId: 'dev-1', imageRoot: 1, trustsKey: false },
+    ]);
   });
 });
