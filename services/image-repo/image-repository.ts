@@ -1,5 +1,4 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { planRefresh, UprollError } from '../../core/index.ts';
 import {
   checkTargetPath,
@@ -12,8 +11,7 @@ import {
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
 import { ceremonyStatus } from '../../keys/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
-import { MetadataFiles } from '../repo/index.ts';
+import { FileBlobStore, MetadataFiles, type BlobStore } from '../repo/index.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
 export interface ExpiryPolicy {
@@ -75,10 +73,18 @@ export class ImageRepository {
   readonly policy: ExpiryPolicy;
   readonly #files: MetadataFiles;
 
-  constructor(dir: string, policy: ExpiryPolicy = DEFAULT_EXPIRY_DAYS) {
+  readonly #store: BlobStore;
+
+  /** A repository kept in `store` (by default the directory `dir`, which the HTTP server serves). */
+  constructor(
+    dir: string,
+    policy: ExpiryPolicy = DEFAULT_EXPIRY_DAYS,
+    store: BlobStore = new FileBlobStore(dir),
+  ) {
     this.dir = dir;
     this.policy = policy;
-    this.#files = new MetadataFiles(join(dir, 'metadata'));
+    this.#store = store;
+    this.#files = new MetadataFiles(store, 'metadata/');
   }
 
   get metadataDir(): string {
@@ -107,7 +113,6 @@ export class ImageRepository {
     if ((await this.#files.rootVersions()).length > 0) {
       throw new UprollError('INVALID_INPUT', `${this.dir} already holds a repository`);
     }
-    await mkdir(this.metadataDir, { recursive: true });
     const root = await signEnvelope(
       rootSigned({
         version: 1,
@@ -330,8 +335,6 @@ export class ImageRepository {
 
   async #storeTarget(name: string, sha256: string, bytes: Uint8Array): Promise<void> {
     const slash = name.lastIndexOf('/');
-    const path = join(this.targetsDir, `${name.slice(0, slash + 1)}${sha256}.${name.slice(slash + 1)}`);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, bytes);
+    await this.#store.put(`targets/${name.slice(0, slash + 1)}${sha256}.${name.slice(slash + 1)}`, bytes);
   }
 }

@@ -1,1 +1,2 @@
 export * from './metadata-files.ts';
+export * from './blob-store.ts';

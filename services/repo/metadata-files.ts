@@ -1,5 +1,3 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   describeFile,
   signEnvelope,
@@ -7,7 +5,7 @@ import {
   timestampSigned,
   type Signer,
 } from '../../core/tuf/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { FileBlobStore, type BlobStore } from './blob-store.ts';
 
 /** The versions a repository serves now: root, snapshot, timestamp and each targets role. */
 export interface ServedVersions {
@@ -26,19 +24,23 @@ export interface ServedVersions {
  * its own files.
  */
 export class MetadataFiles {
-  readonly dir: string;
+  readonly #store: BlobStore;
+  readonly #prefix: string;
 
-  constructor(dir: string) {
-    this.dir = dir;
+  /** Metadata under `prefix` (e.g. 'metadata/') of a blob store, or in a directory of its own. */
+  constructor(store: BlobStore | string, prefix = '') {
+    this.#store = typeof store === 'string' ? new FileBlobStore(store) : store;
+    this.#prefix = prefix;
   }
 
-  async write(file: string, bytes: Uint8Array): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, file), bytes);
+  write(file: string, bytes: Uint8Array): Promise<void> {
+    return this.#store.put(`${this.#prefix}${file}`, bytes);
   }
 
-  read(file: string): Promise<Uint8Array> {
-    return readFile(join(this.dir, file));
+  async read(file: string): Promise<Uint8Array> {
+    const bytes = await this.#store.get(`${this.#prefix}${file}`);
+    if (!bytes) throw new Error(`${this.#prefix}${file} is missing from the repository`);
+    return bytes;
   }
 
   /** The signed part of a file this repository wrote itself. */
@@ -49,7 +51,7 @@ export class MetadataFiles {
   }
 
   async rootVersions(): Promise<number[]> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const names = await this.#store.list(this.#prefix);
     return names
       .map((name) => /^(\d+)\.root\.json$/.exec(name)?.[1])
       .filter((v) => v !== undefined)

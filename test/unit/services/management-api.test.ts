@@ -124,4 +124,27 @@ describe('management API', () => {
       expect(await image.repository.versions()).toEqual(before);
     });
   });
+
+  it('refuses a body over its cap with INPUT_TOO_LARGE', async () => {
+    const small = await startApiServer({
+      routes: [
+        {
+          method: 'POST',
+          path: '/api/echo',
+          roles: ['release'],
+          maxBodyBytes: 16,
+          handle: () => Promise.resolve({}),
+        },
+      ],
+      tokenKey: tokenKeys.publicKey,
+    });
+    const response = await fetch(`${small.url}/api/echo`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token('release')}` },
+      body: 'x'.repeat(1024),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: 'INPUT_TOO_LARGE' });
+    await small.close();
+  });
 });
