@@ -9,7 +9,7 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, keystoreDir } from './keys.ts';
+import { directorDir, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
 
 async function apiKey(store: KeyStore) {
   const [record] = await roleKeys(store, 'fleet', 'api');
@@ -22,7 +22,7 @@ export const apiToken: Command = {
   summary: 'Issue a short-lived signed token for one person and one role (security or release).',
   usage: 'uproll api token --role security|release --subject NAME [--ttl SECONDS] [--json]',
   options: {
-    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
+    keystore: locationOptions.keystore,
     role: { type: 'string', description: 'security (key operations) or release (publish, roll out)' },
     subject: { type: 'string', description: 'who the token is for (kept in the audit trail)' },
     ttl: { type: 'string', description: 'lifetime in seconds (default 900, at most 28800)' },
@@ -58,9 +58,7 @@ export const apiServe: Command = {
   details:
     'Refused calls are appended to the event log (uproll.evt.api.management) when the local stack runs.',
   options: {
-    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
-    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
-    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+    ...locationOptions,
     port: { type: 'string', description: 'port (default 18090)' },
     ...passphraseOptions('', 'online key'),
   },

@@ -5,7 +5,7 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import { provisionDeviceBundle } from '../../services/provisioning/index.ts';
 import { stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, fleetCaPath, imageRepoDir, keystoreDir } from './keys.ts';
+import { directorDir, fleetCaPath, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
 
 export const devicesProvision: Command = {
   name: 'devices provision',
@@ -15,9 +15,7 @@ export const devicesProvision: Command = {
   details:
     'Secrets in the bundle are written with mode 0600. The fleet CA and the Director sign with online keys.',
   options: {
-    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
-    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
-    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+    ...locationOptions,
     'hardware-id': { type: 'string', description: "the device's hardware id" },
     'ecu-serial': { type: 'string', description: 'serial of its primary ECU (default DEVICE_ID-primary)' },
     out: { type: 'string', description: 'bundle directory (default <state-dir>/devices/DEVICE_ID)' },

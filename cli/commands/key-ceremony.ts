@@ -5,15 +5,12 @@ import { ceremonyStatus, KeyStore, proposeRoot, roleSigners, signRootProposal } 
 import { ImageRepository, revokeImageKey, rotateImageRole } from '../../services/image-repo/index.ts';
 import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
-import { UsageError, type Command, type OptionSpec } from '../command.ts';
+import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, keystoreDir } from './keys.ts';
+import { directorDir, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
-const location: Record<string, OptionSpec> = {
-  keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
-  repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
-};
+const location = { keystore: locationOptions.keystore, repo: locationOptions.repo };
 const bothPassphrases = {
   ...passphraseOptions('offline-', 'offline key'),
   ...passphraseOptions('online-', 'online key'),
@@ -172,7 +169,7 @@ export const keysRootStatus: Command = {
   summary: 'Show how many signatures a root proposal has of the current and of the proposed root keys.',
   usage: 'uproll keys root status FILE [--json]',
   details: 'Exits 0 when the proposal can be published, 3 when it needs more signatures.',
-  options: { repo: location['repo'] as OptionSpec },
+  options: { repo: locationOptions.repo },
   async run({ values, positionals }, io) {
     const [file] = positionals;
     if (!file) throw new UsageError('name the proposal FILE');
@@ -218,8 +215,8 @@ export const keysTrustedBy: Command = {
   usage: 'uproll keys trusted-by KEYID [--json]',
   details: 'Exits 0 when no device trusts the key any more, 3 when some still do (or never reported).',
   options: {
-    repo: location['repo'] as OptionSpec,
-    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+    repo: locationOptions.repo,
+    director: locationOptions.director,
   },
   async run({ values, positionals }, io) {
     const [keyId] = positionals;

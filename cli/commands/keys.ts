@@ -1,26 +1,11 @@
-import { join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import { createFleetCa, IMAGE_ROLES, KeyStore, type ImageRole, type KeyRecord } from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
-import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { UsageError, type Command, type Io } from '../command.ts';
+import { directorDir, fleetCaPath, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-
-export const keystoreDir = (values: Record<string, unknown>) =>
-  typeof values['keystore'] === 'string' ? values['keystore'] : join(stateDirOf(values), 'keys');
-export const imageRepoDir = (values: Record<string, unknown>) =>
-  typeof values['repo'] === 'string' ? values['repo'] : join(stateDirOf(values), 'image-repo');
-export const directorDir = (values: Record<string, unknown>) =>
-  typeof values['director'] === 'string' ? values['director'] : join(stateDirOf(values), 'director');
-/** Where keys init leaves the fleet CA certificate. */
-export const fleetCaPath = (keystore: string) => join(keystore, 'fleet-ca.crt');
-
-const locationOptions = {
-  keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
-  repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
-  director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
-} as const;
 
 export const keysInit: Command = {
   name: 'keys init',

@@ -5,7 +5,7 @@ import { KeyStore, roleSigners } from '../../keys/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { imageRepoDir, keystoreDir } from './keys.ts';
+import { imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
 
 /** Artifacts are read whole for now; a streaming publish is the next step. */
 const MAX_ARTIFACT_BYTES = 1024 ** 3;
@@ -18,8 +18,8 @@ export const releasePublish: Command = {
     'uproll release publish FILE... --hardware-id ID [--hardware-id ID ...] --release-counter N [--json]',
   details: 'Signs with the online keys (releases, snapshot, timestamp), opened with the online passphrase.',
   options: {
-    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
-    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+    keystore: locationOptions.keystore,
+    repo: locationOptions.repo,
     'hardware-id': {
       type: 'string',
       multiple: true,

@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { portOption, type Command } from '../command.ts';
-import { imageRepoDir } from './keys.ts';
+import { imageRepoDir, locationOptions } from '../locations.ts';
 
 export const repoServe: Command = {
   name: 'repo serve',
   summary: 'Serve the Image repository over HTTP (metadata and targets) until stopped.',
   usage: 'uproll repo serve [--repo DIR] [--host H] [--port N] [--json]',
   options: {
-    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
+    repo: locationOptions.repo,
     host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
     port: { type: 'string', description: 'port (default 18080)' },
   },

@@ -11,7 +11,7 @@ import {
 import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, keystoreDir } from './keys.ts';
+import { directorDir, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
 
 export const worker: Command = {
   name: 'worker',
@@ -22,9 +22,7 @@ export const worker: Command = {
     'it gracefully; a crash loses nothing: Temporal resumes every update on the next worker.\n' +
     'With the online key passphrase it also runs the metadata freshness job, hourly, on a Schedule.',
   options: {
-    keystore: { type: 'string', description: 'key store directory (default <state-dir>/keys)' },
-    repo: { type: 'string', description: 'Image repository directory (default <state-dir>/image-repo)' },
-    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+    ...locationOptions,
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
