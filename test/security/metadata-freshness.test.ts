@@ -10,11 +10,11 @@ import {
 } from '../../core/tuf/index.ts';
 import { KeyStore } from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
-import { ImageRepository } from '../../services/image-repo/index.ts';
 import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
+import { newKeyStoreImageRepository, TEST_PASSPHRASES } from '../helpers/image-repository.ts';
 
 const HOUR = 60 * 60 * 1000;
-const ONLINE = 'online passphrase';
+const ONLINE = TEST_PASSPHRASES.online;
 
 const fileFetcher =
   (dir: string): MetadataFetcher =>
@@ -27,43 +27,17 @@ const fileFetcher =
 describe('metadata freshness', () => {
   it('keeps both repositories valid for 30 days when the job runs every hour', async () => {
     const start = new Date('2026-11-21T12:00:00Z');
-    const store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-fresh-keys-')));
-    const key = (repository: 'image' | 'director', role: string, online: boolean) =>
+    const { store, repository: image } = await newKeyStoreImageRepository(start);
+    const key = (repository: 'director', role: string, online: boolean) =>
       store.generate({
         repository,
         role,
         online,
-        passphrase: online ? ONLINE : 'offline passphrase',
+        passphrase: online ? ONLINE : TEST_PASSPHRASES.offline,
         now: start,
       });
     const signer = async (record: Awaited<ReturnType<typeof key>>) =>
-      store.signer(record.keyId, record.online ? ONLINE : 'offline passphrase');
-    const image = new ImageRepository(await mkdtemp(join(tmpdir(), 'uproll-fresh-image-')));
-    const k = {
-      root: await key('image', 'root', false),
-      targets: await key('image', 'targets', false),
-      releases: await key('image', 'releases', true),
-      snapshot: await key('image', 'snapshot', true),
-      timestamp: await key('image', 'timestamp', true),
-    };
-    await image.initialize(
-      {
-        root: [k.root.publicKey],
-        rootThreshold: 1,
-        targets: [k.targets.publicKey],
-        releases: [k.releases.publicKey],
-        snapshot: [k.snapshot.publicKey],
-        timestamp: [k.timestamp.publicKey],
-      },
-      {
-        root: [await signer(k.root)],
-        targets: [await signer(k.targets)],
-        releases: [await signer(k.releases)],
-        snapshot: [await signer(k.snapshot)],
-        timestamp: [await signer(k.timestamp)],
-      },
-      start,
-    );
+      store.signer(record.keyId, record.online ? ONLINE : TEST_PASSPHRASES.offline);
     const director = new DirectorRepository(await mkdtemp(join(tmpdir(), 'uproll-fresh-director-')));
     const d = {
       root: await key('director', 'root', false),
@@ -84,7 +58,7 @@ describe('metadata freshness', () => {
     );
     const signers = await freshnessSigners(new KeyStore(store.dir, { onlineOnly: true }), ONLINE);
     await director.register(
-      { deviceId: 'dev-1', ecus: [{ serial: 'e1', hardwareId: 'hw' }], publicKey: k.root.publicKey },
+      { deviceId: 'dev-1', ecus: [{ serial: 'e1', hardwareId: 'hw' }], publicKey: d.root.publicKey },
       signers.director,
       start,
     );
