@@ -1,5 +1,5 @@
 import type { Artifact } from '../core/index.ts';
-import { downloadVerified } from '../services/tuf/index.ts';
+import { downloadVerified, type DownloadOptions, type DownloadResult } from '../services/tuf/index.ts';
 
 /**
  * Streams an artifact to `destination` and keeps it only if it has exactly
@@ -8,8 +8,8 @@ import { downloadVerified } from '../services/tuf/index.ts';
 export function downloadArtifact(
   artifact: Artifact,
   destination: string,
-  options: { signal?: AbortSignal } = {},
-): Promise<{ bytes: number }> {
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
   const target = { length: artifact.length, hashes: { sha256: artifact.sha256 } };
   return downloadVerified(artifact.url, target, artifact.name, destination, options);
 }

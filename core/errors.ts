@@ -41,6 +41,8 @@ export type UprollErrorCode =
   | 'FREEZE_ATTACK'
   /** Metadata whose version, length or hashes disagree with what its parent names. */
   | 'MIX_AND_MATCH'
+  /** Bytes arrive slower than the floor for a whole window: a slow-retrieval attack or a dying link. */
+  | 'SLOW_RETRIEVAL'
   /** The target is not in the repository, or not through a valid delegation. */
   | 'TARGET_NOT_FOUND'
   /** A target path that could leave its directory (`..`, absolute) or is not a plain path. */

@@ -17,7 +17,7 @@ const SUPPORTED = ['sha256', 'sha512'] as const;
 export class TargetVerifier {
   readonly #target: TargetInfo;
   readonly #name: string;
-  readonly #hashes: [string, Hash][];
+  #hashes: [string, Hash][];
   #received = 0;
 
   constructor(target: TargetInfo, name: string) {
@@ -32,6 +32,12 @@ export class TargetVerifier {
         `${name} lists no sha256 or sha512 hash to check its bytes against`,
       );
     }
+  }
+
+  /** Forgets what was fed so far (the server sent the whole file again). */
+  reset(): void {
+    this.#received = 0;
+    this.#hashes = this.#hashes.map(([algorithm]) => [algorithm, createHash(algorithm)]);
   }
 
   get received(): number {

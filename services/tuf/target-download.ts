@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UprollError } from '../../core/index.ts';
-import { TargetVerifier, type FoundTarget, type TargetInfo } from '../../core/tuf/index.ts';
+import { TargetVerifier, type FoundTarget } from '../../core/tuf/index.ts';
+import { downloadVerified } from './resumable-download.ts';
 import { joinUrl } from './http.ts';
 
 /** Where a target is kept in the target directory: its path, URL-encoded into one file name. */
@@ -34,50 +34,6 @@ export async function ensureTarget(
   await mkdir(targetDir, { recursive: true });
   await downloadVerified(url, found.target, found.path, path);
   return { path, downloaded: true };
-}
-
-/**
- * Streams `url` to `destination`, never holding it in memory, and keeps it
- * only if it is exactly the target: more bytes than its length stop the
- * transfer (ENDLESS_DATA); a short or altered file is deleted
- * (LENGTH_MISMATCH, HASH_MISMATCH). Network failures are DOWNLOAD_FAILED.
- */
-export async function downloadVerified(
-  url: string,
-  target: TargetInfo,
-  name: string,
-  destination: string,
-  options: { signal?: AbortSignal } = {},
-): Promise<{ bytes: number }> {
-  const verifier = new TargetVerifier(target, name);
-  const partial = `${destination}.part`;
-  let response: Response;
-  try {
-    response = await fetch(url, { redirect: 'error', signal: options.signal });
-  } catch (cause) {
-    throw new UprollError('DOWNLOAD_FAILED', `could not fetch ${url}`, { cause });
-  }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new UprollError('DOWNLOAD_FAILED', `fetching ${url} answered HTTP ${response.status}`);
-  }
-  const file = await open(partial, 'w');
-  try {
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      verifier.update(chunk);
-      await file.write(chunk);
-    }
-    verifier.finish();
-    await file.sync();
-  } catch (err) {
-    await file.close();
-    await rm(partial, { force: true });
-    if (err instanceof UprollError) throw err;
-    throw new UprollError('DOWNLOAD_FAILED', `the download of ${url} broke off`, { cause: err });
-  }
-  await file.close();
-  await rename(partial, destination);
-  return { bytes: verifier.received };
 }
 
 async function verifiesOnDisk(path: string, found: FoundTarget): Promise<boolean> {

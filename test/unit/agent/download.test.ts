@@ -52,7 +52,10 @@ function artifact(path: string, overrides: Partial<Artifact> = {}): Artifact {
 describe('downloadArtifact', () => {
   it('keeps bytes with exactly the expected length and sha256', async () => {
     const destination = join(dir, 'rootfs.img');
-    expect(await downloadArtifact(artifact('/good'), destination)).toEqual({ bytes: content.byteLength });
+    expect(await downloadArtifact(artifact('/good'), destination)).toEqual({
+      bytes: content.byteLength,
+      fetched: content.byteLength,
+    });
     expect(await readFile(destination)).toEqual(content);
   });
 
