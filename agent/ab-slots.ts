@@ -13,6 +13,8 @@ const bootControlSchema = z.object({
   active: slotSchema,
   /** True while `active` is on trial: not yet committed by a passing health check. */
   trial: z.boolean(),
+  /** Starts of the agent during the current trial; past the limit the trial has failed. */
+  bootAttempts: z.int().min(0).default(0),
   /** The slot to return to if the trial fails. */
   previous: slotSchema.nullable(),
   slots: z.object({ a: slotContentSchema, b: slotContentSchema }),
@@ -20,7 +22,13 @@ const bootControlSchema = z.object({
 export type BootControl = z.infer<typeof bootControlSchema>;
 export type SlotContent = NonNullable<BootControl['slots']['a']>;
 
-const FACTORY: BootControl = { active: 'a', trial: false, previous: null, slots: { a: null, b: null } };
+const FACTORY: BootControl = {
+  active: 'a',
+  trial: false,
+  bootAttempts: 0,
+  previous: null,
+  slots: { a: null, b: null },
+};
 
 /**
  * Two slot directories and a boot-control file. Switching slots is one atomic
@@ -64,6 +72,7 @@ export class AbSlots {
     const next: BootControl = {
       active: slot,
       trial: true,
+      bootAttempts: 0,
       previous: control.active,
       slots: { ...control.slots, [slot]: content },
     };
@@ -71,10 +80,19 @@ export class AbSlots {
     return next;
   }
 
+  /** At start, during a trial: counts one more boot attempt. Undefined when no trial runs. */
+  async countBootAttemptIfOnTrial(): Promise<BootControl | undefined> {
+    const control = await this.read();
+    if (!control.trial) return undefined;
+    const next: BootControl = { ...control, bootAttempts: control.bootAttempts + 1 };
+    await this.#write(next);
+    return next;
+  }
+
   /** The trial passed: the active slot becomes the committed one. */
   async commit(): Promise<BootControl> {
     const control = await this.read();
-    const next: BootControl = { ...control, trial: false };
+    const next: BootControl = { ...control, trial: false, bootAttempts: 0 };
     await this.#write(next);
     return next;
   }
@@ -88,6 +106,7 @@ export class AbSlots {
       active: control.previous,
       previous: control.active,
       trial: false,
+      bootAttempts: 0,
     };
     await this.#write(next);
     return next;

@@ -41,6 +41,8 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
       }
     },
   });
+  // Settle a trial a crash interrupted before taking new commands.
+  await updates.recover();
   await cloud.serveUpdates((command) => updates.accept(command));
   return {
     deviceId: options.deviceId,

@@ -3,12 +3,16 @@ import {
   isUprollError,
   type CommandReply,
   type DevicePhase,
+  type Slot,
   type Telemetry,
   type UpdateCommand,
 } from '../core/index.ts';
-import { AbSlots } from './ab-slots.ts';
+import { AbSlots, type SlotContent } from './ab-slots.ts';
 import { downloadArtifact } from './download.ts';
 import { runHealthCheck, type HealthCheck } from './health-check.ts';
+
+/** Starts of the agent a trial revision may take before the device gives up on it. */
+export const MAX_BOOT_ATTEMPTS = 3;
 
 export interface UpdateManagerOptions {
   deviceId: string;
@@ -77,31 +81,69 @@ export class UpdateManager {
       return step('failed', { error: describe(err, 'DOWNLOAD_FAILED') });
     }
 
-    await this.slots.switchTo(slot, {
+    const content = {
       revision: command.revision,
       rolloutId: command.rolloutId,
       artifact: command.artifact.name,
-    });
+    };
+    await this.slots.switchTo(slot, content);
     await step('installed', { activeSlot: slot });
+    await this.#decideTrial(slot, content);
+  }
 
+  /**
+   * At start: a trial that was interrupted (crash, power cut) counts one
+   * boot attempt. Past the limit the device rolls back by itself; below it
+   * the health check decides again. Either way the outcome is reported.
+   */
+  async recover(): Promise<'no trial' | 'committed' | 'rolled_back'> {
+    const control = await this.slots.countBootAttemptIfOnTrial();
+    const content = control?.slots[control.active];
+    if (!control || !content) return 'no trial';
+    if (control.bootAttempts > MAX_BOOT_ATTEMPTS) {
+      const back = await this.slots.rollback();
+      await this.#report(content, 'rolled_back', {
+        activeSlot: back.active,
+        error: {
+          code: 'BOOT_ATTEMPTS_EXCEEDED',
+          message: `revision ${content.revision} did not survive ${MAX_BOOT_ATTEMPTS} starts on trial`,
+        },
+      });
+      return 'rolled_back';
+    }
+    return this.#decideTrial(control.active, content);
+  }
+
+  /** The health check decides a trial: commit, or switch back. */
+  async #decideTrial(slot: Slot, content: SlotContent): Promise<'committed' | 'rolled_back'> {
+    const dir = this.slots.slotDir(slot);
     try {
       if (this.#options.healthCheck) {
         await runHealthCheck(this.#options.healthCheck, {
           UPROLL_SLOT: slot,
           UPROLL_SLOT_DIR: dir,
-          UPROLL_ARTIFACT: artifactPath,
-          UPROLL_REVISION: command.revision,
+          UPROLL_ARTIFACT: join(dir, content.artifact),
+          UPROLL_REVISION: content.revision,
         });
       }
     } catch (err) {
       const control = await this.slots.rollback();
-      return step('rolled_back', { activeSlot: control.active, error: describe(err, 'HEALTH_CHECK_FAILED') });
+      await this.#report(content, 'rolled_back', {
+        activeSlot: control.active,
+        error: describe(err, 'HEALTH_CHECK_FAILED'),
+      });
+      return 'rolled_back';
     }
     await this.slots.commit();
-    await step('committed', { activeSlot: slot });
+    await this.#report(content, 'committed', { activeSlot: slot });
+    return 'committed';
   }
 
-  async #report(command: UpdateCommand, phase: DevicePhase, extra: Partial<Telemetry>): Promise<void> {
+  async #report(
+    command: Pick<UpdateCommand, 'rolloutId' | 'revision'>,
+    phase: DevicePhase,
+    extra: Partial<Telemetry>,
+  ): Promise<void> {
     const telemetry: Telemetry = {
       deviceId: this.#options.deviceId,
       rolloutId: command.rolloutId,

@@ -139,6 +139,7 @@ describe('deviceUpdateWorkflow', () => {
       expect(await agent.updates.slots.read()).toEqual({
         active: 'a',
         trial: false,
+        bootAttempts: 0,
         previous: null,
         slots: { a: null, b: null },
       });

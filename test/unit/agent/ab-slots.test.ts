@@ -18,6 +18,7 @@ describe('A/B slots', () => {
     expect(await slots.read()).toEqual({
       active: 'a',
       trial: false,
+      bootAttempts: 0,
       previous: null,
       slots: { a: null, b: null },
     });
@@ -37,6 +38,7 @@ describe('A/B slots', () => {
       expect(await slots.read()).toEqual({
         active: 'b',
         trial: true,
+        bootAttempts: 0,
         previous: 'a',
         slots: { a: null, b: content('2') },
       });
