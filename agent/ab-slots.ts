@@ -50,10 +50,29 @@ export class AbSlots {
     return join(this.#dir, 'slots', slot);
   }
 
-  async read(): Promise<BootControl> {
+  /** A copy of the boot-control file as last written whole, to recover from a damaged one. */
+  get lastGoodPath(): string {
+    return join(this.#dir, 'boot-control.last-good.json');
+  }
+
+  /**
+   * The boot control. A damaged file (storage fault, tampering) is replaced
+   * by the last good copy, and `onDamage` is told; with both damaged the
+   * device refuses to guess (INVALID_INPUT).
+   */
+  async read(onDamage?: (problem: string) => void): Promise<BootControl> {
     const text = await readFile(this.bootControlPath).catch(() => undefined);
     if (text === undefined) return structuredClone(FACTORY);
-    return parseJson(bootControlSchema, text, { maxBytes: 64 * 1024, what: this.bootControlPath });
+    try {
+      return parseJson(bootControlSchema, text, { maxBytes: 64 * 1024, what: this.bootControlPath });
+    } catch (damage) {
+      const copy = await readFile(this.lastGoodPath).catch(() => undefined);
+      if (copy === undefined) throw damage;
+      const good = parseJson(bootControlSchema, copy, { maxBytes: 64 * 1024, what: this.lastGoodPath });
+      await writeFileAtomic(this.bootControlPath, copy);
+      onDamage?.(`${(damage as Error).message}; restored the last good boot control (slot ${good.active})`);
+      return good;
+    }
   }
 
   /** Empties the slot the device does not run and returns it, ready to be written. */
@@ -114,6 +133,8 @@ export class AbSlots {
 
   async #write(control: BootControl): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
-    await writeFileAtomic(this.bootControlPath, `${JSON.stringify(control, null, 2)}\n`);
+    const text = `${JSON.stringify(control, null, 2)}\n`;
+    await writeFileAtomic(this.bootControlPath, text);
+    await writeFileAtomic(this.lastGoodPath, text);
   }
 }

@@ -42,7 +42,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     },
   });
   // Settle a trial a crash interrupted before taking new commands.
-  await updates.recover();
+  await updates.recover((problem) => log(`boot control was damaged: ${problem}`));
   await cloud.serveUpdates((command) => updates.accept(command));
   return {
     deviceId: options.deviceId,

@@ -96,7 +96,8 @@ export class UpdateManager {
    * boot attempt. Past the limit the device rolls back by itself; below it
    * the health check decides again. Either way the outcome is reported.
    */
-  async recover(): Promise<'no trial' | 'committed' | 'rolled_back'> {
+  async recover(onDamage?: (problem: string) => void): Promise<'no trial' | 'committed' | 'rolled_back'> {
+    await this.slots.read(onDamage); // a damaged boot control is restored before anything else
     const control = await this.slots.countBootAttemptIfOnTrial();
     const content = control?.slots[control.active];
     if (!control || !content) return 'no trial';

@@ -66,9 +66,20 @@ describe('A/B slots', () => {
     });
   });
 
-  describe('when the boot-control file is corrupt', () => {
-    it('refuse it with INVALID_INPUT rather than guess', async () => {
+  describe('when the boot-control file is damaged', () => {
+    it('restore the last good copy and say so', async () => {
+      await slots.switchTo('b', content('2'));
       await writeFile(slots.bootControlPath, '{"active":"c"}');
+      const problems: string[] = [];
+      expect(await slots.read((p) => problems.push(p))).toMatchObject({ active: 'b', trial: true });
+      expect(problems[0]).toContain('restored the last good boot control (slot b)');
+      expect(await slots.read()).toMatchObject({ active: 'b' }); // and the file is whole again
+    });
+
+    it('refuse to guess when the copy is damaged too', async () => {
+      await slots.switchTo('b', content('2'));
+      await writeFile(slots.bootControlPath, '{"active":"c"}');
+      await writeFile(slots.lastGoodPath, 'garbage');
       await expect(slots.read()).rejects.toThrowWithCode('INVALID_INPUT');
     });
   });
