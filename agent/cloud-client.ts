@@ -53,12 +53,14 @@ export class CloudClient {
    * Answers update commands with `onUpdate`, which hands a validated command
    * to the update manager. Resolves once the server knows the subscription.
    */
-  async serveUpdates(onUpdate: (command: UpdateCommand) => CommandReply): Promise<void> {
+  async serveUpdates(
+    onUpdate: (command: UpdateCommand) => Promise<CommandReply> | CommandReply,
+  ): Promise<void> {
     const subscription = this.#nc.subscribe(subjects.command(this.#options.deviceId, 'update'));
     this.#subscription = subscription;
     this.#serving = (async () => {
       for await (const msg of subscription) {
-        msg.respond(JSON.stringify(this.#answer(msg, onUpdate)));
+        msg.respond(JSON.stringify(await this.#answer(msg, onUpdate)));
       }
     })();
     await this.#nc.flush();
@@ -88,13 +90,16 @@ export class CloudClient {
     await this.#nc.drain().catch(() => {});
   }
 
-  #answer(msg: Msg, onUpdate: (command: UpdateCommand) => CommandReply): CommandReply {
+  async #answer(
+    msg: Msg,
+    onUpdate: (command: UpdateCommand) => Promise<CommandReply> | CommandReply,
+  ): Promise<CommandReply> {
     try {
       const command = parseJson(updateCommandSchema, msg.data, {
         maxBytes: MAX_COMMAND_BYTES,
         what: 'update command',
       });
-      return onUpdate(command);
+      return await onUpdate(command);
     } catch (err) {
       const code = err instanceof UprollError ? err.code : 'INVALID_INPUT';
       this.#options.log?.(`refused a command on ${msg.subject}: ${(err as Error).message}`);

@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import {
   isUprollError,
+  TERMINAL_PHASES,
+  UprollError,
   type CommandReply,
   type DevicePhase,
   type Slot,
   type Telemetry,
   type UpdateCommand,
 } from '../core/index.ts';
-import { AbSlots, type SlotContent } from './ab-slots.ts';
+import { AbSlots, type BootControl, type SlotContent } from './ab-slots.ts';
 import { downloadArtifact } from './download.ts';
 import { runHealthCheck, type HealthCheck } from './health-check.ts';
 
@@ -63,6 +65,31 @@ export class UpdateManager {
       });
     this.#running = { rolloutId: command.rolloutId, done };
     return { accepted: true, duplicate: false };
+  }
+
+  /** The rollout of the update running now, if any. */
+  get running(): string | undefined {
+    return this.#running?.rolloutId;
+  }
+
+  /** The last report of every update this manager ran, oldest first. */
+  history(): Telemetry[] {
+    return [...this.#lastReport.values()];
+  }
+
+  /** Goes back to the previous slot on command (not while an update runs). */
+  async rollbackNow(): Promise<BootControl> {
+    if (this.#running) {
+      throw new UprollError(
+        'COMMAND_REJECTED',
+        `update of rollout ${this.#running.rolloutId} is still running`,
+      );
+    }
+    const control = await this.slots.read();
+    if (control.previous === null || control.slots[control.previous] === null) {
+      throw new UprollError('COMMAND_REJECTED', 'there is no previous revision to go back to');
+    }
+    return this.slots.rollback();
   }
 
   /** Resolves when the running update (if any) has finished. */
@@ -154,6 +181,9 @@ export class UpdateManager {
       ...extra,
     };
     this.#lastReport.set(command.rolloutId, telemetry);
+    // Whoever hears the final report may act at once (roll back, send the next update).
+    if (TERMINAL_PHASES.has(phase) && this.#running?.rolloutId === command.rolloutId)
+      this.#running = undefined;
     await this.#options.report(telemetry);
   }
 }

@@ -43,7 +43,8 @@ describe('resumable, verified downloads', () => {
       if (first) {
         first = false;
         response.writeHead(200, { 'content-length': content.byteLength });
-        response.write(content.subarray(0, 100_000), () => response.destroy()); // the link drops
+        // The link drops once the client has had time to take what was sent.
+        response.write(content.subarray(0, 100_000), () => setTimeout(() => response.destroy(), 400));
         return;
       }
       response.writeHead(206, {
@@ -66,7 +67,7 @@ describe('resumable, verified downloads', () => {
       response.writeHead(200, { 'content-length': content.byteLength });
       if (first) {
         first = false;
-        response.write(content.subarray(0, 50_000), () => response.destroy());
+        response.write(content.subarray(0, 50_000), () => setTimeout(() => response.destroy(), 400));
         return;
       }
       response.end(content);
