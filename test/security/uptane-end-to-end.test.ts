@@ -1,9 +1,10 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrustedRepository, type FoundTarget, type Signer } from '../../core/tuf/index.ts';
 import { fullVerification, signDeviceManifest, signEcuVersionReport } from '../../core/uptane/index.ts';
+import { UptaneClient } from '../../agent/index.ts';
 import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
 import { ensureTarget, fetchCapped, joinUrl, targetUrl } from '../../services/tuf/index.ts';
@@ -173,5 +174,40 @@ describe('Uptane end to end: Image repository and Director services, a device ve
     expect(await devicesTrustingKey('ab'.repeat(32), director, image.repository)).toEqual([
       { deviceId: 'dev-1', imageRoot: 1, trustsKey: false },
     ]);
+  });
+
+  it("runs on the device as the agent's UptaneClient, keeping trusted metadata and a secure time", async () => {
+    const [imageServer, directorServer] = servers as [RepositoryServer, RepositoryServer];
+    const dataDir = await mkdtemp(join(tmpdir(), 'uproll-agent-trust-'));
+    let clock = REPO_NOW;
+    const client = new UptaneClient({
+      dataDir,
+      device,
+      imageMetadataUrl: imageServer.metadataUrl,
+      directorMetadataUrl: `${directorServer.url}/devices/${device.deviceId}/metadata/`,
+      imageRoot: await readFile(join(image.repository.metadataDir, '1.root.json')),
+      directorRoot: await director.currentRoot(),
+      clock: () => clock,
+    });
+    expect(await client.verify({ 'ecu-1': { releaseCounter: 1 } })).toMatchObject([
+      { path: 'rootfs.img', releaseCounter: 2 },
+    ]);
+    expect((await readdir(join(dataDir, 'trust', 'image'))).sort()).toEqual([
+      'root.json',
+      'snapshot.json',
+      'targets.json',
+      'timestamp.json',
+    ]);
+
+    clock = new Date(REPO_NOW.getTime() - 10 * 24 * 60 * 60 * 1000); // the device clock is set back
+    await client.verify({ 'ecu-1': { releaseCounter: 1 } });
+    const secureTime = JSON.parse(await readFile(join(dataDir, 'trust', 'secure-time.json'), 'utf8')) as {
+      lastVerified: string;
+    };
+    expect(secureTime.lastVerified).toBe(REPO_NOW.toISOString());
+
+    await expect(client.verify({ 'ecu-1': { releaseCounter: 5 } })).rejects.toThrowWithCode(
+      'RELEASE_COUNTER_ROLLBACK',
+    );
   });
 });
