@@ -1,7 +1,6 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { isUprollError, TOKEN_PATTERN } from '../../core/index.ts';
-import { REPORTS_STREAM, type EventLog } from '../nats/index.ts';
+import { consumeDurably, REPORTS_STREAM, type EventLog } from '../nats/index.ts';
 import type { DirectorRepository } from './director-repository.ts';
 
 export interface ReportListener {
@@ -14,30 +13,21 @@ export interface ReportListener {
  * publish), verifies and records each, and appends `device.report.accepted`
  * or `device.report.rejected` (with the attack code) to the event log.
  */
-export async function startReportListener(options: {
+export function startReportListener(options: {
   nc: NatsConnection;
   director: DirectorRepository;
   eventLog: EventLog;
   consumerName?: string;
   now?: () => Date;
 }): Promise<ReportListener> {
-  const name = options.consumerName ?? 'director-reports';
-  const jsm = await jetstreamManager(options.nc);
-  await jsm.consumers.add(REPORTS_STREAM, {
-    durable_name: name,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    ack_wait: 30_000_000_000,
-  });
-  const messages = await (await jetstream(options.nc).consumers.get(REPORTS_STREAM, name)).consume();
   const now = options.now ?? (() => new Date());
-  const loop = (async () => {
-    for await (const msg of messages) {
+  return consumeDurably(
+    options.nc,
+    REPORTS_STREAM,
+    options.consumerName ?? 'director-reports',
+    async (msg) => {
       const deviceId = msg.subject.split('.')[2] ?? '';
-      if (!TOKEN_PATTERN.test(deviceId)) {
-        msg.term();
-        continue;
-      }
+      if (!TOKEN_PATTERN.test(deviceId)) return msg.term();
       const at = now();
       const base = { aggregate: 'device' as const, aggregateId: deviceId, at: at.toISOString() };
       try {
@@ -52,10 +42,8 @@ export async function startReportListener(options: {
         );
         msg.ack();
       } catch (err) {
-        if (!isUprollError(err)) {
-          msg.nak(1000); // the Director's own trouble (disk, event log): try again
-          continue;
-        }
+        // The Director's own trouble (disk, event log) is retried; a bad report is refused for good.
+        if (!isUprollError(err)) return msg.nak(1000);
         await options.eventLog.append(
           {
             ...base,
@@ -66,12 +54,6 @@ export async function startReportListener(options: {
         );
         msg.term();
       }
-    }
-  })();
-  return {
-    async stop() {
-      await messages.close();
-      await loop;
     },
-  };
+  );
 }

@@ -3,3 +3,4 @@ export * from './streams.ts';
 export * from './event-log.ts';
 export * from './device-commands.ts';
 export * from './server-config.ts';
+export * from './durable-consumer.ts';

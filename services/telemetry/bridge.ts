@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import {
@@ -9,7 +9,7 @@ import {
   telemetrySchema,
   type Telemetry,
 } from '../../core/index.ts';
-import { TELEMETRY_STREAM } from '../nats/streams.ts';
+import { consumeDurably, TELEMETRY_STREAM } from '../nats/index.ts';
 
 export interface TelemetryBridgeOptions {
   nc: NatsConnection;
@@ -30,32 +30,11 @@ export interface TelemetryBridge {
  * workflow is gone is acknowledged; a Temporal outage leaves the message
  * unacknowledged so JetStream redelivers it.
  */
-export async function startTelemetryBridge(options: TelemetryBridgeOptions): Promise<TelemetryBridge> {
-  const name = options.consumerName ?? 'telemetry-bridge';
-  const jsm = await jetstreamManager(options.nc);
-  await jsm.consumers.add(TELEMETRY_STREAM, {
-    durable_name: name,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    ack_wait: 30_000_000_000,
-    max_ack_pending: 1000,
-  });
-  const consumer = await jetstream(options.nc).consumers.get(TELEMETRY_STREAM, name);
-  const messages = await consumer.consume();
+export function startTelemetryBridge(options: TelemetryBridgeOptions): Promise<TelemetryBridge> {
   const dropped = options.onDropped ?? (() => {});
-
-  const loop = (async () => {
-    for await (const msg of messages) {
-      await deliver(msg, options.temporal, dropped);
-    }
-  })();
-
-  return {
-    async stop() {
-      await messages.close();
-      await loop;
-    },
-  };
+  return consumeDurably(options.nc, TELEMETRY_STREAM, options.consumerName ?? 'telemetry-bridge', (msg) =>
+    deliver(msg, options.temporal, dropped),
+  );
 }
 
 async function deliver(msg: JsMsg, temporal: Client, dropped: (reason: string) => void): Promise<void> {
