@@ -3,6 +3,7 @@ import {
   deviceUpdateWorkflowId,
   MAX_COMMAND_BYTES,
   parseJson,
+  reportSubject,
   subjects,
   telemetrySchema,
   updateCommandSchema,
@@ -88,6 +89,7 @@ describe('subjects and workflow ids', () => {
     expect(subjects.command('d1', 'update')).toBe('uproll.cmd.d1.update');
     expect(subjects.telemetry('d1')).toBe('uproll.dev.d1.telemetry');
     expect(subjects.events('device', 'd1')).toBe('uproll.evt.device.d1');
+    expect(reportSubject('d1')).toBe('uproll.dev.d1.report');
     expect(deviceUpdateWorkflowId('d1', 'r1')).toBe('device-update/d1/r1');
   });
 
