@@ -4,6 +4,7 @@ import {
   canonicalBytes,
   keyIdOf,
   signEnvelope,
+  tufDate,
   verifyTufSignature,
   type Signer,
   type TufPublicKey,
@@ -90,7 +91,7 @@ export async function proposeRoot(currentRoot: Uint8Array, changes: RootChanges)
   const signed: Json = {
     ...current,
     version: current.version + 1,
-    expires: `${changes.expires.toISOString().slice(0, 19)}Z`,
+    expires: tufDate(changes.expires),
     keys: Object.fromEntries(Object.entries(keys).filter(([id]) => used.has(id))),
     roles,
   };

@@ -41,7 +41,7 @@ export function rootSigned(input: {
     _type: 'root',
     spec_version: SPEC_VERSION,
     version: input.version,
-    expires: isoSeconds(input.expires),
+    expires: tufDate(input.expires),
     consistent_snapshot: input.consistentSnapshot,
     keys: keyMap(all),
     roles: Object.fromEntries(
@@ -77,7 +77,7 @@ export function targetsSigned(input: {
     _type: 'targets',
     spec_version: SPEC_VERSION,
     version: input.version,
-    expires: isoSeconds(input.expires),
+    expires: tufDate(input.expires),
     targets: input.targets,
     ...(delegations ? { delegations } : {}),
     ...input.extra,
@@ -90,7 +90,7 @@ export function snapshotSigned(input: { version: number; expires: Date; meta: Re
     _type: 'snapshot',
     spec_version: SPEC_VERSION,
     version: input.version,
-    expires: isoSeconds(input.expires),
+    expires: tufDate(input.expires),
     meta: input.meta,
   };
 }
@@ -105,7 +105,7 @@ export function timestampSigned(input: {
     _type: 'timestamp',
     spec_version: SPEC_VERSION,
     version: input.version,
-    expires: isoSeconds(input.expires),
+    expires: tufDate(input.expires),
     meta: { 'snapshot.json': { version: input.snapshot.version, ...describeFile(input.snapshot.bytes) } },
   };
 }
@@ -139,7 +139,7 @@ function sortKeys(value: unknown): unknown {
   );
 }
 
-/** TUF dates carry whole seconds, in UTC with a Z. */
-function isoSeconds(date: Date): string {
+/** A date as TUF metadata writes it: whole seconds, UTC, with a Z. */
+export function tufDate(date: Date): string {
   return `${date.toISOString().slice(0, 19)}Z`;
 }

@@ -5,6 +5,7 @@ import {
   describeFile,
   rootSigned,
   signEnvelope,
+  tufDate,
   targetsSigned,
   type Signer,
   type TargetSpec,
@@ -127,20 +128,9 @@ export class ImageRepository {
       }),
       signers.root,
     );
-    const targets = await signEnvelope(
-      targetsSigned({
-        version: 1,
-        expires: this.#expires('targets', now),
-        targets: {},
-        delegations: [
-          { name: RELEASES_ROLE, keys: keys.releases, threshold: 1, paths: ['*'], terminating: true },
-        ],
-      }),
-      signers.targets,
-    );
     await this.#files.write('1.root.json', root);
     await this.#files.write('root.json', root);
-    await this.#files.write('1.targets.json', targets);
+    await this.#writeTopTargets(1, keys.releases, signers.targets, now);
     await this.#writeReleases(1, {}, signers.releases, now);
     return this.#commit({ root: 1, targets: 1, releases: 1, snapshot: 0, timestamp: 0 }, signers, now);
   }
@@ -259,7 +249,7 @@ export class ImageRepository {
       const resigned = {
         ...signed,
         version: targetsVersion,
-        expires: `${this.#expires('targets', now).toISOString().slice(0, 19)}Z`,
+        expires: tufDate(this.#expires('targets', now)),
       };
       await this.#files.write(
         `${targetsVersion}.targets.json`,
@@ -287,16 +277,7 @@ export class ImageRepository {
     now: Date,
   ): Promise<RepositoryVersions> {
     const current = await this.versions();
-    const targets = await signEnvelope(
-      targetsSigned({
-        version: current.targets + 1,
-        expires: this.#expires('targets', now),
-        targets: {},
-        delegations: [{ name: RELEASES_ROLE, keys, threshold: 1, paths: ['*'], terminating: true }],
-      }),
-      signers.targets,
-    );
-    await this.#files.write(`${current.targets + 1}.targets.json`, targets);
+    await this.#writeTopTargets(current.targets + 1, keys, signers.targets, now);
     await this.#writeReleases(current.releases + 1, await this.releasedTargets(), signers.releases, now);
     return this.#commit(
       { ...current, targets: current.targets + 1, releases: current.releases + 1 },
@@ -318,6 +299,24 @@ export class ImageRepository {
       { snapshot: this.#expires('snapshot', now), timestamp: this.#expires('timestamp', now) },
     );
     return { ...versions, ...committed };
+  }
+
+  /** Top-level targets: no targets of its own, every path delegated (terminating) to the releases role. */
+  async #writeTopTargets(
+    version: number,
+    releasesKeys: readonly TufPublicKey[],
+    signers: readonly Signer[],
+    now: Date,
+  ): Promise<void> {
+    const signed = targetsSigned({
+      version,
+      expires: this.#expires('targets', now),
+      targets: {},
+      delegations: [
+        { name: RELEASES_ROLE, keys: releasesKeys, threshold: 1, paths: ['*'], terminating: true },
+      ],
+    });
+    await this.#files.write(`${version}.targets.json`, await signEnvelope(signed, signers));
   }
 
   async #writeReleases(
