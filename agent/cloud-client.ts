@@ -1,41 +1,49 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MAX_COMMAND_BYTES,
   parseJson,
+  reportSubject,
   subjects,
   updateCommandSchema,
   UprollError,
   type CommandReply,
-  type Telemetry,
   type UpdateCommand,
 } from '../core/index.ts';
-import { connectToNats } from '../services/nats/index.ts';
+import { connectToNats, type NatsConnectOptions } from '../services/nats/index.ts';
+import type { JournalEntry } from './report-journal.ts';
 
 export interface CloudClientOptions {
   deviceId: string;
   servers: string | string[];
   nkeySeed: string;
+  tls?: NatsConnectOptions['tls'];
   log?: (line: string) => void;
 }
 
-const PUBLISH_ATTEMPTS = 30;
+const MAX_BACKOFF_MS = 10_000;
 
 /**
- * The device's NATS side: answers `uproll.cmd.<device>.update` and publishes
- * telemetry to JetStream. It only ever uses its own subjects and inbox,
- * which is all its NATS user is allowed.
+ * The device's NATS side: answers `uproll.cmd.<device>.update` and delivers
+ * the update manager's reports to JetStream (telemetry and signed
+ * manifests). It only ever uses its own subjects and inbox, which is all
+ * its NATS user is allowed. NATS reconnects forever; a report is retried
+ * with backoff until the server stores it, and its message id (the
+ * journal's sequence number) makes a repeat after a crash a no-op.
  */
 export class CloudClient {
   readonly #options: CloudClientOptions;
   readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
   #subscription: Subscription | undefined;
   #serving: Promise<void> | undefined;
+  #closing = new AbortController();
 
   private constructor(options: CloudClientOptions, nc: NatsConnection) {
     this.#options = options;
     this.#nc = nc;
+    this.#js = jetstream(nc);
   }
 
   static async connect(options: CloudClientOptions): Promise<CloudClient> {
@@ -45,8 +53,15 @@ export class CloudClient {
       name: `uproll-agent ${options.deviceId}`,
       inboxPrefix: subjects.deviceInboxPrefix(options.deviceId),
       waitOnFirstConnect: true,
+      ...(options.tls ? { tls: options.tls } : {}),
     });
-    return new CloudClient(options, nc);
+    const client = new CloudClient(options, nc);
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect' || status.type === 'reconnect') options.log?.(`NATS ${status.type}`);
+      }
+    })().catch(() => {});
+    return client;
   }
 
   /**
@@ -66,25 +81,30 @@ export class CloudClient {
     await this.#nc.flush();
   }
 
-  /**
-   * Publishes telemetry to JetStream, retrying while NATS is unreachable. The
-   * message id makes a repeated report of the same step a no-op.
-   */
-  async publishTelemetry(telemetry: Telemetry): Promise<void> {
-    const js = jetstream(this.#nc);
-    const msgID = `${telemetry.deviceId}/${telemetry.rolloutId}/${telemetry.phase}`;
+  /** Stores one journal entry in JetStream, retrying until it is stored or the client closes. */
+  async deliver(entry: JournalEntry): Promise<void> {
+    const subject =
+      entry.kind === 'manifest'
+        ? reportSubject(this.#options.deviceId)
+        : subjects.telemetry(this.#options.deviceId);
+    const msgID = `${this.#options.deviceId}/${entry.seq}`;
     for (let attempt = 1; ; attempt++) {
       try {
-        await js.publish(subjects.telemetry(telemetry.deviceId), JSON.stringify(telemetry), { msgID });
+        await this.#js.publish(subject, JSON.stringify(entry.body), { msgID, timeout: 5000 });
         return;
       } catch (err) {
-        if (attempt >= PUBLISH_ATTEMPTS || this.#nc.isClosed()) throw err;
-        await sleep(Math.min(200 * attempt, 2000));
+        if (this.#closing.signal.aborted || this.#nc.isClosed()) throw err;
+        if (attempt === 1)
+          this.#options.log?.(`report ${entry.seq} waits for NATS: ${(err as Error).message}`);
+        await sleep(Math.min(250 * 2 ** Math.min(attempt, 6), MAX_BACKOFF_MS), undefined, {
+          signal: this.#closing.signal,
+        }).catch(() => {});
       }
     }
   }
 
   async close(): Promise<void> {
+    this.#closing.abort();
     this.#subscription?.unsubscribe();
     await this.#serving;
     await this.#nc.drain().catch(() => {});

@@ -1,6 +1,9 @@
 import { request, type IncomingMessage } from 'node:http';
-import { UprollError, type CommandReply, type Telemetry, type UpdateCommand } from '../core/index.ts';
-import type { BootControl } from './ab-slots.ts';
+import { UprollError, type CommandReply, type UpdateCommand } from '../core/index.ts';
+import type { BootControl } from './boot-control.ts';
+import type { ControlCommand } from './control-socket.ts';
+import type { JournalEntry } from './report-journal.ts';
+import type { HistoryEntry } from './revision-history.ts';
 
 /**
  * A client of the update manager's control socket: what a cloud client on
@@ -13,11 +16,11 @@ export class ControlClient {
     this.socketPath = socketPath;
   }
 
-  status(): Promise<{ bootControl: BootControl; running: string | null }> {
+  status(): Promise<{ installer: string; bootControl: BootControl; running: string | null }> {
     return this.#call('GET', '/v1/status');
   }
 
-  history(): Promise<Telemetry[]> {
+  history(): Promise<HistoryEntry[]> {
     return this.#call('GET', '/v1/history');
   }
 
@@ -26,8 +29,19 @@ export class ControlClient {
     return this.#call('POST', '/v1/updates', command, [202, 409]);
   }
 
-  rollback(): Promise<BootControl> {
-    return this.#call('POST', '/v1/rollback');
+  /** Hands over an object (e.g. from removable media) so the update need not download it. */
+  putObject(sha256: string, bytes: Uint8Array): Promise<{ sha256: string; length: number }> {
+    return this.#call('PUT', `/v1/objects/${sha256}`, bytes, [201]);
+  }
+
+  /** Installs a revision from history, commits a trial, or rolls back. */
+  command(command: ControlCommand): Promise<unknown> {
+    return this.#call('POST', '/v1/commands', command);
+  }
+
+  /** Confirms the reports up to `upto` were delivered; the update manager may forget them. */
+  ack(upto: number): Promise<{ acked: number }> {
+    return this.#call('POST', '/v1/events/ack', { upto });
   }
 
   /**
@@ -36,7 +50,7 @@ export class ControlClient {
    */
   events(
     after: number,
-    onEvent: (telemetry: Telemetry, seq: number) => Promise<void>,
+    onEvent: (entry: JournalEntry) => Promise<void>,
   ): { close(): void; done: Promise<void> } {
     let closed = false;
     let response: IncomingMessage | undefined;
@@ -53,9 +67,8 @@ export class ControlClient {
             for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
               const block = buffer.slice(0, end);
               buffer = buffer.slice(end + 2);
-              const id = Number(/^id: (\d+)$/m.exec(block)?.[1] ?? 0);
               const data = /^data: (.*)$/m.exec(block)?.[1];
-              if (data) chain = chain.then(() => onEvent(JSON.parse(data) as Telemetry, id));
+              if (data) chain = chain.then(() => onEvent(JSON.parse(data) as JournalEntry));
             }
           });
           // The stream ends when the socket closes it, or when `close()` is called.
@@ -99,7 +112,7 @@ export class ControlClient {
         },
       );
       req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
+      req.end(body === undefined || body instanceof Uint8Array ? body : JSON.stringify(body));
     });
   }
 }

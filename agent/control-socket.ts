@@ -1,41 +1,54 @@
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { z } from 'zod';
 import {
   isUprollError,
+  MAX_ARTIFACT_BYTES,
   MAX_COMMAND_BYTES,
   parseJson,
+  rolloutIdSchema,
+  sha256Schema,
+  stateRevisionSchema,
   updateCommandSchema,
   UprollError,
-  type Telemetry,
 } from '../core/index.ts';
+import type { JournalEntry } from './report-journal.ts';
 import type { UpdateManager } from './update-manager.ts';
 
-/** Events kept for a client that (re)connects late; older ones are gone. */
-const BACKLOG = 256;
+/** `POST /v1/commands`: what a local client may ask of the update manager besides a new update. */
+export const controlCommandSchema = z.discriminatedUnion('command', [
+  z.object({
+    command: z.literal('install'),
+    revision: stateRevisionSchema.shape.name,
+    rolloutId: rolloutIdSchema,
+  }),
+  z.object({ command: z.literal('commit') }),
+  z.object({ command: z.literal('rollback') }),
+]);
+export type ControlCommand = z.infer<typeof controlCommandSchema>;
+
+const ackSchema = z.object({ upto: z.int().min(0) });
 
 export interface ControlSocket {
   path: string;
-  /** Hands a report of the update manager to every events subscriber (and the backlog). */
-  publish(telemetry: Telemetry): void;
   close(): Promise<void>;
 }
 
 /**
- * The update manager's local control socket: HTTP over a UNIX socket
- * (mode 0600), so any cloud client on the device (Uproll's over NATS, or
- * another provider's) can drive it.
+ * The update manager's local control socket: HTTP over a UNIX socket (mode
+ * 0600), an open protocol any cloud client on the device can drive
+ * (Uproll's over NATS, or another provider's). See the README.
  *
- *   GET  /v1/status            boot control and the running update
- *   GET  /v1/history           the last report of each update
- *   POST /v1/updates           stage and run an update (an update command)
- *   POST /v1/rollback          go back to the previous slot
- *   GET  /v1/events?after=N    server-sent events: every report, numbered
+ *   GET  /v1/status               device, installer, boot control, running update
+ *   GET  /v1/history              outcomes of past updates, oldest first
+ *   POST /v1/updates              stage and run a state revision (an update command)
+ *   PUT  /v1/objects/<sha256>     hand over an object (checked against its name)
+ *   POST /v1/commands             install a revision from history, commit, roll back
+ *   GET  /v1/events?after=N       server-sent events: every report, numbered, from the journal
+ *   POST /v1/events/ack           the client delivered every report up to `upto`
  */
 export async function startControlSocket(path: string, manager: UpdateManager): Promise<ControlSocket> {
-  const backlog: { seq: number; telemetry: Telemetry }[] = [];
   const subscribers = new Set<ServerResponse>();
-  let seq = 0;
-
   const server = createServer((request, response) => {
     route(request, response).catch((err: unknown) => problem(response, err));
   });
@@ -45,28 +58,59 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
     const key = `${request.method} ${url.pathname}`;
     if (key === 'GET /v1/status')
       return json(response, 200, {
-        bootControl: await manager.slots.read(),
+        installer: manager.installer.kind,
+        bootControl: await manager.boot.read(),
         running: manager.running ?? null,
       });
-    if (key === 'GET /v1/history') return json(response, 200, manager.history());
+    if (key === 'GET /v1/history') return json(response, 200, await manager.history.entries());
     if (key === 'POST /v1/updates') {
-      const command = parseJson(updateCommandSchema, await body(request), {
-        maxBytes: MAX_COMMAND_BYTES,
-        what: 'update command',
-      });
-      const reply = manager.accept(command);
+      const reply = await manager.accept(await readJson(request, updateCommandSchema, 'update command'));
       return json(response, reply.accepted ? 202 : 409, reply);
     }
-    if (key === 'POST /v1/rollback') return json(response, 200, await manager.rollbackNow());
-    if (key === 'GET /v1/events') {
-      const after = Number(url.searchParams.get('after') ?? 0);
-      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-      for (const event of backlog) if (event.seq > after) sendEvent(response, event.seq, event.telemetry);
-      subscribers.add(response);
-      response.on('close', () => subscribers.delete(response));
-      return;
+    if (request.method === 'PUT' && url.pathname.startsWith('/v1/objects/')) {
+      const sha256 = sha256Schema.safeParse(url.pathname.slice('/v1/objects/'.length));
+      if (!sha256.success) throw new UprollError('INVALID_INPUT', 'objects are named by their sha256');
+      const length = await manager.objects.put(sha256.data, request, MAX_ARTIFACT_BYTES);
+      return json(response, 201, { sha256: sha256.data, length });
+    }
+    if (key === 'POST /v1/commands')
+      return json(response, 200, await run(await readJson(request, controlCommandSchema, 'command')));
+    if (key === 'GET /v1/events') return follow(response, Number(url.searchParams.get('after') ?? 0) || 0);
+    if (key === 'POST /v1/events/ack') {
+      await manager.journal.ack((await readJson(request, ackSchema, 'ack')).upto);
+      return json(response, 200, { acked: await manager.journal.acked() });
     }
     throw new UprollError('INVALID_INPUT', `no ${key} on the control socket`);
+  }
+
+  async function run(command: ControlCommand): Promise<unknown> {
+    if (command.command === 'commit') return manager.commitNow();
+    if (command.command === 'rollback') return manager.rollbackNow();
+    const reply = await manager.installFromHistory(command.revision, command.rolloutId);
+    if (!reply.accepted) throw new UprollError('COMMAND_REJECTED', reply.error.message);
+    return reply;
+  }
+
+  /** Journal entries after `after`, then each new one as it is appended; never one twice. */
+  async function follow(response: ServerResponse, after: number): Promise<void> {
+    response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    let sent = after;
+    const send = (entry: JournalEntry) => {
+      if (entry.seq <= sent) return;
+      sent = entry.seq;
+      response.write(`id: ${entry.seq}\ndata: ${JSON.stringify(entry)}\n\n`);
+    };
+    const early: JournalEntry[] = [];
+    let live = false;
+    const stop = manager.journal.onAppend((entry) => (live ? send(entry) : early.push(entry)));
+    subscribers.add(response);
+    response.on('close', () => {
+      stop();
+      subscribers.delete(response);
+    });
+    for (const entry of await manager.journal.after(after)) send(entry);
+    for (const entry of early) send(entry);
+    live = true;
   }
 
   await rm(path, { force: true }); // a socket file left by a crash
@@ -78,12 +122,6 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
 
   return {
     path,
-    publish(telemetry) {
-      seq += 1;
-      backlog.push({ seq, telemetry });
-      if (backlog.length > BACKLOG) backlog.shift();
-      for (const subscriber of subscribers) sendEvent(subscriber, seq, telemetry);
-    },
     async close() {
       for (const subscriber of subscribers) subscriber.end();
       server.closeAllConnections();
@@ -93,20 +131,20 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
   };
 }
 
-function sendEvent(response: ServerResponse, seq: number, telemetry: Telemetry): void {
-  response.write(`id: ${seq}\ndata: ${JSON.stringify(telemetry)}\n\n`);
-}
-
-async function body(request: IncomingMessage): Promise<Uint8Array> {
+async function readJson<S extends z.ZodType>(
+  request: IncomingMessage,
+  schema: S,
+  what: string,
+): Promise<z.infer<S>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
     if (size > MAX_COMMAND_BYTES)
-      throw new UprollError('INPUT_TOO_LARGE', `the request is over ${MAX_COMMAND_BYTES} bytes`);
+      throw new UprollError('INPUT_TOO_LARGE', `the ${what} is over ${MAX_COMMAND_BYTES} bytes`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return parseJson(schema, Buffer.concat(chunks), { maxBytes: MAX_COMMAND_BYTES, what });
 }
 
 function json(response: ServerResponse, status: number, value: unknown): void {
@@ -115,7 +153,8 @@ function json(response: ServerResponse, status: number, value: unknown): void {
 
 function problem(response: ServerResponse, err: unknown): void {
   const code = isUprollError(err) ? err.code : 'INSTALL_FAILED';
-  const status = code === 'INPUT_TOO_LARGE' ? 413 : isUprollError(err) ? 400 : 500;
+  const status =
+    code === 'INPUT_TOO_LARGE' ? 413 : code === 'COMMAND_REJECTED' ? 409 : isUprollError(err) ? 400 : 500;
   if (!response.headersSent)
     json(response, status, { code, message: err instanceof Error ? err.message : String(err) });
   else response.end();

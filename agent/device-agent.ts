@@ -1,17 +1,28 @@
 import { join } from 'node:path';
+import type { HealthCheck } from '../core/index.ts';
+import type { DownloadOptions } from '../services/tuf/index.ts';
 import { CloudClient } from './cloud-client.ts';
 import { ControlClient } from './control-client.ts';
 import { startControlSocket } from './control-socket.ts';
-import type { HealthCheck } from './health-check.ts';
-import { UpdateManager } from './update-manager.ts';
+import type { AgentIdentity } from './identity.ts';
+import { AbSlotsInstaller } from './installers/ab-slots.ts';
+import type { Installer } from './installers/installer.ts';
+import { OstreeInstaller } from './installers/ostree.ts';
+import { UpdateManager, type PhaseBoundary } from './update-manager.ts';
+import { UptaneClient } from './uptane-client.ts';
 
 export interface DeviceAgentOptions {
-  deviceId: string;
+  identity: AgentIdentity;
   dataDir: string;
-  natsServers: string | string[];
-  nkeySeed: string;
+  /** `ab` (default) or `ostree`, or an installer of one's own. */
+  installer?: 'ab' | 'ostree' | Installer;
+  /** Used when a revision names no health check of its own. */
   healthCheck?: HealthCheck;
+  download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
+  /** Run the update manager and its control socket only, without the NATS cloud client. */
+  withoutCloud?: boolean;
   log?: (line: string) => void;
+  onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
 }
 
 export interface DeviceAgent {
@@ -25,48 +36,86 @@ export interface DeviceAgent {
 
 /**
  * Starts a device agent: the update manager behind its local control
- * socket, and the NATS cloud client, which talks to the update manager
- * only through that socket (as another provider's client would).
+ * socket, and the NATS cloud client, which talks to the update manager only
+ * through that socket (as another provider's client would): it turns
+ * commands into socket requests and delivers the journal's reports in
+ * order, confirming each one once JetStream stored it.
  */
 export async function startDeviceAgent(options: DeviceAgentOptions): Promise<DeviceAgent> {
   const log = options.log ?? (() => {});
-  let publish: (telemetry: Parameters<typeof socket.publish>[0]) => void = () => {};
+  const { identity, dataDir } = options;
+  const installer =
+    options.installer === 'ostree'
+      ? new OstreeInstaller(dataDir)
+      : typeof options.installer === 'object'
+        ? options.installer
+        : new AbSlotsInstaller(dataDir);
   const updates = new UpdateManager({
-    deviceId: options.deviceId,
-    dataDir: options.dataDir,
+    device: identity.device,
+    dataDir,
+    installer,
+    deviceKey: identity.deviceKey,
+    uptane: new UptaneClient({
+      dataDir,
+      device: identity.device,
+      ...identity.repositories,
+      imageRoot: identity.imageRoot,
+      directorRoot: identity.directorRoot,
+    }),
     healthCheck: options.healthCheck,
-    report: (telemetry) => Promise.resolve(publish(telemetry)),
-  });
-  const socket = await startControlSocket(join(options.dataDir, 'control.sock'), updates);
-  publish = (telemetry) => socket.publish(telemetry);
-  // Settle a trial a crash interrupted before taking new commands.
-  await updates.recover((problem) => log(`boot control was damaged: ${problem}`));
-
-  const control = new ControlClient(socket.path);
-  const cloud = await CloudClient.connect({
-    deviceId: options.deviceId,
-    servers: options.natsServers,
-    nkeySeed: options.nkeySeed,
+    download: options.download,
     log,
+    onBoundary: options.onBoundary,
   });
-  const forwarding = control.events(0, async (telemetry) => {
-    try {
-      await cloud.publishTelemetry(telemetry);
-    } catch (err) {
-      log(`could not report ${telemetry.phase} of rollout ${telemetry.rolloutId}: ${(err as Error).message}`);
-    }
-  });
-  await cloud.serveUpdates((command) => control.update(command));
+  const socket = await startControlSocket(join(dataDir, 'control.sock'), updates);
+  try {
+    // Settle what a crash interrupted before taking new commands.
+    const recovered = await updates.recover();
+    if (recovered !== 'idle') log(`start: ${recovered}`);
+  } catch (err) {
+    await socket.close();
+    throw err;
+  }
+  const stopCloud =
+    options.withoutCloud || !identity.nats
+      ? async () => {}
+      : await startCloudSide(identity, socket.path, log);
   return {
-    deviceId: options.deviceId,
+    deviceId: identity.device.deviceId,
     updates,
     controlSocket: socket.path,
     async stop() {
       await updates.idle();
-      forwarding.close();
-      await forwarding.done.catch(() => {});
-      await cloud.close();
+      await stopCloud();
       await socket.close();
     },
+  };
+}
+
+async function startCloudSide(
+  identity: AgentIdentity,
+  socketPath: string,
+  log: (line: string) => void,
+): Promise<() => Promise<void>> {
+  const nats = identity.nats!;
+  const control = new ControlClient(socketPath);
+  const cloud = await CloudClient.connect({
+    deviceId: identity.device.deviceId,
+    servers: nats.servers,
+    nkeySeed: nats.nkeySeed,
+    ...(nats.tls ? { tls: nats.tls } : {}),
+    log,
+  });
+  const { acked } = await control.ack(0);
+  const forwarding = control.events(acked, async (entry) => {
+    await cloud.deliver(entry);
+    await control.ack(entry.seq);
+  });
+  forwarding.done.catch((err: unknown) => log(`report forwarding stopped: ${(err as Error).message}`));
+  await cloud.serveUpdates((command) => control.update(command));
+  return async () => {
+    await cloud.close();
+    forwarding.close();
+    await forwarding.done.catch(() => {});
   };
 }

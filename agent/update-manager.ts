@@ -1,70 +1,92 @@
-import { join } from 'node:path';
 import {
   isUprollError,
-  TERMINAL_PHASES,
+  missingObjects,
+  revisionNameOf,
+  TRUST_ATTACK_CODES,
   UprollError,
   type CommandReply,
   type DevicePhase,
-  type Slot,
+  type HealthCheck,
+  type StateRevision,
   type Telemetry,
   type UpdateCommand,
+  type UprollErrorCode,
 } from '../core/index.ts';
-import { AbSlots, type BootControl, type SlotContent } from './ab-slots.ts';
-import { downloadArtifact } from './download.ts';
-import { runHealthCheck, type HealthCheck } from './health-check.ts';
+import type { Signer } from '../core/tuf/index.ts';
+import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
+import type { DownloadOptions } from '../services/tuf/index.ts';
+import { BootControlFile, type BootControl, type Deployment } from './boot-control.ts';
+import { runHealthCheck } from './health-check.ts';
+import type { Installer } from './installers/installer.ts';
+import { ObjectStore } from './object-store.ts';
+import { ReportJournal } from './report-journal.ts';
+import { RevisionHistory, type HistoryEntry } from './revision-history.ts';
+import type { UptaneClient } from './uptane-client.ts';
 
-/** Starts of the agent a trial revision may take before the device gives up on it. */
+/** Starts a trial revision (or an interrupted update) may take before the device gives up on it. */
 export const MAX_BOOT_ATTEMPTS = 3;
 
 export interface UpdateManagerOptions {
-  deviceId: string;
+  device: DeviceIdentity;
   dataDir: string;
-  /** Decides commit or rollback after the switch; without one every revision is healthy. */
+  installer: Installer;
+  /** Full Uptane verification against the Director and the Image repository. */
+  uptane: UptaneClient;
+  /** Signs the device's version reports to the Director. */
+  deviceKey: Signer;
+  /** Used when a revision names no health check of its own; without either, every revision is healthy. */
   healthCheck?: HealthCheck;
-  /** Receives each step of an update, in order. */
-  report: (telemetry: Telemetry) => Promise<void>;
+  download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
+  log?: (line: string) => void;
   now?: () => Date;
+  /** Test hook: called at each phase boundary of an update, before the next step starts. */
+  onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
+}
+
+/** The points between steps of an update where a device may lose power (crash tests name them). */
+export type PhaseBoundary = 'downloaded' | 'verified' | 'writing' | 'switched' | 'healthy';
+
+/** What to install: a verified revision, and where the trust in it came from. */
+interface InstallPlan {
+  rolloutId: string;
+  revision: StateRevision;
+  releaseCounter: number;
+  target: Deployment['target'];
 }
 
 /**
- * The device's update manager: applies one update at a time to the inactive
- * A/B slot (download with exact length and sha256, atomic switch, health
- * check, commit or roll back) and reports every step. A repeated command for
- * an update it already runs or ran is acknowledged again and its last step
- * reported again, so a retried command never installs twice.
+ * The device's update manager. For a command it runs full Uptane
+ * verification, fetches only the objects of the new state revision it does
+ * not hold, writes the revision with its installer beside the running one,
+ * switches atomically to it on trial, and lets the health check decide
+ * commit or rollback. Every step is written to the report journal before it
+ * is told. A crash at any point is settled at the next start: a trial counts
+ * a boot attempt, an update in flight is resumed.
  */
 export class UpdateManager {
-  readonly slots: AbSlots;
+  readonly boot: BootControlFile;
+  readonly objects: ObjectStore;
+  readonly journal: ReportJournal;
+  readonly history: RevisionHistory;
   readonly #options: UpdateManagerOptions;
-  readonly #lastReport = new Map<string, Telemetry>();
   #running: { rolloutId: string; done: Promise<void> } | undefined;
 
   constructor(options: UpdateManagerOptions) {
     this.#options = options;
-    this.slots = new AbSlots(options.dataDir);
+    this.boot = new BootControlFile(options.dataDir);
+    this.objects = new ObjectStore(options.dataDir);
+    this.journal = new ReportJournal(options.dataDir);
+    this.history = new RevisionHistory(options.dataDir, (problem) => this.#log(problem));
   }
 
-  /** Accepts or refuses a command; an accepted update runs in the background. */
-  accept(command: UpdateCommand): CommandReply {
-    const last = this.#lastReport.get(command.rolloutId);
-    if (this.#running?.rolloutId === command.rolloutId || last) {
-      if (last) void this.#options.report(last).catch(() => {});
-      return { accepted: true, duplicate: true };
-    }
-    if (this.#running) {
-      return {
-        accepted: false,
-        error: { code: 'BUSY', message: `update of rollout ${this.#running.rolloutId} is still running` },
-      };
-    }
-    const done = this.#apply(command)
-      .catch((err: unknown) => this.#report(command, 'failed', { error: describe(err, 'INSTALL_FAILED') }))
-      .catch(() => {}) // the reporter keeps its own retries; nothing is left to tell
-      .finally(() => {
-        this.#running = undefined;
-      });
-    this.#running = { rolloutId: command.rolloutId, done };
-    return { accepted: true, duplicate: false };
+  get installer(): Installer {
+    return this.#options.installer;
+  }
+
+  get #primary() {
+    const primary = this.#options.device.ecus[0];
+    if (!primary) throw new Error(`device ${this.#options.device.deviceId} has no ECU`);
+    return primary;
   }
 
   /** The rollout of the update running now, if any. */
@@ -72,120 +94,381 @@ export class UpdateManager {
     return this.#running?.rolloutId;
   }
 
-  /** The last report of every update this manager ran, oldest first. */
-  history(): Telemetry[] {
-    return [...this.#lastReport.values()];
-  }
-
-  /** Goes back to the previous slot on command (not while an update runs). */
-  async rollbackNow(): Promise<BootControl> {
-    if (this.#running) {
-      throw new UprollError(
-        'COMMAND_REJECTED',
-        `update of rollout ${this.#running.rolloutId} is still running`,
-      );
-    }
-    const control = await this.slots.read();
-    if (control.previous === null || control.slots[control.previous] === null) {
-      throw new UprollError('COMMAND_REJECTED', 'there is no previous revision to go back to');
-    }
-    return this.slots.rollback();
-  }
-
   /** Resolves when the running update (if any) has finished. */
   async idle(): Promise<void> {
     await this.#running?.done;
   }
 
-  async #apply(command: UpdateCommand): Promise<void> {
-    const step = (phase: DevicePhase, extra: Partial<Telemetry> = {}) => this.#report(command, phase, extra);
-    const { slot, dir } = await this.slots.prepareInactive();
-    const artifactPath = join(dir, command.artifact.name);
-    try {
-      const { bytes } = await downloadArtifact(command.artifact, artifactPath);
-      await step('downloaded', { bytes });
-    } catch (err) {
-      return step('failed', { error: describe(err, 'DOWNLOAD_FAILED') });
+  /**
+   * Accepts or refuses an update command; an accepted one runs in the
+   * background. A command for an update that runs or ran already is
+   * acknowledged as a duplicate and never installs twice.
+   */
+  async accept(command: UpdateCommand): Promise<CommandReply> {
+    if (this.#running?.rolloutId === command.rolloutId) return { accepted: true, duplicate: true };
+    const done = (await this.history.entries()).find((entry) => entry.rolloutId === command.rolloutId);
+    if (done) {
+      await this.#report(done, done.outcome, { deployment: done.deployment, error: done.error });
+      return { accepted: true, duplicate: true };
     }
-
-    const content = {
-      revision: command.revision,
-      rolloutId: command.rolloutId,
-      artifact: command.artifact.name,
-    };
-    await this.slots.switchTo(slot, content);
-    await step('installed', { activeSlot: slot });
-    await this.#decideTrial(slot, content);
+    if (this.#running) return busy(this.#running.rolloutId);
+    await this.history.setPending({ command, starts: 0 });
+    this.#run(command.rolloutId, () => this.#update(command));
+    return { accepted: true, duplicate: false };
   }
 
   /**
-   * At start: a trial that was interrupted (crash, power cut) counts one
-   * boot attempt. Past the limit the device rolls back by itself; below it
-   * the health check decides again. Either way the outcome is reported.
+   * Installs a revision kept in the local history again (roll back or
+   * forward without the network): its objects are still on the device and
+   * are checked again as they are written.
    */
-  async recover(onDamage?: (problem: string) => void): Promise<'no trial' | 'committed' | 'rolled_back'> {
-    await this.slots.read(onDamage); // a damaged boot control is restored before anything else
-    const control = await this.slots.countBootAttemptIfOnTrial();
-    const content = control?.slots[control.active];
-    if (!control || !content) return 'no trial';
-    if (control.bootAttempts > MAX_BOOT_ATTEMPTS) {
-      const back = await this.slots.rollback();
-      await this.#report(content, 'rolled_back', {
-        activeSlot: back.active,
-        error: {
+  async installFromHistory(name: string, rolloutId: string): Promise<CommandReply> {
+    if (this.#running) return busy(this.#running.rolloutId);
+    const revision = await this.history.revision(name);
+    const entry = (await this.history.entries()).findLast((e) => e.revision === name);
+    if (!revision || !entry)
+      return rejected('COMMAND_REJECTED', `revision ${name} is not in this device's history`);
+    const plan = { rolloutId, revision, releaseCounter: entry.releaseCounter, target: entry.target };
+    this.#run(rolloutId, () => this.#install(plan));
+    return { accepted: true, duplicate: false };
+  }
+
+  /** Commits a trial now, without waiting for the health check. */
+  async commitNow(): Promise<BootControl> {
+    this.#assertIdle();
+    const control = await this.boot.read();
+    if (!control.trial || !control.active)
+      throw new UprollError('COMMAND_REJECTED', 'no revision is on trial');
+    await this.#commit(control.active);
+    return this.boot.read();
+  }
+
+  /** Goes back to the last committed revision on command (not while an update runs). */
+  async rollbackNow(): Promise<BootControl> {
+    this.#assertIdle();
+    const control = await this.boot.read();
+    const previous = control.previous;
+    const committed = (await this.history.entries()).some(
+      (entry) => entry.rolloutId === previous?.rolloutId && entry.outcome === 'committed',
+    );
+    if (!previous || !committed)
+      throw new UprollError('COMMAND_REJECTED', 'there is no previous committed revision to go back to');
+    const back = await this.boot.rollback();
+    if (back.active) await this.installer.activate(back.active.deployment);
+    return back;
+  }
+
+  /**
+   * At start: a damaged boot control is restored first; a trial that was
+   * interrupted counts one boot attempt (past the limit the device rolls
+   * back by itself, below it the health check decides again); an update that
+   * was in flight before the switch is resumed. The outcome is reported.
+   */
+  async recover(): Promise<'idle' | 'committed' | 'rolled_back' | 'resumed' | 'failed'> {
+    const control = await this.boot.read((problem) => this.#log(`boot control was damaged: ${problem}`));
+    if (control.active) await this.installer.activate(control.active.deployment);
+    await this.#settleUnrecorded(control);
+    const pending = await this.history.pending();
+    const trial = await this.boot.countBootAttemptIfOnTrial();
+    if (trial?.active) {
+      if (trial.bootAttempts > MAX_BOOT_ATTEMPTS) {
+        await this.#rollBack(trial.active, {
           code: 'BOOT_ATTEMPTS_EXCEEDED',
-          message: `revision ${content.revision} did not survive ${MAX_BOOT_ATTEMPTS} starts on trial`,
-        },
+          message: `revision ${trial.active.revision} did not survive ${MAX_BOOT_ATTEMPTS} starts on trial`,
+        });
+        return 'rolled_back';
+      }
+      const active = trial.active;
+      const revision = await this.history.revision(active.revision);
+      let verdict: 'committed' | 'rolled_back' = 'committed';
+      this.#run(active.rolloutId, async () => {
+        verdict = await this.#decide(active, revision);
       });
-      return 'rolled_back';
+      await this.idle();
+      return verdict;
     }
-    return this.#decideTrial(control.active, content);
+    if (!pending) return 'idle';
+    if (pending.starts + 1 > MAX_BOOT_ATTEMPTS) {
+      await this.history.setPending(undefined);
+      await this.#fail(pending.command.rolloutId, pending.command.revision, {
+        code: 'INSTALL_FAILED',
+        message: `the update was interrupted ${MAX_BOOT_ATTEMPTS} times before its switch; given up`,
+      });
+      return 'failed';
+    }
+    await this.history.setPending({ ...pending, starts: pending.starts + 1 });
+    this.#run(pending.command.rolloutId, () => this.#update(pending.command));
+    return 'resumed';
+  }
+
+  /**
+   * An outcome the boot control shows but the history does not: the agent
+   * stopped between the switch back (or the commit) and recording it.
+   */
+  async #settleUnrecorded(control: BootControl): Promise<void> {
+    if (control.trial) return;
+    const recorded = new Set((await this.history.entries()).map((entry) => entry.rolloutId));
+    if (control.active && !recorded.has(control.active.rolloutId))
+      await this.#settle(control.active, 'committed', { deployment: control.active.deployment });
+    else if (control.previous && !recorded.has(control.previous.rolloutId))
+      await this.#settle(control.previous, 'rolled_back', {
+        deployment: control.active?.deployment,
+        error: { code: 'INSTALL_FAILED', message: 'rolled back; the agent stopped before it recorded why' },
+      });
+  }
+
+  #run(rolloutId: string, work: () => Promise<unknown>): void {
+    const done = work()
+      .then(() => {})
+      .catch((err: unknown) => this.#log(`update of rollout ${rolloutId} stopped: ${(err as Error).message}`))
+      .finally(() => {
+        if (this.#running?.rolloutId === rolloutId) this.#running = undefined;
+      });
+    this.#running = { rolloutId, done };
+  }
+
+  /** Full verification, then the install of what the Director assigns, if it is the commanded revision. */
+  async #update(command: UpdateCommand): Promise<void> {
+    const control = await this.boot.read();
+    const primary = this.#primary;
+    let plan: InstallPlan;
+    try {
+      const verified = await this.#options.uptane.verify({
+        [primary.serial]: { releaseCounter: control.active?.releaseCounter ?? 0 },
+      });
+      const image = verified.find((v) => v.ecuSerial === primary.serial);
+      if (!image || revisionNameOf(image.path) !== command.revision) {
+        throw new UprollError(
+          'NOT_ASSIGNED',
+          `the Director assigns ${image ? image.path : 'nothing'} to ECU ${primary.serial}, not revision ${command.revision}`,
+        );
+      }
+      const revision = await this.#options.uptane.fetchRevision(image);
+      if (revision.name !== command.revision)
+        throw new UprollError('BAD_METADATA', `${image.path} describes revision ${revision.name}`);
+      await this.history.keep(revision);
+      plan = {
+        rolloutId: command.rolloutId,
+        revision,
+        releaseCounter: image.releaseCounter,
+        target: { path: image.path, length: image.length, hashes: image.hashes },
+      };
+    } catch (err) {
+      await this.history.setPending(undefined);
+      await this.#fail(command.rolloutId, command.revision, describe(err, 'INSTALL_FAILED'));
+      return;
+    }
+    await this.#install(plan);
+  }
+
+  /** Fetches the missing objects, writes the revision beside the running one, switches, decides. */
+  async #install(plan: InstallPlan): Promise<void> {
+    const { rolloutId, revision } = plan;
+    const step = (phase: DevicePhase, extra: Partial<Telemetry> = {}) =>
+      this.#report({ rolloutId, revision: revision.name }, phase, extra);
+    let deployment: string;
+    try {
+      let fetched = 0;
+      for (const artifact of missingObjects(revision, await this.objects.present())) {
+        fetched += await this.objects.fetch(
+          artifact,
+          this.#options.uptane.targetsUrl,
+          this.#options.download,
+        );
+      }
+      await step('downloaded', { bytes: fetched });
+      await this.#boundary('downloaded');
+      for (const artifact of revision.artifacts) await this.objects.check(artifact);
+      await this.#boundary('verified');
+      const control = await this.boot.read();
+      let written = 0;
+      deployment = await this.installer.stage(
+        revision,
+        this.objects,
+        control.active ? [control.active.deployment] : [],
+        async () => {
+          if (++written === 1) await this.#boundary('writing');
+        },
+      );
+    } catch (err) {
+      await this.history.setPending(undefined);
+      await this.#fail(rolloutId, revision.name, describe(err, 'INSTALL_FAILED'));
+      return;
+    }
+    const next: Deployment = {
+      revision: revision.name,
+      rolloutId,
+      deployment,
+      releaseCounter: plan.releaseCounter,
+      target: plan.target,
+    };
+    await this.boot.switchTo(next);
+    await this.history.setPending(undefined);
+    await this.installer.activate(deployment);
+    await step('installed', { deployment });
+    await this.#boundary('switched');
+    await this.#decide(next, revision);
   }
 
   /** The health check decides a trial: commit, or switch back. */
-  async #decideTrial(slot: Slot, content: SlotContent): Promise<'committed' | 'rolled_back'> {
-    const dir = this.slots.slotDir(slot);
+  async #decide(
+    active: Deployment,
+    revision: StateRevision | undefined,
+  ): Promise<'committed' | 'rolled_back'> {
+    const check = revision?.health ?? this.#options.healthCheck;
     try {
-      if (this.#options.healthCheck) {
-        await runHealthCheck(this.#options.healthCheck, {
-          UPROLL_SLOT: slot,
-          UPROLL_SLOT_DIR: dir,
-          UPROLL_ARTIFACT: join(dir, content.artifact),
-          UPROLL_REVISION: content.revision,
+      if (check) {
+        const dir = this.installer.pathOf(active.deployment);
+        await runHealthCheck(check, {
+          cwd: dir,
+          env: {
+            UPROLL_DEPLOYMENT: active.deployment,
+            UPROLL_DEPLOYMENT_DIR: dir,
+            UPROLL_REVISION: active.revision,
+          },
         });
       }
     } catch (err) {
-      const control = await this.slots.rollback();
-      await this.#report(content, 'rolled_back', {
-        activeSlot: control.active,
-        error: describe(err, 'HEALTH_CHECK_FAILED'),
-      });
+      await this.#rollBack(active, describe(err, 'HEALTH_CHECK_FAILED'));
       return 'rolled_back';
     }
-    await this.slots.commit();
-    await this.#report(content, 'committed', { activeSlot: slot });
+    await this.#boundary('healthy');
+    await this.#commit(active);
     return 'committed';
   }
 
+  async #commit(active: Deployment): Promise<void> {
+    const control = await this.boot.commit();
+    await this.installer.prune([
+      active.deployment,
+      ...(control.previous ? [control.previous.deployment] : []),
+    ]);
+    await this.#settle(active, 'committed', { deployment: active.deployment });
+  }
+
+  async #rollBack(failed: Deployment, error: { code: string; message: string }): Promise<void> {
+    const back = await this.boot.rollback();
+    if (back.active) await this.installer.activate(back.active.deployment);
+    await this.#settle(failed, 'rolled_back', { deployment: back.active?.deployment, error });
+  }
+
+  /** Records the outcome in the history, reports it, then frees objects no kept revision needs. */
+  async #settle(
+    deployment: Deployment,
+    outcome: 'committed' | 'rolled_back',
+    extra: Pick<Telemetry, 'deployment' | 'error'>,
+  ): Promise<void> {
+    await this.history.record({ ...deployment, outcome, at: this.#now().toISOString(), ...extra });
+    await this.#report(deployment, outcome, extra);
+    await this.#pruneObjects();
+  }
+
+  async #fail(rolloutId: string, revision: string, error: { code: string; message: string }): Promise<void> {
+    const control = await this.boot.read();
+    const entry: HistoryEntry = {
+      revision,
+      rolloutId,
+      deployment: control.active?.deployment ?? 'none',
+      releaseCounter: control.active?.releaseCounter ?? 0,
+      target: control.active?.target ?? { path: '', length: 0, hashes: {} },
+      outcome: 'failed',
+      at: this.#now().toISOString(),
+      error,
+    };
+    await this.history.record(entry);
+    await this.#report({ rolloutId, revision }, 'failed', { error, deployment: control.active?.deployment });
+  }
+
+  /** Keeps the objects of every revision in the history; the rest go. */
+  async #pruneObjects(): Promise<void> {
+    const keep = new Set<string>();
+    for (const entry of await this.history.entries()) {
+      for (const artifact of (await this.history.revision(entry.revision))?.artifacts ?? [])
+        keep.add(artifact.sha256);
+    }
+    await this.objects.prune(keep);
+  }
+
+  /** Journals one step (and, at the end of an update, a signed manifest for the Director). */
   async #report(
-    command: Pick<UpdateCommand, 'rolloutId' | 'revision'>,
+    update: { rolloutId: string; revision: string },
     phase: DevicePhase,
     extra: Partial<Telemetry>,
   ): Promise<void> {
     const telemetry: Telemetry = {
-      deviceId: this.#options.deviceId,
-      rolloutId: command.rolloutId,
-      revision: command.revision,
+      deviceId: this.#options.device.deviceId,
+      rolloutId: update.rolloutId,
+      revision: update.revision,
       phase,
-      at: (this.#options.now?.() ?? new Date()).toISOString(),
+      at: this.#now().toISOString(),
       ...extra,
     };
-    this.#lastReport.set(command.rolloutId, telemetry);
-    // Whoever hears the final report may act at once (roll back, send the next update).
-    if (TERMINAL_PHASES.has(phase) && this.#running?.rolloutId === command.rolloutId)
-      this.#running = undefined;
-    await this.#options.report(telemetry);
+    await this.journal.append('telemetry', () => telemetry);
+    if (phase === 'committed' || phase === 'rolled_back' || phase === 'failed') {
+      const code = extra.error?.code as UprollErrorCode | undefined;
+      await this.journal.append('manifest', (counter) =>
+        this.#manifest(counter, code && TRUST_ATTACK_CODES.has(code) ? code : ''),
+      );
+    }
   }
+
+  /** The device's signed manifest: what its primary ECU runs, attacks it saw, its trusted roots. */
+  async #manifest(counter: number, attacksDetected: string) {
+    const control = await this.boot.read();
+    const primary = this.#primary;
+    const time = this.#now().toISOString();
+    const target = control.active?.target ?? { path: '', length: 0, hashes: {} };
+    const report = await signEcuVersionReport(
+      {
+        ecuSerial: primary.serial,
+        installedImage: { filepath: target.path, fileinfo: { length: target.length, hashes: target.hashes } },
+        attacksDetected,
+        counter,
+        time,
+      },
+      this.#options.deviceKey,
+    );
+    const trustedRoots = await this.#options.uptane.trustedRoots();
+    return signDeviceManifest(
+      {
+        deviceId: this.#options.device.deviceId,
+        primaryEcuSerial: primary.serial,
+        ecuVersionReports: { [primary.serial]: report },
+        counter,
+        time,
+        ...(trustedRoots ? { trustedRoots } : {}),
+      },
+      this.#options.deviceKey,
+    );
+  }
+
+  async #boundary(boundary: PhaseBoundary): Promise<void> {
+    await this.#options.onBoundary?.(boundary);
+  }
+
+  #assertIdle(): void {
+    if (this.#running)
+      throw new UprollError(
+        'COMMAND_REJECTED',
+        `update of rollout ${this.#running.rolloutId} is still running`,
+      );
+  }
+
+  #now(): Date {
+    return this.#options.now?.() ?? new Date();
+  }
+
+  #log(line: string): void {
+    this.#options.log?.(line);
+  }
+}
+
+function busy(rolloutId: string): CommandReply {
+  return rejected('BUSY', `update of rollout ${rolloutId} is still running`);
+}
+
+function rejected(code: string, message: string): CommandReply {
+  return { accepted: false, error: { code, message } };
 }
 
 function describe(err: unknown, fallback: string): { code: string; message: string } {

@@ -1,8 +1,15 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseJson } from '../core/index.ts';
-import { TrustedRepository } from '../core/tuf/index.ts';
+import {
+  MAX_REVISION_BYTES,
+  parseJson,
+  parseValue,
+  stateRevisionSchema,
+  UprollError,
+  type StateRevision,
+} from '../core/index.ts';
+import { TrustedRepository, verifyTargetBytes } from '../core/tuf/index.ts';
 import {
   fullVerification,
   verificationTime,
@@ -20,6 +27,8 @@ export interface UptaneClientOptions {
   /** Metadata base URLs: the Image repository's and this device's Director folder. */
   imageMetadataUrl: string;
   directorMetadataUrl: string;
+  /** Base URL of the Image repository's targets (revision documents and `objects/`). */
+  imageTargetsUrl: string;
   /** Trust anchors from the provisioning bundle, used until a newer root is trusted. */
   imageRoot: Uint8Array;
   directorRoot: Uint8Array;
@@ -69,6 +78,43 @@ export class UptaneClient {
     await mkdir(join(this.#options.dataDir, 'trust'), { recursive: true });
     await writeFileAtomic(this.#secureTimePath, JSON.stringify({ lastVerified: now.toISOString() }));
     return verified;
+  }
+
+  get targetsUrl(): string {
+    return this.#options.imageTargetsUrl;
+  }
+
+  /**
+   * The state revision a verified image names: fetched by its consistent
+   * snapshot name, capped, and checked against the length and hashes both
+   * repositories agreed on before it is parsed.
+   */
+  async fetchRevision(image: VerifiedImage): Promise<StateRevision> {
+    if (image.length > MAX_REVISION_BYTES)
+      throw new UprollError('ENDLESS_DATA', `${image.path} is larger than a revision document may be`);
+    const slash = image.path.lastIndexOf('/');
+    const name = `${image.path.slice(0, slash + 1)}${image.hashes['sha256'] ?? ''}.${image.path.slice(slash + 1)}`;
+    const bytes = await fetchCapped(joinUrl(this.#options.imageTargetsUrl, name), image.length);
+    if (!bytes)
+      throw new UprollError('TARGET_NOT_FOUND', `the Image repository does not serve ${image.path}`);
+    verifyTargetBytes(bytes, image, image.path);
+    let document: unknown;
+    try {
+      document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch {
+      throw new UprollError('BAD_METADATA', `${image.path} is not JSON`);
+    }
+    return parseValue(stateRevisionSchema, document, image.path, 'BAD_METADATA');
+  }
+
+  /** The root version of each repository the device trusts now (it reports them to the Director). */
+  async trustedRoots(): Promise<{ image: number; director: number } | undefined> {
+    const version = async (repository: 'image' | 'director') => {
+      const root = await metadataDirectory(this.#dir(repository)).load('root');
+      return root ? new TrustedRepository(root, { name: repository }).root.signed.version : undefined;
+    };
+    const [image, director] = [await version('image'), await version('director')];
+    return image && director ? { image, director } : undefined;
   }
 
   async #lastVerified(): Promise<Date | undefined> {

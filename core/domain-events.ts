@@ -21,7 +21,7 @@ export interface DeviceUpdateEventData {
   rolloutId: string;
   revision: string;
   workflowId: string;
-  activeSlot?: string;
+  deployment?: string;
   /** An UprollErrorCode, or a code the device reported. */
   error?: { code: string; message: string };
 }

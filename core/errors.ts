@@ -24,6 +24,8 @@ export type UprollErrorCode =
   | 'DEVICE_UNREACHABLE'
   /** The device refused a command (busy, invalid). */
   | 'COMMAND_REJECTED'
+  /** The Director does not assign the commanded revision to this device (yet, or any more). */
+  | 'NOT_ASSIGNED'
   /** A phase of an update did not complete within its time limit. */
   | 'PHASE_TIMEOUT'
   /** An append to the event log lost an optimistic-concurrency race. */
@@ -93,6 +95,28 @@ export type UprollErrorCode =
   /** A server process did not become ready in time. */
   | 'STARTUP_FAILED';
 
+/** The codes of failed trust checks (TUF / Uptane): each names the attack it indicates. */
+export const TRUST_ATTACK_CODES: ReadonlySet<UprollErrorCode> = new Set([
+  'BAD_METADATA',
+  'ENDLESS_DATA',
+  'BAD_SIGNATURE',
+  'THRESHOLD_NOT_MET',
+  'ROLLBACK_ATTACK',
+  'FREEZE_ATTACK',
+  'MIX_AND_MATCH',
+  'SLOW_RETRIEVAL',
+  'TARGET_NOT_FOUND',
+  'INVALID_TARGET_PATH',
+  'HARDWARE_MISMATCH',
+  'DIRECTOR_IMAGE_MISMATCH',
+  'ECU_MISMATCH',
+  'DELEGATION_NOT_ALLOWED',
+  'RELEASE_COUNTER_ROLLBACK',
+  'LIMIT_EXCEEDED',
+  'HASH_MISMATCH',
+  'LENGTH_MISMATCH',
+]);
+
 /** Codes whose failure will not change by trying again. */
 const PERMANENT: ReadonlySet<UprollErrorCode> = new Set([
   'INVALID_INPUT',
@@ -100,6 +124,7 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set([
   'HASH_MISMATCH',
   'LENGTH_MISMATCH',
   'COMMAND_REJECTED',
+  'NOT_ASSIGNED',
   'HEALTH_CHECK_FAILED',
   'BAD_METADATA',
   'ENDLESS_DATA',

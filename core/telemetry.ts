@@ -12,9 +12,6 @@ export type DevicePhase = z.infer<typeof devicePhaseSchema>;
 /** The phases that end an update on the device. */
 export const TERMINAL_PHASES: ReadonlySet<DevicePhase> = new Set(['committed', 'rolled_back', 'failed']);
 
-export const slotSchema = z.enum(['a', 'b']);
-export type Slot = z.infer<typeof slotSchema>;
-
 /** `uproll.dev.<device>.telemetry`: one step of an update as the device saw it. */
 export const telemetrySchema = z.object({
   deviceId: deviceIdSchema,
@@ -22,7 +19,11 @@ export const telemetrySchema = z.object({
   revision: z.string().min(1).max(128),
   phase: devicePhaseSchema,
   at: z.iso.datetime(),
-  activeSlot: slotSchema.optional(),
+  /** The installer's name of the deployment the device runs after this step (`a`/`b`, an OSTree commit). */
+  deployment: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/)
+    .optional(),
   bytes: z.int().min(0).optional(),
   error: z.object({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
 });

@@ -1,30 +1,18 @@
 import { z } from 'zod';
 import { rolloutIdSchema } from './identifiers.ts';
 
-/** Largest artifact a command may name (1 TiB): a sanity bound, not a policy. */
-export const MAX_ARTIFACT_BYTES = 2 ** 40;
 /** Byte cap on an update command or its reply as it crosses NATS. */
 export const MAX_COMMAND_BYTES = 16 * 1024;
 
-const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
-
-/** One artifact of a revision: where to fetch it and the exact bytes it must be. */
-export const artifactSchema = z.object({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a plain file name')
-    .refine((n) => !/^\.+$/.test(n), 'must not be . or ..'),
-  url: z.url({ protocol: /^https?$/ }),
-  sha256: sha256Schema,
-  length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
-});
-export type Artifact = z.infer<typeof artifactSchema>;
-
-/** `uproll.cmd.<device>.update`: install this revision as part of this rollout. */
+/**
+ * `uproll.cmd.<device>.update`: install this state revision as part of this
+ * rollout. The command only names it: what the device installs is what the
+ * Director assigns it and the Image repository vouches for (full Uptane
+ * verification), so a forged or stale command can never install anything.
+ */
 export const updateCommandSchema = z.object({
   rolloutId: rolloutIdSchema,
-  revision: z.string().min(1).max(128),
-  artifact: artifactSchema,
+  revision: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a plain revision name'),
 });
 export type UpdateCommand = z.infer<typeof updateCommandSchema>;
 

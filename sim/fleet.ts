@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../agent/index.ts';
 import { provisionNatsDevices } from '../services/dev-stack/index.ts';
+import type { SimulatedRepositories } from './repositories.ts';
 
 export interface SimulatedDevice {
   deviceId: string;
@@ -15,34 +16,36 @@ export interface SimulatedFleet {
 }
 
 /**
- * Many device agents in one process, each with its own NATS user (provisioned
- * on the local stack, so it is confined to its own subjects exactly like a
- * real device) and its own data directory, which persists between runs.
+ * Many device agents in one process, each enrolled with the Director, with
+ * its own NATS user (provisioned on the local stack, so it is confined to
+ * its own subjects exactly like a real device) and its own data directory.
  */
 export async function startSimulatedFleet(options: {
   stateDir: string;
   dataRoot: string;
   natsServers: string;
+  repositories: SimulatedRepositories;
   devices: readonly SimulatedDevice[];
   log?: (line: string) => void;
 }): Promise<SimulatedFleet> {
   const dataDirOf = (deviceId: string) => join(options.dataRoot, deviceId);
   const agents: DeviceAgent[] = [];
-  const identities = await provisionNatsDevices(
+  const credentials = await provisionNatsDevices(
     options.stateDir,
     options.devices.map((d) => d.deviceId),
   );
   try {
     for (const [i, device] of options.devices.entries()) {
-      const identity = identities[i] as (typeof identities)[number];
+      const { seed } = credentials[i] as (typeof credentials)[number];
       await mkdir(dataDirOf(device.deviceId), { recursive: true });
+      const identity = await options.repositories.enroll(device.deviceId, {
+        nats: { servers: options.natsServers, seed },
+      });
       agents.push(
         await startDeviceAgent({
-          deviceId: device.deviceId,
+          identity,
           dataDir: dataDirOf(device.deviceId),
-          natsServers: options.natsServers,
-          nkeySeed: identity.seed,
-          healthCheck: device.healthCheck,
+          ...(device.healthCheck ? { healthCheck: device.healthCheck } : {}),
           log: options.log,
         }),
       );

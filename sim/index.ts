@@ -1,1 +1,2 @@
 export * from './fleet.ts';
+export * from './repositories.ts';

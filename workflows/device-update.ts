@@ -36,7 +36,7 @@ export interface DeviceUpdateResult {
   rolloutId: string;
   revision: string;
   phases: string[];
-  activeSlot?: string;
+  deployment?: string;
   reason?: { code: string; message: string };
 }
 
@@ -99,7 +99,7 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
           report?.error?.message ?? 'the device reported a failure',
         );
       }
-      await record(`device.update.${phase}`, { activeSlot: report?.activeSlot, error: report?.error });
+      await record(`device.update.${phase}`, { deployment: report?.deployment, error: report?.error });
     }
     const step = progress.awaiting;
     if (step === undefined) break;
@@ -119,7 +119,7 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
     rolloutId: command.rolloutId,
     revision: command.revision,
     phases: phaseNames(progress),
-    activeSlot: last?.activeSlot,
+    deployment: last?.deployment,
     reason: last?.error,
   };
 }

@@ -1,27 +1,33 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthCheck } from '../../agent/index.ts';
 import { UprollError, type DomainEvent } from '../../core/index.ts';
 import { localStackStatus, requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
-import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { installTemporalRuntime, startDeviceUpdate } from '../../services/temporal/index.ts';
-import { startSimulatedFleet } from '../../sim/index.ts';
+import { startSimulatedFleet, startSimulatedRepositories } from '../../sim/index.ts';
 import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { startFleetServices } from '../fleet-services.ts';
 
 const ARTIFACT_BYTES = 2 * 1024 * 1024;
-const healthy: HealthCheck = { command: ['sh', '-c', 'test -s "$UPROLL_ARTIFACT"'], timeoutMs: 10_000 };
+const healthy: HealthCheck = {
+  command: ['sh', '-c', 'test -s rootfs.img && grep -q demo etc/app.conf'],
+  timeoutMs: 10_000,
+  attempts: 1,
+  intervalMs: 0,
+};
 const crashesOnBoot: HealthCheck = {
   command: ['sh', '-c', 'echo "demo app exited with status 3 on this board" >&2; exit 3'],
   timeoutMs: 10_000,
+  attempts: 1,
+  intervalMs: 0,
 };
 
 interface DeviceOutcome {
   deviceId: string;
   outcome: 'committed' | 'rolled_back' | 'failed';
   phases: string[];
-  activeSlot?: string;
+  deployment?: string;
   reason?: { code: string; message: string };
 }
 
@@ -58,15 +64,17 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
   installTemporalRuntime();
   const say = (line: string) => io?.out(line);
   const demoDir = join(stateDir, 'demo');
-  const release = await createRelease(join(demoDir, 'targets'));
+  // Each run starts from scratch: new repositories (new keys), factory-fresh devices.
+  await rm(demoDir, { recursive: true, force: true });
   const rolloutId = `demo-${Date.now().toString(36)}`;
   const unhealthyIndex = Math.min(3, count - 1);
   const devices = Array.from({ length: count }, (_, i) => ({
     deviceId: `demo-${String(i + 1).padStart(2, '0')}`,
     healthCheck: i === unhealthyIndex ? crashesOnBoot : healthy,
   }));
+  const revision = '1.1';
   say(
-    `Uproll demo: rollout ${rolloutId}, revision ${release.revision} (${release.name}, ${ARTIFACT_BYTES / 1024 / 1024} MiB) to ${count} simulated devices`,
+    `Uproll demo: rollout ${rolloutId}, state revision ${revision} (3 artifacts, ${ARTIFACT_BYTES / 1024 / 1024} MiB) to ${count} simulated devices`,
   );
   say(
     `  Temporal ${addresses.temporal}, NATS ${addresses.nats}; ${devices[unhealthyIndex]?.deviceId} will fail its health check`,
@@ -76,15 +84,19 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
   const cleanups: (() => Promise<unknown>)[] = [() => services.close()];
   try {
     const { nc, client } = services;
-    const server = await startRepositoryServer({ dir: demoDir });
-    cleanups.unshift(() => server.close());
+    const repositories = await startSimulatedRepositories(join(demoDir, 'repositories'));
+    cleanups.unshift(() => repositories.close());
+    await repositories.publish(revision, demoArtifacts(revision));
     const fleet = await startSimulatedFleet({
       stateDir,
       dataRoot: join(demoDir, 'devices'),
       natsServers: addresses.nats,
+      repositories,
       devices,
     });
     cleanups.unshift(() => fleet.stop());
+    for (const { deviceId } of devices) await repositories.assign(deviceId, revision);
+    say(`  published ${revision} to the Image repository; the Director assigns it to every device`);
     say('  bundling workflow code and starting the rollout worker…');
     const startedAt = Date.now();
     await services.startWorker();
@@ -103,15 +115,9 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
     });
     cleanups.unshift(() => Promise.resolve(events.unsubscribe()));
 
-    const artifact = {
-      name: release.name,
-      url: `${server.targetsUrl}${release.name}`,
-      sha256: release.sha256,
-      length: ARTIFACT_BYTES,
-    };
     const handles = await Promise.all(
       devices.map(({ deviceId }) =>
-        startDeviceUpdate(client, { deviceId, command: { rolloutId, revision: release.revision, artifact } }),
+        startDeviceUpdate(client, { deviceId, command: { rolloutId, revision } }),
       ),
     );
     const settled = await Promise.allSettled(handles.map((handle) => handle.result()));
@@ -127,23 +133,23 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined) {
       };
     });
     await nc.flush();
-    return { rolloutId, revision: release.revision, devices: outcomes };
+    return { rolloutId, revision, devices: outcomes };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   }
 }
 
-/** Writes a new revision's artifact: 2 MiB of bytes derived from the revision. */
-async function createRelease(dir: string) {
-  await mkdir(dir, { recursive: true });
-  const revision = `1.${(await readdir(dir)).length}`;
-  const name = `rootfs-${revision}.img`;
-  const content = Buffer.alloc(ARTIFACT_BYTES);
+/** A demo state revision: a 2 MiB root filesystem image, an application and its config. */
+function demoArtifacts(revision: string) {
+  const rootfs = Buffer.alloc(ARTIFACT_BYTES);
   for (let offset = 0; offset < ARTIFACT_BYTES; offset += 32) {
-    createHash('sha256').update(`${revision}:${offset}`).digest().copy(content, offset);
+    createHash('sha256').update(`${revision}:${offset}`).digest().copy(rootfs, offset);
   }
-  await writeFile(join(dir, name), content);
-  return { revision, name, sha256: createHash('sha256').update(content).digest('hex') };
+  return [
+    { path: 'rootfs.img', bytes: rootfs },
+    { path: 'bin/app', bytes: Buffer.from(`#!/bin/sh\necho demo app ${revision}\n`) },
+    { path: 'etc/app.conf', bytes: Buffer.from(`name = demo\nrevision = ${revision}\n`) },
+  ];
 }
 
 function printSummary(devices: DeviceOutcome[], io: Io): void {
@@ -151,10 +157,10 @@ function printSummary(devices: DeviceOutcome[], io: Io): void {
     d.deviceId,
     d.outcome,
     d.phases.join(' > '),
-    d.activeSlot ?? '-',
+    d.deployment ?? '-',
     d.reason ? `${d.reason.code}: ${d.reason.message}` : '',
   ]);
-  const header = ['DEVICE', 'RESULT', 'PHASES', 'SLOT', 'REASON'];
+  const header = ['DEVICE', 'RESULT', 'PHASES', 'DEPLOYMENT', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const format = (row: string[]) =>
     row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');

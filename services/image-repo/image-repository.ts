@@ -1,5 +1,14 @@
 import { join } from 'node:path';
-import { planRefresh, UprollError } from '../../core/index.ts';
+import {
+  objectPath,
+  parseValue,
+  planRefresh,
+  revisionTargetPath,
+  stateRevisionSchema,
+  UprollError,
+  type HealthCheckInput,
+  type StateRevision,
+} from '../../core/index.ts';
 import {
   checkTargetPath,
   describeFile,
@@ -46,6 +55,15 @@ export interface ArtifactInput {
   bytes: Uint8Array;
   hardwareIds: readonly string[];
   releaseCounter: number;
+}
+
+/** A state revision to publish: its artifacts' bytes by path, the hardware it is for, its release counter. */
+export interface RevisionInput {
+  name: string;
+  artifacts: readonly { path: string; bytes: Uint8Array }[];
+  hardwareIds: readonly string[];
+  releaseCounter: number;
+  health?: HealthCheckInput;
 }
 
 /** The versions the repository serves now, read from its own metadata. */
@@ -147,6 +165,11 @@ export class ImageRepository {
     };
   }
 
+  /** The root the repository serves now: the trust anchor a provisioned device starts from. */
+  async currentRootBytes(): Promise<Uint8Array> {
+    return this.#files.read(`${(await this.versions()).root}.root.json`);
+  }
+
   /** The targets the releases role lists now. */
   async releasedTargets(): Promise<Record<string, TargetSpec>> {
     const versions = await this.versions();
@@ -190,6 +213,45 @@ export class ImageRepository {
     }
     await this.#writeReleases(current.releases + 1, targets, signers.releases, now);
     return this.#commit({ ...current, releases: current.releases + 1 }, signers, now);
+  }
+
+  /**
+   * Publishes a state revision: stores each artifact once under
+   * `objects/<sha256>` (an object already there is not written again), then
+   * publishes the revision document as the target `revisions/<name>.json`,
+   * which vouches for every object by length and sha256.
+   */
+  async publishRevision(
+    revision: RevisionInput,
+    signers: { releases: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+  ): Promise<{ versions: RepositoryVersions; revision: StateRevision; target: string }> {
+    const artifacts = [];
+    for (const artifact of revision.artifacts) {
+      const sha256 = describeFile(artifact.bytes).hashes.sha256;
+      const key = `targets/${objectPath(sha256)}`;
+      if ((await this.#store.get(key)) === undefined) await this.#store.put(key, artifact.bytes);
+      artifacts.push({ path: artifact.path, sha256, length: artifact.bytes.byteLength });
+    }
+    const document = parseValue(
+      stateRevisionSchema,
+      { kind: 'uproll.state-revision/v1', name: revision.name, artifacts, health: revision.health },
+      `revision ${revision.name}`,
+    );
+    const target = revisionTargetPath(document.name);
+    const versions = await this.publish(
+      [
+        {
+          name: target,
+          bytes: Buffer.from(`${JSON.stringify(document, null, 2)}\n`),
+          hardwareIds: revision.hardwareIds,
+          releaseCounter: revision.releaseCounter,
+        },
+      ],
+      signers,
+      now,
+    );
+    return { versions, revision: document, target };
   }
 
   /**
@@ -313,7 +375,8 @@ export class ImageRepository {
       expires: this.#expires('targets', now),
       targets: {},
       delegations: [
-        { name: RELEASES_ROLE, keys: releasesKeys, threshold: 1, paths: ['*'], terminating: true },
+        // TUF path patterns match segment by segment: `*` for artifacts, `*/*` for `revisions/<name>.json`.
+        { name: RELEASES_ROLE, keys: releasesKeys, threshold: 1, paths: ['*', '*/*'], terminating: true },
       ],
     });
     await this.#files.write(`${version}.targets.json`, await signEnvelope(signed, signers));

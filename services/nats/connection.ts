@@ -11,6 +11,8 @@ export interface NatsConnectOptions {
   inboxPrefix?: string;
   /** Keep trying when the server is not up yet instead of failing at once. */
   waitOnFirstConnect?: boolean;
+  /** TLS (and mTLS with a client certificate) when the server requires it: PEM file paths. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 /** Connects with nkey authentication and reconnects forever once connected. */
@@ -23,5 +25,7 @@ export function connectToNats(options: NatsConnectOptions): Promise<NatsConnecti
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
+    reconnectJitter: 500,
+    ...(options.tls ? { tls: options.tls } : {}),
   });
 }

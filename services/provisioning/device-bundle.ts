@@ -23,6 +23,8 @@ export interface DeviceBundle {
     natsSeed?: string;
   };
   nats?: { servers: string };
+  /** Where the device finds its metadata and targets (an agent may also be told on its command line). */
+  repositories?: { imageMetadataUrl: string; imageTargetsUrl: string; directorMetadataUrl: string };
 }
 
 const SECRET = 0o600;
@@ -46,6 +48,8 @@ export async function provisionDeviceBundle(input: {
   caCertificate: string;
   stateDir: string;
   now: Date;
+  /** Base URLs of the Image repository and the Director as devices reach them. */
+  urls?: { image: string; director: string };
 }): Promise<DeviceBundle> {
   const deviceId = assertToken(input.deviceId, 'device id');
   if ((await readdir(input.out).catch(() => [])).length > 0) {
@@ -91,11 +95,7 @@ export async function provisionDeviceBundle(input: {
   await write(files.tlsKey, tls.export({ type: 'pkcs8', format: 'pem' }), SECRET);
   await write(files.tlsCertificate, certificate);
   await write(files.caCertificate, caCertificate);
-  const imageRootVersion = (await input.image.versions()).root;
-  await write(
-    files.imageRoot,
-    await readFile(join(input.image.metadataDir, `${imageRootVersion}.root.json`)),
-  );
+  await write(files.imageRoot, await input.image.currentRootBytes());
   await write(files.directorRoot, await input.director.currentRoot());
 
   let nats: DeviceBundle['nats'];
@@ -106,7 +106,19 @@ export async function provisionDeviceBundle(input: {
     await write(files.natsSeed, `${seed}\n`, SECRET);
     nats = { servers: stackAddresses(settings).nats };
   }
-  const bundle: DeviceBundle = { deviceId, ecus, files, ...(nats ? { nats } : {}) };
+  const base = (url: string) => url.replace(/\/?$/, '/');
+  const repositories = input.urls && {
+    imageMetadataUrl: `${base(input.urls.image)}metadata/`,
+    imageTargetsUrl: `${base(input.urls.image)}targets/`,
+    directorMetadataUrl: `${base(input.urls.director)}devices/${deviceId}/metadata/`,
+  };
+  const bundle: DeviceBundle = {
+    deviceId,
+    ecus,
+    files,
+    ...(nats ? { nats } : {}),
+    ...(repositories ? { repositories } : {}),
+  };
   await write('bundle.json', `${JSON.stringify(bundle, null, 2)}\n`);
   return bundle;
 }

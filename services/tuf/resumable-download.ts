@@ -1,5 +1,7 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { syncDirectory } from '../fs/index.ts';
 import { UprollError } from '../../core/index.ts';
 import { TargetVerifier, type TargetInfo } from '../../core/tuf/index.ts';
 
@@ -80,6 +82,7 @@ export async function downloadVerified(
       }
       verifier.finish();
       await rename(partial, destination);
+      await syncDirectory(dirname(destination));
       return { bytes: verifier.received, fetched };
     } catch (err) {
       if (watchdog.tripped) {

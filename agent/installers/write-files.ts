@@ -1,0 +1,45 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { StateRevision } from '../../core/index.ts';
+import { TargetVerifier } from '../../core/tuf/index.ts';
+import { syncDirectory } from '../../services/fs/index.ts';
+import type { ObjectStore } from '../object-store.ts';
+import type { FileWritten } from './installer.ts';
+
+/**
+ * Writes each artifact of `revision` under `dir`, streaming it from the
+ * object store through a verifier (exact length and sha256: a damaged
+ * object fails the install instead of landing in a deployment) and syncing
+ * every file and directory to disk.
+ */
+export async function writeRevisionFiles(
+  revision: StateRevision,
+  objects: ObjectStore,
+  dir: string,
+  onFileWritten?: FileWritten,
+): Promise<void> {
+  const dirs = new Set<string>([dir]);
+  for (const artifact of revision.artifacts) {
+    const destination = join(dir, ...artifact.path.split('/'));
+    await mkdir(dirname(destination), { recursive: true });
+    dirs.add(dirname(destination));
+    const verifier = new TargetVerifier(
+      { length: artifact.length, hashes: { sha256: artifact.sha256 } },
+      artifact.path,
+    );
+    const file = await open(destination, 'w');
+    try {
+      for await (const chunk of createReadStream(objects.pathOf(artifact.sha256)) as AsyncIterable<Buffer>) {
+        verifier.update(chunk);
+        await file.write(chunk);
+      }
+      verifier.finish();
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await onFileWritten?.(artifact.path);
+  }
+  for (const path of dirs) await syncDirectory(path);
+}

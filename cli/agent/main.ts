@@ -1,0 +1,102 @@
+import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { healthCheckSchema, isUprollError, parseValue } from '../../core/index.ts';
+import { loadDeviceBundle, startDeviceAgent, type PhaseBoundary } from '../../agent/index.ts';
+import { processIo, type Io } from '../command.ts';
+
+const USAGE = `uproll-agent: the Uproll device agent (update manager + NATS cloud client).
+
+Usage:
+  uproll-agent --bundle DIR --data-dir DIR [options]
+
+Options:
+  --bundle DIR          the device's identity bundle (uproll devices provision)
+  --data-dir DIR        where the agent keeps its state: boot control, objects,
+                        deployments, history, undelivered reports, trusted metadata
+  --installer KIND      ab (default: two slot directories) or ostree (a local OSTree repo)
+  --health-cmd CMD      shell command deciding a new revision is healthy (exit 0), used
+                        when the revision names no health check; runs in the deployment
+  --health-timeout MS   time limit of the health command (default 30000)
+  --image-url URL       Image repository base URL (default: from the bundle)
+  --director-url URL    this device's Director metadata URL (default: from the bundle)
+  --nats SERVERS        NATS server(s) (default: from the bundle)
+  --no-cloud            do not connect to NATS: drive the agent through its control socket only
+  --help                this text
+
+The control socket is <data-dir>/control.sock (HTTP over a UNIX socket; see the README).
+Runs until SIGINT or SIGTERM, then finishes the running update step and stops.
+Exit status 0 after a clean stop, 1 on a start-up failure (uproll-agent: CODE: message).`;
+
+const OPTIONS = {
+  bundle: { type: 'string' },
+  'data-dir': { type: 'string' },
+  installer: { type: 'string' },
+  'health-cmd': { type: 'string' },
+  'health-timeout': { type: 'string' },
+  'image-url': { type: 'string' },
+  'director-url': { type: 'string' },
+  nats: { type: 'string' },
+  'no-cloud': { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+/** Fault injection for crash tests: the agent SIGKILLs itself at this phase boundary. */
+const CRASH_AT = process.env['UPROLL_AGENT_CRASH_AT'] as PhaseBoundary | undefined;
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    if (values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    if (!values.bundle || !values['data-dir']) throw new Usage('--bundle and --data-dir are required');
+    const installer = values.installer ?? 'ab';
+    if (installer !== 'ab' && installer !== 'ostree') throw new Usage('--installer is ab or ostree');
+    const imageUrl = values['image-url']?.replace(/\/?$/, '/');
+    const identity = await loadDeviceBundle(values.bundle, {
+      ...(imageUrl
+        ? { imageMetadataUrl: `${imageUrl}metadata/`, imageTargetsUrl: `${imageUrl}targets/` }
+        : {}),
+      ...(values['director-url'] ? { directorMetadataUrl: values['director-url'] } : {}),
+      ...(values.nats ? { natsServers: values.nats } : {}),
+    });
+    const healthCheck = values['health-cmd']
+      ? parseValue(
+          healthCheckSchema,
+          {
+            command: ['sh', '-c', values['health-cmd']],
+            timeoutMs: Number(values['health-timeout'] ?? 30_000),
+          },
+          '--health-cmd / --health-timeout',
+        )
+      : undefined;
+    await mkdir(values['data-dir'], { recursive: true, mode: 0o700 });
+    const agent = await startDeviceAgent({
+      identity,
+      dataDir: values['data-dir'],
+      installer,
+      ...(healthCheck ? { healthCheck } : {}),
+      withoutCloud: values['no-cloud'] ?? false,
+      log: (line) => io.err(`uproll-agent: ${line}`),
+      onBoundary: (boundary) => {
+        if (boundary === CRASH_AT) process.kill(process.pid, 'SIGKILL');
+      },
+    });
+    io.err(`uproll-agent: ${agent.deviceId} ready, control socket ${agent.controlSocket}`);
+    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    await agent.stop();
+    return 0;
+  } catch (err) {
+    if (err instanceof Usage) {
+      io.err(`uproll-agent: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const code = isUprollError(err) ? err.code : 'FAILED';
+    io.err(`uproll-agent: ${code}: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+class Usage extends Error {}

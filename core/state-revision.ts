@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/** Byte cap on a state revision document as it arrives from the Image repository. */
+export const MAX_REVISION_BYTES = 256 * 1024;
+/** Largest single artifact (1 TiB): a sanity bound, not a policy. */
+export const MAX_ARTIFACT_BYTES = 2 ** 40;
+
+export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+
+/** A relative path inside a deployment: plain segments, never `.`/`..`, never absolute. */
+const artifactPathSchema = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be a relative path of plain segments')
+  .refine((path) => path.split('/').every((segment) => !/^\.+$/.test(segment)), 'must not use . or ..');
+
+/** How a device decides that a newly switched revision is healthy. */
+export const healthCheckSchema = z
+  .object({
+    /** A program and its arguments, run in the deployment; exit 0 means healthy. */
+    command: z.tuple([z.string().min(1).max(1024)], z.string().max(4096)).optional(),
+    /** An HTTP probe on the device itself; a 2xx answer means healthy. */
+    http: z.url({ protocol: /^https?$/, hostname: /^(127\.0\.0\.1|localhost|\[::1\])$/ }).optional(),
+    timeoutMs: z.int().min(1).max(600_000).default(30_000),
+    attempts: z.int().min(1).max(20).default(1),
+    /** Wait between attempts. */
+    intervalMs: z.int().min(0).max(60_000).default(1000),
+  })
+  .refine((check) => check.command !== undefined || check.http !== undefined, 'needs a command or http');
+export type HealthCheck = z.infer<typeof healthCheckSchema>;
+export type HealthCheckInput = z.input<typeof healthCheckSchema>;
+
+/**
+ * A release as a device installs it: every artifact of the device's
+ * application layer by path, sha256 and length, plus how to check the
+ * revision is healthy. The document is itself a TUF target, so each
+ * artifact is vouched for by its hash here. Artifacts are stored once,
+ * addressed by sha256 (`objects/<sha256>` in the Image repository).
+ */
+export const stateRevisionSchema = z.object({
+  kind: z.literal('uproll.state-revision/v1'),
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a plain revision name'),
+  artifacts: z
+    .array(
+      z.object({
+        path: artifactPathSchema,
+        sha256: sha256Schema,
+        length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
+      }),
+    )
+    .min(1)
+    .max(1024)
+    .refine((list) => new Set(list.map((a) => a.path)).size === list.length, 'artifact paths must be unique'),
+  health: healthCheckSchema.optional(),
+});
+export type StateRevision = z.infer<typeof stateRevisionSchema>;
+export type RevisionArtifact = StateRevision['artifacts'][number];
+
+/** The Image repository target path of a revision's document. */
+export function revisionTargetPath(name: string): string {
+  return `revisions/${name}.json`;
+}
+
+/** The revision name a target path names, or undefined when it is not a revision document. */
+export function revisionNameOf(targetPath: string): string | undefined {
+  return /^revisions\/([A-Za-z0-9._-]{1,128})\.json$/.exec(targetPath)?.[1];
+}
+
+/** The Image repository path of an object (an artifact's bytes, addressed by sha256). */
+export function objectPath(sha256: string): string {
+  return `objects/${sha256}`;
+}
+
+/**
+ * The objects a device must fetch to install `revision` when it already
+ * holds `present`: each distinct sha256 once, nothing it has (object-level delta).
+ */
+export function missingObjects(revision: StateRevision, present: ReadonlySet<string>): RevisionArtifact[] {
+  const seen = new Set(present);
+  const missing: RevisionArtifact[] = [];
+  for (const artifact of revision.artifacts) {
+    if (seen.has(artifact.sha256)) continue;
+    seen.add(artifact.sha256);
+    missing.push(artifact);
+  }
+  return missing;
+}

@@ -1,0 +1,37 @@
+import { revisionTargetPath, UprollError } from '../../core/index.ts';
+import type { Signer } from '../../core/tuf/index.ts';
+import { imageTargetCustomSchema } from '../../core/uptane/index.ts';
+import type { ImageRepository } from '../image-repo/index.ts';
+import type { DirectorRepository } from './director-repository.ts';
+
+/**
+ * Tells a device, through the Director, to install a state revision the
+ * Image repository released: the Director's targets for the device's
+ * primary ECU name the revision document with the length, hashes and
+ * release counter the Image repository lists.
+ */
+export async function assignRevision(input: {
+  director: DirectorRepository;
+  image: ImageRepository;
+  deviceId: string;
+  revision: string;
+  signers: { targets: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] };
+  now: Date;
+}): Promise<void> {
+  const path = revisionTargetPath(input.revision);
+  const released = (await input.image.releasedTargets())[path];
+  if (!released)
+    throw new UprollError(
+      'TARGET_NOT_FOUND',
+      `the Image repository has not released revision ${input.revision}`,
+    );
+  const { releaseCounter } = imageTargetCustomSchema.parse(released.custom);
+  const [primary] = (await input.director.inventory(input.deviceId)).ecus;
+  if (!primary) throw new UprollError('ECU_MISMATCH', `device ${input.deviceId} has no ECU`);
+  await input.director.assign(
+    input.deviceId,
+    [{ ecuSerial: primary.serial, path, length: released.length, hashes: released.hashes, releaseCounter }],
+    input.signers,
+    input.now,
+  );
+}

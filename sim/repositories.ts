@@ -1,0 +1,156 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HealthCheckInput } from '../core/index.ts';
+import { inMemorySigner, tufPublicKey, type Signer } from '../core/tuf/index.ts';
+import type { AgentIdentity } from '../agent/index.ts';
+import { assignRevision, DirectorRepository } from '../services/director/index.ts';
+import { writeFileAtomic } from '../services/fs/index.ts';
+import {
+  ImageRepository,
+  startRepositoryServer,
+  type RepositoryServer,
+} from '../services/image-repo/index.ts';
+
+export const SIM_HARDWARE_ID = 'sim-board';
+
+const newSigner = () => inMemorySigner(generateKeyPairSync('ed25519').privateKey);
+const publicKeys = (signers: readonly Signer[]) => signers.map((s) => s.publicKey);
+
+/**
+ * An Image repository and a Director with keys that live only in memory,
+ * served over HTTP on 127.0.0.1: what the demo, the fleet simulator, the
+ * tests and the benchmarks update devices from. A release is a state
+ * revision; assigning it to a device is a Director targets update.
+ */
+export async function startSimulatedRepositories(dir: string, now: () => Date = () => new Date()) {
+  const imageSigners = {
+    root: [newSigner()],
+    targets: [newSigner()],
+    releases: [newSigner()],
+    snapshot: [newSigner()],
+    timestamp: [newSigner()],
+  };
+  const directorRoot = [newSigner()];
+  const directorSigners = { targets: [newSigner()], snapshot: [newSigner()], timestamp: [newSigner()] };
+  const image = new ImageRepository(join(dir, 'image'));
+  await image.initialize(
+    {
+      root: publicKeys(imageSigners.root),
+      rootThreshold: 1,
+      targets: publicKeys(imageSigners.targets),
+      releases: publicKeys(imageSigners.releases),
+      snapshot: publicKeys(imageSigners.snapshot),
+      timestamp: publicKeys(imageSigners.timestamp),
+    },
+    imageSigners,
+    now(),
+  );
+  const director = new DirectorRepository(join(dir, 'director'));
+  await director.initialize(
+    {
+      root: publicKeys(directorRoot),
+      rootThreshold: 1,
+      targets: publicKeys(directorSigners.targets),
+      snapshot: publicKeys(directorSigners.snapshot),
+      timestamp: publicKeys(directorSigners.timestamp),
+    },
+    directorRoot,
+    now(),
+  );
+  const servers: RepositoryServer[] = [
+    await startRepositoryServer({ dir: image.dir }),
+    await startRepositoryServer({ dir: director.dir, areas: ['devices'] }),
+  ];
+  const [imageServer, directorServer] = servers as [RepositoryServer, RepositoryServer];
+  let releaseCounter = 0;
+
+  return {
+    image,
+    director,
+    imageSigners,
+    directorSigners,
+    imageServer,
+    directorMetadataUrl: (deviceId: string) => `${directorServer.url}/devices/${deviceId}/metadata/`,
+
+    /** Releases a state revision (release counter: one above the last, unless given). */
+    async publish(
+      name: string,
+      artifacts: readonly { path: string; bytes: Uint8Array }[],
+      options: { releaseCounter?: number; hardwareIds?: readonly string[]; health?: HealthCheckInput } = {},
+    ) {
+      releaseCounter = options.releaseCounter ?? releaseCounter + 1;
+      return image.publishRevision(
+        {
+          name,
+          artifacts,
+          hardwareIds: options.hardwareIds ?? [SIM_HARDWARE_ID],
+          releaseCounter,
+          ...(options.health ? { health: options.health } : {}),
+        },
+        imageSigners,
+        now(),
+      );
+    },
+
+    /** Registers a device with the Director and returns its identity (and writes a bundle to `bundleDir`). */
+    async enroll(
+      deviceId: string,
+      options: { hardwareId?: string; nats?: { servers: string; seed: string }; bundleDir?: string } = {},
+    ): Promise<AgentIdentity> {
+      const key = generateKeyPairSync('ed25519').privateKey;
+      const ecus = [{ serial: `${deviceId}-primary`, hardwareId: options.hardwareId ?? SIM_HARDWARE_ID }];
+      await director.register({ deviceId, ecus, publicKey: tufPublicKey(key) }, directorSigners, now());
+      const identity: AgentIdentity = {
+        device: { deviceId, ecus },
+        deviceKey: inMemorySigner(key),
+        imageRoot: await image.currentRootBytes(),
+        directorRoot: await director.currentRoot(),
+        repositories: {
+          imageMetadataUrl: imageServer.metadataUrl,
+          imageTargetsUrl: imageServer.targetsUrl,
+          directorMetadataUrl: `${directorServer.url}/devices/${deviceId}/metadata/`,
+        },
+        ...(options.nats ? { nats: { servers: options.nats.servers, nkeySeed: options.nats.seed } } : {}),
+      };
+      if (options.bundleDir) {
+        const bundleDir = options.bundleDir;
+        await mkdir(bundleDir, { recursive: true, mode: 0o700 });
+        const write = (name: string, data: string | Uint8Array, mode = 0o644) =>
+          writeFileAtomic(join(bundleDir, name), data, { mode });
+        await write('device.key', key.export({ type: 'pkcs8', format: 'pem' }), 0o600);
+        await write('image-root.json', identity.imageRoot);
+        await write('director-root.json', identity.directorRoot);
+        if (options.nats) await write('nats.nk', `${options.nats.seed}\n`, 0o600);
+        const bundle = {
+          deviceId,
+          ecus,
+          files: {
+            deviceKey: 'device.key',
+            tlsKey: 'tls.key',
+            tlsCertificate: 'tls.crt',
+            caCertificate: 'ca.crt',
+            imageRoot: 'image-root.json',
+            directorRoot: 'director-root.json',
+            ...(options.nats ? { natsSeed: 'nats.nk' } : {}),
+          },
+          ...(options.nats ? { nats: { servers: options.nats.servers } } : {}),
+          repositories: identity.repositories,
+        };
+        await write('bundle.json', `${JSON.stringify(bundle, null, 2)}\n`);
+      }
+      return identity;
+    },
+
+    /** Tells a device, through the Director, to install a released revision. */
+    assign(deviceId: string, revision: string): Promise<void> {
+      return assignRevision({ director, image, deviceId, revision, signers: directorSigners, now: now() });
+    },
+
+    async close(): Promise<void> {
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
+}
+
+export type SimulatedRepositories = Awaited<ReturnType<typeof startSimulatedRepositories>>;

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AbSlotsInstaller,
+  OstreeInstaller,
+  UpdateManager,
+  UptaneClient,
+  type AgentIdentity,
+  type UpdateManagerOptions,
+} from '../../agent/index.ts';
+import type { HealthCheckInput, Telemetry } from '../../core/index.ts';
+import { healthCheckSchema } from '../../core/index.ts';
+import { startSimulatedRepositories } from '../../sim/index.ts';
+import { startCountingProxy } from './counting-proxy.ts';
+
+/** A health check from a shell snippet run in the deployment. */
+export function shellCheck(script: string, timeoutMs = 5000) {
+  return healthCheckSchema.parse({ command: ['sh', '-c', script], timeoutMs } satisfies HealthCheckInput);
+}
+
+/**
+ * One device's update manager (no NATS) against a real Image repository and
+ * Director served over HTTP, with a counting proxy in front of the objects.
+ * `restart()` stands for the agent process starting again on the same data.
+ */
+export async function startAgentRig(
+  options: Partial<Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'now'>> & {
+    installer?: 'ab' | 'ostree';
+  } = {},
+) {
+  const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
+  const repos = await startSimulatedRepositories(join(root, 'repositories'), options.now);
+  const proxy = await startCountingProxy(repos.imageServer.url);
+  const deviceId = `dev-${randomBytes(3).toString('hex')}`;
+  const enrolled = await repos.enroll(deviceId);
+  const identity: AgentIdentity = {
+    ...enrolled,
+    repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
+  };
+  const dataDir = join(root, 'device');
+  const build = (overrides: Partial<UpdateManagerOptions> = {}) =>
+    new UpdateManager({
+      device: identity.device,
+      dataDir,
+      installer:
+        options.installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
+      uptane: new UptaneClient({
+        dataDir,
+        device: identity.device,
+        ...identity.repositories,
+        imageRoot: identity.imageRoot,
+        directorRoot: identity.directorRoot,
+        ...(options.now ? { clock: options.now } : {}),
+      }),
+      deviceKey: identity.deviceKey,
+      download: { attempts: 3, minBytesPerSecond: 1, windowMs: 30_000 },
+      ...options,
+      ...overrides,
+    });
+  let manager = build();
+  let rollouts = 0;
+
+  return {
+    root,
+    repos,
+    proxy,
+    identity,
+    deviceId,
+    dataDir,
+    get manager() {
+      return manager;
+    },
+    /** The agent starts again on the same data directory (after a crash or a reboot). */
+    restart(overrides: Partial<UpdateManagerOptions> = {}) {
+      manager = build(overrides);
+      return manager;
+    },
+    /** Releases a revision in the Image repository and has the Director assign it to the device. */
+    async release(
+      name: string,
+      artifacts: readonly { path: string; bytes: Uint8Array }[],
+      publish: Parameters<typeof repos.publish>[2] = {},
+    ) {
+      const published = await repos.publish(name, artifacts, publish);
+      await repos.assign(deviceId, name);
+      return published;
+    },
+    /** Commands the update and waits for it to end; returns its telemetry. */
+    async update(revision: string, rolloutId = `r${++rollouts}-${revision}`) {
+      const reply = await manager.accept({ rolloutId, revision });
+      await manager.idle();
+      return { reply, telemetry: await telemetryOf(manager, rolloutId) };
+    },
+    async close() {
+      await manager.idle();
+      await proxy.close();
+      await repos.close().catch(() => {}); // a test may have taken them offline already
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export type AgentRig = Awaited<ReturnType<typeof startAgentRig>>;
+
+/** The telemetry the manager journaled for one rollout, in order. */
+export async function telemetryOf(manager: UpdateManager, rolloutId: string): Promise<Telemetry[]> {
+  return (await manager.journal.after(0))
+    .filter((entry) => entry.kind === 'telemetry')
+    .map((entry) => entry.body as Telemetry)
+    .filter((t) => t.rolloutId === rolloutId);
+}
+
+/** `count` artifacts of `size` random bytes each, with distinct paths. */
+export function randomArtifacts(count: number, size = 4096) {
+  return Array.from({ length: count }, (_, i) => ({ path: `part-${i}.bin`, bytes: randomBytes(size) }));
+}

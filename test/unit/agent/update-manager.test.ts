@@ -1,0 +1,191 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_BOOT_ATTEMPTS } from '../../../agent/index.ts';
+import { verifyDeviceManifest } from '../../../core/uptane/index.ts';
+import { randomArtifacts, shellCheck, startAgentRig, type AgentRig } from '../../helpers/agent-rig.ts';
+
+let rig: AgentRig;
+afterEach(() => rig?.close());
+
+const phasesOf = (telemetry: { phase: string }[]) => telemetry.map((t) => t.phase);
+
+describe('an update the Director assigns', () => {
+  beforeEach(async () => {
+    rig = await startAgentRig({ healthCheck: shellCheck('test -s part-0.bin') });
+  });
+
+  it('is verified, written whole into the other slot, switched to and committed', async () => {
+    const artifacts = randomArtifacts(3);
+    await rig.release('1.0', artifacts);
+    const { reply, telemetry } = await rig.update('1.0');
+    expect(reply).toEqual({ accepted: true, duplicate: false });
+    expect(phasesOf(telemetry)).toEqual(['downloaded', 'installed', 'committed']);
+    const control = await rig.manager.boot.read();
+    expect(control).toMatchObject({ active: { revision: '1.0', deployment: 'a' }, trial: false });
+    for (const { path, bytes } of artifacts)
+      expect(await readFile(join(rig.manager.installer.pathOf('a'), path))).toEqual(bytes);
+  });
+
+  it('sends the Director a signed manifest naming what it runs', async () => {
+    const { target } = await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    const manifests = (await rig.manager.journal.after(0)).filter((e) => e.kind === 'manifest');
+    expect(manifests).toHaveLength(1);
+    const manifest = verifyDeviceManifest(Buffer.from(JSON.stringify(manifests[0]?.body)), {
+      deviceKey: rig.identity.deviceKey.publicKey,
+      ecuKeys: { [`${rig.deviceId}-primary`]: rig.identity.deviceKey.publicKey },
+    });
+    const report = manifest.ecuVersionReports[`${rig.deviceId}-primary`]?.signed;
+    expect(report).toMatchObject({ installedImage: { filepath: target }, attacksDetected: '' });
+    expect(manifest.trustedRoots).toEqual({ image: 1, director: 1 });
+  });
+
+  it('downloads only the objects it does not hold: 1 changed artifact of 5 costs that artifact', async () => {
+    const artifacts = randomArtifacts(5, 64 * 1024);
+    await rig.release('1.0', artifacts);
+    await rig.update('1.0');
+    expect(rig.proxy.stats.objectBytes).toBe(5 * 64 * 1024);
+
+    rig.proxy.reset();
+    const changed = randomArtifacts(1, 64 * 1024)[0]!;
+    await rig.release('1.1', [...artifacts.slice(0, 4), { path: 'part-4.bin', bytes: changed.bytes }]);
+    const { telemetry } = await rig.update('1.1');
+    expect(phasesOf(telemetry)).toEqual(['downloaded', 'installed', 'committed']);
+    expect(rig.proxy.stats.objectBytes).toBe(64 * 1024);
+    expect(rig.proxy.stats.objectRequests).toHaveLength(1);
+    expect(telemetry[0]).toMatchObject({ bytes: 64 * 1024 });
+    expect(await readFile(join(rig.manager.installer.pathOf('b'), 'part-4.bin'))).toEqual(changed.bytes);
+  });
+
+  it('is refused with NOT_ASSIGNED, installing nothing, when the Director assigns another revision', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    const { telemetry } = await rig.update('9.9');
+    expect(telemetry).toMatchObject([{ phase: 'failed', error: { code: 'NOT_ASSIGNED' } }]);
+    expect((await rig.manager.boot.read()).active).toBeNull();
+    expect(await readdir(rig.dataDir)).not.toContain('slots');
+  });
+
+  it('is acknowledged as a duplicate when commanded again, and never installed twice', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0', 'rollout-1');
+    rig.proxy.reset();
+    const again = await rig.manager.accept({ rolloutId: 'rollout-1', revision: '1.0' });
+    expect(again).toEqual({ accepted: true, duplicate: true });
+    await rig.manager.idle();
+    expect(rig.proxy.stats.objectRequests).toEqual([]);
+  });
+
+  it('rolls back to the committed revision when the new one fails its health check', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    await rig.release('2.0', [{ path: 'other.bin', bytes: Buffer.from('no part-0 here') }]);
+    const { telemetry } = await rig.update('2.0');
+    expect(phasesOf(telemetry)).toEqual(['downloaded', 'installed', 'rolled_back']);
+    expect(telemetry[2]).toMatchObject({ deployment: 'a', error: { code: 'HEALTH_CHECK_FAILED' } });
+    expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '1.0' }, trial: false });
+  });
+
+  it('uses the health check the revision names over the agent default', async () => {
+    await rig.release('1.0', randomArtifacts(1), {
+      health: { command: ['sh', '-c', 'exit 7'], timeoutMs: 2000 },
+    });
+    const { telemetry } = await rig.update('1.0');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'rolled_back', error: { code: 'HEALTH_CHECK_FAILED' } });
+  });
+});
+
+describe('revisions in history', () => {
+  beforeEach(async () => {
+    rig = await startAgentRig();
+  });
+
+  it('can be installed again without the network: back to 1.0, then forward to 2.0', async () => {
+    const v1 = randomArtifacts(2);
+    const v2 = randomArtifacts(2);
+    await rig.release('1.0', v1);
+    await rig.update('1.0');
+    await rig.release('2.0', v2);
+    await rig.update('2.0');
+    await rig.repos.close(); // offline from here
+
+    expect(await rig.manager.installFromHistory('1.0', 'back-to-1')).toEqual({
+      accepted: true,
+      duplicate: false,
+    });
+    await rig.manager.idle();
+    let control = await rig.manager.boot.read();
+    expect(control).toMatchObject({ active: { revision: '1.0', rolloutId: 'back-to-1' }, trial: false });
+    expect(
+      await readFile(join(rig.manager.installer.pathOf(control.active!.deployment), 'part-0.bin')),
+    ).toEqual(v1[0]!.bytes);
+
+    await rig.manager.installFromHistory('2.0', 'forward-to-2');
+    await rig.manager.idle();
+    control = await rig.manager.boot.read();
+    expect(control.active).toMatchObject({ revision: '2.0', rolloutId: 'forward-to-2' });
+    const outcomes = (await rig.manager.history.entries()).map((e) => [e.revision, e.outcome]);
+    expect(outcomes).toEqual([
+      ['1.0', 'committed'],
+      ['2.0', 'committed'],
+      ['1.0', 'committed'],
+      ['2.0', 'committed'],
+    ]);
+  });
+
+  it('refuses a revision that is not in history', async () => {
+    expect(await rig.manager.installFromHistory('7.7', 'x')).toMatchObject({
+      accepted: false,
+      error: { code: 'COMMAND_REJECTED' },
+    });
+  });
+});
+
+describe('a trial interrupted by a crash', () => {
+  /** Revision 2.0 is switched to, then the agent "dies" before the health check. */
+  async function interruptedTrial() {
+    rig = await startAgentRig();
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    await rig.release('2.0', randomArtifacts(1));
+    const dead = rig.restart({
+      onBoundary: (b) => (b === 'switched' ? new Promise<void>(() => {}) : undefined),
+    });
+    await dead.accept({ rolloutId: 'r2', revision: '2.0' });
+    for (let i = 0; i < 100 && !(await dead.boot.read()).trial; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await dead.boot.read()).toMatchObject({ active: { revision: '2.0' }, trial: true });
+  }
+
+  it('is decided again at the next start: healthy, it commits and says so', async () => {
+    await interruptedTrial();
+    const manager = rig.restart({ healthCheck: shellCheck('true') });
+    expect(await manager.recover()).toBe('committed');
+    expect(await manager.boot.read()).toMatchObject({
+      active: { revision: '2.0' },
+      trial: false,
+      bootAttempts: 0,
+    });
+  });
+
+  it('rolls back to the last committed revision when the health check then fails', async () => {
+    await interruptedTrial();
+    const manager = rig.restart({ healthCheck: shellCheck('exit 1') });
+    expect(await manager.recover()).toBe('rolled_back');
+    expect(await manager.boot.read()).toMatchObject({ active: { revision: '1.0' }, trial: false });
+  });
+
+  it(`gives up after ${MAX_BOOT_ATTEMPTS} starts on trial and rolls back by itself`, async () => {
+    await interruptedTrial();
+    for (let i = 0; i < MAX_BOOT_ATTEMPTS; i++) await rig.manager.boot.countBootAttemptIfOnTrial();
+    const manager = rig.restart({ healthCheck: shellCheck('true') });
+    expect(await manager.recover()).toBe('rolled_back'); // the health check is not asked again
+    expect(await manager.boot.read()).toMatchObject({ active: { revision: '1.0' }, trial: false });
+    const last = (await manager.journal.after(0)).filter((e) => e.kind === 'telemetry').at(-1);
+    expect(last?.body).toMatchObject({
+      rolloutId: 'r2',
+      phase: 'rolled_back',
+      error: { code: 'BOOT_ATTEMPTS_EXCEEDED' },
+    });
+  });
+});
