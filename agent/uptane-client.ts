@@ -33,6 +33,8 @@ export interface UptaneClientOptions {
   imageRoot: Uint8Array;
   directorRoot: Uint8Array;
   clock?: () => Date;
+  /** Slow-retrieval floor of metadata and revision downloads (default: SLOW_RETRIEVAL_DEFAULTS). */
+  floor?: { minBytesPerSecond?: number; windowMs?: number };
 }
 
 /**
@@ -64,7 +66,7 @@ export class UptaneClient {
       if (!trusted) await cache.save('root', anchor); // from now on the root only moves by verified rotation
       return {
         repository: new TrustedRepository(trusted ?? anchor, { name: repository }),
-        fetch: (file: string, max: number) => fetchCapped(joinUrl(url, file), max),
+        fetch: (file: string, max: number) => fetchCapped(joinUrl(url, file), max, this.#options.floor),
         cache,
       };
     };
@@ -94,7 +96,11 @@ export class UptaneClient {
       throw new UprollError('ENDLESS_DATA', `${image.path} is larger than a revision document may be`);
     const slash = image.path.lastIndexOf('/');
     const name = `${image.path.slice(0, slash + 1)}${image.hashes['sha256'] ?? ''}.${image.path.slice(slash + 1)}`;
-    const bytes = await fetchCapped(joinUrl(this.#options.imageTargetsUrl, name), image.length);
+    const bytes = await fetchCapped(
+      joinUrl(this.#options.imageTargetsUrl, name),
+      image.length,
+      this.#options.floor,
+    );
     if (!bytes)
       throw new UprollError('TARGET_NOT_FOUND', `the Image repository does not serve ${image.path}`);
     verifyTargetBytes(bytes, image, image.path);

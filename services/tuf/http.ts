@@ -1,14 +1,43 @@
 import { UprollError } from '../../core/index.ts';
+import { SLOW_RETRIEVAL_DEFAULTS, slowRetrievalWatchdog } from './slow-retrieval.ts';
 
 /**
  * GETs `url` and reads at most `maxBytes` + 1 bytes of the body (the extra
  * byte lets the caller see the cap was passed), then hangs up. Resolves
- * undefined on 404.
+ * undefined on 404. A transfer slower than the floor for a whole window
+ * (headers included) fails with SLOW_RETRIEVAL.
  */
-export async function fetchCapped(url: string, maxBytes: number): Promise<Uint8Array | undefined> {
+export async function fetchCapped(
+  url: string,
+  maxBytes: number,
+  floor: { minBytesPerSecond?: number; windowMs?: number } = {},
+): Promise<Uint8Array | undefined> {
+  const { minBytesPerSecond, windowMs } = { ...SLOW_RETRIEVAL_DEFAULTS, ...floor };
+  const abort = new AbortController();
+  const watchdog = slowRetrievalWatchdog(abort, minBytesPerSecond, windowMs);
+  try {
+    return await read(url, maxBytes, abort.signal, watchdog);
+  } catch (err) {
+    if (!watchdog.tripped) throw err;
+    throw new UprollError(
+      'SLOW_RETRIEVAL',
+      `${url} arrived slower than ${minBytesPerSecond} bytes/s for ${windowMs} ms`,
+      { cause: err },
+    );
+  } finally {
+    watchdog.stop();
+  }
+}
+
+async function read(
+  url: string,
+  maxBytes: number,
+  signal: AbortSignal,
+  watchdog: { received(bytes: number): void },
+): Promise<Uint8Array | undefined> {
   let response: Response;
   try {
-    response = await fetch(url, { redirect: 'error' });
+    response = await fetch(url, { redirect: 'error', signal });
   } catch (cause) {
     throw new UprollError('DOWNLOAD_FAILED', `could not fetch ${url}`, { cause });
   }
@@ -27,6 +56,7 @@ export async function fetchCapped(url: string, maxBytes: number): Promise<Uint8A
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       chunks.push(chunk);
       size += chunk.byteLength;
+      watchdog.received(chunk.byteLength);
       if (size > maxBytes) break;
     }
   } catch (cause) {

@@ -2,6 +2,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { syncDirectory } from '../fs/index.ts';
+import { SLOW_RETRIEVAL_DEFAULTS, slowRetrievalWatchdog } from './slow-retrieval.ts';
 import { UprollError } from '../../core/index.ts';
 import { TargetVerifier, type TargetInfo } from '../../core/tuf/index.ts';
 
@@ -22,7 +23,7 @@ export interface DownloadResult {
   fetched: number;
 }
 
-const DEFAULTS = { attempts: 5, minBytesPerSecond: 1024, windowMs: 30_000 };
+const DEFAULTS = { attempts: 5, ...SLOW_RETRIEVAL_DEFAULTS };
 
 /**
  * Streams `url` to `destination`, never holding it in memory, and keeps it
@@ -122,29 +123,4 @@ async function resumeFrom(partial: string, target: TargetInfo, verifier: TargetV
   }
   for await (const chunk of createReadStream(partial) as AsyncIterable<Buffer>) verifier.update(chunk);
   return size;
-}
-
-function slowRetrievalWatchdog(abort: AbortController, minBytesPerSecond: number, windowMs: number) {
-  let inWindow = 0;
-  let tripped = false;
-  const floor = (minBytesPerSecond * windowMs) / 1000;
-  const timer = setInterval(() => {
-    if (inWindow < floor) {
-      tripped = true;
-      abort.abort(new Error('slow retrieval'));
-    }
-    inWindow = 0;
-  }, windowMs);
-  timer.unref();
-  return {
-    get tripped() {
-      return tripped;
-    },
-    received(bytes: number) {
-      inWindow += bytes;
-    },
-    stop() {
-      clearInterval(timer);
-    },
-  };
 }
