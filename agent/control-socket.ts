@@ -1,4 +1,5 @@
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import {
@@ -113,6 +114,7 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
     live = true;
   }
 
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await rm(path, { force: true }); // a socket file left by a crash
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -61,6 +61,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
       ...identity.repositories,
       imageRoot: identity.imageRoot,
       directorRoot: identity.directorRoot,
+      ...(options.download ? { floor: options.download } : {}),
     }),
     healthCheck: options.healthCheck,
     download: options.download,

@@ -2,6 +2,7 @@ import {
   isUprollError,
   missingObjects,
   revisionNameOf,
+  TERMINAL_PHASES,
   TRUST_ATTACK_CODES,
   UprollError,
   type CommandReply,
@@ -69,7 +70,8 @@ export class UpdateManager {
   readonly journal: ReportJournal;
   readonly history: RevisionHistory;
   readonly #options: UpdateManagerOptions;
-  #running: { rolloutId: string; done: Promise<void> } | undefined;
+  #running: { rolloutId: string } | undefined;
+  #last: Promise<void> = Promise.resolve();
 
   constructor(options: UpdateManagerOptions) {
     this.#options = options;
@@ -94,9 +96,9 @@ export class UpdateManager {
     return this.#running?.rolloutId;
   }
 
-  /** Resolves when the running update (if any) has finished. */
+  /** Resolves when the last update has finished, its manifest included. */
   async idle(): Promise<void> {
-    await this.#running?.done;
+    await this.#last;
   }
 
   /**
@@ -224,7 +226,8 @@ export class UpdateManager {
       .finally(() => {
         if (this.#running?.rolloutId === rolloutId) this.#running = undefined;
       });
-    this.#running = { rolloutId, done };
+    this.#running = { rolloutId };
+    this.#last = done;
   }
 
   /** Full verification, then the install of what the Director assigns, if it is the commanded revision. */
@@ -352,15 +355,15 @@ export class UpdateManager {
     await this.#settle(failed, 'rolled_back', { deployment: back.active?.deployment, error });
   }
 
-  /** Records the outcome in the history, reports it, then frees objects no kept revision needs. */
+  /** Records the outcome in the history, frees objects no kept revision needs, then reports it. */
   async #settle(
     deployment: Deployment,
     outcome: 'committed' | 'rolled_back',
     extra: Pick<Telemetry, 'deployment' | 'error'>,
   ): Promise<void> {
     await this.history.record({ ...deployment, outcome, at: this.#now().toISOString(), ...extra });
-    await this.#report(deployment, outcome, extra);
     await this.#pruneObjects();
+    await this.#report(deployment, outcome, extra);
   }
 
   async #fail(rolloutId: string, revision: string, error: { code: string; message: string }): Promise<void> {
@@ -404,7 +407,9 @@ export class UpdateManager {
       ...extra,
     };
     await this.journal.append('telemetry', () => telemetry);
-    if (phase === 'committed' || phase === 'rolled_back' || phase === 'failed') {
+    if (TERMINAL_PHASES.has(phase)) {
+      // Whoever hears the outcome may act at once (send the next update, roll back by command).
+      if (this.#running?.rolloutId === update.rolloutId) this.#running = undefined;
       const code = extra.error?.code as UprollErrorCode | undefined;
       await this.journal.append('manifest', (counter) =>
         this.#manifest(counter, code && TRUST_ATTACK_CODES.has(code) ? code : ''),

@@ -30,6 +30,7 @@ export async function startAgentRig(
     installer?: 'ab' | 'ostree';
   } = {},
 ) {
+  const { installer, ...managerOptions } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
   const repos = await startSimulatedRepositories(join(root, 'repositories'), options.now);
   const proxy = await startCountingProxy(repos.imageServer.url);
@@ -45,18 +46,19 @@ export async function startAgentRig(
       device: identity.device,
       dataDir,
       installer:
-        options.installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
+        installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
       uptane: new UptaneClient({
         dataDir,
         device: identity.device,
         ...identity.repositories,
         imageRoot: identity.imageRoot,
         directorRoot: identity.directorRoot,
+        ...(managerOptions.download ? { floor: managerOptions.download } : {}),
         ...(options.now ? { clock: options.now } : {}),
       }),
       deviceKey: identity.deviceKey,
       download: { attempts: 3, minBytesPerSecond: 1, windowMs: 30_000 },
-      ...options,
+      ...managerOptions,
       ...overrides,
     });
   let manager = build();

@@ -17,13 +17,19 @@ export interface ObjectFaults {
 export async function startCountingProxy(upstream: string) {
   const stats = { objectBytes: 0, objectRequests: [] as { path: string; range?: string }[] };
   const faults: ObjectFaults = {};
+  let holding: { requested: () => void; released: Promise<void> } | undefined;
   const server = createServer((request, response) => {
     void forward(request.url ?? '/', request.headers.range, response).catch(() => response.destroy());
   });
 
   async function forward(path: string, range: string | undefined, response: ServerResponse): Promise<void> {
     const isObject = path.startsWith('/targets/objects/');
-    if (isObject) stats.objectRequests.push({ path, ...(range ? { range } : {}) });
+    if (isObject) {
+      stats.objectRequests.push({ path, ...(range ? { range } : {}) });
+      const held = holding;
+      held?.requested();
+      await held?.released;
+    }
     const upstreamResponse = await fetch(`${upstream}${path}`, { headers: range ? { range } : {} });
     const headers: Record<string, string> = {};
     for (const name of ['content-length', 'content-range', 'etag', 'accept-ranges'])
@@ -61,6 +67,26 @@ export async function startCountingProxy(upstream: string) {
     url,
     stats,
     faults,
+    /**
+     * Holds object requests until `release()`: a download provably in flight.
+     * `requested` settles when the first held request arrives.
+     */
+    hold() {
+      let requested!: () => void;
+      let release!: () => void;
+      const gate = {
+        requested: new Promise<void>((resolve) => (requested = resolve)),
+        released: new Promise<void>((resolve) => (release = resolve)),
+      };
+      holding = { requested, released: gate.released };
+      return {
+        requested: gate.requested,
+        release: () => {
+          holding = undefined;
+          release();
+        },
+      };
+    },
     reset() {
       stats.objectBytes = 0;
       stats.objectRequests.length = 0;

@@ -1,25 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HealthCheck } from '../../agent/index.ts';
-import type { UpdateCommand } from '../../core/index.ts';
+import { healthCheckSchema } from '../../core/index.ts';
 import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
-import { startGatedArtifact, startHarness, uniqueId, type Harness } from './harness.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
 
-const artifactIsPresent: HealthCheck = {
-  command: ['sh', '-c', 'test -s "$UPROLL_ARTIFACT"'],
-  timeoutMs: 5000,
+const artifactIsPresent = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
+/** A revision's own health check: its app crashes on this board. */
+const appCrashes = {
+  command: ['sh', '-c', 'echo "app exited: segfault" >&2; exit 3'] as [string, ...string[]],
 };
-const appCrashes: HealthCheck = {
-  command: ['sh', '-c', 'echo "app exited: segfault" >&2; exit 3'],
-  timeoutMs: 5000,
-};
+const rootfs = (bytes: Uint8Array) => [{ path: 'rootfs.img', bytes }];
 
 /** The event log of an update that went all the way, each event once. */
 const COMMITTED_UPDATE_EVENTS = [
@@ -69,81 +66,90 @@ async function workflowsOfDevice(deviceId: string): Promise<string[]> {
   return [];
 }
 
-function command(rolloutId: string, artifact: UpdateCommand['artifact']): UpdateCommand {
-  return { rolloutId, revision: '2.0.0', artifact };
-}
-
 describe('deviceUpdateWorkflow', () => {
   describe('when the device installs the release and its health check passes', () => {
     it('ends committed with the new slot active and every phase on the event log', async () => {
       const deviceId = uniqueId('happy');
       const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
       const content = randomBytes(256 * 1024);
-      const artifact = await h.publishArtifact('rootfs-happy.img', content);
+      const revision = uniqueId('happy');
+      await h.release(revision, rootfs(content), [deviceId]);
 
       const handle = await startDeviceUpdate(h.client, {
         deviceId,
-        command: command(uniqueId('r'), artifact),
+        command: { rolloutId: uniqueId('r'), revision },
       });
       const result = await handle.result();
 
       expect(handle.workflowId).toBe(`device-update/${deviceId}/${result.rolloutId}`);
       expect(result).toMatchObject({
         outcome: 'committed',
-        activeSlot: 'b',
+        deployment: 'a',
         phases: ['commanded', 'downloaded', 'installed', 'committed'],
       });
       expect(await workflowsOfDevice(deviceId)).toEqual([handle.workflowId]);
-      expect(await agent.updates.slots.read()).toMatchObject({ active: 'b', trial: false, previous: 'a' });
-      expect(await readFile(join(agent.dataDir, 'slots', 'b', 'rootfs-happy.img'))).toEqual(content);
+      expect(await agent.updates.boot.read()).toMatchObject({
+        active: { revision, deployment: 'a' },
+        trial: false,
+        previous: null,
+      });
+      expect(await readFile(join(agent.dataDir, 'slots', 'a', 'rootfs.img'))).toEqual(content);
       expect(await eventTypes(deviceId)).toEqual(COMMITTED_UPDATE_EVENTS);
     });
   });
 
   describe('when the new revision fails its health check', () => {
-    it('ends rolled back with the previous slot active and the reason reported', async () => {
+    it('ends rolled back to the committed revision, with the reason reported', async () => {
       const deviceId = uniqueId('unhealthy');
-      const agent = await h.startAgent(deviceId, { healthCheck: appCrashes });
-      const artifact = await h.publishArtifact('rootfs-crash.img', randomBytes(1024));
-
+      const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
+      const good = uniqueId('good');
+      await h.release(good, rootfs(randomBytes(1024)), [deviceId]);
+      await (
+        await startDeviceUpdate(h.client, { deviceId, command: { rolloutId: uniqueId('r'), revision: good } })
+      ).result();
+      const crashing = uniqueId('crash');
+      await h.release(crashing, rootfs(randomBytes(64)), [deviceId], { health: appCrashes });
       const handle = await startDeviceUpdate(h.client, {
         deviceId,
-        command: command(uniqueId('r'), artifact),
+        command: { rolloutId: uniqueId('r'), revision: crashing },
       });
       const result = await handle.result();
 
       expect(result.outcome).toBe('rolled_back');
-      expect(result.activeSlot).toBe('a');
+      expect(result.deployment).toBe('a');
       expect(result.reason?.code).toBe('HEALTH_CHECK_FAILED');
       expect(result.reason?.message).toContain('app exited: segfault');
-      expect(await agent.updates.slots.read()).toMatchObject({ active: 'a', trial: false });
+      expect(await agent.updates.boot.read()).toMatchObject({ active: { revision: good }, trial: false });
       expect((await eventTypes(deviceId)).at(-1)).toBe('device.update.rolled_back');
     });
   });
 
-  describe('when the downloaded bytes do not match the sha256 of the command', () => {
+  describe('when the served bytes are not what the signed revision lists', () => {
     it('installs nothing and fails with HASH_MISMATCH', async () => {
       const deviceId = uniqueId('badhash');
       const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
-      const artifact = await h.publishArtifact('rootfs-tampered.img', randomBytes(4096));
-      const tampered = { ...artifact, sha256: 'ab'.repeat(32) };
+      const revision = uniqueId('tampered');
+      const published = await h.release(revision, rootfs(randomBytes(4096)), [deviceId]);
+      const object = join(h.repos.image.targetsDir, 'objects', published.revision.artifacts[0]!.sha256);
+      const bytes = await readFile(object);
+      bytes[0] = bytes[0]! ^ 0xff; // same length, one byte flipped on the server
+      await writeFile(object, bytes);
 
       const handle = await startDeviceUpdate(h.client, {
         deviceId,
-        command: command(uniqueId('r'), tampered),
+        command: { rolloutId: uniqueId('r'), revision },
       });
       const failure = await failureOf(handle);
 
       expect(failure.type).toBe('HASH_MISMATCH');
       expect(failure.nonRetryable).toBe(true);
-      expect(await agent.updates.slots.read()).toEqual({
-        active: 'a',
+      expect(await agent.updates.boot.read()).toEqual({
+        active: null,
         trial: false,
         bootAttempts: 0,
         previous: null,
-        slots: { a: null, b: null },
       });
-      expect(await readdir(join(agent.dataDir, 'slots', 'b'))).toEqual([]);
+      expect(await readdir(agent.dataDir)).not.toContain('slots');
       const events = await h.eventLog.read('device', deviceId);
       expect(events.at(-1)?.event).toMatchObject({
         type: 'device.update.failed',
@@ -156,11 +162,10 @@ describe('deviceUpdateWorkflow', () => {
     it('fails with PHASE_TIMEOUT once the command step runs out of time', async () => {
       const deviceId = uniqueId('silent');
       await h.provisionDevice(deviceId); // known to NATS, but no agent is connected
-      const artifact = await h.publishArtifact('rootfs-silent.img', randomBytes(64));
 
       const handle = await startDeviceUpdate(h.client, {
         deviceId,
-        command: command(uniqueId('r'), artifact),
+        command: { rolloutId: uniqueId('r'), revision: 'never-sent' },
         phaseTimeouts: { command: '3 seconds' },
       });
       const failure = await failureOf(handle);
@@ -189,27 +194,29 @@ describe('deviceUpdateWorkflow', () => {
     ])('and it %s, a new worker completes the update exactly once', async (_how, prepare) => {
       const deviceId = uniqueId('restart');
       const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
-      const gated = await startGatedArtifact(`rootfs-${deviceId}.img`, randomBytes(8192));
+      const revision = uniqueId('restart');
+      await h.release(revision, rootfs(randomBytes(8192)), [deviceId]);
+      const gate = h.proxy.hold();
+      const requestsBefore = h.proxy.stats.objectRequests.length;
       const loseWorker = await prepare();
       try {
         const handle = await startDeviceUpdate(h.client, {
           deviceId,
-          command: command(uniqueId('r'), gated.artifact),
+          command: { rolloutId: uniqueId('r'), revision },
         });
-        await gated.firstRequest; // the device accepted the command and is downloading
+        await gate.requested; // the device accepted the command and is downloading
         await loseWorker();
 
-        gated.release();
+        gate.release();
         await agent.updates.idle(); // the device finished while no worker ran
         await h.startWorker();
         const result = await handle.result();
 
         expect(result.outcome).toBe('committed');
-        expect(gated.requests()).toBe(1);
+        expect(h.proxy.stats.objectRequests.length - requestsBefore).toBe(1);
         expect(await eventTypes(deviceId)).toEqual(COMMITTED_UPDATE_EVENTS);
       } finally {
-        gated.release();
-        await gated.close();
+        gate.release();
         await h.startWorker();
       }
     });

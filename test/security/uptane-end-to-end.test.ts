@@ -185,6 +185,7 @@ describe('Uptane end to end: Image repository and Director services, a device ve
       device,
       imageMetadataUrl: imageServer.metadataUrl,
       directorMetadataUrl: `${directorServer.url}/devices/${device.deviceId}/metadata/`,
+      imageTargetsUrl: imageServer.targetsUrl,
       imageRoot: await readFile(join(image.repository.metadataDir, '1.root.json')),
       directorRoot: await director.currentRoot(),
       clock: () => clock,

@@ -1,92 +1,139 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  ControlClient,
-  startControlSocket,
-  UpdateManager,
-  type ControlSocket,
-} from '../../../agent/index.ts';
-import type { Telemetry, UpdateCommand } from '../../../core/index.ts';
+import { ControlClient, startControlSocket, type ControlSocket } from '../../../agent/index.ts';
+import type { Telemetry } from '../../../core/index.ts';
+import { randomArtifacts, startAgentRig, type AgentRig } from '../../helpers/agent-rig.ts';
 
-const image = randomBytes(64 * 1024);
-let server: Server;
+let rig: AgentRig;
 let socket: ControlSocket;
 let client: ControlClient;
-let command: UpdateCommand;
 
 beforeEach(async () => {
-  server = createServer((_request, response) => response.writeHead(200).end(image));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  command = {
-    rolloutId: 'r1',
-    revision: '2',
-    artifact: {
-      name: 'rootfs.img',
-      url: `http://127.0.0.1:${port}/rootfs.img`,
-      sha256: createHash('sha256').update(image).digest('hex'),
-      length: image.byteLength,
-    },
-  };
-  const dataDir = await mkdtemp(join(tmpdir(), 'uproll-socket-'));
-  let publish: (t: Telemetry) => void = () => {};
-  const manager = new UpdateManager({ deviceId: 'd1', dataDir, report: (t) => Promise.resolve(publish(t)) });
-  socket = await startControlSocket(join(dataDir, 'control.sock'), manager);
-  publish = (t) => socket.publish(t);
+  rig = await startAgentRig();
+  socket = await startControlSocket(join(rig.dataDir, 'control.sock'), rig.manager);
   client = new ControlClient(socket.path);
 });
 afterEach(async () => {
   await socket.close();
-  server.closeAllConnections();
-  server.close();
+  await rig.close();
 });
 
-/** The phases of one rollout's update as the events report them, until `last`. */
-async function phasesUntil(last: string, rolloutId = 'r1'): Promise<string[]> {
+/** The phases of one rollout as the events report them, from after `after`, until `last`. */
+async function phasesUntil(last: string, rolloutId: string, after = 0): Promise<string[]> {
   const phases: string[] = [];
-  const events = client.events(0, (t) => {
-    if (t.rolloutId !== rolloutId) return Promise.resolve();
-    phases.push(t.phase);
-    if (t.phase === last) events.close();
+  const events = client.events(after, (entry) => {
+    const telemetry = entry.body as Telemetry;
+    if (entry.kind !== 'telemetry' || telemetry.rolloutId !== rolloutId) return Promise.resolve();
+    phases.push(telemetry.phase);
+    if (telemetry.phase === last) events.close();
     return Promise.resolve();
   });
   await events.done;
   return phases;
 }
 
-describe('the local control socket', () => {
-  it('drives a full update without NATS: stage, progress events, status and history', async () => {
-    expect(await client.update(command)).toEqual({ accepted: true, duplicate: false });
-    expect(await phasesUntil('committed')).toEqual(['downloaded', 'installed', 'committed']);
-    expect((await client.status()).bootControl).toMatchObject({ active: 'b', trial: false });
-    expect(await client.history()).toMatchObject([{ rolloutId: 'r1', phase: 'committed' }]);
-  });
-
-  it('replays the events a late subscriber missed', async () => {
-    await client.update(command);
-    await phasesUntil('committed');
-    expect(await phasesUntil('committed')).toEqual(['downloaded', 'installed', 'committed']);
-  });
-
-  it('rolls back to the previous revision on command', async () => {
-    await client.update(command);
-    await phasesUntil('committed');
-    expect(await client.update({ ...command, rolloutId: 'r2', revision: '3' })).toMatchObject({
-      accepted: true,
+/** A raw request on the socket, for what a well-behaved client would never send. */
+function raw(method: string, path: string, body: string | Buffer) {
+  return new Promise<{ status: number; body: { code?: string } }>((resolve, reject) => {
+    const req = request({ socketPath: socket.path, path, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: JSON.parse(Buffer.concat(chunks).toString()) as object,
+        }),
+      );
     });
-    await phasesUntil('committed', 'r2');
-    expect(await client.rollback()).toMatchObject({ active: 'b' });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the local control socket', () => {
+  it('drives a full verified update without NATS: command, progress events, status and history', async () => {
+    await rig.release('1.0', randomArtifacts(2));
+    expect(await client.update({ rolloutId: 'r1', revision: '1.0' })).toEqual({
+      accepted: true,
+      duplicate: false,
+    });
+    expect(await phasesUntil('committed', 'r1')).toEqual(['downloaded', 'installed', 'committed']);
+    expect(await client.status()).toMatchObject({
+      installer: 'ab',
+      bootControl: { active: { revision: '1.0', deployment: 'a' }, trial: false },
+      running: null,
+    });
+    expect(await client.history()).toMatchObject([
+      { rolloutId: 'r1', revision: '1.0', outcome: 'committed' },
+    ]);
   });
 
-  it('refuses a malformed command with its code, and is readable by its owner only', async () => {
-    await expect(
-      client.update({ ...command, artifact: { ...command.artifact, sha256: 'nope' } }),
-    ).rejects.toThrow(/INVALID_INPUT/);
+  it('replays the reports a client has not confirmed, and forgets the ones it has', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await client.update({ rolloutId: 'r1', revision: '1.0' });
+    await phasesUntil('committed', 'r1');
+    expect(await phasesUntil('committed', 'r1')).toEqual(['downloaded', 'installed', 'committed']);
+    const entries = await rig.manager.journal.after(0);
+    const delivered = entries.find((e) => e.kind === 'telemetry')!.seq; // the 'downloaded' report
+    expect(await client.ack(delivered)).toEqual({ acked: delivered });
+    expect(await phasesUntil('committed', 'r1', delivered)).toEqual(['installed', 'committed']);
+    expect((await rig.manager.journal.after(0)).map((e) => e.seq)).not.toContain(delivered);
+  });
+
+  it('takes objects handed over locally, so the update downloads nothing it was given', async () => {
+    const artifacts = randomArtifacts(3);
+    await rig.release('1.0', artifacts);
+    for (const { bytes } of artifacts.slice(0, 2))
+      await client.putObject(createHash('sha256').update(bytes).digest('hex'), bytes);
+    await client.update({ rolloutId: 'r1', revision: '1.0' });
+    await phasesUntil('committed', 'r1');
+    expect(rig.proxy.stats.objectRequests).toHaveLength(1);
+    expect(rig.proxy.stats.objectBytes).toBe(artifacts[2]!.bytes.byteLength);
+  });
+
+  it('refuses an object whose bytes are not its name, keeping nothing', async () => {
+    const response = await raw('PUT', `/v1/objects/${'ab'.repeat(32)}`, Buffer.from('not those bytes'));
+    expect(response).toEqual({
+      status: 400,
+      body: expect.objectContaining({ code: 'HASH_MISMATCH' }) as object,
+    });
+    expect(await readdir(rig.manager.objects.dir)).toEqual([]);
+  });
+
+  it('installs a revision from history, rolls back, and refuses a commit with nothing on trial', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await client.update({ rolloutId: 'r1', revision: '1.0' });
+    await phasesUntil('committed', 'r1');
+    await rig.release('2.0', randomArtifacts(1));
+    await client.update({ rolloutId: 'r2', revision: '2.0' });
+    await phasesUntil('committed', 'r2');
+
+    expect(await client.command({ command: 'rollback' })).toMatchObject({ active: { revision: '1.0' } });
+    await client.command({ command: 'install', revision: '2.0', rolloutId: 'again-2' });
+    await phasesUntil('committed', 'again-2');
+    expect((await client.status()).bootControl.active).toMatchObject({
+      revision: '2.0',
+      rolloutId: 'again-2',
+    });
+    await expect(client.command({ command: 'commit' })).rejects.toThrow(/no revision is on trial/);
+  });
+
+  it('refuses malformed and oversized requests with their codes, and is readable by its owner only', async () => {
+    expect(await raw('POST', '/v1/updates', '{"rolloutId": "r1", "revision": "../x"}')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT' },
+    });
+    expect(await raw('POST', '/v1/updates', 'x'.repeat(64 * 1024))).toMatchObject({
+      status: 413,
+      body: { code: 'INPUT_TOO_LARGE' },
+    });
+    expect(await raw('DELETE', '/v1/everything', '')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT' },
+    });
     expect((await stat(socket.path)).mode & 0o777).toBe(0o600);
   });
 });

@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_BOOT_ATTEMPTS } from '../../../agent/index.ts';
@@ -187,5 +187,27 @@ describe('a trial interrupted by a crash', () => {
       phase: 'rolled_back',
       error: { code: 'BOOT_ATTEMPTS_EXCEEDED' },
     });
+  });
+});
+
+describe('the OSTree installer behind the update manager', () => {
+  beforeEach(async () => {
+    rig = await startAgentRig({ installer: 'ostree', healthCheck: shellCheck('test -s part-0.bin') });
+  });
+
+  it('installs, commits, and rolls back on a failed health check', async () => {
+    await rig.release('1.0', randomArtifacts(2));
+    const first = await rig.update('1.0');
+    expect(first.telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    expect(phasesOf(first.telemetry)).toEqual(['downloaded', 'installed', 'committed']);
+    const committed = (await rig.manager.boot.read()).active!;
+    expect(committed.deployment).toMatch(/^[0-9a-f]{64}$/);
+    expect(await readlink(join(rig.dataDir, 'ostree', 'current'))).toContain(committed.deployment);
+
+    await rig.release('2.0', [{ path: 'other.bin', bytes: Buffer.from('no part-0 here') }]);
+    const second = await rig.update('2.0');
+    expect(phasesOf(second.telemetry)).toEqual(['downloaded', 'installed', 'rolled_back']);
+    expect((await rig.manager.boot.read()).active).toEqual(committed);
+    expect(await readlink(join(rig.dataDir, 'ostree', 'current'))).toContain(committed.deployment);
   });
 });

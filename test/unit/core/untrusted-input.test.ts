@@ -2,23 +2,16 @@ import { describe, expect, it } from 'vitest';
 import {
   deviceUpdateWorkflowId,
   MAX_COMMAND_BYTES,
+  missingObjects,
   parseJson,
   reportSubject,
+  stateRevisionSchema,
   subjects,
   telemetrySchema,
   updateCommandSchema,
 } from '../../../core/index.ts';
 
-const command = {
-  rolloutId: 'r1',
-  revision: '2.0.0',
-  artifact: {
-    name: 'rootfs.img',
-    url: 'http://127.0.0.1:8080/targets/rootfs.img',
-    sha256: 'a'.repeat(64),
-    length: 10,
-  },
-};
+const command = { rolloutId: 'r1', revision: '2.0.0' };
 const parseCommand = (value: unknown) =>
   parseJson(updateCommandSchema, JSON.stringify(value), {
     maxBytes: MAX_COMMAND_BYTES,
@@ -31,30 +24,21 @@ describe('update command from the network', () => {
   });
 
   it('reports every bad field at once', () => {
-    const bad = {
-      ...command,
-      rolloutId: 'r.>',
-      artifact: { ...command.artifact, sha256: 'XYZ', length: -1 },
-    };
     let message = '';
     try {
-      parseCommand(bad);
+      parseCommand({ rolloutId: 'r.>', revision: '' });
     } catch (err) {
       message = (err as Error).message;
     }
     expect(message).toContain('rolloutId');
-    expect(message).toContain('artifact.sha256');
-    expect(message).toContain('artifact.length');
+    expect(message).toContain('revision');
   });
 
   it.each([
-    ['a path that leaves the slot', { name: '../etc/passwd' }],
-    ['a dot-only name', { name: '..' }],
-    ['a file: URL', { url: 'file:///etc/shadow' }],
-  ])('refuses %s', (_what, artifact) => {
-    expect(() =>
-      parseCommand({ ...command, artifact: { ...command.artifact, ...artifact } }),
-    ).toThrowWithCode('INVALID_INPUT');
+    ['a revision that is a path', { revision: '../etc/passwd' }],
+    ['a revision with a subject wildcard', { revision: '1.>' }],
+  ])('refuses %s', (_what, change) => {
+    expect(() => parseCommand({ ...command, ...change })).toThrowWithCode('INVALID_INPUT');
   });
 
   it('refuses input over its byte cap before parsing it', () => {
@@ -95,5 +79,45 @@ describe('subjects and workflow ids', () => {
 
   it.each(['d1.>', '*', 'a b', '', 'x'.repeat(65)])('never widen a subject with the id %j', (id) => {
     expect(() => subjects.telemetry(id)).toThrowWithCode('INVALID_INPUT');
+  });
+});
+
+describe('state revision documents', () => {
+  const revision = {
+    kind: 'uproll.state-revision/v1',
+    name: '1.0',
+    artifacts: [{ path: 'etc/app.conf', sha256: 'a'.repeat(64), length: 3 }],
+  };
+
+  it('accepts relative artifact paths of plain segments', () => {
+    expect(stateRevisionSchema.parse(revision)).toEqual(revision);
+  });
+
+  it.each([
+    ['a path that leaves the deployment', '../etc/passwd'],
+    ['an absolute path', '/etc/passwd'],
+    ['a dot segment', 'etc/./app.conf'],
+    ['an empty segment', 'etc//app.conf'],
+  ])('refuses %s', (_what, path) => {
+    const bad = { ...revision, artifacts: [{ ...revision.artifacts[0], path }] };
+    expect(stateRevisionSchema.safeParse(bad).success).toBe(false);
+  });
+
+  it('refuses two artifacts at one path', () => {
+    const twice = { ...revision, artifacts: [revision.artifacts[0], revision.artifacts[0]] };
+    expect(stateRevisionSchema.safeParse(twice).success).toBe(false);
+  });
+
+  it('lists each missing object once, and none the device holds', () => {
+    const parsed = stateRevisionSchema.parse({
+      ...revision,
+      artifacts: [
+        { path: 'a', sha256: '1'.repeat(64), length: 1 },
+        { path: 'b', sha256: '1'.repeat(64), length: 1 },
+        { path: 'c', sha256: '2'.repeat(64), length: 1 },
+        { path: 'd', sha256: '3'.repeat(64), length: 1 },
+      ],
+    });
+    expect(missingObjects(parsed, new Set(['3'.repeat(64)])).map((a) => a.path)).toEqual(['a', 'c']);
   });
 });
