@@ -22,6 +22,8 @@ export interface StartStackOptions {
   ports?: Partial<StackSettings['ports']>;
   /** Progress lines for long steps. */
   onProgress?: (message: string) => void;
+  /** Start only NATS (tests that restart their own server); default both. */
+  natsOnly?: boolean;
 }
 
 export interface ComponentStatus {
@@ -75,7 +77,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
     );
   }
 
-  if ((await runningPid(paths.temporal.pid, 'temporal')) === undefined) {
+  if (!options.natsOnly && (await runningPid(paths.temporal.pid, 'temporal')) === undefined) {
     const temporal = await findTemporal();
     await assertPortFree(settings.host, settings.ports.temporal, 'Temporal');
     progress(`starting the Temporal dev server on ${addresses.temporal}`);

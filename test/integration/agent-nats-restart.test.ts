@@ -1,0 +1,137 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDeviceAgent, type DeviceAgent } from '../../agent/index.ts';
+import type { Telemetry } from '../../core/index.ts';
+import {
+  findFreePort,
+  provisionNatsDevice,
+  requireSettings,
+  serviceIdentity,
+  stackAddresses,
+  startLocalStack,
+  stopLocalStack,
+} from '../../services/dev-stack/index.ts';
+import {
+  connectToNats,
+  DeviceCommands,
+  ensureStreams,
+  REPORTS_STREAM,
+  TELEMETRY_STREAM,
+} from '../../services/nats/index.ts';
+import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { startCountingProxy } from '../helpers/counting-proxy.ts';
+
+// This file restarts its own nats-server: the run's shared one stays up for the other files.
+let stateDir: string;
+let repos: SimulatedRepositories;
+let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
+let service: NatsConnection;
+let agent: DeviceAgent;
+const deviceId = 'restart-dev';
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'uproll-nats-restart-'));
+  await startLocalStack({
+    stateDir,
+    natsOnly: true,
+    ports: { nats: await findFreePort(), natsMonitor: await findFreePort(), temporal: await findFreePort() },
+  });
+  const natsUrl = stackAddresses(await requireSettings(stateDir)).nats;
+  service = await connectToNats({
+    servers: natsUrl,
+    nkeySeed: (await serviceIdentity(stateDir)).seed,
+    name: 'test',
+  });
+  await ensureStreams(service);
+  repos = await startSimulatedRepositories(join(stateDir, 'repositories'));
+  proxy = await startCountingProxy(repos.imageServer.url);
+  const { seed } = await provisionNatsDevice(stateDir, deviceId);
+  const enrolled = await repos.enroll(deviceId, { nats: { servers: natsUrl, seed } });
+  agent = await startDeviceAgent({
+    identity: {
+      ...enrolled,
+      repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
+    },
+    dataDir: join(stateDir, 'device'),
+  });
+});
+afterAll(async () => {
+  await agent?.stop();
+  await service?.close();
+  await proxy?.close();
+  await repos?.close();
+  await stopLocalStack(stateDir);
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+/** Every message JetStream stored on a subject, in stream order. */
+async function stored(stream: string, subject: string): Promise<unknown[]> {
+  const jsm = await jetstreamManager(service);
+  const info = await jsm.streams.info(stream, { subjects_filter: subject });
+  const count = info.state.subjects?.[subject] ?? 0;
+  if (count === 0) return [];
+  const consumer = await jetstream(service).consumers.get(stream, { filter_subjects: subject });
+  const messages: unknown[] = [];
+  for await (const msg of await consumer.fetch({ max_messages: count, expires: 2000 })) {
+    messages.push(msg.json());
+    if (messages.length === count) break;
+  }
+  return messages;
+}
+
+async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < ms; await sleep(100)) if (await check()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('an agent whose NATS server restarts in the middle of an update', () => {
+  it('keeps its reports on disk while NATS is down and delivers them once each, in order, after', async () => {
+    await repos.publish('1.0', randomArtifacts(3));
+    await repos.assign(deviceId, '1.0');
+    const gate = proxy.hold();
+    await new DeviceCommands(service).sendUpdateCommand(deviceId, {
+      rolloutId: 'nats-restart',
+      revision: '1.0',
+    });
+    await gate.requested; // downloading: NATS goes away now
+
+    await stopLocalStack(stateDir);
+    gate.release();
+    await agent.updates.idle(); // the update ends while NATS is down
+    const undelivered = await agent.updates.journal.after(await agent.updates.journal.acked());
+    expect(undelivered.map((e) => e.kind)).toEqual(['telemetry', 'telemetry', 'telemetry', 'manifest']);
+    await sleep(1500); // the cloud client retries meanwhile, and must not duplicate anything
+
+    await startLocalStack({ stateDir, natsOnly: true });
+    await eventually(async () => (await agent.updates.journal.after(0)).length === 0, 'the journal to drain');
+
+    const subject = `uproll.dev.${deviceId}.telemetry`;
+    const telemetry = (await stored(TELEMETRY_STREAM, subject)) as Telemetry[];
+    expect(telemetry.map((t) => t.phase)).toEqual(['downloaded', 'installed', 'committed']);
+    const manifests = await stored(REPORTS_STREAM, `uproll.dev.${deviceId}.report`);
+    expect(manifests).toHaveLength(1);
+  });
+
+  it('answers commands again once NATS is back', async () => {
+    await repos.publish('1.1', randomArtifacts(1));
+    await repos.assign(deviceId, '1.1');
+    await eventually(
+      () =>
+        new DeviceCommands(service)
+          .sendUpdateCommand(deviceId, { rolloutId: 'after-restart', revision: '1.1' })
+          .then(
+            () => true,
+            () => false,
+          ),
+      'the agent to answer',
+    );
+    await agent.updates.idle();
+    expect((await agent.updates.boot.read()).active).toMatchObject({ revision: '1.1' });
+  });
+});
