@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Schema, UprollError, type RevisionArtifact } from '../core/index.ts';
 import { TargetVerifier } from '../core/tuf/index.ts';
 import { downloadVerified, joinUrl, type DownloadOptions } from '../services/tuf/index.ts';
-import { syncDirectory } from '../services/fs/index.ts';
+import { fileChunks, syncDirectory } from '../services/fs/index.ts';
 
 /**
  * The device's objects: each artifact's bytes once, named by sha256, so a
@@ -94,7 +93,7 @@ export class ObjectStore {
       { length: artifact.length, hashes: { sha256: artifact.sha256 } },
       artifact.path,
     );
-    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) verifier.update(chunk);
+    for await (const chunk of fileChunks(path)) verifier.update(chunk);
     verifier.finish();
   }
 

@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { StateRevision } from '../../core/index.ts';
 import { TargetVerifier } from '../../core/tuf/index.ts';
-import { syncDirectory } from '../../services/fs/index.ts';
+import { fileChunks, syncDirectory } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten } from './installer.ts';
 
@@ -30,7 +29,7 @@ export async function writeRevisionFiles(
     );
     const file = await open(destination, 'w');
     try {
-      for await (const chunk of createReadStream(objects.pathOf(artifact.sha256)) as AsyncIterable<Buffer>) {
+      for await (const chunk of fileChunks(objects.pathOf(artifact.sha256))) {
         verifier.update(chunk);
         await file.write(chunk);
       }

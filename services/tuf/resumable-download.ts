@@ -1,7 +1,7 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { syncDirectory } from '../fs/index.ts';
+import { fileChunks, garbageCollectorPacer, syncDirectory } from '../fs/index.ts';
+import { getStream } from './http-get.ts';
 import { SLOW_RETRIEVAL_DEFAULTS, slowRetrievalWatchdog } from './slow-retrieval.ts';
 import { UprollError } from '../../core/index.ts';
 import { TargetVerifier, type TargetInfo } from '../../core/tuf/index.ts';
@@ -52,27 +52,26 @@ export async function downloadVerified(
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const watchdog = slowRetrievalWatchdog(abort, settings.minBytesPerSecond, settings.windowMs);
     try {
-      const response = await fetch(url, {
-        redirect: 'error',
+      const response = await getStream(url, {
         signal: abort.signal,
         headers: have > 0 ? { range: `bytes=${have}-` } : {},
-      }).catch((cause: unknown) => {
-        throw new UprollError('DOWNLOAD_FAILED', `could not fetch ${url}`, { cause });
       });
-      if (!response.body || (response.status !== 200 && response.status !== 206)) {
-        await response.body?.cancel();
-        throw new UprollError('DOWNLOAD_FAILED', `fetching ${url} answered HTTP ${response.status}`);
+      if (response.statusCode !== 200 && response.statusCode !== 206) {
+        response.destroy();
+        throw new UprollError('DOWNLOAD_FAILED', `fetching ${url} answered HTTP ${response.statusCode}`);
       }
-      if (response.status === 200 && have > 0) {
+      if (response.statusCode === 200 && have > 0) {
         // The server ignored the range: start over.
         have = 0;
         verifier.reset();
       }
       const file = await open(partial, have > 0 ? 'a' : 'w');
+      const pace = garbageCollectorPacer();
       try {
-        for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of response as AsyncIterable<Buffer>) {
           verifier.update(chunk);
           await file.write(chunk);
+          pace(chunk.byteLength);
           fetched += chunk.byteLength;
           watchdog.received(chunk.byteLength);
           options.onProgress?.(verifier.received, target.length);
@@ -121,6 +120,6 @@ async function resumeFrom(partial: string, target: TargetInfo, verifier: TargetV
     await rm(partial, { force: true });
     return 0;
   }
-  for await (const chunk of createReadStream(partial) as AsyncIterable<Buffer>) verifier.update(chunk);
+  for await (const chunk of fileChunks(partial)) verifier.update(chunk);
   return size;
 }

@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TargetVerifier, type FoundTarget } from '../../core/tuf/index.ts';
+import { fileChunks } from '../fs/index.ts';
 import { downloadVerified } from './resumable-download.ts';
 import { joinUrl } from './http.ts';
 
@@ -39,7 +39,7 @@ export async function ensureTarget(
 async function verifiesOnDisk(path: string, found: FoundTarget): Promise<boolean> {
   try {
     const verifier = new TargetVerifier(found.target, found.path);
-    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) verifier.update(chunk);
+    for await (const chunk of fileChunks(path)) verifier.update(chunk);
     verifier.finish();
     return true;
   } catch {
