@@ -4,7 +4,7 @@ import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
 import { worker } from './commands/worker.ts';
 import { keysAudit, keysInit, keysList } from './commands/keys.ts';
-import { releasePublish } from './commands/release.ts';
+import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision } from './commands/devices.ts';
 import { apiServe, apiToken } from './commands/api.ts';
@@ -35,6 +35,7 @@ const COMMANDS: readonly Command[] = [
   keysRootStatus,
   keysRootPublish,
   releasePublish,
+  releaseRevision,
   repoServe,
   devicesProvision,
   apiToken,

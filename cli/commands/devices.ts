@@ -11,7 +11,8 @@ export const devicesProvision: Command = {
   name: 'devices provision',
   summary:
     "Create a device's identity bundle (keys, certificate, NATS credentials, trusted roots) and register it.",
-  usage: 'uproll devices provision DEVICE_ID --hardware-id ID [--ecu-serial S] [--out DIR] [--json]',
+  usage:
+    'uproll devices provision DEVICE_ID --hardware-id ID [--ecu-serial S] [--out DIR] [--image-url URL --director-url URL] [--json]',
   details:
     'Secrets in the bundle are written with mode 0600. The fleet CA and the Director sign with online keys.',
   options: {
@@ -19,6 +20,8 @@ export const devicesProvision: Command = {
     'hardware-id': { type: 'string', description: "the device's hardware id" },
     'ecu-serial': { type: 'string', description: 'serial of its primary ECU (default DEVICE_ID-primary)' },
     out: { type: 'string', description: 'bundle directory (default <state-dir>/devices/DEVICE_ID)' },
+    'image-url': { type: 'string', description: 'base URL of the Image repository as the device reaches it' },
+    'director-url': { type: 'string', description: 'base URL of the Director as the device reaches it' },
     ...passphraseOptions('', 'online key'),
   },
   async run({ values, positionals }, io) {
@@ -40,6 +43,7 @@ export const devicesProvision: Command = {
       caCertificate: fleetCaPath(store.dir),
       stateDir,
       now: new Date(),
+      ...repositoryUrls(values['image-url'], values['director-url']),
     });
     io.out(
       values.json
@@ -49,3 +53,13 @@ export const devicesProvision: Command = {
     return 0;
   },
 };
+
+function repositoryUrls(image: unknown, director: unknown) {
+  if (image === undefined && director === undefined) return {};
+  if (typeof image !== 'string' || typeof director !== 'string')
+    throw new UsageError('--image-url and --director-url go together');
+  for (const url of [image, director])
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw new UsageError(`${url} is not an http(s) URL`);
+  return { urls: { image, director } };
+}

@@ -37,10 +37,7 @@ export const releasePublish: Command = {
       throw new UsageError('--release-counter must be a whole number >= 0');
     const artifacts = [];
     for (const file of positionals) {
-      const size = (await stat(file)).size;
-      if (size > MAX_ARTIFACT_BYTES)
-        throw new UprollError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
-      artifacts.push({ name: basename(file), bytes: await readFile(file), hardwareIds, releaseCounter });
+      artifacts.push({ name: basename(file), bytes: await readArtifact(file), hardwareIds, releaseCounter });
     }
     const passphrase = await readPassphrase(values, '', 'online key');
     const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
@@ -58,3 +55,80 @@ export const releasePublish: Command = {
     return 0;
   },
 };
+
+export const releaseRevision: Command = {
+  name: 'release revision',
+  summary:
+    'Publish a state revision: its artifacts stored once by sha256, the revision document signed as a target.',
+  usage:
+    'uproll release revision NAME PATH=FILE... --hardware-id ID [--hardware-id ID ...] --release-counter N [--health-cmd CMD] [--json]',
+  details:
+    'Each PATH=FILE puts FILE at PATH in the device deployment (PATH: relative, plain segments; FILE alone\n' +
+    'means its base name). Objects the repository already holds are not stored again, so devices only\n' +
+    'download what changed. --health-cmd is run with sh -c in the new deployment on the device and decides\n' +
+    'commit or rollback. Signs with the online keys (releases, snapshot, timestamp).',
+  options: {
+    keystore: locationOptions.keystore,
+    repo: locationOptions.repo,
+    'hardware-id': {
+      type: 'string',
+      multiple: true,
+      description: 'hardware the revision runs on (repeat for several)',
+    },
+    'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
+    'health-cmd': { type: 'string', description: 'shell command that decides the revision is healthy' },
+    'health-timeout': {
+      type: 'string',
+      description: 'time limit of the health command in ms (default 30000)',
+    },
+    ...passphraseOptions('', 'online key'),
+  },
+  async run({ values, positionals }, io) {
+    const [name, ...specs] = positionals;
+    if (!name || specs.length === 0) throw new UsageError('name the revision and at least one PATH=FILE');
+    const hardwareIds = (values['hardware-id'] as string[] | undefined) ?? [];
+    if (hardwareIds.length === 0) throw new UsageError('--hardware-id is required');
+    const releaseCounter = Number(values['release-counter']);
+    if (!Number.isInteger(releaseCounter) || releaseCounter < 0)
+      throw new UsageError('--release-counter must be a whole number >= 0');
+    const artifacts = [];
+    for (const spec of specs) {
+      const [path, file] = spec.includes('=')
+        ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)]
+        : [basename(spec), spec];
+      artifacts.push({ path, bytes: await readArtifact(file) });
+    }
+    const health =
+      typeof values['health-cmd'] === 'string'
+        ? {
+            command: ['sh', '-c', values['health-cmd']] as [string, ...string[]],
+            timeoutMs: Number(values['health-timeout'] ?? 30_000),
+          }
+        : undefined;
+    const passphrase = await readPassphrase(values, '', 'online key');
+    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+    const signers = {
+      releases: await roleSigners(store, 'image', 'releases', passphrase),
+      snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
+      timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
+    };
+    const published = await new ImageRepository(imageRepoDir(values)).publishRevision(
+      { name, artifacts, hardwareIds, releaseCounter, ...(health ? { health } : {}) },
+      signers,
+      new Date(),
+    );
+    if (values.json) io.out(JSON.stringify(published));
+    else
+      io.out(
+        `published revision ${name} (${artifacts.length} artifacts) as ${published.target}: releases v${published.versions.releases}`,
+      );
+    return 0;
+  },
+};
+
+async function readArtifact(file: string): Promise<Uint8Array> {
+  const size = (await stat(file)).size;
+  if (size > MAX_ARTIFACT_BYTES)
+    throw new UprollError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
+  return readFile(file);
+}

@@ -45,8 +45,7 @@ export async function startAgentRig(
     new UpdateManager({
       device: identity.device,
       dataDir,
-      installer:
-        installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
+      installer: installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
       uptane: new UptaneClient({
         dataDir,
         device: identity.device,

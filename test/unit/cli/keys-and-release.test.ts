@@ -11,6 +11,8 @@ import { tufPublicKey } from '../../../core/tuf/index.ts';
 import { isIssuedBy } from '../../../keys/index.ts';
 import { writeSettings } from '../../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
+import { loadDeviceBundle } from '../../../agent/index.ts';
+import type { StateRevision } from '../../../core/index.ts';
 
 let stateDir: string;
 let server: RepositoryServer | undefined;
@@ -293,6 +295,53 @@ describe('uproll key ceremonies', () => {
 });
 
 describe('uproll devices provision', () => {
+  it('publishes a state revision whose objects are stored once, by sha256', async () => {
+    await init();
+    const rootfs = join(stateDir, 'rootfs.img');
+    const conf = join(stateDir, 'app.conf');
+    await writeFile(rootfs, 'rootfs bytes');
+    await writeFile(conf, 'name = app');
+    const published = await run(
+      'release',
+      'revision',
+      '2.0',
+      rootfs,
+      `etc/app.conf=${conf}`,
+      '--hardware-id',
+      'rpi4',
+      '--release-counter',
+      '2',
+      '--health-cmd',
+      'test -s rootfs.img',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+      '--json',
+    );
+    expect(published.status, published.stderr).toBe(0);
+    const { revision, target } = JSON.parse(published.stdout) as { revision: StateRevision; target: string };
+    expect(target).toBe('revisions/2.0.json');
+    expect(revision.artifacts.map((a) => a.path)).toEqual(['rootfs.img', 'etc/app.conf']);
+    expect(revision.health?.command).toEqual(['sh', '-c', 'test -s rootfs.img']);
+    for (const artifact of revision.artifacts)
+      expect((await stat(join(stateDir, 'image-repo', 'targets', 'objects', artifact.sha256))).isFile()).toBe(
+        true,
+      );
+
+    const refused = await run(
+      'release',
+      'revision',
+      '2.1',
+      '../escape=' + conf,
+      '--hardware-id',
+      'rpi4',
+      '--release-counter',
+      '3',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+    );
+    expect(refused).toMatchObject({ status: 1, stderr: expect.stringContaining('INVALID_INPUT') as string });
+  });
+
   it('writes everything a device needs to join, and registers it with the Director', async () => {
     await init();
     await writeSettings(stateDir, {
@@ -340,6 +389,37 @@ describe('uproll devices provision', () => {
     expect(inventory.publicKey).toEqual(tufPublicKey(deviceKey));
     const natsConfig = await readFile(join(stateDir, 'nats', 'nats.conf'), 'utf8');
     expect(natsConfig).toContain('uproll.dev.dev-7.>');
+  });
+
+  it('writes a bundle the agent loads, with where the repositories are', async () => {
+    await init();
+    const provisioned = await run(
+      'devices',
+      'provision',
+      'dev-8',
+      '--hardware-id',
+      'rpi4',
+      '--image-url',
+      'http://10.0.0.1:18080',
+      '--director-url',
+      'http://10.0.0.1:18081/',
+      '--passphrase-env',
+      'TEST_ONLINE_PASSPHRASE',
+    );
+    expect(provisioned.status, provisioned.stderr).toBe(0);
+    const identity = await loadDeviceBundle(join(stateDir, 'devices', 'dev-8'));
+    expect(identity.device).toEqual({
+      deviceId: 'dev-8',
+      ecus: [{ serial: 'dev-8-primary', hardwareId: 'rpi4' }],
+    });
+    expect(identity.repositories).toEqual({
+      imageMetadataUrl: 'http://10.0.0.1:18080/metadata/',
+      imageTargetsUrl: 'http://10.0.0.1:18080/targets/',
+      directorMetadataUrl: 'http://10.0.0.1:18081/devices/dev-8/metadata/',
+    });
+    expect(identity.deviceKey.publicKey).toEqual(
+      (await new DirectorRepository(join(stateDir, 'director')).inventory('dev-8')).publicKey,
+    );
   });
 
   it('never overwrites an existing bundle', async () => {

@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Subscription } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BootControlFile, type PhaseBoundary } from '../../agent/index.ts';
+import type { StateRevision, Telemetry } from '../../core/index.ts';
+import { DeviceCommands } from '../../services/nats/index.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+
+/** Kills per phase boundary; `UPROLL_CRASH_RUNS` raises it for a longer soak. */
+const RUNS = Number(process.env['UPROLL_CRASH_RUNS'] ?? 20);
+const BOUNDARIES: PhaseBoundary[] = ['downloaded', 'verified', 'writing', 'switched', 'healthy'];
+
+let h: Harness;
+let workDir: string;
+const revisions = new Map<string, StateRevision>();
+const heard: Telemetry[] = [];
+let telemetry: Subscription;
+
+beforeAll(async () => {
+  h = await startHarness();
+  workDir = await mkdtemp(join(tmpdir(), 'uproll-crash-'));
+  // Two revisions of three artifacts each, same release counter: runs alternate between them.
+  for (const name of ['crash-a', 'crash-b']) {
+    const { revision } = await h.repos.publish(name, randomArtifacts(3, 128 * 1024), { releaseCounter: 1 });
+    revisions.set(name, revision);
+  }
+  telemetry = h.nc.subscribe('uproll.dev.*.telemetry', {
+    callback: (err, msg) => {
+      if (!err) heard.push(msg.json<Telemetry>());
+    },
+  });
+});
+afterAll(async () => {
+  telemetry?.unsubscribe();
+  await h.close();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+/** `uproll-agent` in its own process, resolved once it is ready for commands. */
+async function startAgentProcess(bundle: string, dataDir: string, crashAt?: PhaseBoundary) {
+  const child = spawn(process.execPath, ['bin/uproll-agent.js', '--bundle', bundle, '--data-dir', dataDir], {
+    env: { ...process.env, ...(crashAt ? { UPROLL_AGENT_CRASH_AT: crashAt } : {}) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  for await (const line of createInterface({ input: child.stderr! })) {
+    if (line.includes(' ready, control socket ')) return { child, exited };
+  }
+  throw new Error(`uproll-agent exited before it was ready: ${String(await exited)}`);
+}
+
+/** The files of the deployment boot control points at are exactly its revision's. */
+async function expectWholeDeployment(dataDir: string): Promise<string | undefined> {
+  const control = await new BootControlFile(dataDir).read();
+  if (!control.active) return undefined;
+  const revision = revisions.get(control.active.revision)!;
+  for (const artifact of revision.artifacts) {
+    const bytes = await readFile(join(dataDir, 'slots', control.active.deployment, artifact.path));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(artifact.sha256);
+  }
+  return control.trial ? undefined : control.active.revision;
+}
+
+async function heardOutcome(deviceId: string, rolloutId: string): Promise<Telemetry> {
+  for (let i = 0; i < 300; i++) {
+    const outcome = heard.find(
+      (t) => t.deviceId === deviceId && t.rolloutId === rolloutId && t.phase === 'committed',
+    );
+    if (outcome) return outcome;
+    await sleep(50);
+  }
+  throw new Error(`the server never heard that ${deviceId} committed ${rolloutId}`);
+}
+
+async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  child.kill('SIGTERM');
+  await exited;
+}
+
+describe(`the agent killed with SIGKILL at every phase boundary, ${RUNS} times each`, () => {
+  it.concurrent.each(BOUNDARIES)(
+    'after %s: always comes back on a whole, committed revision, and the server learns the outcome',
+    async (boundary) => {
+      const deviceId = uniqueId(`crash-${boundary}`);
+      const { seed } = await h.provisionDevice(deviceId);
+      const bundle = join(workDir, deviceId, 'bundle');
+      const dataDir = join(workDir, deviceId, 'data');
+      await h.repos.enroll(deviceId, { nats: { servers: h.addresses.nats, seed }, bundleDir: bundle });
+      const commands = new DeviceCommands(h.nc, { timeoutMs: 10_000 });
+      let kills = 0;
+
+      for (let run = 1; run <= RUNS; run++) {
+        const target = run % 2 === 1 ? 'crash-a' : 'crash-b';
+        await h.repos.assign(deviceId, target);
+        const rolloutId = `${deviceId}-run-${run}`;
+
+        const doomed = await startAgentProcess(bundle, dataDir, boundary);
+        await commands.sendUpdateCommand(deviceId, { rolloutId, revision: target });
+        const [, signal] = (await doomed.exited) as [number | null, NodeJS.Signals | null];
+        expect(signal).toBe('SIGKILL');
+        kills += 1;
+        await expectWholeDeployment(dataDir); // whatever runs now is never half-written
+
+        const agent = await startAgentProcess(bundle, dataDir);
+        expect(await heardOutcome(deviceId, rolloutId)).toMatchObject({ revision: target });
+        await stop(agent.child, agent.exited);
+        expect(await expectWholeDeployment(dataDir)).toBe(target);
+      }
+      expect(kills).toBe(RUNS);
+    },
+    600_000,
+  );
+});
