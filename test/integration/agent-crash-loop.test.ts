@@ -51,7 +51,7 @@ async function startAgentProcess(bundle: string, dataDir: string, crashAt?: Phas
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  for await (const line of createInterface({ input: child.stderr! })) {
+  for await (const line of createInterface({ input: child.stderr })) {
     if (line.includes(' ready, control socket ')) return { child, exited };
   }
   throw new Error(`uproll-agent exited before it was ready: ${String(await exited)}`);
@@ -104,7 +104,7 @@ describe(`the agent killed with SIGKILL at every phase boundary, ${RUNS} times e
 
         const doomed = await startAgentProcess(bundle, dataDir, boundary);
         await commands.sendUpdateCommand(deviceId, { rolloutId, revision: target });
-        const [, signal] = (await doomed.exited) as [number | null, NodeJS.Signals | null];
+        const [, signal] = await doomed.exited;
         expect(signal).toBe('SIGKILL');
         kills += 1;
         await expectWholeDeployment(dataDir); // whatever runs now is never half-written
