@@ -9,6 +9,7 @@ import {
   updateCommandSchema,
   UprollError,
   type CommandReply,
+  type Heartbeat,
   type UpdateCommand,
 } from '../core/index.ts';
 import { connectToNats, type NatsConnectOptions } from '../services/nats/index.ts';
@@ -101,6 +102,12 @@ export class CloudClient {
         }).catch(() => {});
       }
     }
+  }
+
+  /** Says the device is alive (plain NATS: a missed heartbeat is replaced by the next one). */
+  heartbeat(heartbeat: Heartbeat): void {
+    if (!this.#nc.isClosed())
+      this.#nc.publish(subjects.heartbeat(this.#options.deviceId), JSON.stringify(heartbeat));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { request, type IncomingMessage } from 'node:http';
-import { UprollError, type CommandReply, type UpdateCommand } from '../core/index.ts';
+import { UprollError, type CommandReply, type DownloadProgress, type UpdateCommand } from '../core/index.ts';
 import type { BootControl } from './boot-control.ts';
 import type { ControlCommand } from './control-socket.ts';
 import type { JournalEntry } from './report-journal.ts';
@@ -16,7 +16,12 @@ export class ControlClient {
     this.socketPath = socketPath;
   }
 
-  status(): Promise<{ installer: string; bootControl: BootControl; running: string | null }> {
+  status(): Promise<{
+    installer: string;
+    bootControl: BootControl;
+    running: string | null;
+    progress?: DownloadProgress;
+  }> {
     return this.#call('GET', '/v1/status');
   }
 

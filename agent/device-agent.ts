@@ -19,6 +19,8 @@ export interface DeviceAgentOptions {
   /** Used when a revision names no health check of its own. */
   healthCheck?: HealthCheck;
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
+  /** How often the cloud client says the device is alive (default 30 s). */
+  heartbeatMs?: number;
   /** Run the update manager and its control socket only, without the NATS cloud client. */
   withoutCloud?: boolean;
   log?: (line: string) => void;
@@ -80,7 +82,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
   const stopCloud =
     options.withoutCloud || !identity.nats
       ? async () => {}
-      : await startCloudSide(identity, socket.path, log);
+      : await startCloudSide(identity, socket.path, options.heartbeatMs ?? 30_000, log);
   return {
     deviceId: identity.device.deviceId,
     updates,
@@ -96,6 +98,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
 async function startCloudSide(
   identity: AgentIdentity,
   socketPath: string,
+  heartbeatMs: number,
   log: (line: string) => void,
 ): Promise<() => Promise<void>> {
   const nats = identity.nats!;
@@ -114,7 +117,21 @@ async function startCloudSide(
   });
   forwarding.done.catch((err: unknown) => log(`report forwarding stopped: ${(err as Error).message}`));
   await cloud.serveUpdates((command) => control.update(command));
+  const beat = async () => {
+    const status = await control.status();
+    cloud.heartbeat({
+      deviceId: identity.device.deviceId,
+      at: new Date().toISOString(),
+      revision: status.bootControl.active?.revision ?? null,
+      trial: status.bootControl.trial,
+      running: status.running,
+      ...(status.progress ? { progress: status.progress } : {}),
+    });
+  };
+  await beat();
+  const heartbeats = setInterval(() => void beat().catch(() => {}), heartbeatMs);
   return async () => {
+    clearInterval(heartbeats);
     await cloud.close();
     forwarding.close();
     await forwarding.done.catch(() => {});

@@ -7,6 +7,7 @@ import {
   UprollError,
   type CommandReply,
   type DevicePhase,
+  type DownloadProgress,
   type HealthCheck,
   type StateRevision,
   type Telemetry,
@@ -71,6 +72,7 @@ export class UpdateManager {
   readonly history: RevisionHistory;
   readonly #options: UpdateManagerOptions;
   #running: { rolloutId: string } | undefined;
+  #progress: DownloadProgress | undefined;
   #last: Promise<void> = Promise.resolve();
 
   constructor(options: UpdateManagerOptions) {
@@ -94,6 +96,11 @@ export class UpdateManager {
   /** The rollout of the update running now, if any. */
   get running(): string | undefined {
     return this.#running?.rolloutId;
+  }
+
+  /** How far the download of the running update is, while it downloads. */
+  get progress(): DownloadProgress | undefined {
+    return this.#progress;
   }
 
   /** Resolves when the last update has finished, its manifest included. */
@@ -271,14 +278,7 @@ export class UpdateManager {
       this.#report({ rolloutId, revision: revision.name }, phase, extra);
     let deployment: string;
     try {
-      let fetched = 0;
-      for (const artifact of missingObjects(revision, await this.objects.present())) {
-        fetched += await this.objects.fetch(
-          artifact,
-          this.#options.uptane.targetsUrl,
-          this.#options.download,
-        );
-      }
+      const fetched = await this.#fetchMissing(rolloutId, revision);
       await step('downloaded', { bytes: fetched });
       await this.#boundary('downloaded');
       for (const artifact of revision.artifacts) await this.objects.check(artifact);
@@ -311,6 +311,29 @@ export class UpdateManager {
     await step('installed', { deployment });
     await this.#boundary('switched');
     await this.#decide(next, revision);
+  }
+
+  /** Downloads the objects of `revision` the device does not hold; tracks progress; returns bytes fetched. */
+  async #fetchMissing(rolloutId: string, revision: StateRevision): Promise<number> {
+    const missing = missingObjects(revision, await this.objects.present());
+    const total = missing.reduce((sum, artifact) => sum + artifact.length, 0);
+    let fetched = 0;
+    let done = 0;
+    try {
+      for (const artifact of missing) {
+        fetched += await this.objects.fetch(artifact, this.#options.uptane.targetsUrl, {
+          ...this.#options.download,
+          onProgress: (received) => {
+            const sofar = done + received;
+            this.#progress = { rolloutId, received: sofar, total, percent: (100 * sofar) / total };
+          },
+        });
+        done += artifact.length;
+      }
+      return fetched;
+    } finally {
+      this.#progress = undefined;
+    }
   }
 
   /** The health check decides a trial: commit, or switch back. */

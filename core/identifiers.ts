@@ -31,6 +31,8 @@ export const subjects = {
   allCommands: (deviceId: string) => `uproll.cmd.${assertToken(deviceId, 'device id')}.>`,
   /** Device -> server telemetry, captured by JetStream. */
   telemetry: (deviceId: string) => `uproll.dev.${assertToken(deviceId, 'device id')}.telemetry`,
+  /** Device -> server liveness and progress, plain NATS (not stored): the newest one is all that matters. */
+  heartbeat: (deviceId: string) => `uproll.dev.${assertToken(deviceId, 'device id')}.heartbeat`,
   /** Everything a device may publish. */
   deviceOutbox: (deviceId: string) => `uproll.dev.${assertToken(deviceId, 'device id')}.>`,
   /** Reply inboxes of one device; a root token of its own so no service inbox can match. */

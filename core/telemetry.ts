@@ -28,3 +28,23 @@ export const telemetrySchema = z.object({
   error: z.object({ code: z.string().max(64), message: z.string().max(2048) }).optional(),
 });
 export type Telemetry = z.infer<typeof telemetrySchema>;
+
+/** Progress of the download step of the running update. */
+export const downloadProgressSchema = z.object({
+  rolloutId: rolloutIdSchema,
+  received: z.int().min(0),
+  total: z.int().min(0),
+  percent: z.number().min(0).max(100),
+});
+export type DownloadProgress = z.infer<typeof downloadProgressSchema>;
+
+/** `uproll.dev.<device>.heartbeat`: the device is alive, what it runs, what it is doing. */
+export const heartbeatSchema = z.object({
+  deviceId: deviceIdSchema,
+  at: z.iso.datetime(),
+  revision: z.string().max(128).nullable(),
+  trial: z.boolean(),
+  running: z.string().max(128).nullable(),
+  progress: downloadProgressSchema.optional(),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;

@@ -6,7 +6,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeviceAgent, type DeviceAgent } from '../../agent/index.ts';
-import type { Telemetry } from '../../core/index.ts';
+import type { Heartbeat, Telemetry } from '../../core/index.ts';
 import {
   findFreePort,
   provisionNatsDevice,
@@ -59,6 +59,7 @@ beforeAll(async () => {
       repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
     },
     dataDir: join(stateDir, 'device'),
+    heartbeatMs: 200,
   });
 });
 afterAll(async () => {
@@ -133,5 +134,27 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
     );
     await agent.updates.idle();
     expect((await agent.updates.boot.read()).active).toMatchObject({ revision: '1.1' });
+  });
+
+  it('says it is alive every heartbeat, with what it runs and how far a download is', async () => {
+    const beats: Heartbeat[] = [];
+    const subscription = service.subscribe(`uproll.dev.${deviceId}.heartbeat`, {
+      callback: (err, msg) => void (err ? undefined : beats.push(msg.json<Heartbeat>())),
+    });
+    try {
+      await repos.publish('1.2', randomArtifacts(1, 1024 * 1024));
+      await repos.assign(deviceId, '1.2');
+      proxy.faults.bytesPerSecond = 512 * 1024; // two seconds of download: several heartbeats
+      await new DeviceCommands(service).sendUpdateCommand(deviceId, { rolloutId: 'slow', revision: '1.2' });
+      await agent.updates.idle();
+      delete proxy.faults.bytesPerSecond;
+      await eventually(async () => beats.at(-1)?.revision === '1.2', 'a heartbeat after the update');
+      const during = beats.filter((beat) => beat.progress?.rolloutId === 'slow');
+      expect(during.length).toBeGreaterThan(0);
+      expect(during.every((beat) => beat.running === 'slow' && beat.revision === '1.1')).toBe(true);
+      expect(during.at(-1)!.progress!.percent).toBeGreaterThan(during[0]!.progress!.percent);
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 });

@@ -58,6 +58,20 @@ describe('an update the Director assigns', () => {
     expect(await readFile(join(rig.manager.installer.pathOf('b'), 'part-4.bin'))).toEqual(changed.bytes);
   });
 
+  it('resumes a download the network broke off with a Range request, fetching nothing twice', async () => {
+    const artifact = randomArtifacts(1, 256 * 1024);
+    await rig.release('1.0', artifact);
+    rig.proxy.faults.dropAfterBytes = 100_000;
+    const { telemetry } = await rig.update('1.0');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    const [first, resumed] = rig.proxy.stats.objectRequests;
+    expect(first?.range).toBeUndefined();
+    expect(resumed?.path).toBe(first?.path);
+    const from = Number(/^bytes=(\d+)-$/.exec(resumed?.range ?? '')?.[1]);
+    expect(from).toBeGreaterThan(0); // it kept what arrived and asked for the rest only
+    expect(telemetry[0]).toMatchObject({ phase: 'downloaded', bytes: 256 * 1024 }); // received in all, once
+  });
+
   it('is refused with NOT_ASSIGNED, installing nothing, when the Director assigns another revision', async () => {
     await rig.release('1.0', randomArtifacts(1));
     const { telemetry } = await rig.update('9.9');
