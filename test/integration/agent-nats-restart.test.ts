@@ -148,7 +148,10 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
       await new DeviceCommands(service).sendUpdateCommand(deviceId, { rolloutId: 'slow', revision: '1.2' });
       await agent.updates.idle();
       delete proxy.faults.bytesPerSecond;
-      await eventually(async () => beats.at(-1)?.revision === '1.2', 'a heartbeat after the update');
+      await eventually(
+        () => Promise.resolve(beats.at(-1)?.revision === '1.2'),
+        'a heartbeat after the update',
+      );
       const during = beats.filter((beat) => beat.progress?.rolloutId === 'slow');
       expect(during.length).toBeGreaterThan(0);
       expect(during.every((beat) => beat.running === 'slow' && beat.revision === '1.1')).toBe(true);
