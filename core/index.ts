@@ -7,3 +7,4 @@ export * from './telemetry.ts';
 export * from './device-update-progress.ts';
 export type * from './domain-events.ts';
 export * from './freshness.ts';
+export * from './rollout/index.ts';

@@ -1,0 +1,54 @@
+import { TRUST_ATTACK_CODES, type UprollErrorCode } from '../errors.ts';
+import type { RolloutPolicy } from './policy.ts';
+
+/** How a device update ended, as the rollout counts it. */
+export type DeviceOutcome = 'committed' | 'rolled_back' | 'failed' | 'skipped';
+
+/**
+ * Why a device update failed, which decides what the rollout does:
+ * transient failures are retried, verification failures are never retried
+ * (they pause the rollout and raise a security event), the rest count
+ * against the gate.
+ */
+export type FailureClass = 'transient' | 'verification' | 'unhealthy' | 'other';
+
+const TRANSIENT = new Set([
+  'DOWNLOAD_FAILED',
+  'DEVICE_UNREACHABLE',
+  'PHASE_TIMEOUT',
+  'SLOW_RETRIEVAL',
+  'BUSY',
+]);
+const UNHEALTHY = new Set(['HEALTH_CHECK_FAILED', 'BOOT_ATTEMPTS_EXCEEDED']);
+
+export function classifyFailure(code: string): FailureClass {
+  if (TRANSIENT.has(code)) return 'transient';
+  if (TRUST_ATTACK_CODES.has(code as UprollErrorCode)) return 'verification';
+  if (UNHEALTHY.has(code)) return 'unhealthy';
+  return 'other';
+}
+
+/** Counts of device outcomes so far. */
+export interface OutcomeCounts {
+  committed: number;
+  rolledBack: number;
+  failed: number;
+}
+
+export type GateVerdict = { pass: true } | { pass: false; reason: string; failureRate: number };
+
+/**
+ * The gate between waves: once at least `minSample` devices have finished,
+ * the share that failed or rolled back may not exceed `maxFailureRate`.
+ */
+export function evaluateGate(counts: OutcomeCounts, gate: RolloutPolicy['gate']): GateVerdict {
+  const finished = counts.committed + counts.rolledBack + counts.failed;
+  if (finished === 0 || finished < gate.minSample) return { pass: true };
+  const failureRate = (counts.rolledBack + counts.failed) / finished;
+  if (failureRate <= gate.maxFailureRate) return { pass: true };
+  return {
+    pass: false,
+    failureRate,
+    reason: `${counts.rolledBack + counts.failed} of ${finished} devices failed or rolled back (${(100 * failureRate).toFixed(1)}%), over the ${(100 * gate.maxFailureRate).toFixed(1)}% the policy allows`,
+  };
+}
