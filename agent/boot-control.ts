@@ -58,17 +58,19 @@ export class BootControlFile {
   }
 
   /**
-   * The boot control. A damaged file (storage fault, tampering) is replaced
-   * by the last good copy, and `onDamage` is told; with both damaged the
-   * device refuses to guess (INVALID_INPUT).
+   * The boot control. A damaged or missing file (storage fault, tampering)
+   * is replaced by the last good copy, and `onDamage` is told; with both
+   * damaged the device refuses to guess (INVALID_INPUT). Neither file: a
+   * factory-fresh device.
    */
   async read(onDamage?: (problem: string) => void): Promise<BootControl> {
     const text = await readFile(this.path).catch(() => undefined);
-    if (text === undefined) return structuredClone(FACTORY);
+    const copy = await readFile(this.lastGoodPath).catch(() => undefined);
+    if (text === undefined && copy === undefined) return structuredClone(FACTORY);
     try {
+      if (text === undefined) throw new Error(`${this.path} is missing`);
       return parseJson(bootControlSchema, text, { maxBytes: MAX_BYTES, what: this.path });
     } catch (damage) {
-      const copy = await readFile(this.lastGoodPath).catch(() => undefined);
       if (copy === undefined) throw damage;
       const good = parseJson(bootControlSchema, copy, { maxBytes: MAX_BYTES, what: this.lastGoodPath });
       await writeFileAtomic(this.path, copy);

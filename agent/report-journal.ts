@@ -21,6 +21,7 @@ const entrySchema = z.object({
   body: z.unknown(),
 });
 const cursorSchema = z.object({ acked: z.int().min(0) });
+const highWaterSchema = z.object({ last: z.int().min(0) });
 
 /** Undelivered reports kept at most; past it the oldest are dropped (and said so). */
 export const MAX_JOURNAL_ENTRIES = 10_000;
@@ -56,6 +57,8 @@ export class ReportJournal {
       const entry: JournalEntry = { seq, kind, body: await build(seq) };
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(join(this.dir, fileName(seq)), JSON.stringify(entry));
+      // Kept apart from the entries and the cursor: a torn entry or cursor never gives its number away.
+      await writeFileAtomic(join(this.dir, 'last-seq.json'), JSON.stringify({ last: seq }));
       this.#lastSeq = seq;
       await this.#trim();
       this.#events.emit('append', entry);
@@ -112,9 +115,19 @@ export class ReportJournal {
   async #last(): Promise<number> {
     if (this.#lastSeq === undefined) {
       const files = await this.#files();
-      this.#lastSeq = Math.max(files.at(-1)?.[0] ?? 0, await this.acked());
+      this.#lastSeq = Math.max(files.at(-1)?.[0] ?? 0, await this.acked(), await this.#highWater());
     }
     return this.#lastSeq;
+  }
+
+  async #highWater(): Promise<number> {
+    const bytes = await readFile(join(this.dir, 'last-seq.json')).catch(() => undefined);
+    if (!bytes) return 0;
+    try {
+      return parseJson(highWaterSchema, bytes, { maxBytes: 1024, what: 'report high-water mark' }).last;
+    } catch {
+      return 0; // damaged too: the entries and the cursor still bound it
+    }
   }
 
   async #trim(): Promise<void> {

@@ -201,7 +201,7 @@ export class UpdateManager {
       await this.history.setPending(undefined);
       await this.#fail(pending.command.rolloutId, pending.command.revision, {
         code: 'INSTALL_FAILED',
-        message: `the update was interrupted ${MAX_BOOT_ATTEMPTS} times before its switch; given up`,
+        message: `the update was interrupted ${pending.starts + 1} times before its switch; given up`,
       });
       return 'failed';
     }
