@@ -1,10 +1,21 @@
-import { UprollError, type CommandReply, type DomainEvent, type UpdateCommand } from '../core/index.ts';
+import {
+  UprollError,
+  type CommandReply,
+  type DomainEvent,
+  type RolloutTarget,
+  type UpdateCommand,
+} from '../core/index.ts';
 import { withCodedFailures } from './failures.ts';
 
 /** What the activities need from the services; wired once per worker. */
 export interface ActivityDeps {
   devices: { sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply> };
   eventLog: { append(event: DomainEvent, options: { msgId: string }): Promise<unknown> };
+  /** The Director, for rollouts: assigns revisions and knows the fleet. Absent on workers without it. */
+  releases?: {
+    assign(deviceId: string, revision: string): Promise<void>;
+    devices(target: RolloutTarget): Promise<string[]>;
+  };
   /** One round of the metadata freshness job; absent on workers without online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
 }
@@ -32,6 +43,16 @@ export function createActivities(deps: ActivityDeps) {
       await withCodedFailures(() => deps.eventLog.append(event, { msgId }));
     },
 
+    /** Has the Director assign the revision to the device (idempotent: the same targets again). */
+    assignRevision(deviceId: string, revision: string): Promise<void> {
+      return withCodedFailures(() => releasesOf(deps).assign(deviceId, revision));
+    },
+
+    /** The device ids a rollout target names now, sorted. */
+    resolveTargets(target: RolloutTarget): Promise<string[]> {
+      return withCodedFailures(async () => [...(await releasesOf(deps).devices(target))].sort());
+    },
+
     /** Re-signs whatever metadata nears its expiry, in both repositories. */
     keepMetadataFresh(): Promise<unknown> {
       const job = deps.keepMetadataFresh;
@@ -45,4 +66,10 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type UprollActivities = ReturnType<typeof createActivities>;
+
+function releasesOf(deps: ActivityDeps): NonNullable<ActivityDeps['releases']> {
+  if (!deps.releases)
+    throw new UprollError('INVALID_INPUT', 'this worker has no Director to assign releases with');
+  return deps.releases;
+}
 export * from './rollout-worker.ts';

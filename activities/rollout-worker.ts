@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { DeviceCommands, EventLog } from '../services/nats/index.ts';
 import { createUprollWorker } from '../services/temporal/index.ts';
-import { createActivities } from './index.ts';
+import { createActivities, type ActivityDeps } from './index.ts';
 
 export interface RolloutWorkerOptions {
   temporalAddress: string;
@@ -15,6 +15,8 @@ export interface RolloutWorkerOptions {
   commandTimeoutMs?: number;
   /** The metadata freshness job, on workers that hold the online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
+  /** The Director, on workers that run rollouts. */
+  releases?: ActivityDeps['releases'];
   taskQueue?: string;
 }
 
@@ -32,6 +34,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     devices: new DeviceCommands(options.nc, { timeoutMs: options.commandTimeoutMs }),
     eventLog: new EventLog(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
+    ...(options.releases ? { releases: options.releases } : {}),
   });
   const { worker, connection } = await createUprollWorker({
     address: options.temporalAddress,

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { startRolloutWorker, type RolloutWorker } from '../activities/index.ts';
+import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../activities/index.ts';
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../services/nats/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
@@ -18,6 +18,8 @@ export interface FleetServicesOptions {
   onDropped?: (reason: string) => void;
   /** The metadata freshness job, for a worker that holds the online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
+  /** The Director, for a worker that runs rollouts. */
+  releases?: ActivityDeps['releases'];
   taskQueue?: string;
 }
 
@@ -66,6 +68,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
           workflowBundle: options.workflowBundle,
           commandTimeoutMs: options.commandTimeoutMs,
           ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
+          ...(options.releases ? { releases: options.releases } : {}),
           ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
         });
       },

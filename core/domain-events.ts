@@ -28,3 +28,18 @@ export interface DeviceUpdateEventData {
 
 export type DeviceUpdateEventType = `device.update.${'started' | UpdatePhase}`;
 export type DeviceUpdateEvent = DomainEvent<DeviceUpdateEventType, DeviceUpdateEventData>;
+
+/** What the rollout's own events carry (besides what each one adds). */
+export type RolloutEventType =
+  | 'rollout.started'
+  | 'rollout.wave.started'
+  | 'rollout.wave.finished'
+  | 'rollout.gate.passed'
+  | 'rollout.gate.failed'
+  | 'rollout.security.alert'
+  | 'rollout.paused'
+  | 'rollout.resumed'
+  | 'rollout.aborted'
+  | 'rollout.policy.changed'
+  | 'rollout.completed';
+export type RolloutEvent = DomainEvent<RolloutEventType, Record<string, unknown> & { by?: string }>;

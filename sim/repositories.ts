@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { HealthCheckInput } from '../core/index.ts';
 import { inMemorySigner, tufPublicKey, type Signer } from '../core/tuf/index.ts';
 import type { AgentIdentity } from '../agent/index.ts';
-import { assignRevision, DirectorRepository } from '../services/director/index.ts';
+import { assignRevision, DirectorRepository, directorReleases } from '../services/director/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
 import {
   ImageRepository,
@@ -141,6 +141,9 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
       }
       return identity;
     },
+
+    /** What a rollout worker needs from these repositories. */
+    releases: directorReleases({ director, image, signers: directorSigners }),
 
     /** Tells a device, through the Director, to install a released revision. */
     assign(deviceId: string, revision: string): Promise<void> {

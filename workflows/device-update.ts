@@ -26,6 +26,8 @@ export type Duration = number | string;
 export interface DeviceUpdateInput {
   deviceId: string;
   command: UpdateCommand;
+  /** Have the Director assign the revision to the device first (rollouts do; tests may assign themselves). */
+  assign?: boolean;
   /** Time limit of each step; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
   phaseTimeouts?: Partial<Record<AwaitedStep, Duration>>;
 }
@@ -46,6 +48,12 @@ export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, Duration> = {
   install: '10 minutes',
   verdict: '10 minutes',
 };
+
+const { assignRevision } = proxyActivities<activities.UprollActivities>({
+  // Director signing; transient trouble (disk, lock) is retried, a refusal is final.
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
 
 const { recordDeviceEvent } = proxyActivities<activities.UprollActivities>({
   // One JetStream publish: a worker that died mid-append is retried soon.
@@ -82,6 +90,11 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   };
 
   await record('device.update.started');
+  if (input.assign) {
+    await assignRevision(deviceId, command.revision).catch((err: unknown) =>
+      fail(...describeActivityFailure(err, 'NOT_ASSIGNED')),
+    );
+  }
   await commandDevice(deviceId, command, timeouts.command).catch((err: unknown) =>
     fail(...describeCommandFailure(err, timeouts.command)),
   );
@@ -141,6 +154,12 @@ function describeCommandFailure(err: unknown, limit: Duration): [string, string]
     return [cause.type, cause.message];
   const last = cause instanceof TimeoutFailure && cause.cause ? ` (last error: ${cause.cause.message})` : '';
   return ['PHASE_TIMEOUT', `the device did not accept the update command within ${String(limit)}${last}`];
+}
+
+function describeActivityFailure(err: unknown, fallback: string): [string, string] {
+  const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return [cause.type ?? fallback, cause.message];
+  return [fallback, err instanceof Error ? err.message : String(err)];
 }
 
 function phaseNames(progress: DeviceUpdateProgress): string[] {

@@ -3,3 +3,6 @@ export { deviceUpdateWorkflow } from './device-update.ts';
 export type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
 export * from './messages.ts';
 export { metadataFreshnessWorkflow } from './metadata-freshness.ts';
+export { rolloutWorkflow } from './rollout.ts';
+export type { RolloutInput, RolloutResult } from './rollout.ts';
+export * from './rollout-messages.ts';

@@ -89,3 +89,10 @@ export function planWaves(devices: readonly string[], policy: RolloutPolicy): st
   }
   return waves;
 }
+
+/** Which devices a rollout is for: a list, or every device of a hardware id the Director knows. */
+export const rolloutTargetSchema = z.union([
+  z.object({ devices: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).min(1).max(100_000) }),
+  z.object({ hardwareId: z.string().min(1).max(128) }),
+]);
+export type RolloutTarget = z.infer<typeof rolloutTargetSchema>;

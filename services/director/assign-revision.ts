@@ -1,4 +1,4 @@
-import { revisionTargetPath, UprollError } from '../../core/index.ts';
+import { revisionTargetPath, UprollError, type RolloutTarget } from '../../core/index.ts';
 import type { Signer } from '../../core/tuf/index.ts';
 import { imageTargetCustomSchema } from '../../core/uptane/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
@@ -34,4 +34,28 @@ export async function assignRevision(input: {
     input.signers,
     input.now,
   );
+}
+
+/** The devices a rollout target names, from the Director's inventory. */
+export async function targetDevices(director: DirectorRepository, target: RolloutTarget): Promise<string[]> {
+  if ('devices' in target) {
+    for (const deviceId of target.devices) await director.inventory(deviceId); // unknown devices fail here
+    return [...target.devices];
+  }
+  return (await director.devices())
+    .filter((device) => device.ecus[0]?.hardwareId === target.hardwareId)
+    .map((device) => device.deviceId);
+}
+
+/** What a rollout worker needs from the Director: assign revisions, resolve targets. */
+export function directorReleases(input: {
+  director: DirectorRepository;
+  image: ImageRepository;
+  signers: Parameters<typeof assignRevision>[0]['signers'];
+}) {
+  return {
+    assign: (deviceId: string, revision: string) =>
+      assignRevision({ ...input, deviceId, revision, now: new Date() }),
+    devices: (target: RolloutTarget) => targetDevices(input.director, target),
+  };
 }

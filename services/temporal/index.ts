@@ -3,3 +3,4 @@ export * from './worker.ts';
 export * from './device-updates.ts';
 export * from './runtime.ts';
 export * from './schedules.ts';
+export * from './rollouts.ts';

@@ -27,15 +27,16 @@ export async function startHarness(
 ) {
   installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');
+  const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
+  const repos = await startSimulatedRepositories(join(workDir, 'repositories'));
   const services = await startFleetServices({
+    releases: repos.releases,
     stateDir,
     workflowBundle: { codePath: workflowBundlePath },
     commandTimeoutMs: 2000,
     bridgeConsumer: uniqueId('bridge'),
     ...options,
   });
-  const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
-  const repos = await startSimulatedRepositories(join(workDir, 'repositories'));
   const proxy = await startCountingProxy(repos.imageServer.url);
   const agents: DeviceAgent[] = [];
 

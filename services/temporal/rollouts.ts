@@ -1,0 +1,43 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { assertToken, rolloutPolicySchema, rolloutTargetSchema, UprollError } from '../../core/index.ts';
+import type { RolloutInput, RolloutResult } from '../../workflows/index.ts';
+import { rolloutIdKey } from './search-attributes.ts';
+import { TASK_QUEUE } from './worker.ts';
+
+export type RolloutHandle = WorkflowHandle<(input: RolloutInput) => Promise<RolloutResult>>;
+
+export function rolloutWorkflowId(rolloutId: string): string {
+  return `rollout/${assertToken(rolloutId, 'rollout id')}`;
+}
+
+/**
+ * Starts `rolloutWorkflow` as `rollout/<id>` after checking its target and
+ * policy (INVALID_INPUT naming the field). A rollout id is used once.
+ */
+export async function startRollout(client: Client, input: RolloutInput): Promise<RolloutHandle> {
+  const target = rolloutTargetSchema.safeParse(input.target);
+  const policy = rolloutPolicySchema.safeParse(input.policy ?? {});
+  for (const [what, result] of [
+    ['target', target],
+    ['policy', policy],
+  ] as const) {
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new UprollError(
+        'INVALID_INPUT',
+        `rollout ${what}: ${issue?.path.join('.') || what}: ${issue?.message}`,
+      );
+    }
+  }
+  return await client.workflow.start<(input: RolloutInput) => Promise<RolloutResult>>('rolloutWorkflow', {
+    taskQueue: TASK_QUEUE,
+    workflowId: rolloutWorkflowId(input.rolloutId),
+    args: [input],
+    typedSearchAttributes: new TypedSearchAttributes([{ key: rolloutIdKey, value: input.rolloutId }]),
+  });
+}
+
+export function rolloutHandle(client: Client, rolloutId: string): RolloutHandle {
+  return client.workflow.getHandle(rolloutWorkflowId(rolloutId));
+}

@@ -1,0 +1,156 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { healthCheckSchema, type RolloutPolicyInput } from '../../core/index.ts';
+import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
+import {
+  pauseRolloutUpdate,
+  resumeRolloutUpdate,
+  rolloutProgressQuery,
+} from '../../workflows/rollout-messages.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+
+const FLEET = 20;
+/** Every third device cannot run revisions named `bad-*`: its health check fails on them. */
+const failsOnBad = healthCheckSchema.parse({
+  command: ['sh', '-c', 'case "$UPROLL_REVISION" in bad-*) exit 1;; esac'],
+});
+
+let h: Harness;
+let fleet: string[];
+
+beforeAll(async () => {
+  h = await startHarness();
+  await h.startWorker();
+  const prefix = uniqueId('fleet');
+  fleet = Array.from({ length: FLEET }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
+  for (const [i, deviceId] of fleet.entries())
+    await h.startAgent(deviceId, i % 3 === 0 ? { healthCheck: failsOnBad } : {});
+}, 120_000);
+afterAll(() => h.close());
+
+async function release(prefix: string) {
+  const revision = uniqueId(prefix);
+  await h.repos.publish(revision, randomArtifacts(2, 8 * 1024), { releaseCounter: 1 });
+  return revision;
+}
+
+async function rolloutEvents(rolloutId: string): Promise<string[]> {
+  return (await h.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
+}
+
+const policy: RolloutPolicyInput = {
+  canary: 2,
+  waves: { percentages: [25, 100] },
+  maxInFlight: 8,
+  gate: { minSample: 2, maxFailureRate: 0.5 },
+};
+
+describe('rolloutWorkflow', () => {
+  it('rolls a healthy release out in waves to every device, each committed once', async () => {
+    const revision = await release('good');
+    const rolloutId = uniqueId('ro');
+    const handle = await startRollout(h.client, {
+      rolloutId,
+      revision,
+      target: { devices: fleet },
+      policy,
+      startedBy: 'release-manager@test',
+    });
+    const result = await handle.result();
+
+    expect(result).toEqual({
+      rolloutId,
+      status: 'completed',
+      counts: { committed: FLEET, rolledBack: 0, failed: 0 },
+    });
+    const progress = await handle.query(rolloutProgressQuery);
+    expect(progress.waves.map((w) => [w.size, w.state])).toEqual([
+      [2, 'finished'],
+      [3, 'finished'],
+      [15, 'finished'],
+    ]);
+    const wave = ['rollout.wave.started', 'rollout.wave.finished', 'rollout.gate.passed'];
+    expect(await rolloutEvents(rolloutId)).toEqual([
+      'rollout.started',
+      ...wave,
+      ...wave,
+      ...wave,
+      'rollout.completed',
+    ]);
+    for (const deviceId of fleet) {
+      const committed = (await h.eventLog.read('device', deviceId))
+        .map(({ event }) => event as { type: string; data: { rolloutId: string } })
+        .filter((event) => event.type === 'device.update.committed' && event.data.rolloutId === rolloutId);
+      expect(committed).toHaveLength(1);
+    }
+  });
+
+  it('stops at the canary when a third of the devices fail their health check, touching no one else', async () => {
+    const revision = await release('bad');
+    const rolloutId = uniqueId('ro');
+    const handle = await startRollout(h.client, {
+      rolloutId,
+      revision,
+      target: { devices: fleet },
+      policy: { ...policy, canary: 6, gate: { minSample: 3, maxFailureRate: 0.1 }, onBreach: 'abort' },
+    });
+    const result = await handle.result();
+
+    expect(result.status).toBe('aborted');
+    expect(result.counts).toEqual({ committed: 4, rolledBack: 2, failed: 0 });
+    const events = await rolloutEvents(rolloutId);
+    expect(events).toContain('rollout.gate.failed');
+    expect(events.filter((type) => type === 'rollout.wave.started')).toHaveLength(1);
+    const progress = await handle.query(rolloutProgressQuery);
+    expect(progress.failures.map((f) => [f.outcome, f.reason.code])).toEqual([
+      ['rolled_back', 'HEALTH_CHECK_FAILED'],
+      ['rolled_back', 'HEALTH_CHECK_FAILED'],
+    ]);
+    for (const deviceId of fleet.slice(6)) {
+      const touched = (await h.eventLog.read('device', deviceId)).some(
+        ({ event }) => (event.data as { rolloutId?: string }).rolloutId === rolloutId,
+      );
+      expect(touched).toBe(false);
+    }
+  });
+
+  it('pauses and resumes by command, refusing what does not apply with a reason', async () => {
+    const revision = await release('good');
+    const rolloutId = uniqueId('ro');
+    const handle = await startRollout(h.client, {
+      rolloutId,
+      revision,
+      target: { devices: fleet.slice(0, 4) },
+      policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 2000 } },
+    });
+    await expect(handle.executeUpdate(resumeRolloutUpdate, { args: ['ops'] })).rejects.toThrow(
+      WorkflowUpdateFailedError,
+    );
+    const paused = await handle.executeUpdate(pauseRolloutUpdate, { args: ['ops'] });
+    expect(paused.status).toBe('paused');
+    const resumed = await rolloutHandle(h.client, rolloutId).executeUpdate(resumeRolloutUpdate, {
+      args: ['ops'],
+    });
+    expect(resumed.status).toBe('running');
+    expect((await handle.result()).status).toBe('completed');
+    const events = await h.eventLog.read('rollout', rolloutId);
+    expect(events.find(({ event }) => event.type === 'rollout.paused')?.event.data).toMatchObject({
+      by: 'ops',
+    });
+  });
+
+  it('refuses a policy or target that does not make sense before starting anything', async () => {
+    await expect(
+      startRollout(h.client, {
+        rolloutId: uniqueId('ro'),
+        revision: 'x',
+        target: { devices: fleet },
+        policy: { gate: { maxFailureRate: 3 } },
+      }),
+    ).rejects.toThrowWithCode('INVALID_INPUT');
+    await expect(
+      startRollout(h.client, { rolloutId: uniqueId('ro'), revision: 'x', target: { devices: [] } }),
+    ).rejects.toThrowWithCode('INVALID_INPUT');
+  });
+});

@@ -1,0 +1,296 @@
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  condition,
+  continueAsNew,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities/index.ts';
+import {
+  classifyFailure,
+  deviceUpdateWorkflowId,
+  evaluateGate,
+  planWaves,
+  rolloutPolicySchema,
+  type DeviceOutcome,
+  type OutcomeCounts,
+  type RolloutEventType,
+  type RolloutPolicy,
+  type RolloutPolicyInput,
+  type RolloutTarget,
+} from '../core/index.ts';
+import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
+import {
+  abortRolloutUpdate,
+  changeRolloutPolicyUpdate,
+  pauseRolloutUpdate,
+  resumeRolloutUpdate,
+  rolloutProgressQuery,
+  type RolloutProgress,
+  type RolloutStatus,
+} from './rollout-messages.ts';
+
+export interface RolloutInput {
+  rolloutId: string;
+  revision: string;
+  target: RolloutTarget;
+  policy?: RolloutPolicyInput;
+  startedBy?: string;
+  /** Carried over by continue-as-new; absent at the start. */
+  carried?: CarriedState;
+}
+
+interface CarriedState {
+  policy: RolloutPolicy;
+  waves: string[][];
+  nextWave: number;
+  status: RolloutStatus;
+  devices: Record<string, DeviceRecord>;
+}
+
+interface DeviceRecord {
+  outcome: DeviceOutcome;
+  reason?: { code: string; message: string };
+  attempts: number;
+}
+
+export interface RolloutResult {
+  rolloutId: string;
+  status: RolloutStatus;
+  counts: OutcomeCounts;
+}
+
+/** Past this many history events the rollout continues as new after the running wave. */
+const HISTORY_LIMIT = 8_000;
+
+const { recordEvent, resolveTargets } = proxyActivities<activities.UprollActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * A staged rollout (`rollout/<id>`): the canary, then growing waves, each
+ * device a `deviceUpdateWorkflow` child (the Director assigns the revision,
+ * the device verifies and installs it), at most `maxInFlight` at once. Between
+ * waves the gate checks the failure rate and, after the soak time, decides
+ * to go on; a breach pauses or aborts by policy. Transient failures are
+ * retried; a verification failure is never retried and pauses the rollout
+ * with a security alert. Every state change is an event on the log.
+ */
+export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
+  const { rolloutId, revision } = input;
+  const state: CarriedState = input.carried ?? {
+    policy: rolloutPolicySchema.parse(input.policy ?? {}),
+    waves: [],
+    nextWave: 0,
+    status: 'running',
+    devices: {},
+  };
+  const inFlight = new Set<string>();
+  let eventCount = 0;
+  const record = (type: RolloutEventType, data: Record<string, unknown> = {}) =>
+    recordEvent(
+      { aggregate: 'rollout', aggregateId: rolloutId, type, at: new Date().toISOString(), data },
+      `${rolloutId}/${workflowInfo().runId}/${(eventCount += 1)}`,
+    );
+
+  setHandler(rolloutProgressQuery, () => progress(input, state, inFlight));
+  setHandler(
+    pauseRolloutUpdate,
+    async (by) => {
+      state.status = 'paused';
+      await record('rollout.paused', { by });
+      return progress(input, state, inFlight);
+    },
+    { validator: (_by: string) => requireStatus(state.status, ['running'], 'pause') },
+  );
+  setHandler(
+    resumeRolloutUpdate,
+    async (by) => {
+      state.status = 'running';
+      await record('rollout.resumed', { by });
+      return progress(input, state, inFlight);
+    },
+    { validator: (_by: string) => requireStatus(state.status, ['paused'], 'resume') },
+  );
+  setHandler(
+    abortRolloutUpdate,
+    async (by) => {
+      state.status = 'aborted';
+      await record('rollout.aborted', { by, reason: 'aborted by command' });
+      return progress(input, state, inFlight);
+    },
+    { validator: (_by: string) => requireStatus(state.status, ['running', 'paused'], 'abort') },
+  );
+  setHandler(
+    changeRolloutPolicyUpdate,
+    async (change, by) => {
+      state.policy = rolloutPolicySchema.parse({ ...state.policy, ...change });
+      await record('rollout.policy.changed', { by, policy: state.policy });
+      return progress(input, state, inFlight);
+    },
+    {
+      validator: (change: Partial<RolloutPolicyInput>, _by: string) => {
+        requireStatus(state.status, ['running', 'paused'], 'change the policy of');
+        const parsed = rolloutPolicySchema.safeParse({ ...state.policy, ...change });
+        if (!parsed.success) throw new Error(`invalid policy: ${parsed.error.issues[0]?.message ?? ''}`);
+      },
+    },
+  );
+
+  if (!input.carried) {
+    state.waves = planWaves(await resolveTargets(input.target), state.policy);
+    await record('rollout.started', {
+      by: input.startedBy,
+      revision,
+      waves: state.waves.map((wave) => wave.length),
+      policy: state.policy,
+    });
+  }
+
+  while (state.nextWave < state.waves.length) {
+    await condition(() => state.status !== 'paused');
+    if (state.status === 'aborted') break;
+    const index = state.nextWave;
+    const wave = state.waves[index] ?? [];
+    await record('rollout.wave.started', { wave: index, devices: wave.length });
+    await runWave(wave);
+    state.nextWave += 1;
+    await record('rollout.wave.finished', { wave: index, counts: countOutcomes(state) });
+    if (isAborted(state)) break;
+    if (
+      Object.values(state.devices).some((d) => d.reason && classifyFailure(d.reason.code) === 'verification')
+    )
+      continue; // already paused with a security alert: the loop waits for a person
+    if (state.policy.gate.soakMs > 0 && state.nextWave < state.waves.length)
+      await sleep(state.policy.gate.soakMs);
+    const verdict = evaluateGate(countOutcomes(state), state.policy.gate);
+    if (verdict.pass) {
+      await record('rollout.gate.passed', { wave: index });
+    } else {
+      await record('rollout.gate.failed', {
+        wave: index,
+        reason: verdict.reason,
+        failureRate: verdict.failureRate,
+      });
+      state.status = state.policy.onBreach === 'pause' ? 'paused' : 'aborted';
+      await record(state.status === 'paused' ? 'rollout.paused' : 'rollout.aborted', {
+        by: 'gate',
+        reason: verdict.reason,
+      });
+    }
+    if (workflowInfo().historyLength > HISTORY_LIMIT && state.nextWave < state.waves.length) {
+      return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
+    }
+  }
+  if (state.status === 'running') state.status = 'completed';
+  const counts = countOutcomes(state);
+  await record(state.status === 'completed' ? 'rollout.completed' : 'rollout.aborted', { counts });
+  return { rolloutId, status: state.status, counts };
+
+  /** Updates the devices of a wave, at most `maxInFlight` at once; returns when each has an outcome. */
+  async function runWave(devices: readonly string[]): Promise<void> {
+    const queue = devices.filter((deviceId) => !state.devices[deviceId]);
+    const workers = Array.from({ length: Math.min(state.policy.maxInFlight, queue.length) }, async () => {
+      for (let deviceId = queue.shift(); deviceId; deviceId = queue.shift()) {
+        await condition(() => state.status !== 'paused');
+        if (isAborted(state)) {
+          state.devices[deviceId] = { outcome: 'skipped', attempts: 0 };
+          continue;
+        }
+        inFlight.add(deviceId);
+        state.devices[deviceId] = await updateDevice(deviceId);
+        inFlight.delete(deviceId);
+      }
+    });
+    await Promise.all(workers);
+  }
+
+  /** One device, retried on transient failures with backoff; a verification failure pauses the rollout. */
+  async function updateDevice(deviceId: string): Promise<DeviceRecord> {
+    for (let attempt = 1; ; attempt++) {
+      const childRollout = attempt === 1 ? rolloutId : `${rolloutId}-r${attempt}`;
+      try {
+        const result = await executeChild<(input: DeviceUpdateInput) => Promise<DeviceUpdateResult>>(
+          'deviceUpdateWorkflow',
+          {
+            workflowId: deviceUpdateWorkflowId(deviceId, childRollout),
+            args: [{ deviceId, command: { rolloutId: childRollout, revision }, assign: true }],
+          },
+        );
+        return {
+          outcome: result.outcome,
+          attempts: attempt,
+          ...(result.reason ? { reason: result.reason } : {}),
+        };
+      } catch (err) {
+        const reason = failureOf(err);
+        const failureClass = classifyFailure(reason.code);
+        if (failureClass === 'transient' && attempt <= state.policy.retries.transient) {
+          await sleep(state.policy.retries.backoffMs * 2 ** (attempt - 1));
+          continue;
+        }
+        if (failureClass === 'verification' && state.status === 'running') {
+          state.status = 'paused';
+          await record('rollout.security.alert', { deviceId, error: reason });
+          await record('rollout.paused', { by: 'security', reason: `${deviceId}: ${reason.code}` });
+        }
+        return { outcome: 'failed', reason, attempts: attempt };
+      }
+    }
+  }
+}
+
+function failureOf(err: unknown): { code: string; message: string } {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure)
+    return { code: cause.type ?? 'INSTALL_FAILED', message: cause.message };
+  return { code: 'INSTALL_FAILED', message: err instanceof Error ? err.message : String(err) };
+}
+
+function countOutcomes(state: CarriedState): OutcomeCounts {
+  const counts = { committed: 0, rolledBack: 0, failed: 0 };
+  for (const device of Object.values(state.devices)) {
+    if (device.outcome === 'committed') counts.committed += 1;
+    else if (device.outcome === 'rolled_back') counts.rolledBack += 1;
+    else if (device.outcome === 'failed') counts.failed += 1;
+  }
+  return counts;
+}
+
+/** Read through a function: Updates change the status while the workflow awaits. */
+function isAborted(state: CarriedState): boolean {
+  return state.status === 'aborted';
+}
+
+function requireStatus(status: RolloutStatus, allowed: readonly RolloutStatus[], action: string): void {
+  if (!allowed.includes(status)) throw new Error(`cannot ${action} a rollout that is ${status}`);
+}
+
+function progress(input: RolloutInput, state: CarriedState, inFlight: ReadonlySet<string>): RolloutProgress {
+  const devices = Object.entries(state.devices);
+  return {
+    rolloutId: input.rolloutId,
+    revision: input.revision,
+    status: state.status,
+    policy: state.policy,
+    waves: state.waves.map((wave, index) => ({
+      index,
+      size: wave.length,
+      state:
+        index < state.nextWave
+          ? 'finished'
+          : index === state.nextWave && inFlight.size > 0
+            ? 'running'
+            : 'pending',
+    })),
+    counts: { ...countOutcomes(state), inFlight: inFlight.size, total: state.waves.flat().length },
+    failures: devices
+      .filter(([, device]) => device.outcome !== 'committed' && device.reason)
+      .map(([deviceId, device]) => ({ deviceId, outcome: device.outcome, reason: device.reason! })),
+  };
+}
