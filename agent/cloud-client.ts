@@ -24,6 +24,7 @@ export interface CloudClientOptions {
 }
 
 const MAX_BACKOFF_MS = 10_000;
+const CLOSE_GRACE_MS = 5000;
 
 /**
  * The device's NATS side: answers `uproll.cmd.<device>.update` and delivers
@@ -114,7 +115,15 @@ export class CloudClient {
     this.#closing.abort();
     this.#subscription?.unsubscribe();
     await this.#serving;
-    await this.#nc.drain().catch(() => {});
+    // A drain waits for the server; a stopping agent does not wait for ever.
+    const drained = await Promise.race([
+      this.#nc.drain().then(
+        () => true,
+        () => false,
+      ),
+      sleep(CLOSE_GRACE_MS).then(() => false),
+    ]);
+    if (!drained) await this.#nc.close().catch(() => {});
   }
 
   async #answer(

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheck } from '../core/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
 import { CloudClient } from './cloud-client.ts';
@@ -134,6 +135,6 @@ async function startCloudSide(
     clearInterval(heartbeats);
     await cloud.close();
     forwarding.close();
-    await forwarding.done.catch(() => {});
+    await Promise.race([forwarding.done.catch(() => {}), sleep(5000)]);
   };
 }

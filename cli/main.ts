@@ -3,6 +3,14 @@ import { helpText, parseCommandArgs, processIo, UsageError, type Command, type I
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
 import { worker } from './commands/worker.ts';
+import {
+  rolloutAbort,
+  rolloutPause,
+  rolloutPlan,
+  rolloutResume,
+  rolloutStart,
+  rolloutStatus,
+} from './commands/rollout.ts';
 import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
@@ -38,6 +46,12 @@ const COMMANDS: readonly Command[] = [
   releaseRevision,
   repoServe,
   devicesProvision,
+  rolloutPlan,
+  rolloutStart,
+  rolloutStatus,
+  rolloutPause,
+  rolloutResume,
+  rolloutAbort,
   apiToken,
   apiServe,
 ];

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { KeyStore } from '../../keys/index.ts';
-import { DirectorRepository } from '../../services/director/index.ts';
+import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
 import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import {
@@ -20,7 +20,8 @@ export const worker: Command = {
   details:
     'Prints one line (a JSON object with --json) once it polls the task queue. SIGINT or SIGTERM stop\n' +
     'it gracefully; a crash loses nothing: Temporal resumes every update on the next worker.\n' +
-    'With the online key passphrase it also runs the metadata freshness job, hourly, on a Schedule.',
+    'With the online key passphrase it also runs the metadata freshness job, hourly, on a Schedule,\n' +
+    'and runs rollouts (the Director assigns releases with its online keys).',
   options: {
     ...locationOptions,
     ...passphraseOptions('', 'online key'),
@@ -29,6 +30,7 @@ export const worker: Command = {
     installTemporalRuntime();
     const freshness = values['passphrase-env'] !== undefined || values['passphrase-fd'] !== undefined;
     let keepFresh: (() => Promise<unknown>) | undefined;
+    let releases: ReturnType<typeof directorReleases> | undefined;
     if (freshness) {
       const signers = await freshnessSigners(
         new KeyStore(keystoreDir(values), { onlineOnly: true }),
@@ -37,11 +39,13 @@ export const worker: Command = {
       const image = new ImageRepository(imageRepoDir(values));
       const director = new DirectorRepository(directorDir(values));
       keepFresh = () => keepMetadataFresh({ image, director, signers, now: new Date() });
+      releases = directorReleases({ director, image, signers: signers.director });
     }
     const services = await startFleetServices({
       stateDir: stateDirOf(values),
       onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
       ...(keepFresh ? { keepMetadataFresh: keepFresh } : {}),
+      ...(releases ? { releases } : {}),
     });
     await services.startWorker();
     if (freshness) await ensureFreshnessSchedule(services.client);

@@ -7,6 +7,8 @@ import {
   resumeRolloutUpdate,
   rolloutProgressQuery,
 } from '../../workflows/rollout-messages.ts';
+import { main as cli } from '../../cli/main.ts';
+import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
@@ -152,5 +154,75 @@ describe('rolloutWorkflow', () => {
     await expect(
       startRollout(h.client, { rolloutId: uniqueId('ro'), revision: 'x', target: { devices: [] } }),
     ).rejects.toThrowWithCode('INVALID_INPUT');
+  });
+
+  describe('through the release manager CLI', () => {
+    async function uproll(...argv: string[]) {
+      const io = captureIo();
+      const status = await cli([...argv, '--state-dir', h.stateDir], io);
+      return { status, stdout: io.stdout(), stderr: io.stderr() };
+    }
+
+    it('plans, starts, waits for and shows a rollout; refuses what does not apply', async () => {
+      const devices = fleet.slice(0, 5).flatMap((d) => ['--device', d]);
+      const plan = await uproll(
+        'rollout',
+        'plan',
+        ...devices,
+        '--canary',
+        '1',
+        '--waves',
+        '40,100',
+        '--director',
+        h.repos.director.dir,
+      );
+      expect(plan).toMatchObject({ status: 0 });
+      expect(plan.stdout.split('\n').map((line) => line.split('  ')[0])).toEqual([
+        'wave 0 (canary): 1 devices',
+        'wave 1: 1 devices',
+        'wave 2: 3 devices',
+      ]);
+
+      const revision = await release('good');
+      const rolloutId = uniqueId('cli');
+      const started = await uproll(
+        'rollout',
+        'start',
+        rolloutId,
+        '--revision',
+        revision,
+        ...devices,
+        '--canary',
+        '1',
+        '--wait',
+        '--by',
+        'rm@test',
+      );
+      expect(started.status, started.stderr).toBe(0);
+      expect(started.stdout).toContain('5 committed, 0 rolled back, 0 failed');
+
+      const status = await uproll('rollout', 'status', rolloutId, '--json');
+      expect(JSON.parse(status.stdout)).toMatchObject({ status: 'completed', counts: { committed: 5 } });
+      const refused = await uproll('rollout', 'pause', rolloutId);
+      expect(refused).toMatchObject({
+        status: 1,
+        stderr: expect.stringContaining('COMMAND_REJECTED') as string,
+      });
+      const badPolicy = await uproll(
+        'rollout',
+        'start',
+        uniqueId('cli'),
+        '--revision',
+        revision,
+        ...devices,
+        '--max-failure-rate',
+        '7',
+      );
+      expect(badPolicy).toMatchObject({
+        status: 1,
+        stderr: expect.stringContaining('INVALID_INPUT') as string,
+      });
+      expect(badPolicy.stderr).toContain('gate.maxFailureRate');
+    });
   });
 });

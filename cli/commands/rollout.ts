@@ -1,0 +1,247 @@
+import { readFile } from 'node:fs/promises';
+import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  planWaves,
+  rolloutPolicySchema,
+  UprollError,
+  type RolloutPolicyInput,
+  type RolloutTarget,
+} from '../../core/index.ts';
+import { requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
+import { DirectorRepository, targetDevices } from '../../services/director/index.ts';
+import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
+import {
+  abortRolloutUpdate,
+  pauseRolloutUpdate,
+  resumeRolloutUpdate,
+  rolloutProgressQuery,
+  type RolloutProgress,
+} from '../../workflows/rollout-messages.ts';
+import { stateDirOf, UsageError, type Command, type Io, type OptionSpec } from '../command.ts';
+import { directorDir, locationOptions } from '../locations.ts';
+
+const targetOptions: Record<string, OptionSpec> = {
+  device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
+  'hardware-id': { type: 'string', description: 'every device of this hardware id the Director knows' },
+};
+
+const policyOptions: Record<string, OptionSpec> = {
+  policy: {
+    type: 'string',
+    description: 'a JSON file with the whole policy (the options below override it)',
+  },
+  canary: { type: 'string', description: 'devices in the canary wave (default 1)' },
+  waves: { type: 'string', description: 'cumulative percentages after the canary, e.g. 10,50,100 (default)' },
+  'max-in-flight': { type: 'string', description: 'devices updating at once, at most (default 50)' },
+  'min-sample': {
+    type: 'string',
+    description: 'finished devices before the gate may stop the rollout (default 1)',
+  },
+  'max-failure-rate': {
+    type: 'string',
+    description: 'failed or rolled back share the gate allows, 0..1 (default 0.1)',
+  },
+  soak: { type: 'string', description: 'ms committed devices must stay healthy between waves (default 0)' },
+  'on-breach': { type: 'string', description: 'pause (default) or abort when the gate fails' },
+};
+
+export const rolloutPlan: Command = {
+  name: 'rollout plan',
+  summary: 'Dry run: the waves of a rollout and which devices fall in each. Changes nothing.',
+  usage: 'uproll rollout plan (--device ID ... | --hardware-id HW) [policy options] [--json]',
+  options: { ...locationOptions, ...targetOptions, ...policyOptions },
+  async run({ values }, io) {
+    const policy = rolloutPolicySchema.parse(await policyOf(values));
+    const devices = [
+      ...(await targetDevices(new DirectorRepository(directorDir(values)), targetOf(values))),
+    ].sort();
+    const waves = planWaves(devices, policy);
+    if (values.json) io.out(JSON.stringify({ policy, waves }));
+    else
+      io.out(
+        waves
+          .map(
+            (wave, i) => `wave ${i}${i === 0 ? ' (canary)' : ''}: ${wave.length} devices  ${preview(wave)}`,
+          )
+          .join('\n'),
+      );
+    return 0;
+  },
+};
+
+export const rolloutStart: Command = {
+  name: 'rollout start',
+  summary: 'Start a staged rollout of a released revision (needs `uproll worker` with the online keys).',
+  usage:
+    'uproll rollout start ROLLOUT_ID --revision NAME (--device ID ... | --hardware-id HW) [policy options] [--wait]',
+  options: {
+    ...locationOptions,
+    revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
+    ...targetOptions,
+    ...policyOptions,
+    by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
+    wait: { type: 'boolean', description: 'wait for the rollout to end; exit 1 unless it completed' },
+  },
+  async run({ values, positionals }, io) {
+    const [rolloutId] = positionals;
+    if (!rolloutId || typeof values['revision'] !== 'string')
+      throw new UsageError('name the ROLLOUT_ID and its --revision');
+    const revision = values['revision'];
+    return withTemporal(values, async (client) => {
+      const handle = await startRollout(client, {
+        rolloutId,
+        revision,
+        target: targetOf(values),
+        policy: await policyOf(values),
+        startedBy: byOf(values),
+      });
+      if (!values['wait']) {
+        io.out(
+          values.json
+            ? JSON.stringify({ rolloutId, workflowId: handle.workflowId })
+            : `started ${handle.workflowId}`,
+        );
+        return 0;
+      }
+      const result = await handle.result();
+      if (values.json) io.out(JSON.stringify(result));
+      else printProgress(await handle.query(rolloutProgressQuery), io);
+      return result.status === 'completed' ? 0 : 1;
+    });
+  },
+};
+
+export const rolloutStatus: Command = {
+  name: 'rollout status',
+  summary: 'Waves, counts and every device that did not commit, of one rollout.',
+  usage: 'uproll rollout status ROLLOUT_ID [--json]',
+  options: {},
+  run({ values, positionals }, io) {
+    const rolloutId = requireId(positionals);
+    return withTemporal(values, async (client) => {
+      const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
+      if (values.json) io.out(JSON.stringify(progress));
+      else printProgress(progress, io);
+      return 0;
+    });
+  },
+};
+
+/** pause, resume and abort: one Update each, refused with a reason when it does not apply. */
+function controlCommand(verb: 'pause' | 'resume' | 'abort', update: typeof pauseRolloutUpdate): Command {
+  return {
+    name: `rollout ${verb}`,
+    summary: `${verb[0]?.toUpperCase()}${verb.slice(1)} a rollout; prints its progress after.`,
+    usage: `uproll rollout ${verb} ROLLOUT_ID [--by NAME] [--json]`,
+    options: { by: { type: 'string', description: 'who asks, for the audit trail (default $USER)' } },
+    run({ values, positionals }, io) {
+      const rolloutId = requireId(positionals);
+      return withTemporal(values, async (client) => {
+        try {
+          const progress = await rolloutHandle(client, rolloutId).executeUpdate(update, {
+            args: [byOf(values)],
+          });
+          if (values.json) io.out(JSON.stringify(progress));
+          else printProgress(progress, io);
+          return 0;
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError)
+            throw new UprollError('COMMAND_REJECTED', err.cause?.message ?? err.message);
+          if (err instanceof WorkflowNotFoundError)
+            throw new UprollError('COMMAND_REJECTED', `rollout ${rolloutId} has ended or does not exist`);
+          throw err;
+        }
+      });
+    },
+  };
+}
+export const rolloutPause = controlCommand('pause', pauseRolloutUpdate);
+export const rolloutResume = controlCommand('resume', resumeRolloutUpdate);
+export const rolloutAbort = controlCommand('abort', abortRolloutUpdate);
+
+async function withTemporal<T>(
+  values: Record<string, unknown>,
+  body: (client: Client) => Promise<T>,
+): Promise<T> {
+  const addresses = stackAddresses(await requireSettings(stateDirOf(values)));
+  const connection = await Connection.connect({ address: addresses.temporal, connectTimeout: 5000 }).catch(
+    (cause: unknown) => {
+      throw new UprollError('STACK_NOT_RUNNING', `cannot reach Temporal at ${addresses.temporal}`, { cause });
+    },
+  );
+  try {
+    return await body(new Client({ connection }));
+  } finally {
+    await connection.close();
+  }
+}
+
+function targetOf(values: Record<string, unknown>): RolloutTarget {
+  const devices = values['device'] as string[] | undefined;
+  const hardwareId = values['hardware-id'];
+  if (devices?.length && hardwareId === undefined) return { devices };
+  if (!devices?.length && typeof hardwareId === 'string') return { hardwareId };
+  throw new UsageError('name the target: --device ID (repeatable) or --hardware-id HW, not both');
+}
+
+async function policyOf(values: Record<string, unknown>): Promise<RolloutPolicyInput> {
+  const file = values['policy'];
+  const base = (typeof file === 'string' ? JSON.parse(await readFile(file, 'utf8')) : {}) as Record<
+    string,
+    unknown
+  >;
+  const number = (name: string) => {
+    const value = values[name];
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed)) throw new UsageError(`--${name} must be a number`);
+    return parsed;
+  };
+  const gate = { ...(base['gate'] as object | undefined) };
+  const set = (target: Record<string, unknown>, key: string, value: unknown) => {
+    if (value !== undefined) target[key] = value;
+  };
+  set(gate, 'minSample', number('min-sample'));
+  set(gate, 'maxFailureRate', number('max-failure-rate'));
+  set(gate, 'soakMs', number('soak'));
+  const policy: Record<string, unknown> = { ...base, gate };
+  set(policy, 'canary', number('canary'));
+  set(policy, 'maxInFlight', number('max-in-flight'));
+  set(policy, 'onBreach', values['on-breach']);
+  if (typeof values['waves'] === 'string')
+    policy['waves'] = { percentages: values['waves'].split(',').map((p) => Number(p.trim())) };
+  const parsed = rolloutPolicySchema.safeParse(policy);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UprollError('INVALID_INPUT', `policy: ${issue?.path.join('.') || 'policy'}: ${issue?.message}`);
+  }
+  return policy;
+}
+
+function byOf(values: Record<string, unknown>): string {
+  return typeof values['by'] === 'string' ? values['by'] : (process.env['USER'] ?? 'unknown');
+}
+
+function requireId(positionals: string[]): string {
+  const [rolloutId] = positionals;
+  if (!rolloutId) throw new UsageError('name the ROLLOUT_ID');
+  return rolloutId;
+}
+
+function preview(devices: readonly string[]): string {
+  return devices.length <= 4 ? devices.join(' ') : `${devices.slice(0, 3).join(' ')} ... ${devices.at(-1)}`;
+}
+
+function printProgress(progress: RolloutProgress, io: Io): void {
+  const { counts } = progress;
+  io.out(`rollout ${progress.rolloutId} of ${progress.revision}: ${progress.status}`);
+  for (const wave of progress.waves)
+    io.out(
+      `  wave ${wave.index}${wave.index === 0 ? ' (canary)' : ''}: ${String(wave.size).padStart(5)} devices  ${wave.state}`,
+    );
+  io.out(
+    `  ${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed, ${counts.inFlight} in flight, of ${counts.total}`,
+  );
+  for (const failure of progress.failures)
+    io.out(`  ${failure.deviceId}  ${failure.outcome}  ${failure.reason.code}: ${failure.reason.message}`);
+}
