@@ -2,6 +2,7 @@ import {
   UprollError,
   type CommandReply,
   type DomainEvent,
+  type RollbackReply,
   type RolloutTarget,
   type UpdateCommand,
 } from '../core/index.ts';
@@ -9,7 +10,15 @@ import { withCodedFailures } from './failures.ts';
 
 /** What the activities need from the services; wired once per worker. */
 export interface ActivityDeps {
-  devices: { sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply> };
+  devices: {
+    sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply>;
+    rollback(deviceId: string, command: { rolloutId: string }): Promise<RollbackReply>;
+  };
+  /** Which rollout holds each device. */
+  leases?: {
+    acquire(deviceId: string, rolloutId: string): Promise<boolean>;
+    release(deviceId: string, rolloutId: string): Promise<void>;
+  };
   eventLog: { append(event: DomainEvent, options: { msgId: string }): Promise<unknown> };
   /** The Director, for rollouts: assigns revisions and knows the fleet. Absent on workers without it. */
   releases?: {
@@ -41,6 +50,36 @@ export function createActivities(deps: ActivityDeps) {
     /** Appends a domain event once, under the caller's idempotence key. */
     async recordEvent(event: DomainEvent, msgId: string): Promise<void> {
       await withCodedFailures(() => deps.eventLog.append(event, { msgId }));
+    },
+
+    /** Takes the device for the rollout; false while another rollout holds it. */
+    acquireDevice(deviceId: string, rolloutId: string): Promise<boolean> {
+      return withCodedFailures(async () => (deps.leases ? deps.leases.acquire(deviceId, rolloutId) : true));
+    },
+
+    releaseDevice(deviceId: string, rolloutId: string): Promise<void> {
+      return withCodedFailures(async () => deps.leases?.release(deviceId, rolloutId));
+    },
+
+    /**
+     * Returns a device the rollout updated to its last committed revision,
+     * and has the Director assign that revision again. Resolves to the
+     * revision the device runs now (null when it never ran one).
+     */
+    async rollbackDevice(
+      deviceId: string,
+      rolloutId: string,
+    ): Promise<{ rolledBack: boolean; revision: string | null }> {
+      return withCodedFailures(async () => {
+        const reply = await deps.devices.rollback(deviceId, { rolloutId });
+        if (!reply.accepted)
+          throw new UprollError(
+            'COMMAND_REJECTED',
+            `${deviceId} refused the rollback: ${reply.error.message}`,
+          );
+        if (reply.revision) await releasesOf(deps).assign(deviceId, reply.revision);
+        return { rolledBack: reply.rolledBack, revision: reply.revision };
+      });
     },
 
     /** Has the Director assign the revision to the device (idempotent: the same targets again). */

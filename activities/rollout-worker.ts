@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { DeviceCommands, EventLog } from '../services/nats/index.ts';
+import { DeviceCommands, DeviceLeases, EventLog } from '../services/nats/index.ts';
 import { createUprollWorker } from '../services/temporal/index.ts';
 import { createActivities, type ActivityDeps } from './index.ts';
 
@@ -32,6 +32,7 @@ export interface RolloutWorker {
 export async function startRolloutWorker(options: RolloutWorkerOptions): Promise<RolloutWorker> {
   const activities = createActivities({
     devices: new DeviceCommands(options.nc, { timeoutMs: options.commandTimeoutMs }),
+    leases: new DeviceLeases(options.nc),
     eventLog: new EventLog(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),

@@ -5,11 +5,14 @@ import {
   MAX_COMMAND_BYTES,
   parseJson,
   reportSubject,
+  rollbackCommandSchema,
   subjects,
   updateCommandSchema,
   UprollError,
   type CommandReply,
   type Heartbeat,
+  type RollbackCommand,
+  type RollbackReply,
   type UpdateCommand,
 } from '../core/index.ts';
 import { connectToNats, type NatsConnectOptions } from '../services/nats/index.ts';
@@ -39,6 +42,7 @@ export class CloudClient {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   #subscription: Subscription | undefined;
+  #rollbacks: Subscription | undefined;
   #serving: Promise<void> | undefined;
   #closing = new AbortController();
 
@@ -83,6 +87,30 @@ export class CloudClient {
     await this.#nc.flush();
   }
 
+  /** Answers rollback commands with `onRollback` (a rollout aborted and returns its devices). */
+  async serveRollbacks(onRollback: (command: RollbackCommand) => Promise<RollbackReply>): Promise<void> {
+    const subscription = this.#nc.subscribe(subjects.command(this.#options.deviceId, 'rollback'));
+    this.#rollbacks = subscription;
+    void (async () => {
+      for await (const msg of subscription) {
+        let reply: RollbackReply;
+        try {
+          reply = await onRollback(
+            parseJson(rollbackCommandSchema, msg.data, {
+              maxBytes: MAX_COMMAND_BYTES,
+              what: 'rollback command',
+            }),
+          );
+        } catch (err) {
+          const code = err instanceof UprollError ? err.code : 'INVALID_INPUT';
+          reply = { accepted: false, error: { code, message: (err as Error).message } };
+        }
+        msg.respond(JSON.stringify(reply));
+      }
+    })();
+    await this.#nc.flush();
+  }
+
   /** Stores one journal entry in JetStream, retrying until it is stored or the client closes. */
   async deliver(entry: JournalEntry): Promise<void> {
     const subject =
@@ -114,6 +142,7 @@ export class CloudClient {
   async close(): Promise<void> {
     this.#closing.abort();
     this.#subscription?.unsubscribe();
+    this.#rollbacks?.unsubscribe();
     await this.#serving;
     // A drain waits for the server; a stopping agent does not wait for ever.
     const drained = await Promise.race([

@@ -24,7 +24,7 @@ export const controlCommandSchema = z.discriminatedUnion('command', [
     rolloutId: rolloutIdSchema,
   }),
   z.object({ command: z.literal('commit') }),
-  z.object({ command: z.literal('rollback') }),
+  z.object({ command: z.literal('rollback'), rolloutId: rolloutIdSchema.optional() }),
 ]);
 export type ControlCommand = z.infer<typeof controlCommandSchema>;
 
@@ -87,7 +87,7 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
 
   async function run(command: ControlCommand): Promise<unknown> {
     if (command.command === 'commit') return manager.commitNow();
-    if (command.command === 'rollback') return manager.rollbackNow();
+    if (command.command === 'rollback') return manager.rollbackNow(command.rolloutId);
     const reply = await manager.installFromHistory(command.revision, command.rolloutId);
     if (!reply.accepted) throw new UprollError('COMMAND_REJECTED', reply.error.message);
     return reply;

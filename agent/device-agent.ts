@@ -6,6 +6,7 @@ import { CloudClient } from './cloud-client.ts';
 import { ControlClient } from './control-client.ts';
 import { startControlSocket } from './control-socket.ts';
 import type { AgentIdentity } from './identity.ts';
+import type { BootControl } from './boot-control.ts';
 import { AbSlotsInstaller } from './installers/ab-slots.ts';
 import type { Installer } from './installers/installer.ts';
 import { OstreeInstaller } from './installers/ostree.ts';
@@ -118,6 +119,12 @@ async function startCloudSide(
   });
   forwarding.done.catch((err: unknown) => log(`report forwarding stopped: ${(err as Error).message}`));
   await cloud.serveUpdates((command) => control.update(command));
+  await cloud.serveRollbacks(async ({ rolloutId }) => {
+    const before = (await control.status()).bootControl.active;
+    const after = ((await control.command({ command: 'rollback', rolloutId })) as BootControl).active;
+    const rolledBack = before?.rolloutId === rolloutId && after?.rolloutId !== rolloutId;
+    return { accepted: true, rolledBack, revision: after?.revision ?? null };
+  });
   const beat = async () => {
     const status = await control.status();
     cloud.heartbeat({

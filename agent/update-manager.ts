@@ -152,18 +152,29 @@ export class UpdateManager {
     return this.boot.read();
   }
 
-  /** Goes back to the last committed revision on command (not while an update runs). */
-  async rollbackNow(): Promise<BootControl> {
+  /**
+   * Goes back to the last committed revision on command (not while an update
+   * runs). With `onlyFromRollout`, only if that rollout installed what runs
+   * now (a rollout rolling back its devices never moves one it did not
+   * touch); otherwise nothing changes. The rollback is recorded and reported.
+   */
+  async rollbackNow(onlyFromRollout?: string): Promise<BootControl> {
     this.#assertIdle();
     const control = await this.boot.read();
+    if (onlyFromRollout !== undefined && control.active?.rolloutId !== onlyFromRollout) return control;
     const previous = control.previous;
     const committed = (await this.history.entries()).some(
       (entry) => entry.rolloutId === previous?.rolloutId && entry.outcome === 'committed',
     );
-    if (!previous || !committed)
+    if (!previous || !committed || !control.active)
       throw new UprollError('COMMAND_REJECTED', 'there is no previous committed revision to go back to');
+    const left = control.active;
     const back = await this.boot.rollback();
     if (back.active) await this.installer.activate(back.active.deployment);
+    await this.#settle(left, 'rolled_back', {
+      deployment: back.active?.deployment,
+      error: { code: 'ROLLED_BACK_BY_COMMAND', message: `back to revision ${previous.revision} on command` },
+    });
     return back;
   }
 

@@ -41,5 +41,7 @@ export type RolloutEventType =
   | 'rollout.resumed'
   | 'rollout.aborted'
   | 'rollout.policy.changed'
+  | 'rollout.devices.joined'
+  | 'rollout.rolled_back'
   | 'rollout.completed';
 export type RolloutEvent = DomainEvent<RolloutEventType, Record<string, unknown> & { by?: string }>;

@@ -25,3 +25,17 @@ export const commandReplySchema = z.discriminatedUnion('accepted', [
   }),
 ]);
 export type CommandReply = z.infer<typeof commandReplySchema>;
+
+/** `uproll.cmd.<device>.rollback`: go back to the last committed revision, if this rollout put the device where it is. */
+export const rollbackCommandSchema = z.object({ rolloutId: rolloutIdSchema });
+export type RollbackCommand = z.infer<typeof rollbackCommandSchema>;
+
+/** The device's answer: whether it went back, and the revision it runs now. */
+export const rollbackReplySchema = z.discriminatedUnion('accepted', [
+  z.object({ accepted: z.literal(true), rolledBack: z.boolean(), revision: z.string().max(128).nullable() }),
+  z.object({
+    accepted: z.literal(false),
+    error: z.object({ code: z.string().max(64), message: z.string().max(1024) }),
+  }),
+]);
+export type RollbackReply = z.infer<typeof rollbackReplySchema>;

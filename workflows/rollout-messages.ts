@@ -1,7 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DeviceOutcome, OutcomeCounts, RolloutPolicy, RolloutPolicyInput } from '../core/index.ts';
 
-export type RolloutStatus = 'running' | 'paused' | 'completed' | 'aborted';
+export type RolloutStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'rolled_back';
 
 /** What `uproll rollout status` shows: waves, counts, and every device that did not commit. */
 export interface RolloutProgress {
@@ -21,6 +21,8 @@ export const rolloutProgressQuery = defineQuery<RolloutProgress>('rolloutProgres
 export const pauseRolloutUpdate = defineUpdate<RolloutProgress, [by: string]>('pauseRollout');
 export const resumeRolloutUpdate = defineUpdate<RolloutProgress, [by: string]>('resumeRollout');
 export const abortRolloutUpdate = defineUpdate<RolloutProgress, [by: string]>('abortRollout');
+/** Abort, and return every device the rollout committed to its previous revision. */
+export const rollbackRolloutUpdate = defineUpdate<RolloutProgress, [by: string]>('rollbackRollout');
 export const changeRolloutPolicyUpdate = defineUpdate<
   RolloutProgress,
   [change: Partial<RolloutPolicyInput>, by: string]

@@ -27,6 +27,7 @@ import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
 import {
   abortRolloutUpdate,
   changeRolloutPolicyUpdate,
+  rollbackRolloutUpdate,
   pauseRolloutUpdate,
   resumeRolloutUpdate,
   rolloutProgressQuery,
@@ -67,10 +68,11 @@ export interface RolloutResult {
 /** Past this many history events the rollout continues as new after the running wave. */
 const HISTORY_LIMIT = 8_000;
 
-const { recordEvent, resolveTargets } = proxyActivities<activities.UprollActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const { recordEvent, resolveTargets, acquireDevice, releaseDevice, rollbackDevice } =
+  proxyActivities<activities.UprollActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  });
 
 /**
  * A staged rollout (`rollout/<id>`): the canary, then growing waves, each
@@ -126,6 +128,20 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     },
     { validator: (_by: string) => requireStatus(state.status, ['running', 'paused'], 'abort') },
   );
+  let rollbackRequested: string | undefined;
+  setHandler(
+    rollbackRolloutUpdate,
+    async (by) => {
+      rollbackRequested = by;
+      state.status = 'aborted';
+      await record('rollout.aborted', { by, reason: 'rollback by command' });
+      return progress(input, state, inFlight);
+    },
+    {
+      validator: (_by: string) =>
+        requireStatus(state.status, ['running', 'paused', 'completed', 'aborted'], 'roll back'),
+    },
+  );
   setHandler(
     changeRolloutPolicyUpdate,
     async (change, by) => {
@@ -162,6 +178,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     state.nextWave += 1;
     await record('rollout.wave.finished', { wave: index, counts: countOutcomes(state) });
     if (isAborted(state)) break;
+    await addLateJoiners();
     if (
       Object.values(state.devices).some((d) => d.reason && classifyFailure(d.reason.code) === 'verification')
     )
@@ -178,6 +195,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         failureRate: verdict.failureRate,
       });
       state.status = state.policy.onBreach === 'pause' ? 'paused' : 'aborted';
+      if (state.policy.onBreach === 'abort_and_rollback') rollbackRequested = 'gate';
       await record(state.status === 'paused' ? 'rollout.paused' : 'rollout.aborted', {
         by: 'gate',
         reason: verdict.reason,
@@ -188,9 +206,52 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     }
   }
   if (state.status === 'running') state.status = 'completed';
+  if (rollbackRequested !== undefined) await rollBackDevices(rollbackRequested);
   const counts = countOutcomes(state);
-  await record(state.status === 'completed' ? 'rollout.completed' : 'rollout.aborted', { counts });
+  await record(
+    state.status === 'completed'
+      ? 'rollout.completed'
+      : state.status === 'rolled_back'
+        ? 'rollout.rolled_back'
+        : 'rollout.aborted',
+    { counts },
+  );
   return { rolloutId, status: state.status, counts };
+
+  /** A target by hardware id is dynamic: devices that joined it since the plan get the release too. */
+  async function addLateJoiners(): Promise<void> {
+    if (!('hardwareId' in input.target)) return;
+    const planned = new Set(state.waves.flat());
+    const joined = (await resolveTargets(input.target)).filter((deviceId) => !planned.has(deviceId));
+    if (joined.length === 0) return;
+    state.waves.push(joined);
+    await record('rollout.devices.joined', { devices: joined.length, wave: state.waves.length - 1 });
+  }
+
+  /** Returns every device this rollout committed to its last committed revision before it. */
+  async function rollBackDevices(by: string): Promise<void> {
+    for (const [deviceId, device] of Object.entries(state.devices)) {
+      if (device.outcome !== 'committed') continue;
+      if (!(await acquireDevice(deviceId, rolloutId))) continue; // another rollout owns it now
+      try {
+        const reply = await rollbackDevice(deviceId, rolloutId);
+        if (reply.rolledBack)
+          state.devices[deviceId] = {
+            outcome: 'rolled_back',
+            attempts: device.attempts,
+            reason: {
+              code: 'ROLLED_BACK_BY_COMMAND',
+              message: `back to ${reply.revision ?? 'nothing'} (${by})`,
+            },
+          };
+      } catch (err) {
+        state.devices[deviceId] = { ...device, reason: failureOf(err) };
+      } finally {
+        await releaseDevice(deviceId, rolloutId);
+      }
+    }
+    state.status = 'rolled_back';
+  }
 
   /** Updates the devices of a wave, at most `maxInFlight` at once; returns when each has an outcome. */
   async function runWave(devices: readonly string[]): Promise<void> {
@@ -210,8 +271,26 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     await Promise.all(workers);
   }
 
-  /** One device, retried on transient failures with backoff; a verification failure pauses the rollout. */
+  /** One device, held for this rollout alone while it updates. */
   async function updateDevice(deviceId: string): Promise<DeviceRecord> {
+    while (!(await acquireDevice(deviceId, rolloutId))) {
+      if (state.policy.overlap === 'skip' || isAborted(state))
+        return {
+          outcome: 'skipped',
+          attempts: 0,
+          reason: { code: 'DEVICE_BUSY', message: 'another rollout holds it' },
+        };
+      await sleep('5 seconds');
+    }
+    try {
+      return await updateHeldDevice(deviceId);
+    } finally {
+      await releaseDevice(deviceId, rolloutId);
+    }
+  }
+
+  /** Retried on transient failures with backoff; a verification failure pauses the rollout. */
+  async function updateHeldDevice(deviceId: string): Promise<DeviceRecord> {
     for (let attempt = 1; ; attempt++) {
       const childRollout = attempt === 1 ? rolloutId : `${rolloutId}-r${attempt}`;
       try {

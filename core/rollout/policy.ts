@@ -35,6 +35,8 @@ export const rolloutPolicySchema = z
           .default(0),
       })
       .prefault({}),
+    /** A device another rollout holds: leave it out, or wait until it is free. */
+    overlap: z.enum(['skip', 'wait']).default('skip'),
     /** What a breached gate does: wait for a person, stop, or stop and return every touched device. */
     onBreach: z.enum(['pause', 'abort', 'abort_and_rollback']).default('pause'),
     /** Attempts of a device update that failed transiently (download, timeout, unreachable). */
@@ -92,7 +94,12 @@ export function planWaves(devices: readonly string[], policy: RolloutPolicy): st
 
 /** Which devices a rollout is for: a list, or every device of a hardware id the Director knows. */
 export const rolloutTargetSchema = z.union([
-  z.object({ devices: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).min(1).max(100_000) }),
+  z.object({
+    devices: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
+      .min(1)
+      .max(100_000),
+  }),
   z.object({ hardwareId: z.string().min(1).max(128) }),
 ]);
 export type RolloutTarget = z.infer<typeof rolloutTargetSchema>;

@@ -3,9 +3,12 @@ import {
   commandReplySchema,
   MAX_COMMAND_BYTES,
   parseJson,
+  rollbackReplySchema,
   subjects,
   UprollError,
   type CommandReply,
+  type RollbackCommand,
+  type RollbackReply,
   type UpdateCommand,
 } from '../../core/index.ts';
 
@@ -48,6 +51,33 @@ export class DeviceCommands {
       );
     }
     return reply;
+  }
+
+  rollback(deviceId: string, command: RollbackCommand): Promise<RollbackReply> {
+    return sendRollbackCommand(this.#nc, deviceId, command, this.#timeoutMs);
+  }
+}
+
+/** Asks the device to go back to its last committed revision if this rollout installed what it runs. */
+export async function sendRollbackCommand(
+  nc: NatsConnection,
+  deviceId: string,
+  command: RollbackCommand,
+  timeoutMs = 10_000,
+): Promise<RollbackReply> {
+  const subject = subjects.command(deviceId, 'rollback');
+  try {
+    const reply = await nc.request(subject, JSON.stringify(command), { timeout: timeoutMs });
+    return parseJson(rollbackReplySchema, reply.data, {
+      maxBytes: MAX_COMMAND_BYTES,
+      what: `reply of ${deviceId}`,
+    });
+  } catch (err) {
+    if (isUnanswered(err))
+      throw new UprollError('DEVICE_UNREACHABLE', `device ${deviceId} did not answer on ${subject}`, {
+        cause: err,
+      });
+    throw err;
   }
 }
 

@@ -4,3 +4,4 @@ export * from './event-log.ts';
 export * from './device-commands.ts';
 export * from './server-config.ts';
 export * from './durable-consumer.ts';
+export * from './device-leases.ts';

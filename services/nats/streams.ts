@@ -8,6 +8,8 @@ export const EVENTS_STREAM = 'UPROLL_EVENTS';
 export const TELEMETRY_STREAM = 'UPROLL_TELEMETRY';
 /** Signed device manifests, consumed by the Director. */
 export const REPORTS_STREAM = 'UPROLL_REPORTS';
+/** Which rollout holds each device: the last message per device only. */
+export const LEASES_STREAM = 'UPROLL_LEASES';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -37,6 +39,13 @@ const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
     max_age: nanos(30 * DAY_MS),
     max_msg_size: 64 * 1024,
     duplicate_window: nanos(10 * 60 * 1000),
+  },
+  {
+    name: LEASES_STREAM,
+    subjects: ['uproll.lease.*'],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_msgs_per_subject: 1,
   },
 ];
 

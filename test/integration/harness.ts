@@ -45,6 +45,7 @@ export async function startHarness(
     stateDir,
     repos,
     proxy,
+    agents,
 
     /** Provisions a device's NATS user, enrolls it with the Director and starts its agent. */
     async startAgent(

@@ -1,6 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema, type RolloutPolicyInput } from '../../core/index.ts';
+import { SIM_HARDWARE_ID } from '../../sim/index.ts';
 import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
 import {
   pauseRolloutUpdate,
@@ -35,6 +36,10 @@ async function release(prefix: string) {
   const revision = uniqueId(prefix);
   await h.repos.publish(revision, randomArtifacts(2, 8 * 1024), { releaseCounter: 1 });
   return revision;
+}
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 600 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 async function rolloutEvents(rolloutId: string): Promise<string[]> {
@@ -115,6 +120,91 @@ describe('rolloutWorkflow', () => {
       );
       expect(touched).toBe(false);
     }
+  });
+
+  it('returns every device it committed to its previous revision when the gate fails with abort_and_rollback', async () => {
+    const good = await release('good');
+    expect(
+      (
+        await (
+          await startRollout(h.client, {
+            rolloutId: uniqueId('ro'),
+            revision: good,
+            target: { devices: fleet },
+            policy,
+          })
+        ).result()
+      ).status,
+    ).toBe('completed');
+    const bad = await release('bad');
+    const handle = await startRollout(h.client, {
+      rolloutId: uniqueId('ro'),
+      revision: bad,
+      target: { devices: fleet },
+      policy: {
+        ...policy,
+        canary: 6,
+        gate: { minSample: 3, maxFailureRate: 0.1 },
+        onBreach: 'abort_and_rollback',
+      },
+    });
+    const result = await handle.result();
+
+    expect(result).toMatchObject({
+      status: 'rolled_back',
+      counts: { committed: 0, rolledBack: 6, failed: 0 },
+    });
+    for (const agent of h.agents.filter((a) => fleet.includes(a.deviceId)))
+      expect((await agent.updates.boot.read()).active?.revision).toBe(good);
+    const events = await rolloutEvents(handle.workflowId.replace('rollout/', ''));
+    expect(events.at(-1)).toBe('rollout.rolled_back');
+  });
+
+  it('never lets two rollouts update one device at the same time', async () => {
+    const [first, second] = [await release('good'), await release('good')];
+    const devices = fleet.slice(0, 6);
+    const overlapping: RolloutPolicyInput = { canary: 2, waves: { percentages: [100] }, maxInFlight: 6 };
+    const a = await startRollout(h.client, {
+      rolloutId: uniqueId('ra'),
+      revision: first,
+      target: { devices },
+      policy: overlapping,
+    });
+    const b = await startRollout(h.client, {
+      rolloutId: uniqueId('rb'),
+      revision: second,
+      target: { devices },
+      policy: { ...overlapping, overlap: 'wait' },
+    });
+    const [resultA, resultB] = await Promise.all([a.result(), b.result()]);
+    expect(resultA.counts.committed + resultB.counts.committed).toBe(2 * devices.length);
+    for (const deviceId of devices) {
+      // Each device's updates, in log order: one rollout's started..committed never interleaves with the other's.
+      const phases = (await h.eventLog.read('device', deviceId))
+        .map(({ event }) => event as { type: string; data: { rolloutId: string } })
+        .filter((e) => [resultA.rolloutId, resultB.rolloutId].includes(e.data.rolloutId));
+      const owners = phases.map((e) => e.data.rolloutId);
+      const switches = owners.filter((owner, i) => i > 0 && owner !== owners[i - 1]).length;
+      expect(switches).toBe(1);
+    }
+  });
+
+  it('gives the release to a device that joins the target hardware while the rollout runs', async () => {
+    const revision = await release('good');
+    const handle = await startRollout(h.client, {
+      rolloutId: uniqueId('ro'),
+      revision,
+      target: { hardwareId: SIM_HARDWARE_ID },
+      policy: { canary: 2, waves: { percentages: [100] }, maxInFlight: 10, gate: { soakMs: 3000 } },
+    });
+    await waitFor(async () => (await handle.query(rolloutProgressQuery)).counts.committed >= 2);
+    const latecomer = `${fleet[0]}-late`;
+    const agent = await h.startAgent(latecomer);
+    const result = await handle.result();
+
+    expect(result.counts.committed).toBe(FLEET + 1);
+    expect((await agent.updates.boot.read()).active?.revision).toBe(revision);
+    expect(await rolloutEvents(result.rolloutId)).toContain('rollout.devices.joined');
   });
 
   it('pauses and resumes by command, refusing what does not apply with a reason', async () => {

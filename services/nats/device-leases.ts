@@ -1,0 +1,82 @@
+import {
+  jetstream,
+  jetstreamManager,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { assertToken } from '../../core/index.ts';
+import { LEASES_STREAM } from './streams.ts';
+
+/** JetStream's API error code for a failed expected-last-subject-sequence check. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+interface Lease {
+  rolloutId: string;
+  held: boolean;
+}
+
+/**
+ * Which rollout a device belongs to right now: one message per device on
+ * `uproll.lease.<device>` (the stream keeps only the last), changed only by
+ * a compare-and-set on its sequence, so two rollouts can never both take a
+ * device, whatever the timing.
+ */
+export class DeviceLeases {
+  readonly #js: JetStreamClient;
+  readonly #nc: NatsConnection;
+  #jsm: JetStreamManager | undefined;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+    this.#js = jetstream(nc);
+  }
+
+  /** Takes the device for the rollout. True when it holds it (again); false when another rollout does. */
+  async acquire(deviceId: string, rolloutId: string): Promise<boolean> {
+    const current = await this.#current(deviceId);
+    if (current?.lease.held) return current.lease.rolloutId === rolloutId;
+    return this.#write(deviceId, { rolloutId, held: true }, current?.sequence ?? 0);
+  }
+
+  /** Lets the device go, if this rollout holds it. */
+  async release(deviceId: string, rolloutId: string): Promise<void> {
+    const current = await this.#current(deviceId);
+    if (!current?.lease.held || current.lease.rolloutId !== rolloutId) return;
+    await this.#write(deviceId, { rolloutId, held: false }, current.sequence);
+  }
+
+  /** The rollout holding the device, if any. */
+  async holder(deviceId: string): Promise<string | undefined> {
+    const current = await this.#current(deviceId);
+    return current?.lease.held ? current.lease.rolloutId : undefined;
+  }
+
+  async #current(deviceId: string): Promise<{ lease: Lease; sequence: number } | undefined> {
+    this.#jsm ??= await jetstreamManager(this.#nc);
+    const message = await this.#jsm.streams
+      .getMessage(LEASES_STREAM, { last_by_subj: subject(deviceId) })
+      .catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === 10037) return null; // no message
+        throw err;
+      });
+    return message ? { lease: message.json<Lease>(), sequence: message.seq } : undefined;
+  }
+
+  async #write(deviceId: string, lease: Lease, expected: number): Promise<boolean> {
+    try {
+      await this.#js.publish(subject(deviceId), JSON.stringify(lease), {
+        expect: { streamName: LEASES_STREAM, lastSubjectSequence: expected },
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) return false; // lost a race
+      throw err;
+    }
+  }
+}
+
+function subject(deviceId: string): string {
+  return `uproll.lease.${assertToken(deviceId, 'device id')}`;
+}
