@@ -8,8 +8,11 @@ import {
   rolloutPause,
   rolloutPlan,
   rolloutResume,
+  rolloutRetryFailed,
+  rolloutRollback,
   rolloutStart,
   rolloutStatus,
+  rolloutWatch,
 } from './commands/rollout.ts';
 import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish, releaseRevision } from './commands/release.ts';
@@ -52,6 +55,9 @@ const COMMANDS: readonly Command[] = [
   rolloutPause,
   rolloutResume,
   rolloutAbort,
+  rolloutRollback,
+  rolloutRetryFailed,
+  rolloutWatch,
   apiToken,
   apiServe,
 ];
@@ -63,7 +69,7 @@ function overview(): string {
     'Usage: uproll <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(21)} ${c.summary}`),
     '',
     'Run `uproll <command> --help` for the options of a command.',
   ].join('\n');

@@ -14,6 +14,7 @@ import {
   abortRolloutUpdate,
   pauseRolloutUpdate,
   resumeRolloutUpdate,
+  rollbackRolloutUpdate,
   rolloutProgressQuery,
   type RolloutProgress,
 } from '../../workflows/rollout-messages.ts';
@@ -128,7 +129,10 @@ export const rolloutStatus: Command = {
 };
 
 /** pause, resume and abort: one Update each, refused with a reason when it does not apply. */
-function controlCommand(verb: 'pause' | 'resume' | 'abort', update: typeof pauseRolloutUpdate): Command {
+function controlCommand(
+  verb: 'pause' | 'resume' | 'abort' | 'rollback',
+  update: typeof pauseRolloutUpdate,
+): Command {
   return {
     name: `rollout ${verb}`,
     summary: `${verb[0]?.toUpperCase()}${verb.slice(1)} a rollout; prints its progress after.`,
@@ -158,6 +162,117 @@ function controlCommand(verb: 'pause' | 'resume' | 'abort', update: typeof pause
 export const rolloutPause = controlCommand('pause', pauseRolloutUpdate);
 export const rolloutResume = controlCommand('resume', resumeRolloutUpdate);
 export const rolloutAbort = controlCommand('abort', abortRolloutUpdate);
+export const rolloutRollback = {
+  ...controlCommand('rollback', rollbackRolloutUpdate),
+  summary: 'Abort a rollout and return every device it committed to its previous revision.',
+};
+
+export const rolloutRetryFailed: Command = {
+  name: 'rollout retry-failed',
+  summary:
+    'Start a new rollout of the same revision over the devices of a rollout that failed or rolled back.',
+  usage: 'uproll rollout retry-failed ROLLOUT_ID [--as NEW_ID] [policy options] [--wait] [--json]',
+  details: 'The new rollout is ROLLOUT_ID-retry-<n> unless --as names it; it has its own waves and gates.',
+  options: {
+    as: { type: 'string', description: 'id of the new rollout' },
+    ...policyOptions,
+    by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
+    wait: { type: 'boolean', description: 'wait for the new rollout to end; exit 1 unless it completed' },
+  },
+  run({ values, positionals }, io) {
+    const rolloutId = requireId(positionals);
+    return withTemporal(values, async (client) => {
+      const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
+      const devices = progress.failures
+        .filter((f) => f.outcome === 'failed' || f.outcome === 'rolled_back')
+        .map((f) => f.deviceId);
+      if (devices.length === 0) {
+        io.out(
+          values.json
+            ? JSON.stringify({ retried: [] })
+            : `rollout ${rolloutId} has no failed device to retry`,
+        );
+        return 0;
+      }
+      const retryId =
+        typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
+      const handle = await startRollout(client, {
+        rolloutId: retryId,
+        revision: progress.revision,
+        target: { devices },
+        policy: await policyOf(values),
+        startedBy: byOf(values),
+      });
+      if (!values['wait']) {
+        io.out(
+          values.json
+            ? JSON.stringify({ rolloutId: retryId, retried: devices })
+            : `started ${handle.workflowId} over ${devices.length} devices`,
+        );
+        return 0;
+      }
+      const result = await handle.result();
+      if (values.json) io.out(JSON.stringify(result));
+      else printProgress(await handle.query(rolloutProgressQuery), io);
+      return result.status === 'completed' ? 0 : 1;
+    });
+  },
+};
+
+export const rolloutWatch: Command = {
+  name: 'rollout watch',
+  summary: 'Follow a rollout live: a progress bar per wave and counts per outcome, until it ends.',
+  usage: 'uproll rollout watch ROLLOUT_ID [--interval MS] [--json]',
+  details: 'With --json, prints one progress object per line whenever it changes.',
+  options: { interval: { type: 'string', description: 'refresh period in ms (default 1000)' } },
+  run({ values, positionals }, io) {
+    const rolloutId = requireId(positionals);
+    const interval = Number(values['interval'] ?? 1000);
+    if (!Number.isInteger(interval) || interval < 100)
+      throw new UsageError('--interval must be at least 100 ms');
+    return withTemporal(values, async (client) => {
+      const handle = rolloutHandle(client, rolloutId);
+      let last = '';
+      for (;;) {
+        const progress = await handle.query(rolloutProgressQuery);
+        const text = values.json ? JSON.stringify(progress) : renderBars(progress);
+        if (text !== last) io.out(text);
+        last = text;
+        if (!['running', 'paused'].includes(progress.status)) return progress.status === 'completed' ? 0 : 1;
+        await new Promise((resolve) => setTimeout(resolve, interval));
+      }
+    });
+  },
+};
+
+/** One line per wave: a bar of its finished devices, then the totals. */
+function renderBars(progress: RolloutProgress): string {
+  const width = 30;
+  const lines = [`rollout ${progress.rolloutId} (${progress.revision}): ${progress.status}`];
+  let start = 0;
+  for (const wave of progress.waves) {
+    const finished =
+      wave.state === 'finished'
+        ? wave.size
+        : wave.state === 'running'
+          ? Math.max(
+              0,
+              progress.counts.committed + progress.counts.rolledBack + progress.counts.failed - start,
+            )
+          : 0;
+    const done = Math.min(wave.size, finished);
+    const filled = wave.size === 0 ? width : Math.round((done / wave.size) * width);
+    lines.push(
+      `  wave ${String(wave.index).padEnd(2)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${wave.size}`,
+    );
+    start += wave.size;
+  }
+  const c = progress.counts;
+  lines.push(
+    `  committed ${c.committed}  rolled back ${c.rolledBack}  failed ${c.failed}  in flight ${c.inFlight}  of ${c.total}`,
+  );
+  return lines.join('\n');
+}
 
 async function withTemporal<T>(
   values: Record<string, unknown>,

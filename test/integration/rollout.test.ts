@@ -314,5 +314,45 @@ describe('rolloutWorkflow', () => {
       });
       expect(badPolicy.stderr).toContain('gate.maxFailureRate');
     });
+
+    it('retries the devices that failed in a new rollout, and watches a rollout to its end', async () => {
+      const devices = fleet.slice(0, 5).flatMap((d) => ['--device', d]);
+      const bad = await release('bad');
+      const rolloutId = uniqueId('cli');
+      const started = await uproll(
+        'rollout',
+        'start',
+        rolloutId,
+        '--revision',
+        bad,
+        ...devices,
+        '--max-failure-rate',
+        '1',
+        '--wait',
+      );
+      expect(started.stdout).toContain('3 committed, 2 rolled back, 0 failed');
+
+      const watched = await uproll('rollout', 'watch', rolloutId);
+      expect(watched.status).toBe(0);
+      expect(watched.stdout).toContain('wave 2  [##############################] 2/2');
+      expect(watched.stdout).toContain('committed 3  rolled back 2  failed 0');
+
+      const retried = await uproll(
+        'rollout',
+        'retry-failed',
+        rolloutId,
+        '--as',
+        `${rolloutId}-again`,
+        '--max-failure-rate',
+        '1',
+        '--wait',
+        '--json',
+      );
+      expect(retried.status).toBe(0);
+      expect(JSON.parse(retried.stdout)).toMatchObject({
+        rolloutId: `${rolloutId}-again`,
+        counts: { rolledBack: 2 },
+      });
+    });
   });
 });
