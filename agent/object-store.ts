@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sha256Schema, UprollError, type RevisionArtifact } from '../core/index.ts';
 import { TargetVerifier } from '../core/tuf/index.ts';
 import { downloadVerified, joinUrl, type DownloadOptions } from '../services/tuf/index.ts';
-import { fileChunks, syncDirectory } from '../services/fs/index.ts';
+import { fileChunks, syncDirectory, syncFile } from '../services/fs/index.ts';
 
 /**
  * The device's objects: each artifact's bytes once, named by sha256, so a
@@ -62,7 +62,7 @@ export class ObjectStore {
         hash.update(chunk);
         await file.write(chunk);
       }
-      await file.sync();
+      await syncFile(file);
       await file.close();
       const digest = hash.digest('hex');
       if (digest !== sha256)

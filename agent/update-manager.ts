@@ -359,6 +359,7 @@ export class UpdateManager {
         await runHealthCheck(check, {
           cwd: dir,
           env: {
+            UPROLL_DEVICE_ID: this.#options.device.deviceId,
             UPROLL_DEPLOYMENT: active.deployment,
             UPROLL_DEPLOYMENT_DIR: dir,
             UPROLL_REVISION: active.revision,

@@ -4,6 +4,7 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../activities/index.ts';
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../services/nats/index.ts';
+import { startProjector } from '../services/projections/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
 export interface FleetServicesOptions {
@@ -18,6 +19,8 @@ export interface FleetServicesOptions {
   onDropped?: (reason: string) => void;
   /** The metadata freshness job, for a worker that holds the online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
+  /** Keep the KV projections (rollouts, devices, fleet versions) up to date from the event log (default true). */
+  projector?: boolean;
   /** The Director, for a worker that runs rollouts. */
   releases?: ActivityDeps['releases'];
   taskQueue?: string;
@@ -45,6 +48,12 @@ export async function startFleetServices(options: FleetServicesOptions) {
   };
   try {
     await ensureStreams(nc);
+    if (options.projector !== false) {
+      const projector = await startProjector(nc, {
+        onError: (err, seq) => options.onDropped?.(`projection of event ${seq}: ${(err as Error).message}`),
+      });
+      closers.unshift(() => projector.stop());
+    }
     const connection = await Connection.connect({ address: addresses.temporal });
     closers.unshift(() => connection.close());
     const client = new Client({ connection });

@@ -18,6 +18,8 @@ import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision } from './commands/devices.ts';
+import { devicesList, devicesShow } from './commands/fleet-devices.ts';
+import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
 import {
   keysRevoke,
@@ -49,12 +51,16 @@ const COMMANDS: readonly Command[] = [
   releaseRevision,
   repoServe,
   devicesProvision,
+  devicesList,
+  devicesShow,
   rolloutPlan,
   rolloutStart,
   rolloutStatus,
   rolloutPause,
   rolloutResume,
   rolloutAbort,
+  eventsTail,
+  eventsRebuild,
   rolloutRollback,
   rolloutRetryFailed,
   rolloutWatch,

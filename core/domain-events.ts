@@ -18,7 +18,10 @@ export interface DomainEvent<Type extends string = string, Data = unknown> {
 
 /** What every device update event carries. */
 export interface DeviceUpdateEventData {
+  /** The id the device was commanded with (a retry's differs from its rollout's). */
   rolloutId: string;
+  /** The rollout this update belongs to, when a rollout started it. */
+  rollout?: string;
   revision: string;
   workflowId: string;
   deployment?: string;

@@ -26,6 +26,8 @@ export type Duration = number | string;
 export interface DeviceUpdateInput {
   deviceId: string;
   command: UpdateCommand;
+  /** The rollout this update belongs to (its events say so, retries included). */
+  rollout?: string;
   /** Have the Director assign the revision to the device first (rollouts do; tests may assign themselves). */
   assign?: boolean;
   /** Time limit of each step; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
@@ -82,7 +84,13 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
       aggregateId: deviceId,
       type,
       at: new Date().toISOString(),
-      data: { rolloutId: command.rolloutId, revision: command.revision, workflowId, ...extra },
+      data: {
+        rolloutId: command.rolloutId,
+        ...(input.rollout ? { rollout: input.rollout } : {}),
+        revision: command.revision,
+        workflowId,
+        ...extra,
+      },
     });
   const fail = async (code: string, message: string): Promise<never> => {
     await record('device.update.failed', { error: { code, message } });

@@ -235,15 +235,30 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       if (!(await acquireDevice(deviceId, rolloutId))) continue; // another rollout owns it now
       try {
         const reply = await rollbackDevice(deviceId, rolloutId);
-        if (reply.rolledBack)
-          state.devices[deviceId] = {
-            outcome: 'rolled_back',
-            attempts: device.attempts,
-            reason: {
-              code: 'ROLLED_BACK_BY_COMMAND',
-              message: `back to ${reply.revision ?? 'nothing'} (${by})`,
-            },
+        if (reply.rolledBack) {
+          const reason = {
+            code: 'ROLLED_BACK_BY_COMMAND',
+            message: `back to ${reply.revision ?? 'nothing'} (${by})`,
           };
+          state.devices[deviceId] = { outcome: 'rolled_back', attempts: device.attempts, reason };
+          // The device's own log says where it went: projections follow it there.
+          await recordEvent(
+            {
+              aggregate: 'device',
+              aggregateId: deviceId,
+              type: 'device.update.rolled_back',
+              at: new Date().toISOString(),
+              data: {
+                rolloutId,
+                rollout: rolloutId,
+                revision: reply.revision ?? '',
+                workflowId: workflowInfo().workflowId,
+                error: reason,
+              },
+            },
+            `${rolloutId}/rollback/${deviceId}`,
+          );
+        }
       } catch (err) {
         state.devices[deviceId] = { ...device, reason: failureOf(err) };
       } finally {
@@ -298,7 +313,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           'deviceUpdateWorkflow',
           {
             workflowId: deviceUpdateWorkflowId(deviceId, childRollout),
-            args: [{ deviceId, command: { rolloutId: childRollout, revision }, assign: true }],
+            args: [
+              { deviceId, command: { rolloutId: childRollout, revision }, assign: true, rollout: rolloutId },
+            ],
           },
         );
         return {

@@ -1,4 +1,4 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -16,7 +16,7 @@ export async function writeFileAtomic(
   const file = await open(temp, 'wx', options.mode ?? 0o644);
   try {
     await file.writeFile(data);
-    await file.sync();
+    await syncFile(file);
   } catch (err) {
     await file.close();
     await rm(temp, { force: true });
@@ -27,8 +27,21 @@ export async function writeFileAtomic(
   await syncDirectory(dirname(path));
 }
 
+/**
+ * `UPROLL_FSYNC=off` skips every fsync: only for a simulated fleet whose
+ * hundreds of "devices" share one disk (demo, load tests), where nothing
+ * needs to survive a power cut. Never set it on a device or a server.
+ */
+const FSYNC = process.env['UPROLL_FSYNC'] !== 'off';
+
+/** Makes a file's content durable. */
+export async function syncFile(file: FileHandle): Promise<void> {
+  if (FSYNC) await file.sync();
+}
+
 /** Makes a rename or creation in `dir` durable. */
 export async function syncDirectory(dir: string): Promise<void> {
+  if (!FSYNC) return;
   const handle = await open(dir, 'r');
   try {
     await handle.sync();

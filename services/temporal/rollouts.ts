@@ -15,7 +15,12 @@ export function rolloutWorkflowId(rolloutId: string): string {
  * Starts `rolloutWorkflow` as `rollout/<id>` after checking its target and
  * policy (INVALID_INPUT naming the field). A rollout id is used once.
  */
+/** Room left in a 64-character token for the retry suffix of a device update (`-r<attempt>`). */
+const MAX_ROLLOUT_ID_LENGTH = 56;
+
 export async function startRollout(client: Client, input: RolloutInput): Promise<RolloutHandle> {
+  if (input.rolloutId.length > MAX_ROLLOUT_ID_LENGTH)
+    throw new UprollError('INVALID_INPUT', `a rollout id has at most ${MAX_ROLLOUT_ID_LENGTH} characters`);
   const target = rolloutTargetSchema.safeParse(input.target);
   const policy = rolloutPolicySchema.safeParse(input.policy ?? {});
   for (const [what, result] of [

@@ -1,6 +1,6 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fileChunks, garbageCollectorPacer, syncDirectory } from '../fs/index.ts';
+import { fileChunks, garbageCollectorPacer, syncDirectory, syncFile } from '../fs/index.ts';
 import { getStream } from './http-get.ts';
 import { SLOW_RETRIEVAL_DEFAULTS, slowRetrievalWatchdog } from './slow-retrieval.ts';
 import { UprollError } from '../../core/index.ts';
@@ -76,7 +76,7 @@ export async function downloadVerified(
           watchdog.received(chunk.byteLength);
           options.onProgress?.(verifier.received, target.length);
         }
-        await file.sync();
+        await syncFile(file);
       } finally {
         await file.close();
       }

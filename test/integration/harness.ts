@@ -31,6 +31,7 @@ export async function startHarness(
   const repos = await startSimulatedRepositories(join(workDir, 'repositories'));
   const services = await startFleetServices({
     releases: repos.releases,
+    projector: false, // the projections test runs its own
     stateDir,
     workflowBundle: { codePath: workflowBundlePath },
     commandTimeoutMs: 2000,

@@ -1,0 +1,107 @@
+import type { StoredEvent } from '../nats/index.ts';
+
+/** One line of the audit trail: when, which aggregate, what happened, who or what did it. */
+export interface AuditLine {
+  sequence: number;
+  at: string;
+  /** `aggregate/id`, e.g. `rollout/ro-1`. */
+  subject: string;
+  type: string;
+  summary: string;
+}
+
+const MAX_SUMMARY = 160;
+
+/** Describes a stored event for people; pure, and tolerant of data of any shape. */
+export function auditLine({ sequence, event }: StoredEvent): AuditLine {
+  const data = isRecord(event.data) ? event.data : {};
+  return {
+    sequence,
+    at: event.at,
+    subject: `${event.aggregate}/${event.aggregateId}`,
+    type: event.type,
+    summary: clip(summarize(event.type, data)),
+  };
+}
+
+/** `at  aggregate/id  type  summary`, in columns. */
+export function formatAuditLine(line: AuditLine): string {
+  return `${line.at}  ${line.subject.padEnd(36)} ${line.type.padEnd(24)} ${line.summary}`.trimEnd();
+}
+
+function summarize(type: string, data: Record<string, unknown>): string {
+  const by = text(data['by']);
+  const reason = text(data['reason']);
+  const wave = `wave ${text(data['wave']) ?? '?'}`;
+  const counts = countsText(data['counts']);
+  switch (type) {
+    case 'rollout.started': {
+      const waves = Array.isArray(data['waves']) ? data['waves'].map(String).join('+') : '?';
+      return `${byPrefix(by)}revision ${text(data['revision']) ?? '?'}, waves ${waves}`;
+    }
+    case 'rollout.wave.started':
+      return `${wave}: ${text(data['devices']) ?? '?'} devices`;
+    case 'rollout.devices.joined':
+      return `${wave}: ${text(data['devices']) ?? '?'} devices joined the target`;
+    case 'rollout.wave.finished':
+      return `${wave}: ${counts ?? '?'}`;
+    case 'rollout.gate.passed':
+      return wave;
+    case 'rollout.gate.failed':
+      return `${wave}: ${reason ?? 'failed'}`;
+    case 'rollout.security.alert':
+      return `device ${text(data['deviceId']) ?? '?'}: ${errorText(data['error']) ?? '?'}`;
+    case 'rollout.paused':
+    case 'rollout.resumed':
+    case 'rollout.aborted':
+    case 'rollout.policy.changed':
+    case 'rollout.rolled_back':
+    case 'rollout.completed':
+      return [by && `by ${by}`, reason, counts].filter(Boolean).join(': ');
+    case 'device.report.accepted':
+      return `counter ${text(data['counter']) ?? '?'}`;
+    case 'device.report.rejected':
+      return errorText(data['error']) ?? 'rejected';
+  }
+  if (type.startsWith('device.update.')) {
+    const deployment = text(data['deployment']);
+    const error = errorText(data['error']);
+    return (
+      `rollout ${text(data['rolloutId']) ?? '?'}, revision ${text(data['revision']) ?? '?'}` +
+      (deployment ? `, deployment ${deployment}` : '') +
+      (error ? `: ${error}` : '')
+    );
+  }
+  return by ? `by ${by}` : JSON.stringify(data);
+}
+
+function byPrefix(by: string | undefined): string {
+  return by ? `by ${by}: ` : '';
+}
+
+function countsText(value: unknown): string | undefined {
+  if (!isRecord(value)) return undefined;
+  const n = (key: string) => text(value[key]) ?? '?';
+  return `${n('committed')} committed, ${n('rolledBack')} rolled back, ${n('failed')} failed`;
+}
+
+function errorText(value: unknown): string | undefined {
+  if (!isRecord(value)) return undefined;
+  const code = text(value['code']);
+  const message = text(value['message']);
+  return code && message ? `${code}: ${message}` : (code ?? message);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One line, no control characters (no terminal escapes) and not too long: event text comes from devices and people. */
+function clip(summary: string): string {
+  const line = summary.replace(/\p{Cc}+/gu, ' ');
+  return line.length > MAX_SUMMARY ? `${line.slice(0, MAX_SUMMARY - 1)}…` : line;
+}

@@ -1,0 +1,21 @@
+export * from './views.ts';
+export {
+  applyChange,
+  foldEvents,
+  project,
+  touchedKeys,
+  type ProjectionChange,
+  type TouchedKeys,
+} from './reducers.ts';
+export { auditLine, formatAuditLine, type AuditLine } from './audit-trail.ts';
+export { ALL_EVENTS, lastEventSequence, readEvents, type ReadEventsOptions } from './event-reader.ts';
+export {
+  FLEET_KEY,
+  PROJECTION_BUCKETS,
+  ProjectionStore,
+  readDeviceView,
+  readProjections,
+  type ProjectionBuckets,
+} from './kv-store.ts';
+export { DEFAULT_PROJECTOR, startProjector, type Projector, type ProjectorOptions } from './projector.ts';
+export { rebuildProjections, type RebuildResult } from './rebuild.ts';

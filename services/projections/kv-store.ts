@@ -1,0 +1,185 @@
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerMessages,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ignoreNotFound } from './event-reader.ts';
+import { emptyFleet, type DeviceView, type FleetView, type Projections, type RolloutView } from './views.ts';
+
+/** Names of the three projection buckets; tests and side-by-side rebuilds use others. */
+export interface ProjectionBuckets {
+  rollouts: string;
+  devices: string;
+  fleet: string;
+}
+
+export const PROJECTION_BUCKETS: ProjectionBuckets = {
+  rollouts: 'UPROLL_ROLLOUTS',
+  devices: 'UPROLL_DEVICES',
+  fleet: 'UPROLL_FLEET',
+};
+
+/** The one key of the fleet bucket. */
+export const FLEET_KEY = 'distribution';
+
+export type ProjectionKind = keyof ProjectionBuckets;
+interface ValueOf {
+  rollouts: RolloutView;
+  devices: DeviceView;
+  fleet: FleetView;
+}
+
+/** A value as stored, with the revision a compare-and-set write must name (0: never written). */
+export interface Entry<T> {
+  value?: T;
+  revision: number;
+}
+
+const KINDS: readonly ProjectionKind[] = ['rollouts', 'devices', 'fleet'];
+
+/**
+ * The projections in NATS KV: JSON values, written only by compare-and-set
+ * on the revision read, so two writers never silently overwrite each other.
+ */
+export class ProjectionStore {
+  readonly #nc: NatsConnection;
+  readonly #names: ProjectionBuckets;
+  readonly #buckets: Record<ProjectionKind, KV>;
+
+  private constructor(nc: NatsConnection, names: ProjectionBuckets, buckets: Record<ProjectionKind, KV>) {
+    this.#nc = nc;
+    this.#names = names;
+    this.#buckets = buckets;
+  }
+
+  /** Opens the buckets, creating missing ones (history 1: a projection is its latest value). */
+  static async open(
+    nc: NatsConnection,
+    names: ProjectionBuckets = PROJECTION_BUCKETS,
+  ): Promise<ProjectionStore> {
+    const kvm = new Kvm(nc);
+    const open = (kind: ProjectionKind) =>
+      kvm.create(names[kind], { history: 1, description: `Uproll ${kind} projection (rebuildable)` });
+    const [rollouts, devices, fleet] = await Promise.all(KINDS.map(open));
+    return new ProjectionStore(nc, names, { rollouts: rollouts!, devices: devices!, fleet: fleet! });
+  }
+
+  async get<K extends ProjectionKind>(kind: K, key: string): Promise<Entry<ValueOf[K]>> {
+    const entry = await this.#buckets[kind].get(key);
+    if (!entry) return { revision: 0 };
+    // Deleted keys keep a marker whose revision the next write must name.
+    if (entry.operation !== 'PUT') return { revision: entry.revision };
+    return { value: entry.json<ValueOf[K]>(), revision: entry.revision };
+  }
+
+  /**
+   * Writes (or, for undefined, deletes) a value if the key is still at
+   * `revision`; false when another writer got there first.
+   */
+  async write<K extends ProjectionKind>(
+    kind: K,
+    key: string,
+    value: ValueOf[K] | undefined,
+    revision: number,
+  ): Promise<boolean> {
+    const bucket = this.#buckets[kind];
+    try {
+      if (value === undefined) await bucket.delete(key, { previousSeq: revision });
+      else await bucket.put(key, JSON.stringify(value), { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence)
+        return false;
+      throw err;
+    }
+  }
+
+  /** Every live value of one bucket with its revision. */
+  entries<K extends ProjectionKind>(kind: K): Promise<Map<string, Entry<ValueOf[K]>>> {
+    return readBucket(this.#nc, this.#names[kind]);
+  }
+}
+
+/** The projections as plain objects; missing buckets read as empty. */
+export async function readProjections(
+  nc: NatsConnection,
+  names: ProjectionBuckets = PROJECTION_BUCKETS,
+): Promise<Projections> {
+  const [rollouts, devices, fleet] = await Promise.all([
+    readBucket<RolloutView>(nc, names.rollouts),
+    readBucket<DeviceView>(nc, names.devices),
+    readBucket<FleetView>(nc, names.fleet),
+  ]);
+  return {
+    rollouts: valuesOf(rollouts),
+    devices: valuesOf(devices),
+    fleet: fleet.get(FLEET_KEY)?.value ?? emptyFleet(),
+  };
+}
+
+/** One device's projection, or undefined when there is none (or no bucket yet). */
+export async function readDeviceView(
+  nc: NatsConnection,
+  deviceId: string,
+  names: ProjectionBuckets = PROJECTION_BUCKETS,
+): Promise<DeviceView | undefined> {
+  const jsm = await jetstreamManager(nc);
+  const message = await jsm.streams
+    .getMessage(`KV_${names.devices}`, { last_by_subj: `$KV.${names.devices}.${deviceId}` })
+    .catch(ignoreNotFound);
+  if (!message || (message.header?.get('KV-Operation') || 'PUT') !== 'PUT') return undefined;
+  return message.json<DeviceView>();
+}
+
+/**
+ * The latest value of every key in one bucket, read in one pass through an
+ * ordered consumer (last per subject), not one request per key.
+ */
+async function readBucket<T>(nc: NatsConnection, bucket: string): Promise<Map<string, Entry<T>>> {
+  const stream = `KV_${bucket}`;
+  const prefix = `$KV.${bucket}.`;
+  const entries = new Map<string, Entry<T>>();
+  const jsm = await jetstreamManager(nc);
+  if (!(await jsm.streams.info(stream).catch(ignoreNotFound))) return entries;
+  const consumer = await jetstream(nc).consumers.get(stream, {
+    deliver_policy: DeliverPolicy.LastPerSubject,
+  });
+  let messages: ConsumerMessages | undefined;
+  try {
+    if ((await consumer.info()).num_pending === 0) return entries;
+    messages = await consumer.consume({ max_messages: 1024 });
+    for await (const msg of messages) {
+      const operation = msg.headers?.get('KV-Operation') || 'PUT';
+      // Our own JSON values; a value that does not parse is left out rather than stopping every reader.
+      if (operation === 'PUT') {
+        const value = parseValue<T>(msg.data);
+        if (value !== undefined) entries.set(msg.subject.slice(prefix.length), { value, revision: msg.seq });
+      }
+      if (msg.info.pending === 0) break;
+    }
+  } finally {
+    await messages?.close();
+    await consumer.delete().catch(() => false);
+  }
+  return entries;
+}
+
+function parseValue<T>(data: Uint8Array): T | undefined {
+  try {
+    return JSON.parse(new TextDecoder().decode(data)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function valuesOf<T>(entries: Map<string, Entry<T>>): Record<string, T> {
+  const values: Record<string, T> = {};
+  for (const [key, { value }] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    if (value !== undefined) values[key] = value;
+  return values;
+}

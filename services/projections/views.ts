@@ -1,0 +1,91 @@
+import type { OutcomeCounts, UpdatePhase } from '../../core/index.ts';
+
+/**
+ * Read models folded from the event log (DESIGN.md: "KV buckets for
+ * projections, rebuildable by replaying the event log"). Every value carries
+ * the stream sequence of the last event that changed it: an event at or below
+ * it was applied already and is skipped, which makes applying idempotent.
+ */
+
+export type RolloutViewStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'rolled_back';
+
+/** One rollout's progress (bucket UPROLL_ROLLOUTS, key = rollout id). */
+export interface RolloutView {
+  rolloutId: string;
+  status: RolloutViewStatus;
+  revision?: string;
+  startedBy?: string;
+  startedAt?: string;
+  /** Devices per wave as planned at the start (canary first), and waves of devices that joined later. */
+  waves: number[];
+  /** Index of the wave started last. */
+  currentWave?: number;
+  wavesFinished: number;
+  /**
+   * Devices by the outcome of their latest attempt in this rollout (retries
+   * included), from device events. A rollback by command records no device
+   * events, so only `reportedCounts` shows it.
+   */
+  counts: OutcomeCounts;
+  /** The counts the rollout itself reported last (wave finished, completed, aborted). */
+  reportedCounts?: OutcomeCounts;
+  lastGate?: { wave: number; passed: boolean; reason?: string };
+  pausedBy?: string;
+  pauseReason?: string;
+  resumedBy?: string;
+  abortedBy?: string;
+  abortReason?: string;
+  securityAlerts: { deviceId: string; code: string }[];
+  policyChangedBy?: string;
+  endedAt?: string;
+  /** `at` of the last event applied. */
+  updatedAt: string;
+  lastSequence: number;
+}
+
+/** Phases of a device update as the log records them. */
+export type DeviceUpdatePhase = 'started' | UpdatePhase;
+
+/** One device's status (bucket UPROLL_DEVICES, key = device id). */
+export interface DeviceView {
+  deviceId: string;
+  /** The rollout of the latest update (a retry counts for the rollout that retried it). */
+  rolloutId?: string;
+  workflowId?: string;
+  /** The revision of the latest update. */
+  revision?: string;
+  phase?: DeviceUpdatePhase;
+  /** The revision the device last committed: what it runs unless an update is under way. */
+  committedRevision?: string;
+  deployment?: string;
+  /** The error of the latest update, cleared when the next one starts. */
+  error?: { code: string; message: string };
+  /** The Director's verdict on the device's latest signed report. */
+  lastReport?: { accepted: boolean; at: string; counter?: number; error?: { code: string; message: string } };
+  updatedAt: string;
+  lastSequence: number;
+}
+
+/** The fleet's version distribution (bucket UPROLL_FLEET, key `distribution`). */
+export interface FleetView {
+  /** Revision -> devices whose last committed revision it is. */
+  revisions: Record<string, number>;
+  /** Devices that committed any revision. */
+  devices: number;
+  lastSequence: number;
+}
+
+/** All three projections as plain objects. */
+export interface Projections {
+  rollouts: Record<string, RolloutView>;
+  devices: Record<string, DeviceView>;
+  fleet: FleetView;
+}
+
+export function emptyFleet(): FleetView {
+  return { revisions: {}, devices: 0, lastSequence: 0 };
+}
+
+export function emptyProjections(): Projections {
+  return { rollouts: {}, devices: {}, fleet: emptyFleet() };
+}
