@@ -207,6 +207,42 @@ describe('rolloutWorkflow', () => {
     expect(await rolloutEvents(result.rolloutId)).toContain('rollout.devices.joined');
   });
 
+  it('finishes every device exactly once when its worker goes away in the middle of a wave', async () => {
+    const revision = await release('good');
+    const handle = await startRollout(h.client, {
+      rolloutId: uniqueId('ro'),
+      revision,
+      target: { devices: fleet },
+      policy: { canary: 2, waves: { percentages: [100] }, maxInFlight: 3 },
+    });
+    await waitFor(async () => (await handle.query(rolloutProgressQuery)).counts.committed >= 5);
+    await h.stopWorker(); // the wave of 18 is half done
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await h.startWorker();
+    const result = await handle.result();
+
+    expect(result.counts).toEqual({ committed: FLEET, rolledBack: 0, failed: 0 });
+    for (const deviceId of fleet) {
+      const events = (await h.eventLog.read('device', deviceId))
+        .map(({ event }) => event as { type: string; data: { rollout?: string } })
+        .filter((event) => event.data.rollout === result.rolloutId);
+      expect(events.map((event) => event.type)).toEqual([
+        'device.update.started',
+        'device.update.commanded',
+        'device.update.downloaded',
+        'device.update.installed',
+        'device.update.committed',
+      ]);
+    }
+    const wave = ['rollout.wave.started', 'rollout.wave.finished', 'rollout.gate.passed'];
+    expect(await rolloutEvents(result.rolloutId)).toEqual([
+      'rollout.started',
+      ...wave,
+      ...wave,
+      'rollout.completed',
+    ]);
+  });
+
   it('pauses and resumes by command, refusing what does not apply with a reason', async () => {
     const revision = await release('good');
     const rolloutId = uniqueId('ro');
