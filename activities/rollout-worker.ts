@@ -15,6 +15,8 @@ export interface RolloutWorkerOptions {
   commandTimeoutMs?: number;
   /** The metadata freshness job, on workers that hold the online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
+  /** Whether a rollout still runs: a device lease left by one that ended is taken over. */
+  isRolloutActive?: (rolloutId: string) => Promise<boolean>;
   /** The Director, on workers that run rollouts. */
   releases?: ActivityDeps['releases'];
   taskQueue?: string;
@@ -30,9 +32,13 @@ export interface RolloutWorker {
  * and runs the workflows and activities on the `uproll` task queue.
  */
 export async function startRolloutWorker(options: RolloutWorkerOptions): Promise<RolloutWorker> {
+  const leases = new DeviceLeases(options.nc);
   const activities = createActivities({
     devices: new DeviceCommands(options.nc, { timeoutMs: options.commandTimeoutMs }),
-    leases: new DeviceLeases(options.nc),
+    leases: {
+      acquire: (deviceId, rolloutId) => leases.acquire(deviceId, rolloutId, options.isRolloutActive),
+      release: (deviceId, rolloutId) => leases.release(deviceId, rolloutId),
+    },
     eventLog: new EventLog(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),

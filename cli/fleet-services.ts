@@ -5,6 +5,7 @@ import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../ac
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../services/nats/index.ts';
 import { startProjector } from '../services/projections/index.ts';
+import { isRolloutRunning } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
 export interface FleetServicesOptions {
@@ -78,6 +79,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
           commandTimeoutMs: options.commandTimeoutMs,
           ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
           ...(options.releases ? { releases: options.releases } : {}),
+          isRolloutActive: (rolloutId) => isRolloutRunning(client, rolloutId),
           ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
         });
       },

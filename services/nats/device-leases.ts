@@ -33,10 +33,21 @@ export class DeviceLeases {
     this.#js = jetstream(nc);
   }
 
-  /** Takes the device for the rollout. True when it holds it (again); false when another rollout does. */
-  async acquire(deviceId: string, rolloutId: string): Promise<boolean> {
+  /**
+   * Takes the device for the rollout. True when it holds it (again); false
+   * when another rollout does. A holder that `isActive` says has ended (it
+   * was terminated, or crashed past its own cleanup) loses the device.
+   */
+  async acquire(
+    deviceId: string,
+    rolloutId: string,
+    isActive: (holder: string) => Promise<boolean> = () => Promise.resolve(true),
+  ): Promise<boolean> {
     const current = await this.#current(deviceId);
-    if (current?.lease.held) return current.lease.rolloutId === rolloutId;
+    if (current?.lease.held) {
+      if (current.lease.rolloutId === rolloutId) return true;
+      if (await isActive(current.lease.rolloutId)) return false;
+    }
     return this.#write(deviceId, { rolloutId, held: true }, current?.sequence ?? 0);
   }
 

@@ -46,3 +46,12 @@ export async function startRollout(client: Client, input: RolloutInput): Promise
 export function rolloutHandle(client: Client, rolloutId: string): RolloutHandle {
   return client.workflow.getHandle(rolloutWorkflowId(rolloutId));
 }
+
+/** True while `rollout/<id>` runs; false once it ended in any way, or never existed. */
+export async function isRolloutRunning(client: Client, rolloutId: string): Promise<boolean> {
+  try {
+    return (await rolloutHandle(client, rolloutId).describe()).status.name === 'RUNNING';
+  } catch {
+    return false;
+  }
+}

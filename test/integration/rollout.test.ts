@@ -243,6 +243,27 @@ describe('rolloutWorkflow', () => {
     ]);
   });
 
+  it('takes over the devices of a rollout that was terminated while it held them', async () => {
+    const revision = await release('good');
+    const devices = fleet.slice(0, 4);
+    const doomed = await startRollout(h.client, {
+      rolloutId: uniqueId('ro'),
+      revision,
+      target: { devices },
+      policy: { canary: 4, maxInFlight: 4, gate: { soakMs: 60_000 } },
+    });
+    await waitFor(async () => (await doomed.query(rolloutProgressQuery)).counts.inFlight > 0);
+    await doomed.terminate('operator pulled the plug');
+
+    const next = await startRollout(h.client, {
+      rolloutId: uniqueId('ro'),
+      revision: await release('good'),
+      target: { devices },
+      policy: { canary: 4, maxInFlight: 4 },
+    });
+    expect((await next.result()).counts).toEqual({ committed: 4, rolledBack: 0, failed: 0 });
+  });
+
   it('pauses and resumes by command, refusing what does not apply with a reason', async () => {
     const revision = await release('good');
     const rolloutId = uniqueId('ro');
