@@ -11,7 +11,7 @@ import { AbSlotsInstaller } from './installers/ab-slots.ts';
 import type { Installer } from './installers/installer.ts';
 import { OstreeInstaller } from './installers/ostree.ts';
 import { UpdateManager, type PhaseBoundary } from './update-manager.ts';
-import { UptaneClient } from './uptane-client.ts';
+import { uptaneClientFor } from './uptane-client.ts';
 
 export interface DeviceAgentOptions {
   identity: AgentIdentity;
@@ -59,14 +59,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     dataDir,
     installer,
     deviceKey: identity.deviceKey,
-    uptane: new UptaneClient({
-      dataDir,
-      device: identity.device,
-      ...identity.repositories,
-      imageRoot: identity.imageRoot,
-      directorRoot: identity.directorRoot,
-      ...(options.download ? { floor: options.download } : {}),
-    }),
+    uptane: uptaneClientFor(identity, dataDir, options.download ? { floor: options.download } : {}),
     healthCheck: options.healthCheck,
     download: options.download,
     log,

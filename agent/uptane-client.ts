@@ -17,6 +17,7 @@ import {
   type VerifiedImage,
 } from '../core/uptane/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import type { AgentIdentity } from './identity.ts';
 import { fetchCapped, joinUrl, metadataDirectory } from '../services/tuf/index.ts';
 
 const secureTimeSchema = z.object({ lastVerified: z.iso.datetime() });
@@ -128,4 +129,20 @@ export class UptaneClient {
     if (!bytes) return undefined;
     return new Date(parseJson(secureTimeSchema, bytes, { maxBytes: 1024, what: 'secure time' }).lastVerified);
   }
+}
+
+/** The Uptane client of a device identity, keeping its trust state under `dataDir`. */
+export function uptaneClientFor(
+  identity: Pick<AgentIdentity, 'device' | 'repositories' | 'imageRoot' | 'directorRoot'>,
+  dataDir: string,
+  options: Pick<UptaneClientOptions, 'clock' | 'floor'> = {},
+): UptaneClient {
+  return new UptaneClient({
+    dataDir,
+    device: identity.device,
+    ...identity.repositories,
+    imageRoot: identity.imageRoot,
+    directorRoot: identity.directorRoot,
+    ...options,
+  });
 }

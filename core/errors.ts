@@ -117,36 +117,20 @@ export const TRUST_ATTACK_CODES: ReadonlySet<UprollErrorCode> = new Set([
   'LENGTH_MISMATCH',
 ]);
 
-/** Codes whose failure will not change by trying again. */
-const PERMANENT: ReadonlySet<UprollErrorCode> = new Set([
+/** Codes whose failure will not change by trying again: bad input, refusals, and every failed trust check but a slow link. */
+const PERMANENT: ReadonlySet<UprollErrorCode> = new Set<UprollErrorCode>([
   'INVALID_INPUT',
   'INPUT_TOO_LARGE',
-  'HASH_MISMATCH',
-  'LENGTH_MISMATCH',
   'COMMAND_REJECTED',
   'NOT_ASSIGNED',
   'HEALTH_CHECK_FAILED',
-  'BAD_METADATA',
-  'ENDLESS_DATA',
-  'BAD_SIGNATURE',
-  'THRESHOLD_NOT_MET',
-  'ROLLBACK_ATTACK',
-  'FREEZE_ATTACK',
-  'MIX_AND_MATCH',
-  'TARGET_NOT_FOUND',
-  'INVALID_TARGET_PATH',
-  'HARDWARE_MISMATCH',
-  'DIRECTOR_IMAGE_MISMATCH',
-  'ECU_MISMATCH',
-  'DELEGATION_NOT_ALLOWED',
-  'RELEASE_COUNTER_ROLLBACK',
-  'LIMIT_EXCEEDED',
   'OUT_OF_ORDER',
   'REPLAYED_REPORT',
   'WRONG_PASSPHRASE',
   'UNKNOWN_KEY',
   'KEY_REVOKED',
   'OFFLINE_KEY',
+  ...[...TRUST_ATTACK_CODES].filter((code) => code !== 'SLOW_RETRIEVAL'),
 ]);
 
 /** Base error of the project: a stable `code` plus a human message. */

@@ -30,22 +30,12 @@ export const releasePublish: Command = {
   },
   async run({ values, positionals }, io) {
     if (positionals.length === 0) throw new UsageError('name at least one FILE to publish');
-    const hardwareIds = (values['hardware-id'] as string[] | undefined) ?? [];
-    if (hardwareIds.length === 0) throw new UsageError('--hardware-id is required');
-    const releaseCounter = Number(values['release-counter']);
-    if (!Number.isInteger(releaseCounter) || releaseCounter < 0)
-      throw new UsageError('--release-counter must be a whole number >= 0');
+    const { hardwareIds, releaseCounter } = releaseTarget(values);
     const artifacts = [];
     for (const file of positionals) {
       artifacts.push({ name: basename(file), bytes: await readArtifact(file), hardwareIds, releaseCounter });
     }
-    const passphrase = await readPassphrase(values, '', 'online key');
-    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
-    const signers = {
-      releases: await roleSigners(store, 'image', 'releases', passphrase),
-      snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
-      timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
-    };
+    const signers = await publishingSigners(values);
     const versions = await new ImageRepository(imageRepoDir(values)).publish(artifacts, signers, new Date());
     if (values.json) io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions }));
     else
@@ -86,11 +76,7 @@ export const releaseRevision: Command = {
   async run({ values, positionals }, io) {
     const [name, ...specs] = positionals;
     if (!name || specs.length === 0) throw new UsageError('name the revision and at least one PATH=FILE');
-    const hardwareIds = (values['hardware-id'] as string[] | undefined) ?? [];
-    if (hardwareIds.length === 0) throw new UsageError('--hardware-id is required');
-    const releaseCounter = Number(values['release-counter']);
-    if (!Number.isInteger(releaseCounter) || releaseCounter < 0)
-      throw new UsageError('--release-counter must be a whole number >= 0');
+    const { hardwareIds, releaseCounter } = releaseTarget(values);
     const artifacts = [];
     for (const spec of specs) {
       const [path, file] = spec.includes('=')
@@ -105,13 +91,7 @@ export const releaseRevision: Command = {
             timeoutMs: Number(values['health-timeout'] ?? 30_000),
           }
         : undefined;
-    const passphrase = await readPassphrase(values, '', 'online key');
-    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
-    const signers = {
-      releases: await roleSigners(store, 'image', 'releases', passphrase),
-      snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
-      timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
-    };
+    const signers = await publishingSigners(values);
     const published = await new ImageRepository(imageRepoDir(values)).publishRevision(
       { name, artifacts, hardwareIds, releaseCounter, ...(health ? { health } : {}) },
       signers,
@@ -131,4 +111,25 @@ async function readArtifact(file: string): Promise<Uint8Array> {
   if (size > MAX_ARTIFACT_BYTES)
     throw new UprollError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
   return readFile(file);
+}
+
+/** --hardware-id (at least one) and --release-counter, checked. */
+function releaseTarget(values: Record<string, unknown>) {
+  const hardwareIds = (values['hardware-id'] as string[] | undefined) ?? [];
+  if (hardwareIds.length === 0) throw new UsageError('--hardware-id is required');
+  const releaseCounter = Number(values['release-counter']);
+  if (!Number.isInteger(releaseCounter) || releaseCounter < 0)
+    throw new UsageError('--release-counter must be a whole number >= 0');
+  return { hardwareIds, releaseCounter };
+}
+
+/** The online keys a publish signs with (releases, snapshot, timestamp), opened with the online passphrase. */
+async function publishingSigners(values: Record<string, unknown>) {
+  const passphrase = await readPassphrase(values, '', 'online key');
+  const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+  return {
+    releases: await roleSigners(store, 'image', 'releases', passphrase),
+    snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
+    timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
+  };
 }

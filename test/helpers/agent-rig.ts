@@ -6,7 +6,7 @@ import {
   AbSlotsInstaller,
   OstreeInstaller,
   UpdateManager,
-  UptaneClient,
+  uptaneClientFor,
   type AgentIdentity,
   type UpdateManagerOptions,
 } from '../../agent/index.ts';
@@ -46,12 +46,7 @@ export async function startAgentRig(
       device: identity.device,
       dataDir,
       installer: installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
-      uptane: new UptaneClient({
-        dataDir,
-        device: identity.device,
-        ...identity.repositories,
-        imageRoot: identity.imageRoot,
-        directorRoot: identity.directorRoot,
+      uptane: uptaneClientFor(identity, dataDir, {
         ...(managerOptions.download ? { floor: managerOptions.download } : {}),
         ...(options.now ? { clock: options.now } : {}),
       }),
