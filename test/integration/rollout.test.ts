@@ -163,7 +163,13 @@ describe('rolloutWorkflow', () => {
   it('never lets two rollouts update one device at the same time', async () => {
     const [first, second] = [await release('good'), await release('good')];
     const devices = fleet.slice(0, 6);
-    const overlapping: RolloutPolicyInput = { canary: 2, waves: { percentages: [100] }, maxInFlight: 6 };
+    // Both wait for a busy device, so both finish every device; which takes it first is a race.
+    const overlapping: RolloutPolicyInput = {
+      canary: 2,
+      waves: { percentages: [100] },
+      maxInFlight: 6,
+      overlap: 'wait',
+    };
     const a = await startRollout(h.client, {
       rolloutId: uniqueId('ra'),
       revision: first,
@@ -174,7 +180,7 @@ describe('rolloutWorkflow', () => {
       rolloutId: uniqueId('rb'),
       revision: second,
       target: { devices },
-      policy: { ...overlapping, overlap: 'wait' },
+      policy: overlapping,
     });
     const [resultA, resultB] = await Promise.all([a.result(), b.result()]);
     expect(resultA.counts.committed + resultB.counts.committed).toBe(2 * devices.length);
