@@ -93,6 +93,11 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
         String(settings.ports.temporal),
         '--db-filename',
         paths.temporal.db,
+        // WAL: the dev server waited on SQLite with the defaults (bench:rollout 1.5 -> 4.6+ updates/s).
+        '--sqlite-pragma',
+        'journal_mode=wal',
+        '--sqlite-pragma',
+        'synchronous=normal',
         '--log-level',
         'warn',
         ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [

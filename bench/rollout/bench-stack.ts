@@ -1,0 +1,175 @@
+// Everything a rollout benchmark runs against, started before the timed part and
+// stopped after it: its own local stack, repositories, services and fleet.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
+import {
+  findFreePort,
+  localStackStatus,
+  serviceIdentity,
+  startLocalStack,
+  stopLocalStack,
+} from '../../services/dev-stack/index.ts';
+import { WORKFLOWS_PATH } from '../../services/temporal/index.ts';
+import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
+import type { DeviceTimeline } from './device-timeline.ts';
+import { startProtocolFleet, type ProtocolFleet } from './protocol-fleet.ts';
+
+/** Devices enrolled at once: each enrollment is a few signatures and fsynced files. */
+const ENROLL_CONCURRENCY = 16;
+/** Durable consumer of the telemetry bridge, watched for its backlog. */
+const BRIDGE_CONSUMER = 'bench-telemetry-bridge';
+
+export interface BenchStack {
+  stateDir: string;
+  devices: string[];
+  repos: SimulatedRepositories;
+  services: FleetServices;
+  fleet: ProtocolFleet;
+  bridgeConsumer: string;
+  /** What the services dropped (telemetry the bridge refused, events the projector failed on), with the first reason. */
+  dropped: { count: number; first?: string };
+  pids: { worker: number; temporal: number; nats: number };
+  setup: { stackSeconds: number; enrollSeconds: number };
+  /** Where the Director and the fleet mark each device's steps from now on. */
+  follow(timeline: DeviceTimeline | undefined): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a Temporal dev server and a nats-server on free ports of 127.0.0.1
+ * in a fresh temporary state directory, the simulated repositories with
+ * `deviceCount` devices enrolled, the services with the rollout worker in
+ * this process, and the protocol-level fleet. `onTempDir` learns the
+ * directory at once, so an interrupt can clean up a half-started stack.
+ */
+export async function startBenchStack(options: {
+  deviceCount: number;
+  onTempDir: (dir: string) => void;
+  log: (line: string) => void;
+}): Promise<BenchStack> {
+  const tempDir = await mkdtemp(join(tmpdir(), 'uproll-bench-rollout-'));
+  options.onTempDir(tempDir);
+  const stateDir = join(tempDir, 'stack');
+  const closers: (() => Promise<unknown>)[] = [
+    () => rm(tempDir, { recursive: true, force: true }),
+    () => stopLocalStack(stateDir),
+  ];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer().catch(() => {});
+  };
+  try {
+    installRuntime();
+    const stackStarted = performance.now();
+    const ports = {
+      temporal: await findFreePort(),
+      nats: await findFreePort(),
+      natsMonitor: await findFreePort(),
+    };
+    const [, bundle] = await Promise.all([
+      startLocalStack({ stateDir, ports, onProgress: options.log }),
+      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
+    ]);
+    const stackSeconds = (performance.now() - stackStarted) / 1000;
+
+    const repos = await startSimulatedRepositories(join(tempDir, 'repositories'));
+    closers.push(() => repos.close());
+    const width = String(options.deviceCount - 1).length;
+    const devices = Array.from(
+      { length: options.deviceCount },
+      (_, i) => `bench-${String(i).padStart(width, '0')}`,
+    );
+    options.log(`enrolling ${devices.length} devices with the Director`);
+    const enrollStarted = performance.now();
+    await inBatches(devices, ENROLL_CONCURRENCY, (deviceId) => repos.enroll(deviceId));
+    const enrollSeconds = (performance.now() - enrollStarted) / 1000;
+
+    let timeline: DeviceTimeline | undefined;
+    const dropped: BenchStack['dropped'] = { count: 0 };
+    const services = await startFleetServices({
+      stateDir,
+      workflowBundle: { code: bundle.code },
+      bridgeConsumer: BRIDGE_CONSUMER,
+      onDropped: (reason) => {
+        dropped.count += 1;
+        dropped.first ??= reason;
+      },
+      releases: {
+        devices: (target) => repos.releases.devices(target),
+        async assign(deviceId, revision) {
+          timeline?.mark(deviceId, 'assigning');
+          await repos.releases.assign(deviceId, revision);
+          timeline?.mark(deviceId, 'assigned');
+        },
+      },
+    });
+    closers.push(() => services.close());
+    await services.startWorker();
+    closers.push(() => services.stopWorker());
+
+    const fleet = await startProtocolFleet({
+      servers: services.addresses.nats,
+      nkeySeed: (await serviceIdentity(stateDir)).seed,
+      devices,
+      observer: {
+        commanded: (deviceId) => timeline?.mark(deviceId, 'commanded'),
+        reported: (deviceId) => timeline?.mark(deviceId, 'reported'),
+      },
+    });
+    closers.push(() => fleet.stop());
+
+    const status = await localStackStatus(stateDir);
+    if (status.temporal.pid === undefined || status.nats.pid === undefined)
+      throw new Error(`the local stack in ${stateDir} is not running`);
+    return {
+      stateDir,
+      devices,
+      repos,
+      services,
+      fleet,
+      bridgeConsumer: BRIDGE_CONSUMER,
+      dropped,
+      pids: { worker: process.pid, temporal: status.temporal.pid, nats: status.nats.pid },
+      setup: { stackSeconds, enrollSeconds },
+      follow: (next) => (timeline = next),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Runs `body` over `items`, at most `concurrency` at once. */
+async function inBatches<T>(items: readonly T[], concurrency: number, body: (item: T) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await body(items[next++] as T);
+    }),
+  );
+}
+
+/**
+ * The Temporal runtime with every log line on stderr: the SDK core's own
+ * warnings are forwarded to the logger (by default they go to stdout, which
+ * would corrupt `--json`).
+ */
+function installRuntime(): void {
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
+  });
+}
+
+const ignore = () => {};
+const quietLogger = {
+  log: ignore,
+  trace: ignore,
+  debug: ignore,
+  info: ignore,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};

@@ -1,0 +1,183 @@
+// npm run bench:rollout — rollout throughput: device updates per second and
+// per-device latency through the real Temporal + NATS path, with a simulated
+// fleet of instantly healthy devices. Prints figures, never fails on them.
+import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stopLocalStack } from '../../services/dev-stack/index.ts';
+import { startBenchStack, type BenchStack } from './bench-stack.ts';
+import { STEP_SOURCES } from './device-timeline.ts';
+import { runRollout, type RolloutFigures } from './rollout-run.ts';
+
+const TARGET_PER_SECOND = 50;
+const TARGET_DEVICES = 10_000;
+
+const USAGE = `npm run bench:rollout -- [options]
+
+Starts its own Temporal dev server and nats-server on free ports of 127.0.0.1
+(temporary state directory, removed afterwards), an Image repository and a
+Director (keys in memory), enrolls the devices with the Director (before the
+clock starts), and runs the services (telemetry bridge, projector, rollout worker) in this
+process. The fleet is simulated at the protocol level over one NATS connection:
+each device accepts the update command and at once stores the telemetry of a
+healthy update (downloaded, installed, committed) in JetStream.
+Then, per --max-in-flight value, it publishes a revision and rolls it out to
+every device (canary 1%, waves 10/50/100%, no soak, a gate that never stops it),
+timing from startRollout to the rollout's result. Prints: sustained device
+updates per second (between the 10% and the 90% commit), p50/p99 per device
+from the Director assignment to the committed event, events written to the
+event log, peak RSS (VmHWM) and CPU time of this process (worker, bridge, projector,
+Director and simulated fleet), the Temporal dev server and nats-server.
+Target of the issue: at least ${TARGET_PER_SECOND} device updates/s at ${TARGET_DEVICES} devices.
+
+Options:
+  --devices N              devices in the fleet (default 1000)
+  --max-in-flight N[,N…]   devices updating at once; several values run one rollout
+                           each on the same stack (default 500)
+  --timeout-minutes N      give up on a rollout after this long (default 20)
+  --json                   print the figures as JSON
+  --help                   this text`;
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000' },
+    'max-in-flight': { type: 'string', default: '500' },
+    'timeout-minutes': { type: 'string', default: '20' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const deviceCount = Number(values.devices);
+const maxInFlights = values['max-in-flight'].split(',').map(Number);
+const timeoutMinutes = Number(values['timeout-minutes']);
+if (
+  !Number.isInteger(deviceCount) ||
+  deviceCount < 1 ||
+  deviceCount > 100_000 ||
+  !maxInFlights.every((m) => Number.isInteger(m) && m >= 1 && m <= 10_000) ||
+  !(timeoutMinutes > 0)
+) {
+  console.error(
+    `--devices is 1..100000, --max-in-flight whole numbers 1..10000, --timeout-minutes above 0\n\n${USAGE}`,
+  );
+  process.exit(2);
+}
+const command = ['npm run bench:rollout --', ...process.argv.slice(2)].join(' ');
+const log = (line: string) => console.error(line);
+
+// The servers run detached: an interrupt must stop them (and remove the state) here.
+let tempDir: string | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    const dir = tempDir;
+    void (dir ? stopLocalStack(join(dir, 'stack')) : Promise.resolve())
+      .catch(() => {})
+      .finally(() => {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+  });
+}
+
+let stack: BenchStack | undefined;
+const runs: RolloutFigures[] = [];
+try {
+  log(`bench:rollout: ${deviceCount} devices, max in flight ${maxInFlights.join(', ')}`);
+  stack = await startBenchStack({ deviceCount, onTempDir: (dir) => (tempDir = dir), log });
+  log(
+    `local stack up in ${stack.setup.stackSeconds.toFixed(1)} s; ${deviceCount} devices enrolled in ` +
+      `${stack.setup.enrollSeconds.toFixed(1)} s`,
+  );
+  for (const maxInFlight of maxInFlights) {
+    log(`rollout to ${deviceCount} devices, max in flight ${maxInFlight}`);
+    runs.push(await runRollout(stack, { maxInFlight, timeoutMs: timeoutMinutes * 60_000, log }));
+  }
+} catch (err) {
+  console.error(`bench:rollout: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await stack?.close();
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+}
+if (runs.length === 0 || !stack) process.exit(process.exitCode ?? 1);
+
+const best = runs.reduce((a, b) => (b.sustainedPerSecond > a.sustainedPerSecond ? b : a));
+const setup = {
+  stackSeconds: stack.setup.stackSeconds,
+  enrollSeconds: stack.setup.enrollSeconds,
+  enrollPerSecond: deviceCount / stack.setup.enrollSeconds,
+};
+if (values.json) {
+  console.log(
+    JSON.stringify(
+      {
+        command,
+        devices: deviceCount,
+        node: process.version,
+        cpus: availableParallelism(),
+        target: { perSecond: TARGET_PER_SECOND, devices: TARGET_DEVICES },
+        setup,
+        best: { maxInFlight: best.maxInFlight, ratioToTarget: best.sustainedPerSecond / TARGET_PER_SECOND },
+        runs,
+      },
+      null,
+      2,
+    ),
+  );
+} else {
+  const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
+  const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : '-');
+  const row = (label: string, value: string) => console.log(`  ${label.padEnd(48)}${value}`);
+  console.log(
+    `Rollout throughput: ${deviceCount} simulated devices (protocol-level fleet, instant health, no soak); ` +
+      `Node ${process.version}, ${availableParallelism()} CPUs`,
+  );
+  console.log(`  command: ${command}`);
+  row(
+    'setup (untimed): Director enrollment',
+    `${setup.enrollSeconds.toFixed(1)} s (${setup.enrollPerSecond.toFixed(0)} devices/s)`,
+  );
+  for (const run of runs) {
+    console.log(`max in flight ${run.maxInFlight}: ${run.status}, ${run.committed}/${deviceCount} committed`);
+    row('sustained device updates/s (10%..90% commit)', run.sustainedPerSecond.toFixed(1));
+    row(
+      'overall device updates/s (start to result)',
+      `${run.overallPerSecond.toFixed(1)} (${run.rolloutSeconds.toFixed(1)} s)`,
+    );
+    row(
+      'assignment -> commit per device p50 / p99 / max',
+      `${ms(run.assignToCommitMs.p50)} / ${ms(run.assignToCommitMs.p99)} / ${ms(run.assignToCommitMs.max)}`,
+    );
+    for (const step of run.steps)
+      row(`  -> ${STEP_SOURCES[step.to]}`, `p50 ${ms(step.p50)}, p99 ${ms(step.p99)}`);
+    row(
+      'telemetry bridge backlog median / max',
+      `${run.bridgeBacklog.median} / ${run.bridgeBacklog.max} messages`,
+    );
+    row(
+      'events written to the event log',
+      `${run.eventsWritten} (${(run.eventsWritten / deviceCount).toFixed(2)} per device)`,
+    );
+    row('telemetry messages stored', String(run.telemetryWritten));
+    if (run.dropped.count > 0)
+      row('dropped by the services', `${run.dropped.count} (first: ${run.dropped.first ?? '?'})`);
+    for (const [name, usage] of Object.entries(run.processes)) {
+      const label = name === 'worker' ? 'worker (this process)' : name === 'nats' ? 'nats-server' : name;
+      row(
+        `${label}: peak RSS (${usage.peakSource}), CPU`,
+        `${mb(usage.peakRssKb)}, ${usage.cpuSeconds.toFixed(1)} s (${((100 * usage.cpuSeconds) / run.rolloutSeconds).toFixed(0)}% of a core)`,
+      );
+    }
+  }
+  console.log(
+    `best: max in flight ${best.maxInFlight}, ${best.sustainedPerSecond.toFixed(1)} updates/s = ` +
+      `${(best.sustainedPerSecond / TARGET_PER_SECOND).toFixed(2)} x the ${TARGET_PER_SECOND}/s target ` +
+      `(target stated at ${TARGET_DEVICES} devices; this run: ${deviceCount})`,
+  );
+}
