@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
 import {
   findFreePort,
@@ -12,7 +12,7 @@ import {
   startLocalStack,
   stopLocalStack,
 } from '../../services/dev-stack/index.ts';
-import { WORKFLOWS_PATH } from '../../services/temporal/index.ts';
+import { bundleWorkflows } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
 import { startProtocolFleet, type ProtocolFleet } from './protocol-fleet.ts';
@@ -70,7 +70,7 @@ export async function startBenchStack(options: {
     };
     const [, bundle] = await Promise.all([
       startLocalStack({ stateDir, ports, onProgress: options.log }),
-      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
+      bundleWorkflows(),
     ]);
     const stackSeconds = (performance.now() - stackStarted) / 1000;
 
@@ -90,7 +90,7 @@ export async function startBenchStack(options: {
     const dropped: BenchStack['dropped'] = { count: 0 };
     const services = await startFleetServices({
       stateDir,
-      workflowBundle: { code: bundle.code },
+      workflowBundle: { code: bundle },
       bridgeConsumer: BRIDGE_CONSUMER,
       onDropped: (reason) => {
         dropped.count += 1;
@@ -163,13 +163,3 @@ function installRuntime(): void {
     telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
   });
 }
-
-const ignore = () => {};
-const quietLogger = {
-  log: ignore,
-  trace: ignore,
-  debug: ignore,
-  info: ignore,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleOption, bundleWorkflowCode } from '@temporalio/worker';
 
 /** The task queue every Uproll workflow and activity runs on. */
 export const TASK_QUEUE = 'uproll';
@@ -17,6 +17,20 @@ export interface UprollWorkerOptions {
 
 /** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
 export const WORKFLOWS_PATH = new URL('../../workflows/index.ts', import.meta.url).pathname;
+
+/** Bundles the workflow code once (tests, benchmarks), saying only warnings and errors. */
+export async function bundleWorkflows(): Promise<string> {
+  const ignore = () => {};
+  const logger = {
+    log: ignore,
+    trace: ignore,
+    debug: ignore,
+    info: ignore,
+    warn: (message: string) => console.warn(message),
+    error: (message: string) => console.error(message),
+  };
+  return (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger })).code;
+}
 
 /** Creates the rollout worker; run it with `worker.run()` and stop it with `worker.shutdown()`. */
 export async function createUprollWorker(

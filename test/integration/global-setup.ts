@@ -1,10 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { findFreePort, startLocalStack, stopLocalStack } from '../../services/dev-stack/index.ts';
-import { WORKFLOWS_PATH } from '../../services/temporal/index.ts';
+import { bundleWorkflows } from '../../services/temporal/index.ts';
 
 export interface IntegrationContext {
   stateDir: string;
@@ -28,25 +27,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     nats: await findFreePort(),
     natsMonitor: await findFreePort(),
   };
-  const [, bundle] = await Promise.all([
-    startLocalStack({ stateDir, ports }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }),
-  ]);
+  const [, bundle] = await Promise.all([startLocalStack({ stateDir, ports }), bundleWorkflows()]);
   const workflowBundlePath = join(stateDir, 'workflow-bundle.js');
-  await writeFile(workflowBundlePath, bundle.code);
+  await writeFile(workflowBundlePath, bundle);
   project.provide('integration', { stateDir, workflowBundlePath });
   return async () => {
     await stopLocalStack(stateDir);
     await rm(stateDir, { recursive: true, force: true });
   };
 }
-
-const ignore = () => {};
-const quietLogger = {
-  log: ignore,
-  trace: ignore,
-  debug: ignore,
-  info: ignore,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
