@@ -22,7 +22,8 @@ export interface ActivityDeps {
   eventLog: { append(event: DomainEvent, options: { msgId: string }): Promise<unknown> };
   /** The Director, for rollouts: assigns revisions and knows the fleet. Absent on workers without it. */
   releases?: {
-    assign(deviceId: string, revision: string): Promise<void>;
+    /** `rolloutId`: the device update the assignment is for; its version report is matched to it. */
+    assign(deviceId: string, revision: string, rolloutId?: string): Promise<void>;
     devices(target: RolloutTarget): Promise<string[]>;
   };
   /** One round of the metadata freshness job; absent on workers without online keys. */
@@ -82,9 +83,9 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Has the Director assign the revision to the device (idempotent: the same targets again). */
-    assignRevision(deviceId: string, revision: string): Promise<void> {
-      return withCodedFailures(() => releasesOf(deps).assign(deviceId, revision));
+    /** Has the Director assign the revision to the device for an update (idempotent: the same targets again). */
+    assignRevision(deviceId: string, revision: string, rolloutId: string): Promise<void> {
+      return withCodedFailures(() => releasesOf(deps).assign(deviceId, revision, rolloutId));
     },
 
     /** The device ids a rollout target names now, sorted. */

@@ -293,6 +293,7 @@ export class UpdateManager {
       await step('downloaded', { bytes: fetched });
       await this.#boundary('downloaded');
       for (const artifact of revision.artifacts) await this.objects.check(artifact);
+      await step('verified');
       await this.#boundary('verified');
       const control = await this.boot.read();
       let written = 0;
@@ -370,6 +371,7 @@ export class UpdateManager {
       await this.#rollBack(active, describe(err, 'HEALTH_CHECK_FAILED'));
       return 'rolled_back';
     }
+    await this.#report(active, 'healthy', { deployment: active.deployment });
     await this.#boundary('healthy');
     await this.#commit(active);
     return 'committed';

@@ -1,7 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../activities/index.ts';
+import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
+import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../services/nats/index.ts';
 import { startProjector } from '../services/projections/index.ts';
@@ -24,13 +26,18 @@ export interface FleetServicesOptions {
   projector?: boolean;
   /** The Director, for a worker that runs rollouts. */
   releases?: ActivityDeps['releases'];
+  /**
+   * The Director's repository: its report listener verifies the devices'
+   * signed version reports and confirms each device update they show done.
+   */
+  director?: DirectorRepository;
   taskQueue?: string;
 }
 
 /**
  * The server side of Uproll on the local stack, in one process: the service
  * NATS connection, the streams, the event log, a Temporal client, the
- * telemetry bridge and the rollout worker (which can be stopped and started
+ * telemetry bridge, the Director's report listener and the rollout worker (which can be stopped and started
  * again, as after a restart).
  */
 export async function startFleetServices(options: FleetServicesOptions) {
@@ -65,6 +72,21 @@ export async function startFleetServices(options: FleetServicesOptions) {
       onDropped: options.onDropped,
     });
     closers.unshift(() => bridge.stop());
+    if (options.director) {
+      const listener = await startReportListener({
+        nc,
+        director: options.director,
+        eventLog: new EventLog(nc),
+        consumerName: options.bridgeConsumer ? `${options.bridgeConsumer}-reports` : undefined,
+        onConfirmed: async (deviceId, rolloutId, report) => {
+          const handle = client.workflow.getHandle(deviceUpdateWorkflowId(deviceId, rolloutId));
+          await handle.signal(DEVICE_VERSION_REPORT_SIGNAL, report).catch((err: unknown) => {
+            if (!(err instanceof WorkflowNotFoundError)) throw err; // that update is over: nothing to confirm
+          });
+        },
+      });
+      closers.unshift(() => listener.stop());
+    }
     return {
       addresses,
       nc,

@@ -3,17 +3,30 @@ import { TERMINAL_PHASES, type DevicePhase, type Telemetry } from './telemetry.t
 /** A phase of one device update as the server tracks it. */
 export type UpdatePhase = 'commanded' | DevicePhase;
 
-/** What the server waits for next, each with its own time limit. */
-export type AwaitedStep = 'command' | 'download' | 'install' | 'verdict';
+/**
+ * What the server waits for next, each with its own time limit: the device
+ * to accept the command, to download, to verify and install, to decide
+ * (health check, commit or roll back), and, once it committed, the
+ * Director to accept its signed version report showing the new revision.
+ */
+export type AwaitedStep = 'command' | 'download' | 'install' | 'verdict' | 'report';
 
 const RANK: Record<UpdatePhase, number> = {
   commanded: 0,
   downloaded: 1,
-  installed: 2,
-  committed: 3,
-  rolled_back: 3,
-  failed: 3,
+  verified: 2,
+  installed: 3,
+  healthy: 4,
+  committed: 5,
+  rolled_back: 5,
+  failed: 5,
 };
+
+/** The Director accepted a signed version report (manifest `counter`) showing `revision` installed. */
+export interface VersionReport {
+  revision: string;
+  counter: number;
+}
 
 /** One phase reached, with the device's report when it came from the device. */
 export interface PhaseRecord {
@@ -30,6 +43,7 @@ export class DeviceUpdateProgress {
   readonly deviceId: string;
   readonly rolloutId: string;
   readonly #phases: PhaseRecord[] = [];
+  #versionReport: VersionReport | undefined;
 
   constructor(deviceId: string, rolloutId: string) {
     this.deviceId = deviceId;
@@ -59,12 +73,32 @@ export class DeviceUpdateProgress {
       case 'commanded':
         return 'download';
       case 'downloaded':
+      case 'verified':
         return 'install';
       case 'installed':
+      case 'healthy':
         return 'verdict';
+      case 'committed':
+        return this.#versionReport ? undefined : 'report';
       default:
         return undefined;
     }
+  }
+
+  /** The Director's accepted version report that shows the new revision, once it came. */
+  get versionReport(): VersionReport | undefined {
+    return this.#versionReport;
+  }
+
+  /**
+   * Takes the Director's word that the device's signed version report shows
+   * `revision` installed: with the device's own `committed`, the update is
+   * done. Reports of another revision change nothing.
+   */
+  applyVersionReport(report: VersionReport, revision: string): boolean {
+    if (report.revision !== revision || this.#versionReport) return false;
+    this.#versionReport = report;
+    return true;
   }
 
   /** The device accepted the command. */

@@ -25,6 +25,8 @@ export interface DeviceUpdateEventData {
   revision: string;
   workflowId: string;
   deployment?: string;
+  /** On `committed`: the counter of the signed version report that confirmed it. */
+  reportCounter?: number;
   /** An UprollErrorCode, or a code the device reported. */
   error?: { code: string; message: string };
 }

@@ -22,12 +22,18 @@ export type UprollErrorCode =
   | 'BOOT_ATTEMPTS_EXCEEDED'
   /** The device is not connected or did not answer a command. */
   | 'DEVICE_UNREACHABLE'
-  /** The device refused a command (busy, invalid). */
+  /** The device refused a command (invalid, or not applicable). */
   | 'COMMAND_REJECTED'
+  /** The device is still applying another update; asked again later. */
+  | 'DEVICE_BUSY'
   /** The Director does not assign the commanded revision to this device (yet, or any more). */
   | 'NOT_ASSIGNED'
   /** A phase of an update did not complete within its time limit. */
   | 'PHASE_TIMEOUT'
+  /** The device said it committed, but no signed version report showing the revision reached the Director in time. */
+  | 'VERSION_REPORT_MISSING'
+  /** The device did not answer the update command for as long as the rollout waits for offline devices. */
+  | 'DEVICE_OFFLINE'
   /** An append to the event log lost an optimistic-concurrency race. */
   | 'EVENT_CONFLICT'
   // Trust (TUF / Uptane): each code names the attack a failed check indicates.

@@ -49,6 +49,8 @@ export function deviceUpdateWorkflowId(deviceId: string, rolloutId: string): str
 
 /** Names of the device update workflow's messages, shared by the workflow and its callers. */
 export const DEVICE_PROGRESS_SIGNAL = 'deviceProgress';
+/** The Director accepted a device's signed version report showing the revision it was assigned. */
+export const DEVICE_VERSION_REPORT_SIGNAL = 'deviceVersionReport';
 export const DEVICE_UPDATE_STATUS_QUERY = 'deviceUpdateStatus';
 
 /** Device -> Director: signed version reports (device manifests), captured by JetStream. */

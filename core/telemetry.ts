@@ -4,8 +4,20 @@ import { deviceIdSchema, rolloutIdSchema } from './identifiers.ts';
 /** Byte cap on one telemetry message as it arrives from a device. */
 export const MAX_TELEMETRY_BYTES = 16 * 1024;
 
-/** Phases a device reports while it applies an update, in order. */
-export const DEVICE_PHASES = ['downloaded', 'installed', 'committed', 'rolled_back', 'failed'] as const;
+/**
+ * Phases a device reports while it applies an update, in order: objects
+ * downloaded, their hashes verified, installed and switched to, the new
+ * revision booted and healthy, then committed (or rolled back, or failed).
+ */
+export const DEVICE_PHASES = [
+  'downloaded',
+  'verified',
+  'installed',
+  'healthy',
+  'committed',
+  'rolled_back',
+  'failed',
+] as const;
 export const devicePhaseSchema = z.enum(DEVICE_PHASES);
 export type DevicePhase = z.infer<typeof devicePhaseSchema>;
 

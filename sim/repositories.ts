@@ -145,9 +145,17 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
     /** What a rollout worker needs from these repositories. */
     releases: directorReleases({ director, image, signers: directorSigners }),
 
-    /** Tells a device, through the Director, to install a released revision. */
-    assign(deviceId: string, revision: string): Promise<void> {
-      return assignRevision({ director, image, deviceId, revision, signers: directorSigners, now: now() });
+    /** Tells a device, through the Director, to install a released revision (for the update `rolloutId`). */
+    assign(deviceId: string, revision: string, rolloutId?: string): Promise<void> {
+      return assignRevision({
+        director,
+        image,
+        deviceId,
+        revision,
+        ...(rolloutId ? { rolloutId } : {}),
+        signers: directorSigners,
+        now: now(),
+      });
     },
 
     async close(): Promise<void> {

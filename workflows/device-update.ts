@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   workflowInfo,
@@ -14,7 +15,7 @@ import {
   type DeviceUpdateEvent,
   type UpdateCommand,
 } from '../core/index.ts';
-import { deviceProgressSignal, deviceUpdateStatusQuery } from './messages.ts';
+import { deviceProgressSignal, deviceUpdateStatusQuery, deviceVersionReportSignal } from './messages.ts';
 
 /**
  * Milliseconds, or an `ms`-style text such as '30 seconds' as Temporal takes it.
@@ -28,7 +29,10 @@ export interface DeviceUpdateInput {
   command: UpdateCommand;
   /** The rollout this update belongs to (its events say so, retries included). */
   rollout?: string;
-  /** Have the Director assign the revision to the device first (rollouts do; tests may assign themselves). */
+  /**
+   * Have the Director assign the revision for this update first (default).
+   * False when the caller assigned it already, with this update's rollout id.
+   */
   assign?: boolean;
   /** Time limit of each step; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
   phaseTimeouts?: Partial<Record<AwaitedStep, Duration>>;
@@ -36,6 +40,8 @@ export interface DeviceUpdateInput {
 
 export interface DeviceUpdateResult {
   outcome: 'committed' | 'rolled_back';
+  /** The counter of the signed version report that showed the revision committed. */
+  reportCounter?: number;
   deviceId: string;
   rolloutId: string;
   revision: string;
@@ -49,32 +55,43 @@ export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, Duration> = {
   download: '30 minutes',
   install: '10 minutes',
   verdict: '10 minutes',
+  report: '2 minutes',
 };
 
-const { assignRevision } = proxyActivities<activities.UprollActivities>({
+// Local activities: each is one marker in the history and runs inside the
+// workflow task, which keeps a device update to a few dozen history events.
+const { assignRevision } = proxyLocalActivities<activities.UprollActivities>({
   // Director signing; transient trouble (disk, lock) is retried, a refusal is final.
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-const { recordDeviceEvent } = proxyActivities<activities.UprollActivities>({
-  // One JetStream publish: a worker that died mid-append is retried soon.
+const { recordDeviceEvent } = proxyLocalActivities<activities.UprollActivities>({
+  // One JetStream publish, deduplicated by its message id: a retry appends it once.
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
 /**
- * One device's update as a durable transaction: command the device over NATS,
- * follow its progress (telemetry delivered as signals) with a time limit per
- * phase, and end committed or rolled back. Every phase is appended to the
- * event log. A device-side failure (bad hash, unreachable device, timeout)
- * fails the workflow with an `ApplicationFailure` whose type is the error code.
+ * One device's update as a durable transaction: the Director assigns the
+ * revision, the device is commanded over NATS, and its progress (telemetry
+ * delivered as signals) moves through downloaded, verified, installed,
+ * healthy and committed, each with a time limit. The update counts as
+ * committed only once the Director accepted a signed version report showing
+ * the new revision (a signal from its report listener). Every phase is
+ * appended to the event log. A device-side failure (bad hash, unreachable
+ * device, timeout) fails the workflow with an `ApplicationFailure` whose
+ * type is the error code.
  */
 export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<DeviceUpdateResult> {
   const { deviceId, command } = input;
   const timeouts = { ...DEFAULT_PHASE_TIMEOUTS, ...input.phaseTimeouts };
   const progress = new DeviceUpdateProgress(deviceId, command.rolloutId);
   setHandler(deviceProgressSignal, (report) => void progress.apply(report));
+  setHandler(
+    deviceVersionReportSignal,
+    (report) => void progress.applyVersionReport(report, command.revision),
+  );
   setHandler(deviceUpdateStatusQuery, () => progress.phases);
 
   const { workflowId } = workflowInfo();
@@ -98,8 +115,8 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   };
 
   await record('device.update.started');
-  if (input.assign) {
-    await assignRevision(deviceId, command.revision).catch((err: unknown) =>
+  if (input.assign !== false) {
+    await assignRevision(deviceId, command.revision, command.rolloutId).catch((err: unknown) =>
       fail(...describeActivityFailure(err, 'NOT_ASSIGNED')),
     );
   }
@@ -108,10 +125,15 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   );
   progress.markCommanded();
 
+  // Signals may arrive while an event is being recorded: take phases one by
+  // one. `committed` waits for the version report that confirms it.
   let recorded = 0;
+  const nextToRecord = () => {
+    const next = progress.phases[recorded];
+    return next && (next.phase !== 'committed' || progress.versionReport) ? next : undefined;
+  };
   for (;;) {
-    // Signals may arrive while an event is being recorded: take phases one by one.
-    for (let next = progress.phases[recorded]; next; next = progress.phases[recorded]) {
+    for (let next = nextToRecord(); next; next = nextToRecord()) {
       recorded += 1;
       const { phase, report } = next;
       if (phase === 'failed') {
@@ -120,16 +142,24 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
           report?.error?.message ?? 'the device reported a failure',
         );
       }
-      await record(`device.update.${phase}`, { deployment: report?.deployment, error: report?.error });
+      await record(`device.update.${phase}`, {
+        deployment: report?.deployment,
+        error: report?.error,
+        ...(phase === 'committed' ? { reportCounter: progress.versionReport?.counter } : {}),
+      });
     }
     const step = progress.awaiting;
     if (step === undefined) break;
-    const moved = await condition(() => progress.phases.length > recorded, timeouts[step]);
-    if (!moved) {
-      return fail(
-        'PHASE_TIMEOUT',
-        `device ${deviceId} did not finish the ${step} step within ${String(timeouts[step])}`,
-      );
+    if (!(await condition(() => nextToRecord() !== undefined, timeouts[step]))) {
+      return step === 'report'
+        ? fail(
+            'VERSION_REPORT_MISSING',
+            `device ${deviceId} reported ${command.revision} committed, but no signed version report showing it reached the Director within ${String(timeouts.report)}`,
+          )
+        : fail(
+            'PHASE_TIMEOUT',
+            `device ${deviceId} did not finish the ${step} step within ${String(timeouts[step])}`,
+          );
     }
   }
 
@@ -140,6 +170,7 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
     rolloutId: command.rolloutId,
     revision: command.revision,
     phases: phaseNames(progress),
+    ...(progress.versionReport ? { reportCounter: progress.versionReport.counter } : {}),
     deployment: last?.deployment,
     reason: last?.error,
   };
@@ -147,6 +178,7 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
 
 /** Sends the command, retrying while the device is unreachable, within the command time limit. */
 function commandDevice(deviceId: string, command: UpdateCommand, limit: Duration): Promise<unknown> {
+  // A regular activity: its retries may run for minutes while the device is offline.
   const { sendUpdateCommand } = proxyActivities<activities.UprollActivities>({
     startToCloseTimeout: '10 seconds',
     scheduleToCloseTimeout: limit,
@@ -160,8 +192,14 @@ function describeCommandFailure(err: unknown, limit: Duration): [string, string]
   // A refusal is final; anything else was retried until the time limit ran out.
   if (cause instanceof ApplicationFailure && cause.nonRetryable && cause.type)
     return [cause.type, cause.message];
-  const last = cause instanceof TimeoutFailure && cause.cause ? ` (last error: ${cause.cause.message})` : '';
-  return ['PHASE_TIMEOUT', `the device did not accept the update command within ${String(limit)}${last}`];
+  const lastError = cause instanceof TimeoutFailure ? cause.cause : undefined;
+  if (lastError instanceof ApplicationFailure && lastError.type === 'DEVICE_BUSY')
+    return [
+      'DEVICE_BUSY',
+      `the device was busy with another update for ${String(limit)}: ${lastError.message}`,
+    ];
+  const last = lastError ? ` (last error: ${lastError.message})` : '';
+  return ['DEVICE_OFFLINE', `the device did not accept the update command within ${String(limit)}${last}`];
 }
 
 function describeActivityFailure(err: unknown, fallback: string): [string, string] {

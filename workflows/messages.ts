@@ -2,8 +2,10 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import {
   DEVICE_PROGRESS_SIGNAL,
   DEVICE_UPDATE_STATUS_QUERY,
+  DEVICE_VERSION_REPORT_SIGNAL,
   type PhaseRecord,
   type Telemetry,
+  type VersionReport,
 } from '../core/index.ts';
 
 /** A device's telemetry report, validated by the telemetry bridge. */
@@ -11,3 +13,6 @@ export const deviceProgressSignal = defineSignal<[Telemetry]>(DEVICE_PROGRESS_SI
 
 /** The phases one device update has reached so far. */
 export const deviceUpdateStatusQuery = defineQuery<readonly PhaseRecord[]>(DEVICE_UPDATE_STATUS_QUERY);
+
+/** The Director accepted the device's signed version report showing this revision installed. */
+export const deviceVersionReportSignal = defineSignal<[VersionReport]>(DEVICE_VERSION_REPORT_SIGNAL);

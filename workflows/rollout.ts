@@ -4,7 +4,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   workflowInfo,
@@ -68,8 +68,9 @@ export interface RolloutResult {
 /** Past this many history events the rollout continues as new after the running wave. */
 const HISTORY_LIMIT = 8_000;
 
+// Local activities: one marker each in the history, run inside the workflow task.
 const { recordEvent, resolveTargets, acquireDevice, releaseDevice, rollbackDevice } =
-  proxyActivities<activities.UprollActivities>({
+  proxyLocalActivities<activities.UprollActivities>({
     startToCloseTimeout: '1 minute',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
@@ -313,9 +314,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           'deviceUpdateWorkflow',
           {
             workflowId: deviceUpdateWorkflowId(deviceId, childRollout),
-            args: [
-              { deviceId, command: { rolloutId: childRollout, revision }, assign: true, rollout: rolloutId },
-            ],
+            args: [{ deviceId, command: { rolloutId: childRollout, revision }, rollout: rolloutId }],
           },
         );
         return {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
+import { revisionTargetPath } from '../../core/index.ts';
 import {
   findFreePort,
   localStackStatus,
@@ -15,7 +16,7 @@ import {
 import { bundleWorkflows } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
-import { startProtocolFleet, type ProtocolFleet } from './protocol-fleet.ts';
+import { startProtocolFleet, type DeviceKeys, type ProtocolFleet } from './protocol-fleet.ts';
 
 /** Devices enrolled at once: each enrollment is a few signatures and fsynced files. */
 const ENROLL_CONCURRENCY = 16;
@@ -83,7 +84,11 @@ export async function startBenchStack(options: {
     );
     options.log(`enrolling ${devices.length} devices with the Director`);
     const enrollStarted = performance.now();
-    await inBatches(devices, ENROLL_CONCURRENCY, (deviceId) => repos.enroll(deviceId));
+    const keys = new Map<string, DeviceKeys>();
+    await inBatches(devices, ENROLL_CONCURRENCY, async (deviceId) => {
+      const identity = await repos.enroll(deviceId);
+      keys.set(deviceId, { ecuSerial: identity.device.ecus[0]!.serial, key: identity.deviceKey });
+    });
     const enrollSeconds = (performance.now() - enrollStarted) / 1000;
 
     let timeline: DeviceTimeline | undefined;
@@ -96,11 +101,12 @@ export async function startBenchStack(options: {
         dropped.count += 1;
         dropped.first ??= reason;
       },
+      director: repos.director,
       releases: {
         devices: (target) => repos.releases.devices(target),
-        async assign(deviceId, revision) {
+        async assign(deviceId, revision, rolloutId) {
           timeline?.mark(deviceId, 'assigning');
-          await repos.releases.assign(deviceId, revision);
+          await repos.releases.assign(deviceId, revision, rolloutId);
           timeline?.mark(deviceId, 'assigned');
         },
       },
@@ -112,7 +118,12 @@ export async function startBenchStack(options: {
     const fleet = await startProtocolFleet({
       servers: services.addresses.nats,
       nkeySeed: (await serviceIdentity(stateDir)).seed,
-      devices,
+      devices: keys,
+      releasedImage: async (revision) => {
+        const target = (await repos.image.releasedTargets())[revisionTargetPath(revision)];
+        if (!target) throw new Error(`revision ${revision} is not released`);
+        return { length: target.length, hashes: target.hashes };
+      },
       observer: {
         commanded: (deviceId) => timeline?.mark(deviceId, 'commanded'),
         reported: (deviceId) => timeline?.mark(deviceId, 'reported'),

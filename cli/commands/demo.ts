@@ -84,7 +84,11 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined): Pro
   try {
     const repositories = await startSimulatedRepositories(join(demoDir, 'repositories'));
     cleanups.unshift(() => repositories.close());
-    const services = await startFleetServices({ stateDir, releases: repositories.releases });
+    const services = await startFleetServices({
+      stateDir,
+      releases: repositories.releases,
+      director: repositories.director,
+    });
     cleanups.unshift(() => services.close());
     say(`Uproll demo on Temporal ${addresses.temporal} and NATS ${addresses.nats}`);
     say(`  starting ${count} simulated devices (hardware ${SIM_HARDWARE_ID}), each its own NATS user…`);

@@ -31,21 +31,24 @@ export const worker: Command = {
     const freshness = values['passphrase-env'] !== undefined || values['passphrase-fd'] !== undefined;
     let keepFresh: (() => Promise<unknown>) | undefined;
     let releases: ReturnType<typeof directorReleases> | undefined;
+    let director: DirectorRepository | undefined;
     if (freshness) {
       const signers = await freshnessSigners(
         new KeyStore(keystoreDir(values), { onlineOnly: true }),
         await readPassphrase(values, '', 'online key'),
       );
       const image = new ImageRepository(imageRepoDir(values));
-      const director = new DirectorRepository(directorDir(values));
-      keepFresh = () => keepMetadataFresh({ image, director, signers, now: new Date() });
-      releases = directorReleases({ director, image, signers: signers.director });
+      const repository = new DirectorRepository(directorDir(values));
+      keepFresh = () => keepMetadataFresh({ image, director: repository, signers, now: new Date() });
+      releases = directorReleases({ director: repository, image, signers: signers.director });
+      director = repository;
     }
     const services = await startFleetServices({
       stateDir: stateDirOf(values),
       onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
       ...(keepFresh ? { keepMetadataFresh: keepFresh } : {}),
       ...(releases ? { releases } : {}),
+      ...(director ? { director } : {}),
     });
     await services.startWorker();
     if (freshness) await ensureFreshnessSchedule(services.client);

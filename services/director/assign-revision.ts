@@ -15,6 +15,8 @@ export async function assignRevision(input: {
   image: ImageRepository;
   deviceId: string;
   revision: string;
+  /** The rollout (device update) this assignment is for: the device's version report is matched to it. */
+  rolloutId?: string;
   signers: { targets: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] };
   now: Date;
 }): Promise<void> {
@@ -33,6 +35,7 @@ export async function assignRevision(input: {
     [{ ecuSerial: primary.serial, path, length: released.length, hashes: released.hashes, releaseCounter }],
     input.signers,
     input.now,
+    input.rolloutId,
   );
 }
 
@@ -54,8 +57,8 @@ export function directorReleases(input: {
   signers: Parameters<typeof assignRevision>[0]['signers'];
 }) {
   return {
-    assign: (deviceId: string, revision: string) =>
-      assignRevision({ ...input, deviceId, revision, now: new Date() }),
+    assign: (deviceId: string, revision: string, rolloutId?: string) =>
+      assignRevision({ ...input, deviceId, revision, ...(rolloutId ? { rolloutId } : {}), now: new Date() }),
     devices: (target: RolloutTarget) => targetDevices(input.director, target),
   };
 }

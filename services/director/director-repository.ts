@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -36,6 +37,8 @@ const inventorySchema = z.object({
   publicKey: publicKeySchema,
   lastCounter: z.int().optional(),
   lastReportAt: z.string().optional(),
+  /** Of the last accepted manifest: the same bytes delivered again are accepted again, not a replay. */
+  lastManifestSha256: z.string().optional(),
   installed: z
     .record(
       z.string(),
@@ -56,6 +59,10 @@ export interface Assignment {
   hashes: Record<string, string>;
   releaseCounter: number;
 }
+
+const assignmentNoteSchema = z.object({ rolloutId: z.string(), paths: z.array(z.string()) });
+/** Which rollout (device update) the Director's latest targets for a device belong to. */
+export type AssignmentNote = z.infer<typeof assignmentNoteSchema>;
 
 type OnlineSigners = {
   targets: readonly Signer[];
@@ -81,6 +88,9 @@ export class DirectorRepository {
   }
   #inventoryPath(deviceId: string): string {
     return join(this.dir, 'inventory', `${assertToken(deviceId, 'device id')}.json`);
+  }
+  #assignmentPath(deviceId: string): string {
+    return join(this.dir, 'assignments', `${assertToken(deviceId, 'device id')}.json`);
   }
   get #roots(): MetadataFiles {
     return new MetadataFiles(join(this.dir, 'root'));
@@ -134,6 +144,14 @@ export class DirectorRepository {
     return record;
   }
 
+  /** Whether the device is registered with this Director. */
+  async knows(deviceId: string): Promise<boolean> {
+    return access(this.#inventoryPath(deviceId)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   async inventory(deviceId: string): Promise<InventoryRecord> {
     const bytes = await readFile(this.#inventoryPath(deviceId)).catch(() => undefined);
     if (!bytes)
@@ -152,6 +170,7 @@ export class DirectorRepository {
     assignments: readonly Assignment[],
     signers: OnlineSigners,
     now: Date,
+    rolloutId?: string,
   ): Promise<number> {
     const record = await this.inventory(deviceId);
     const targets: Record<string, TargetSpec> = {};
@@ -168,12 +187,27 @@ export class DirectorRepository {
         },
       };
     }
+    // Noted before the targets are published, so a report of them always finds its rollout.
+    await mkdir(join(this.dir, 'assignments'), { recursive: true });
+    const note: AssignmentNote = { rolloutId: rolloutId ?? '', paths: Object.keys(targets) };
+    await writeFileAtomic(this.#assignmentPath(deviceId), `${JSON.stringify(note)}\n`);
     const files = this.#device(deviceId);
     const served = await files.served();
     return this.#publishTargets(deviceId, targets, signers, now, {
       ...served,
       targets: served.roles['targets'] ?? 0,
     });
+  }
+
+  /** The rollout the device's current targets were assigned for, if any. */
+  async assignment(deviceId: string): Promise<AssignmentNote | undefined> {
+    const bytes = await readFile(this.#assignmentPath(deviceId)).catch(() => undefined);
+    if (!bytes) return undefined;
+    const note = parseJson(assignmentNoteSchema, bytes, {
+      maxBytes: 64 * 1024,
+      what: `assignment of ${deviceId}`,
+    });
+    return note.rolloutId ? note : undefined;
   }
 
   /**
@@ -229,17 +263,22 @@ export class DirectorRepository {
   async receiveManifest(deviceId: string, bytes: Uint8Array, now: Date): Promise<DeviceManifest> {
     const record = await this.inventory(deviceId);
     const primary = record.ecus[0]?.serial ?? '';
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const redelivered = sha256 === record.lastManifestSha256 && record.lastCounter !== undefined;
+    const lastCounter = redelivered ? record.lastCounter! - 1 : record.lastCounter;
     const manifest = verifyDeviceManifest(bytes, {
       deviceKey: record.publicKey,
       ecuKeys: { [primary]: record.publicKey },
-      ...(record.lastCounter === undefined ? {} : { lastCounter: record.lastCounter }),
+      ...(lastCounter === undefined ? {} : { lastCounter }),
     });
+    if (redelivered) return manifest;
     if (manifest.deviceId !== deviceId)
       throw new UprollError('ECU_MISMATCH', `a manifest for ${manifest.deviceId} arrived as ${deviceId}`);
     const updated: InventoryRecord = {
       ...record,
       lastCounter: manifest.counter,
       lastReportAt: now.toISOString(),
+      lastManifestSha256: sha256,
       installed: Object.fromEntries(
         Object.entries(manifest.ecuVersionReports).map(([serial, r]) => [
           serial,

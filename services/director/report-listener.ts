@@ -1,7 +1,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { isUprollError, TOKEN_PATTERN } from '../../core/index.ts';
+import { isUprollError, revisionNameOf, TOKEN_PATTERN, type VersionReport } from '../../core/index.ts';
 import { consumeDurably, REPORTS_STREAM, type EventLog } from '../nats/index.ts';
 import type { DirectorRepository } from './director-repository.ts';
+
+/** Reports handled at once (each device's stay in order). */
+const REPORT_LANES = 8;
 
 export interface ReportListener {
   stop(): Promise<void>;
@@ -11,7 +14,11 @@ export interface ReportListener {
  * The Director's side of device reports: consumes signed manifests from
  * JetStream (`uproll.dev.<device>.report`, where only that device may
  * publish), verifies and records each, and appends `device.report.accepted`
- * or `device.report.rejected` (with the attack code) to the event log.
+ * or `device.report.rejected` (with the attack code) to the event log. A
+ * report showing the device runs what the Director assigned it for a
+ * rollout is passed to `onConfirmed` (which tells that device update).
+ * Devices are independent: their reports are handled side by side, each
+ * device's in order.
  */
 export function startReportListener(options: {
   nc: NatsConnection;
@@ -19,6 +26,8 @@ export function startReportListener(options: {
   eventLog: EventLog;
   consumerName?: string;
   now?: () => Date;
+  /** The device runs the revision assigned for `rolloutId`; throwing leaves the report to be redelivered. */
+  onConfirmed?: (deviceId: string, rolloutId: string, report: VersionReport) => Promise<void>;
 }): Promise<ReportListener> {
   const now = options.now ?? (() => new Date());
   return consumeDurably(
@@ -27,19 +36,29 @@ export function startReportListener(options: {
     options.consumerName ?? 'director-reports',
     async (msg) => {
       const deviceId = msg.subject.split('.')[2] ?? '';
-      if (!TOKEN_PATTERN.test(deviceId)) return msg.term();
+      // Another Director's device (or none): not this Director's to judge.
+      if (!TOKEN_PATTERN.test(deviceId) || !(await options.director.knows(deviceId))) return msg.term();
       const at = now();
       const base = { aggregate: 'device' as const, aggregateId: deviceId, at: at.toISOString() };
       try {
         const manifest = await options.director.receiveManifest(deviceId, msg.data, at);
+        const installed = Object.values(manifest.ecuVersionReports)[0]?.signed.installedImage.filepath ?? '';
+        const revision = revisionNameOf(installed);
         await options.eventLog.append(
           {
             ...base,
             type: 'device.report.accepted',
-            data: { counter: manifest.counter, ecus: Object.keys(manifest.ecuVersionReports) },
+            data: {
+              counter: manifest.counter,
+              ecus: Object.keys(manifest.ecuVersionReports),
+              ...(revision ? { revision } : {}),
+            },
           },
           { msgId: `report/${deviceId}/${manifest.counter}` },
         );
+        const assigned = await options.director.assignment(deviceId);
+        if (revision && assigned?.paths.includes(installed))
+          await options.onConfirmed?.(deviceId, assigned.rolloutId, { revision, counter: manifest.counter });
         msg.ack();
       } catch (err) {
         // The Director's own trouble (disk, event log) is retried; a bad report is refused for good.
@@ -55,5 +74,6 @@ export function startReportListener(options: {
         msg.term();
       }
     },
+    { lanes: REPORT_LANES, keyOf: (msg) => msg.subject },
   );
 }

@@ -24,7 +24,7 @@ export class DeviceCommands {
 
   /**
    * Asks the device to apply an update. Resolves when the device accepted it;
-   * fails with DEVICE_UNREACHABLE (retryable) or COMMAND_REJECTED (final).
+   * fails with DEVICE_UNREACHABLE or DEVICE_BUSY (retryable) or COMMAND_REJECTED (final).
    */
   async sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply> {
     const subject = subjects.command(deviceId, 'update');
@@ -44,6 +44,9 @@ export class DeviceCommands {
       maxBytes: MAX_COMMAND_BYTES,
       what: `reply of device ${deviceId}`,
     });
+    if (!reply.accepted && reply.error.code === 'BUSY') {
+      throw new UprollError('DEVICE_BUSY', `device ${deviceId} is busy: ${reply.error.message}`);
+    }
     if (!reply.accepted) {
       throw new UprollError(
         'COMMAND_REJECTED',

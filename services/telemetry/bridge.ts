@@ -11,6 +11,9 @@ import {
 } from '../../core/index.ts';
 import { consumeDurably, TELEMETRY_STREAM } from '../nats/index.ts';
 
+/** Signals sent at once. */
+const BRIDGE_LANES = 16;
+
 export interface TelemetryBridgeOptions {
   nc: NatsConnection;
   temporal: Client;
@@ -26,14 +29,19 @@ export interface TelemetryBridge {
 
 /**
  * Delivers device telemetry from JetStream to the device update workflows as
- * signals. Invalid messages are dropped with a reason; a message whose
+ * signals, several devices at once, each device's in order. Invalid messages are dropped with a reason; a message whose
  * workflow is gone is acknowledged; a Temporal outage leaves the message
  * unacknowledged so JetStream redelivers it.
  */
 export function startTelemetryBridge(options: TelemetryBridgeOptions): Promise<TelemetryBridge> {
   const dropped = options.onDropped ?? (() => {});
-  return consumeDurably(options.nc, TELEMETRY_STREAM, options.consumerName ?? 'telemetry-bridge', (msg) =>
-    deliver(msg, options.temporal, dropped),
+  return consumeDurably(
+    options.nc,
+    TELEMETRY_STREAM,
+    options.consumerName ?? 'telemetry-bridge',
+    (msg) => deliver(msg, options.temporal, dropped),
+    // Devices are independent; each device's reports reach its workflow in order.
+    { lanes: BRIDGE_LANES, keyOf: (msg) => msg.subject },
   );
 }
 

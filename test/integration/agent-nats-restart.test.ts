@@ -114,7 +114,13 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
 
     const subject = `uproll.dev.${deviceId}.telemetry`;
     const telemetry = (await stored(TELEMETRY_STREAM, subject)) as Telemetry[];
-    expect(telemetry.map((t) => t.phase)).toEqual(['downloaded', 'installed', 'committed']);
+    expect(telemetry.map((t) => t.phase)).toEqual([
+      'downloaded',
+      'verified',
+      'installed',
+      'healthy',
+      'committed',
+    ]);
     const manifests = await stored(REPORTS_STREAM, `uproll.dev.${deviceId}.report`);
     expect(manifests).toHaveLength(1);
   });

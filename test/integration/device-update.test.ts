@@ -23,7 +23,9 @@ const COMMITTED_UPDATE_EVENTS = [
   'device.update.started',
   'device.update.commanded',
   'device.update.downloaded',
+  'device.update.verified',
   'device.update.installed',
+  'device.update.healthy',
   'device.update.committed',
 ];
 
@@ -38,8 +40,11 @@ afterAll(async () => {
   await h.close();
 });
 
+/** The device's update events (its accepted version reports are on its log too). */
 async function eventTypes(deviceId: string): Promise<string[]> {
-  return (await h.eventLog.read('device', deviceId)).map(({ event }) => event.type);
+  return (await h.eventLog.read('device', deviceId))
+    .map(({ event }) => event.type)
+    .filter((type) => type.startsWith('device.update.'));
 }
 
 async function failureOf(handle: DeviceUpdateHandle): Promise<ApplicationFailure> {
@@ -85,7 +90,7 @@ describe('deviceUpdateWorkflow', () => {
       expect(result).toMatchObject({
         outcome: 'committed',
         deployment: 'a',
-        phases: ['commanded', 'downloaded', 'installed', 'committed'],
+        phases: ['commanded', 'downloaded', 'verified', 'installed', 'healthy', 'committed'],
       });
       expect(await workflowsOfDevice(deviceId)).toEqual([handle.workflowId]);
       expect(await agent.updates.boot.read()).toMatchObject({
@@ -150,7 +155,9 @@ describe('deviceUpdateWorkflow', () => {
         previous: null,
       });
       expect(await readdir(agent.dataDir)).not.toContain('slots');
-      const events = await h.eventLog.read('device', deviceId);
+      const events = (await h.eventLog.read('device', deviceId)).filter(({ event }) =>
+        event.type.startsWith('device.update.'),
+      );
       expect(events.at(-1)?.event).toMatchObject({
         type: 'device.update.failed',
         data: { error: { code: 'HASH_MISMATCH' } },
@@ -159,18 +166,21 @@ describe('deviceUpdateWorkflow', () => {
   });
 
   describe('when the device never answers', () => {
-    it('fails with PHASE_TIMEOUT once the command step runs out of time', async () => {
+    it('fails with DEVICE_OFFLINE once the command step runs out of time', async () => {
       const deviceId = uniqueId('silent');
-      await h.provisionDevice(deviceId); // known to NATS, but no agent is connected
+      await h.provisionDevice(deviceId); // known to NATS and the Director, but no agent is connected
+      await h.repos.enroll(deviceId);
+      const revision = uniqueId('never-sent');
+      await h.release(revision, rootfs(randomBytes(64)), []);
 
       const handle = await startDeviceUpdate(h.client, {
         deviceId,
-        command: { rolloutId: uniqueId('r'), revision: 'never-sent' },
+        command: { rolloutId: uniqueId('r'), revision },
         phaseTimeouts: { command: '3 seconds' },
       });
       const failure = await failureOf(handle);
 
-      expect(failure.type).toBe('PHASE_TIMEOUT');
+      expect(failure.type).toBe('DEVICE_OFFLINE');
       expect(failure.message).toContain('did not accept the update command within 3 seconds');
       expect(await eventTypes(deviceId)).toEqual(['device.update.started', 'device.update.failed']);
     });
@@ -195,14 +205,17 @@ describe('deviceUpdateWorkflow', () => {
       const deviceId = uniqueId('restart');
       const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
       const revision = uniqueId('restart');
-      await h.release(revision, rootfs(randomBytes(8192)), [deviceId]);
+      const rolloutId = uniqueId('r');
+      // Assigned here: the worker process has no Director keys to assign with.
+      await h.release(revision, rootfs(randomBytes(8192)), [deviceId], { rolloutId });
       const gate = h.proxy.hold();
       const requestsBefore = h.proxy.stats.objectRequests.length;
       const loseWorker = await prepare();
       try {
         const handle = await startDeviceUpdate(h.client, {
           deviceId,
-          command: { rolloutId: uniqueId('r'), revision },
+          command: { rolloutId, revision },
+          assign: false,
         });
         await gate.requested; // the device accepted the command and is downloading
         await loseWorker();

@@ -31,6 +31,7 @@ export async function startHarness(
   const repos = await startSimulatedRepositories(join(workDir, 'repositories'));
   const services = await startFleetServices({
     releases: repos.releases,
+    director: repos.director,
     projector: false, // the projections test runs its own
     stateDir,
     workflowBundle: { codePath: workflowBundlePath },
@@ -72,15 +73,19 @@ export async function startHarness(
     /** Provisions a device's NATS user and returns its seed, without starting an agent. */
     provisionDevice: (deviceId: string) => provisionNatsDevice(stateDir, deviceId),
 
-    /** Releases a state revision and has the Director assign it to each device named. */
+    /**
+     * Releases a state revision and has the Director assign it to each device
+     * named (for the device update `rolloutId`, when given).
+     */
     async release(
       revision: string,
       artifacts: readonly { path: string; bytes: Uint8Array }[],
       deviceIds: readonly string[],
-      options: Parameters<typeof repos.publish>[2] = {},
+      options: Parameters<typeof repos.publish>[2] & { rolloutId?: string } = {},
     ) {
-      const published = await repos.publish(revision, artifacts, options);
-      for (const deviceId of deviceIds) await repos.assign(deviceId, revision);
+      const { rolloutId, ...publish } = options;
+      const published = await repos.publish(revision, artifacts, publish);
+      for (const deviceId of deviceIds) await repos.assign(deviceId, revision, rolloutId);
       return published;
     },
 

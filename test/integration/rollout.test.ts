@@ -236,7 +236,9 @@ describe('rolloutWorkflow', () => {
         'device.update.started',
         'device.update.commanded',
         'device.update.downloaded',
+        'device.update.verified',
         'device.update.installed',
+        'device.update.healthy',
         'device.update.committed',
       ]);
     }

@@ -60,7 +60,13 @@ describe('the local control socket', () => {
       accepted: true,
       duplicate: false,
     });
-    expect(await phasesUntil('committed', 'r1')).toEqual(['downloaded', 'installed', 'committed']);
+    expect(await phasesUntil('committed', 'r1')).toEqual([
+      'downloaded',
+      'verified',
+      'installed',
+      'healthy',
+      'committed',
+    ]);
     expect(await client.status()).toMatchObject({
       installer: 'ab',
       bootControl: { active: { revision: '1.0', deployment: 'a' }, trial: false },
@@ -75,11 +81,22 @@ describe('the local control socket', () => {
     await rig.release('1.0', randomArtifacts(1));
     await client.update({ rolloutId: 'r1', revision: '1.0' });
     await phasesUntil('committed', 'r1');
-    expect(await phasesUntil('committed', 'r1')).toEqual(['downloaded', 'installed', 'committed']);
+    expect(await phasesUntil('committed', 'r1')).toEqual([
+      'downloaded',
+      'verified',
+      'installed',
+      'healthy',
+      'committed',
+    ]);
     const entries = await rig.manager.journal.after(0);
     const delivered = entries.find((e) => e.kind === 'telemetry')!.seq; // the 'downloaded' report
     expect(await client.ack(delivered)).toEqual({ acked: delivered });
-    expect(await phasesUntil('committed', 'r1', delivered)).toEqual(['installed', 'committed']);
+    expect(await phasesUntil('committed', 'r1', delivered)).toEqual([
+      'verified',
+      'installed',
+      'healthy',
+      'committed',
+    ]);
     expect((await rig.manager.journal.after(0)).map((e) => e.seq)).not.toContain(delivered);
   });
 

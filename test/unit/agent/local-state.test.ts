@@ -146,7 +146,7 @@ describe('when a report journal entry is torn', () => {
   const entryPath = (seq: number) => join(rig.dataDir, 'reports', `${String(seq).padStart(12, '0')}.json`);
 
   it('it is skipped and removed; the rest is delivered in order', async () => {
-    await deviceOnFirstRevision(); // journals 1 downloaded, 2 installed, 3 committed, 4 manifest
+    await deviceOnFirstRevision(); // journals 1 downloaded, 2 verified, 3 installed, 4 healthy, 5 committed, 6 manifest
     const bytes = await readFile(entryPath(2));
     await truncate(entryPath(2), Math.floor(bytes.byteLength / 2));
 
@@ -155,15 +155,19 @@ describe('when a report journal entry is torn', () => {
     expect(entries.map((e) => [e.seq, e.kind])).toEqual([
       [1, 'telemetry'],
       [3, 'telemetry'],
-      [4, 'manifest'],
+      [4, 'telemetry'],
+      [5, 'telemetry'],
+      [6, 'manifest'],
     ]);
     expect(entries.map((e) => (e.body as { phase?: string }).phase)).toEqual([
       'downloaded',
+      'installed',
+      'healthy',
       'committed',
       undefined,
     ]);
     await expect(stat(entryPath(2))).rejects.toThrow();
-    expect((await journal.after(0)).map((e) => e.seq)).toEqual([1, 3, 4]);
+    expect((await journal.after(0)).map((e) => e.seq)).toEqual([1, 3, 4, 5, 6]);
   });
 
   it('sequence numbers are never reused after a restart, even after ack removed every entry', async () => {
@@ -186,13 +190,13 @@ describe('when a report journal entry is torn', () => {
   // A cloud client may already have delivered the torn entry live: reusing its number would make the
   // server drop the next report as a repeat.
   it('a torn newest entry does not give its sequence number to the next report', async () => {
-    await deviceOnFirstRevision(); // 1..4, the manifest last
-    const bytes = await readFile(entryPath(4));
-    await truncate(entryPath(4), Math.floor(bytes.byteLength / 2));
+    await deviceOnFirstRevision(); // 1..6, the manifest last
+    const bytes = await readFile(entryPath(6));
+    await truncate(entryPath(6), Math.floor(bytes.byteLength / 2));
 
     const journal = rig.restart().journal;
-    expect((await journal.after(0)).map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect((await rig.restart().journal.append('telemetry', () => ({}))).seq).toBeGreaterThan(4);
+    expect((await journal.after(0)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect((await rig.restart().journal.append('telemetry', () => ({}))).seq).toBeGreaterThan(6);
   });
 
   // Numbers going back would also send manifest counters back, which the Director refuses.
@@ -252,8 +256,17 @@ describe('when an update was interrupted before its switch (pending.json)', () =
     await expectInstalled('b', v2);
     expect(await manager.history.pending()).toBeUndefined();
     const telemetry = await telemetryOf(manager, 'r2');
-    expect(telemetry.map((t) => t.phase)).toEqual(['downloaded', 'downloaded', 'installed', 'committed']);
-    expect(telemetry[1]).toMatchObject({ bytes: 0 });
+    // Died after verifying; resumed: the objects are there, nothing is downloaded again.
+    expect(telemetry.map((t) => t.phase)).toEqual([
+      'downloaded',
+      'verified',
+      'downloaded',
+      'verified',
+      'installed',
+      'healthy',
+      'committed',
+    ]);
+    expect(telemetry[2]).toMatchObject({ bytes: 0 });
   });
 
   it(`is given up after ${MAX_BOOT_ATTEMPTS} interrupted starts: failed (INSTALL_FAILED), still on the committed revision`, async () => {

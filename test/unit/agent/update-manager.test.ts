@@ -20,7 +20,7 @@ describe('an update the Director assigns', () => {
     await rig.release('1.0', artifacts);
     const { reply, telemetry } = await rig.update('1.0');
     expect(reply).toEqual({ accepted: true, duplicate: false });
-    expect(phasesOf(telemetry)).toEqual(['downloaded', 'installed', 'committed']);
+    expect(phasesOf(telemetry)).toEqual(['downloaded', 'verified', 'installed', 'healthy', 'committed']);
     const control = await rig.manager.boot.read();
     expect(control).toMatchObject({ active: { revision: '1.0', deployment: 'a' }, trial: false });
     for (const { path, bytes } of artifacts)
@@ -51,7 +51,7 @@ describe('an update the Director assigns', () => {
     const changed = randomArtifacts(1, 64 * 1024)[0]!;
     await rig.release('1.1', [...artifacts.slice(0, 4), { path: 'part-4.bin', bytes: changed.bytes }]);
     const { telemetry } = await rig.update('1.1');
-    expect(phasesOf(telemetry)).toEqual(['downloaded', 'installed', 'committed']);
+    expect(phasesOf(telemetry)).toEqual(['downloaded', 'verified', 'installed', 'healthy', 'committed']);
     expect(rig.proxy.stats.objectBytes).toBe(64 * 1024);
     expect(rig.proxy.stats.objectRequests).toHaveLength(1);
     expect(telemetry[0]).toMatchObject({ bytes: 64 * 1024 });
@@ -95,8 +95,8 @@ describe('an update the Director assigns', () => {
     await rig.update('1.0');
     await rig.release('2.0', [{ path: 'other.bin', bytes: Buffer.from('no part-0 here') }]);
     const { telemetry } = await rig.update('2.0');
-    expect(phasesOf(telemetry)).toEqual(['downloaded', 'installed', 'rolled_back']);
-    expect(telemetry[2]).toMatchObject({ deployment: 'a', error: { code: 'HEALTH_CHECK_FAILED' } });
+    expect(phasesOf(telemetry)).toEqual(['downloaded', 'verified', 'installed', 'rolled_back']);
+    expect(telemetry[3]).toMatchObject({ deployment: 'a', error: { code: 'HEALTH_CHECK_FAILED' } });
     expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '1.0' }, trial: false });
   });
 
@@ -213,14 +213,20 @@ describe('the OSTree installer behind the update manager', () => {
     await rig.release('1.0', randomArtifacts(2));
     const first = await rig.update('1.0');
     expect(first.telemetry.at(-1)).toMatchObject({ phase: 'committed' });
-    expect(phasesOf(first.telemetry)).toEqual(['downloaded', 'installed', 'committed']);
+    expect(phasesOf(first.telemetry)).toEqual([
+      'downloaded',
+      'verified',
+      'installed',
+      'healthy',
+      'committed',
+    ]);
     const committed = (await rig.manager.boot.read()).active!;
     expect(committed.deployment).toMatch(/^[0-9a-f]{64}$/);
     expect(await readlink(join(rig.dataDir, 'ostree', 'current'))).toContain(committed.deployment);
 
     await rig.release('2.0', [{ path: 'other.bin', bytes: Buffer.from('no part-0 here') }]);
     const second = await rig.update('2.0');
-    expect(phasesOf(second.telemetry)).toEqual(['downloaded', 'installed', 'rolled_back']);
+    expect(phasesOf(second.telemetry)).toEqual(['downloaded', 'verified', 'installed', 'rolled_back']);
     expect((await rig.manager.boot.read()).active).toEqual(committed);
     expect(await readlink(join(rig.dataDir, 'ostree', 'current'))).toContain(committed.deployment);
   });

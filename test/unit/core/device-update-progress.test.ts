@@ -15,17 +15,55 @@ function report(phase: DevicePhase, overrides: Partial<Telemetry> = {}): Telemet
 const phasesOf = (progress: DeviceUpdateProgress) => progress.phases.map((p) => p.phase);
 
 describe('DeviceUpdateProgress', () => {
-  it('waits for the command first, then download, install and the verdict', () => {
+  it('waits for the command, download, verified install, healthy verdict, then the signed version report', () => {
     const progress = new DeviceUpdateProgress('d1', 'r1');
     const awaited = [progress.awaiting];
     progress.markCommanded();
     awaited.push(progress.awaiting);
-    for (const phase of ['downloaded', 'installed', 'committed'] as const) {
+    for (const phase of ['downloaded', 'verified', 'installed', 'healthy', 'committed'] as const) {
       progress.apply(report(phase));
       awaited.push(progress.awaiting);
     }
-    expect(awaited).toEqual(['command', 'download', 'install', 'verdict', undefined]);
+    progress.applyVersionReport({ revision: '2', counter: 7 }, '2');
+    awaited.push(progress.awaiting);
+    expect(awaited).toEqual([
+      'command',
+      'download',
+      'install',
+      'install',
+      'verdict',
+      'verdict',
+      'report',
+      undefined,
+    ]);
     expect(progress.isFinished).toBe(true);
+    expect(progress.versionReport).toEqual({ revision: '2', counter: 7 });
+  });
+
+  describe('the signed version report', () => {
+    it('confirms only the revision being installed, once', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      expect(progress.applyVersionReport({ revision: '1', counter: 3 }, '2')).toBe(false);
+      expect(progress.applyVersionReport({ revision: '2', counter: 4 }, '2')).toBe(true);
+      expect(progress.applyVersionReport({ revision: '2', counter: 5 }, '2')).toBe(false);
+      expect(progress.versionReport?.counter).toBe(4);
+    });
+
+    it('may come before the device says it committed: the update then waits for nothing more', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      progress.applyVersionReport({ revision: '2', counter: 4 }, '2');
+      progress.apply(report('healthy'));
+      expect(progress.awaiting).toBe('verdict');
+      progress.apply(report('committed'));
+      expect(progress.awaiting).toBeUndefined();
+    });
+
+    it('is not awaited after a roll back', () => {
+      const progress = new DeviceUpdateProgress('d1', 'r1');
+      progress.apply(report('installed'));
+      progress.apply(report('rolled_back'));
+      expect(progress.awaiting).toBeUndefined();
+    });
   });
 
   describe('when telemetry is repeated or late', () => {
