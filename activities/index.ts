@@ -1,6 +1,11 @@
 import {
+  parseValue,
+  rolloutPolicySchema,
   UprollError,
+  type RolloutPolicy,
+  type RolloutPolicyInput,
   type CommandReply,
+  type DevicePresence,
   type DomainEvent,
   type RollbackReply,
   type RolloutTarget,
@@ -26,6 +31,8 @@ export interface ActivityDeps {
     assign(deviceId: string, revision: string, rolloutId?: string): Promise<void>;
     devices(target: RolloutTarget): Promise<string[]>;
   };
+  /** What the devices' heartbeats said: when each was last heard of, its time zone. */
+  presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
   /** One round of the metadata freshness job; absent on workers without online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
 }
@@ -86,6 +93,18 @@ export function createActivities(deps: ActivityDeps) {
     /** Has the Director assign the revision to the device for an update (idempotent: the same targets again). */
     assignRevision(deviceId: string, revision: string, rolloutId: string): Promise<void> {
       return withCodedFailures(() => releasesOf(deps).assign(deviceId, revision, rolloutId));
+    },
+
+    /** When each device was last heard of and its time zone; devices never heard of are absent. */
+    devicePresence(deviceIds: string[]): Promise<Record<string, DevicePresence>> {
+      return withCodedFailures(async () => (deps.presence ? deps.presence.of(deviceIds) : {}));
+    },
+
+    /** A rollout policy with its defaults; INVALID_INPUT naming the field when it does not make sense. */
+    parseRolloutPolicy(policy: RolloutPolicyInput): Promise<RolloutPolicy> {
+      return withCodedFailures(() =>
+        Promise.resolve(parseValue(rolloutPolicySchema, policy, 'rollout policy')),
+      );
     },
 
     /** The device ids a rollout target names now, sorted. */

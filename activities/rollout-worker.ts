@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { DeviceCommands, DeviceLeases, EventLog } from '../services/nats/index.ts';
+import { DeviceCommands, DeviceLeases, EventLog, readPresence } from '../services/nats/index.ts';
 import { createUprollWorker } from '../services/temporal/index.ts';
 import { createActivities, type ActivityDeps } from './index.ts';
 
@@ -40,6 +40,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
       release: (deviceId, rolloutId) => leases.release(deviceId, rolloutId),
     },
     eventLog: new EventLog(options.nc),
+    presence: { of: (deviceIds) => readPresence(options.nc, deviceIds) },
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),
   });

@@ -23,6 +23,8 @@ export interface DeviceAgentOptions {
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
   /** How often the cloud client says the device is alive (default 30 s). */
   heartbeatMs?: number;
+  /** The IANA time zone the heartbeats report (default: the system's), for maintenance windows. */
+  timezone?: string;
   /** Run the update manager and its control socket only, without the NATS cloud client. */
   withoutCloud?: boolean;
   log?: (line: string) => void;
@@ -77,7 +79,11 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
   const stopCloud =
     options.withoutCloud || !identity.nats
       ? async () => {}
-      : await startCloudSide(identity, socket.path, options.heartbeatMs ?? 30_000, log);
+      : await startCloudSide(identity, socket.path, {
+          heartbeatMs: options.heartbeatMs ?? 30_000,
+          timezone: options.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+          log,
+        });
   return {
     deviceId: identity.device.deviceId,
     updates,
@@ -93,8 +99,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
 async function startCloudSide(
   identity: AgentIdentity,
   socketPath: string,
-  heartbeatMs: number,
-  log: (line: string) => void,
+  { heartbeatMs, timezone, log }: { heartbeatMs: number; timezone: string; log: (line: string) => void },
 ): Promise<() => Promise<void>> {
   const nats = identity.nats!;
   const control = new ControlClient(socketPath);
@@ -127,6 +132,7 @@ async function startCloudSide(
       trial: status.bootControl.trial,
       running: status.running,
       ...(status.progress ? { progress: status.progress } : {}),
+      timezone,
     });
   };
   await beat();

@@ -5,7 +5,7 @@ import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../ac
 import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
-import { connectToNats, ensureStreams, EventLog } from '../services/nats/index.ts';
+import { connectToNats, ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
 import { startProjector } from '../services/projections/index.ts';
 import { isRolloutRunning } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
@@ -37,7 +37,7 @@ export interface FleetServicesOptions {
 /**
  * The server side of Uproll on the local stack, in one process: the service
  * NATS connection, the streams, the event log, a Temporal client, the
- * telemetry bridge, the Director's report listener and the rollout worker (which can be stopped and started
+ * telemetry bridge, the presence tracker (heartbeats), the Director's report listener and the rollout worker (which can be stopped and started
  * again, as after a restart).
  */
 export async function startFleetServices(options: FleetServicesOptions) {
@@ -62,6 +62,8 @@ export async function startFleetServices(options: FleetServicesOptions) {
       });
       closers.unshift(() => projector.stop());
     }
+    const presence = await startPresenceTracker(nc, { onDropped: options.onDropped });
+    closers.unshift(() => presence.stop());
     const connection = await Connection.connect({ address: addresses.temporal });
     closers.unshift(() => connection.close());
     const client = new Client({ connection });

@@ -1,4 +1,5 @@
-import { TERMINAL_PHASES, type DevicePhase, type Telemetry } from './telemetry.ts';
+import { TERMINAL_PHASES, type DevicePhase } from './phases.ts';
+import type { Telemetry } from './telemetry.ts';
 
 /** A phase of one device update as the server tracks it. */
 export type UpdatePhase = 'commanded' | DevicePhase;

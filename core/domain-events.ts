@@ -47,6 +47,9 @@ export type RolloutEventType =
   | 'rollout.aborted'
   | 'rollout.policy.changed'
   | 'rollout.devices.joined'
+  | 'rollout.devices.deferred'
+  | 'rollout.offline.waiting'
+  | 'rollout.offline.returned'
   | 'rollout.rolled_back'
   | 'rollout.completed';
 export type RolloutEvent = DomainEvent<RolloutEventType, Record<string, unknown> & { by?: string }>;

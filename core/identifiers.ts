@@ -1,5 +1,7 @@
-import { z } from 'zod';
 import { UprollError } from './errors.ts';
+
+// No zod here: workflow code imports this module, and every workflow start
+// evaluates the modules it imports again.
 
 /**
  * Device and rollout ids become NATS subject tokens and Temporal workflow ids,
@@ -7,9 +9,6 @@ import { UprollError } from './errors.ts';
  * could widen a subject.
  */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-export const deviceIdSchema = z.string().regex(TOKEN_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ -');
-export const rolloutIdSchema = deviceIdSchema;
 
 /** Throws INVALID_INPUT unless `value` is a safe token; returns it otherwise. */
 export function assertToken(value: string, what: string): string {

@@ -1,28 +1,11 @@
 import { z } from 'zod';
-import { deviceIdSchema, rolloutIdSchema } from './identifiers.ts';
+import { deviceIdSchema, rolloutIdSchema } from './identifier-schemas.ts';
+import { DEVICE_PHASES } from './phases.ts';
 
 /** Byte cap on one telemetry message as it arrives from a device. */
 export const MAX_TELEMETRY_BYTES = 16 * 1024;
 
-/**
- * Phases a device reports while it applies an update, in order: objects
- * downloaded, their hashes verified, installed and switched to, the new
- * revision booted and healthy, then committed (or rolled back, or failed).
- */
-export const DEVICE_PHASES = [
-  'downloaded',
-  'verified',
-  'installed',
-  'healthy',
-  'committed',
-  'rolled_back',
-  'failed',
-] as const;
 export const devicePhaseSchema = z.enum(DEVICE_PHASES);
-export type DevicePhase = z.infer<typeof devicePhaseSchema>;
-
-/** The phases that end an update on the device. */
-export const TERMINAL_PHASES: ReadonlySet<DevicePhase> = new Set(['committed', 'rolled_back', 'failed']);
 
 /** `uproll.dev.<device>.telemetry`: one step of an update as the device saw it. */
 export const telemetrySchema = z.object({
@@ -58,5 +41,16 @@ export const heartbeatSchema = z.object({
   trial: z.boolean(),
   running: z.string().max(128).nullable(),
   progress: downloadProgressSchema.optional(),
+  /** The device's IANA time zone, for maintenance windows in local time. */
+  timezone: z
+    .string()
+    .regex(/^[A-Za-z0-9_+/-]{1,64}$/)
+    .optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+/** What the server knows of a device from its heartbeats. */
+export interface DevicePresence {
+  lastSeenAt: string;
+  timezone?: string;
+}

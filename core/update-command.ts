@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { rolloutIdSchema } from './identifiers.ts';
+import { rolloutIdSchema } from './identifier-schemas.ts';
 
 /** Byte cap on an update command or its reply as it crosses NATS. */
 export const MAX_COMMAND_BYTES = 16 * 1024;

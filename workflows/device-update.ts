@@ -9,12 +9,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import {
-  DeviceUpdateProgress,
-  type AwaitedStep,
-  type DeviceUpdateEvent,
-  type UpdateCommand,
-} from '../core/index.ts';
+import { DeviceUpdateProgress, type AwaitedStep } from '../core/device-update-progress.ts';
+import type { DeviceUpdateEvent, UpdateCommand } from '../core/index.ts';
 import { deviceProgressSignal, deviceUpdateStatusQuery, deviceVersionReportSignal } from './messages.ts';
 
 /**

@@ -3,10 +3,8 @@ import {
   DEVICE_PROGRESS_SIGNAL,
   DEVICE_UPDATE_STATUS_QUERY,
   DEVICE_VERSION_REPORT_SIGNAL,
-  type PhaseRecord,
-  type Telemetry,
-  type VersionReport,
-} from '../core/index.ts';
+} from '../core/identifiers.ts';
+import type { PhaseRecord, Telemetry, VersionReport } from '../core/index.ts';
 
 /** A device's telemetry report, validated by the telemetry bridge. */
 export const deviceProgressSignal = defineSignal<[Telemetry]>(DEVICE_PROGRESS_SIGNAL);

@@ -10,7 +10,8 @@ export interface RolloutProgress {
   status: RolloutStatus;
   policy: RolloutPolicy;
   waves: { index: number; size: number; state: 'pending' | 'running' | 'finished' }[];
-  counts: OutcomeCounts & { inFlight: number; total: number };
+  /** `pending`: offline devices; `waitingForWindow`: devices of the running wave outside their maintenance window. */
+  counts: OutcomeCounts & { pending: number; waitingForWindow: number; inFlight: number; total: number };
   failures: { deviceId: string; outcome: DeviceOutcome; reason: { code: string; message: string } }[];
 }
 

@@ -1,28 +1,28 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
   condition,
   continueAsNew,
   executeChild,
-  proxyLocalActivities,
+  proxyActivities,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import {
-  classifyFailure,
-  deviceUpdateWorkflowId,
-  evaluateGate,
-  planWaves,
-  rolloutPolicySchema,
-  type DeviceOutcome,
-  type OutcomeCounts,
-  type RolloutEventType,
-  type RolloutPolicy,
-  type RolloutPolicyInput,
-  type RolloutTarget,
+import type {
+  DeviceOutcome,
+  OutcomeCounts,
+  RolloutEventType,
+  RolloutPolicy,
+  RolloutPolicyInput,
+  RolloutTarget,
 } from '../core/index.ts';
+import { deviceUpdateWorkflowId } from '../core/identifiers.ts';
+import { msUntilWindowOpen } from '../core/rollout/maintenance-window.ts';
+import { classifyFailure, evaluateGate } from '../core/rollout/outcomes.ts';
+import { planWaves } from '../core/rollout/waves.ts';
 import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
 import {
   abortRolloutUpdate,
@@ -51,12 +51,16 @@ interface CarriedState {
   nextWave: number;
   status: RolloutStatus;
   devices: Record<string, DeviceRecord>;
+  /** When the rollout began waiting for offline devices to return (policy `offline.action: wait`). */
+  offlineWaitSince?: number;
 }
 
 interface DeviceRecord {
   outcome: DeviceOutcome;
   reason?: { code: string; message: string };
   attempts: number;
+  /** Pending devices: when the command found them offline. */
+  since?: number;
 }
 
 export interface RolloutResult {
@@ -68,12 +72,24 @@ export interface RolloutResult {
 /** Past this many history events the rollout continues as new after the running wave. */
 const HISTORY_LIMIT = 8_000;
 
-// Local activities: one marker each in the history, run inside the workflow task.
-const { recordEvent, resolveTargets, acquireDevice, releaseDevice, rollbackDevice } =
-  proxyLocalActivities<activities.UprollActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-  });
+// Regular activities: the wave's device loops call them concurrently, which
+// local activities do not replay reliably (their markers were matched out of order).
+const {
+  recordEvent,
+  resolveTargets,
+  acquireDevice,
+  releaseDevice,
+  rollbackDevice,
+  devicePresence,
+  parseRolloutPolicy,
+} = proxyActivities<activities.UprollActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: ['INVALID_INPUT'],
+  },
+});
 
 /**
  * A staged rollout (`rollout/<id>`): the canary, then growing waves, each
@@ -87,13 +103,15 @@ const { recordEvent, resolveTargets, acquireDevice, releaseDevice, rollbackDevic
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
   const { rolloutId, revision } = input;
   const state: CarriedState = input.carried ?? {
-    policy: rolloutPolicySchema.parse(input.policy ?? {}),
+    policy: {} as RolloutPolicy, // parsed below, once the handlers are in place
     waves: [],
     nextWave: 0,
     status: 'running',
     devices: {},
   };
   const inFlight = new Set<string>();
+  /** Devices of the running wave waiting for their maintenance window, by when it opens. */
+  const deferred = new Map<string, number>();
   let eventCount = 0;
   const record = (type: RolloutEventType, data: Record<string, unknown> = {}) =>
     recordEvent(
@@ -101,13 +119,13 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       `${rolloutId}/${workflowInfo().runId}/${(eventCount += 1)}`,
     );
 
-  setHandler(rolloutProgressQuery, () => progress(input, state, inFlight));
+  setHandler(rolloutProgressQuery, () => progress(input, state, inFlight, deferred));
   setHandler(
     pauseRolloutUpdate,
     async (by) => {
       state.status = 'paused';
       await record('rollout.paused', { by });
-      return progress(input, state, inFlight);
+      return progress(input, state, inFlight, deferred);
     },
     { validator: (_by: string) => requireStatus(state.status, ['running'], 'pause') },
   );
@@ -116,7 +134,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     async (by) => {
       state.status = 'running';
       await record('rollout.resumed', { by });
-      return progress(input, state, inFlight);
+      return progress(input, state, inFlight, deferred);
     },
     { validator: (_by: string) => requireStatus(state.status, ['paused'], 'resume') },
   );
@@ -125,7 +143,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     async (by) => {
       state.status = 'aborted';
       await record('rollout.aborted', { by, reason: 'aborted by command' });
-      return progress(input, state, inFlight);
+      return progress(input, state, inFlight, deferred);
     },
     { validator: (_by: string) => requireStatus(state.status, ['running', 'paused'], 'abort') },
   );
@@ -136,7 +154,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       rollbackRequested = by;
       state.status = 'aborted';
       await record('rollout.aborted', { by, reason: 'rollback by command' });
-      return progress(input, state, inFlight);
+      return progress(input, state, inFlight, deferred);
     },
     {
       validator: (_by: string) =>
@@ -146,20 +164,27 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   setHandler(
     changeRolloutPolicyUpdate,
     async (change, by) => {
-      state.policy = rolloutPolicySchema.parse({ ...state.policy, ...change });
+      const policy = await parseRolloutPolicy({ ...state.policy, ...change }).catch((err: unknown) => {
+        const cause = err instanceof ActivityFailure ? err.cause : err;
+        throw ApplicationFailure.nonRetryable(
+          `invalid policy: ${cause instanceof Error ? cause.message : String(cause)}`,
+          'INVALID_INPUT',
+        );
+      });
+      state.policy = policy;
       await record('rollout.policy.changed', { by, policy: state.policy });
-      return progress(input, state, inFlight);
+      return progress(input, state, inFlight, deferred);
     },
     {
-      validator: (change: Partial<RolloutPolicyInput>, _by: string) => {
-        requireStatus(state.status, ['running', 'paused'], 'change the policy of');
-        const parsed = rolloutPolicySchema.safeParse({ ...state.policy, ...change });
-        if (!parsed.success) throw new Error(`invalid policy: ${parsed.error.issues[0]?.message ?? ''}`);
-      },
+      validator: (_change: Partial<RolloutPolicyInput>, _by: string) =>
+        requireStatus(state.status, ['running', 'paused'], 'change the policy of'),
     },
   );
 
   if (!input.carried) {
+    // Parsed by a local activity: zod stays out of the workflow sandbox, where
+    // every workflow start (a rollout's thousands of children too) would build its schemas.
+    state.policy = await parseRolloutPolicy(input.policy ?? {});
     state.waves = planWaves(await resolveTargets(input.target), state.policy);
     await record('rollout.started', {
       by: input.startedBy,
@@ -205,6 +230,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     if (workflowInfo().historyLength > HISTORY_LIMIT && state.nextWave < state.waves.length) {
       return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
     }
+  }
+  if (state.status === 'running' && state.policy.offline.action === 'wait') {
+    await updateReturningDevices();
+    if (workflowInfo().historyLength > HISTORY_LIMIT && pendingDevices().length > 0 && !isAborted(state))
+      return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
   }
   if (state.status === 'running') state.status = 'completed';
   if (rollbackRequested !== undefined) await rollBackDevices(rollbackRequested);
@@ -269,11 +299,88 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     state.status = 'rolled_back';
   }
 
+  function pendingDevices(): string[] {
+    return Object.entries(state.devices)
+      .filter(([, device]) => device.outcome === 'pending')
+      .map(([deviceId]) => deviceId);
+  }
+
+  /**
+   * Policy `offline: wait`: after the last wave, devices that were offline
+   * are updated as their heartbeats show them back, until none is left or
+   * `waitMs` has passed (they stay pending then). Stops early to continue as new.
+   */
+  async function updateReturningDevices(): Promise<void> {
+    const { waitMs, checkMs } = state.policy.offline;
+    if (pendingDevices().length === 0) return;
+    if (state.offlineWaitSince === undefined) {
+      state.offlineWaitSince = Date.now();
+      await record('rollout.offline.waiting', { devices: pendingDevices().length, waitMs });
+    }
+    while (!isAborted(state) && Date.now() - state.offlineWaitSince < waitMs) {
+      const pending = pendingDevices();
+      if (pending.length === 0 || workflowInfo().historyLength > HISTORY_LIMIT) return;
+      const seen = await devicePresence(pending);
+      const back = pending.filter((deviceId) => {
+        const lastSeen = seen[deviceId]?.lastSeenAt;
+        return lastSeen !== undefined && Date.parse(lastSeen) > (state.devices[deviceId]?.since ?? 0);
+      });
+      if (back.length > 0) {
+        for (const deviceId of back) delete state.devices[deviceId];
+        await record('rollout.offline.returned', { devices: back.length });
+        await runWave(back);
+      } else {
+        await condition(() => isAborted(state), checkMs);
+      }
+    }
+  }
+
+  /**
+   * Policy `maintenanceWindow`: the devices of a wave whose window (in their
+   * own time zone, when their heartbeats report one) is closed wait for it;
+   * the rest go first.
+   */
+  async function deferOutsideWindow(queue: string[]): Promise<void> {
+    const window = state.policy.maintenanceWindow;
+    if (!window || queue.length === 0) return;
+    const seen = await devicePresence(queue);
+    const now = Date.now();
+    for (const deviceId of [...queue]) {
+      const wait = msUntilWindowOpen(window, new Date(now), seen[deviceId]?.timezone);
+      if (wait > 0) deferred.set(deviceId, now + wait);
+    }
+    if (deferred.size === 0) return;
+    queue.splice(0, queue.length, ...queue.filter((deviceId) => !deferred.has(deviceId)));
+    const opens = Math.min(...deferred.values());
+    await record('rollout.devices.deferred', {
+      devices: deferred.size,
+      firstWindowOpensAt: new Date(opens).toISOString(),
+    });
+  }
+
+  /** The next device of the wave to update: one whose window is open, waiting for one when none is. */
+  async function nextDevice(queue: string[]): Promise<string | undefined> {
+    for (;;) {
+      const ready = queue.shift();
+      if (ready !== undefined || deferred.size === 0) return ready;
+      const opens = Math.min(...deferred.values());
+      if (opens > Date.now()) await condition(() => isAborted(state), opens - Date.now());
+      for (const [deviceId, at] of deferred) {
+        if (at <= Date.now() || isAborted(state)) {
+          deferred.delete(deviceId);
+          queue.push(deviceId);
+        }
+      }
+    }
+  }
+
   /** Updates the devices of a wave, at most `maxInFlight` at once; returns when each has an outcome. */
   async function runWave(devices: readonly string[]): Promise<void> {
     const queue = devices.filter((deviceId) => !state.devices[deviceId]);
-    const workers = Array.from({ length: Math.min(state.policy.maxInFlight, queue.length) }, async () => {
-      for (let deviceId = queue.shift(); deviceId; deviceId = queue.shift()) {
+    const total = queue.length;
+    await deferOutsideWindow(queue);
+    const workers = Array.from({ length: Math.min(state.policy.maxInFlight, total) }, async () => {
+      for (let deviceId = await nextDevice(queue); deviceId; deviceId = await nextDevice(queue)) {
         await condition(() => state.status !== 'paused');
         if (isAborted(state)) {
           state.devices[deviceId] = { outcome: 'skipped', attempts: 0 };
@@ -314,7 +421,14 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           'deviceUpdateWorkflow',
           {
             workflowId: deviceUpdateWorkflowId(deviceId, childRollout),
-            args: [{ deviceId, command: { rolloutId: childRollout, revision }, rollout: rolloutId }],
+            args: [
+              {
+                deviceId,
+                command: { rolloutId: childRollout, revision },
+                rollout: rolloutId,
+                phaseTimeouts: { command: state.policy.offline.afterMs },
+              },
+            ],
           },
         );
         return {
@@ -325,6 +439,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       } catch (err) {
         const reason = failureOf(err);
         const failureClass = classifyFailure(reason.code);
+        if (failureClass === 'offline')
+          return { outcome: 'pending', reason, attempts: attempt, since: Date.now() };
         if (failureClass === 'transient' && attempt <= state.policy.retries.transient) {
           await sleep(state.policy.retries.backoffMs * 2 ** (attempt - 1));
           continue;
@@ -366,7 +482,12 @@ function requireStatus(status: RolloutStatus, allowed: readonly RolloutStatus[],
   if (!allowed.includes(status)) throw new Error(`cannot ${action} a rollout that is ${status}`);
 }
 
-function progress(input: RolloutInput, state: CarriedState, inFlight: ReadonlySet<string>): RolloutProgress {
+function progress(
+  input: RolloutInput,
+  state: CarriedState,
+  inFlight: ReadonlySet<string>,
+  deferred: ReadonlyMap<string, number>,
+): RolloutProgress {
   const devices = Object.entries(state.devices);
   return {
     rolloutId: input.rolloutId,
@@ -383,7 +504,13 @@ function progress(input: RolloutInput, state: CarriedState, inFlight: ReadonlySe
             ? 'running'
             : 'pending',
     })),
-    counts: { ...countOutcomes(state), inFlight: inFlight.size, total: state.waves.flat().length },
+    counts: {
+      ...countOutcomes(state),
+      pending: devices.filter(([, device]) => device.outcome === 'pending').length,
+      waitingForWindow: deferred.size,
+      inFlight: inFlight.size,
+      total: state.waves.flat().length,
+    },
     failures: devices
       .filter(([, device]) => device.outcome !== 'committed' && device.reason)
       .map(([deviceId, device]) => ({ deviceId, outcome: device.outcome, reason: device.reason! })),

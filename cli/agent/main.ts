@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { healthCheckSchema, isUprollError, parseValue } from '../../core/index.ts';
+import { healthCheckSchema, isUprollError, isValidTimezone, parseValue } from '../../core/index.ts';
 import { loadDeviceBundle, startDeviceAgent, type PhaseBoundary } from '../../agent/index.ts';
 import { processIo, type Io } from '../command.ts';
 
@@ -21,6 +21,8 @@ Options:
   --image-url URL       Image repository base URL (default: from the bundle)
   --director-url URL    this device's Director metadata URL (default: from the bundle)
   --nats SERVERS        NATS server(s) (default: from the bundle)
+  --timezone ZONE       IANA time zone the heartbeats report, which rollouts' maintenance
+                        windows are evaluated in (default: the system's)
   --no-cloud            do not connect to NATS: drive the agent through its control socket only
   --help                this text
 
@@ -37,6 +39,7 @@ const OPTIONS = {
   'image-url': { type: 'string' },
   'director-url': { type: 'string' },
   nats: { type: 'string' },
+  timezone: { type: 'string' },
   'no-cloud': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
@@ -72,6 +75,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           '--health-cmd / --health-timeout',
         )
       : undefined;
+    if (values.timezone !== undefined && !isValidTimezone(values.timezone))
+      throw new Usage(`--timezone ${JSON.stringify(values.timezone)} is not a known IANA time zone`);
     await mkdir(values['data-dir'], { recursive: true, mode: 0o700 });
     const agent = await startDeviceAgent({
       identity,
@@ -79,6 +84,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       installer,
       ...(healthCheck ? { healthCheck } : {}),
       withoutCloud: values['no-cloud'] ?? false,
+      ...(values.timezone ? { timezone: values.timezone } : {}),
       log: (line) => io.err(`uproll-agent: ${line}`),
       onBoundary: (boundary) => {
         if (boundary === CRASH_AT) process.kill(process.pid, 'SIGKILL');

@@ -1,2 +1,4 @@
 export * from './policy.ts';
 export * from './outcomes.ts';
+export * from './maintenance-window.ts';
+export * from './waves.ts';

@@ -1,4 +1,29 @@
 import { z } from 'zod';
+import { isValidTimezone, parseCron } from './maintenance-window.ts';
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 3600 * 1000;
+
+/** When devices may update: occurrences start at the minutes `cron` matches and last `durationMs`. */
+export const maintenanceWindowSchema = z.object({
+  /** A 5-field cron expression (minute hour day-of-month month day-of-week) in `timezone`. */
+  cron: z
+    .string()
+    .max(128)
+    .superRefine((text, ctx) => {
+      try {
+        parseCron(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    }),
+  durationMs: z
+    .int()
+    .min(MINUTE_MS)
+    .max(7 * DAY_MS),
+  /** IANA time zone of the cron; UTC when absent. A device's own time zone takes precedence. */
+  timezone: z.string().max(64).refine(isValidTimezone, 'timezone is not a known IANA time zone').optional(),
+});
 
 /** How a rollout grows, when it stops, and what it does then. */
 export const rolloutPolicySchema = z
@@ -31,7 +56,7 @@ export const rolloutPolicySchema = z
         soakMs: z
           .int()
           .min(0)
-          .max(7 * 24 * 3600 * 1000)
+          .max(7 * DAY_MS)
           .default(0),
       })
       .prefault({}),
@@ -39,6 +64,29 @@ export const rolloutPolicySchema = z
     overlap: z.enum(['skip', 'wait']).default('skip'),
     /** What a breached gate does: wait for a person, stop, or stop and return every touched device. */
     onBreach: z.enum(['pause', 'abort', 'abort_and_rollback']).default('pause'),
+    /**
+     * When devices may start updating, in each device's own time zone (from
+     * its heartbeats), else the window's: devices outside it wait for it.
+     */
+    maintenanceWindow: maintenanceWindowSchema.optional(),
+    /**
+     * A device that does not accept the command within `afterMs` is offline:
+     * it does not count against the gate and is reported `pending`, or, with
+     * `wait`, updated when its heartbeats show it back (checked every
+     * `checkMs`, for at most `waitMs` after the last wave).
+     */
+    offline: z
+      .object({
+        action: z.enum(['pending', 'wait']).default('pending'),
+        afterMs: z.int().min(1000).max(DAY_MS).default(120_000),
+        waitMs: z
+          .int()
+          .min(0)
+          .max(30 * DAY_MS)
+          .default(7 * DAY_MS),
+        checkMs: z.int().min(1000).max(DAY_MS).default(30_000),
+      })
+      .prefault({}),
     /** Attempts of a device update that failed transiently (download, timeout, unreachable). */
     retries: z
       .object({
@@ -56,40 +104,6 @@ export type RolloutPolicyInput = z.input<typeof rolloutPolicySchema>;
 
 function isAscending(values: readonly number[]): boolean {
   return values.every((value, i) => i === 0 || value > (values[i - 1] ?? 0));
-}
-
-/**
- * The waves of a rollout over `devices` (in the order given): the canary,
- * then waves that grow by the policy until every device is in one.
- */
-export function planWaves(devices: readonly string[], policy: RolloutPolicy): string[][] {
-  const sizes: number[] = [];
-  let planned = Math.min(policy.canary, devices.length);
-  if (planned > 0) sizes.push(planned);
-  if ('percentages' in policy.waves) {
-    for (const percentage of policy.waves.percentages) {
-      const upTo = Math.min(devices.length, Math.ceil((percentage / 100) * devices.length));
-      if (upTo > planned) {
-        sizes.push(upTo - planned);
-        planned = upTo;
-      }
-    }
-  } else {
-    const { base, factor, cap } = policy.waves.exponential;
-    for (let size = base; planned < devices.length; size = Math.min(cap, Math.ceil(size * factor))) {
-      const next = Math.min(size, cap, devices.length - planned);
-      sizes.push(next);
-      planned += next;
-    }
-  }
-  if (planned < devices.length) sizes.push(devices.length - planned); // percentages that stop short of 100
-  const waves: string[][] = [];
-  let start = 0;
-  for (const size of sizes) {
-    waves.push(devices.slice(start, start + size));
-    start += size;
-  }
-  return waves;
 }
 
 /** Which devices a rollout is for: a list, or every device of a hardware id the Director knows. */

@@ -5,3 +5,4 @@ export * from './device-commands.ts';
 export * from './server-config.ts';
 export * from './durable-consumer.ts';
 export * from './device-leases.ts';
+export * from './device-presence.ts';

@@ -3,7 +3,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../../agent/index.ts';
+import {
+  startDeviceAgent,
+  type AgentIdentity,
+  type DeviceAgent,
+  type HealthCheck,
+} from '../../agent/index.ts';
 import { startFleetServices, type FleetServicesOptions } from '../../cli/fleet-services.ts';
 import { provisionNatsDevice } from '../../services/dev-stack/index.ts';
 import { installTemporalRuntime } from '../../services/temporal/index.ts';
@@ -49,13 +54,18 @@ export async function startHarness(
     proxy,
     agents,
 
-    /** Provisions a device's NATS user, enrolls it with the Director and starts its agent. */
+    /** Provisions a device's NATS user and enrolls it with the Director: its identity, no agent yet. */
+    async enroll(deviceId: string): Promise<AgentIdentity> {
+      const { seed } = await provisionNatsDevice(stateDir, deviceId);
+      return repos.enroll(deviceId, { nats: { servers: services.addresses.nats, seed } });
+    },
+
+    /** Starts a device's agent (enrolling it first, unless its identity is given). */
     async startAgent(
       deviceId: string,
-      options: { healthCheck?: HealthCheck } = {},
+      options: { healthCheck?: HealthCheck; identity?: AgentIdentity; timezone?: string } = {},
     ): Promise<DeviceAgent & { dataDir: string }> {
-      const { seed } = await provisionNatsDevice(stateDir, deviceId);
-      const enrolled = await repos.enroll(deviceId, { nats: { servers: services.addresses.nats, seed } });
+      const enrolled = options.identity ?? (await harness.enroll(deviceId));
       const dataDir = join(workDir, 'devices', deviceId);
       await mkdir(dataDir, { recursive: true });
       const agent = await startDeviceAgent({
@@ -65,6 +75,7 @@ export async function startHarness(
         },
         dataDir,
         ...(options.healthCheck ? { healthCheck: options.healthCheck } : {}),
+        ...(options.timezone ? { timezone: options.timezone } : {}),
       });
       agents.push(agent);
       return Object.assign(agent, { dataDir });

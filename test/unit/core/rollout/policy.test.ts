@@ -63,11 +63,44 @@ describe('failure classes', () => {
   it.each([
     ['DOWNLOAD_FAILED', 'transient'],
     ['PHASE_TIMEOUT', 'transient'],
+    ['DEVICE_BUSY', 'transient'],
+    ['DEVICE_OFFLINE', 'offline'],
     ['THRESHOLD_NOT_MET', 'verification'],
     ['HASH_MISMATCH', 'verification'],
     ['HEALTH_CHECK_FAILED', 'unhealthy'],
     ['NOT_ASSIGNED', 'other'],
+    ['VERSION_REPORT_MISSING', 'other'],
   ])('%s is %s', (code, expected) => {
     expect(classifyFailure(code)).toBe(expected);
+  });
+});
+
+describe('offline devices and maintenance windows in the policy', () => {
+  it('reports offline devices as pending after two minutes unless told to wait for them', () => {
+    expect(rolloutPolicySchema.parse({}).offline).toEqual({
+      action: 'pending',
+      afterMs: 120_000,
+      waitMs: 7 * 24 * 3600_000,
+      checkMs: 30_000,
+    });
+    expect(rolloutPolicySchema.parse({ offline: { action: 'wait' } }).offline.action).toBe('wait');
+  });
+
+  it('takes a maintenance window with a cron, a duration and a time zone', () => {
+    const window = { cron: '0 2 * * 1-5', durationMs: 3 * 3600_000, timezone: 'Europe/Berlin' };
+    expect(rolloutPolicySchema.parse({ maintenanceWindow: window }).maintenanceWindow).toEqual(window);
+    expect(rolloutPolicySchema.parse({}).maintenanceWindow).toBeUndefined();
+  });
+
+  it.each([
+    [{ cron: '0 25 * * *', durationMs: 3600_000 }, ['maintenanceWindow', 'cron']],
+    [{ cron: '0 2 * * *', durationMs: 10 }, ['maintenanceWindow', 'durationMs']],
+    [
+      { cron: '0 2 * * *', durationMs: 3600_000, timezone: 'Mars/Olympus' },
+      ['maintenanceWindow', 'timezone'],
+    ],
+  ])('refuses the window %j at %j', (maintenanceWindow, path) => {
+    const parsed = rolloutPolicySchema.safeParse({ maintenanceWindow });
+    expect(parsed.error?.issues[0]?.path).toEqual(path);
   });
 });

@@ -1,0 +1,94 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  heartbeatSchema,
+  MAX_TELEMETRY_BYTES,
+  parseJson,
+  type DevicePresence,
+  type Heartbeat,
+} from '../../core/index.ts';
+
+/** KV bucket: one entry per device, the last time it was heard of and the time zone it reports. */
+export const PRESENCE_BUCKET = 'UPROLL_PRESENCE';
+
+/** A device heard again within this long is not written again (unless its time zone changed). */
+const REWRITE_AFTER_MS = 60_000;
+
+export interface PresenceTracker {
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps `UPROLL_PRESENCE` from the devices' heartbeats (plain NATS on
+ * `uproll.dev.<id>.heartbeat`, where only that device may publish): when
+ * each device was last heard of and its time zone. Invalid heartbeats and
+ * ones claiming another device are dropped. At most one write per device a
+ * minute, so a large fleet's heartbeats cost the KV little.
+ */
+export async function startPresenceTracker(
+  nc: NatsConnection,
+  options: { onDropped?: (reason: string) => void; now?: () => Date } = {},
+): Promise<PresenceTracker> {
+  const bucket = await openPresence(nc);
+  const now = options.now ?? (() => new Date());
+  const written = new Map<string, { at: number; timezone?: string }>();
+  const subscription: Subscription = nc.subscribe('uproll.dev.*.heartbeat');
+  const loop = (async () => {
+    for await (const msg of subscription) {
+      let heartbeat: Heartbeat;
+      try {
+        heartbeat = parseJson(heartbeatSchema, msg.data, {
+          maxBytes: MAX_TELEMETRY_BYTES,
+          what: `heartbeat on ${msg.subject}`,
+        });
+      } catch (err) {
+        options.onDropped?.((err as Error).message);
+        continue;
+      }
+      if (heartbeat.deviceId !== msg.subject.split('.')[2]) {
+        options.onDropped?.(`heartbeat on ${msg.subject} claims device ${heartbeat.deviceId}`);
+        continue;
+      }
+      const at = now();
+      const last = written.get(heartbeat.deviceId);
+      if (last && last.timezone === heartbeat.timezone && at.getTime() - last.at < REWRITE_AFTER_MS) continue;
+      const presence: DevicePresence = {
+        lastSeenAt: at.toISOString(),
+        ...(heartbeat.timezone ? { timezone: heartbeat.timezone } : {}),
+      };
+      await bucket.put(heartbeat.deviceId, JSON.stringify(presence)).then(
+        () => written.set(heartbeat.deviceId, { at: at.getTime(), timezone: heartbeat.timezone }),
+        (err: unknown) => options.onDropped?.(`presence of ${heartbeat.deviceId}: ${(err as Error).message}`),
+      );
+    }
+  })();
+  return {
+    async stop() {
+      subscription.unsubscribe();
+      await loop;
+    },
+  };
+}
+
+/** Reads what the heartbeats said of these devices; devices never heard of are absent. */
+export async function readPresence(
+  nc: NatsConnection,
+  deviceIds: readonly string[],
+): Promise<Record<string, DevicePresence>> {
+  const bucket = await openPresence(nc);
+  const found: Record<string, DevicePresence> = {};
+  await Promise.all(
+    deviceIds.map(async (deviceId) => {
+      const entry = await bucket.get(deviceId);
+      if (entry?.operation === 'PUT') found[deviceId] = entry.json<DevicePresence>();
+    }),
+  );
+  return found;
+}
+
+function openPresence(nc: NatsConnection): Promise<KV> {
+  return new Kvm(nc).create(PRESENCE_BUCKET, {
+    history: 1,
+    description: 'Uproll device presence: last heartbeat and time zone',
+  });
+}
