@@ -30,12 +30,18 @@ export interface DeviceUpdateInput {
    * False when the caller assigned it already, with this update's rollout id.
    */
   assign?: boolean;
+  /**
+   * Hold the device for this rollout while it updates (a device is in one
+   * rollout at a time); when another rollout holds it, end at once as `busy`.
+   */
+  holdFor?: string;
   /** Time limit of each step; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
   phaseTimeouts?: Partial<Record<AwaitedStep, Duration>>;
 }
 
 export interface DeviceUpdateResult {
-  outcome: 'committed' | 'rolled_back';
+  /** `busy`: another rollout held the device, nothing was done (only with `holdFor`). */
+  outcome: 'committed' | 'rolled_back' | 'busy';
   /** The counter of the signed version report that showed the revision committed. */
   reportCounter?: number;
   deviceId: string;
@@ -62,11 +68,13 @@ const { assignRevision } = proxyLocalActivities<activities.UprollActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-const { recordDeviceEvent } = proxyLocalActivities<activities.UprollActivities>({
-  // One JetStream publish, deduplicated by its message id: a retry appends it once.
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const { recordDeviceEvent, acquireDevice, releaseDevice } = proxyLocalActivities<activities.UprollActivities>(
+  {
+    // One JetStream publish (events deduplicated by message id, leases by compare-and-set): retried soon.
+    startToCloseTimeout: '10 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  },
+);
 
 /**
  * One device's update as a durable transaction: the Director assigns the
@@ -80,6 +88,24 @@ const { recordDeviceEvent } = proxyLocalActivities<activities.UprollActivities>(
  * type is the error code.
  */
 export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<DeviceUpdateResult> {
+  const { deviceId, command, holdFor } = input;
+  if (holdFor === undefined) return updateDevice(input);
+  if (!(await acquireDevice(deviceId, holdFor)))
+    return {
+      outcome: 'busy',
+      deviceId,
+      rolloutId: command.rolloutId,
+      revision: command.revision,
+      phases: [],
+    };
+  try {
+    return await updateDevice(input);
+  } finally {
+    await releaseDevice(deviceId, holdFor);
+  }
+}
+
+async function updateDevice(input: DeviceUpdateInput): Promise<DeviceUpdateResult> {
   const { deviceId, command } = input;
   const timeouts = { ...DEFAULT_PHASE_TIMEOUTS, ...input.phaseTimeouts };
   const progress = new DeviceUpdateProgress(deviceId, command.rolloutId);

@@ -394,9 +394,15 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     await Promise.all(workers);
   }
 
-  /** One device, held for this rollout alone while it updates. */
+  /**
+   * One device, held for this rollout alone while it updates (its update
+   * takes the lease): a device another rollout holds is skipped, or asked
+   * for again every few seconds, by policy.
+   */
   async function updateDevice(deviceId: string): Promise<DeviceRecord> {
-    while (!(await acquireDevice(deviceId, rolloutId))) {
+    for (;;) {
+      const record = await updateHeldDevice(deviceId);
+      if (record.outcome !== 'busy') return record;
       if (state.policy.overlap === 'skip' || isAborted(state))
         return {
           outcome: 'skipped',
@@ -405,15 +411,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         };
       await sleep('5 seconds');
     }
-    try {
-      return await updateHeldDevice(deviceId);
-    } finally {
-      await releaseDevice(deviceId, rolloutId);
-    }
   }
 
   /** Retried on transient failures with backoff; a verification failure pauses the rollout. */
-  async function updateHeldDevice(deviceId: string): Promise<DeviceRecord> {
+  async function updateHeldDevice(deviceId: string): Promise<DeviceRecord | { outcome: 'busy' }> {
     for (let attempt = 1; ; attempt++) {
       const childRollout = attempt === 1 ? rolloutId : `${rolloutId}-r${attempt}`;
       try {
@@ -426,11 +427,13 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
                 deviceId,
                 command: { rolloutId: childRollout, revision },
                 rollout: rolloutId,
+                holdFor: rolloutId,
                 phaseTimeouts: { command: state.policy.offline.afterMs },
               },
             ],
           },
         );
+        if (result.outcome === 'busy') return { outcome: 'busy' };
         return {
           outcome: result.outcome,
           attempts: attempt,
