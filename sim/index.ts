@@ -1,2 +1,3 @@
 export * from './fleet.ts';
 export * from './repositories.ts';
+export * from './protocol-fleet.ts';

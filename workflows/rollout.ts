@@ -265,7 +265,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       if (device.outcome !== 'committed') continue;
       if (!(await acquireDevice(deviceId, rolloutId))) continue; // another rollout owns it now
       try {
-        const reply = await rollbackDevice(deviceId, rolloutId);
+        // The device knows the update by the id it was commanded with (a retry's differs).
+        const reply = await rollbackDevice(deviceId, attemptId(rolloutId, device.attempts));
         if (reply.rolledBack) {
           const reason = {
             code: 'ROLLED_BACK_BY_COMMAND',
@@ -416,7 +417,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   /** Retried on transient failures with backoff; a verification failure pauses the rollout. */
   async function updateHeldDevice(deviceId: string): Promise<DeviceRecord | { outcome: 'busy' }> {
     for (let attempt = 1; ; attempt++) {
-      const childRollout = attempt === 1 ? rolloutId : `${rolloutId}-r${attempt}`;
+      const childRollout = attemptId(rolloutId, attempt);
       try {
         const result = await executeChild<(input: DeviceUpdateInput) => Promise<DeviceUpdateResult>>(
           'deviceUpdateWorkflow',
@@ -457,6 +458,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       }
     }
   }
+}
+
+/** The rollout id a device update attempt is commanded with: retries run as `<rollout>-r<attempt>`. */
+function attemptId(rolloutId: string, attempt: number): string {
+  return attempt <= 1 ? rolloutId : `${rolloutId}-r${attempt}`;
 }
 
 function failureOf(err: unknown): { code: string; message: string } {

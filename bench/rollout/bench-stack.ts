@@ -16,7 +16,7 @@ import {
 import { bundleWorkflows } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
-import { startProtocolFleet, type DeviceKeys, type ProtocolFleet } from './protocol-fleet.ts';
+import { startProtocolFleet, type DeviceKeys, type ProtocolFleet } from '../../sim/index.ts';
 
 /** Devices enrolled at once: each enrollment is a few signatures and fsynced files. */
 const ENROLL_CONCURRENCY = 16;

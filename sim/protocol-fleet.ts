@@ -1,0 +1,286 @@
+// A fleet simulated at the protocol level: what the server side sees of many
+// devices, over ONE NATS connection, without their agents. For tests and
+// benchmarks with hundreds or thousands of devices.
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  MAX_COMMAND_BYTES,
+  parseJson,
+  reportSubject,
+  revisionTargetPath,
+  rollbackCommandSchema,
+  subjects,
+  updateCommandSchema,
+  type CommandReply,
+  type DevicePhase,
+  type RollbackReply,
+  type Telemetry,
+  type UpdateCommand,
+} from '../core/index.ts';
+import type { Signer } from '../core/tuf/index.ts';
+import { signDeviceManifest, signEcuVersionReport } from '../core/uptane/index.ts';
+import { connectToNats } from '../services/nats/index.ts';
+
+/** What a device reports after accepting an update, in order (then its signed manifest). */
+const HEALTHY_PHASES: readonly DevicePhase[] = [
+  'downloaded',
+  'verified',
+  'installed',
+  'healthy',
+  'committed',
+];
+const UNHEALTHY_PHASES: readonly DevicePhase[] = ['downloaded', 'verified', 'installed', 'rolled_back'];
+const PUBLISH_ATTEMPTS = 5;
+
+/** A device's primary ECU and its key, which signs its version reports. */
+export interface DeviceKeys {
+  ecuSerial: string;
+  key: Signer;
+}
+
+export interface ProtocolFleetOptions {
+  /** `host:port` of the NATS server. */
+  servers: string;
+  /** A seed whose user may answer `uproll.cmd.*.*` and publish `uproll.dev.*.*` (the services' rights). */
+  nkeySeed: string;
+  /** The devices this fleet answers for, with the keys their manifests are signed with; any other device is offline. */
+  devices: ReadonlyMap<string, DeviceKeys>;
+  /** The length and hashes of a released revision's document, as a device's manifest names them. */
+  releasedImage(revision: string): Promise<{ length: number; hashes: Record<string, string> }>;
+  /** Devices whose health check fails on a revision: they roll back to what they ran. */
+  unhealthy?: (deviceId: string, revision: string) => boolean;
+  /** Told when a device accepted a command and when its last report was stored. */
+  observer?: {
+    commanded?(deviceId: string): void;
+    reported?(deviceId: string): void;
+  };
+}
+
+/** What one simulated device runs: its committed revision (and the one before), by the update that put it there. */
+interface DeviceState {
+  current?: { revision: string; rolloutId: string };
+  previous?: { revision: string; rolloutId: string };
+  counter: number;
+}
+
+export interface ProtocolFleet {
+  /** The fleet's connection (the services' rights), for whatever else the caller watches. */
+  readonly nc: NatsConnection;
+  readonly counts: { commands: number; duplicates: number; rejected: number; reports: number; lost: number };
+  /** The revision a device runs now (undefined before its first update). */
+  revisionOf(deviceId: string): string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Answers every update command of its devices with "accepted", then stores
+ * what the device would send (each phase's telemetry, then its signed
+ * version report; with a Nats-Msg-Id, as the agent does) in JetStream at
+ * once: no download, no install, no soak. A device that is `unhealthy` on
+ * the revision rolls back to the one it ran. Answers rollback commands as
+ * an agent does: back to the previous committed revision if that rollout
+ * put the device where it is.
+ */
+export async function startProtocolFleet(options: ProtocolFleetOptions): Promise<ProtocolFleet> {
+  const { devices } = options;
+  const nc: NatsConnection = await connectToNats({
+    servers: options.servers,
+    nkeySeed: options.nkeySeed,
+    name: 'uproll-sim-protocol-fleet',
+  });
+  const js = jetstream(nc);
+  const counts = { commands: 0, duplicates: 0, rejected: 0, reports: 0, lost: 0 };
+  const states = new Map<string, DeviceState>();
+  const stateOf = (deviceId: string) => {
+    let state = states.get(deviceId);
+    if (!state) states.set(deviceId, (state = { counter: 0 }));
+    return state;
+  };
+  /** `<device>/<rollout>` of every accepted command: a repeated command is a duplicate, as on an agent. */
+  const accepted = new Set<string>();
+  const running = new Set<Promise<void>>();
+  const images = new Map<string, ReturnType<ProtocolFleetOptions['releasedImage']>>();
+  const releasedImage = (revision: string) => {
+    if (!images.has(revision)) images.set(revision, options.releasedImage(revision));
+    return images.get(revision)!;
+  };
+
+  const track = (work: Promise<void>) => {
+    running.add(work);
+    void work.finally(() => running.delete(work));
+  };
+
+  const updates: Subscription = nc.subscribe('uproll.cmd.*.update');
+  const servingUpdates = (async () => {
+    for await (const msg of updates) {
+      const deviceId = msg.subject.split('.')[2] ?? '';
+      const keys = devices.get(deviceId);
+      if (!keys) continue; // not ours: unanswered, as an offline device
+      counts.commands += 1;
+      const command = parseCommand(msg, deviceId);
+      if (!command) {
+        counts.rejected += 1;
+        continue;
+      }
+      const key = `${deviceId}/${command.rolloutId}`;
+      const duplicate = accepted.has(key);
+      msg.respond(JSON.stringify({ accepted: true, duplicate } satisfies CommandReply));
+      if (duplicate) {
+        counts.duplicates += 1;
+        continue;
+      }
+      accepted.add(key);
+      options.observer?.commanded?.(deviceId);
+      const state = stateOf(deviceId);
+      const healthy = !options.unhealthy?.(deviceId, command.revision);
+      if (healthy) {
+        state.previous = state.current;
+        state.current = { revision: command.revision, rolloutId: command.rolloutId };
+      }
+      const device = { deviceId, keys, state, image: releasedImage };
+      track(
+        report(js, device, command, healthy ? HEALTHY_PHASES : UNHEALTHY_PHASES, counts).then(() =>
+          options.observer?.reported?.(deviceId),
+        ),
+      );
+    }
+  })();
+
+  const rollbacks: Subscription = nc.subscribe('uproll.cmd.*.rollback');
+  const servingRollbacks = (async () => {
+    for await (const msg of rollbacks) {
+      const deviceId = msg.subject.split('.')[2] ?? '';
+      const keys = devices.get(deviceId);
+      if (!keys) continue;
+      const parsed = rollbackCommandSchema.safeParse(safeJson(msg.data));
+      if (!parsed.success) continue;
+      const state = stateOf(deviceId);
+      const left = state.current;
+      const back = left?.rolloutId === parsed.data.rolloutId ? state.previous : undefined;
+      if (left && back) {
+        state.current = back;
+        state.previous = undefined;
+        const command = { rolloutId: left.rolloutId, revision: left.revision };
+        track(report(js, { deviceId, keys, state, image: releasedImage }, command, ['rolled_back'], counts));
+      }
+      const reply: RollbackReply = {
+        accepted: true,
+        rolledBack: back !== undefined,
+        revision: state.current?.revision ?? null,
+      };
+      msg.respond(JSON.stringify(reply));
+    }
+  })();
+
+  await nc.flush();
+  return {
+    nc,
+    counts,
+    revisionOf: (deviceId) => states.get(deviceId)?.current?.revision,
+    async stop() {
+      updates.unsubscribe();
+      rollbacks.unsubscribe();
+      await Promise.all([servingUpdates, servingRollbacks]);
+      await Promise.allSettled([...running]);
+      await nc.drain();
+    },
+  };
+}
+
+function parseCommand(msg: Msg, deviceId: string): UpdateCommand | undefined {
+  try {
+    return parseJson(updateCommandSchema, msg.data, {
+      maxBytes: MAX_COMMAND_BYTES,
+      what: `update command for ${deviceId}`,
+    });
+  } catch (err) {
+    const error = { code: 'INVALID_INPUT', message: (err as Error).message.slice(0, 1024) };
+    msg.respond(JSON.stringify({ accepted: false, error } satisfies CommandReply));
+    return undefined;
+  }
+}
+
+function safeJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+interface SimulatedDevice {
+  deviceId: string;
+  keys: DeviceKeys;
+  state: DeviceState;
+  image: ProtocolFleetOptions['releasedImage'];
+}
+
+/** The device's telemetry, one phase after the other, then its manifest (each stored before the next is sent). */
+async function report(
+  js: JetStreamClient,
+  device: SimulatedDevice,
+  command: UpdateCommand,
+  phases: readonly DevicePhase[],
+  counts: ProtocolFleet['counts'],
+): Promise<void> {
+  const { deviceId } = device;
+  const store = async (subject: string, body: string, msgID: string) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await js.publish(subject, body, { msgID, timeout: 10_000 });
+        counts.reports += 1;
+        return true;
+      } catch {
+        if (attempt >= PUBLISH_ATTEMPTS) {
+          counts.lost += 1;
+          return false;
+        }
+        await sleep(200 * attempt);
+      }
+    }
+  };
+  for (const phase of phases) {
+    const body: Telemetry = {
+      deviceId,
+      rolloutId: command.rolloutId,
+      revision: command.revision,
+      phase,
+      at: new Date().toISOString(),
+      ...(phase === 'downloaded' || phase === 'verified' ? {} : { deployment: 'b' }),
+      ...(phase === 'rolled_back'
+        ? { error: { code: 'HEALTH_CHECK_FAILED', message: 'simulated: the health check failed' } }
+        : {}),
+    };
+    const msgID = `${deviceId}/${command.rolloutId}/${phase}`;
+    if (!(await store(subjects.telemetry(deviceId), JSON.stringify(body), msgID))) return;
+  }
+  device.state.counter += 1;
+  const manifest = await signManifest(device, device.state.counter);
+  await store(reportSubject(deviceId), manifest, `${deviceId}/manifest/${device.state.counter}`);
+}
+
+/** The signed manifest an agent sends after an update ends: what its primary ECU runs now. */
+async function signManifest(device: SimulatedDevice, counter: number): Promise<string> {
+  const { keys, deviceId } = device;
+  const revision = device.state.current?.revision;
+  const time = new Date().toISOString();
+  const installedImage = revision
+    ? { filepath: revisionTargetPath(revision), fileinfo: await device.image(revision) }
+    : { filepath: '', fileinfo: { length: 0, hashes: {} } };
+  const report = await signEcuVersionReport(
+    { ecuSerial: keys.ecuSerial, installedImage, attacksDetected: '', counter, time },
+    keys.key,
+  );
+  const manifest = await signDeviceManifest(
+    {
+      deviceId,
+      primaryEcuSerial: keys.ecuSerial,
+      ecuVersionReports: { [keys.ecuSerial]: report },
+      counter,
+      time,
+    },
+    keys.key,
+  );
+  return JSON.stringify(manifest);
+}
