@@ -115,6 +115,14 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
   return localStackStatus(stateDir);
 }
 
+/** Stops one component (to restart it with `startLocalStack`, which starts only what is missing). */
+export function stopStackComponent(stateDir: string, component: 'temporal' | 'nats'): Promise<boolean> {
+  const paths = stackPaths(stateDir);
+  return component === 'temporal'
+    ? stopByPidFile(paths.temporal.pid, 'temporal')
+    : stopByPidFile(paths.nats.pid, 'nats-server');
+}
+
 /** Stops only the processes `up` started, by their pid files. */
 export async function stopLocalStack(stateDir: string): Promise<{ temporal: boolean; nats: boolean }> {
   const paths = stackPaths(stateDir);
