@@ -3,7 +3,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
 import { revisionTargetPath } from '../../core/index.ts';
 import {
@@ -13,7 +12,7 @@ import {
   startLocalStack,
   stopLocalStack,
 } from '../../services/dev-stack/index.ts';
-import { bundleWorkflows } from '../../services/temporal/index.ts';
+import { bundleWorkflows, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
 import { startProtocolFleet, type DeviceKeys, type ProtocolFleet } from '../../sim/index.ts';
@@ -62,7 +61,7 @@ export async function startBenchStack(options: {
     for (const closer of closers.splice(0).reverse()) await closer().catch(() => {});
   };
   try {
-    installRuntime();
+    installTemporalRuntime('WARN');
     const stackStarted = performance.now();
     const ports = {
       temporal: await findFreePort(),
@@ -161,16 +160,4 @@ async function inBatches<T>(items: readonly T[], concurrency: number, body: (ite
       while (next < items.length) await body(items[next++] as T);
     }),
   );
-}
-
-/**
- * The Temporal runtime with every log line on stderr: the SDK core's own
- * warnings are forwarded to the logger (by default they go to stdout, which
- * would corrupt `--json`).
- */
-function installRuntime(): void {
-  Runtime.install({
-    logger: new DefaultLogger('WARN'),
-    telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } } },
-  });
 }

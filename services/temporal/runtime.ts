@@ -9,6 +9,12 @@ let installed = false;
  */
 export function installTemporalRuntime(level: LogLevel = 'WARN'): void {
   if (installed) return;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  // The SDK core's own lines (retries while the server is away, ...) are
+  // forwarded to the same logger and level; by default they go to stdout
+  // with colour codes, which would corrupt `--json`.
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    telemetryOptions: { logging: { forward: {}, filter: { core: level, other: 'ERROR' } } },
+  });
   installed = true;
 }

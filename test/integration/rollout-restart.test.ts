@@ -1,0 +1,138 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
+import {
+  findFreePort,
+  startLocalStack,
+  stopLocalStack,
+  stopStackComponent,
+} from '../../services/dev-stack/index.ts';
+import { readProjections, rebuildProjections } from '../../services/projections/index.ts';
+import { installTemporalRuntime, startRollout } from '../../services/temporal/index.ts';
+import {
+  startSimulatedRepositories,
+  type ProtocolFleet,
+  type SimulatedRepositories,
+} from '../../sim/index.ts';
+import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
+
+// This file restarts its own Temporal dev server and nats-server in the middle
+// of a rollout: the run's shared ones stay up for the other files.
+const FLEET = 120;
+
+let stateDir: string;
+let repos: SimulatedRepositories;
+let services: FleetServices;
+let fleet: ProtocolFleet;
+let devices: string[];
+
+beforeAll(async () => {
+  installTemporalRuntime('ERROR');
+  stateDir = await mkdtemp(join(tmpdir(), 'uproll-rollout-restart-'));
+  await startLocalStack({
+    stateDir,
+    ports: { temporal: await findFreePort(), nats: await findFreePort(), natsMonitor: await findFreePort() },
+  });
+  repos = await startSimulatedRepositories(join(stateDir, 'repositories'));
+  services = await startFleetServices({
+    stateDir,
+    workflowBundle: { codePath: inject('integration').workflowBundlePath },
+    releases: repos.releases,
+    director: repos.director,
+  });
+  await services.startWorker();
+  ({ devices, fleet } = await startFleetOf({
+    count: FLEET,
+    prefix: 'rs',
+    repos,
+    stateDir,
+    natsUrl: services.addresses.nats,
+  }));
+}, 120_000);
+afterAll(async () => {
+  await fleet?.stop();
+  await services?.close();
+  await repos?.close();
+  await stopLocalStack(stateDir);
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+async function restart(component: 'temporal' | 'nats'): Promise<void> {
+  expect(await stopStackComponent(stateDir, component)).toBe(true);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await startLocalStack({ stateDir });
+}
+
+describe('a rollout whose Temporal dev server and nats-server restart in the middle', () => {
+  it('finishes with every device updated exactly once, no event lost or repeated, projections equal to a rebuild', async () => {
+    const revision = 'restart-2.0';
+    await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
+    const rolloutId = 'restarted';
+    const handle = await startRollout(services.client, {
+      rolloutId,
+      revision,
+      target: { devices },
+      policy: { canary: 5, waves: { percentages: [50, 100] }, maxInFlight: 20 },
+    });
+    const committed = async () => (await handle.query(rolloutProgressQuery)).counts.committed;
+    const reach = async (count: number) => {
+      for (let i = 0; i < 1200 && (await committed().catch(() => 0)) < count; i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+
+    await reach(20);
+    expect(await committed()).toBeLessThan(FLEET); // in the middle, truly
+    await restart('temporal');
+    await reach(60);
+    expect(await committed()).toBeLessThan(FLEET);
+    await restart('nats');
+    const result = await handle.result();
+
+    expect(result).toMatchObject({
+      status: 'completed',
+      counts: { committed: FLEET, rolledBack: 0, failed: 0 },
+    });
+    expect(fleet.counts).toMatchObject({ duplicates: 0, rejected: 0, lost: 0 });
+    const perDevice = await Promise.all(
+      devices.map(async (deviceId) =>
+        (await services.eventLog.read('device', deviceId))
+          .map(({ event }) => event.type)
+          .filter((type) => type.startsWith('device.update.')),
+      ),
+    );
+    const once = [
+      'device.update.started',
+      'device.update.commanded',
+      'device.update.downloaded',
+      'device.update.verified',
+      'device.update.installed',
+      'device.update.healthy',
+      'device.update.committed',
+    ];
+    expect(perDevice.filter((types) => JSON.stringify(types) !== JSON.stringify(once))).toEqual([]);
+    const rolloutEvents = (await services.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
+    const wave = ['rollout.wave.started', 'rollout.wave.finished', 'rollout.gate.passed'];
+    expect(rolloutEvents).toEqual(['rollout.started', ...wave, ...wave, ...wave, 'rollout.completed']);
+
+    const rebuilt = { rollouts: 'REBUILT_ROLLOUTS', devices: 'REBUILT_DEVICES', fleet: 'REBUILT_FLEET' };
+    await rebuildProjections(services.nc, { buckets: rebuilt });
+    const fromRebuild = await readProjections(services.nc, rebuilt);
+    expect(Object.keys(fromRebuild.devices)).toHaveLength(FLEET);
+    expect(await caughtUp(() => readProjections(services.nc), fromRebuild)).toEqual(fromRebuild);
+  }, 300_000);
+});
+
+/** The live projector catches up on its own: read until it shows `expected` (or give up and return what it shows). */
+async function caughtUp<T>(read: () => Promise<T>, expected: T): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const projections = await read();
+    if (JSON.stringify(projections) === JSON.stringify(expected)) return projections;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return read();
+}
