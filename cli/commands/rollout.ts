@@ -43,7 +43,27 @@ const policyOptions: Record<string, OptionSpec> = {
     description: 'failed or rolled back share the gate allows, 0..1 (default 0.1)',
   },
   soak: { type: 'string', description: 'ms committed devices must stay healthy between waves (default 0)' },
-  'on-breach': { type: 'string', description: 'pause (default) or abort when the gate fails' },
+  'on-breach': {
+    type: 'string',
+    description: 'pause (default), abort or abort_and_rollback when the gate fails',
+  },
+  offline: {
+    type: 'string',
+    description: 'devices that do not answer: pending (default) or wait (updated when they come back)',
+  },
+  'offline-after': {
+    type: 'string',
+    description: 'ms a device may stay silent before it is offline (120000)',
+  },
+  window: {
+    type: 'string',
+    description: 'maintenance window: a cron of when it opens, e.g. "0 2 * * 1-5" (device local time)',
+  },
+  'window-duration': {
+    type: 'string',
+    description: 'ms the maintenance window stays open (default 3600000)',
+  },
+  'window-timezone': { type: 'string', description: 'time zone of devices that report none (default UTC)' },
 };
 
 export const rolloutPlan: Command = {
@@ -269,7 +289,7 @@ function renderBars(progress: RolloutProgress): string {
   }
   const c = progress.counts;
   lines.push(
-    `  committed ${c.committed}  rolled back ${c.rolledBack}  failed ${c.failed}  in flight ${c.inFlight}  of ${c.total}`,
+    `  committed ${c.committed}  rolled back ${c.rolledBack}  failed ${c.failed}  pending ${c.pending}  waiting for window ${c.waitingForWindow}  in flight ${c.inFlight}  of ${c.total}`,
   );
   return lines.join('\n');
 }
@@ -323,6 +343,19 @@ async function policyOf(values: Record<string, unknown>): Promise<RolloutPolicyI
   set(policy, 'canary', number('canary'));
   set(policy, 'maxInFlight', number('max-in-flight'));
   set(policy, 'onBreach', values['on-breach']);
+  if (values['offline'] !== undefined || values['offline-after'] !== undefined) {
+    const offline: Record<string, unknown> = { ...(base['offline'] as object | undefined) };
+    set(offline, 'action', values['offline']);
+    set(offline, 'afterMs', number('offline-after'));
+    policy['offline'] = offline;
+  }
+  if (typeof values['window'] === 'string') {
+    policy['maintenanceWindow'] = {
+      cron: values['window'],
+      durationMs: number('window-duration') ?? 3_600_000,
+      ...(typeof values['window-timezone'] === 'string' ? { timezone: values['window-timezone'] } : {}),
+    };
+  }
   if (typeof values['waves'] === 'string')
     policy['waves'] = { percentages: values['waves'].split(',').map((p) => Number(p.trim())) };
   const parsed = rolloutPolicySchema.safeParse(policy);
@@ -355,7 +388,7 @@ function printProgress(progress: RolloutProgress, io: Io): void {
       `  wave ${wave.index}${wave.index === 0 ? ' (canary)' : ''}: ${String(wave.size).padStart(5)} devices  ${wave.state}`,
     );
   io.out(
-    `  ${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed, ${counts.inFlight} in flight, of ${counts.total}`,
+    `  ${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed, ${counts.pending} pending (offline), ${counts.waitingForWindow} waiting for their window, ${counts.inFlight} in flight, of ${counts.total}`,
   );
   for (const failure of progress.failures)
     io.out(`  ${failure.deviceId}  ${failure.outcome}  ${failure.reason.code}: ${failure.reason.message}`);

@@ -378,6 +378,20 @@ describe('rolloutWorkflow', () => {
         stderr: expect.stringContaining('INVALID_INPUT') as string,
       });
       expect(badPolicy.stderr).toContain('gate.maxFailureRate');
+      const badWindow = await uproll(
+        'rollout',
+        'start',
+        uniqueId('cli'),
+        '--revision',
+        revision,
+        ...devices,
+        '--window',
+        '0 25 * * *',
+        '--offline',
+        'wait',
+      );
+      expect(badWindow).toMatchObject({ status: 1 });
+      expect(badWindow.stderr).toContain('maintenanceWindow.cron: cron hour "25"');
     });
 
     it('retries the devices that failed in a new rollout, and watches a rollout to its end', async () => {
