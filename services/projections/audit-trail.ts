@@ -43,6 +43,12 @@ function summarize(type: string, data: Record<string, unknown>): string {
       return `${wave}: ${text(data['devices']) ?? '?'} devices`;
     case 'rollout.devices.joined':
       return `${wave}: ${text(data['devices']) ?? '?'} devices joined the target`;
+    case 'rollout.devices.deferred':
+      return `${text(data['devices']) ?? '?'} devices wait for their maintenance window (the first opens ${text(data['firstWindowOpensAt']) ?? '?'})`;
+    case 'rollout.offline.waiting':
+      return `waiting for ${text(data['devices']) ?? '?'} offline devices to come back`;
+    case 'rollout.offline.returned':
+      return `${text(data['devices']) ?? '?'} offline devices came back`;
     case 'rollout.wave.finished':
       return `${wave}: ${counts ?? '?'}`;
     case 'rollout.gate.passed':
@@ -58,8 +64,10 @@ function summarize(type: string, data: Record<string, unknown>): string {
     case 'rollout.rolled_back':
     case 'rollout.completed':
       return [by && `by ${by}`, reason, counts].filter(Boolean).join(': ');
-    case 'device.report.accepted':
-      return `counter ${text(data['counter']) ?? '?'}`;
+    case 'device.report.accepted': {
+      const revision = text(data['revision']);
+      return `counter ${text(data['counter']) ?? '?'}${revision ? `, runs ${revision}` : ''}`;
+    }
     case 'device.report.rejected':
       return errorText(data['error']) ?? 'rejected';
   }

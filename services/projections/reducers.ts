@@ -128,7 +128,11 @@ function projectDeviceUpdate(state: Readonly<Projections>, stored: StoredEvent):
 
   const rollout = rolloutId === undefined ? undefined : state.rollouts[rolloutId];
   if (rollout && sequence > rollout.lastSequence) {
-    const counts = recount(rollout.counts, outcomeIn(before, rollout.rolloutId), outcomeOf(phase));
+    const counts = recount(
+      rollout.counts,
+      outcomeIn(before, rollout.rolloutId),
+      outcomeOf(phase, data.error),
+    );
     if (counts) change.rollout = { ...rollout, counts, updatedAt: event.at, lastSequence: sequence };
   }
 
@@ -190,13 +194,15 @@ function rolloutOfUpdate(
   return base !== undefined && Object.hasOwn(rollouts, base) ? base : undefined;
 }
 
-function outcomeOf(phase: DeviceUpdatePhase | undefined): Outcome | undefined {
+/** A device found offline is pending, not failed: the rollout does not count it (core/rollout/outcomes.ts). */
+function outcomeOf(phase: DeviceUpdatePhase | undefined, error?: { code: string }): Outcome | undefined {
+  if (phase === 'failed' && error?.code === 'DEVICE_OFFLINE') return undefined;
   return phase === 'committed' || phase === 'rolled_back' || phase === 'failed' ? phase : undefined;
 }
 
 /** The outcome a device had in a rollout before this event; none once it moved to another rollout. */
 function outcomeIn(device: DeviceView | undefined, rolloutId: string): Outcome | undefined {
-  return device?.rolloutId === rolloutId ? outcomeOf(device.phase) : undefined;
+  return device?.rolloutId === rolloutId ? outcomeOf(device.phase, device.error) : undefined;
 }
 
 /** Moves a device from one outcome to another (a retry replaces a failure); undefined when nothing moves. */

@@ -211,6 +211,20 @@ describe('rollout progress', () => {
       });
     });
 
+    it('does not count a device found offline as failed: it is pending, and counts once it commits', () => {
+      const l = log();
+      started(l);
+      l.device('d1', 'started', { rolloutId: 'ro-1', revision: 'rev-2' });
+      l.device('d1', 'failed', {
+        rolloutId: 'ro-1',
+        revision: 'rev-2',
+        error: { code: 'DEVICE_OFFLINE', message: 'no answer' },
+      });
+      expect(l.fold().rollouts['ro-1']?.counts).toEqual({ committed: 0, rolledBack: 0, failed: 0 });
+      commits(l, 'd1', 'ro-1', 'rev-2');
+      expect(l.fold().rollouts['ro-1']?.counts).toEqual({ committed: 1, rolledBack: 0, failed: 0 });
+    });
+
     it('creates no rollout for updates outside any rollout it knows', () => {
       const l = log();
       commits(l, 'd1', 'manual-1', 'rev-2');
