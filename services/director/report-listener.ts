@@ -41,7 +41,9 @@ export function startReportListener(options: {
       const at = now();
       const base = { aggregate: 'device' as const, aggregateId: deviceId, at: at.toISOString() };
       try {
-        const manifest = await options.director.receiveManifest(deviceId, msg.data, at);
+        const manifest = await options.director.receiveManifest(deviceId, msg.data, at, {
+          redelivery: msg.redelivered,
+        });
         const installed = Object.values(manifest.ecuVersionReports)[0]?.signed.installedImage.filepath ?? '';
         const revision = revisionNameOf(installed);
         await options.eventLog.append(

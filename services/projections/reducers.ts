@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TOKEN_PATTERN, type DomainEvent, type OutcomeCounts } from '../../core/index.ts';
+import { DEVICE_PHASES, TOKEN_PATTERN, type DomainEvent, type OutcomeCounts } from '../../core/index.ts';
 import type { StoredEvent } from '../nats/index.ts';
 import { rolloutReducers, newRollout } from './rollout-reducers.ts';
 import type { DeviceUpdatePhase, DeviceView, FleetView, Projections, RolloutView } from './views.ts';
@@ -28,13 +28,7 @@ export interface TouchedKeys {
 const UPDATE_PHASES: ReadonlySet<string> = new Set<DeviceUpdatePhase>([
   'started',
   'commanded',
-  'downloaded',
-  'verified',
-  'installed',
-  'healthy',
-  'committed',
-  'rolled_back',
-  'failed',
+  ...DEVICE_PHASES,
 ]);
 type Outcome = 'committed' | 'rolled_back' | 'failed';
 const OUTCOME_COUNTER: Record<Outcome, keyof OutcomeCounts> = {

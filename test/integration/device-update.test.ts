@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema } from '../../core/index.ts';
 import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
+import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
 const artifactIsPresent = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
@@ -17,17 +18,6 @@ const appCrashes = {
   command: ['sh', '-c', 'echo "app exited: segfault" >&2; exit 3'] as [string, ...string[]],
 };
 const rootfs = (bytes: Uint8Array) => [{ path: 'rootfs.img', bytes }];
-
-/** The event log of an update that went all the way, each event once. */
-const COMMITTED_UPDATE_EVENTS = [
-  'device.update.started',
-  'device.update.commanded',
-  'device.update.downloaded',
-  'device.update.verified',
-  'device.update.installed',
-  'device.update.healthy',
-  'device.update.committed',
-];
 
 let h: Harness;
 beforeAll(async () => {

@@ -20,6 +20,7 @@ import {
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
+import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 
 // This file restarts its own Temporal dev server and nats-server in the middle
 // of a rollout: the run's shared ones stay up for the other files.
@@ -105,16 +106,9 @@ describe('a rollout whose Temporal dev server and nats-server restart in the mid
           .filter((type) => type.startsWith('device.update.')),
       ),
     );
-    const once = [
-      'device.update.started',
-      'device.update.commanded',
-      'device.update.downloaded',
-      'device.update.verified',
-      'device.update.installed',
-      'device.update.healthy',
-      'device.update.committed',
-    ];
-    expect(perDevice.filter((types) => JSON.stringify(types) !== JSON.stringify(once))).toEqual([]);
+    expect(
+      perDevice.filter((types) => JSON.stringify(types) !== JSON.stringify(COMMITTED_UPDATE_EVENTS)),
+    ).toEqual([]);
     const rolloutEvents = (await services.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
     const wave = ['rollout.wave.started', 'rollout.wave.finished', 'rollout.gate.passed'];
     expect(rolloutEvents).toEqual(['rollout.started', ...wave, ...wave, ...wave, 'rollout.completed']);

@@ -11,6 +11,7 @@ import {
 import { main as cli } from '../../cli/main.ts';
 import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
 const FLEET = 20;
@@ -232,15 +233,7 @@ describe('rolloutWorkflow', () => {
       const events = (await h.eventLog.read('device', deviceId))
         .map(({ event }) => event as { type: string; data: { rollout?: string } })
         .filter((event) => event.data.rollout === result.rolloutId);
-      expect(events.map((event) => event.type)).toEqual([
-        'device.update.started',
-        'device.update.commanded',
-        'device.update.downloaded',
-        'device.update.verified',
-        'device.update.installed',
-        'device.update.healthy',
-        'device.update.committed',
-      ]);
+      expect(events.map((event) => event.type)).toEqual(COMMITTED_UPDATE_EVENTS);
     }
     const wave = ['rollout.wave.started', 'rollout.wave.finished', 'rollout.gate.passed'];
     expect(await rolloutEvents(result.rolloutId)).toEqual([

@@ -155,6 +155,17 @@ describe('Uptane end to end: Image repository and Director services, a device ve
     expect(await director.inventory('dev-1')).toEqual(before);
   });
 
+  it('accepts the very bytes it last accepted again when they are redelivered, changing nothing', async () => {
+    const before = await director.inventory('dev-1');
+    await expect(
+      director.receiveManifest('dev-1', await manifest(1), REPO_NOW, { redelivery: true }),
+    ).resolves.toMatchObject({ counter: 1 });
+    await expect(
+      director.receiveManifest('dev-1', await manifest(0), REPO_NOW, { redelivery: true }),
+    ).rejects.toThrowWithCode('REPLAYED_REPORT');
+    expect(await director.inventory('dev-1')).toEqual(before);
+  });
+
   it('refuses to assign to an ECU the device does not have', async () => {
     await expect(
       director.assign(
