@@ -13,6 +13,7 @@ import {
 import type * as activities from '../activities/index.ts';
 import type {
   DeviceOutcome,
+  FailuresByClass,
   OutcomeCounts,
   RolloutEventType,
   RolloutPolicy,
@@ -211,7 +212,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       continue; // already paused with a security alert: the loop waits for a person
     if (state.policy.gate.soakMs > 0 && state.nextWave < state.waves.length)
       await sleep(state.policy.gate.soakMs);
-    const verdict = evaluateGate(countOutcomes(state), state.policy.gate);
+    const verdict = evaluateGate(countOutcomes(state), state.policy.gate, failuresByClass(state));
     if (verdict.pass) {
       await record('rollout.gate.passed', { wave: index });
     } else {
@@ -480,6 +481,16 @@ function countOutcomes(state: CarriedState): OutcomeCounts {
     else if (device.outcome === 'failed') counts.failed += 1;
   }
   return counts;
+}
+
+function failuresByClass(state: CarriedState): FailuresByClass {
+  const byClass: FailuresByClass = {};
+  for (const device of Object.values(state.devices)) {
+    if ((device.outcome !== 'failed' && device.outcome !== 'rolled_back') || !device.reason) continue;
+    const failureClass = classifyFailure(device.reason.code);
+    byClass[failureClass] = (byClass[failureClass] ?? 0) + 1;
+  }
+  return byClass;
 }
 
 /** Read through a function: Updates change the status while the workflow awaits. */

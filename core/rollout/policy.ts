@@ -52,6 +52,19 @@ export const rolloutPolicySchema = z
         minSample: z.int().min(0).default(1),
         /** Highest share of failed or rolled-back devices (0..1) the rollout tolerates. */
         maxFailureRate: z.number().min(0).max(1).default(0.1),
+        /**
+         * Abort criteria by failure class: the highest share (0..1) of finished
+         * devices that may fail with each class (e.g. `unhealthy: 0.05`), checked
+         * with the same minimum sample.
+         */
+        maxRateByClass: z
+          .object({
+            unhealthy: z.number().min(0).max(1),
+            transient: z.number().min(0).max(1),
+            other: z.number().min(0).max(1),
+          })
+          .partial()
+          .default({}),
         /** Time committed devices of a wave must stay healthy before the next wave starts. */
         soakMs: z
           .int()

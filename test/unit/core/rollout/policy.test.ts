@@ -59,6 +59,30 @@ describe('the gate between waves', () => {
   });
 });
 
+describe('abort criteria by failure class', () => {
+  const gate = rolloutPolicySchema.parse({
+    gate: { minSample: 10, maxFailureRate: 0.5, maxRateByClass: { unhealthy: 0.05 } },
+  }).gate;
+
+  it('stops when one class fails more often than its own limit, under the overall rate', () => {
+    const counts = { committed: 18, rolledBack: 2, failed: 0 };
+    const verdict = evaluateGate(counts, gate, { unhealthy: 2 });
+    expect(verdict).toMatchObject({ pass: false });
+    expect(verdict.pass || verdict.reason).toBe(
+      '2 of 20 devices failed with unhealthy failures (10.0%), over the 5.0% the policy allows',
+    );
+  });
+
+  it('passes when the other classes fail instead, and before the minimum sample', () => {
+    expect(evaluateGate({ committed: 18, rolledBack: 0, failed: 2 }, gate, { other: 2 })).toEqual({
+      pass: true,
+    });
+    expect(evaluateGate({ committed: 5, rolledBack: 4, failed: 0 }, gate, { unhealthy: 4 })).toEqual({
+      pass: true,
+    });
+  });
+});
+
 describe('failure classes', () => {
   it.each([
     ['DOWNLOAD_FAILED', 'transient'],
