@@ -50,6 +50,7 @@ export type RolloutEventType =
   | 'rollout.devices.deferred'
   | 'rollout.offline.waiting'
   | 'rollout.offline.returned'
+  | 'rollout.soak.regressed'
   | 'rollout.rolled_back'
   | 'rollout.completed';
 export type RolloutEvent = DomainEvent<RolloutEventType, Record<string, unknown> & { by?: string }>;

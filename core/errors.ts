@@ -18,6 +18,8 @@ export type UprollErrorCode =
   | 'INSTALL_FAILED'
   /** The new revision did not pass its health check; the device rolled back. */
   | 'HEALTH_CHECK_FAILED'
+  /** A committed device ran another revision by the end of the soak time (it rolled back, or crashed back). */
+  | 'UNHEALTHY_AFTER_COMMIT'
   /** A trial revision was interrupted too often (crashes, power loss); the device rolled back by itself. */
   | 'BOOT_ATTEMPTS_EXCEEDED'
   /** The device is not connected or did not answer a command. */

@@ -52,5 +52,7 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 /** What the server knows of a device from its heartbeats. */
 export interface DevicePresence {
   lastSeenAt: string;
+  /** The revision its last heartbeat said it runs. */
+  revision?: string | null;
   timezone?: string;
 }

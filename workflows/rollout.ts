@@ -210,8 +210,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       Object.values(state.devices).some((d) => d.reason && classifyFailure(d.reason.code) === 'verification')
     )
       continue; // already paused with a security alert: the loop waits for a person
-    if (state.policy.gate.soakMs > 0 && state.nextWave < state.waves.length)
+    if (state.policy.gate.soakMs > 0 && state.nextWave < state.waves.length) {
       await sleep(state.policy.gate.soakMs);
+      await checkSoaked(state.waves[index] ?? []);
+    }
     const verdict = evaluateGate(countOutcomes(state), state.policy.gate, failuresByClass(state));
     if (verdict.pass) {
       await record('rollout.gate.passed', { wave: index });
@@ -299,6 +301,32 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       }
     }
     state.status = 'rolled_back';
+  }
+
+  /**
+   * After the soak time: a device of the wave that committed but whose
+   * heartbeats now say it runs another revision (it rolled back, or crashed
+   * back) counts as rolled back, against the gate.
+   */
+  async function checkSoaked(wave: readonly string[]): Promise<void> {
+    const committed = wave.filter((deviceId) => state.devices[deviceId]?.outcome === 'committed');
+    if (committed.length === 0) return;
+    const seen = await devicePresence(committed);
+    const regressed = committed.filter((deviceId) => {
+      const runs = seen[deviceId]?.revision;
+      return runs !== undefined && runs !== revision;
+    });
+    for (const deviceId of regressed) {
+      state.devices[deviceId] = {
+        outcome: 'rolled_back',
+        attempts: state.devices[deviceId]?.attempts ?? 1,
+        reason: {
+          code: 'UNHEALTHY_AFTER_COMMIT',
+          message: `runs ${seen[deviceId]?.revision ?? 'nothing'} at the end of the soak, not ${revision}`,
+        },
+      };
+    }
+    if (regressed.length > 0) await record('rollout.soak.regressed', { devices: regressed });
   }
 
   function pendingDevices(): string[] {

@@ -19,7 +19,7 @@ const TRANSIENT = new Set([
   'SLOW_RETRIEVAL',
   'DEVICE_BUSY',
 ]);
-const UNHEALTHY = new Set(['HEALTH_CHECK_FAILED', 'BOOT_ATTEMPTS_EXCEEDED']);
+const UNHEALTHY = new Set(['HEALTH_CHECK_FAILED', 'BOOT_ATTEMPTS_EXCEEDED', 'UNHEALTHY_AFTER_COMMIT']);
 
 export function classifyFailure(code: string): FailureClass {
   if (code === 'DEVICE_OFFLINE') return 'offline';

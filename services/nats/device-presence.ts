@@ -11,7 +11,7 @@ import {
 /** KV bucket: one entry per device, the last time it was heard of and the time zone it reports. */
 export const PRESENCE_BUCKET = 'UPROLL_PRESENCE';
 
-/** A device heard again within this long is not written again (unless its time zone changed). */
+/** A device heard again within this long is not written again (unless its revision or time zone changed). */
 const REWRITE_AFTER_MS = 60_000;
 
 export interface PresenceTracker {
@@ -21,7 +21,7 @@ export interface PresenceTracker {
 /**
  * Keeps `UPROLL_PRESENCE` from the devices' heartbeats (plain NATS on
  * `uproll.dev.<id>.heartbeat`, where only that device may publish): when
- * each device was last heard of and its time zone. Invalid heartbeats and
+ * each device was last heard of, the revision it runs and its time zone. Invalid heartbeats and
  * ones claiming another device are dropped. At most one write per device a
  * minute, so a large fleet's heartbeats cost the KV little.
  */
@@ -31,7 +31,7 @@ export async function startPresenceTracker(
 ): Promise<PresenceTracker> {
   const bucket = await openPresence(nc);
   const now = options.now ?? (() => new Date());
-  const written = new Map<string, { at: number; timezone?: string }>();
+  const written = new Map<string, { at: number; timezone?: string; revision: string | null }>();
   const subscription: Subscription = nc.subscribe('uproll.dev.*.heartbeat');
   const loop = (async () => {
     for await (const msg of subscription) {
@@ -51,13 +51,20 @@ export async function startPresenceTracker(
       }
       const at = now();
       const last = written.get(heartbeat.deviceId);
-      if (last && last.timezone === heartbeat.timezone && at.getTime() - last.at < REWRITE_AFTER_MS) continue;
+      const unchanged = last?.timezone === heartbeat.timezone && last?.revision === heartbeat.revision;
+      if (last && unchanged && at.getTime() - last.at < REWRITE_AFTER_MS) continue;
       const presence: DevicePresence = {
         lastSeenAt: at.toISOString(),
+        revision: heartbeat.revision,
         ...(heartbeat.timezone ? { timezone: heartbeat.timezone } : {}),
       };
       await bucket.put(heartbeat.deviceId, JSON.stringify(presence)).then(
-        () => written.set(heartbeat.deviceId, { at: at.getTime(), timezone: heartbeat.timezone }),
+        () =>
+          written.set(heartbeat.deviceId, {
+            at: at.getTime(),
+            timezone: heartbeat.timezone,
+            revision: heartbeat.revision,
+          }),
         (err: unknown) => options.onDropped?.(`presence of ${heartbeat.deviceId}: ${(err as Error).message}`),
       );
     }

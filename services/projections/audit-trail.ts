@@ -45,6 +45,8 @@ function summarize(type: string, data: Record<string, unknown>): string {
       return `${wave}: ${text(data['devices']) ?? '?'} devices joined the target`;
     case 'rollout.devices.deferred':
       return `${text(data['devices']) ?? '?'} devices wait for their maintenance window (the first opens ${text(data['firstWindowOpensAt']) ?? '?'})`;
+    case 'rollout.soak.regressed':
+      return `left their new revision during the soak: ${Array.isArray(data['devices']) ? data['devices'].join(', ') : '?'}`;
     case 'rollout.offline.waiting':
       return `waiting for ${text(data['devices']) ?? '?'} offline devices to come back`;
     case 'rollout.offline.returned':

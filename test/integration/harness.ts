@@ -63,7 +63,12 @@ export async function startHarness(
     /** Starts a device's agent (enrolling it first, unless its identity is given). */
     async startAgent(
       deviceId: string,
-      options: { healthCheck?: HealthCheck; identity?: AgentIdentity; timezone?: string } = {},
+      options: {
+        healthCheck?: HealthCheck;
+        identity?: AgentIdentity;
+        timezone?: string;
+        heartbeatMs?: number;
+      } = {},
     ): Promise<DeviceAgent & { dataDir: string }> {
       const enrolled = options.identity ?? (await harness.enroll(deviceId));
       const dataDir = join(workDir, 'devices', deviceId);
@@ -76,6 +81,7 @@ export async function startHarness(
         dataDir,
         ...(options.healthCheck ? { healthCheck: options.healthCheck } : {}),
         ...(options.timezone ? { timezone: options.timezone } : {}),
+        ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
       });
       agents.push(agent);
       return Object.assign(agent, { dataDir });

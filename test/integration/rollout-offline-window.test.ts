@@ -128,3 +128,51 @@ describe('a maintenance window', () => {
     expect(progress.counts.waitingForWindow).toBe(0);
   });
 });
+
+describe('the soak time', () => {
+  it('counts a committed device whose heartbeats show it left the new revision as rolled back', async () => {
+    const prefix = uniqueId('soak');
+    const [first, second] = [`${prefix}-a`, `${prefix}-b`];
+    const agents = [
+      await h.startAgent(first, { heartbeatMs: 200 }),
+      await h.startAgent(second, { heartbeatMs: 200 }),
+    ];
+    const before = await release();
+    const onBoth = { canary: 2, waves: { percentages: [100] } };
+    const setUp = await startRollout(h.client, {
+      rolloutId: uniqueId('ro'),
+      revision: before,
+      target: { devices: [first, second] },
+      policy: onBoth,
+    });
+    expect((await setUp.result()).status).toBe('completed');
+
+    const revision = await release();
+    const rolloutId = uniqueId('ro');
+    const handle = await startRollout(h.client, {
+      rolloutId,
+      revision,
+      target: { devices: [first, second] },
+      policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 4000, maxFailureRate: 0 } },
+    });
+    await waitFor('the canary to commit', async () => {
+      const { waves } = await handle.query(rolloutProgressQuery);
+      return waves[0]?.state === 'finished';
+    });
+    await agents[0]!.updates.rollbackNow(); // during the soak: back on the previous revision
+    await waitFor('the rollout to pause at the gate', async () => {
+      return (await handle.query(rolloutProgressQuery)).status === 'paused';
+    });
+
+    const progress = await handle.query(rolloutProgressQuery);
+    expect(progress.failures.map((f) => [f.deviceId, f.outcome, f.reason.code])).toEqual([
+      [first, 'rolled_back', 'UNHEALTHY_AFTER_COMMIT'],
+    ]);
+    expect((await agents[1]!.updates.boot.read()).active?.revision).toBe(before); // the next wave never ran
+    expect(await rolloutEvents(rolloutId)).toEqual(
+      expect.arrayContaining(['rollout.soak.regressed', 'rollout.gate.failed', 'rollout.paused']),
+    );
+    await handle.executeUpdate(abortRolloutUpdate, { args: ['ops'] });
+    expect((await handle.result()).status).toBe('aborted');
+  });
+});
