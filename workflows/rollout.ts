@@ -60,7 +60,7 @@ interface DeviceRecord {
   outcome: DeviceOutcome;
   reason?: { code: string; message: string };
   attempts: number;
-  /** Pending devices: when the command found them offline. */
+  /** Pending devices: when the command found them offline; committed ones: when they committed. */
   since?: number;
 }
 
@@ -305,16 +305,22 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 
   /**
    * After the soak time: a device of the wave that committed but whose
-   * heartbeats now say it runs another revision (it rolled back, or crashed
+   * heartbeats since then say it runs another revision (it rolled back, or crashed
    * back) counts as rolled back, against the gate.
    */
   async function checkSoaked(wave: readonly string[]): Promise<void> {
     const committed = wave.filter((deviceId) => state.devices[deviceId]?.outcome === 'committed');
     if (committed.length === 0) return;
     const seen = await devicePresence(committed);
+    // Only heartbeats sent after the commit tell: an older one still names the revision before.
     const regressed = committed.filter((deviceId) => {
-      const runs = seen[deviceId]?.revision;
-      return runs !== undefined && runs !== revision;
+      const heard = seen[deviceId];
+      const committedAt = state.devices[deviceId]?.since ?? 0;
+      return (
+        heard?.revision !== undefined &&
+        Date.parse(heard.lastSeenAt) > committedAt &&
+        heard.revision !== revision
+      );
     });
     for (const deviceId of regressed) {
       state.devices[deviceId] = {
@@ -417,7 +423,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           continue;
         }
         inFlight.add(deviceId);
-        state.devices[deviceId] = await updateDevice(deviceId);
+        const outcome = await updateDevice(deviceId);
+        state.devices[deviceId] =
+          outcome.outcome === 'committed' ? { ...outcome, since: Date.now() } : outcome;
         inFlight.delete(deviceId);
       }
     });
