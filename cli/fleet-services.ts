@@ -64,6 +64,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
     }
     const presence = await startPresenceTracker(nc, { onDropped: options.onDropped });
     closers.unshift(() => presence.stop());
+    const eventLog = new EventLog(nc);
     const connection = await Connection.connect({ address: addresses.temporal });
     closers.unshift(() => connection.close());
     const client = new Client({ connection });
@@ -78,7 +79,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
       const listener = await startReportListener({
         nc,
         director: options.director,
-        eventLog: new EventLog(nc),
+        eventLog,
         consumerName: options.bridgeConsumer ? `${options.bridgeConsumer}-reports` : undefined,
         onConfirmed: async (deviceId, rolloutId, report) => {
           const handle = client.workflow.getHandle(deviceUpdateWorkflowId(deviceId, rolloutId));
@@ -93,7 +94,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
       addresses,
       nc,
       client,
-      eventLog: new EventLog(nc),
+      eventLog,
 
       async startWorker(): Promise<void> {
         worker ??= await startRolloutWorker({

@@ -21,6 +21,7 @@ import {
 import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport } from '../core/uptane/index.ts';
 import { connectToNats } from '../services/nats/index.ts';
+import type { SimulatedRepositories } from './repositories.ts';
 
 /** What a device reports after accepting an update, in order (then its signed manifest). */
 const HEALTHY_PHASES: readonly DevicePhase[] = [
@@ -37,6 +38,39 @@ const PUBLISH_ATTEMPTS = 5;
 export interface DeviceKeys {
   ecuSerial: string;
   key: Signer;
+}
+
+/** Devices registered with the Director at once: each is a few signatures and fsynced files. */
+const ENROLL_CONCURRENCY = 16;
+
+/** Registers the devices with the simulated Director; returns the keys a protocol-level fleet signs with. */
+export async function enrollDevices(
+  repos: Pick<SimulatedRepositories, 'enroll'>,
+  deviceIds: readonly string[],
+): Promise<Map<string, DeviceKeys>> {
+  const keys = new Map<string, DeviceKeys>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: ENROLL_CONCURRENCY }, async () => {
+      while (next < deviceIds.length) {
+        const deviceId = deviceIds[next++]!;
+        const identity = await repos.enroll(deviceId);
+        keys.set(deviceId, { ecuSerial: identity.device.ecus[0]!.serial, key: identity.deviceKey });
+      }
+    }),
+  );
+  return keys;
+}
+
+/** The length and hashes of a revision's document as the simulated Image repository released it. */
+export function releasedImageOf(
+  repos: Pick<SimulatedRepositories, 'image'>,
+): ProtocolFleetOptions['releasedImage'] {
+  return async (revision) => {
+    const target = (await repos.image.releasedTargets())[revisionTargetPath(revision)];
+    if (!target) throw new Error(`revision ${revision} is not released`);
+    return { length: target.length, hashes: target.hashes };
+  };
 }
 
 export interface ProtocolFleetOptions {

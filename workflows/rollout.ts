@@ -439,8 +439,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
    */
   async function updateDevice(deviceId: string): Promise<DeviceRecord> {
     for (;;) {
-      const record = await updateHeldDevice(deviceId);
-      if (record.outcome !== 'busy') return record;
+      const result = await updateHeldDevice(deviceId);
+      if (result.outcome !== 'busy') return result;
       if (state.policy.overlap === 'skip' || isAborted(state))
         return {
           outcome: 'skipped',

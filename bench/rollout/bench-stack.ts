@@ -4,7 +4,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
-import { revisionTargetPath } from '../../core/index.ts';
 import {
   findFreePort,
   localStackStatus,
@@ -15,10 +14,8 @@ import {
 import { bundleWorkflows, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
-import { startProtocolFleet, type DeviceKeys, type ProtocolFleet } from '../../sim/index.ts';
+import { enrollDevices, releasedImageOf, startProtocolFleet, type ProtocolFleet } from '../../sim/index.ts';
 
-/** Devices enrolled at once: each enrollment is a few signatures and fsynced files. */
-const ENROLL_CONCURRENCY = 16;
 /** Durable consumer of the telemetry bridge, watched for its backlog. */
 const BRIDGE_CONSUMER = 'bench-telemetry-bridge';
 
@@ -83,11 +80,7 @@ export async function startBenchStack(options: {
     );
     options.log(`enrolling ${devices.length} devices with the Director`);
     const enrollStarted = performance.now();
-    const keys = new Map<string, DeviceKeys>();
-    await inBatches(devices, ENROLL_CONCURRENCY, async (deviceId) => {
-      const identity = await repos.enroll(deviceId);
-      keys.set(deviceId, { ecuSerial: identity.device.ecus[0]!.serial, key: identity.deviceKey });
-    });
+    const keys = await enrollDevices(repos, devices);
     const enrollSeconds = (performance.now() - enrollStarted) / 1000;
 
     let timeline: DeviceTimeline | undefined;
@@ -118,11 +111,7 @@ export async function startBenchStack(options: {
       servers: services.addresses.nats,
       nkeySeed: (await serviceIdentity(stateDir)).seed,
       devices: keys,
-      releasedImage: async (revision) => {
-        const target = (await repos.image.releasedTargets())[revisionTargetPath(revision)];
-        if (!target) throw new Error(`revision ${revision} is not released`);
-        return { length: target.length, hashes: target.hashes };
-      },
+      releasedImage: releasedImageOf(repos),
       observer: {
         commanded: (deviceId) => timeline?.mark(deviceId, 'commanded'),
         reported: (deviceId) => timeline?.mark(deviceId, 'reported'),
@@ -150,14 +139,4 @@ export async function startBenchStack(options: {
     await close();
     throw err;
   }
-}
-
-/** Runs `body` over `items`, at most `concurrency` at once. */
-async function inBatches<T>(items: readonly T[], concurrency: number, body: (item: T) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await body(items[next++] as T);
-    }),
-  );
 }

@@ -93,9 +93,18 @@ export async function readPresence(
   return found;
 }
 
+/** One bucket handle per connection: rollouts read presence often, creating it once is enough. */
+const buckets = new WeakMap<NatsConnection, Promise<KV>>();
+
 function openPresence(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(PRESENCE_BUCKET, {
-    history: 1,
-    description: 'Uproll device presence: last heartbeat and time zone',
-  });
+  let bucket = buckets.get(nc);
+  if (!bucket) {
+    bucket = new Kvm(nc).create(PRESENCE_BUCKET, {
+      history: 1,
+      description: 'Uproll device presence: last heartbeat, revision and time zone',
+    });
+    bucket.catch(() => buckets.delete(nc)); // a failed open is tried again next time
+    buckets.set(nc, bucket);
+  }
+  return bucket;
 }
