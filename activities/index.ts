@@ -6,6 +6,7 @@ import {
   type RolloutPolicyInput,
   type CommandReply,
   type DevicePresence,
+  type DeviceUpdateEvent,
   type DomainEvent,
   type RollbackReply,
   type RolloutTarget,
@@ -46,13 +47,36 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Appends one device update event. The message id is derived from the
-     * workflow and the event type, so a retried activity appends it once.
+     * Opens a device update in one step: takes the device for the rollout
+     * (`holdFor`), appends the update's started event and has the Director
+     * assign the revision (`assign`). False, with nothing done, while another
+     * rollout holds the device. Each part is idempotent, so a retry repeats
+     * it safely; the lease is the caller's to release, whatever happened.
      */
-    async recordDeviceEvent(event: DomainEvent<string, { workflowId: string }>): Promise<void> {
-      await withCodedFailures(() =>
-        deps.eventLog.append(event, { msgId: `${event.data.workflowId}/${event.type}` }),
-      );
+    async beginDeviceUpdate(input: {
+      deviceId: string;
+      holdFor?: string;
+      started: DeviceUpdateEvent;
+      assign?: { revision: string; rolloutId: string };
+    }): Promise<boolean> {
+      return withCodedFailures(async () => {
+        const { deviceId, holdFor, assign } = input;
+        if (holdFor !== undefined && deps.leases && !(await deps.leases.acquire(deviceId, holdFor)))
+          return false;
+        await appendDeviceEvent(deps, input.started);
+        if (assign) await releasesOf(deps).assign(deviceId, assign.revision, assign.rolloutId);
+        return true;
+      });
+    },
+
+    /**
+     * Appends device update events, in order. Each one's message id is derived
+     * from the workflow and the event type, so a retried activity appends it once.
+     */
+    async recordDeviceEvents(events: DeviceUpdateEvent[]): Promise<void> {
+      await withCodedFailures(async () => {
+        for (const event of events) await appendDeviceEvent(deps, event);
+      });
     },
 
     /** Appends a domain event once, under the caller's idempotence key. */
@@ -90,11 +114,6 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Has the Director assign the revision to the device for an update (idempotent: the same targets again). */
-    assignRevision(deviceId: string, revision: string, rolloutId: string): Promise<void> {
-      return withCodedFailures(() => releasesOf(deps).assign(deviceId, revision, rolloutId));
-    },
-
     /** When each device was last heard of and its time zone; devices never heard of are absent. */
     devicePresence(deviceIds: string[]): Promise<Record<string, DevicePresence>> {
       return withCodedFailures(async () => (deps.presence ? deps.presence.of(deviceIds) : {}));
@@ -125,6 +144,11 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type UprollActivities = ReturnType<typeof createActivities>;
+
+/** A device update event is one per type and workflow: its message id says so. */
+function appendDeviceEvent(deps: ActivityDeps, event: DeviceUpdateEvent): Promise<unknown> {
+  return deps.eventLog.append(event, { msgId: `${event.data.workflowId}/${event.type}` });
+}
 
 function releasesOf(deps: ActivityDeps): NonNullable<ActivityDeps['releases']> {
   if (!deps.releases)

@@ -84,6 +84,11 @@ export interface ProtocolFleetOptions {
   releasedImage(revision: string): Promise<{ length: number; hashes: Record<string, string> }>;
   /** Devices whose health check fails on a revision: they roll back to what they ran. */
   unhealthy?: (deviceId: string, revision: string) => boolean;
+  /**
+   * How long a device takes before sending each report (its manifest is the
+   * `manifest` step); Infinity: it stalls there, sending nothing more. Default: no time.
+   */
+  delayMs?: (deviceId: string, step: DevicePhase | 'manifest') => number;
   /** Told when a device accepted a command and when its last report was stored. */
   observer?: {
     commanded?(deviceId: string): void;
@@ -172,7 +177,7 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
         state.previous = state.current;
         state.current = { revision: command.revision, rolloutId: command.rolloutId };
       }
-      const device = { deviceId, keys, state, image: releasedImage };
+      const device = { deviceId, keys, state, image: releasedImage, delayMs: options.delayMs };
       track(
         report(js, device, command, healthy ? HEALTHY_PHASES : UNHEALTHY_PHASES, counts).then(() =>
           options.observer?.reported?.(deviceId),
@@ -196,7 +201,8 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
         state.current = back;
         state.previous = undefined;
         const command = { rolloutId: left.rolloutId, revision: left.revision };
-        track(report(js, { deviceId, keys, state, image: releasedImage }, command, ['rolled_back'], counts));
+        const device = { deviceId, keys, state, image: releasedImage, delayMs: options.delayMs };
+        track(report(js, device, command, ['rolled_back'], counts));
       }
       const reply: RollbackReply = {
         accepted: true,
@@ -248,6 +254,7 @@ interface SimulatedDevice {
   keys: DeviceKeys;
   state: DeviceState;
   image: ProtocolFleetOptions['releasedImage'];
+  delayMs: ProtocolFleetOptions['delayMs'];
 }
 
 /** The device's telemetry, one phase after the other, then its manifest (each stored before the next is sent). */
@@ -274,7 +281,15 @@ async function report(
       }
     }
   };
+  /** False when the device stalls at this step. */
+  const takeTime = async (step: DevicePhase | 'manifest') => {
+    const delay = device.delayMs?.(deviceId, step) ?? 0;
+    if (delay === Number.POSITIVE_INFINITY) return false;
+    if (delay > 0) await sleep(delay);
+    return true;
+  };
   for (const phase of phases) {
+    if (!(await takeTime(phase))) return;
     const body: Telemetry = {
       deviceId,
       rolloutId: command.rolloutId,
@@ -289,6 +304,7 @@ async function report(
     const msgID = `${deviceId}/${command.rolloutId}/${phase}`;
     if (!(await store(subjects.telemetry(deviceId), JSON.stringify(body), msgID))) return;
   }
+  if (!(await takeTime('manifest'))) return;
   device.state.counter += 1;
   const manifest = await signManifest(device, device.state.counter);
   await store(reportSubject(deviceId), manifest, `${deviceId}/manifest/${device.state.counter}`);

@@ -10,14 +10,9 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { DeviceUpdateProgress, type AwaitedStep } from '../core/device-update-progress.ts';
-import type { DeviceUpdateEvent, UpdateCommand } from '../core/index.ts';
+import type { DeviceUpdateEvent, PhaseRecord, UpdateCommand } from '../core/index.ts';
+import { StepDeadline } from './step-deadline.ts';
 import { deviceProgressSignal, deviceUpdateStatusQuery, deviceVersionReportSignal } from './messages.ts';
-
-/**
- * Milliseconds, or an `ms`-style text such as '30 seconds' as Temporal takes it.
- * (Temporal's own `Duration` type degrades to `any` under nodenext resolution.)
- */
-export type Duration = number | string;
 
 /** Input of {@link deviceUpdateWorkflow}. */
 export interface DeviceUpdateInput {
@@ -36,7 +31,7 @@ export interface DeviceUpdateInput {
    */
   holdFor?: string;
   /** Time limit of each step; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
-  phaseTimeouts?: Partial<Record<AwaitedStep, Duration>>;
+  phaseTimeouts?: Partial<Record<AwaitedStep, number>>;
 }
 
 export interface DeviceUpdateResult {
@@ -52,29 +47,37 @@ export interface DeviceUpdateResult {
   reason?: { code: string; message: string };
 }
 
-export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, Duration> = {
-  command: '2 minutes',
-  download: '30 minutes',
-  install: '10 minutes',
-  verdict: '10 minutes',
-  report: '2 minutes',
+const MINUTE = 60_000;
+
+/** Milliseconds. */
+export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, number> = {
+  command: 2 * MINUTE,
+  download: 30 * MINUTE,
+  install: 10 * MINUTE,
+  verdict: 10 * MINUTE,
+  report: 2 * MINUTE,
 };
 
 // Local activities: each is one marker in the history and runs inside the
-// workflow task, which keeps a device update to a few dozen history events.
-const { assignRevision } = proxyLocalActivities<activities.UprollActivities>({
-  // Director signing; transient trouble (disk, lock) is retried, a refusal is final.
+// workflow task, which keeps a device update to three workflow tasks and a
+// few dozen history events.
+const { beginDeviceUpdate } = proxyLocalActivities<activities.UprollActivities>({
+  // Lease, event and Director signing; transient trouble (NATS, disk, lock) is retried, a refusal is final.
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-const { recordDeviceEvent, acquireDevice, releaseDevice } = proxyLocalActivities<activities.UprollActivities>(
-  {
-    // One JetStream publish (events deduplicated by message id, leases by compare-and-set): retried soon.
-    startToCloseTimeout: '10 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-  },
-);
+const { recordDeviceEvents, releaseDevice } = proxyLocalActivities<activities.UprollActivities>({
+  // JetStream publishes (events deduplicated by message id, leases by compare-and-set): retried soon.
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+// The command's first try: a device that is online answers within a second.
+const { sendUpdateCommand: tryUpdateCommand } = proxyLocalActivities<activities.UprollActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 1 },
+});
 
 /**
  * One device's update as a durable transaction: the Director assigns the
@@ -89,27 +92,11 @@ const { recordDeviceEvent, acquireDevice, releaseDevice } = proxyLocalActivities
  */
 export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<DeviceUpdateResult> {
   const { deviceId, command, holdFor } = input;
-  if (holdFor === undefined) return updateDevice(input);
-  if (!(await acquireDevice(deviceId, holdFor)))
-    return {
-      outcome: 'busy',
-      deviceId,
-      rolloutId: command.rolloutId,
-      revision: command.revision,
-      phases: [],
-    };
-  try {
-    return await updateDevice(input);
-  } finally {
-    await releaseDevice(deviceId, holdFor);
-  }
-}
-
-async function updateDevice(input: DeviceUpdateInput): Promise<DeviceUpdateResult> {
-  const { deviceId, command } = input;
   const timeouts = { ...DEFAULT_PHASE_TIMEOUTS, ...input.phaseTimeouts };
   const progress = new DeviceUpdateProgress(deviceId, command.rolloutId);
-  setHandler(deviceProgressSignal, (report) => void progress.apply(report));
+  setHandler(deviceProgressSignal, (reports) => {
+    for (const report of reports) progress.apply(report);
+  });
   setHandler(
     deviceVersionReportSignal,
     (report) => void progress.applyVersionReport(report, command.revision),
@@ -117,72 +104,54 @@ async function updateDevice(input: DeviceUpdateInput): Promise<DeviceUpdateResul
   setHandler(deviceUpdateStatusQuery, () => progress.phases);
 
   const { workflowId } = workflowInfo();
-  const record = (type: DeviceUpdateEvent['type'], extra: Partial<DeviceUpdateEvent['data']> = {}) =>
-    recordDeviceEvent({
-      aggregate: 'device',
-      aggregateId: deviceId,
-      type,
-      at: new Date().toISOString(),
-      data: {
-        rolloutId: command.rolloutId,
-        ...(input.rollout ? { rollout: input.rollout } : {}),
-        revision: command.revision,
-        workflowId,
-        ...extra,
-      },
-    });
+  const eventOf = (
+    type: DeviceUpdateEvent['type'],
+    extra: Partial<DeviceUpdateEvent['data']> = {},
+  ): DeviceUpdateEvent => ({
+    aggregate: 'device',
+    aggregateId: deviceId,
+    type,
+    at: new Date().toISOString(),
+    data: {
+      rolloutId: command.rolloutId,
+      ...(input.rollout ? { rollout: input.rollout } : {}),
+      revision: command.revision,
+      workflowId,
+      ...extra,
+    },
+  });
   const fail = async (code: string, message: string): Promise<never> => {
-    await record('device.update.failed', { error: { code, message } });
+    await recordDeviceEvents([eventOf('device.update.failed', { error: { code, message } })]);
     throw ApplicationFailure.nonRetryable(message, code, { deviceId, phases: phaseNames(progress) });
   };
 
-  await record('device.update.started');
-  if (input.assign !== false) {
-    await assignRevision(deviceId, command.revision, command.rolloutId).catch((err: unknown) =>
-      fail(...describeActivityFailure(err, 'NOT_ASSIGNED')),
-    );
-  }
-  await commandDevice(deviceId, command, timeouts.command).catch((err: unknown) =>
-    fail(...describeCommandFailure(err, timeouts.command)),
-  );
-  progress.markCommanded();
+  // Released at the end, whatever happened (beginning may have taken it before it failed).
+  let holding = holdFor !== undefined;
+  try {
+    const begun = await beginDeviceUpdate({
+      deviceId,
+      ...(holdFor !== undefined ? { holdFor } : {}),
+      started: eventOf('device.update.started'),
+      ...(input.assign !== false ? { assign: command } : {}),
+    }).catch((err: unknown) => fail(...describeActivityFailure(err, 'NOT_ASSIGNED')));
+    if (!begun) {
+      holding = false;
+      return {
+        outcome: 'busy',
+        deviceId,
+        rolloutId: command.rolloutId,
+        revision: command.revision,
+        phases: [],
+      };
+    }
 
-  // Signals may arrive while an event is being recorded: take phases one by
-  // one. `committed` waits for the version report that confirms it.
-  let recorded = 0;
-  const nextToRecord = () => {
-    const next = progress.phases[recorded];
-    return next && (next.phase !== 'committed' || progress.versionReport) ? next : undefined;
-  };
-  for (;;) {
-    for (let next = nextToRecord(); next; next = nextToRecord()) {
-      recorded += 1;
-      const { phase, report } = next;
-      if (phase === 'failed') {
-        return fail(
-          report?.error?.code ?? 'INSTALL_FAILED',
-          report?.error?.message ?? 'the device reported a failure',
-        );
-      }
-      await record(`device.update.${phase}`, {
-        deployment: report?.deployment,
-        error: report?.error,
-        ...(phase === 'committed' ? { reportCounter: progress.versionReport?.counter } : {}),
-      });
-    }
-    const step = progress.awaiting;
-    if (step === undefined) break;
-    if (!(await condition(() => nextToRecord() !== undefined, timeouts[step]))) {
-      return step === 'report'
-        ? fail(
-            'VERSION_REPORT_MISSING',
-            `device ${deviceId} reported ${command.revision} committed, but no signed version report showing it reached the Director within ${String(timeouts.report)}`,
-          )
-        : fail(
-            'PHASE_TIMEOUT',
-            `device ${deviceId} did not finish the ${step} step within ${String(timeouts[step])}`,
-          );
-    }
+    await commandDevice(deviceId, command, timeouts.command).catch((err: unknown) =>
+      fail(...describeCommandFailure(err, timeouts.command)),
+    );
+    progress.markCommanded();
+    await followPhases(progress, command.revision, timeouts, eventOf, fail);
+  } finally {
+    if (holding && holdFor !== undefined) await releaseDevice(deviceId, holdFor);
   }
 
   const last = progress.current?.report;
@@ -198,8 +167,80 @@ async function updateDevice(input: DeviceUpdateInput): Promise<DeviceUpdateResul
   };
 }
 
-/** Sends the command, retrying while the device is unreachable, within the command time limit. */
-function commandDevice(deviceId: string, command: UpdateCommand, limit: Duration): Promise<unknown> {
+const FOLLOWED_STEPS: readonly AwaitedStep[] = ['download', 'install', 'verdict', 'report'];
+
+/**
+ * Records each phase the device reaches (those that arrived together in one
+ * batch of events) until the update ends, failing a step that outlasts its
+ * time limit. `committed` waits for the version report that confirms it.
+ */
+async function followPhases(
+  progress: DeviceUpdateProgress,
+  revision: string,
+  timeouts: Record<AwaitedStep, number>,
+  eventOf: (type: DeviceUpdateEvent['type'], extra?: Partial<DeviceUpdateEvent['data']>) => DeviceUpdateEvent,
+  fail: (code: string, message: string) => Promise<never>,
+): Promise<void> {
+  const { deviceId } = progress;
+  let recorded = 0;
+  const nextToRecord = () => {
+    const next = progress.phases[recorded];
+    return next && (next.phase !== 'committed' || progress.versionReport) ? next : undefined;
+  };
+  // The command step is the command activity's to time; the rest wait on the device.
+  const deadline = new StepDeadline(Math.min(...FOLLOWED_STEPS.map((step) => timeouts[step])));
+  for (;;) {
+    const events: DeviceUpdateEvent[] = [];
+    let failure: PhaseRecord | undefined;
+    for (let next = nextToRecord(); next && !failure; next = nextToRecord()) {
+      recorded += 1;
+      const { phase, report } = next;
+      if (phase === 'failed') failure = next;
+      else
+        events.push(
+          eventOf(`device.update.${phase}`, {
+            deployment: report?.deployment,
+            error: report?.error,
+            ...(phase === 'committed' ? { reportCounter: progress.versionReport?.counter } : {}),
+          }),
+        );
+    }
+    // Signals may arrive while these are recorded: the loop takes them next.
+    if (events.length > 0) await recordDeviceEvents(events);
+    if (failure)
+      return fail(
+        failure.report?.error?.code ?? 'INSTALL_FAILED',
+        failure.report?.error?.message ?? 'the device reported a failure',
+      );
+    const step = progress.awaiting;
+    if (step === undefined) return;
+    deadline.start(timeouts[step]);
+    await condition(() => nextToRecord() !== undefined || deadline.passed);
+    if (nextToRecord() === undefined) {
+      return step === 'report'
+        ? fail(
+            'VERSION_REPORT_MISSING',
+            `device ${deviceId} reported ${revision} committed, but no signed version report showing it reached the Director within ${spoken(timeouts.report)}`,
+          )
+        : fail(
+            'PHASE_TIMEOUT',
+            `device ${deviceId} did not finish the ${step} step within ${spoken(timeouts[step])}`,
+          );
+    }
+  }
+}
+
+/**
+ * Sends the command: once at once, then (unless the device refused it)
+ * again with backoff while it is unreachable or busy, within the time limit.
+ */
+async function commandDevice(deviceId: string, command: UpdateCommand, limit: number): Promise<unknown> {
+  try {
+    return await tryUpdateCommand(deviceId, command);
+  } catch (err) {
+    const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
+    if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
+  }
   // A regular activity: its retries may run for minutes while the device is offline.
   const { sendUpdateCommand } = proxyActivities<activities.UprollActivities>({
     startToCloseTimeout: '10 seconds',
@@ -209,7 +250,7 @@ function commandDevice(deviceId: string, command: UpdateCommand, limit: Duration
   return sendUpdateCommand(deviceId, command);
 }
 
-function describeCommandFailure(err: unknown, limit: Duration): [string, string] {
+function describeCommandFailure(err: unknown, limit: number): [string, string] {
   const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
   // A refusal is final; anything else was retried until the time limit ran out.
   if (cause instanceof ApplicationFailure && cause.nonRetryable && cause.type)
@@ -218,10 +259,10 @@ function describeCommandFailure(err: unknown, limit: Duration): [string, string]
   if (lastError instanceof ApplicationFailure && lastError.type === 'DEVICE_BUSY')
     return [
       'DEVICE_BUSY',
-      `the device was busy with another update for ${String(limit)}: ${lastError.message}`,
+      `the device was busy with another update for ${spoken(limit)}: ${lastError.message}`,
     ];
   const last = lastError ? ` (last error: ${lastError.message})` : '';
-  return ['DEVICE_OFFLINE', `the device did not accept the update command within ${String(limit)}${last}`];
+  return ['DEVICE_OFFLINE', `the device did not accept the update command within ${spoken(limit)}${last}`];
 }
 
 function describeActivityFailure(err: unknown, fallback: string): [string, string] {
@@ -232,4 +273,11 @@ function describeActivityFailure(err: unknown, fallback: string): [string, strin
 
 function phaseNames(progress: DeviceUpdateProgress): string[] {
   return progress.phases.map((p) => p.phase);
+}
+
+/** A time limit as a person says it: '3 seconds', '2 minutes', '1500 ms'. */
+function spoken(ms: number): string {
+  const [amount, unit] =
+    ms % MINUTE === 0 ? [ms / MINUTE, 'minute'] : ms % 1000 === 0 ? [ms / 1000, 'second'] : [ms, 'ms'];
+  return unit === 'ms' ? `${amount} ms` : `${amount} ${unit}${amount === 1 ? '' : 's'}`;
 }

@@ -6,8 +6,8 @@ import {
 } from '../core/identifiers.ts';
 import type { PhaseRecord, Telemetry, VersionReport } from '../core/index.ts';
 
-/** A device's telemetry report, validated by the telemetry bridge. */
-export const deviceProgressSignal = defineSignal<[Telemetry]>(DEVICE_PROGRESS_SIGNAL);
+/** A device's telemetry reports, oldest first, validated by the telemetry bridge. */
+export const deviceProgressSignal = defineSignal<[Telemetry[]]>(DEVICE_PROGRESS_SIGNAL);
 
 /** The phases one device update has reached so far. */
 export const deviceUpdateStatusQuery = defineQuery<readonly PhaseRecord[]>(DEVICE_UPDATE_STATUS_QUERY);

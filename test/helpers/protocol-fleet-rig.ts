@@ -20,6 +20,7 @@ export async function startFleetOf(options: {
   stateDir: string;
   natsUrl: string;
   unhealthy?: ProtocolFleetOptions['unhealthy'];
+  delayMs?: ProtocolFleetOptions['delayMs'];
 }): Promise<{ devices: string[]; fleet: ProtocolFleet }> {
   const width = String(options.count - 1).length;
   const devices = Array.from(
@@ -32,6 +33,7 @@ export async function startFleetOf(options: {
     devices: await enrollDevices(options.repos, devices),
     releasedImage: releasedImageOf(options.repos),
     ...(options.unhealthy ? { unhealthy: options.unhealthy } : {}),
+    ...(options.delayMs ? { delayMs: options.delayMs } : {}),
   });
   return { devices, fleet };
 }

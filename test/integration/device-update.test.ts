@@ -166,7 +166,7 @@ describe('deviceUpdateWorkflow', () => {
       const handle = await startDeviceUpdate(h.client, {
         deviceId,
         command: { rolloutId: uniqueId('r'), revision },
-        phaseTimeouts: { command: '3 seconds' },
+        phaseTimeouts: { command: 3000 },
       });
       const failure = await failureOf(handle);
 
