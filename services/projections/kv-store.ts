@@ -45,36 +45,59 @@ const KINDS: readonly ProjectionKind[] = ['rollouts', 'devices', 'fleet'];
 /**
  * The projections in NATS KV: JSON values, written only by compare-and-set
  * on the revision read, so two writers never silently overwrite each other.
+ * With `cacheSize`, the values last read or written are remembered: a
+ * writer that is usually the only one (the projector) skips a read per key
+ * and event, and a stale value costs one failed compare-and-set, after which
+ * the key is read afresh.
  */
 export class ProjectionStore {
   readonly #nc: NatsConnection;
   readonly #names: ProjectionBuckets;
   readonly #buckets: Record<ProjectionKind, KV>;
+  readonly #cache: EntryCache | undefined;
 
-  private constructor(nc: NatsConnection, names: ProjectionBuckets, buckets: Record<ProjectionKind, KV>) {
+  private constructor(
+    nc: NatsConnection,
+    names: ProjectionBuckets,
+    buckets: Record<ProjectionKind, KV>,
+    cacheSize: number,
+  ) {
     this.#nc = nc;
     this.#names = names;
     this.#buckets = buckets;
+    this.#cache = cacheSize > 0 ? new EntryCache(cacheSize) : undefined;
   }
 
   /** Opens the buckets, creating missing ones (history 1: a projection is its latest value). */
   static async open(
     nc: NatsConnection,
     names: ProjectionBuckets = PROJECTION_BUCKETS,
+    options: { cacheSize?: number } = {},
   ): Promise<ProjectionStore> {
     const kvm = new Kvm(nc);
     const open = (kind: ProjectionKind) =>
       kvm.create(names[kind], { history: 1, description: `Uproll ${kind} projection (rebuildable)` });
     const [rollouts, devices, fleet] = await Promise.all(KINDS.map(open));
-    return new ProjectionStore(nc, names, { rollouts: rollouts!, devices: devices!, fleet: fleet! });
+    return new ProjectionStore(
+      nc,
+      names,
+      { rollouts: rollouts!, devices: devices!, fleet: fleet! },
+      options.cacheSize ?? 0,
+    );
   }
 
   async get<K extends ProjectionKind>(kind: K, key: string): Promise<Entry<ValueOf[K]>> {
-    const entry = await this.#buckets[kind].get(key);
-    if (!entry) return { revision: 0 };
+    const cached = this.#cache?.get(kind, key);
+    if (cached) return cached as Entry<ValueOf[K]>;
+    const stored = await this.#buckets[kind].get(key);
     // Deleted keys keep a marker whose revision the next write must name.
-    if (entry.operation !== 'PUT') return { revision: entry.revision };
-    return { value: entry.json<ValueOf[K]>(), revision: entry.revision };
+    const entry: Entry<ValueOf[K]> = !stored
+      ? { revision: 0 }
+      : stored.operation !== 'PUT'
+        ? { revision: stored.revision }
+        : { value: stored.json<ValueOf[K]>(), revision: stored.revision };
+    this.#cache?.set(kind, key, entry);
+    return entry;
   }
 
   /**
@@ -89,10 +112,16 @@ export class ProjectionStore {
   ): Promise<boolean> {
     const bucket = this.#buckets[kind];
     try {
-      if (value === undefined) await bucket.delete(key, { previousSeq: revision });
-      else await bucket.put(key, JSON.stringify(value), { previousSeq: revision });
+      if (value === undefined) {
+        await bucket.delete(key, { previousSeq: revision });
+        this.#cache?.forget(kind, key);
+      } else {
+        const written = await bucket.put(key, JSON.stringify(value), { previousSeq: revision });
+        this.#cache?.set(kind, key, { value, revision: written });
+      }
       return true;
     } catch (err) {
+      this.#cache?.forget(kind, key);
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence)
         return false;
       throw err;
@@ -102,6 +131,37 @@ export class ProjectionStore {
   /** Every live value of one bucket with its revision. */
   entries<K extends ProjectionKind>(kind: K): Promise<Map<string, Entry<ValueOf[K]>>> {
     return readBucket(this.#nc, this.#names[kind]);
+  }
+}
+
+/** The entries read or written last, the least recently used dropped first. */
+class EntryCache {
+  readonly #entries = new Map<string, Entry<unknown>>();
+  readonly #size: number;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  get(kind: ProjectionKind, key: string): Entry<unknown> | undefined {
+    const id = `${kind}/${key}`;
+    const entry = this.#entries.get(id);
+    if (entry) {
+      this.#entries.delete(id);
+      this.#entries.set(id, entry);
+    }
+    return entry;
+  }
+
+  set(kind: ProjectionKind, key: string, entry: Entry<unknown>): void {
+    const id = `${kind}/${key}`;
+    this.#entries.delete(id);
+    this.#entries.set(id, entry);
+    if (this.#entries.size > this.#size) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  forget(kind: ProjectionKind, key: string): void {
+    this.#entries.delete(`${kind}/${key}`);
   }
 }
 

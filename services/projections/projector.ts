@@ -33,6 +33,9 @@ export interface Projector {
 
 export const DEFAULT_PROJECTOR = 'uproll-projections';
 
+/** Projection values the projector keeps in memory (devices updating at once, their rollouts, the fleet). */
+const PROJECTOR_CACHE_SIZE = 10_000;
+
 /** Compare-and-set conflicts in a row before an event is handed back for redelivery. */
 const MAX_CONFLICTS = 20;
 
@@ -44,7 +47,10 @@ const MAX_CONFLICTS = 20;
  */
 export async function startProjector(nc: NatsConnection, options: ProjectorOptions = {}): Promise<Projector> {
   const durableName = options.durableName ?? DEFAULT_PROJECTOR;
-  const store = await ProjectionStore.open(nc, options.buckets ?? PROJECTION_BUCKETS);
+  // The projector is the buckets' one writer (a rebuild aside): it remembers what it wrote.
+  const store = await ProjectionStore.open(nc, options.buckets ?? PROJECTION_BUCKETS, {
+    cacheSize: PROJECTOR_CACHE_SIZE,
+  });
   const jsm = await jetstreamManager(nc);
   // Not consumeDurably(): that one starts at new messages and lets 1000 run at once;
   // a projection needs the whole log, in order.

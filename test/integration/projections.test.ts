@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../cli/main.ts';
 import { findFreePort, writeSettings } from '../../services/dev-stack/index.ts';
 import {
+  FLEET_KEY,
+  ProjectionStore,
   readEvents,
   readProjections,
   rebuildProjections,
@@ -258,5 +260,24 @@ describe('uproll events and devices', () => {
     }
     await following;
     expect(seen).toEqual(['device.report.accepted', 'device.report.accepted']);
+  });
+});
+
+describe('a projection store that remembers the values it read and wrote', () => {
+  it('notices another writer: its stale write fails, and it reads the key afresh after', async () => {
+    const buckets = bucketsFor('cache');
+    const cached = await ProjectionStore.open(h.nc, buckets, { cacheSize: 10 });
+    const other = await ProjectionStore.open(h.nc, buckets);
+    const fleetOf = (devices: number) => ({ revisions: { r1: devices }, devices, lastSequence: devices });
+
+    expect(await cached.write('fleet', FLEET_KEY, fleetOf(1), 0)).toBe(true);
+    const remembered = await cached.get('fleet', FLEET_KEY);
+    expect(await other.write('fleet', FLEET_KEY, fleetOf(2), remembered.revision)).toBe(true);
+
+    expect(await cached.write('fleet', FLEET_KEY, fleetOf(3), remembered.revision)).toBe(false);
+    const fresh = await cached.get('fleet', FLEET_KEY);
+    expect(fresh.value).toEqual(fleetOf(2));
+    expect(await cached.write('fleet', FLEET_KEY, fleetOf(3), fresh.revision)).toBe(true);
+    expect((await other.get('fleet', FLEET_KEY)).value).toEqual(fleetOf(3));
   });
 });
