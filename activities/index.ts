@@ -41,9 +41,20 @@ export interface ActivityDeps {
 /** Activities are thin: each one is a call into a service, with coded failures. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    /** Commands the device over NATS request/reply; resolves once the device accepted. */
-    sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply> {
-      return withCodedFailures(() => deps.devices.sendUpdateCommand(deviceId, command));
+    /**
+     * Commands the device over NATS request/reply; once it accepted, appends
+     * `commanded` (the update's event saying so), in the same step.
+     */
+    sendUpdateCommand(
+      deviceId: string,
+      command: UpdateCommand,
+      commanded: DeviceUpdateEvent,
+    ): Promise<CommandReply> {
+      return withCodedFailures(async () => {
+        const reply = await deps.devices.sendUpdateCommand(deviceId, command);
+        await appendDeviceEvent(deps, commanded);
+        return reply;
+      });
     },
 
     /**
@@ -70,12 +81,18 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Appends device update events, in order. Each one's message id is derived
-     * from the workflow and the event type, so a retried activity appends it once.
+     * Appends device update events, in order, then (with `release`, the
+     * update's last step) lets the device go. Each event's message id is
+     * derived from the workflow and the event type, so a retried activity
+     * appends it once.
      */
-    async recordDeviceEvents(events: DeviceUpdateEvent[]): Promise<void> {
+    async recordDeviceEvents(
+      events: DeviceUpdateEvent[],
+      release?: { deviceId: string; rolloutId: string },
+    ): Promise<void> {
       await withCodedFailures(async () => {
         for (const event of events) await appendDeviceEvent(deps, event);
+        if (release) await deps.leases?.release(release.deviceId, release.rolloutId);
       });
     },
 

@@ -120,13 +120,19 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
       ...extra,
     },
   });
+  // Released at the end, whatever happened (beginning may have taken it before it failed).
+  let holding = holdFor !== undefined;
+  /** Appends events; the update's last ones let the device go in the same step. */
+  const record: RecordEvents = async (events, last) => {
+    const release = last && holding && holdFor !== undefined ? { deviceId, rolloutId: holdFor } : undefined;
+    await recordDeviceEvents(events, release);
+    if (release) holding = false;
+  };
   const fail = async (code: string, message: string): Promise<never> => {
-    await recordDeviceEvents([eventOf('device.update.failed', { error: { code, message } })]);
+    await record([eventOf('device.update.failed', { error: { code, message } })], true);
     throw ApplicationFailure.nonRetryable(message, code, { deviceId, phases: phaseNames(progress) });
   };
 
-  // Released at the end, whatever happened (beginning may have taken it before it failed).
-  let holding = holdFor !== undefined;
   try {
     const begun = await beginDeviceUpdate({
       deviceId,
@@ -145,11 +151,11 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
       };
     }
 
-    await commandDevice(deviceId, command, timeouts.command).catch((err: unknown) =>
-      fail(...describeCommandFailure(err, timeouts.command)),
+    await commandDevice(deviceId, command, eventOf('device.update.commanded'), timeouts.command).catch(
+      (err: unknown) => fail(...describeCommandFailure(err, timeouts.command)),
     );
     progress.markCommanded();
-    await followPhases(progress, command.revision, timeouts, eventOf, fail);
+    await followPhases(progress, command.revision, timeouts, eventOf, record, fail);
   } finally {
     if (holding && holdFor !== undefined) await releaseDevice(deviceId, holdFor);
   }
@@ -167,6 +173,9 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   };
 }
 
+/** Appends device update events; `last`: the update ends with them (the device is let go in the same step). */
+type RecordEvents = (events: DeviceUpdateEvent[], last: boolean) => Promise<void>;
+
 const FOLLOWED_STEPS: readonly AwaitedStep[] = ['download', 'install', 'verdict', 'report'];
 
 /**
@@ -179,10 +188,11 @@ async function followPhases(
   revision: string,
   timeouts: Record<AwaitedStep, number>,
   eventOf: (type: DeviceUpdateEvent['type'], extra?: Partial<DeviceUpdateEvent['data']>) => DeviceUpdateEvent,
+  record: RecordEvents,
   fail: (code: string, message: string) => Promise<never>,
 ): Promise<void> {
   const { deviceId } = progress;
-  let recorded = 0;
+  let recorded = 1; // `commanded`, appended by the command step
   const nextToRecord = () => {
     const next = progress.phases[recorded];
     return next && (next.phase !== 'committed' || progress.versionReport) ? next : undefined;
@@ -206,7 +216,7 @@ async function followPhases(
         );
     }
     // Signals may arrive while these are recorded: the loop takes them next.
-    if (events.length > 0) await recordDeviceEvents(events);
+    if (events.length > 0) await record(events, !failure && progress.awaiting === undefined);
     if (failure)
       return fail(
         failure.report?.error?.code ?? 'INSTALL_FAILED',
@@ -215,8 +225,10 @@ async function followPhases(
     const step = progress.awaiting;
     if (step === undefined) return;
     deadline.start(timeouts[step]);
-    await condition(() => nextToRecord() !== undefined || deadline.passed);
-    if (nextToRecord() === undefined) {
+    // A new step without a phase to record: `committed` came before its version report.
+    const movedOn = () => nextToRecord() !== undefined || progress.awaiting !== step;
+    await condition(() => movedOn() || deadline.passed);
+    if (!movedOn()) {
       return step === 'report'
         ? fail(
             'VERSION_REPORT_MISSING',
@@ -231,12 +243,18 @@ async function followPhases(
 }
 
 /**
- * Sends the command: once at once, then (unless the device refused it)
- * again with backoff while it is unreachable or busy, within the time limit.
+ * Sends the command (appending `commanded` once the device accepted it):
+ * once at once, then (unless the device refused it) again with backoff
+ * while it is unreachable or busy, within the time limit.
  */
-async function commandDevice(deviceId: string, command: UpdateCommand, limit: number): Promise<unknown> {
+async function commandDevice(
+  deviceId: string,
+  command: UpdateCommand,
+  commanded: DeviceUpdateEvent,
+  limit: number,
+): Promise<unknown> {
   try {
-    return await tryUpdateCommand(deviceId, command);
+    return await tryUpdateCommand(deviceId, command, commanded);
   } catch (err) {
     const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
     if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
@@ -247,7 +265,7 @@ async function commandDevice(deviceId: string, command: UpdateCommand, limit: nu
     scheduleToCloseTimeout: limit,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '15 seconds' },
   });
-  return sendUpdateCommand(deviceId, command);
+  return sendUpdateCommand(deviceId, command, commanded);
 }
 
 function describeCommandFailure(err: unknown, limit: number): [string, string] {
