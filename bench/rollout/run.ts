@@ -124,7 +124,7 @@ if (values.json) {
         target: { perSecond: TARGET_PER_SECOND, devices: TARGET_DEVICES },
         setup,
         best: { maxInFlight: best.maxInFlight, ratioToTarget: best.sustainedPerSecond / TARGET_PER_SECOND },
-        runs,
+        runs: runs.map((run) => ({ ...run, cpuMsPerUpdate: cpuMsPerUpdate(run) })),
       },
       null,
       2,
@@ -174,10 +174,21 @@ if (values.json) {
         `${mb(usage.peakRssKb)}, ${usage.cpuSeconds.toFixed(1)} s (${((100 * usage.cpuSeconds) / run.rolloutSeconds).toFixed(0)}% of a core)`,
       );
     }
+    const cpuMs = cpuMsPerUpdate(run);
+    row(
+      'CPU per device update (all three)',
+      `${cpuMs.toFixed(0)} ms: ${availableParallelism()} CPUs cap this at ~${((availableParallelism() * 1000) / cpuMs).toFixed(0)}/s`,
+    );
   }
   console.log(
     `best: max in flight ${best.maxInFlight}, ${best.sustainedPerSecond.toFixed(1)} updates/s = ` +
       `${(best.sustainedPerSecond / TARGET_PER_SECOND).toFixed(2)} x the ${TARGET_PER_SECOND}/s target ` +
       `(target stated at ${TARGET_DEVICES} devices; this run: ${deviceCount})`,
   );
+}
+
+/** CPU time of the worker and both servers per committed device update: what bounds throughput on few cores. */
+function cpuMsPerUpdate(run: RolloutFigures): number {
+  const cpuSeconds = Object.values(run.processes).reduce((sum, usage) => sum + usage.cpuSeconds, 0);
+  return (1000 * cpuSeconds) / Math.max(1, run.committed);
 }
