@@ -30,7 +30,7 @@ export interface DeviceUpdateInput {
    * rollout at a time); when another rollout holds it, end at once as `busy`.
    */
   holdFor?: string;
-  /** Time limit of each step; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
+  /** Time limit of each step in milliseconds; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
   phaseTimeouts?: Partial<Record<AwaitedStep, number>>;
 }
 
@@ -59,8 +59,8 @@ export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, number> = {
 };
 
 // Local activities: each is one marker in the history and runs inside the
-// workflow task, which keeps a device update to three workflow tasks and a
-// few dozen history events.
+// workflow task, which keeps a quick device update to two to four workflow
+// tasks and about twenty history events.
 const { beginDeviceUpdate } = proxyLocalActivities<activities.UprollActivities>({
   // Lease, event and Director signing; transient trouble (NATS, disk, lock) is retried, a refusal is final.
   startToCloseTimeout: '30 seconds',

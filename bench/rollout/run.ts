@@ -18,17 +18,20 @@ const USAGE = `npm run bench:rollout -- [options]
 Starts its own Temporal dev server and nats-server on free ports of 127.0.0.1
 (temporary state directory, removed afterwards), an Image repository and a
 Director (keys in memory), enrolls the devices with the Director (before the
-clock starts), and runs the services (telemetry bridge, projector, rollout worker) in this
-process. The fleet is simulated at the protocol level over one NATS connection:
-each device accepts the update command and at once stores the telemetry of a
-healthy update (downloaded, installed, committed) in JetStream.
+clock starts), and runs the services (telemetry bridge, projector, Director
+report listener, rollout worker) in this process. The fleet is simulated at the
+protocol level over one NATS connection: each device accepts the update
+command and at once stores the telemetry of a healthy update (downloaded,
+verified, installed, healthy, committed), then its signed version report, in
+JetStream.
 Then, per --max-in-flight value, it publishes a revision and rolls it out to
 every device (canary 1%, waves 10/50/100%, no soak, a gate that never stops it),
 timing from startRollout to the rollout's result. Prints: sustained device
 updates per second (between the 10% and the 90% commit), p50/p99 per device
 from the Director assignment to the committed event, events written to the
 event log, peak RSS (VmHWM) and CPU time of this process (worker, bridge, projector,
-Director and simulated fleet), the Temporal dev server and nats-server.
+Director and simulated fleet), the Temporal dev server and nats-server, and
+their CPU time per device update (what bounds throughput on few cores).
 Target of the issue: at least ${TARGET_PER_SECOND} device updates/s at ${TARGET_DEVICES} devices.
 
 Options:
