@@ -153,7 +153,8 @@ describe('the soak time', () => {
       rolloutId,
       revision,
       target: { devices: [first, second] },
-      policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 4000, maxFailureRate: 0 } },
+      // Long enough for the rollback below to reach the heartbeats on a loaded machine (4 s was not, once).
+      policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 10_000, maxFailureRate: 0 } },
     });
     await waitFor('the canary to commit', async () => {
       const { waves } = await handle.query(rolloutProgressQuery);
