@@ -41,6 +41,11 @@ export const subjects = {
     `uproll.evt.${assertToken(aggregate, 'aggregate')}.${assertToken(id, 'aggregate id')}`,
 } as const;
 
+/** The device a `uproll.dev.<device>.…` or `uproll.cmd.<device>.…` subject names ('' when none). */
+export function deviceOfSubject(subject: string): string {
+  return subject.split('.')[2] ?? '';
+}
+
 /** Temporal workflow id of one device's update within one rollout. */
 export function deviceUpdateWorkflowId(deviceId: string, rolloutId: string): string {
   return `device-update/${assertToken(deviceId, 'device id')}/${assertToken(rolloutId, 'rollout id')}`;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { UprollError, type UprollErrorCode } from './errors.ts';
+import { deviceOfSubject } from './identifiers.ts';
 
 /**
  * Parses untrusted bytes or text at the edge: byte cap first, then JSON, then
@@ -25,6 +26,29 @@ export function parseJson<S extends z.ZodType>(
     throw new UprollError('INVALID_INPUT', `${options.what} is not valid UTF-8 JSON`, { cause });
   }
   return parseValue(schema, value, options.what);
+}
+
+/**
+ * Parses what a device published on its own subject (`kind`: telemetry,
+ * heartbeat): capped and validated like {@link parseJson}, and refused
+ * when it names another device than the subject does (only that device may
+ * publish there, so such a message is forged).
+ */
+export function parseDeviceMessage<S extends z.ZodType<{ deviceId: string }>>(
+  schema: S,
+  msg: { subject: string; data: Uint8Array },
+  options: { maxBytes: number; kind: string },
+): z.infer<S> {
+  const value = parseJson(schema, msg.data, {
+    maxBytes: options.maxBytes,
+    what: `${options.kind} on ${msg.subject}`,
+  });
+  if (value.deviceId !== deviceOfSubject(msg.subject))
+    throw new UprollError(
+      'INVALID_INPUT',
+      `${options.kind} on ${msg.subject} claims device ${value.deviceId}`,
+    );
+  return value;
 }
 
 /** Validates an already-decoded value; the error (INVALID_INPUT unless told) names every bad field. */

@@ -6,6 +6,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MAX_COMMAND_BYTES,
+  deviceOfSubject,
   parseJson,
   reportSubject,
   revisionTargetPath,
@@ -153,7 +154,7 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
   const updates: Subscription = nc.subscribe('uproll.cmd.*.update');
   const servingUpdates = (async () => {
     for await (const msg of updates) {
-      const deviceId = msg.subject.split('.')[2] ?? '';
+      const deviceId = deviceOfSubject(msg.subject);
       const keys = devices.get(deviceId);
       if (!keys) continue; // not ours: unanswered, as an offline device
       counts.commands += 1;
@@ -189,7 +190,7 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
   const rollbacks: Subscription = nc.subscribe('uproll.cmd.*.rollback');
   const servingRollbacks = (async () => {
     for await (const msg of rollbacks) {
-      const deviceId = msg.subject.split('.')[2] ?? '';
+      const deviceId = deviceOfSubject(msg.subject);
       const keys = devices.get(deviceId);
       if (!keys) continue;
       const parsed = rollbackCommandSchema.safeParse(safeJson(msg.data));

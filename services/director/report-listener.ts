@@ -1,5 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { isUprollError, revisionNameOf, TOKEN_PATTERN, type VersionReport } from '../../core/index.ts';
+import {
+  deviceOfSubject,
+  isUprollError,
+  revisionNameOf,
+  TOKEN_PATTERN,
+  type VersionReport,
+} from '../../core/index.ts';
 import { consumeDurably, REPORTS_STREAM, type EventLog } from '../nats/index.ts';
 import type { DirectorRepository } from './director-repository.ts';
 
@@ -35,7 +41,7 @@ export function startReportListener(options: {
     REPORTS_STREAM,
     options.consumerName ?? 'director-reports',
     async (msg) => {
-      const deviceId = msg.subject.split('.')[2] ?? '';
+      const deviceId = deviceOfSubject(msg.subject);
       // Another Director's device (or none): not this Director's to judge.
       if (!TOKEN_PATTERN.test(deviceId) || !(await options.director.knows(deviceId))) return msg.term();
       const at = now();

@@ -3,7 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   heartbeatSchema,
   MAX_TELEMETRY_BYTES,
-  parseJson,
+  parseDeviceMessage,
   type DevicePresence,
   type Heartbeat,
 } from '../../core/index.ts';
@@ -37,16 +37,12 @@ export async function startPresenceTracker(
     for await (const msg of subscription) {
       let heartbeat: Heartbeat;
       try {
-        heartbeat = parseJson(heartbeatSchema, msg.data, {
+        heartbeat = parseDeviceMessage(heartbeatSchema, msg, {
           maxBytes: MAX_TELEMETRY_BYTES,
-          what: `heartbeat on ${msg.subject}`,
+          kind: 'heartbeat',
         });
       } catch (err) {
         options.onDropped?.((err as Error).message);
-        continue;
-      }
-      if (heartbeat.deviceId !== msg.subject.split('.')[2]) {
-        options.onDropped?.(`heartbeat on ${msg.subject} claims device ${heartbeat.deviceId}`);
         continue;
       }
       const at = now();

@@ -5,7 +5,7 @@ import {
   DEVICE_PROGRESS_SIGNAL,
   deviceUpdateWorkflowId,
   MAX_TELEMETRY_BYTES,
-  parseJson,
+  parseDeviceMessage,
   telemetrySchema,
   type Telemetry,
 } from '../../core/index.ts';
@@ -74,24 +74,11 @@ async function deliver(batch: JsMsg[], temporal: Client, dropped: (reason: strin
 
 /** The report a message carries; undefined (and the message terminated) when it is not a valid one. */
 function validReport(msg: JsMsg, dropped: (reason: string) => void): Telemetry | undefined {
-  let report: Telemetry;
   try {
-    report = parseJson(telemetrySchema, msg.data, {
-      maxBytes: MAX_TELEMETRY_BYTES,
-      what: `telemetry on ${msg.subject}`,
-    });
+    return parseDeviceMessage(telemetrySchema, msg, { maxBytes: MAX_TELEMETRY_BYTES, kind: 'telemetry' });
   } catch (err) {
     dropped((err as Error).message);
     msg.term();
     return undefined;
   }
-  // The subject names the device that published it (its NATS permissions
-  // guarantee that); a report claiming another device is forged.
-  const subjectDevice = msg.subject.split('.')[2];
-  if (report.deviceId !== subjectDevice) {
-    dropped(`telemetry on ${msg.subject} claims device ${report.deviceId}`);
-    msg.term();
-    return undefined;
-  }
-  return report;
 }
