@@ -21,7 +21,7 @@ import { signMetadata, type Signer } from '../../core/tuf/index.ts';
 import { main as uprollTuf } from '../../cli/tuf/main.ts';
 import { captureIo } from '../cli-io.ts';
 import { serveFiles } from '../helpers/file-server.ts';
-import { newImageRepository, REPO_NOW } from '../helpers/image-repository.ts';
+import { newImageRepository } from '../helpers/image-repository.ts';
 import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { newSigner } from '../helpers/keys.ts';
 
@@ -185,11 +185,13 @@ describe('interoperability with tuf-js', () => {
   });
 
   it('tuf-js refreshes from the running Image repository service and downloads a published target', async () => {
-    const { repository, signers } = await newImageRepository();
+    // tuf-js checks expiry against the wall clock, so the repository signs at the real time.
+    const now = new Date();
+    const { repository, signers } = await newImageRepository(now);
     await repository.publish(
       [{ name: 'rootfs.img', bytes: payload, hardwareIds: ['rpi4'], releaseCounter: 1 }],
       signers,
-      REPO_NOW,
+      now,
     );
     const server = await startRepositoryServer({ dir: repository.dir });
     closers.push(() => server.close());
