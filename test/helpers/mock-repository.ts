@@ -61,6 +61,8 @@ export class MockRepository {
   consistentSnapshot = false;
   /** Snapshot lists lengths and hashes of targets files when true. */
   hashesInSnapshot = true;
+  /** Timestamp lists the length and hashes of snapshot when true. */
+  hashesInTimestamp = true;
   readonly files = new Map<string, Uint8Array>();
 
   constructor(keyCount: Partial<Record<TopRole, number>> = {}) {
@@ -149,11 +151,13 @@ export class MockRepository {
         version: this.versions.timestamp,
         expires: this.expires.timestamp,
         meta: {
-          'snapshot.json': {
-            version: this.versions.snapshot,
-            length: snapshot.byteLength,
-            hashes: { sha256: createHash('sha256').update(snapshot).digest('hex') },
-          },
+          'snapshot.json': this.hashesInTimestamp
+            ? {
+                version: this.versions.snapshot,
+                length: snapshot.byteLength,
+                hashes: { sha256: createHash('sha256').update(snapshot).digest('hex') },
+              }
+            : { version: this.versions.snapshot },
         },
       },
       signers,
