@@ -96,12 +96,10 @@ describe('the time limit of each step of a device update', () => {
   });
 
   it('fails a device that stops reporting with PHASE_TIMEOUT, naming the step', async () => {
-    const started = Date.now();
     const failure = await failureOf(await update(STALLS));
 
     expect(failure.type).toBe('PHASE_TIMEOUT');
     expect(failure.message).toContain('did not finish the install step within 1 second');
-    expect(Date.now() - started).toBeLessThan(LIMITS.download);
     expect(await updateEvents(STALLS)).toEqual([
       'device.update.started',
       'device.update.commanded',
