@@ -5,7 +5,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootControlFile, type PhaseBoundary } from '../../agent/index.ts';
@@ -13,6 +12,7 @@ import type { StateRevision, Telemetry } from '../../core/index.ts';
 import { DeviceCommands } from '../../services/nats/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 /** Kills per phase boundary; `UPROLL_CRASH_RUNS` raises it for a longer soak. */
 const RUNS = Number(process.env['UPROLL_CRASH_RUNS'] ?? 20);
@@ -70,14 +70,9 @@ async function expectWholeDeployment(dataDir: string): Promise<string | undefine
 }
 
 async function heardOutcome(deviceId: string, rolloutId: string): Promise<Telemetry> {
-  for (let i = 0; i < 300; i++) {
-    const outcome = heard.find(
-      (t) => t.deviceId === deviceId && t.rolloutId === rolloutId && t.phase === 'committed',
-    );
-    if (outcome) return outcome;
-    await sleep(50);
-  }
-  throw new Error(`the server never heard that ${deviceId} committed ${rolloutId}`);
+  return eventually(`the server to hear that ${deviceId} committed ${rolloutId}`, () =>
+    heard.find((t) => t.deviceId === deviceId && t.rolloutId === rolloutId && t.phase === 'committed'),
+  );
 }
 
 async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void> {

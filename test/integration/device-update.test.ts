@@ -11,6 +11,7 @@ import { healthCheckSchema } from '../../core/index.ts';
 import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const artifactIsPresent = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
 /** A revision's own health check: its app crashes on this board. */
@@ -50,15 +51,13 @@ async function failureOf(handle: DeviceUpdateHandle): Promise<ApplicationFailure
 
 /** Workflow ids found through the UprollDeviceId search attribute (visibility lags a little). */
 async function workflowsOfDevice(deviceId: string): Promise<string[]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  return eventually(`a workflow of ${deviceId} in visibility`, async () => {
     const ids: string[] = [];
     for await (const execution of h.client.workflow.list({ query: `UprollDeviceId = '${deviceId}'` })) {
       ids.push(execution.workflowId);
     }
-    if (ids.length > 0) return ids;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return [];
+    return ids.length > 0 && ids;
+  });
 }
 
 describe('deviceUpdateWorkflow', () => {

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeBatchesDurably, type ConsumerLoop } from '../../services/nats/index.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
 // consumeBatchesDurably against a real JetStream: a key's messages that
@@ -22,6 +22,8 @@ async function batchingRig(options: { maxBatch?: number; failFirstBatchOnce?: bo
   let release!: () => void;
   const firstBatchHeld = new Promise<void>((resolve) => (release = resolve));
   let failed = false;
+  /** Messages the consumer took from JetStream (keyOf runs on each, just before it joins a batch). */
+  let taken = 0;
   const consumer: ConsumerLoop = await consumeBatchesDurably(
     h.nc,
     stream,
@@ -36,7 +38,10 @@ async function batchingRig(options: { maxBatch?: number; failFirstBatchOnce?: bo
       for (const msg of batch) msg.ack();
     },
     {
-      keyOf: (msg) => msg.subject.split('.')[1]!,
+      keyOf: (msg) => {
+        taken += 1;
+        return msg.subject.split('.')[1]!;
+      },
       ...(options.maxBatch ? { maxBatch: options.maxBatch } : {}),
     },
   );
@@ -44,14 +49,11 @@ async function batchingRig(options: { maxBatch?: number; failFirstBatchOnce?: bo
   const publish = async (key: string, from: number, to: number) => {
     for (let n = from; n <= to; n++) await js.publish(`${prefix}.${key}.n`, String(n));
   };
-  /** Waits until `count` batches were handed over (or fails after 10 s). */
-  const batchesReach = async (count: number) => {
-    for (let waited = 0; batches.length < count; waited += 20) {
-      if (waited > 10_000) throw new Error(`only ${batches.length} of ${count} batches`);
-      await sleep(20);
-    }
-  };
-  return { batches, release, publish, batchesReach, stop: () => consumer.stop() };
+  const batchesReach = (count: number) =>
+    eventually(`${count} batches handed over`, () => batches.length >= count);
+  const takenReach = (count: number) =>
+    eventually(`${count} messages taken by the consumer`, () => taken >= count);
+  return { batches, release, publish, batchesReach, takenReach, stop: () => consumer.stop() };
 }
 
 describe('consumeBatchesDurably', () => {
@@ -61,7 +63,7 @@ describe('consumeBatchesDurably', () => {
     await rig.batchesReach(1); // a:1 is in hand, and held
     await rig.publish('a', 2, 6);
     await rig.publish('b', 1, 3);
-    await sleep(300); // all of them reach the consumer while a:1 is held
+    await rig.takenReach(9); // all of them reach the consumer while a:1 is held
     rig.release();
     await rig.batchesReach(3);
     await rig.stop();
@@ -74,7 +76,7 @@ describe('consumeBatchesDurably', () => {
     await rig.publish('a', 1, 1);
     await rig.batchesReach(1);
     await rig.publish('a', 2, 8);
-    await sleep(300);
+    await rig.takenReach(8);
     rig.release();
     await rig.batchesReach(4);
     await rig.stop();
@@ -87,7 +89,7 @@ describe('consumeBatchesDurably', () => {
     await rig.publish('a', 1, 1);
     await rig.batchesReach(1);
     await rig.publish('a', 2, 3);
-    await sleep(300);
+    await rig.takenReach(3);
     rig.release();
     await rig.batchesReach(3);
     await rig.stop();

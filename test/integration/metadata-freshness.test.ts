@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UprollError } from '../../core/index.ts';
 import { keepMetadataFresh } from '../../services/freshness/index.ts';
@@ -9,22 +8,13 @@ import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '../helpers/eventually.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('the metadata freshness Schedule', () => {
   it('runs the job on Temporal and re-signs a timestamp that nears its expiry', async () => {
@@ -47,10 +37,10 @@ describe('the metadata freshness Schedule', () => {
     await ensureFreshnessSchedule(h.client, { scheduleId, taskQueue, every: '1 hour' });
     await h.client.schedule.getHandle(scheduleId).trigger();
 
-    const versions = await waitFor(async () => {
+    const versions = await eventually('a re-signed timestamp', async () => {
       const v = await image.repository.versions();
       return v.timestamp > 1 ? v : undefined;
-    }, 'a re-signed timestamp');
+    });
     expect(versions.timestamp).toBe(2);
     await h.client.schedule.getHandle(scheduleId).delete();
   });
@@ -67,10 +57,10 @@ describe('the metadata freshness Schedule', () => {
     await ensureFreshnessSchedule(h.client, { scheduleId, taskQueue });
     await h.client.schedule.getHandle(scheduleId).trigger();
 
-    const alert = await waitFor(async () => {
+    const alert = await eventually('the alert event', async () => {
       const events = await h!.eventLog.read('repository', 'metadata');
       return events.find((e) => JSON.stringify(e.event.data).includes(scheduleId));
-    }, 'the alert event');
+    });
     expect(alert.event).toMatchObject({ type: 'repository.freshness.missed' });
     expect(JSON.stringify(alert.event.data)).toContain('the timestamp key was revoked');
     await h.client.schedule.getHandle(scheduleId).delete();

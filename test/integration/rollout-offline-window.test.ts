@@ -5,6 +5,7 @@ import { startRollout } from '../../services/temporal/index.ts';
 import { abortRolloutUpdate, rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -17,14 +18,6 @@ async function release(): Promise<string> {
   const revision = uniqueId('rev');
   await h.repos.publish(revision, randomArtifacts(1, 4096), { releaseCounter: 1 });
   return revision;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function rolloutEvents(rolloutId: string): Promise<string[]> {
@@ -73,7 +66,7 @@ describe('a device that is offline during the rollout', () => {
       target: { devices },
       policy: { ...oneWave, offline: { ...quickOffline, action: 'wait' } },
     });
-    await waitFor('the offline device to be pending', async () => {
+    await eventually('the offline device to be pending', async () => {
       const { counts, status } = await handle.query(rolloutProgressQuery);
       return counts.pending === 1 && counts.committed === 2 && status === 'running';
     });
@@ -96,7 +89,7 @@ describe('a maintenance window', () => {
     const inKolkata = `${prefix}-ist`;
     await h.startAgent(inUtc, { timezone: 'UTC' });
     await h.startAgent(inKolkata, { timezone: 'Asia/Kolkata' });
-    await waitFor('both heartbeats', async () => {
+    await eventually('both heartbeats', async () => {
       const seen = await readPresence(h.nc, [inUtc, inKolkata]);
       return seen[inKolkata]?.timezone === 'Asia/Kolkata' && seen[inUtc]?.timezone === 'UTC';
     });
@@ -115,7 +108,7 @@ describe('a maintenance window', () => {
       },
     });
 
-    await waitFor('the device in its window to commit', async () => {
+    await eventually('the device in its window to commit', async () => {
       const { counts } = await handle.query(rolloutProgressQuery);
       return counts.committed === 1 && counts.waitingForWindow === 1;
     });
@@ -156,12 +149,12 @@ describe('the soak time', () => {
       // Long enough for the rollback below to reach the heartbeats on a loaded machine (4 s was not, once).
       policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 10_000, maxFailureRate: 0 } },
     });
-    await waitFor('the canary to commit', async () => {
+    await eventually('the canary to commit', async () => {
       const { waves } = await handle.query(rolloutProgressQuery);
       return waves[0]?.state === 'finished';
     });
     await agents[0]!.updates.rollbackNow(); // during the soak: back on the previous revision
-    await waitFor('the rollout to pause at the gate', async () => {
+    await eventually('the rollout to pause at the gate', async () => {
       return (await handle.query(rolloutProgressQuery)).status === 'paused';
     });
 

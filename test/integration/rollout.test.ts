@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema, type RolloutPolicyInput } from '../../core/index.ts';
 import { SIM_HARDWARE_ID } from '../../sim/index.ts';
-import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
+import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
   pauseRolloutUpdate,
   resumeRolloutUpdate,
@@ -11,6 +11,7 @@ import {
 import { main as cli } from '../../cli/main.ts';
 import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
@@ -39,8 +40,22 @@ async function release(prefix: string) {
   return revision;
 }
 
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+async function progressOf(handle: RolloutHandle) {
+  return handle.query(rolloutProgressQuery);
+}
+
+/** Devices whose update by `rolloutId` is committed on the event log. */
+async function committedOnLog(rolloutId: string, devices: readonly string[]): Promise<number> {
+  const committed = await Promise.all(
+    devices.map(async (deviceId) =>
+      (await h.eventLog.read('device', deviceId)).some(
+        ({ event }) =>
+          event.type === 'device.update.committed' &&
+          (event.data as { rollout?: string }).rollout === rolloutId,
+      ),
+    ),
+  );
+  return committed.filter(Boolean).length;
 }
 
 async function rolloutEvents(rolloutId: string): Promise<string[]> {
@@ -204,7 +219,7 @@ describe('rolloutWorkflow', () => {
       target: { hardwareId: SIM_HARDWARE_ID },
       policy: { canary: 2, waves: { percentages: [100] }, maxInFlight: 10, gate: { soakMs: 3000 } },
     });
-    await waitFor(async () => (await handle.query(rolloutProgressQuery)).counts.committed >= 2);
+    await eventually('the canary to commit', async () => (await progressOf(handle)).counts.committed >= 2);
     const latecomer = `${fleet[0]}-late`;
     const agent = await h.startAgent(latecomer);
     const result = await handle.result();
@@ -216,15 +231,20 @@ describe('rolloutWorkflow', () => {
 
   it('finishes every device exactly once when its worker goes away in the middle of a wave', async () => {
     const revision = await release('good');
+    const rolloutId = uniqueId('ro');
     const handle = await startRollout(h.client, {
-      rolloutId: uniqueId('ro'),
+      rolloutId,
       revision,
       target: { devices: fleet },
       policy: { canary: 2, waves: { percentages: [100] }, maxInFlight: 3 },
     });
-    await waitFor(async () => (await handle.query(rolloutProgressQuery)).counts.committed >= 5);
-    await h.stopWorker(); // the wave of 18 is half done
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await eventually('5 devices to commit', async () => (await progressOf(handle)).counts.committed >= 5);
+    await h.stopWorker();
+    // Truly in the middle of the second wave: committed devices, and some still to go.
+    const committedWhileAway = await committedOnLog(rolloutId, fleet);
+    expect(committedWhileAway).toBeGreaterThanOrEqual(5);
+    expect(committedWhileAway).toBeLessThan(FLEET);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the worker stays away a while
     await h.startWorker();
     const result = await handle.result();
 
@@ -253,7 +273,10 @@ describe('rolloutWorkflow', () => {
       target: { devices },
       policy: { canary: 4, maxInFlight: 4, gate: { soakMs: 60_000 } },
     });
-    await waitFor(async () => (await doomed.query(rolloutProgressQuery)).counts.inFlight > 0);
+    await eventually(
+      'the canary to be in flight',
+      async () => (await progressOf(doomed)).counts.inFlight > 0,
+    );
     await doomed.terminate('operator pulled the plug');
 
     const next = await startRollout(h.client, {

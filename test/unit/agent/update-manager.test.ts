@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_BOOT_ATTEMPTS } from '../../../agent/index.ts';
 import { verifyDeviceManifest } from '../../../core/uptane/index.ts';
 import { randomArtifacts, shellCheck, startAgentRig, type AgentRig } from '../../helpers/agent-rig.ts';
+import { eventually } from '../../helpers/eventually.ts';
 
 let rig: AgentRig;
 afterEach(() => rig?.close());
@@ -166,8 +167,7 @@ describe('a trial interrupted by a crash', () => {
       onBoundary: (b) => (b === 'switched' ? new Promise<void>(() => {}) : undefined),
     });
     await dead.accept({ rolloutId: 'r2', revision: '2.0' });
-    for (let i = 0; i < 100 && !(await dead.boot.read()).trial; i++)
-      await new Promise((r) => setTimeout(r, 20));
+    await eventually('the trial to be armed', async () => (await dead.boot.read()).trial);
     expect(await dead.boot.read()).toMatchObject({ active: { revision: '2.0' }, trial: true });
   }
 
