@@ -66,6 +66,30 @@ export default defineConfig(
     },
   },
   {
+    // Clock discipline: library code takes its reference time as a parameter (a Clock);
+    // only the edges (cli/, bin/, sim/, bench/, test/) read the wall clock, and
+    // workflows use Temporal's deterministic one. Elapsed time: performance.now().
+    files: ['core/**/*.ts', 'keys/**/*.ts', 'services/**/*.ts', 'agent/**/*.ts', 'activities/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message:
+            'library code takes a Clock (or uses performance.now() for elapsed time), never Date.now()',
+        },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'library code takes a Clock, never new Date() without argument',
+        },
+        {
+          selector: "CallExpression[callee.name='Date']",
+          message: 'library code takes a Clock, never Date()',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HealthCheck } from '../core/index.ts';
+import type { Clock, HealthCheck } from '../core/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
 import { CloudClient } from './cloud-client.ts';
 import { ControlClient } from './control-client.ts';
@@ -16,6 +16,8 @@ import { uptaneClientFor } from './uptane-client.ts';
 export interface DeviceAgentOptions {
   identity: AgentIdentity;
   dataDir: string;
+  /** The device's clock: verification, history, reports and heartbeats. */
+  clock: Clock;
   /** `ab` (default) or `ostree`, or an installer of one's own. */
   installer?: 'ab' | 'ostree' | Installer;
   /** Used when a revision names no health check of its own. */
@@ -61,10 +63,14 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     dataDir,
     installer,
     deviceKey: identity.deviceKey,
-    uptane: uptaneClientFor(identity, dataDir, options.download ? { floor: options.download } : {}),
+    uptane: uptaneClientFor(identity, dataDir, {
+      clock: options.clock,
+      ...(options.download ? { floor: options.download } : {}),
+    }),
     healthCheck: options.healthCheck,
     download: options.download,
     log,
+    clock: options.clock,
     onBoundary: options.onBoundary,
   });
   const socket = await startControlSocket(join(dataDir, 'control.sock'), updates);
@@ -82,6 +88,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
       : await startCloudSide(identity, socket.path, {
           heartbeatMs: options.heartbeatMs ?? 30_000,
           timezone: options.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+          clock: options.clock,
           log,
         });
   return {
@@ -99,7 +106,12 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
 async function startCloudSide(
   identity: AgentIdentity,
   socketPath: string,
-  { heartbeatMs, timezone, log }: { heartbeatMs: number; timezone: string; log: (line: string) => void },
+  {
+    heartbeatMs,
+    timezone,
+    clock,
+    log,
+  }: { heartbeatMs: number; timezone: string; clock: Clock; log: (line: string) => void },
 ): Promise<() => Promise<void>> {
   const nats = identity.nats!;
   const control = new ControlClient(socketPath);
@@ -127,7 +139,7 @@ async function startCloudSide(
     const status = await control.status();
     cloud.heartbeat({
       deviceId: identity.device.deviceId,
-      at: new Date().toISOString(),
+      at: clock().toISOString(),
       revision: status.bootControl.active?.revision ?? null,
       trial: status.bootControl.trial,
       running: status.running,

@@ -13,6 +13,7 @@ import {
   type Telemetry,
   type UpdateCommand,
   type UprollErrorCode,
+  type Clock,
 } from '../core/index.ts';
 import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
@@ -40,7 +41,8 @@ export interface UpdateManagerOptions {
   healthCheck?: HealthCheck;
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
   log?: (line: string) => void;
-  now?: () => Date;
+  /** When history entries and reports are made. */
+  clock: Clock;
   /** Test hook: called at each phase boundary of an update, before the next step starts. */
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
 }
@@ -497,7 +499,7 @@ export class UpdateManager {
   }
 
   #now(): Date {
-    return this.#options.now?.() ?? new Date();
+    return this.#options.clock();
   }
 
   #log(line: string): void {

@@ -8,6 +8,7 @@ import {
   stateRevisionSchema,
   UprollError,
   type StateRevision,
+  type Clock,
 } from '../core/index.ts';
 import { TrustedRepository, verifyTargetBytes } from '../core/tuf/index.ts';
 import {
@@ -33,7 +34,8 @@ export interface UptaneClientOptions {
   /** Trust anchors from the provisioning bundle, used until a newer root is trusted. */
   imageRoot: Uint8Array;
   directorRoot: Uint8Array;
-  clock?: () => Date;
+  /** The device's clock; verification never goes back before the last verified time. */
+  clock: Clock;
   /** Slow-retrieval floor of metadata and revision downloads (default: SLOW_RETRIEVAL_DEFAULTS). */
   floor?: { minBytesPerSecond?: number; windowMs?: number };
 }
@@ -60,7 +62,7 @@ export class UptaneClient {
 
   /** What each ECU must install now, verified; throws the attack code of the first failed check. */
   async verify(installed: Readonly<Record<string, { releaseCounter: number }>>): Promise<VerifiedImage[]> {
-    const now = verificationTime((this.#options.clock ?? (() => new Date()))(), await this.#lastVerified());
+    const now = verificationTime(this.#options.clock(), await this.#lastVerified());
     const access = async (repository: 'image' | 'director', url: string, anchor: Uint8Array) => {
       const cache = metadataDirectory(this.#dir(repository));
       const trusted = await cache.load('root');
@@ -135,7 +137,7 @@ export class UptaneClient {
 export function uptaneClientFor(
   identity: Pick<AgentIdentity, 'device' | 'repositories' | 'imageRoot' | 'directorRoot'>,
   dataDir: string,
-  options: Pick<UptaneClientOptions, 'clock' | 'floor'> = {},
+  options: Pick<UptaneClientOptions, 'clock' | 'floor'>,
 ): UptaneClient {
   return new UptaneClient({
     dataDir,

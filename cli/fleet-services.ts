@@ -3,6 +3,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../activities/index.ts';
 import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
+import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
@@ -62,7 +63,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
       });
       closers.unshift(() => projector.stop());
     }
-    const presence = await startPresenceTracker(nc, { onDropped: options.onDropped });
+    const presence = await startPresenceTracker(nc, { now: systemClock, onDropped: options.onDropped });
     closers.unshift(() => presence.stop());
     const eventLog = new EventLog(nc);
     const connection = await Connection.connect({ address: addresses.temporal });
@@ -80,6 +81,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
         nc,
         director: options.director,
         eventLog,
+        now: systemClock,
         consumerName: options.bridgeConsumer ? `${options.bridgeConsumer}-reports` : undefined,
         onConfirmed: async (deviceId, rolloutId, report) => {
           const handle = client.workflow.getHandle(deviceUpdateWorkflowId(deviceId, rolloutId));

@@ -1,4 +1,5 @@
 export * from './errors.ts';
+export type * from './clock.ts';
 export * from './parse.ts';
 export * from './identifiers.ts';
 export * from './identifier-schemas.ts';

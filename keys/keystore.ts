@@ -3,7 +3,7 @@ import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, type JWK } from 'jose';
 import { z } from 'zod';
-import { parseJson, UprollError } from '../core/index.ts';
+import { parseJson, UprollError, type Clock } from '../core/index.ts';
 import {
   inMemorySigner,
   keyIdOf,
@@ -47,13 +47,22 @@ const MIN_PASSPHRASE = 8;
  * record per key (role, type, created, expires, online, revoked). A service
  * opens the store `onlineOnly` and can then never load an offline key.
  */
+export interface KeyStoreOptions {
+  /** When each signature is recorded in the audit trail. */
+  clock: Clock;
+  /** A service's view: it can never load an offline key. */
+  onlineOnly?: boolean;
+}
+
 export class KeyStore {
   readonly dir: string;
   readonly onlineOnly: boolean;
+  readonly #clock: Clock;
 
-  constructor(dir: string, options: { onlineOnly?: boolean } = {}) {
+  constructor(dir: string, options: KeyStoreOptions) {
     this.dir = dir;
     this.onlineOnly = options.onlineOnly ?? false;
+    this.#clock = options.clock;
   }
 
   #folder(online: boolean): string {
@@ -108,7 +117,10 @@ export class KeyStore {
   async get(keyId: string): Promise<KeyRecord> {
     const record = (await this.list()).find((r) => r.keyId === keyId);
     if (record) return record;
-    if (this.onlineOnly && (await new KeyStore(this.dir).list()).some((r) => r.keyId === keyId)) {
+    if (
+      this.onlineOnly &&
+      (await new KeyStore(this.dir, { clock: this.#clock }).list()).some((r) => r.keyId === keyId)
+    ) {
       throw new UprollError('OFFLINE_KEY', `key ${keyId} is an offline key; an online service cannot use it`);
     }
     throw new UprollError('UNKNOWN_KEY', `no key ${keyId} in ${this.dir}`);
@@ -119,6 +131,7 @@ export class KeyStore {
     const record = await this.get(keyId);
     const signer = inMemorySigner(await this.privateKey(keyId, passphrase));
     const audit = this.#auditPath;
+    const clock = this.#clock;
     return {
       keyId: signer.keyId,
       publicKey: signer.publicKey,
@@ -126,7 +139,7 @@ export class KeyStore {
       async sign(data) {
         const signature = await signer.sign(data);
         const entry = {
-          at: new Date().toISOString(),
+          at: clock().toISOString(),
           keyId,
           repository: record.repository,
           role: record.role,

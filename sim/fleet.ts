@@ -45,6 +45,7 @@ export async function startSimulatedFleet(options: {
         await startDeviceAgent({
           identity,
           dataDir: dataDirOf(device.deviceId),
+          clock: () => new Date(),
           ...(device.healthCheck ? { healthCheck: device.healthCheck } : {}),
           log: options.log,
         }),

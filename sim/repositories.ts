@@ -143,7 +143,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
     },
 
     /** What a rollout worker needs from these repositories. */
-    releases: directorReleases({ director, image, signers: directorSigners }),
+    releases: directorReleases({ director, image, signers: directorSigners, clock: now }),
 
     /** Tells a device, through the Director, to install a released revision (for the update `rolloutId`). */
     assign(deviceId: string, revision: string, rolloutId?: string): Promise<void> {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { healthCheckSchema, isUprollError, isValidTimezone, parseValue } from '../../core/index.ts';
 import { loadDeviceBundle, startDeviceAgent, type PhaseBoundary } from '../../agent/index.ts';
 import { processIo, type Io } from '../command.ts';
+import { systemClock } from '../system-clock.ts';
 
 const USAGE = `uproll-agent: the Uproll device agent (update manager + NATS cloud client).
 
@@ -81,6 +82,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const agent = await startDeviceAgent({
       identity,
       dataDir: values['data-dir'],
+      clock: systemClock,
       installer,
       ...(healthCheck ? { healthCheck } : {}),
       withoutCloud: values['no-cloud'] ?? false,

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createPublicKey } from 'node:crypto';
 import { UprollError } from '../../core/index.ts';
-import { KeyStore, roleKeys, roleSigners } from '../../keys/index.ts';
+import type { KeyStore } from '../../keys/index.ts';
+import { roleKeys, roleSigners } from '../../keys/index.ts';
 import { issueApiToken, managementRoutes, startApiServer } from '../../services/api/index.ts';
 import { readSettings, serviceIdentity, stackAddresses } from '../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
@@ -9,7 +10,8 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
+import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { systemClock } from '../system-clock.ts';
 
 async function apiKey(store: KeyStore) {
   const [record] = await roleKeys(store, 'fleet', 'api');
@@ -34,7 +36,7 @@ export const apiToken: Command = {
     if ((role !== 'security' && role !== 'release') || typeof subject !== 'string') {
       throw new UsageError('--role security|release and --subject NAME are required');
     }
-    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+    const store = openKeyStore(values, { onlineOnly: true });
     const key = await store.privateKey(
       (await apiKey(store)).keyId,
       await readPassphrase(values, '', 'online key'),
@@ -63,7 +65,7 @@ export const apiServe: Command = {
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
-    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+    const store = openKeyStore(values, { onlineOnly: true });
     const passphrase = await readPassphrase(values, '', 'online key');
     const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
     const settings = await readSettings(stateDirOf(values));
@@ -78,6 +80,7 @@ export const apiServe: Command = {
     const eventLog = nc ? new EventLog(nc) : undefined;
     const server = await startApiServer({
       tokenKey,
+      now: systemClock,
       port: portOption(values, 'port') ?? 18090,
       routes: managementRoutes({
         store,
@@ -88,6 +91,7 @@ export const apiServe: Command = {
           snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
           timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
         }),
+        now: systemClock,
       }),
       onRefused: async (call) => {
         io.err(

@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import { KeyStore } from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { provisionDeviceBundle } from '../../services/provisioning/index.ts';
 import { stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, fleetCaPath, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
+import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 
 export const devicesProvision: Command = {
   name: 'devices provision',
@@ -30,7 +29,7 @@ export const devicesProvision: Command = {
     if (!deviceId || typeof hardwareId !== 'string')
       throw new UsageError('name the DEVICE_ID and its --hardware-id');
     const stateDir = stateDirOf(values);
-    const store = new KeyStore(keystoreDir(values));
+    const store = openKeyStore(values);
     const bundle = await provisionDeviceBundle({
       deviceId,
       hardwareId,

@@ -1,13 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
-import { ceremonyStatus, KeyStore, proposeRoot, roleSigners, signRootProposal } from '../../keys/index.ts';
+import {
+  ceremonyStatus,
+  proposeRoot,
+  roleSigners,
+  signRootProposal,
+  type KeyStore,
+} from '../../keys/index.ts';
 import { ImageRepository, revokeImageKey, rotateImageRole } from '../../services/image-repo/index.ts';
 import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
+import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 const location = { keystore: locationOptions.keystore, repo: locationOptions.repo };
@@ -44,7 +50,7 @@ export const keysRotate: Command = {
       throw new UsageError('--role must be timestamp, snapshot, targets or releases');
     }
     const result = await rotateImageRole(
-      new KeyStore(keystoreDir(values)),
+      openKeyStore(values),
       new ImageRepository(imageRepoDir(values)),
       role,
       await passphrases(values),
@@ -71,7 +77,7 @@ export const keysRevoke: Command = {
   async run({ values, positionals }, io) {
     const [keyId] = positionals;
     if (!keyId) throw new UsageError('name the KEYID to revoke');
-    const store = new KeyStore(keystoreDir(values));
+    const store = openKeyStore(values);
     const prefix = (await store.list()).filter((r) => r.keyId.startsWith(keyId));
     if (prefix.length !== 1)
       throw new UprollError(
@@ -114,7 +120,7 @@ export const keysRootPropose: Command = {
   async run({ values }, io) {
     const out = values['out'];
     if (typeof out !== 'string') throw new UsageError('--out FILE is required');
-    const store = new KeyStore(keystoreDir(values));
+    const store = openKeyStore(values);
     const repository = new ImageRepository(imageRepoDir(values));
     const pairs = (name: string) =>
       ((values[name] as string[] | undefined) ?? []).map((pair) => {
@@ -156,7 +162,7 @@ export const keysRootSign: Command = {
     const [file] = positionals;
     const keyId = values['key'];
     if (!file || typeof keyId !== 'string') throw new UsageError('name the proposal FILE and --key KEYID');
-    const store = new KeyStore(keystoreDir(values));
+    const store = openKeyStore(values);
     const signer = await store.signer(keyId, await readPassphrase(values, '', 'offline key'));
     await writeFileAtomic(file, await signRootProposal(await readFile(file), signer));
     io.out(values.json ? JSON.stringify({ signed: keyId }) : `signed ${file} with ${keyId.slice(0, 16)}`);
@@ -195,7 +201,7 @@ export const keysRootPublish: Command = {
     const [file] = positionals;
     if (!file) throw new UsageError('name the proposal FILE');
     const passphrase = await readPassphrase(values, '', 'online key');
-    const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+    const store = openKeyStore(values, { onlineOnly: true });
     const versions = await new ImageRepository(imageRepoDir(values)).publishRoot(
       await readFile(file),
       {

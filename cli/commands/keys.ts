@@ -1,10 +1,16 @@
 import { UprollError } from '../../core/index.ts';
-import { createFleetCa, IMAGE_ROLES, KeyStore, type ImageRole, type KeyRecord } from '../../keys/index.ts';
+import {
+  createFleetCa,
+  IMAGE_ROLES,
+  type ImageRole,
+  type KeyRecord,
+  type KeyStore,
+} from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
-import { directorDir, fleetCaPath, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
+import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 
 export const keysInit: Command = {
@@ -35,7 +41,7 @@ export const keysInit: Command = {
     if (!['ed25519', 'ecdsa', 'rsa'].includes(type))
       throw new UsageError('--key-type must be ed25519, ecdsa or rsa');
     const repository = new ImageRepository(imageRepoDir(values));
-    const store = new KeyStore(keystoreDir(values));
+    const store = openKeyStore(values);
     if ((await store.list()).some((r) => r.repository === 'image' && !r.revoked)) {
       throw new UprollError('INVALID_INPUT', `${store.dir} already holds Image repository keys`);
     }
@@ -180,7 +186,7 @@ export const keysList: Command = {
   usage: 'uproll keys list [--keystore DIR] [--json]',
   options: { keystore: locationOptions.keystore },
   async run({ values }, io) {
-    const keys = await new KeyStore(keystoreDir(values)).list();
+    const keys = await openKeyStore(values).list();
     if (values.json) io.out(JSON.stringify(keys));
     else printKeys(keys, io);
     return 0;
@@ -222,7 +228,7 @@ export const keysAudit: Command = {
   usage: 'uproll keys audit [--keystore DIR] [--json]',
   options: { keystore: locationOptions.keystore },
   async run({ values }, io) {
-    const trail = await new KeyStore(keystoreDir(values)).auditTrail();
+    const trail = await openKeyStore(values).auditTrail();
     if (values.json) io.out(JSON.stringify(trail));
     else
       for (const e of trail)

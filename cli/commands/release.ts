@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { UprollError } from '../../core/index.ts';
-import { KeyStore, roleSigners } from '../../keys/index.ts';
+import { roleSigners } from '../../keys/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
+import { imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 
 /** Artifacts are read whole for now; a streaming publish is the next step. */
 const MAX_ARTIFACT_BYTES = 1024 ** 3;
@@ -126,7 +126,7 @@ function releaseTarget(values: Record<string, unknown>) {
 /** The online keys a publish signs with (releases, snapshot, timestamp), opened with the online passphrase. */
 async function publishingSigners(values: Record<string, unknown>) {
   const passphrase = await readPassphrase(values, '', 'online key');
-  const store = new KeyStore(keystoreDir(values), { onlineOnly: true });
+  const store = openKeyStore(values, { onlineOnly: true });
   return {
     releases: await roleSigners(store, 'image', 'releases', passphrase),
     snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),

@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { KeyStore } from '../../keys/index.ts';
 import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
 import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
@@ -11,7 +10,8 @@ import {
 import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, keystoreDir, locationOptions } from '../locations.ts';
+import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { systemClock } from '../system-clock.ts';
 
 export const worker: Command = {
   name: 'worker',
@@ -34,13 +34,18 @@ export const worker: Command = {
     let director: DirectorRepository | undefined;
     if (freshness) {
       const signers = await freshnessSigners(
-        new KeyStore(keystoreDir(values), { onlineOnly: true }),
+        openKeyStore(values, { onlineOnly: true }),
         await readPassphrase(values, '', 'online key'),
       );
       const image = new ImageRepository(imageRepoDir(values));
       const repository = new DirectorRepository(directorDir(values));
       keepFresh = () => keepMetadataFresh({ image, director: repository, signers, now: new Date() });
-      releases = directorReleases({ director: repository, image, signers: signers.director });
+      releases = directorReleases({
+        director: repository,
+        image,
+        signers: signers.director,
+        clock: systemClock,
+      });
       director = repository;
     }
     const services = await startFleetServices({

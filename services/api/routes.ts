@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseJson } from '../../core/index.ts';
+import { parseJson, type Clock } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
@@ -28,7 +28,7 @@ export function managementRoutes(deps: {
   image: ImageRepository;
   director: DirectorRepository;
   releaseSigners: () => Promise<{ releases: Signer[]; snapshot: Signer[]; timestamp: Signer[] }>;
-  now?: () => Date;
+  now: Clock;
 }): ApiRoute[] {
   return [
     { method: 'GET', path: '/api/keys', roles: ['security'], handle: () => deps.store.list() },
@@ -55,7 +55,7 @@ export function managementRoutes(deps: {
           ...a,
           bytes: Buffer.from(a.contentBase64, 'base64'),
         }));
-        return deps.image.publish(artifacts, await deps.releaseSigners(), deps.now?.() ?? new Date());
+        return deps.image.publish(artifacts, await deps.releaseSigners(), deps.now());
       },
     },
   ];

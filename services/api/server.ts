@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isUprollError, UprollError, type UprollErrorCode } from '../../core/index.ts';
+import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
 
 /** One endpoint of the management API and the roles allowed to call it. */
@@ -44,7 +44,8 @@ export async function startApiServer(options: {
   onRefused?: (call: RefusedCall) => Promise<void> | void;
   host?: string;
   port?: number;
-  now?: () => Date;
+  /** The reference time of token expiry. */
+  now: Clock;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((request, response) => {
     void handle(request, response).catch(() => {
@@ -62,7 +63,7 @@ export async function startApiServer(options: {
       const header = request.headers.authorization ?? '';
       if (!header.startsWith('Bearer '))
         throw new UprollError('UNAUTHORIZED', 'send a token as Authorization: Bearer <token>');
-      caller = await verifyApiToken(header.slice(7), options.tokenKey, options.now?.() ?? new Date());
+      caller = await verifyApiToken(header.slice(7), options.tokenKey, options.now());
       if (!route.roles.includes(caller.role)) {
         throw new UprollError(
           'FORBIDDEN',

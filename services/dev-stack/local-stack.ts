@@ -156,8 +156,8 @@ async function waitUntil(
   healthy: () => Promise<boolean>,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     if (await healthy()) return;
     if (!isAlive(pid)) {
       const log = await readFile(logFile, 'utf8').catch(() => '');

@@ -96,8 +96,8 @@ async function readDeviceUsers(dir: string) {
 async function reload(pid: number, monitorUrl: string): Promise<void> {
   const before = await configLoadTime(monitorUrl);
   process.kill(pid, 'SIGHUP');
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
     if ((await configLoadTime(monitorUrl)) !== before) return;
     await sleep(25);
   }

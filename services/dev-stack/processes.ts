@@ -51,8 +51,8 @@ export async function stopByPidFile(pidFile: string, binaryName: string, graceMs
   const pid = await runningPid(pidFile, binaryName);
   if (pid !== undefined) {
     signal(pid, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+    const deadline = performance.now() + graceMs;
+    while (isAlive(pid) && performance.now() < deadline) await sleep(50);
     if (isAlive(pid)) signal(pid, 'SIGKILL');
     while (isAlive(pid)) await sleep(20);
   }

@@ -1,4 +1,4 @@
-import { revisionTargetPath, UprollError, type RolloutTarget } from '../../core/index.ts';
+import { revisionTargetPath, UprollError, type Clock, type RolloutTarget } from '../../core/index.ts';
 import type { Signer } from '../../core/tuf/index.ts';
 import { imageTargetCustomSchema } from '../../core/uptane/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
@@ -55,10 +55,18 @@ export function directorReleases(input: {
   director: DirectorRepository;
   image: ImageRepository;
   signers: Parameters<typeof assignRevision>[0]['signers'];
+  /** When each assignment is signed. */
+  clock: Clock;
 }) {
   return {
     assign: (deviceId: string, revision: string, rolloutId?: string) =>
-      assignRevision({ ...input, deviceId, revision, ...(rolloutId ? { rolloutId } : {}), now: new Date() }),
+      assignRevision({
+        ...input,
+        deviceId,
+        revision,
+        ...(rolloutId ? { rolloutId } : {}),
+        now: input.clock(),
+      }),
     devices: (target: RolloutTarget) => targetDevices(input.director, target),
   };
 }

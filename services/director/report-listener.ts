@@ -5,6 +5,7 @@ import {
   revisionNameOf,
   TOKEN_PATTERN,
   type VersionReport,
+  type Clock,
 } from '../../core/index.ts';
 import { consumeDurably, REPORTS_STREAM, type EventLog } from '../nats/index.ts';
 import type { DirectorRepository } from './director-repository.ts';
@@ -31,11 +32,12 @@ export function startReportListener(options: {
   director: DirectorRepository;
   eventLog: EventLog;
   consumerName?: string;
-  now?: () => Date;
+  /** The reference time of report freshness checks. */
+  now: Clock;
   /** The device runs the revision assigned for `rolloutId`; throwing leaves the report to be redelivered. */
   onConfirmed?: (deviceId: string, rolloutId: string, report: VersionReport) => Promise<void>;
 }): Promise<ReportListener> {
-  const now = options.now ?? (() => new Date());
+  const { now } = options;
   return consumeDurably(
     options.nc,
     REPORTS_STREAM,

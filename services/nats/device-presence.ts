@@ -6,6 +6,7 @@ import {
   parseDeviceMessage,
   type DevicePresence,
   type Heartbeat,
+  type Clock,
 } from '../../core/index.ts';
 
 /** KV bucket: one entry per device, the last time it was heard of and the time zone it reports. */
@@ -27,10 +28,10 @@ export interface PresenceTracker {
  */
 export async function startPresenceTracker(
   nc: NatsConnection,
-  options: { onDropped?: (reason: string) => void; now?: () => Date } = {},
+  options: { now: Clock; onDropped?: (reason: string) => void },
 ): Promise<PresenceTracker> {
   const bucket = await openPresence(nc);
-  const now = options.now ?? (() => new Date());
+  const { now } = options;
   const written = new Map<string, { at: number; timezone?: string; revision: string | null }>();
   const subscription: Subscription = nc.subscribe('uproll.dev.*.heartbeat');
   const loop = (async () => {

@@ -89,11 +89,11 @@ export async function startProjector(nc: NatsConnection, options: ProjectorOptio
     },
     async caughtUp(timeoutMs = 30_000) {
       const target = await lastEventSequence(nc);
-      const deadline = Date.now() + timeoutMs;
+      const deadline = performance.now() + timeoutMs;
       for (;;) {
         const info = await jsm.consumers.info(EVENTS_STREAM, durableName);
         if (info.ack_floor.stream_seq >= target) return;
-        if (Date.now() > deadline)
+        if (performance.now() > deadline)
           throw new Error(
             `projector ${durableName} at ${info.ack_floor.stream_seq} of ${target} after ${timeoutMs} ms`,
           );

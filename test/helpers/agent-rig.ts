@@ -26,13 +26,13 @@ export function shellCheck(script: string, timeoutMs = 5000) {
  * `restart()` stands for the agent process starting again on the same data.
  */
 export async function startAgentRig(
-  options: Partial<Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'now'>> & {
+  options: Partial<Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'clock'>> & {
     installer?: 'ab' | 'ostree';
   } = {},
 ) {
-  const { installer, ...managerOptions } = options;
+  const { installer, clock = () => new Date(), ...managerOptions } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
-  const repos = await startSimulatedRepositories(join(root, 'repositories'), options.now);
+  const repos = await startSimulatedRepositories(join(root, 'repositories'), clock);
   const proxy = await startCountingProxy(repos.imageServer.url);
   const deviceId = `dev-${randomBytes(3).toString('hex')}`;
   const enrolled = await repos.enroll(deviceId);
@@ -48,10 +48,11 @@ export async function startAgentRig(
       installer: installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
       uptane: uptaneClientFor(identity, dataDir, {
         ...(managerOptions.download ? { floor: managerOptions.download } : {}),
-        ...(options.now ? { clock: options.now } : {}),
+        clock,
       }),
       deviceKey: identity.deviceKey,
       download: { attempts: 3, minBytesPerSecond: 1, windowMs: 30_000 },
+      clock,
       ...managerOptions,
       ...overrides,
     });

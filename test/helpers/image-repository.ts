@@ -34,7 +34,7 @@ export const TEST_PASSPHRASES = { offline: 'offline passphrase', online: 'online
 
 /** An initialized Image repository whose keys (one per role) live in a real, temporary key store. */
 export async function newKeyStoreImageRepository(now: Date = REPO_NOW) {
-  const store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-image-keys-')));
+  const store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-image-keys-')), { clock: () => now });
   const generate = (role: string, online: boolean) =>
     store.generate({
       repository: 'image',

@@ -5,7 +5,7 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 
 const [keystore = '', repo = ''] = process.argv.slice(2);
 const passphrase = process.env['UPROLL_TEST_ONLINE'] ?? '';
-const store = new KeyStore(keystore, { onlineOnly: true });
+const store = new KeyStore(keystore, { clock: () => new Date(), onlineOnly: true });
 const signers = {
   releases: await roleSigners(store, 'image', 'releases', passphrase),
   snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),

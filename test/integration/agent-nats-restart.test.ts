@@ -26,6 +26,7 @@ import {
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startCountingProxy } from '../helpers/counting-proxy.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 // This file restarts its own nats-server: the run's shared one stays up for the other files.
 let stateDir: string;
@@ -59,6 +60,7 @@ beforeAll(async () => {
       repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
     },
     dataDir: join(stateDir, 'device'),
+    clock: () => new Date(),
     heartbeatMs: 200,
   });
 });
@@ -86,11 +88,6 @@ async function stored(stream: string, subject: string): Promise<unknown[]> {
   return messages;
 }
 
-async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  for (const started = Date.now(); Date.now() - started < ms; await sleep(100)) if (await check()) return;
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('an agent whose NATS server restarts in the middle of an update', () => {
   it('keeps its reports on disk while NATS is down and delivers them once each, in order, after', async () => {
     await repos.publish('1.0', randomArtifacts(3));
@@ -110,7 +107,7 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
     await sleep(1500); // the cloud client retries meanwhile, and must not duplicate anything
 
     await startLocalStack({ stateDir, natsOnly: true });
-    await eventually(async () => (await agent.updates.journal.after(0)).length === 0, 'the journal to drain');
+    await eventually('the journal to drain', async () => (await agent.updates.journal.after(0)).length === 0);
 
     const subject = `uproll.dev.${deviceId}.telemetry`;
     const telemetry = (await stored(TELEMETRY_STREAM, subject)) as Telemetry[];
@@ -128,15 +125,10 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
   it('answers commands again once NATS is back', async () => {
     await repos.publish('1.1', randomArtifacts(1));
     await repos.assign(deviceId, '1.1');
-    await eventually(
-      () =>
-        new DeviceCommands(service)
-          .sendUpdateCommand(deviceId, { rolloutId: 'after-restart', revision: '1.1' })
-          .then(
-            () => true,
-            () => false,
-          ),
-      'the agent to answer',
+    await eventually('the agent to answer', () =>
+      new DeviceCommands(service)
+        .sendUpdateCommand(deviceId, { rolloutId: 'after-restart', revision: '1.1' })
+        .then(() => true),
     );
     await agent.updates.idle();
     expect((await agent.updates.boot.read()).active).toMatchObject({ revision: '1.1' });
@@ -154,10 +146,7 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
       await new DeviceCommands(service).sendUpdateCommand(deviceId, { rolloutId: 'slow', revision: '1.2' });
       await agent.updates.idle();
       delete proxy.faults.bytesPerSecond;
-      await eventually(
-        () => Promise.resolve(beats.at(-1)?.revision === '1.2'),
-        'a heartbeat after the update',
-      );
+      await eventually('a heartbeat after the update', () => beats.at(-1)?.revision === '1.2');
       const during = beats.filter((beat) => beat.progress?.rolloutId === 'slow');
       expect(during.length).toBeGreaterThan(0);
       expect(during.every((beat) => beat.running === 'slow' && beat.revision === '1.1')).toBe(true);

@@ -1,7 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
 import { connectToNats } from '../../services/nats/index.ts';
 import { newSigner } from '../helpers/keys.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 let h: Harness;
 let director: DirectorRepository;
@@ -54,6 +54,7 @@ beforeAll(async () => {
     director,
     eventLog: h.eventLog,
     consumerName: uniqueId('reports'),
+    now: () => new Date(),
   });
   const { seed } = await h.provisionDevice(deviceId);
   device = await connectToNats({
@@ -94,12 +95,10 @@ async function sendReport(counter: number): Promise<void> {
 }
 
 async function eventsAfter(count: number) {
-  for (let i = 0; i < 100; i++) {
+  return eventually(`${count} report events`, async () => {
     const events = (await h.eventLog.read('device', deviceId)).map((e) => e.event);
-    if (events.length >= count) return events;
-    await sleep(100);
-  }
-  throw new Error('no report events arrived');
+    return events.length >= count && events;
+  });
 }
 
 describe('device reports over NATS', () => {

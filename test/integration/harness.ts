@@ -79,6 +79,7 @@ export async function startHarness(
           repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
         },
         dataDir,
+        clock: () => new Date(),
         ...(options.healthCheck ? { healthCheck: options.healthCheck } : {}),
         ...(options.timezone ? { timezone: options.timezone } : {}),
         ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),

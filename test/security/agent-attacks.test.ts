@@ -185,7 +185,7 @@ describe('TUF: metadata the device must not trust', () => {
 
   it('a freeze attack: the Director is served as it was, past its timestamp expiry -> FREEZE_ATTACK', async () => {
     let clock = Date.now();
-    const before = await deviceRunningFirstRevision({ now: () => new Date(clock) });
+    const before = await deviceRunningFirstRevision({ clock: () => new Date(clock) });
     const frozen = await readFile(join(directorMetadata(), 'timestamp.json'));
     clock += 2 * DAY; // the Director timestamp lives one day
     await rig.release('2.0', randomArtifacts(1)); // assigned with fresh metadata ...

@@ -68,7 +68,7 @@ function newClient(cache: MetadataCache = memoryCache()) {
 
 let roots: KeyRecord[];
 beforeAll(async () => {
-  store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-lifecycle-keys-')));
+  store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-lifecycle-keys-')), { clock: () => now });
   repository = new ImageRepository(await mkdtemp(join(tmpdir(), 'uproll-lifecycle-repo-')));
   roots = [await key('root', false), await key('root', false), await key('root', false)];
   const [targets, releases, snapshot, timestamp] = [

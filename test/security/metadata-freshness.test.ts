@@ -56,7 +56,10 @@ describe('metadata freshness', () => {
       [await signer(d.root)],
       start,
     );
-    const signers = await freshnessSigners(new KeyStore(store.dir, { onlineOnly: true }), ONLINE);
+    const signers = await freshnessSigners(
+      new KeyStore(store.dir, { clock: () => new Date(), onlineOnly: true }),
+      ONLINE,
+    );
     await director.register(
       { deviceId: 'dev-1', ecus: [{ serial: 'e1', hardwareId: 'hw' }], publicKey: d.root.publicKey },
       signers.director,

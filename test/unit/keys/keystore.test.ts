@@ -11,7 +11,7 @@ const PASSPHRASE = 'correct horse battery';
 let store: KeyStore;
 
 beforeEach(async () => {
-  store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-keys-')));
+  store = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-keys-')), { clock: () => NOW });
 });
 
 const generate = (online: boolean, type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519') =>
@@ -71,7 +71,7 @@ describe('key store', () => {
   it('never lets an online service load an offline key', async () => {
     const offline = await generate(false);
     const online = await generate(true);
-    const service = new KeyStore(store.dir, { onlineOnly: true });
+    const service = new KeyStore(store.dir, { clock: () => NOW, onlineOnly: true });
     await expect(service.signer(offline.keyId, PASSPHRASE)).rejects.toThrowWithCode('OFFLINE_KEY');
     await expect(service.signer(online.keyId, PASSPHRASE)).resolves.toBeDefined();
     expect((await service.list()).map((r) => r.keyId)).toEqual([online.keyId]);

@@ -22,12 +22,14 @@ beforeAll(async () => {
   image = await newImageRepository(new Date());
   api = await startApiServer({
     routes: managementRoutes({
-      store: new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-api-keys-'))),
+      store: new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-api-keys-')), { clock: () => new Date() }),
       image: image.repository,
       director: new DirectorRepository(await mkdtemp(join(tmpdir(), 'uproll-api-director-'))),
       releaseSigners: () => Promise.resolve(image.signers),
+      now: () => new Date(),
     }),
     tokenKey: tokenKeys.publicKey,
+    now: () => new Date(),
     onRefused: (call) => void refused.push(call),
   });
 });
@@ -137,6 +139,7 @@ describe('management API', () => {
         },
       ],
       tokenKey: tokenKeys.publicKey,
+      now: () => new Date(),
     });
     const response = await fetch(`${small.url}/api/echo`, {
       method: 'POST',
