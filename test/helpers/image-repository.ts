@@ -5,8 +5,9 @@ import type { Signer } from '../../core/tuf/index.ts';
 import { KeyStore } from '../../keys/index.ts';
 import { ImageRepository, type ImageRepositoryKeys } from '../../services/image-repo/index.ts';
 import { newSigner } from './keys.ts';
+import { FIXTURE_NOW } from './fixture-time.ts';
 
-export const REPO_NOW = new Date('2026-11-21T12:00:00Z');
+export const REPO_NOW = FIXTURE_NOW;
 
 /** An initialized Image repository in a temporary directory, with in-memory keys for every role. */
 export async function newImageRepository(now: Date = REPO_NOW) {

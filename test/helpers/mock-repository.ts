@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { signEnvelope, type MetadataFetcher, type Signer } from '../../core/tuf/index.ts';
 import { newSigner } from './keys.ts';
+import { FIXTURE_NOW } from './fixture-time.ts';
 
 export type Json = Record<string, unknown>;
 type TopRole = 'root' | 'timestamp' | 'snapshot' | 'targets';
@@ -25,7 +26,7 @@ export interface DelegationSpec {
 }
 
 export const FAR_FUTURE = '2099-01-01T00:00:00Z';
-export const NOW = new Date('2026-11-21T12:00:00Z');
+export const NOW = FIXTURE_NOW;
 
 /** The description of a target whose bytes are `content`. */
 export function targetOf(content: Uint8Array, custom?: Json): TargetSpec {

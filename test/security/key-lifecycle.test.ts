@@ -23,11 +23,12 @@ import {
 } from '../../services/image-repo/index.ts';
 import { fetchCapped, joinUrl } from '../../services/tuf/index.ts';
 import { memoryCache } from '../helpers/tuf-client.ts';
+import { FIXTURE_NOW } from '../helpers/fixture-time.ts';
 
 const OFFLINE = 'offline passphrase';
 const ONLINE = 'online passphrase';
 const DAY = 24 * 60 * 60 * 1000;
-let now = new Date('2026-11-21T12:00:00Z');
+let now = FIXTURE_NOW;
 let store: KeyStore;
 let repository: ImageRepository;
 let server: RepositoryServer;

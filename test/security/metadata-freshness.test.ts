@@ -12,6 +12,7 @@ import { KeyStore } from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
 import { newKeyStoreImageRepository, TEST_PASSPHRASES } from '../helpers/image-repository.ts';
+import { FIXTURE_NOW } from '../helpers/fixture-time.ts';
 
 const HOUR = 60 * 60 * 1000;
 const ONLINE = TEST_PASSPHRASES.online;
@@ -26,7 +27,7 @@ const fileFetcher =
 
 describe('metadata freshness', () => {
   it('keeps both repositories valid for 30 days when the job runs every hour', async () => {
-    const start = new Date('2026-11-21T12:00:00Z');
+    const start = FIXTURE_NOW;
     const { store, repository: image } = await newKeyStoreImageRepository(start);
     const key = (repository: 'director', role: string, online: boolean) =>
       store.generate({

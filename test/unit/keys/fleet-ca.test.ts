@@ -1,8 +1,9 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createFleetCa, isIssuedBy, issueDeviceCertificate } from '../../../keys/index.ts';
+import { FIXTURE_NOW } from '../../helpers/fixture-time.ts';
 
-const NOW = new Date('2026-11-21T12:00:00Z');
+const NOW = FIXTURE_NOW;
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
 describe('fleet CA', () => {

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { verifyTufSignature } from '../../../core/tuf/index.ts';
 import { KeyStore } from '../../../keys/index.ts';
+import { FIXTURE_NOW } from '../../helpers/fixture-time.ts';
 
-const NOW = new Date('2026-11-21T12:00:00Z');
+const NOW = FIXTURE_NOW;
 const PASSPHRASE = 'correct horse battery';
 let store: KeyStore;
 

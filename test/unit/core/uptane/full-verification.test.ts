@@ -3,6 +3,7 @@ import { NO_CACHE, TrustedRepository } from '../../../../core/tuf/index.ts';
 import { fullVerification, verificationTime, type DeviceIdentity } from '../../../../core/uptane/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, NOW, targetOf, type TargetSpec } from '../../../helpers/mock-repository.ts';
+import { fixtureDaysFromNow } from '../../../helpers/fixture-time.ts';
 
 const rootfs = new TextEncoder().encode('rootfs 2 for rpi4');
 const device: DeviceIdentity = { deviceId: 'dev-1', ecus: [{ serial: 'ecu-1', hardwareId: 'rpi4' }] };
@@ -194,15 +195,15 @@ describe('Uptane full verification', () => {
 });
 
 describe('verification time', () => {
-  const lastVerified = new Date('2026-11-20T00:00:00Z');
+  const lastVerified = fixtureDaysFromNow(-1.5);
 
   it('is the device clock when it moves forward', () => {
     expect(verificationTime(NOW, lastVerified)).toEqual(NOW);
   });
 
   it('never goes back before the last verification, so expired metadata stays expired', async () => {
-    image.expires.timestamp = '2026-11-19T00:00:00Z';
-    const clockSetBack = new Date('2026-11-01T00:00:00Z');
+    image.expires.timestamp = fixtureDaysFromNow(-2.5).toISOString();
+    const clockSetBack = fixtureDaysFromNow(-20.5);
     const now = verificationTime(clockSetBack, lastVerified);
     expect(now).toEqual(lastVerified);
     await expect(verify(now)).rejects.toMatchObject({ code: 'FREEZE_ATTACK' });
