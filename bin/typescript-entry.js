@@ -18,5 +18,7 @@ export async function runTypeScriptMain(entry) {
     process.exit(result.status ?? 1);
   }
   const { main } = await import(new URL(entry, import.meta.url).href);
-  process.exitCode = await main(process.argv.slice(2));
+  // Exit once main is done: a long-running command (serve, worker) has closed what it opened,
+  // but the Temporal runtime it installed keeps the event loop alive.
+  process.exit(await main(process.argv.slice(2)));
 }

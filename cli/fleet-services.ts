@@ -11,8 +11,17 @@ import { startProjector } from '../services/projections/index.ts';
 import { isRolloutRunning } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
+/** Where a deployment's Temporal and NATS are, and the services' NATS nkey seed. */
+export interface Deployment {
+  temporal: string;
+  nats: string;
+  natsSeed: string;
+}
+
 export interface FleetServicesOptions {
+  /** The local stack these services run on, unless `deployment` names another. */
   stateDir: string;
+  deployment?: Deployment;
   /** Pre-built workflow bundle; without it the worker bundles from source. */
   workflowBundle?: WorkflowBundleOption;
   /** How long a device has to answer a command request. */
@@ -25,6 +34,8 @@ export interface FleetServicesOptions {
   keepMetadataFresh?: () => Promise<unknown>;
   /** Keep the KV projections (rollouts, devices, fleet versions) up to date from the event log (default true). */
   projector?: boolean;
+  /** Forward device telemetry to the device updates and keep device presence (default true). */
+  bridge?: boolean;
   /** The Director, for a worker that runs rollouts. */
   releases?: ActivityDeps['releases'];
   /**
@@ -42,11 +53,11 @@ export interface FleetServicesOptions {
  * again, as after a restart).
  */
 export async function startFleetServices(options: FleetServicesOptions) {
-  const addresses = stackAddresses(await requireSettings(options.stateDir));
-  const { seed } = await serviceIdentity(options.stateDir);
+  const deployment = options.deployment ?? (await localDeployment(options.stateDir));
+  const addresses = { temporal: deployment.temporal, nats: deployment.nats };
   const nc: NatsConnection = await connectToNats({
     servers: addresses.nats,
-    nkeySeed: seed,
+    nkeySeed: deployment.natsSeed,
     name: 'uproll-services',
   });
   const closers: (() => Promise<unknown>)[] = [() => nc.drain()];
@@ -63,19 +74,21 @@ export async function startFleetServices(options: FleetServicesOptions) {
       });
       closers.unshift(() => projector.stop());
     }
-    const presence = await startPresenceTracker(nc, { now: systemClock, onDropped: options.onDropped });
-    closers.unshift(() => presence.stop());
     const eventLog = new EventLog(nc);
     const connection = await Connection.connect({ address: addresses.temporal });
     closers.unshift(() => connection.close());
     const client = new Client({ connection });
-    const bridge: TelemetryBridge = await startTelemetryBridge({
-      nc,
-      temporal: client,
-      consumerName: options.bridgeConsumer,
-      onDropped: options.onDropped,
-    });
-    closers.unshift(() => bridge.stop());
+    if (options.bridge !== false) {
+      const presence = await startPresenceTracker(nc, { now: systemClock, onDropped: options.onDropped });
+      closers.unshift(() => presence.stop());
+      const bridge: TelemetryBridge = await startTelemetryBridge({
+        nc,
+        temporal: client,
+        consumerName: options.bridgeConsumer,
+        onDropped: options.onDropped,
+      });
+      closers.unshift(() => bridge.stop());
+    }
     if (options.director) {
       const listener = await startReportListener({
         nc,
@@ -125,3 +138,13 @@ export async function startFleetServices(options: FleetServicesOptions) {
 }
 
 export type FleetServices = Awaited<ReturnType<typeof startFleetServices>>;
+
+/** The deployment of the local stack under `stateDir` (`uproll dev up`). */
+export async function localDeployment(stateDir: string): Promise<Deployment> {
+  const addresses = stackAddresses(await requireSettings(stateDir));
+  return {
+    temporal: addresses.temporal,
+    nats: addresses.nats,
+    natsSeed: (await serviceIdentity(stateDir)).seed,
+  };
+}

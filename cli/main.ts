@@ -3,6 +3,7 @@ import { helpText, parseCommandArgs, processIo, UsageError, type Command, type I
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
 import { worker } from './commands/worker.ts';
+import { serve } from './commands/serve.ts';
 import {
   rolloutAbort,
   rolloutPause,
@@ -35,6 +36,7 @@ const COMMANDS: readonly Command[] = [
   devUp,
   devDown,
   devStatus,
+  serve,
   worker,
   demo,
   keysInit,

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { UprollError } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import { roleKeys, roleSigners } from '../../keys/index.ts';
@@ -8,7 +8,7 @@ import { readSettings, serviceIdentity, stackAddresses } from '../../services/de
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
-import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
+import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { systemClock } from '../system-clock.ts';
@@ -56,18 +56,18 @@ export const apiToken: Command = {
 export const apiServe: Command = {
   name: 'api serve',
   summary: 'Serve the management API (keys, devices, releases) for people with tokens, until stopped.',
-  usage: 'uproll api serve [--port N] [--passphrase-env NAME] [--json]',
+  usage: 'uproll api serve [--host H] [--port N] [--passphrase-env NAME] [--json]',
   details:
-    'Refused calls are appended to the event log (uproll.evt.api.management) when the local stack runs.',
+    'Refused calls are appended to the event log (uproll.evt.api.management) when the local stack runs.\n' +
+    '`uproll serve --only api` serves it against any deployment.',
   options: {
     ...locationOptions,
+    host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
     port: { type: 'string', description: 'port (default 18090)' },
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
-    const store = openKeyStore(values, { onlineOnly: true });
     const passphrase = await readPassphrase(values, '', 'online key');
-    const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
     const settings = await readSettings(stateDirOf(values));
     const nc = settings
       ? await connectToNats({
@@ -77,37 +77,11 @@ export const apiServe: Command = {
         })
       : undefined;
     if (nc) await ensureStreams(nc);
-    const eventLog = nc ? new EventLog(nc) : undefined;
-    const server = await startApiServer({
-      tokenKey,
-      now: systemClock,
-      port: portOption(values, 'port') ?? 18090,
-      routes: managementRoutes({
-        store,
-        image: new ImageRepository(imageRepoDir(values)),
-        director: new DirectorRepository(directorDir(values)),
-        releaseSigners: async () => ({
-          releases: await roleSigners(store, 'image', 'releases', passphrase),
-          snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
-          timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
-        }),
-        now: systemClock,
-      }),
-      onRefused: async (call) => {
-        io.err(
-          `refused ${call.method} ${call.path}: ${call.code}${call.subject ? ` (${call.subject}, ${call.role})` : ''}`,
-        );
-        await eventLog?.append(
-          {
-            aggregate: 'api',
-            aggregateId: 'management',
-            type: 'api.call.refused',
-            at: new Date().toISOString(),
-            data: call,
-          },
-          { msgId: `api-refused/${Date.now()}/${Math.random()}` },
-        );
-      },
+    const server = await startManagementApi({
+      values,
+      passphrase,
+      io,
+      ...(nc ? { eventLog: new EventLog(nc) } : {}),
     });
     io.out(values.json ? JSON.stringify({ url: server.url }) : `management API on ${server.url}/api`);
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
@@ -116,3 +90,51 @@ export const apiServe: Command = {
     return 0;
   },
 };
+
+/**
+ * The management API over the key store and repositories the options name,
+ * on `--host`/`--port` (default 127.0.0.1:18090). Refused calls are told on
+ * stderr and, given an event log, appended to it.
+ */
+export async function startManagementApi(options: {
+  values: Record<string, unknown>;
+  passphrase: string;
+  io: Io;
+  eventLog?: EventLog;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const { values, passphrase, io, eventLog } = options;
+  const store = openKeyStore(values, { onlineOnly: true });
+  const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
+  return startApiServer({
+    tokenKey,
+    now: systemClock,
+    host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
+    port: portOption(values, 'port') ?? 18090,
+    routes: managementRoutes({
+      store,
+      image: new ImageRepository(imageRepoDir(values)),
+      director: new DirectorRepository(directorDir(values)),
+      releaseSigners: async () => ({
+        releases: await roleSigners(store, 'image', 'releases', passphrase),
+        snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
+        timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
+      }),
+      now: systemClock,
+    }),
+    onRefused: async (call) => {
+      io.err(
+        `refused ${call.method} ${call.path}: ${call.code}${call.subject ? ` (${call.subject}, ${call.role})` : ''}`,
+      );
+      await eventLog?.append(
+        {
+          aggregate: 'api',
+          aggregateId: 'management',
+          type: 'api.call.refused',
+          at: systemClock().toISOString(),
+          data: call,
+        },
+        { msgId: `api-refused/${randomUUID()}` },
+      );
+    },
+  });
+}

@@ -1,0 +1,210 @@
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { UprollError } from '../../core/index.ts';
+import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
+import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
+import { ImageRepository, startRepositoryServer } from '../../services/image-repo/index.ts';
+import {
+  ensureFreshnessSchedule,
+  installTemporalRuntime,
+  TASK_QUEUE,
+} from '../../services/temporal/index.ts';
+import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { localDeployment, startFleetServices, type Deployment } from '../fleet-services.ts';
+import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+import { systemClock } from '../system-clock.ts';
+import { startManagementApi } from './api.ts';
+
+/** What `uproll serve` can run, each switchable so a deployment can split them across machines. */
+export const SERVE_PARTS = ['image', 'director', 'api', 'bridge', 'projector', 'reports', 'worker'] as const;
+export type ServePart = (typeof SERVE_PARTS)[number];
+
+const PART_HELP: Record<ServePart, string> = {
+  image: 'the Image repository over HTTP (metadata and targets; --image-port, default 18080)',
+  director: "the Director over HTTP (each device's metadata; --director-port, default 18081)",
+  api: 'the management API (--api-port, default 18090; needs the online key passphrase)',
+  bridge: 'the telemetry bridge (device reports to their updates) and device presence',
+  projector: 'the KV projections (rollouts, devices, fleet versions) from the event log',
+  reports: "the Director's report listener (verifies signed version reports)",
+  worker: 'the rollout worker and the metadata freshness job (needs the online key passphrase)',
+};
+/** Parts that talk to Temporal and NATS; the HTTP servers need neither. */
+const FLEET_PARTS: readonly ServePart[] = ['bridge', 'projector', 'reports', 'worker'];
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'Run the Uproll services against a Temporal and a NATS, until SIGTERM or SIGINT.',
+  usage:
+    'uproll serve [--only PART,...] [--temporal HOST:PORT --nats URL --nats-seed-file FILE] [--host H] [--passphrase-env NAME] [--json]',
+  details: [
+    'Parts (all by default):',
+    ...SERVE_PARTS.map((part) => `  ${part.padEnd(10)} ${PART_HELP[part]}`),
+    '',
+    'Without --temporal, --nats and --nats-seed-file it runs on the local stack of --state-dir',
+    "(`uproll dev up`). The NATS seed is the services user's nkey seed (mode 0600 file). Several",
+    'processes may run the same parts: the worker shares the task queue, the consumers are durable.',
+    'Prints one line (JSON with --json) once every part is up; stops cleanly on the first signal.',
+  ].join('\n'),
+  options: {
+    ...locationOptions,
+    only: { type: 'string', description: `parts to run, comma-separated (${SERVE_PARTS.join(',')})` },
+    temporal: { type: 'string', description: 'Temporal frontend address, e.g. temporal.internal:7233' },
+    nats: { type: 'string', description: 'NATS server URL(s), comma-separated' },
+    'nats-seed-file': { type: 'string', description: "file holding the services user's NATS nkey seed" },
+    host: { type: 'string', description: 'address the HTTP parts listen on (default 127.0.0.1)' },
+    'image-port': { type: 'string', description: 'port of the Image repository (default 18080)' },
+    'director-port': { type: 'string', description: 'port of the Director (default 18081)' },
+    'api-port': { type: 'string', description: 'port of the management API (default 18090)' },
+    ...passphraseOptions('', 'online key'),
+  },
+  async run({ values }, io) {
+    const parts = partsOf(values['only']);
+    const needsKeys = parts.has('api') || parts.has('worker');
+    const passphrase = needsKeys ? await readPassphrase(values, '', 'online key') : undefined;
+    const deployment = [...parts].some((part) => FLEET_PARTS.includes(part))
+      ? await deploymentOf(values)
+      : undefined;
+    const running = await startParts(values, io, parts, { passphrase, deployment });
+    io.out(
+      values.json
+        ? JSON.stringify({ ready: true, pid: process.pid, ...running.info })
+        : `uproll serve: ${[...parts].join(', ')} ready${Object.entries(running.info.urls)
+            .map(([part, url]) => `\n  ${part.padEnd(9)} ${url}`)
+            .join('')}`,
+    );
+    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    await running.close();
+    return 0;
+  },
+};
+
+function partsOf(only: unknown): Set<ServePart> {
+  if (typeof only !== 'string') return new Set(SERVE_PARTS);
+  const names = only
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const unknown = names.filter((name) => !(SERVE_PARTS as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0)
+    throw new UsageError(
+      `--only takes parts among ${SERVE_PARTS.join(', ')}; not ${unknown.join(', ') || '""'}`,
+    );
+  return new Set(names as ServePart[]);
+}
+
+/** The deployment the options name, all three of them or none (then the local stack). */
+async function deploymentOf(values: Record<string, unknown>): Promise<Deployment> {
+  const given = (['temporal', 'nats', 'nats-seed-file'] as const).filter(
+    (name) => values[name] !== undefined,
+  );
+  if (given.length === 0) return localDeployment(stateDirOf(values));
+  if (given.length < 3)
+    throw new UsageError(
+      '--temporal, --nats and --nats-seed-file go together (or none, for the local stack)',
+    );
+  const seedFile = String(values['nats-seed-file']);
+  const seed = (
+    await readFile(seedFile, 'utf8').catch((err: unknown) => {
+      throw new UprollError(
+        'INVALID_INPUT',
+        `cannot read --nats-seed-file ${seedFile}: ${(err as Error).message}`,
+      );
+    })
+  ).trim();
+  if (!/^SU[A-Z2-7]{56}$/.test(seed))
+    throw new UprollError(
+      'INVALID_INPUT',
+      `--nats-seed-file ${seedFile} does not hold a NATS user nkey seed`,
+    );
+  return { temporal: String(values['temporal']), nats: String(values['nats']), natsSeed: seed };
+}
+
+interface RunningParts {
+  info: { parts: ServePart[]; urls: Partial<Record<ServePart, string>>; temporal?: string; nats?: string };
+  close(): Promise<void>;
+}
+
+/** Starts the parts in turn; when one fails to start, those already up are stopped again. */
+async function startParts(
+  values: Record<string, unknown>,
+  io: Io,
+  parts: Set<ServePart>,
+  { passphrase, deployment }: { passphrase?: string; deployment?: Deployment },
+): Promise<RunningParts> {
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer().catch(() => {});
+  };
+  const info: RunningParts['info'] = { parts: [...parts], urls: {} };
+  const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
+  try {
+    if (parts.has('image')) {
+      const server = await startRepositoryServer({
+        dir: imageRepoDir(values),
+        host,
+        port: portOption(values, 'image-port') ?? 18080,
+      });
+      closers.push(() => server.close());
+      info.urls.image = server.url;
+    }
+    if (parts.has('director')) {
+      const server = await startRepositoryServer({
+        dir: directorDir(values),
+        areas: ['devices'],
+        host,
+        port: portOption(values, 'director-port') ?? 18081,
+      });
+      closers.push(() => server.close());
+      info.urls.director = server.url;
+    }
+    if (deployment) {
+      installTemporalRuntime();
+      const services = await startFleetServices({
+        stateDir: stateDirOf(values),
+        deployment,
+        onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
+        bridge: parts.has('bridge'),
+        projector: parts.has('projector'),
+        ...(parts.has('reports') ? { director: new DirectorRepository(directorDir(values)) } : {}),
+        ...(parts.has('worker') ? await workerDeps(values, passphrase!) : {}),
+      });
+      closers.push(() => services.close());
+      if (parts.has('worker')) {
+        await services.startWorker();
+        await ensureFreshnessSchedule(services.client);
+      }
+      Object.assign(info, { temporal: deployment.temporal, nats: deployment.nats });
+      if (parts.has('api')) await startApi(services.eventLog);
+    } else if (parts.has('api')) {
+      await startApi(undefined);
+    }
+    return { info, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+
+  async function startApi(eventLog: Parameters<typeof startManagementApi>[0]['eventLog']) {
+    const api = await startManagementApi({
+      values: { ...values, host, port: values['api-port'] },
+      passphrase: passphrase!,
+      io,
+      ...(eventLog ? { eventLog } : {}),
+    });
+    closers.push(() => api.close());
+    info.urls.api = `${api.url}/api`;
+  }
+}
+
+/** What the rollout worker signs with: the Director's online keys, and the freshness job's. */
+async function workerDeps(values: Record<string, unknown>, passphrase: string) {
+  const signers = await freshnessSigners(openKeyStore(values, { onlineOnly: true }), passphrase);
+  const image = new ImageRepository(imageRepoDir(values));
+  const director = new DirectorRepository(directorDir(values));
+  return {
+    keepMetadataFresh: () => keepMetadataFresh({ image, director, signers, now: systemClock() }),
+    releases: directorReleases({ director, image, signers: signers.director, clock: systemClock }),
+    taskQueue: TASK_QUEUE,
+  };
+}

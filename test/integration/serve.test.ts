@@ -1,0 +1,191 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as cli } from '../../cli/main.ts';
+import {
+  findFreePort,
+  serviceIdentity,
+  startLocalStack,
+  stopLocalStack,
+} from '../../services/dev-stack/index.ts';
+import { captureIo } from '../cli-io.ts';
+
+// `uproll serve` as an operator runs it: its own process, against a Temporal and a NATS given by
+// address (here a stack of this file's own, so its worker and consumers meet no other test's), with
+// a key store and repositories made by `uproll keys init`.
+
+const PASSPHRASES = { UPROLL_TEST_OFFLINE: 'offline passphrase', UPROLL_TEST_ONLINE: 'online passphrase' };
+
+let stackDir: string;
+let deployDir: string;
+let stack: { temporal: string; nats: string };
+let seedFile: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  stackDir = await mkdtemp(join(tmpdir(), 'uproll-serve-stack-'));
+  deployDir = await mkdtemp(join(tmpdir(), 'uproll-serve-deploy-'));
+  const status = await startLocalStack({
+    stateDir: stackDir,
+    ports: { temporal: await findFreePort(), nats: await findFreePort(), natsMonitor: await findFreePort() },
+  });
+  stack = { temporal: status.temporal.address, nats: status.nats.address };
+  seedFile = join(deployDir, 'services.nkey');
+  await writeFile(seedFile, `${(await serviceIdentity(stackDir)).seed}\n`, { mode: 0o600 });
+  Object.assign(process.env, PASSPHRASES);
+  const io = captureIo();
+  const initialized = await cli(
+    [
+      'keys',
+      'init',
+      '--state-dir',
+      deployDir,
+      '--offline-passphrase-env',
+      'UPROLL_TEST_OFFLINE',
+      '--online-passphrase-env',
+      'UPROLL_TEST_ONLINE',
+    ],
+    io,
+  );
+  expect(initialized, io.stderr()).toBe(0);
+}, 120_000);
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await stopLocalStack(stackDir);
+  await rm(stackDir, { recursive: true, force: true });
+  await rm(deployDir, { recursive: true, force: true });
+});
+
+/** Spawns `uproll serve ARGS` and resolves with its first line of output (the ready line), or its exit. */
+async function serve(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    ['bin/uproll.js', 'serve', '--json', '--state-dir', deployDir, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...PASSPHRASES },
+    },
+  );
+  children.push(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const firstLine = once(createInterface({ input: child.stdout }), 'line').then(([line]) => line as string);
+  const ready = await Promise.race([firstLine, exited.then(() => undefined)]);
+  return { child, exited, stderr: () => stderr, ready: ready ? (JSON.parse(ready) as ReadyLine) : undefined };
+}
+
+interface ReadyLine {
+  ready: boolean;
+  parts: string[];
+  urls: Record<string, string>;
+  temporal?: string;
+}
+
+describe('uproll serve', () => {
+  it('runs every part against a Temporal and a NATS given by address, and stops cleanly on SIGTERM', async () => {
+    const [image, director, api] = [await findFreePort(), await findFreePort(), await findFreePort()];
+    const server = await serve([
+      '--temporal',
+      stack.temporal,
+      '--nats',
+      stack.nats,
+      '--nats-seed-file',
+      seedFile,
+      '--passphrase-env',
+      'UPROLL_TEST_ONLINE',
+      '--image-port',
+      String(image),
+      '--director-port',
+      String(director),
+      '--api-port',
+      String(api),
+    ]);
+    expect(server.ready, server.stderr()).toMatchObject({
+      ready: true,
+      parts: ['image', 'director', 'api', 'bridge', 'projector', 'reports', 'worker'],
+      temporal: stack.temporal,
+    });
+    const urls = server.ready!.urls;
+
+    // The Image repository serves its signed root; the Director serves per-device folders only.
+    const root = await fetch(`${urls['image']}/metadata/1.root.json`);
+    expect(root.status).toBe(200);
+    expect(Buffer.from(await root.arrayBuffer())).toEqual(
+      await readFile(join(deployDir, 'image-repo', 'metadata', '1.root.json')),
+    );
+    expect((await fetch(`${urls['director']}/devices/nosuch/metadata/root.json`)).status).toBe(404);
+    expect((await fetch(`${urls['director']}/keys/`)).status).toBe(404);
+    // The management API wants a token.
+    const refused = await fetch(`${urls['api']}/keys`);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    // The rollout worker polls the task queue.
+    const connection = await Connection.connect({ address: stack.temporal });
+    try {
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: 'uproll' },
+        taskQueueType: 1, // workflow tasks
+      });
+      expect(pollers?.length).toBeGreaterThan(0);
+    } finally {
+      await connection.close();
+    }
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.stderr()).toBe('refused GET /api/keys: UNAUTHORIZED\n'); // and nothing else
+  }, 180_000);
+
+  it('runs only the parts named: the Image repository needs no Temporal, NATS or passphrase', async () => {
+    const port = await findFreePort();
+    const server = await serve(['--only', 'image', '--image-port', String(port)]);
+    expect(server.ready).toMatchObject({ parts: ['image'], urls: { image: `http://127.0.0.1:${port}` } });
+    expect((await fetch(`${server.ready!.urls['image']}/metadata/1.root.json`)).status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('refuses loudly what it cannot run', async () => {
+    const unknownPart = await serve(['--only', 'image,dashboard']);
+    expect(await unknownPart.exited).toBe(2);
+    expect(unknownPart.stderr()).toContain('--only takes parts among image, director, api');
+
+    const halfAnAddress = await serve(['--only', 'bridge', '--temporal', stack.temporal]);
+    expect(await halfAnAddress.exited).toBe(2);
+    expect(halfAnAddress.stderr()).toContain('--temporal, --nats and --nats-seed-file go together');
+
+    const noPassphrase = await serve([
+      '--only',
+      'worker',
+      '--temporal',
+      stack.temporal,
+      '--nats',
+      stack.nats,
+      '--nats-seed-file',
+      seedFile,
+    ]);
+    expect(await noPassphrase.exited).toBe(1);
+    expect(noPassphrase.stderr()).toContain('uproll: INVALID_INPUT: no online key passphrase');
+
+    await writeFile(join(deployDir, 'not-a-seed'), 'hello\n');
+    const badSeed = await serve([
+      '--only',
+      'bridge',
+      '--temporal',
+      stack.temporal,
+      '--nats',
+      stack.nats,
+      '--nats-seed-file',
+      join(deployDir, 'not-a-seed'),
+    ]);
+    expect(await badSeed.exited).toBe(1);
+    expect(badSeed.stderr()).toContain('does not hold a NATS user nkey seed');
+  });
+});
