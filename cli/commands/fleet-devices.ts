@@ -1,5 +1,5 @@
-import { assertToken, UprollError } from '../../core/index.ts';
-import type { StoredEvent } from '../../services/nats/index.ts';
+import { assertToken, UprollError, type DevicePresence } from '../../core/index.ts';
+import { readPresence, type StoredEvent } from '../../services/nats/index.ts';
 import {
   readDeviceView,
   readEvents,
@@ -13,20 +13,33 @@ const DEFAULT_EVENTS = 10;
 
 export const devicesList: Command = {
   name: 'devices list',
-  summary: 'Every device the device projection knows: revision, phase, last rollout, last update.',
+  summary: 'Every device the fleet knows: what it runs, its last update, when it was last heard of.',
   usage: 'uproll devices list [--json]',
   details:
-    'Read from the device projection, which the services keep from the event log;\n' +
-    '`uproll events rebuild` builds it again from the whole log.',
+    'RUNS is what the device runs by its latest signed report (or its last committed update);\n' +
+    'LAST UPDATE is the latest update and its phase ("offline" when the device never answered:\n' +
+    'the rollout counts it pending). LAST SEEN is its latest heartbeat. Read from the device\n' +
+    'projection, which the services keep from the event log (`uproll events rebuild` builds it again).',
   options: {},
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     return withServiceNats(values, async (nc) => {
-      const devices = Object.values((await readProjections(nc)).devices);
-      if (values.json) io.out(JSON.stringify(devices));
+      const devices = Object.values((await readProjections(nc)).devices).sort((a, b) =>
+        a.deviceId.localeCompare(b.deviceId),
+      );
+      const presence = await readPresence(
+        nc,
+        devices.map((d) => d.deviceId),
+      );
+      if (values.json)
+        io.out(
+          JSON.stringify(
+            devices.map((d) => ({ ...d, lastSeenAt: presence[d.deviceId]?.lastSeenAt ?? null })),
+          ),
+        );
       else if (devices.length === 0)
         io.out('no devices in the projection yet (`uproll events rebuild` builds it from the event log)');
-      else printTable(devices, io);
+      else printTable(devices, presence, io);
       return 0;
     });
   },
@@ -47,6 +60,7 @@ export const devicesShow: Command = {
     const limit = limitOption(values, 'events') ?? DEFAULT_EVENTS;
     return withServiceNats(values, async (nc) => {
       const device = await readDeviceView(nc, deviceId);
+      const presence = (await readPresence(nc, [deviceId]))[deviceId];
       const events: StoredEvent[] = [];
       for await (const stored of readEvents(nc, { filter: `uproll.evt.device.${deviceId}` })) {
         events.push(stored);
@@ -58,12 +72,13 @@ export const devicesShow: Command = {
         io.out(
           JSON.stringify({
             device: device ?? null,
+            lastSeenAt: presence?.lastSeenAt ?? null,
             events: events.map((stored) => ({ sequence: stored.sequence, ...stored.event })),
           }),
         );
         return 0;
       }
-      printDevice(deviceId, device, io);
+      printDevice(deviceId, device, presence, io);
       io.out(`last ${events.length} events:`);
       printEvents(events, false, io);
       return 0;
@@ -71,11 +86,21 @@ export const devicesShow: Command = {
   },
 };
 
-function printTable(devices: readonly DeviceView[], io: Io): void {
+function printTable(
+  devices: readonly DeviceView[],
+  presence: Readonly<Record<string, DevicePresence>>,
+  io: Io,
+): void {
   const rows = [
-    ['DEVICE', 'REVISION', 'PHASE', 'ROLLOUT', 'UPDATED'],
+    ['DEVICE', 'RUNS', 'LAST UPDATE', 'ROLLOUT', 'LAST SEEN'],
     ...devices.map((d) =>
-      [d.deviceId, d.revision ?? '-', d.phase ?? '-', d.rolloutId ?? '-', d.updatedAt].map(oneLine),
+      [
+        d.deviceId,
+        d.committedRevision ?? '-',
+        lastUpdate(d),
+        d.rolloutId ?? '-',
+        presence[d.deviceId]?.lastSeenAt ?? 'never',
+      ].map(oneLine),
     ),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -93,7 +118,19 @@ function oneLine(text: string): string {
   return text.replace(/\p{Cc}+/gu, ' ');
 }
 
-function printDevice(deviceId: string, device: DeviceView | undefined, io: Io): void {
+/** The latest update as `revision phase`; a device that never answered is offline, not failed. */
+function lastUpdate(device: DeviceView): string {
+  if (!device.revision || !device.phase) return device.provisionedAt ? 'none (provisioned)' : '-';
+  const offline = device.phase === 'failed' && device.error?.code === 'DEVICE_OFFLINE';
+  return `${device.revision} ${offline ? 'offline (pending)' : device.phase}`;
+}
+
+function printDevice(
+  deviceId: string,
+  device: DeviceView | undefined,
+  presence: DevicePresence | undefined,
+  io: Io,
+): void {
   io.out(`device ${deviceId}`);
   if (!device) {
     io.out('  not in the projection yet (`uproll events rebuild` builds it from the event log)');
@@ -104,9 +141,11 @@ function printDevice(deviceId: string, device: DeviceView | undefined, io: Io): 
     ? `${device.lastReport.accepted ? 'accepted' : `rejected (${device.lastReport.error?.code ?? '?'})`} at ${device.lastReport.at}`
     : undefined;
   const fields: [string, string | undefined][] = [
-    ['revision', device.revision],
-    ['phase', device.phase],
-    ['committed', device.committedRevision],
+    ['runs', device.committedRevision ?? 'nothing Uproll installed yet'],
+    ['last update', lastUpdate(device)],
+    ['hardware id', device.hardwareId],
+    ['provisioned', device.provisionedAt],
+    ['last seen', presence?.lastSeenAt ?? 'never'],
     ['rollout', device.rolloutId],
     ['workflow', device.workflowId],
     ['deployment', device.deployment],

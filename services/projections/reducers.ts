@@ -45,7 +45,11 @@ const deviceUpdateSchema = z.object({
   deployment: z.string().optional(),
   error: errorSchema.optional(),
 });
-const reportAcceptedSchema = z.object({ counter: z.int().optional() });
+const reportAcceptedSchema = z.object({
+  counter: z.int().optional(),
+  revision: z.string().min(1).optional(),
+});
+const provisionedSchema = z.object({ hardwareId: z.string().min(1) });
 const reportRejectedSchema = z.object({ error: errorSchema });
 
 /** Retries of a device run as `<rollout>-r<attempt>` (workflows/rollout.ts). */
@@ -54,7 +58,12 @@ const RETRY_SUFFIX = /^(.+)-r\d+$/;
 export function touchedKeys(event: DomainEvent): TouchedKeys {
   if (event.aggregate === 'rollout' && Object.hasOwn(rolloutReducers, event.type))
     return { rollouts: [event.aggregateId], fleet: false };
-  if (event.aggregate === 'device' && event.type.startsWith('device.report.'))
+  if (event.aggregate === 'device' && event.type === 'device.report.accepted')
+    return { rollouts: [], device: event.aggregateId, fleet: reportedRevision(event) !== undefined };
+  if (
+    event.aggregate === 'device' &&
+    (event.type.startsWith('device.report.') || event.type === 'device.provisioned')
+  )
     return { rollouts: [], device: event.aggregateId, fleet: false };
   if (event.aggregate !== 'device' || !UPDATE_PHASES.has(updatePhaseOf(event.type) ?? '')) {
     return { rollouts: [], fleet: false };
@@ -84,8 +93,11 @@ export function project(state: Readonly<Projections>, stored: StoredEvent): Proj
   }
   if (event.aggregate !== 'device') return {};
   if (event.type.startsWith('device.update.')) return projectDeviceUpdate(state, stored);
-  const device = projectReport(state.devices[event.aggregateId], stored);
-  return device ? { device } : {};
+  if (event.type === 'device.provisioned') {
+    const device = projectProvisioned(state.devices[event.aggregateId], stored);
+    return device ? { device } : {};
+  }
+  return projectReport(state, stored);
 }
 
 /** Writes a change into in-memory projections. */
@@ -144,33 +156,70 @@ function projectDeviceUpdate(state: Readonly<Projections>, stored: StoredEvent):
     deployment: data.deployment ?? before?.deployment,
     error: phase === 'started' ? undefined : (data.error ?? before?.error),
     lastReport: before?.lastReport,
+    hardwareId: before?.hardwareId,
+    provisionedAt: before?.provisionedAt,
     updatedAt: event.at,
     lastSequence: sequence,
   });
   return change;
 }
 
-function projectReport(before: DeviceView | undefined, stored: StoredEvent): DeviceView | undefined {
+/**
+ * A signed report the Director accepted is the device's own word on what it
+ * runs: the device and the fleet follow it (a rollback by command, an install
+ * made on the device), and a committed update it has left counts as rolled back.
+ */
+function projectReport(state: Readonly<Projections>, stored: StoredEvent): ProjectionChange {
   const { event, sequence } = stored;
-  if (before && sequence <= before.lastSequence) return undefined;
-  let lastReport: DeviceView['lastReport'];
-  if (event.type === 'device.report.accepted') {
-    const data = reportAcceptedSchema.safeParse(event.data);
-    if (!data.success) return undefined;
-    lastReport = defined({ accepted: true, at: event.at, counter: data.data.counter });
-  } else if (event.type === 'device.report.rejected') {
-    const data = reportRejectedSchema.safeParse(event.data);
-    if (!data.success) return undefined;
-    lastReport = { accepted: false, at: event.at, error: data.data.error };
-  } else {
-    return undefined;
-  }
-  return {
+  const before = state.devices[event.aggregateId];
+  if (before && sequence <= before.lastSequence) return {};
+  const base = {
     ...(before ?? { deviceId: event.aggregateId }),
-    lastReport,
     updatedAt: event.at,
     lastSequence: sequence,
   };
+  if (event.type === 'device.report.rejected') {
+    const data = reportRejectedSchema.safeParse(event.data);
+    return data.success
+      ? { device: { ...base, lastReport: { accepted: false, at: event.at, error: data.data.error } } }
+      : {};
+  }
+  if (event.type !== 'device.report.accepted') return {};
+  const data = reportAcceptedSchema.safeParse(event.data);
+  if (!data.success) return {};
+  const lastReport = defined({ accepted: true as const, at: event.at, counter: data.data.counter });
+  const runs = data.data.revision;
+  if (runs === undefined || runs === before?.committedRevision) return { device: { ...base, lastReport } };
+  const leftUpdate = before?.phase === 'committed' && before.revision !== runs;
+  const change: ProjectionChange = {
+    device: {
+      ...base,
+      lastReport,
+      committedRevision: runs,
+      ...(leftUpdate ? { phase: 'rolled_back' as const } : {}),
+    },
+  };
+  if (sequence > state.fleet.lastSequence)
+    change.fleet = moveDevice(state.fleet, before?.committedRevision, runs, sequence);
+  return change;
+}
+
+function projectProvisioned(before: DeviceView | undefined, stored: StoredEvent): DeviceView | undefined {
+  const { event, sequence } = stored;
+  const data = provisionedSchema.safeParse(event.data);
+  if (!data.success || (before && sequence <= before.lastSequence)) return undefined;
+  return {
+    ...(before ?? { deviceId: event.aggregateId }),
+    hardwareId: data.data.hardwareId,
+    provisionedAt: event.at,
+    updatedAt: event.at,
+    lastSequence: sequence,
+  };
+}
+
+function reportedRevision(event: DomainEvent): string | undefined {
+  const data = reportAcceptedSchema.safeParse(event.data);
+  return data.success ? data.data.revision : undefined;
 }
 
 function updatePhaseOf(type: string): DeviceUpdatePhase | undefined {

@@ -55,8 +55,15 @@ export interface DeviceView {
   /** The revision of the latest update. */
   revision?: string;
   phase?: DeviceUpdatePhase;
-  /** The revision the device last committed: what it runs unless an update is under way. */
+  /**
+   * What the device runs unless an update is under way: the revision its last update
+   * committed, or the one its latest accepted signed report shows, whichever came last
+   * (a rollback by command, a local install).
+   */
   committedRevision?: string;
+  /** Set when the device was provisioned (`device.provisioned`), before any update. */
+  hardwareId?: string;
+  provisionedAt?: string;
   deployment?: string;
   /** The error of the latest update, cleared when the next one starts. */
   error?: { code: string; message: string };

@@ -19,6 +19,7 @@ import {
 import { startRollout } from '../../services/temporal/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
 /** Buckets of this file only: other files share the run's NATS (and may run projectors of their own). */
@@ -151,6 +152,34 @@ describe('projections of the event log', () => {
   });
 });
 
+describe('the device projection', () => {
+  it('follows what a device runs by its signed reports: a rollback on the device shows as such', async () => {
+    const deviceId = uniqueId('rolled');
+    const agent = await h.startAgent(deviceId);
+    const [first, second] = [uniqueId('rev'), uniqueId('rev')];
+    for (const name of [first, second]) {
+      await h.repos.publish(name, randomArtifacts(1, 1024));
+      const handle = await startRollout(h.client, {
+        rolloutId: uniqueId('ro'),
+        revision: name,
+        target: { devices: [deviceId] },
+        policy: { canary: 1 },
+      });
+      expect((await handle.result()).status).toBe('completed');
+    }
+
+    await agent.updates.rollbackNow(); // as an operator's rollback command does
+    const device = await eventually(
+      'the projection to show the device back on the first revision',
+      async () => {
+        const view = (await readProjections(h.nc, live)).devices[deviceId];
+        return view?.committedRevision === first && view;
+      },
+    );
+    expect(device).toMatchObject({ revision: second, phase: 'rolled_back', lastReport: { accepted: true } });
+  });
+});
+
 describe('uproll events and devices', () => {
   it('events tail prints the rollout audit trail the log holds, oldest first', async () => {
     const logged = await h.eventLog.read('rollout', rolloutId);
@@ -191,8 +220,10 @@ describe('uproll events and devices', () => {
       fleet.map((deviceId) => [deviceId, revision, 'committed', rolloutId]),
     );
     const table = await uproll('devices', 'list');
-    expect(table.stdout.split('\n')[0]).toMatch(/^DEVICE +REVISION +PHASE +ROLLOUT +UPDATED$/);
-    expect(table.stdout).toMatch(new RegExp(`${fleet[0]} +${revision} +committed +${rolloutId} `));
+    expect(table.stdout.split('\n')[0]).toMatch(/^DEVICE +RUNS +LAST UPDATE +ROLLOUT +LAST SEEN$/);
+    expect(table.stdout).toMatch(
+      new RegExp(`${fleet[0]} +${revision} +${revision} committed +${rolloutId} `),
+    );
 
     const shown = await uproll('devices', 'show', fleet[0]!, '--events', '3', '--json');
     const { device, events } = JSON.parse(shown.stdout) as { device: DeviceView; events: { type: string }[] };

@@ -300,6 +300,57 @@ describe('device status', () => {
     });
   });
 
+  describe('when its signed report shows another revision than its last update', () => {
+    it('follows the report after a rollback by command: back on the old revision, the update rolled back', () => {
+      const l = log();
+      commits(l, 'd1', 'ro-0', 'rev-1');
+      commits(l, 'd1', 'ro-1', 'rev-2');
+      l.report('d1', 'accepted', { counter: 3, ecus: ['ecu-1'], revision: 'rev-1' });
+      const { devices, fleet } = l.fold();
+      expect(devices['d1']).toMatchObject({
+        rolloutId: 'ro-1',
+        revision: 'rev-2',
+        phase: 'rolled_back',
+        committedRevision: 'rev-1',
+      });
+      expect(fleet.revisions).toEqual({ 'rev-1': 1 });
+    });
+
+    it('counts an install made on the device itself, outside any rollout', () => {
+      const l = log();
+      l.report('d1', 'accepted', { counter: 1, revision: 'local-9' });
+      expect(l.fold().devices['d1']).toMatchObject({ committedRevision: 'local-9' });
+      expect(l.fold().fleet).toEqual({ revisions: { 'local-9': 1 }, devices: 1, lastSequence: 1 });
+    });
+
+    it('changes nothing of the revision when the report names none, or the one it runs', () => {
+      const l = log();
+      commits(l, 'd1', 'ro-1', 'rev-1');
+      l.report('d1', 'accepted', { counter: 1 });
+      l.report('d1', 'accepted', { counter: 2, revision: 'rev-1' });
+      expect(l.fold().devices['d1']).toMatchObject({ phase: 'committed', committedRevision: 'rev-1' });
+      expect(l.fold().fleet.revisions).toEqual({ 'rev-1': 1 });
+    });
+  });
+
+  it('lists a provisioned device before its first update, and keeps its hardware id through updates', () => {
+    const l = log();
+    l.other('device', 'd7', 'device.provisioned', { hardwareId: 'rpi4', by: 'alice' });
+    expect(l.fold().devices['d7']).toEqual({
+      deviceId: 'd7',
+      hardwareId: 'rpi4',
+      provisionedAt: l.at(1),
+      updatedAt: l.at(1),
+      lastSequence: 1,
+    });
+    commits(l, 'd7', 'ro-1', 'rev-1');
+    expect(l.fold().devices['d7']).toMatchObject({
+      hardwareId: 'rpi4',
+      provisionedAt: l.at(1),
+      phase: 'committed',
+    });
+  });
+
   it('knows a device that only reported', () => {
     const l = log();
     l.report('d9', 'accepted', { counter: 1 });
@@ -395,6 +446,16 @@ describe('applying events once', () => {
     expect(touchedKeys(l.report('d1', 'accepted', { counter: 1 }).event)).toEqual({
       rollouts: [],
       device: 'd1',
+      fleet: false,
+    });
+    expect(touchedKeys(l.report('d1', 'accepted', { counter: 2, revision: 'r' }).event)).toEqual({
+      rollouts: [],
+      device: 'd1',
+      fleet: true,
+    });
+    expect(touchedKeys(l.other('device', 'd2', 'device.provisioned', { hardwareId: 'hw' }).event)).toEqual({
+      rollouts: [],
+      device: 'd2',
       fleet: false,
     });
     expect(touchedKeys(l.other('repository', 'image', 'repository.metadata.refreshed').event)).toEqual({
