@@ -82,7 +82,9 @@ function summarize(type: string, data: Record<string, unknown>): string {
       (error ? `: ${error}` : '')
     );
   }
-  return by ? `by ${by}` : JSON.stringify(data);
+  // Operators' events (keys, releases, provisioning) say who and what in `by` and `summary`.
+  const summary = text(data['summary']);
+  return by || summary ? [by && `by ${by}`, summary].filter(Boolean).join(': ') : JSON.stringify(data);
 }
 
 function byPrefix(by: string | undefined): string {

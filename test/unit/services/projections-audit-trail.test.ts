@@ -27,6 +27,12 @@ describe('audit trail lines', () => {
   });
 
   it.each([
+    [
+      'repository',
+      'repository.key.rotated',
+      { by: 'sec-team', summary: 'timestamp key 3a04fe50 replaced by 9b1c2d3e' },
+      'by sec-team: timestamp key 3a04fe50 replaced by 9b1c2d3e',
+    ],
     ['rollout', 'rollout.paused', { by: 'gate', reason: 'failure rate 0.5' }, 'by gate: failure rate 0.5'],
     [
       'rollout',
