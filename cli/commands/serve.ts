@@ -9,6 +9,7 @@ import {
   installTemporalRuntime,
   TASK_QUEUE,
 } from '../../services/temporal/index.ts';
+import { outboxOf } from '../audit.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { localDeployment, startFleetServices, type Deployment } from '../fleet-services.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
@@ -170,6 +171,9 @@ async function startParts(
         ...(parts.has('worker') ? await workerDeps(values, passphrase!) : {}),
       });
       closers.push(() => services.close());
+      // What operators did while the event log was out of reach reaches it now.
+      const sent = await outboxOf(values).flush(services.eventLog);
+      if (sent > 0) io.err(`audit: ${sent} events from ${outboxOf(values).path} sent to the event log`);
       if (parts.has('worker')) {
         await services.startWorker();
         await ensureFreshnessSchedule(services.client);
