@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -234,6 +235,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
     }
   }
+  // A gate or security alert on the last wave pauses like on any other: a
+  // person resumes (it completes), aborts or rolls back. Before this patch it ended as if aborted.
+  if (state.status === 'paused' && patched('pause-after-last-wave'))
+    await condition(() => state.status !== 'paused');
   if (state.status === 'running' && state.policy.offline.action === 'wait') {
     await updateReturningDevices();
     if (workflowInfo().historyLength > HISTORY_LIMIT && pendingDevices().length > 0 && !isAborted(state))
