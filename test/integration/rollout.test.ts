@@ -86,6 +86,7 @@ describe('rolloutWorkflow', () => {
       rolloutId,
       status: 'completed',
       counts: { committed: FLEET, rolledBack: 0, failed: 0 },
+      skipped: 0,
     });
     const progress = await handle.query(rolloutProgressQuery);
     expect(progress.waves.map((w) => [w.size, w.state])).toEqual([
