@@ -8,7 +8,6 @@ import {
   type RolloutTarget,
 } from '../../core/index.ts';
 import { requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
-import { DirectorRepository, targetDevices } from '../../services/director/index.ts';
 import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
 import {
   abortRolloutUpdate,
@@ -19,7 +18,8 @@ import {
   type RolloutProgress,
 } from '../../workflows/rollout-messages.ts';
 import { stateDirOf, UsageError, type Command, type Io, type OptionSpec } from '../command.ts';
-import { directorDir, locationOptions } from '../locations.ts';
+import { locationOptions } from '../locations.ts';
+import { requireReleasedRevision, rolloutDevices } from './rollout-preflight.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -71,11 +71,12 @@ export const rolloutPlan: Command = {
   summary: 'Dry run: the waves of a rollout and which devices fall in each. Changes nothing.',
   usage: 'uproll rollout plan (--device ID ... | --hardware-id HW) [policy options] [--json]',
   options: { ...locationOptions, ...targetOptions, ...policyOptions },
+  details:
+    'The devices come from the Director --director names, as `rollout start` checks them; a target\n' +
+    'that names no device is refused (INVALID_INPUT).',
   async run({ values }, io) {
     const policy = rolloutPolicySchema.parse(await policyOf(values));
-    const devices = [
-      ...(await targetDevices(new DirectorRepository(directorDir(values)), targetOf(values))),
-    ].sort();
+    const devices = await rolloutDevices(values, targetOf(values));
     const waves = planWaves(devices, policy);
     if (values.json) io.out(JSON.stringify({ policy, waves }));
     else
@@ -95,6 +96,10 @@ export const rolloutStart: Command = {
   summary: 'Start a staged rollout of a released revision (needs `uproll worker` with the online keys).',
   usage:
     'uproll rollout start ROLLOUT_ID --revision NAME (--device ID ... | --hardware-id HW) [policy options] [--wait]',
+  details:
+    'Refused before anything starts: a ROLLOUT_ID used before (ROLLOUT_EXISTS, even if that rollout ended),\n' +
+    'a revision the Image repository (--repo) has not released (TARGET_NOT_FOUND), a target that names no\n' +
+    'device of the Director (--director), as `rollout plan` shows it.',
   options: {
     ...locationOptions,
     revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
@@ -108,12 +113,15 @@ export const rolloutStart: Command = {
     if (!rolloutId || typeof values['revision'] !== 'string')
       throw new UsageError('name the ROLLOUT_ID and its --revision');
     const revision = values['revision'];
+    const target = targetOf(values);
+    const policy = await policyOf(values);
+    await preflight(values, revision, target);
     return withTemporal(values, async (client) => {
       const handle = await startRollout(client, {
         rolloutId,
         revision,
-        target: targetOf(values),
-        policy: await policyOf(values),
+        target,
+        policy,
         startedBy: byOf(values),
       });
       if (!values['wait']) {
@@ -192,8 +200,11 @@ export const rolloutRetryFailed: Command = {
   summary:
     'Start a new rollout of the same revision over the devices of a rollout that failed or rolled back.',
   usage: 'uproll rollout retry-failed ROLLOUT_ID [--as NEW_ID] [policy options] [--wait] [--json]',
-  details: 'The new rollout is ROLLOUT_ID-retry-<n> unless --as names it; it has its own waves and gates.',
+  details:
+    'The new rollout is ROLLOUT_ID-retry-<n> unless --as names it; it has its own waves and gates.\n' +
+    'Checked like `rollout start`.',
   options: {
+    ...locationOptions,
     as: { type: 'string', description: 'id of the new rollout' },
     ...policyOptions,
     by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
@@ -216,11 +227,13 @@ export const rolloutRetryFailed: Command = {
       }
       const retryId =
         typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
+      const policy = await policyOf(values);
+      await preflight(values, progress.revision, { devices });
       const handle = await startRollout(client, {
         rolloutId: retryId,
         revision: progress.revision,
         target: { devices },
-        policy: await policyOf(values),
+        policy,
         startedBy: byOf(values),
       });
       if (!values['wait']) {
@@ -264,6 +277,16 @@ export const rolloutWatch: Command = {
     });
   },
 };
+
+/** What `start` and `retry-failed` refuse before starting anything: an unreleased revision, a target of no device. */
+async function preflight(
+  values: Record<string, unknown>,
+  revision: string,
+  target: RolloutTarget,
+): Promise<void> {
+  await requireReleasedRevision(values, revision);
+  await rolloutDevices(values, target);
+}
 
 /** One line per wave: a bar of its finished devices, then the totals. */
 function renderBars(progress: RolloutProgress): string {

@@ -329,6 +329,8 @@ describe('rolloutWorkflow', () => {
   });
 
   describe('through the release manager CLI', () => {
+    /** The repositories the worker uses: start and retry-failed check the revision and devices there. */
+    const locations = () => ['--director', h.repos.director.dir, '--repo', h.repos.image.dir];
     async function uproll(...argv: string[]) {
       const io = captureIo();
       const status = await cli([...argv, '--state-dir', h.stateDir], io);
@@ -369,6 +371,7 @@ describe('rolloutWorkflow', () => {
         '--wait',
         '--by',
         'rm@test',
+        ...locations(),
       );
       expect(started.status, started.stderr).toBe(0);
       expect(started.stdout).toContain('5 committed, 0 rolled back, 0 failed');
@@ -425,6 +428,7 @@ describe('rolloutWorkflow', () => {
         '--max-failure-rate',
         '1',
         '--wait',
+        ...locations(),
       );
       expect(started.stdout).toContain('3 committed, 2 rolled back, 0 failed');
 
@@ -443,6 +447,7 @@ describe('rolloutWorkflow', () => {
         '1',
         '--wait',
         '--json',
+        ...locations(),
       );
       expect(retried.status).toBe(0);
       expect(JSON.parse(retried.stdout)).toMatchObject({
