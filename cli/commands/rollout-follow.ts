@@ -54,16 +54,20 @@ export async function followRollout(
   void ended.finally(() => stop.abort());
   let reason: string | undefined;
   let lastSequence = 0;
+  let pausedLast = false;
   const take = async (stored: StoredEvent) => {
     lastSequence = stored.sequence;
     reason = reasonOf(stored) ?? reason;
+    if (stored.event.type === 'rollout.paused' || stored.event.type === 'rollout.resumed')
+      pausedLast = stored.event.type === 'rollout.paused';
     await onEvent(stored);
   };
   const pausedNow = async () => (await handle.query(rolloutProgressQuery)).status === 'paused';
 
-  // The past, then live: a pause is final only once caught up (it may have been resumed since).
+  // The past, then live. A pause is final only once its event is printed (the
+  // status changes just before it is appended) and the rollout still is paused (it may have been resumed since).
   for await (const stored of readEvents(nc, { filter })) await take(stored);
-  let paused = !stop.signal.aborted && (await pausedNow());
+  let paused = pausedLast && !stop.signal.aborted && (await pausedNow());
   if (!paused)
     for await (const stored of readEvents(nc, {
       filter,

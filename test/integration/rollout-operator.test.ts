@@ -117,6 +117,9 @@ describe('when the gate fails on the last wave', () => {
     );
     const status = await control('rollout', 'status', rolloutId, '--json');
     expect(JSON.parse(status.stdout)).toMatchObject({ status: 'paused' });
+    const watched = await control('rollout', 'watch', rolloutId);
+    expect(watched.status).toBe(4);
+    expect(watched.stdout.split('\n').at(-1)).toBe(started.stdout.split('\n').at(-1));
     // Still running on Temporal, waiting for a person: not ended as if aborted.
     expect((await handle.describe()).status.name).toBe('RUNNING');
     expect(await rolloutEvents(rolloutId)).not.toContain('rollout.aborted');
