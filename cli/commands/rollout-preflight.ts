@@ -1,7 +1,9 @@
 import { revisionNameOf, revisionTargetPath, UprollError, type RolloutTarget } from '../../core/index.ts';
 import { DirectorRepository, targetDevices } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
+import { EventLog } from '../../services/nats/index.ts';
 import { directorDir, imageRepoDir } from '../locations.ts';
+import { withServiceNats } from './events.ts';
 
 /** The revision names listed in a refusal, at most. */
 const NAMES_SHOWN = 10;
@@ -56,4 +58,19 @@ export async function requireReleasedRevision(
     'TARGET_NOT_FOUND',
     `the Image repository at ${dir} has not released revision ${JSON.stringify(revision)} (${listed})`,
   );
+}
+
+/**
+ * Refuses a rollout id that has events on the log (ROLLOUT_EXISTS): Temporal
+ * rejects an id it still knows, the log remembers it after Temporal's retention has passed.
+ */
+export async function requireUnusedRolloutId(
+  values: Record<string, unknown>,
+  rolloutId: string,
+): Promise<void> {
+  if (await withServiceNats(values, (nc) => new EventLog(nc).hasEvents('rollout', rolloutId)))
+    throw new UprollError(
+      'ROLLOUT_EXISTS',
+      `rollout ${rolloutId} was started before (it is on the event log): choose another id`,
+    );
 }

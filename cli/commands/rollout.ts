@@ -21,7 +21,7 @@ import { stateDirOf, UsageError, type Command, type Io, type OptionSpec } from '
 import { locationOptions } from '../locations.ts';
 import { withServiceNats } from './events.ts';
 import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
-import { requireReleasedRevision, rolloutDevices } from './rollout-preflight.ts';
+import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -99,7 +99,7 @@ export const rolloutStart: Command = {
   usage:
     'uproll rollout start ROLLOUT_ID --revision NAME (--device ID ... | --hardware-id HW) [policy options] [--wait]',
   details:
-    'Refused before anything starts: a ROLLOUT_ID used before (ROLLOUT_EXISTS, even if that rollout ended),\n' +
+    'Refused before anything starts: a ROLLOUT_ID used before (ROLLOUT_EXISTS, even long after that rollout ended: it is on the event log),\n' +
     'a revision the Image repository (--repo) has not released (TARGET_NOT_FOUND), a target that names no\n' +
     'device of the Director (--director), as `rollout plan` shows it.\n' +
     'With --wait, prints every state change (waves, gates, pauses and why, resume, abort, the end) and stops\n' +
@@ -123,7 +123,7 @@ export const rolloutStart: Command = {
     const revision = values['revision'];
     const target = targetOf(values);
     const policy = await policyOf(values);
-    await preflight(values, revision, target);
+    await preflight(values, rolloutId, revision, target);
     return withTemporal(values, async (client) => {
       const handle = await startRollout(client, {
         rolloutId,
@@ -237,7 +237,7 @@ export const rolloutRetryFailed: Command = {
       const retryId =
         typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
       const policy = await policyOf(values);
-      await preflight(values, progress.revision, { devices });
+      await preflight(values, retryId, progress.revision, { devices });
       const handle = await startRollout(client, {
         rolloutId: retryId,
         revision: progress.revision,
@@ -313,14 +313,19 @@ function reportUntilSettled(
   });
 }
 
-/** What `start` and `retry-failed` refuse before starting anything: an unreleased revision, a target of no device. */
+/**
+ * What `start` and `retry-failed` refuse before starting anything: an
+ * unreleased revision, a target of no device, an id used before.
+ */
 async function preflight(
   values: Record<string, unknown>,
+  rolloutId: string,
   revision: string,
   target: RolloutTarget,
 ): Promise<void> {
   await requireReleasedRevision(values, revision);
   await rolloutDevices(values, target);
+  await requireUnusedRolloutId(values, rolloutId);
 }
 
 /** One line per wave: a bar of its finished devices, then the totals. */

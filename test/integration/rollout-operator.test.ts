@@ -194,6 +194,40 @@ describe('when a rollout id was used before', () => {
   });
 });
 
+describe('when a rollout id is on the event log but Temporal has forgotten it (past its retention)', () => {
+  it('is refused with ROLLOUT_EXISTS all the same', async () => {
+    const rolloutId = uniqueId('old');
+    await h.eventLog.append(
+      {
+        aggregate: 'rollout',
+        aggregateId: rolloutId,
+        type: 'rollout.started',
+        at: new Date().toISOString(),
+        data: {},
+      },
+      { msgId: `${rolloutId}/test` },
+    );
+    const again = await uproll(
+      'rollout',
+      'start',
+      rolloutId,
+      '--revision',
+      await release('good'),
+      '--device',
+      devices[6]!,
+    );
+    expect(again.status).toBe(1);
+    expect(again.stderr).toBe(
+      `uproll: ROLLOUT_EXISTS: rollout ${rolloutId} was started before (it is on the event log): choose another id`,
+    );
+    expect(
+      await rolloutHandle(h.client, rolloutId)
+        .describe()
+        .catch(() => 'never started'),
+    ).toBe('never started');
+  });
+});
+
 describe('when another rollout holds a device', () => {
   it('counts it skipped: --wait says so and exits 3, and retry-failed retries it', async () => {
     const [busy, ...free] = devices.slice(7, 10) as [string, ...string[]];
