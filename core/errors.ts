@@ -38,6 +38,8 @@ export type UprollErrorCode =
   | 'DEVICE_OFFLINE'
   /** An append to the event log lost an optimistic-concurrency race. */
   | 'EVENT_CONFLICT'
+  /** A rollout with this id was started before (ids are never used twice, even after it ended). */
+  | 'ROLLOUT_EXISTS'
   // Trust (TUF / Uptane): each code names the attack a failed check indicates.
   /** Metadata is malformed, of the wrong `_type`, or of an unsupported spec version. */
   | 'BAD_METADATA'

@@ -10,8 +10,17 @@ export interface RolloutProgress {
   status: RolloutStatus;
   policy: RolloutPolicy;
   waves: { index: number; size: number; state: 'pending' | 'running' | 'finished' }[];
-  /** `pending`: offline devices; `waitingForWindow`: devices of the running wave outside their maintenance window. */
-  counts: OutcomeCounts & { pending: number; waitingForWindow: number; inFlight: number; total: number };
+  /**
+   * `pending`: offline devices; `skipped`: devices not updated (busy with another rollout, or not
+   * reached before an abort); `waitingForWindow`: devices of the running wave outside their maintenance window.
+   */
+  counts: OutcomeCounts & {
+    pending: number;
+    skipped: number;
+    waitingForWindow: number;
+    inFlight: number;
+    total: number;
+  };
   failures: { deviceId: string; outcome: DeviceOutcome; reason: { code: string; message: string } }[];
 }
 

@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -68,6 +69,8 @@ export interface RolloutResult {
   rolloutId: string;
   status: RolloutStatus;
   counts: OutcomeCounts;
+  /** Devices the rollout did not update: busy with another rollout, or not reached before an abort. */
+  skipped: number;
 }
 
 /** Past this many history events the rollout continues as new after the running wave. */
@@ -234,6 +237,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
     }
   }
+  // A gate or security alert on the last wave pauses like on any other: a
+  // person resumes (it completes), aborts or rolls back. Before this patch it ended as if aborted.
+  if (state.status === 'paused' && patched('pause-after-last-wave'))
+    await condition(() => state.status !== 'paused');
   if (state.status === 'running' && state.policy.offline.action === 'wait') {
     await updateReturningDevices();
     if (workflowInfo().historyLength > HISTORY_LIMIT && pendingDevices().length > 0 && !isAborted(state))
@@ -242,15 +249,16 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   if (state.status === 'running') state.status = 'completed';
   if (rollbackRequested !== undefined) await rollBackDevices(rollbackRequested);
   const counts = countOutcomes(state);
+  const skipped = countSkipped(state);
   await record(
     state.status === 'completed'
       ? 'rollout.completed'
       : state.status === 'rolled_back'
         ? 'rollout.rolled_back'
         : 'rollout.aborted',
-    { counts },
+    { counts, skipped },
   );
-  return { rolloutId, status: state.status, counts };
+  return { rolloutId, status: state.status, counts, skipped };
 
   /** A target by hardware id is dynamic: devices that joined it since the plan get the release too. */
   async function addLateJoiners(): Promise<void> {
@@ -519,6 +527,10 @@ function countOutcomes(state: CarriedState): OutcomeCounts {
   return counts;
 }
 
+function countSkipped(state: CarriedState): number {
+  return Object.values(state.devices).filter((device) => device.outcome === 'skipped').length;
+}
+
 function failuresByClass(state: CarriedState): FailuresByClass {
   const byClass: FailuresByClass = {};
   for (const device of Object.values(state.devices)) {
@@ -563,6 +575,7 @@ function progress(
     counts: {
       ...countOutcomes(state),
       pending: devices.filter(([, device]) => device.outcome === 'pending').length,
+      skipped: countSkipped(state),
       waitingForWindow: deferred.size,
       inFlight: inFlight.size,
       total: state.waves.flat().length,

@@ -8,8 +8,7 @@ import {
   type RolloutTarget,
 } from '../../core/index.ts';
 import { requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
-import { DirectorRepository, targetDevices } from '../../services/director/index.ts';
-import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
+import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
   abortRolloutUpdate,
   pauseRolloutUpdate,
@@ -19,7 +18,10 @@ import {
   type RolloutProgress,
 } from '../../workflows/rollout-messages.ts';
 import { stateDirOf, UsageError, type Command, type Io, type OptionSpec } from '../command.ts';
-import { directorDir, locationOptions } from '../locations.ts';
+import { locationOptions } from '../locations.ts';
+import { withServiceNats } from './events.ts';
+import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
+import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -71,11 +73,12 @@ export const rolloutPlan: Command = {
   summary: 'Dry run: the waves of a rollout and which devices fall in each. Changes nothing.',
   usage: 'uproll rollout plan (--device ID ... | --hardware-id HW) [policy options] [--json]',
   options: { ...locationOptions, ...targetOptions, ...policyOptions },
+  details:
+    'The devices come from the Director --director names, as `rollout start` checks them; a target\n' +
+    'that names no device is refused (INVALID_INPUT).',
   async run({ values }, io) {
     const policy = rolloutPolicySchema.parse(await policyOf(values));
-    const devices = [
-      ...(await targetDevices(new DirectorRepository(directorDir(values)), targetOf(values))),
-    ].sort();
+    const devices = await rolloutDevices(values, targetOf(values));
     const waves = planWaves(devices, policy);
     if (values.json) io.out(JSON.stringify({ policy, waves }));
     else
@@ -95,25 +98,38 @@ export const rolloutStart: Command = {
   summary: 'Start a staged rollout of a released revision (needs `uproll worker` with the online keys).',
   usage:
     'uproll rollout start ROLLOUT_ID --revision NAME (--device ID ... | --hardware-id HW) [policy options] [--wait]',
+  details:
+    'Refused before anything starts: a ROLLOUT_ID used before (ROLLOUT_EXISTS, even long after that rollout ended: it is on the event log),\n' +
+    'a revision the Image repository (--repo) has not released (TARGET_NOT_FOUND), a target that names no\n' +
+    'device of the Director (--director), as `rollout plan` shows it.\n' +
+    'With --wait, prints every state change (waves, gates, pauses and why, resume, abort, the end) and stops\n' +
+    'when the rollout ends or pauses; with --json, one JSON object at the end.\n' +
+    ROLLOUT_EXIT_HELP,
   options: {
     ...locationOptions,
     revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
     ...targetOptions,
     ...policyOptions,
     by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
-    wait: { type: 'boolean', description: 'wait for the rollout to end; exit 1 unless it completed' },
+    wait: {
+      type: 'boolean',
+      description: 'print its state changes until it ends or pauses (exit codes below)',
+    },
   },
   async run({ values, positionals }, io) {
     const [rolloutId] = positionals;
     if (!rolloutId || typeof values['revision'] !== 'string')
       throw new UsageError('name the ROLLOUT_ID and its --revision');
     const revision = values['revision'];
+    const target = targetOf(values);
+    const policy = await policyOf(values);
+    await preflight(values, rolloutId, revision, target);
     return withTemporal(values, async (client) => {
       const handle = await startRollout(client, {
         rolloutId,
         revision,
-        target: targetOf(values),
-        policy: await policyOf(values),
+        target,
+        policy,
         startedBy: byOf(values),
       });
       if (!values['wait']) {
@@ -124,10 +140,7 @@ export const rolloutStart: Command = {
         );
         return 0;
       }
-      const result = await handle.result();
-      if (values.json) io.out(JSON.stringify(result));
-      else printProgress(await handle.query(rolloutProgressQuery), io);
-      return result.status === 'completed' ? 0 : 1;
+      return reportUntilSettled(values, handle, rolloutId, io, 'summary');
     });
   },
 };
@@ -190,21 +203,28 @@ export const rolloutRollback = {
 export const rolloutRetryFailed: Command = {
   name: 'rollout retry-failed',
   summary:
-    'Start a new rollout of the same revision over the devices of a rollout that failed or rolled back.',
+    'Start a new rollout of the same revision over the devices of a rollout that failed, rolled back or were skipped.',
   usage: 'uproll rollout retry-failed ROLLOUT_ID [--as NEW_ID] [policy options] [--wait] [--json]',
-  details: 'The new rollout is ROLLOUT_ID-retry-<n> unless --as names it; it has its own waves and gates.',
+  details:
+    'The new rollout is ROLLOUT_ID-retry-<n> unless --as names it; it has its own waves and gates.\n' +
+    'Devices skipped because another rollout held them are retried too. Checked like `rollout start`.\n' +
+    ROLLOUT_EXIT_HELP,
   options: {
+    ...locationOptions,
     as: { type: 'string', description: 'id of the new rollout' },
     ...policyOptions,
     by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
-    wait: { type: 'boolean', description: 'wait for the new rollout to end; exit 1 unless it completed' },
+    wait: {
+      type: 'boolean',
+      description: 'print its state changes until it ends or pauses (exit codes below)',
+    },
   },
   run({ values, positionals }, io) {
     const rolloutId = requireId(positionals);
     return withTemporal(values, async (client) => {
       const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
       const devices = progress.failures
-        .filter((f) => f.outcome === 'failed' || f.outcome === 'rolled_back')
+        .filter((f) => ['failed', 'rolled_back', 'skipped'].includes(f.outcome))
         .map((f) => f.deviceId);
       if (devices.length === 0) {
         io.out(
@@ -216,11 +236,13 @@ export const rolloutRetryFailed: Command = {
       }
       const retryId =
         typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
+      const policy = await policyOf(values);
+      await preflight(values, retryId, progress.revision, { devices });
       const handle = await startRollout(client, {
         rolloutId: retryId,
         revision: progress.revision,
         target: { devices },
-        policy: await policyOf(values),
+        policy,
         startedBy: byOf(values),
       });
       if (!values['wait']) {
@@ -231,39 +253,80 @@ export const rolloutRetryFailed: Command = {
         );
         return 0;
       }
-      const result = await handle.result();
-      if (values.json) io.out(JSON.stringify(result));
-      else printProgress(await handle.query(rolloutProgressQuery), io);
-      return result.status === 'completed' ? 0 : 1;
+      return reportUntilSettled(values, handle, retryId, io, 'summary');
     });
   },
 };
 
 export const rolloutWatch: Command = {
   name: 'rollout watch',
-  summary: 'Follow a rollout live: a progress bar per wave and counts per outcome, until it ends.',
-  usage: 'uproll rollout watch ROLLOUT_ID [--interval MS] [--json]',
-  details: 'With --json, prints one progress object per line whenever it changes.',
-  options: { interval: { type: 'string', description: 'refresh period in ms (default 1000)' } },
+  summary: 'Follow a rollout live: every state change, a progress bar per wave, until it ends or pauses.',
+  usage: 'uproll rollout watch ROLLOUT_ID [--json]',
+  details:
+    "Prints the rollout's events so far, then each new one (waves, gates, pauses and why, resume, abort,\n" +
+    'the end), with the bars after each wave; stops when it ends or pauses, saying why.\n' +
+    'With --json, one event per line, then the progress.\n' +
+    ROLLOUT_EXIT_HELP,
+  options: {},
   run({ values, positionals }, io) {
     const rolloutId = requireId(positionals);
-    const interval = Number(values['interval'] ?? 1000);
-    if (!Number.isInteger(interval) || interval < 100)
-      throw new UsageError('--interval must be at least 100 ms');
-    return withTemporal(values, async (client) => {
-      const handle = rolloutHandle(client, rolloutId);
-      let last = '';
-      for (;;) {
-        const progress = await handle.query(rolloutProgressQuery);
-        const text = values.json ? JSON.stringify(progress) : renderBars(progress);
-        if (text !== last) io.out(text);
-        last = text;
-        if (!['running', 'paused'].includes(progress.status)) return progress.status === 'completed' ? 0 : 1;
-        await new Promise((resolve) => setTimeout(resolve, interval));
-      }
-    });
+    return withTemporal(values, (client) =>
+      reportUntilSettled(values, rolloutHandle(client, rolloutId), rolloutId, io, 'bars'),
+    );
   },
 };
+
+/**
+ * Follows a rollout on the event log until it ends or pauses, printing each
+ * state change; returns the exit code of how it stands (ROLLOUT_EXIT).
+ * `summary` ends with the counts and failures, `bars` with a bar per wave.
+ */
+function reportUntilSettled(
+  values: Record<string, unknown>,
+  handle: RolloutHandle,
+  rolloutId: string,
+  io: Io,
+  style: 'summary' | 'bars',
+): Promise<number> {
+  const json = values.json === true;
+  return withServiceNats(values, async (nc) => {
+    const end = await followRollout(nc, handle, rolloutId, async (stored) => {
+      if (json) {
+        if (style === 'bars') io.out(JSON.stringify({ sequence: stored.sequence, ...stored.event }));
+        return;
+      }
+      io.out(eventLine(stored));
+      if (style === 'bars' && stored.event.type === 'rollout.wave.finished')
+        io.out(renderBars(await handle.query(rolloutProgressQuery)));
+    }).catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError)
+        throw new UprollError('INVALID_INPUT', `there is no rollout ${rolloutId}`);
+      throw err;
+    });
+    if (json) io.out(style === 'bars' ? JSON.stringify(end.progress) : endJson(end));
+    else {
+      if (style === 'bars') io.out(renderBars(end.progress));
+      else printProgress(end.progress, io);
+      io.out(endLine(end));
+    }
+    return end.exitCode;
+  });
+}
+
+/**
+ * What `start` and `retry-failed` refuse before starting anything: an
+ * unreleased revision, a target of no device, an id used before.
+ */
+async function preflight(
+  values: Record<string, unknown>,
+  rolloutId: string,
+  revision: string,
+  target: RolloutTarget,
+): Promise<void> {
+  await requireReleasedRevision(values, revision);
+  await rolloutDevices(values, target);
+  await requireUnusedRolloutId(values, rolloutId);
+}
 
 /** One line per wave: a bar of its finished devices, then the totals. */
 function renderBars(progress: RolloutProgress): string {
@@ -289,7 +352,7 @@ function renderBars(progress: RolloutProgress): string {
   }
   const c = progress.counts;
   lines.push(
-    `  committed ${c.committed}  rolled back ${c.rolledBack}  failed ${c.failed}  pending ${c.pending}  waiting for window ${c.waitingForWindow}  in flight ${c.inFlight}  of ${c.total}`,
+    `  committed ${c.committed}  rolled back ${c.rolledBack}  failed ${c.failed}  skipped ${c.skipped}  pending ${c.pending}  waiting for window ${c.waitingForWindow}  in flight ${c.inFlight}  of ${c.total}`,
   );
   return lines.join('\n');
 }
@@ -388,7 +451,7 @@ function printProgress(progress: RolloutProgress, io: Io): void {
       `  wave ${wave.index}${wave.index === 0 ? ' (canary)' : ''}: ${String(wave.size).padStart(5)} devices  ${wave.state}`,
     );
   io.out(
-    `  ${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed, ${counts.pending} pending (offline), ${counts.waitingForWindow} waiting for their window, ${counts.inFlight} in flight, of ${counts.total}`,
+    `  ${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.pending} pending (offline), ${counts.waitingForWindow} waiting for their window, ${counts.inFlight} in flight, of ${counts.total}`,
   );
   for (const failure of progress.failures)
     io.out(`  ${failure.deviceId}  ${failure.outcome}  ${failure.reason.code}: ${failure.reason.message}`);

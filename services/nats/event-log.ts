@@ -67,7 +67,7 @@ export class EventLog {
   /** Every event of one aggregate, oldest first. */
   async read(aggregate: DomainEvent['aggregate'], id: string): Promise<StoredEvent[]> {
     const subject = subjects.events(aggregate, id);
-    if (!(await this.#hasEvents(subject))) return [];
+    if (!(await this.hasEvents(aggregate, id))) return [];
     const consumer = await this.#js.consumers.get(EVENTS_STREAM, {
       filter_subjects: subject,
       deliver_policy: DeliverPolicy.All,
@@ -86,8 +86,11 @@ export class EventLog {
     return events;
   }
 
-  async #hasEvents(subject: string): Promise<boolean> {
+  /** Whether the aggregate has any event on the log. */
+  async hasEvents(aggregate: DomainEvent['aggregate'], id: string): Promise<boolean> {
     const jsm = await this.#js.jetstreamManager();
-    return (await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subject })) !== null;
+    return (
+      (await jsm.streams.getMessage(EVENTS_STREAM, { last_by_subj: subjects.events(aggregate, id) })) !== null
+    );
   }
 }

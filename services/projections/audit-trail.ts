@@ -64,8 +64,12 @@ function summarize(type: string, data: Record<string, unknown>): string {
     case 'rollout.aborted':
     case 'rollout.policy.changed':
     case 'rollout.rolled_back':
-    case 'rollout.completed':
-      return [by && `by ${by}`, reason, counts].filter(Boolean).join(': ');
+    case 'rollout.completed': {
+      const skipped = Number(data['skipped']) > 0 ? `${text(data['skipped'])} skipped` : undefined;
+      return [by && `by ${by}`, reason, [counts, skipped].filter(Boolean).join(', ')]
+        .filter(Boolean)
+        .join(': ');
+    }
     case 'device.report.accepted': {
       const revision = text(data['revision']);
       return `counter ${text(data['counter']) ?? '?'}${revision ? `, runs ${revision}` : ''}`;

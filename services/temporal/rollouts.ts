@@ -1,4 +1,4 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { assertToken, rolloutPolicySchema, rolloutTargetSchema, UprollError } from '../../core/index.ts';
 import type { RolloutInput, RolloutResult } from '../../workflows/index.ts';
@@ -11,12 +11,15 @@ export function rolloutWorkflowId(rolloutId: string): string {
   return `rollout/${assertToken(rolloutId, 'rollout id')}`;
 }
 
-/**
- * Starts `rolloutWorkflow` as `rollout/<id>` after checking its target and
- * policy (INVALID_INPUT naming the field). A rollout id is used once.
- */
 /** Room left in a 64-character token for the retry suffix of a device update (`-r<attempt>`). */
 const MAX_ROLLOUT_ID_LENGTH = 56;
+
+/**
+ * Starts `rolloutWorkflow` as `rollout/<id>` after checking its target and
+ * policy (INVALID_INPUT naming the field). A rollout id is used once:
+ * ROLLOUT_EXISTS if it was ever started, even if it has ended (its device
+ * updates, leases and events are keyed by it).
+ */
 
 export async function startRollout(client: Client, input: RolloutInput): Promise<RolloutHandle> {
   if (input.rolloutId.length > MAX_ROLLOUT_ID_LENGTH)
@@ -35,12 +38,25 @@ export async function startRollout(client: Client, input: RolloutInput): Promise
       );
     }
   }
-  return await client.workflow.start<(input: RolloutInput) => Promise<RolloutResult>>('rolloutWorkflow', {
-    taskQueue: TASK_QUEUE,
-    workflowId: rolloutWorkflowId(input.rolloutId),
-    args: [input],
-    typedSearchAttributes: new TypedSearchAttributes([{ key: rolloutIdKey, value: input.rolloutId }]),
-  });
+  try {
+    return await client.workflow.start<(input: RolloutInput) => Promise<RolloutResult>>('rolloutWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: rolloutWorkflowId(input.rolloutId),
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      args: [input],
+      typedSearchAttributes: new TypedSearchAttributes([{ key: rolloutIdKey, value: input.rolloutId }]),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new UprollError(
+        'ROLLOUT_EXISTS',
+        `rollout ${input.rolloutId} was started before: choose another id`,
+        {
+          cause: err,
+        },
+      );
+    throw err;
+  }
 }
 
 export function rolloutHandle(client: Client, rolloutId: string): RolloutHandle {

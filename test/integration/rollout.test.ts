@@ -86,6 +86,7 @@ describe('rolloutWorkflow', () => {
       rolloutId,
       status: 'completed',
       counts: { committed: FLEET, rolledBack: 0, failed: 0 },
+      skipped: 0,
     });
     const progress = await handle.query(rolloutProgressQuery);
     expect(progress.waves.map((w) => [w.size, w.state])).toEqual([
@@ -328,6 +329,8 @@ describe('rolloutWorkflow', () => {
   });
 
   describe('through the release manager CLI', () => {
+    /** The repositories the worker uses: start and retry-failed check the revision and devices there. */
+    const locations = () => ['--director', h.repos.director.dir, '--repo', h.repos.image.dir];
     async function uproll(...argv: string[]) {
       const io = captureIo();
       const status = await cli([...argv, '--state-dir', h.stateDir], io);
@@ -368,6 +371,7 @@ describe('rolloutWorkflow', () => {
         '--wait',
         '--by',
         'rm@test',
+        ...locations(),
       );
       expect(started.status, started.stderr).toBe(0);
       expect(started.stdout).toContain('5 committed, 0 rolled back, 0 failed');
@@ -424,6 +428,7 @@ describe('rolloutWorkflow', () => {
         '--max-failure-rate',
         '1',
         '--wait',
+        ...locations(),
       );
       expect(started.stdout).toContain('3 committed, 2 rolled back, 0 failed');
 
@@ -442,6 +447,7 @@ describe('rolloutWorkflow', () => {
         '1',
         '--wait',
         '--json',
+        ...locations(),
       );
       expect(retried.status).toBe(0);
       expect(JSON.parse(retried.stdout)).toMatchObject({

@@ -42,6 +42,12 @@ describe('audit trail lines', () => {
     ],
     [
       'rollout',
+      'rollout.completed',
+      { counts: { committed: 2, rolledBack: 0, failed: 0 }, skipped: 1 },
+      '2 committed, 0 rolled back, 0 failed, 1 skipped',
+    ],
+    [
+      'rollout',
       'rollout.security.alert',
       { deviceId: 'd1', error: { code: 'HASH_MISMATCH', message: 'bad bytes' } },
       'device d1: HASH_MISMATCH: bad bytes',
