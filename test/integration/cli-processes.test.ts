@@ -1,0 +1,48 @@
+import { inject, afterAll, describe, expect, it } from 'vitest';
+import { spawnUproll, type CliProcess } from '../helpers/cli-process.ts';
+import { eventually } from '../helpers/eventually.ts';
+
+const { stateDir } = inject('integration');
+const started: CliProcess[] = [];
+afterAll(() => {
+  for (const { child } of started) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** `uproll worker` in its own process, once it polls the task queue. */
+async function startWorker(): Promise<CliProcess> {
+  const worker = spawnUproll(['worker', '--json', '--state-dir', stateDir]);
+  started.push(worker);
+  const ready = await eventually('the worker to say it is ready', () => worker.stdout[0]);
+  expect(JSON.parse(ready)).toMatchObject({ ready: true });
+  return worker;
+}
+
+describe('uproll worker', () => {
+  describe('when it is sent SIGTERM', () => {
+    it('stops cleanly and exits 0, without an error', async () => {
+      const worker = await startWorker();
+      worker.child.kill('SIGTERM');
+      const exit = await worker.exited;
+
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(worker.stderr).toEqual(['worker: SIGTERM, stopping', 'worker: stopped']);
+    });
+  });
+
+  describe('when a second signal comes while it stops', () => {
+    it('goes on stopping and exits 0', async () => {
+      const worker = await startWorker();
+      // Two signals at once (a signal sent twice may merge into one): the stop takes longer than this.
+      worker.child.kill('SIGTERM');
+      worker.child.kill('SIGINT');
+      const exit = await worker.exited;
+
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(worker.stderr).toEqual([
+        expect.stringMatching(/^worker: SIG(TERM|INT), stopping$/),
+        expect.stringMatching(/^worker: already stopping \(SIG(TERM|INT) ignored\)$/),
+        'worker: stopped',
+      ]);
+    });
+  });
+});
