@@ -1,4 +1,6 @@
 import { inject, afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.ts';
+import { captureIo } from '../cli-io.ts';
 import { spawnUproll, type CliProcess } from '../helpers/cli-process.ts';
 import { eventually } from '../helpers/eventually.ts';
 
@@ -43,6 +45,20 @@ describe('uproll worker', () => {
         expect.stringMatching(/^worker: already stopping \(SIG(TERM|INT) ignored\)$/),
         'worker: stopped',
       ]);
+    });
+  });
+});
+
+describe('uproll rollout status', () => {
+  describe('when no rollout has that id', () => {
+    it('exits 1 with ROLLOUT_NOT_FOUND, in one line', async () => {
+      const io = captureIo();
+      const status = await main(['rollout', 'status', 'nosuch', '--state-dir', stateDir], io);
+
+      expect(status).toBe(1);
+      expect(io.stderr()).toBe(
+        'uproll: ROLLOUT_NOT_FOUND: rollout nosuch does not exist (uproll rollout start creates it)',
+      );
     });
   });
 });
