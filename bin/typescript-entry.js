@@ -17,6 +17,12 @@ export async function runTypeScriptMain(entry) {
     });
     process.exit(result.status ?? 1);
   }
+  // The reader of our output went away (`uproll ... | head`): nothing is left to say, so stop quietly
+  // instead of dying on the unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   const { main } = await import(new URL(entry, import.meta.url).href);
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,8 +1,14 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { inject, afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
+import { serviceIdentity, stackAddresses, requireSettings } from '../../services/dev-stack/index.ts';
+import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { spawnUproll, type CliProcess } from '../helpers/cli-process.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { FIXTURE_NOW } from '../helpers/fixture-time.ts';
+import { uniqueId } from './harness.ts';
 
 const { stateDir } = inject('integration');
 const started: CliProcess[] = [];
@@ -62,3 +68,42 @@ describe('uproll rollout status', () => {
     });
   });
 });
+
+describe('uproll piped into head', () => {
+  it('stops quietly once head has read its line', async () => {
+    const deviceId = uniqueId('epipe');
+    await appendEvents(deviceId, 1500); // far more than a pipe holds, so writes go on after head exits
+    const { stdout, stderr } = await promisify(execFile)('sh', [
+      '-c',
+      `"${process.execPath}" bin/uproll.js events tail --aggregate device --id ${deviceId} --state-dir "${stateDir}" | head -1`,
+    ]);
+
+    expect(stdout.trim().split('\n')).toEqual([expect.stringContaining(`device/${deviceId}`)]);
+    expect(stderr).toBe('');
+  });
+});
+
+async function appendEvents(deviceId: string, count: number): Promise<void> {
+  const nc = await connectToNats({
+    servers: stackAddresses(await requireSettings(stateDir)).nats,
+    nkeySeed: (await serviceIdentity(stateDir)).seed,
+    name: 'cli-processes-test',
+  });
+  try {
+    await ensureStreams(nc);
+    const log = new EventLog(nc);
+    for (let n = 0; n < count; n++)
+      await log.append(
+        {
+          aggregate: 'device',
+          aggregateId: deviceId,
+          type: 'device.test.noted',
+          at: FIXTURE_NOW.toISOString(),
+          data: { n },
+        },
+        { msgId: `${deviceId}/${n}` },
+      );
+  } finally {
+    await nc.close();
+  }
+}
