@@ -111,6 +111,10 @@ export type UprollErrorCode =
   | 'WORKFLOW_NOT_FOUND'
   /** A workflow with this id runs or ran already (other than a rollout). */
   | 'WORKFLOW_EXISTS'
+  /** A state revision of this name is published already, with other content: a revision name is used once. */
+  | 'REVISION_EXISTS'
+  /** A target of this name is published already, with other content: a target name is used once. */
+  | 'TARGET_EXISTS'
   /** A file or directory named (or needed) does not exist. */
   | 'FILE_NOT_FOUND'
   /** A failure without a code of its own: a bug, or a library error not mapped to a code yet. */

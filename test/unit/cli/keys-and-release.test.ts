@@ -342,6 +342,51 @@ describe('uproll devices provision', () => {
     expect(refused).toMatchObject({ status: 1, stderr: expect.stringContaining('INVALID_INPUT') as string });
   });
 
+  describe('when the revision name is published already', () => {
+    const publish = (...files: string[]) =>
+      run(
+        ...['release', 'revision', '3.0', ...files, '--hardware-id', 'rpi4', '--release-counter', '3'],
+        ...['--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+      );
+    const timestampVersion = async () =>
+      (
+        JSON.parse(await readFile(join(stateDir, 'image-repo', 'metadata', 'timestamp.json'), 'utf8')) as {
+          signed: { version: number };
+        }
+      ).signed.version;
+
+    it('refuses other files under that name with REVISION_EXISTS, and the published revision stays', async () => {
+      await init();
+      const [first, second] = [join(stateDir, 'rootfs-a.img'), join(stateDir, 'rootfs-b.img')];
+      await writeFile(first, 'rootfs a');
+      await writeFile(second, 'rootfs b');
+      expect((await publish(`rootfs.img=${first}`)).status).toBe(0);
+      const timestamp = await timestampVersion();
+
+      const again = await publish(`rootfs.img=${second}`);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toMatch(
+        /^uproll: REVISION_EXISTS: revision 3\.0 is already published .*new name$/,
+      );
+      expect(await timestampVersion()).toBe(timestamp);
+    });
+
+    it('takes the very same files again as already published, and exits 0', async () => {
+      await init();
+      const rootfs = join(stateDir, 'rootfs.img');
+      await writeFile(rootfs, 'rootfs a');
+      expect((await publish(rootfs)).status).toBe(0);
+      const timestamp = await timestampVersion();
+
+      const again = await publish(rootfs);
+      expect(again).toMatchObject({
+        status: 0,
+        stdout: expect.stringContaining('already published') as string,
+      });
+      expect(await timestampVersion()).toBe(timestamp);
+    });
+  });
+
   it('writes everything a device needs to join, and registers it with the Director', async () => {
     await init();
     await writeSettings(stateDir, {
