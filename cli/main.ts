@@ -17,7 +17,7 @@ import {
 import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
-import { devicesProvision } from './commands/devices.ts';
+import { devicesProvision, devicesRevoke } from './commands/devices.ts';
 import { devicesList, devicesShow } from './commands/fleet-devices.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
@@ -51,6 +51,7 @@ const COMMANDS: readonly Command[] = [
   releaseRevision,
   repoServe,
   devicesProvision,
+  devicesRevoke,
   devicesList,
   devicesShow,
   rolloutPlan,

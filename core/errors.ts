@@ -115,6 +115,10 @@ export type UprollErrorCode =
   | 'REVISION_EXISTS'
   /** A target of this name is published already, with other content: a target name is used once. */
   | 'TARGET_EXISTS'
+  /** A device of this id is provisioned already. */
+  | 'DEVICE_EXISTS'
+  /** No device of this id is provisioned. */
+  | 'DEVICE_NOT_FOUND'
   /** A file or directory named (or needed) does not exist. */
   | 'FILE_NOT_FOUND'
   /** A failure without a code of its own: a bug, or a library error not mapped to a code yet. */

@@ -448,6 +448,7 @@ describe('uproll devices provision', () => {
       'http://10.0.0.1:18080',
       '--director-url',
       'http://10.0.0.1:18081/',
+      '--no-nats',
       '--passphrase-env',
       'TEST_ONLINE_PASSPHRASE',
     );
@@ -469,18 +470,14 @@ describe('uproll devices provision', () => {
 
   it('never overwrites an existing bundle', async () => {
     await init();
-    const args = [
-      'devices',
-      'provision',
-      'dev-8',
-      '--hardware-id',
-      'rpi4',
-      '--passphrase-env',
-      'TEST_ONLINE_PASSPHRASE',
-    ];
-    expect((await run(...args)).stdout).toContain('no local stack, so no NATS credentials');
-    const again = await run(...args);
-    expect(again.status).toBe(1);
-    expect(again.stderr).toMatch(/INVALID_INPUT: .* is not empty/);
+    const provision = (deviceId: string) =>
+      run(
+        ...['devices', 'provision', deviceId, '--hardware-id', 'rpi4', '--no-nats'],
+        ...['--out', join(stateDir, 'bundle'), '--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+      );
+    expect((await provision('dev-8')).stdout).toContain('no NATS credentials, as asked');
+    const another = await provision('dev-9');
+    expect(another.status).toBe(1);
+    expect(another.stderr).toMatch(/INVALID_INPUT: .* is not empty/);
   });
 });
