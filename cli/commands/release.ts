@@ -36,8 +36,17 @@ export const releasePublish: Command = {
       artifacts.push({ name: basename(file), bytes: await readArtifact(file), hardwareIds, releaseCounter });
     }
     const signers = await publishingSigners(values);
-    const versions = await new ImageRepository(imageRepoDir(values)).publish(artifacts, signers, new Date());
-    if (values.json) io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions }));
+    const repository = new ImageRepository(imageRepoDir(values));
+    const before = await repository.versions();
+    const versions = await repository.publish(artifacts, signers, new Date());
+    // Every artifact was published so already: nothing was signed.
+    const alreadyPublished = versions.timestamp === before.timestamp;
+    if (values.json)
+      io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions, alreadyPublished }));
+    else if (alreadyPublished)
+      io.out(
+        `${artifacts.map((a) => a.name).join(', ')}: already published with this content, nothing changed`,
+      );
     else
       io.out(
         `published ${artifacts.map((a) => a.name).join(', ')}: releases v${versions.releases}, snapshot v${versions.snapshot}, timestamp v${versions.timestamp}`,

@@ -103,6 +103,14 @@ describe('uproll keys and release', () => {
     });
     const trail = JSON.parse((await run('keys', 'audit', '--json')).stdout) as { role: string }[];
     expect(trail.slice(-3).map((e) => e.role)).toEqual(['releases', 'snapshot', 'timestamp']);
+    const again = await run(
+      ...['release', 'publish', artifact, '--hardware-id', 'rpi4', '--hardware-id', 'imx8'],
+      ...['--release-counter', '7', '--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+    );
+    expect(again).toMatchObject({
+      status: 0,
+      stdout: 'app.bin: already published with this content, nothing changed',
+    });
 
     server = await startRepositoryServer({ dir: join(stateDir, 'image-repo') });
     const client = join(stateDir, 'client');
