@@ -23,7 +23,7 @@ export interface RolloutWorkerOptions {
 }
 
 export interface RolloutWorker {
-  /** Graceful: finishes running activities, then disconnects. */
+  /** Graceful: finishes running activities, then disconnects. Calling it again waits for the same stop. */
   stop(): Promise<void>;
 }
 
@@ -52,11 +52,16 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
   const running = worker.run();
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      worker.shutdown();
-      await running;
-      await connection.close();
+    stop() {
+      // Once: shutdown() throws unless the worker is RUNNING (it may have stopped by itself on a fatal error).
+      stopped ??= (async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+        await connection.close();
+      })();
+      return stopped;
     },
   };
 }

@@ -17,6 +17,12 @@ export async function runTypeScriptMain(entry) {
     });
     process.exit(result.status ?? 1);
   }
+  // The reader of our output went away (`uproll ... | head`): nothing is left to say, so stop quietly
+  // instead of dying on the unhandled EPIPE with a stack trace.
+  process.stdout.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   const { main } = await import(new URL(entry, import.meta.url).href);
   // Exit once main is done: a long-running command (serve, worker) has closed what it opened,
   // but the Temporal runtime it installed keeps the event loop alive.

@@ -1,4 +1,4 @@
-import { isUprollError } from '../core/index.ts';
+import { codedErrorOf } from './coded-errors.ts';
 import { helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
@@ -18,7 +18,7 @@ import {
 import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
-import { devicesProvision } from './commands/devices.ts';
+import { devicesProvision, devicesRevoke } from './commands/devices.ts';
 import { devicesList, devicesShow } from './commands/fleet-devices.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
@@ -53,6 +53,7 @@ const COMMANDS: readonly Command[] = [
   releaseRevision,
   repoServe,
   devicesProvision,
+  devicesRevoke,
   devicesList,
   devicesShow,
   rolloutPlan,
@@ -118,10 +119,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`uproll ${found.command.name}: ${err.message}\n\n${helpText(found.command)}`);
       return 2;
     }
-    if (isUprollError(err)) {
-      io.err(`uproll: ${err.code}: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    // Every failure is one coded line; where it came from only on request.
+    const coded = codedErrorOf(err);
+    const debug = process.env['UPROLL_DEBUG'] === '1';
+    const hint = coded.code === 'INTERNAL_ERROR' && !debug ? ' (UPROLL_DEBUG=1 prints where it failed)' : '';
+    io.err(`uproll: ${coded.code}: ${coded.message}${hint}`);
+    if (debug) io.err(stackOf(err));
+    return 1;
   }
+}
+
+/** The stack of an error and of its causes. */
+function stackOf(err: unknown): string {
+  const lines: string[] = [];
+  for (
+    let e: unknown = err;
+    e !== undefined && lines.length < 10;
+    e = e instanceof Error ? e.cause : undefined
+  )
+    lines.push(e instanceof Error ? (e.stack ?? e.message) : JSON.stringify(e));
+  return lines.join('\ncaused by: ');
 }

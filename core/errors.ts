@@ -103,7 +103,26 @@ export type UprollErrorCode =
   /** The local stack is not running or not reachable. */
   | 'STACK_NOT_RUNNING'
   /** A server process did not become ready in time. */
-  | 'STARTUP_FAILED';
+  | 'STARTUP_FAILED'
+  // What operators name (CLI, API): things that do not exist, or exist already.
+  /** No rollout with this id on Temporal. */
+  | 'ROLLOUT_NOT_FOUND'
+  /** No workflow with this id on Temporal (other than a rollout). */
+  | 'WORKFLOW_NOT_FOUND'
+  /** A workflow with this id runs or ran already (other than a rollout). */
+  | 'WORKFLOW_EXISTS'
+  /** A state revision of this name is published already, with other content: a revision name is used once. */
+  | 'REVISION_EXISTS'
+  /** A target of this name is published already, with other content: a target name is used once. */
+  | 'TARGET_EXISTS'
+  /** A device of this id is provisioned already. */
+  | 'DEVICE_EXISTS'
+  /** No device of this id is provisioned. */
+  | 'DEVICE_NOT_FOUND'
+  /** A file or directory named (or needed) does not exist. */
+  | 'FILE_NOT_FOUND'
+  /** A failure without a code of its own: a bug, or a library error not mapped to a code yet. */
+  | 'INTERNAL_ERROR';
 
 /** The codes of failed trust checks (TUF / Uptane): each names the attack it indicates. */
 export const TRUST_ATTACK_CODES: ReadonlySet<UprollErrorCode> = new Set([

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { revokeNatsDevice } from '../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { provisionDeviceBundle } from '../../services/provisioning/index.ts';
@@ -11,9 +12,13 @@ export const devicesProvision: Command = {
   summary:
     "Create a device's identity bundle (keys, certificate, NATS credentials, trusted roots) and register it.",
   usage:
-    'uproll devices provision DEVICE_ID --hardware-id ID [--ecu-serial S] [--out DIR] [--image-url URL --director-url URL] [--json]',
+    'uproll devices provision DEVICE_ID --hardware-id ID [--ecu-serial S] [--out DIR] [--image-url URL --director-url URL] [--force] [--no-nats] [--json]',
   details:
-    'Secrets in the bundle are written with mode 0600. The fleet CA and the Director sign with online keys.',
+    'Secrets in the bundle are written with mode 0600. The fleet CA and the Director sign with online keys.\n' +
+    'A device id is provisioned once: --force gives a provisioned device a new identity; the Director\n' +
+    "keeps counting its metadata versions up (the device trusts them), and the device's earlier NATS\n" +
+    'credentials keep working until `uproll devices revoke DEVICE_ID`. The NATS credentials come from the\n' +
+    'local stack; without one, provisioning is refused unless --no-nats asks for a bundle without them.',
   options: {
     ...locationOptions,
     'hardware-id': { type: 'string', description: "the device's hardware id" },
@@ -21,6 +26,11 @@ export const devicesProvision: Command = {
     out: { type: 'string', description: 'bundle directory (default <state-dir>/devices/DEVICE_ID)' },
     'image-url': { type: 'string', description: 'base URL of the Image repository as the device reaches it' },
     'director-url': { type: 'string', description: 'base URL of the Director as the device reaches it' },
+    force: {
+      type: 'boolean',
+      description: 'provision a device id again (a new identity), over its bundle directory',
+    },
+    'no-nats': { type: 'boolean', description: 'a bundle without NATS credentials (no local stack needed)' },
     ...passphraseOptions('', 'online key'),
   },
   async run({ values, positionals }, io) {
@@ -42,12 +52,44 @@ export const devicesProvision: Command = {
       caCertificate: fleetCaPath(store.dir),
       stateDir,
       now: new Date(),
+      force: values.force === true,
+      withoutNats: values['no-nats'] === true,
       ...repositoryUrls(values['image-url'], values['director-url']),
     });
+    const notes = [
+      ...(bundle.reprovisioned
+        ? [
+            `a new identity: its earlier NATS credentials keep working until \`uproll devices revoke ${deviceId}\``,
+          ]
+        : []),
+      ...(bundle.nats ? [] : ['no NATS credentials, as asked']),
+    ];
     io.out(
       values.json
         ? JSON.stringify(bundle)
-        : `provisioned ${bundle.deviceId} (${bundle.ecus[0]?.hardwareId})${bundle.nats ? '' : '; no local stack, so no NATS credentials'}`,
+        : `provisioned ${bundle.deviceId} (${bundle.ecus[0]?.hardwareId})${notes.map((n) => `; ${n}`).join('')}`,
+    );
+    return 0;
+  },
+};
+
+export const devicesRevoke: Command = {
+  name: 'devices revoke',
+  summary: "Revoke a device's NATS credentials: the server drops its connections and refuses it from now on.",
+  usage: 'uproll devices revoke DEVICE_ID [--json]',
+  details:
+    'Removes every NATS user of the device (each bundle it was given), regenerates the NATS configuration\n' +
+    'and reloads nats-server. The device stays registered with the Director; `devices provision --force`\n' +
+    'gives it new credentials.',
+  options: {},
+  async run({ values, positionals }, io) {
+    const [deviceId] = positionals;
+    if (!deviceId || positionals.length > 1) throw new UsageError('name one DEVICE_ID');
+    const keys = await revokeNatsDevice(stateDirOf(values), deviceId);
+    io.out(
+      values.json
+        ? JSON.stringify({ deviceId, revokedKeys: keys })
+        : `revoked the NATS credentials of ${deviceId} (${keys} ${keys === 1 ? 'key' : 'keys'})`,
     );
     return 0;
   },

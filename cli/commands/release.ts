@@ -36,8 +36,17 @@ export const releasePublish: Command = {
       artifacts.push({ name: basename(file), bytes: await readArtifact(file), hardwareIds, releaseCounter });
     }
     const signers = await publishingSigners(values);
-    const versions = await new ImageRepository(imageRepoDir(values)).publish(artifacts, signers, new Date());
-    if (values.json) io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions }));
+    const repository = new ImageRepository(imageRepoDir(values));
+    const before = await repository.versions();
+    const versions = await repository.publish(artifacts, signers, new Date());
+    // Every artifact was published so already: nothing was signed.
+    const alreadyPublished = versions.timestamp === before.timestamp;
+    if (values.json)
+      io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions, alreadyPublished }));
+    else if (alreadyPublished)
+      io.out(
+        `${artifacts.map((a) => a.name).join(', ')}: already published with this content, nothing changed`,
+      );
     else
       io.out(
         `published ${artifacts.map((a) => a.name).join(', ')}: releases v${versions.releases}, snapshot v${versions.snapshot}, timestamp v${versions.timestamp}`,
@@ -56,7 +65,9 @@ export const releaseRevision: Command = {
     'Each PATH=FILE puts FILE at PATH in the device deployment (PATH: relative, plain segments; FILE alone\n' +
     'means its base name). Objects the repository already holds are not stored again, so devices only\n' +
     'download what changed. --health-cmd is run with sh -c in the new deployment on the device and decides\n' +
-    'commit or rollback. Signs with the online keys (releases, snapshot, timestamp).',
+    'commit or rollback. Signs with the online keys (releases, snapshot, timestamp).\n' +
+    'A revision name is used once: the same revision again changes nothing; other content under a\n' +
+    'published name is refused (REVISION_EXISTS).',
   options: {
     keystore: locationOptions.keystore,
     repo: locationOptions.repo,
@@ -98,6 +109,10 @@ export const releaseRevision: Command = {
       new Date(),
     );
     if (values.json) io.out(JSON.stringify(published));
+    else if (published.alreadyPublished)
+      io.out(
+        `revision ${name} was already published as ${published.target}, with these very artifacts: nothing changed`,
+      );
     else
       io.out(
         `published revision ${name} (${artifacts.length} artifacts) as ${published.target}: releases v${published.versions.releases}`,

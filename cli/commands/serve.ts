@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { UprollError } from '../../core/index.ts';
 import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
@@ -14,6 +13,7 @@ import { portOption, stateDirOf, UsageError, type Command, type Io } from '../co
 import { localDeployment, startFleetServices, type Deployment } from '../fleet-services.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+import { listenForStopSignals } from '../stop-signals.ts';
 import { systemClock } from '../system-clock.ts';
 import { startManagementApi } from './api.ts';
 
@@ -61,6 +61,8 @@ export const serve: Command = {
   },
   async run({ values }, io) {
     const parts = partsOf(values['only']);
+    // Listening from the start: a signal during startup stops serve once it is up, never half-way.
+    const stop = listenForStopSignals(io, 'uproll serve');
     const needsKeys = parts.has('api') || parts.has('worker');
     const passphrase = needsKeys ? await readPassphrase(values, '', 'online key') : undefined;
     const deployment = [...parts].some((part) => FLEET_PARTS.includes(part))
@@ -74,8 +76,10 @@ export const serve: Command = {
             .map(([part, url]) => `\n  ${part.padEnd(9)} ${url}`)
             .join('')}`,
     );
-    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    await stop.requested;
     await running.close();
+    stop.release();
+    io.err('uproll serve: stopped');
     return 0;
   },
 };

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
 import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
@@ -11,6 +10,7 @@ import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { listenForStopSignals } from '../stop-signals.ts';
 import { systemClock } from '../system-clock.ts';
 
 export const worker: Command = {
@@ -19,7 +19,7 @@ export const worker: Command = {
   usage: 'uproll worker [--passphrase-env NAME] [--json]',
   details:
     'Prints one line (a JSON object with --json) once it polls the task queue. SIGINT or SIGTERM stop\n' +
-    'it gracefully; a crash loses nothing: Temporal resumes every update on the next worker.\n' +
+    'it gracefully (a second signal meanwhile is ignored); a crash loses nothing: Temporal resumes every update on the next worker.\n' +
     'With the online key passphrase it also runs the metadata freshness job, hourly, on a Schedule,\n' +
     'and runs rollouts (the Director assigns releases with its online keys).',
   options: {
@@ -48,23 +48,39 @@ export const worker: Command = {
       });
       director = repository;
     }
-    const services = await startFleetServices({
-      stateDir: stateDirOf(values),
-      onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
-      ...(keepFresh ? { keepMetadataFresh: keepFresh } : {}),
-      ...(releases ? { releases } : {}),
-      ...(director ? { director } : {}),
-    });
-    await services.startWorker();
-    if (freshness) await ensureFreshnessSchedule(services.client);
-    const ready = { ready: true, taskQueue: TASK_QUEUE, pid: process.pid, freshness, ...services.addresses };
-    io.out(
-      values.json
-        ? JSON.stringify(ready)
-        : `worker ready: task queue ${TASK_QUEUE}, Temporal ${ready.temporal}, NATS ${ready.nats}${freshness ? ', metadata freshness hourly' : ''}`,
-    );
-    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
-    await services.close();
+    // Listening from the start: a signal during startup stops the worker once it is up, never half-way.
+    const signals = listenForStopSignals(io, 'worker');
+    try {
+      const services = await startFleetServices({
+        stateDir: stateDirOf(values),
+        onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
+        ...(keepFresh ? { keepMetadataFresh: keepFresh } : {}),
+        ...(releases ? { releases } : {}),
+        ...(director ? { director } : {}),
+      });
+      try {
+        await services.startWorker();
+        if (freshness) await ensureFreshnessSchedule(services.client);
+        const ready = {
+          ready: true,
+          taskQueue: TASK_QUEUE,
+          pid: process.pid,
+          freshness,
+          ...services.addresses,
+        };
+        io.out(
+          values.json
+            ? JSON.stringify(ready)
+            : `worker ready: task queue ${TASK_QUEUE}, Temporal ${ready.temporal}, NATS ${ready.nats}${freshness ? ', metadata freshness hourly' : ''}`,
+        );
+        await signals.requested;
+      } finally {
+        await services.close();
+      }
+    } finally {
+      signals.release();
+    }
+    io.err('worker: stopped');
     return 0;
   },
 };

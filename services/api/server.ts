@@ -30,6 +30,8 @@ const STATUS: Partial<Record<UprollErrorCode, number>> = {
   INPUT_TOO_LARGE: 413,
   INVALID_TARGET_PATH: 400,
   UNKNOWN_KEY: 404,
+  TARGET_EXISTS: 409,
+  REVISION_EXISTS: 409,
 };
 
 /**

@@ -1,8 +1,8 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { assertToken, deviceIdSchema, parseJson } from '../../core/index.ts';
+import { assertToken, deviceIdSchema, parseJson, UprollError } from '../../core/index.ts';
 import { createNkeyIdentity, isUserPublicKey, publicKeyOfSeed, type NkeyIdentity } from '../../keys/index.ts';
 import { withFileLock, writeFileAtomic } from '../fs/index.ts';
 import { renderNatsServerConfig } from '../nats/server-config.ts';
@@ -10,10 +10,18 @@ import { requireSettings } from './settings.ts';
 import { stackPaths } from './state-dir.ts';
 import { runningPid } from './processes.ts';
 
-const deviceUserSchema = z.object({
-  deviceId: deviceIdSchema,
-  publicKey: z.string().refine(isUserPublicKey, 'must be an nkey user public key'),
-});
+const userKeySchema = z.string().refine(isUserPublicKey, 'must be an nkey user public key');
+/** A device's NATS users: one key per bundle it was given, until it is revoked (older files name one key). */
+const deviceUserSchema = z
+  .object({
+    deviceId: deviceIdSchema,
+    publicKey: userKeySchema.optional(),
+    publicKeys: z.array(userKeySchema).optional(),
+  })
+  .transform(({ deviceId, publicKey, publicKeys }) => ({
+    deviceId,
+    publicKeys: publicKeys ?? (publicKey ? [publicKey] : []),
+  }));
 
 /** The services' own NATS identity, created on first use (seed file mode 0600). */
 export async function serviceIdentity(stateDir: string): Promise<NkeyIdentity> {
@@ -26,13 +34,23 @@ export async function serviceIdentity(stateDir: string): Promise<NkeyIdentity> {
   return identity;
 }
 
+/** Whether to replace a device's NATS credentials or give it one more set, the old ones still valid. */
+export interface NatsProvisioning {
+  /** Keep the keys the device had (a re-provisioned device keeps connecting until revoked). Default: replace them. */
+  keepExisting?: boolean;
+}
+
 /**
  * Adds (or re-keys) a device as a NATS user confined to its own subjects and
  * applies it to the running server. Returns the device's identity; only the
  * public key is kept here, the seed belongs to the device.
  */
-export async function provisionNatsDevice(stateDir: string, deviceId: string): Promise<NkeyIdentity> {
-  const [identity] = await provisionNatsDevices(stateDir, [deviceId]);
+export async function provisionNatsDevice(
+  stateDir: string,
+  deviceId: string,
+  options: NatsProvisioning = {},
+): Promise<NkeyIdentity> {
+  const [identity] = await provisionNatsDevices(stateDir, [deviceId], options);
   return identity as NkeyIdentity;
 }
 
@@ -40,6 +58,7 @@ export async function provisionNatsDevice(stateDir: string, deviceId: string): P
 export async function provisionNatsDevices(
   stateDir: string,
   deviceIds: readonly string[],
+  options: NatsProvisioning = {},
 ): Promise<NkeyIdentity[]> {
   for (const deviceId of deviceIds) assertToken(deviceId, 'device id');
   const dir = stackPaths(stateDir).nats.devices;
@@ -47,14 +66,30 @@ export async function provisionNatsDevices(
   const identities = [];
   for (const deviceId of deviceIds) {
     const identity = createNkeyIdentity();
+    const kept = options.keepExisting ? ((await readDeviceUser(dir, deviceId))?.publicKeys ?? []) : [];
     await writeFileAtomic(
       join(dir, `${deviceId}.json`),
-      JSON.stringify({ deviceId, publicKey: identity.publicKey }),
+      JSON.stringify({ deviceId, publicKeys: [...kept, identity.publicKey] }),
     );
     identities.push(identity);
   }
   await applyNatsConfig(stateDir);
   return identities;
+}
+
+/**
+ * Removes every NATS user of a device and applies it to the running server,
+ * which then closes the device's connections and refuses its credentials.
+ * Returns how many keys were revoked; DEVICE_NOT_FOUND for a device without any.
+ */
+export async function revokeNatsDevice(stateDir: string, deviceId: string): Promise<number> {
+  const dir = stackPaths(stateDir).nats.devices;
+  const user = await readDeviceUser(dir, assertToken(deviceId, 'device id'));
+  if (!user)
+    throw new UprollError('DEVICE_NOT_FOUND', `device ${deviceId} has no NATS credentials in ${dir}`);
+  await rm(join(dir, `${deviceId}.json`));
+  await applyNatsConfig(stateDir);
+  return user.publicKeys.length;
 }
 
 /**
@@ -82,14 +117,22 @@ export async function applyNatsConfig(stateDir: string): Promise<void> {
   });
 }
 
+/** Every NATS user of every device, as the server configuration lists them. */
 async function readDeviceUsers(dir: string) {
   const names = await readdir(dir).catch(() => [] as string[]);
   const users = [];
   for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
-    const text = await readFile(join(dir, name));
-    users.push(parseJson(deviceUserSchema, text, { maxBytes: 4096, what: join(dir, name) }));
+    const user = await readDeviceUser(dir, name.slice(0, -'.json'.length));
+    if (!user) continue;
+    for (const publicKey of user.publicKeys) users.push({ deviceId: user.deviceId, publicKey });
   }
   return users;
+}
+
+async function readDeviceUser(dir: string, deviceId: string) {
+  const path = join(dir, `${deviceId}.json`);
+  const text = await readFile(path).catch(() => undefined);
+  return text && parseJson(deviceUserSchema, text, { maxBytes: 64 * 1024, what: path });
 }
 
 /** SIGHUP makes nats-server reload its configuration; wait until it has. */

@@ -131,7 +131,12 @@ export class DirectorRepository {
     return this.#roots.read(`${Math.max(...(await this.#roots.rootVersions()))}.root.json`);
   }
 
-  /** Adds a device to the inventory and publishes its first, empty, targets. */
+  /**
+   * Adds a device to the inventory and publishes its first, empty, targets.
+   * A device registered again (re-provisioned with a new key) keeps counting
+   * up from the versions it was last published: it trusts those, and would
+   * take anything lower as a rollback attack.
+   */
   async register(
     device: Pick<InventoryRecord, 'deviceId' | 'ecus' | 'publicKey'>,
     signers: OnlineSigners,
@@ -140,7 +145,13 @@ export class DirectorRepository {
     const record = inventorySchema.parse({ ...device, installed: {}, attacksDetected: {} });
     await mkdir(join(this.dir, 'inventory'), { recursive: true });
     await writeFileAtomic(this.#inventoryPath(device.deviceId), `${JSON.stringify(record, null, 2)}\n`);
-    await this.#publishTargets(device.deviceId, {}, signers, now, { snapshot: 0, timestamp: 0, targets: 0 });
+    const files = this.#device(device.deviceId);
+    const served = (await files.has('timestamp.json')) ? await files.served() : undefined;
+    await this.#publishTargets(device.deviceId, {}, signers, now, {
+      snapshot: served?.snapshot ?? 0,
+      timestamp: served?.timestamp ?? 0,
+      targets: served?.roles['targets'] ?? 0,
+    });
     return record;
   }
 

@@ -10,6 +10,7 @@ import {
   type StateRevision,
 } from '../../core/index.ts';
 import {
+  canonicalize,
   checkTargetPath,
   describeFile,
   rootSigned,
@@ -203,14 +204,26 @@ export class ImageRepository {
     }
     const current = await this.versions();
     const targets = { ...(await this.releasedTargets()) };
+    const added = [];
     for (const [name, artifact] of entries) {
-      const file = describeFile(artifact.bytes);
-      await this.#storeTarget(name, file.hashes.sha256, artifact.bytes);
-      targets[name] = {
-        ...file,
+      const target: TargetSpec = {
+        ...describeFile(artifact.bytes),
         custom: { hardwareIds: [...artifact.hardwareIds], releaseCounter: artifact.releaseCounter },
       };
+      const published = targets[name];
+      if (published && sameTarget(published, target)) continue; // published exactly so already
+      // A device that verified a target by its name must never find other bytes under it.
+      if (published)
+        throw new UprollError(
+          'TARGET_EXISTS',
+          `${name} is already published with other content or hardware ids or release counter; a target name is never reused: publish under a new name`,
+        );
+      targets[name] = target;
+      added.push({ name, target, bytes: artifact.bytes });
     }
+    if (added.length === 0) return current;
+    for (const { name, target, bytes } of added)
+      await this.#storeTarget(name, target.hashes['sha256']!, bytes);
     await this.#writeReleases(current.releases + 1, targets, signers.releases, now);
     return this.#commit({ ...current, releases: current.releases + 1 }, signers, now);
   }
@@ -225,33 +238,49 @@ export class ImageRepository {
     revision: RevisionInput,
     signers: { releases: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] },
     now: Date,
-  ): Promise<{ versions: RepositoryVersions; revision: StateRevision; target: string }> {
-    const artifacts = [];
-    for (const artifact of revision.artifacts) {
-      const sha256 = describeFile(artifact.bytes).hashes.sha256;
-      const key = `targets/${objectPath(sha256)}`;
-      if ((await this.#store.get(key)) === undefined) await this.#store.put(key, artifact.bytes);
-      artifacts.push({ path: artifact.path, sha256, length: artifact.bytes.byteLength });
-    }
+  ): Promise<{
+    versions: RepositoryVersions;
+    revision: StateRevision;
+    target: string;
+    /** True when this very revision was published before: nothing was signed again. */
+    alreadyPublished: boolean;
+  }> {
+    const artifacts = revision.artifacts.map((artifact) => ({
+      path: artifact.path,
+      sha256: describeFile(artifact.bytes).hashes.sha256,
+      length: artifact.bytes.byteLength,
+    }));
     const document = parseValue(
       stateRevisionSchema,
       { kind: 'uproll.state-revision/v1', name: revision.name, artifacts, health: revision.health },
       `revision ${revision.name}`,
     );
     const target = revisionTargetPath(document.name);
-    const versions = await this.publish(
-      [
-        {
-          name: target,
-          bytes: Buffer.from(`${JSON.stringify(document, null, 2)}\n`),
-          hardwareIds: revision.hardwareIds,
-          releaseCounter: revision.releaseCounter,
-        },
-      ],
-      signers,
-      now,
-    );
-    return { versions, revision: document, target };
+    const documentTarget = {
+      name: target,
+      bytes: Buffer.from(`${JSON.stringify(document, null, 2)}\n`),
+      hardwareIds: revision.hardwareIds,
+      releaseCounter: revision.releaseCounter,
+    };
+    const published = (await this.releasedTargets())[target];
+    if (published) {
+      const same = sameTarget(published, {
+        ...describeFile(documentTarget.bytes),
+        custom: { hardwareIds: [...revision.hardwareIds], releaseCounter: revision.releaseCounter },
+      });
+      if (!same)
+        throw new UprollError(
+          'REVISION_EXISTS',
+          `revision ${document.name} is already published with other artifacts, health check, hardware ids or release counter; a revision name is never reused: publish it under a new name`,
+        );
+      return { versions: await this.versions(), revision: document, target, alreadyPublished: true };
+    }
+    for (const [i, artifact] of revision.artifacts.entries()) {
+      const key = `targets/${objectPath(artifacts[i]!.sha256)}`;
+      if ((await this.#store.get(key)) === undefined) await this.#store.put(key, artifact.bytes);
+    }
+    const versions = await this.publish([documentTarget], signers, now);
+    return { versions, revision: document, target, alreadyPublished: false };
   }
 
   /**
@@ -399,4 +428,13 @@ export class ImageRepository {
     const slash = name.lastIndexOf('/');
     await this.#store.put(`targets/${name.slice(0, slash + 1)}${sha256}.${name.slice(slash + 1)}`, bytes);
   }
+}
+
+/** Whether a published target lists exactly these bytes (length, sha256) for the same hardware and counter. */
+function sameTarget(published: TargetSpec, target: TargetSpec): boolean {
+  return (
+    published.length === target.length &&
+    published.hashes['sha256'] === target.hashes['sha256'] &&
+    canonicalize(published.custom ?? null) === canonicalize(target.custom ?? null)
+  );
 }

@@ -32,9 +32,14 @@ const SECRET = 0o600;
 /**
  * Creates a device's identity bundle: its Ed25519 key (signs version
  * reports), an RSA key and a certificate from the fleet CA (mTLS), its NATS
- * nkey credentials (when a local stack is set up), and the trusted roots of
- * both repositories. The device is registered with the Director. The
- * bundle is all a device needs to join.
+ * nkey credentials (from the local stack, unless `withoutNats`), and the
+ * current trusted roots of both repositories. The device is registered with
+ * the Director. The bundle is all a device needs to join.
+ *
+ * A device id is provisioned once (DEVICE_EXISTS) unless `force`: then the
+ * device gets a new identity, the Director's metadata for it counts on from
+ * the versions the device trusts, and its earlier NATS credentials keep
+ * working until they are revoked.
  */
 export async function provisionDeviceBundle(input: {
   deviceId: string;
@@ -50,11 +55,28 @@ export async function provisionDeviceBundle(input: {
   now: Date;
   /** Base URLs of the Image repository and the Director as devices reach them. */
   urls?: { image: string; director: string };
-}): Promise<DeviceBundle> {
+  /** Provision a device id again (a new identity), or into a bundle directory that is not empty. */
+  force?: boolean;
+  /** A bundle without NATS credentials, asked for explicitly: such a device cannot reach the fleet over NATS. */
+  withoutNats?: boolean;
+}): Promise<DeviceBundle & { reprovisioned: boolean }> {
   const deviceId = assertToken(input.deviceId, 'device id');
-  if ((await readdir(input.out).catch(() => [])).length > 0) {
+  // Everything that can refuse is checked before anything is written.
+  const reprovisioned = await input.director.knows(deviceId);
+  if (reprovisioned && !input.force)
+    throw new UprollError(
+      'DEVICE_EXISTS',
+      `device ${deviceId} is provisioned already: --force gives it a new identity (its current credentials keep working until \`uproll devices revoke ${deviceId}\`)`,
+    );
+  if (!input.force && (await readdir(input.out).catch(() => [])).length > 0) {
     throw new UprollError('INVALID_INPUT', `${input.out} is not empty: a bundle is never overwritten`);
   }
+  const settings = input.withoutNats ? undefined : await readSettings(input.stateDir);
+  if (!input.withoutNats && !settings)
+    throw new UprollError(
+      'STACK_NOT_RUNNING',
+      `no local stack in ${input.stateDir}, so no NATS credentials for the device: run \`uproll dev up\` first, or ask for a bundle without NATS (--no-nats)`,
+    );
   await mkdir(input.out, { recursive: true, mode: 0o700 });
   const ecus = [{ serial: input.ecuSerial ?? `${deviceId}-primary`, hardwareId: input.hardwareId }];
 
@@ -99,9 +121,8 @@ export async function provisionDeviceBundle(input: {
   await write(files.directorRoot, await input.director.currentRoot());
 
   let nats: DeviceBundle['nats'];
-  const settings = await readSettings(input.stateDir);
   if (settings) {
-    const { seed } = await provisionNatsDevice(input.stateDir, deviceId);
+    const { seed } = await provisionNatsDevice(input.stateDir, deviceId, { keepExisting: reprovisioned });
     files.natsSeed = 'nats.nk';
     await write(files.natsSeed, `${seed}\n`, SECRET);
     nats = { servers: stackAddresses(settings).nats };
@@ -120,5 +141,5 @@ export async function provisionDeviceBundle(input: {
     ...(repositories ? { repositories } : {}),
   };
   await write('bundle.json', `${JSON.stringify(bundle, null, 2)}\n`);
-  return bundle;
+  return { ...bundle, reprovisioned };
 }

@@ -43,6 +43,10 @@ export class MetadataFiles {
     return bytes;
   }
 
+  async has(file: string): Promise<boolean> {
+    return (await this.#store.get(`${this.#prefix}${file}`)) !== undefined;
+  }
+
   /** The signed part of a file this repository wrote itself. */
   async readSigned(file: string): Promise<Record<string, unknown>> {
     return (

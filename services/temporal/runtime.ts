@@ -14,6 +14,10 @@ export function installTemporalRuntime(level: LogLevel = 'WARN'): void {
   // with colour codes, which would corrupt `--json`.
   Runtime.install({
     logger: new DefaultLogger(level),
+    // By default the SDK shuts every worker down on SIGINT/SIGTERM behind the
+    // process's back, so the process's own graceful stop then found its worker
+    // draining (IllegalStateError). The process owns its signals.
+    shutdownSignals: [],
     telemetryOptions: { logging: { forward: {}, filter: { core: level, other: 'ERROR' } } },
   });
   installed = true;

@@ -140,7 +140,9 @@ describe('uproll serve', () => {
 
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
-    expect(server.stderr()).toBe('refused GET /api/keys: UNAUTHORIZED\n'); // and nothing else
+    expect(server.stderr()).toBe(
+      'refused GET /api/keys: UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
+    ); // and nothing else
   }, 180_000);
 
   it('runs only the parts named: the Image repository needs no Temporal, NATS or passphrase', async () => {

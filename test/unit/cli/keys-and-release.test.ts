@@ -103,6 +103,14 @@ describe('uproll keys and release', () => {
     });
     const trail = JSON.parse((await run('keys', 'audit', '--json')).stdout) as { role: string }[];
     expect(trail.slice(-3).map((e) => e.role)).toEqual(['releases', 'snapshot', 'timestamp']);
+    const again = await run(
+      ...['release', 'publish', artifact, '--hardware-id', 'rpi4', '--hardware-id', 'imx8'],
+      ...['--release-counter', '7', '--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+    );
+    expect(again).toMatchObject({
+      status: 0,
+      stdout: 'app.bin: already published with this content, nothing changed',
+    });
 
     server = await startRepositoryServer({ dir: join(stateDir, 'image-repo') });
     const client = join(stateDir, 'client');
@@ -342,6 +350,51 @@ describe('uproll devices provision', () => {
     expect(refused).toMatchObject({ status: 1, stderr: expect.stringContaining('INVALID_INPUT') as string });
   });
 
+  describe('when the revision name is published already', () => {
+    const publish = (...files: string[]) =>
+      run(
+        ...['release', 'revision', '3.0', ...files, '--hardware-id', 'rpi4', '--release-counter', '3'],
+        ...['--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+      );
+    const timestampVersion = async () =>
+      (
+        JSON.parse(await readFile(join(stateDir, 'image-repo', 'metadata', 'timestamp.json'), 'utf8')) as {
+          signed: { version: number };
+        }
+      ).signed.version;
+
+    it('refuses other files under that name with REVISION_EXISTS, and the published revision stays', async () => {
+      await init();
+      const [first, second] = [join(stateDir, 'rootfs-a.img'), join(stateDir, 'rootfs-b.img')];
+      await writeFile(first, 'rootfs a');
+      await writeFile(second, 'rootfs b');
+      expect((await publish(`rootfs.img=${first}`)).status).toBe(0);
+      const timestamp = await timestampVersion();
+
+      const again = await publish(`rootfs.img=${second}`);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toMatch(
+        /^uproll: REVISION_EXISTS: revision 3\.0 is already published .*new name$/,
+      );
+      expect(await timestampVersion()).toBe(timestamp);
+    });
+
+    it('takes the very same files again as already published, and exits 0', async () => {
+      await init();
+      const rootfs = join(stateDir, 'rootfs.img');
+      await writeFile(rootfs, 'rootfs a');
+      expect((await publish(rootfs)).status).toBe(0);
+      const timestamp = await timestampVersion();
+
+      const again = await publish(rootfs);
+      expect(again).toMatchObject({
+        status: 0,
+        stdout: expect.stringContaining('already published') as string,
+      });
+      expect(await timestampVersion()).toBe(timestamp);
+    });
+  });
+
   it('writes everything a device needs to join, and registers it with the Director', async () => {
     await init();
     await writeSettings(stateDir, {
@@ -403,6 +456,7 @@ describe('uproll devices provision', () => {
       'http://10.0.0.1:18080',
       '--director-url',
       'http://10.0.0.1:18081/',
+      '--no-nats',
       '--passphrase-env',
       'TEST_ONLINE_PASSPHRASE',
     );
@@ -424,18 +478,14 @@ describe('uproll devices provision', () => {
 
   it('never overwrites an existing bundle', async () => {
     await init();
-    const args = [
-      'devices',
-      'provision',
-      'dev-8',
-      '--hardware-id',
-      'rpi4',
-      '--passphrase-env',
-      'TEST_ONLINE_PASSPHRASE',
-    ];
-    expect((await run(...args)).stdout).toContain('no local stack, so no NATS credentials');
-    const again = await run(...args);
-    expect(again.status).toBe(1);
-    expect(again.stderr).toMatch(/INVALID_INPUT: .* is not empty/);
+    const provision = (deviceId: string) =>
+      run(
+        ...['devices', 'provision', deviceId, '--hardware-id', 'rpi4', '--no-nats'],
+        ...['--out', join(stateDir, 'bundle'), '--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+      );
+    expect((await provision('dev-8')).stdout).toContain('no NATS credentials, as asked');
+    const another = await provision('dev-9');
+    expect(another.status).toBe(1);
+    expect(another.stderr).toMatch(/INVALID_INPUT: .* is not empty/);
   });
 });

@@ -1,7 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
 import { captureIo } from '../../cli-io.ts';
 
@@ -69,6 +69,40 @@ describe('uproll CLI', () => {
       expect(status).toBe(1);
       expect(stderr).toContain('STACK_NOT_RUNNING');
       expect(stderr).toContain('uproll dev up');
+    });
+  });
+
+  describe('when a command fails on an error that has no code of its own', () => {
+    afterEach(() => {
+      delete process.env['UPROLL_DEBUG'];
+    });
+    const badPolicy = async () => {
+      const policy = join(await mkdtemp(join(tmpdir(), 'uproll-cli-')), 'policy.json');
+      await writeFile(policy, '{"canary": ');
+      return ['rollout', 'plan', '--device', 'dev-1', '--policy', policy];
+    };
+
+    it('names a missing file with FILE_NOT_FOUND and exits 1', async () => {
+      const { status, stderr } = await run(
+        ...['release', 'revision', '2.0', '/nonexistent/rootfs.img', '--hardware-id', 'rpi4'],
+        ...['--release-counter', '1', '--passphrase-env', 'HOME'],
+      );
+      expect(status).toBe(1);
+      expect(stderr).toBe(
+        "uproll: FILE_NOT_FOUND: ENOENT: no such file or directory, stat '/nonexistent/rootfs.img'",
+      );
+    });
+
+    it('prints one coded line and exits 1, the stack only with UPROLL_DEBUG=1', async () => {
+      const quiet = await run(...(await badPolicy()));
+      expect(quiet.status).toBe(1);
+      expect(quiet.stderr).toMatch(/^uproll: [A-Z_]+: .*JSON.*$/);
+
+      process.env['UPROLL_DEBUG'] = '1';
+      const debug = await run(...(await badPolicy()));
+      expect(debug.status).toBe(1);
+      expect(debug.stderr.split('\n')[0]).toMatch(/^uproll: [A-Z_]+: .*JSON/);
+      expect(debug.stderr).toMatch(/\n\s+at .*rollout\.ts/);
     });
   });
 });

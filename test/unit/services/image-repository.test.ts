@@ -114,3 +114,53 @@ describe('Image repository', () => {
     await clientOf(repository.dir);
   });
 });
+
+describe('when a name is published already', () => {
+  const revision = (content: string) => ({
+    name: '2.0',
+    artifacts: [{ path: 'rootfs.img', bytes: new TextEncoder().encode(content) }],
+    hardwareIds: ['rpi4'],
+    releaseCounter: 2,
+  });
+
+  it('refuses a revision of that name with other artifacts (REVISION_EXISTS), and changes nothing', async () => {
+    const { repository, signers } = await newImageRepository();
+    await repository.publishRevision(revision('rootfs 2.0'), signers, REPO_NOW);
+    const before = await repository.versions();
+    const listed = await repository.releasedTargets();
+
+    await expect(
+      repository.publishRevision(revision('other rootfs'), signers, REPO_NOW),
+    ).rejects.toThrowWithCode('REVISION_EXISTS');
+    await expect(
+      repository.publishRevision({ ...revision('rootfs 2.0'), releaseCounter: 3 }, signers, REPO_NOW),
+    ).rejects.toThrowWithCode('REVISION_EXISTS');
+    expect(await repository.versions()).toEqual(before);
+    expect(await repository.releasedTargets()).toEqual(listed);
+  });
+
+  it('takes the very same revision again as already published, signing nothing', async () => {
+    const { repository, signers } = await newImageRepository();
+    const first = await repository.publishRevision(revision('rootfs 2.0'), signers, REPO_NOW);
+    const again = await repository.publishRevision(revision('rootfs 2.0'), signers, REPO_NOW);
+
+    expect(first.alreadyPublished).toBe(false);
+    expect(again).toEqual({ ...first, alreadyPublished: true });
+  });
+
+  it('refuses an artifact of that name with other bytes (TARGET_EXISTS)', async () => {
+    const { repository, signers } = await newImageRepository();
+    const artifact = (bytes: Uint8Array) => ({
+      name: 'app.bin',
+      bytes,
+      hardwareIds: ['rpi4'],
+      releaseCounter: 1,
+    });
+    const published = await repository.publish([artifact(rootfs)], signers, REPO_NOW);
+
+    await expect(
+      repository.publish([artifact(new TextEncoder().encode('other'))], signers, REPO_NOW),
+    ).rejects.toThrowWithCode('TARGET_EXISTS');
+    expect(await repository.publish([artifact(rootfs)], signers, REPO_NOW)).toEqual(published);
+  });
+});

@@ -74,6 +74,39 @@ describe('management API', () => {
     expect((await call('GET', '/api/releases', await token('security'))).body).toHaveProperty(['app.bin']);
   });
 
+  describe('when a target name is published already', () => {
+    const artifact = (name: string, content: string) => ({
+      artifacts: [{ ...release.artifacts[0], name, contentBase64: Buffer.from(content).toString('base64') }],
+    });
+
+    it('refuses other content under it with TARGET_EXISTS (409), and changes nothing', async () => {
+      await call('POST', '/api/releases', await token('release'), artifact('fixed-1.bin', 'first'));
+      const before = await image.repository.versions();
+      const listed = (await image.repository.releasedTargets())['fixed-1.bin'];
+
+      expect(
+        await call('POST', '/api/releases', await token('release'), artifact('fixed-1.bin', 'second')),
+      ).toMatchObject({
+        status: 409,
+        body: { code: 'TARGET_EXISTS' },
+      });
+      expect(await image.repository.versions()).toEqual(before);
+      expect((await image.repository.releasedTargets())['fixed-1.bin']).toEqual(listed);
+    });
+
+    it('takes the very same artifact again as done, signing nothing new', async () => {
+      await call('POST', '/api/releases', await token('release'), artifact('fixed-2.bin', 'same'));
+      const before = await image.repository.versions();
+
+      expect(
+        await call('POST', '/api/releases', await token('release'), artifact('fixed-2.bin', 'same')),
+      ).toMatchObject({
+        status: 200,
+        body: before,
+      });
+    });
+  });
+
   it('lets a security team list the keys', async () => {
     expect((await call('GET', '/api/keys', await token('security'))).status).toBe(200);
   });
