@@ -1,5 +1,6 @@
 export * from './nats-credentials.ts';
 export * from './keystore.ts';
+export * from './key-id-prefix.ts';
 export * from './image-repository-keys.ts';
 export * from './root-proposal.ts';
 export * from './fleet-ca.ts';

@@ -13,6 +13,7 @@ import {
   type Signer,
 } from '../core/tuf/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import { resolveKeyId } from './key-id-prefix.ts';
 
 /** What the key store knows of a key, beside its encrypted private half. */
 export const keyRecordSchema = z.object({
@@ -114,21 +115,41 @@ export class KeyStore {
     return records;
   }
 
-  async get(keyId: string): Promise<KeyRecord> {
-    const record = (await this.list()).find((r) => r.keyId === keyId);
-    if (record) return record;
-    if (
-      this.onlineOnly &&
-      (await new KeyStore(this.dir, { clock: this.#clock }).list()).some((r) => r.keyId === keyId)
-    ) {
-      throw new UprollError('OFFLINE_KEY', `key ${keyId} is an offline key; an online service cannot use it`);
+  /**
+   * The record of the key `name` names: its id or a unique prefix of at least
+   * 8 hex digits (what `keys list` prints). Every method that takes a key id
+   * takes such a name.
+   */
+  async get(name: string): Promise<KeyRecord> {
+    const records = await this.list();
+    if (this.onlineOnly) {
+      // An online service that names an offline key is told so, not that the key does not exist.
+      const all = await new KeyStore(this.dir, { clock: this.#clock }).list();
+      const keyId = resolveKeyId(
+        name,
+        all.map((r) => r.keyId),
+        this.dir,
+      );
+      const record = records.find((r) => r.keyId === keyId);
+      if (!record)
+        throw new UprollError(
+          'OFFLINE_KEY',
+          `key ${keyId} is an offline key; an online service cannot use it`,
+        );
+      return record;
     }
-    throw new UprollError('UNKNOWN_KEY', `no key ${keyId} in ${this.dir}`);
+    const keyId = resolveKeyId(
+      name,
+      records.map((r) => r.keyId),
+      this.dir,
+    );
+    return records.find((r) => r.keyId === keyId)!;
   }
 
   /** A signer over the decrypted key; never for a revoked key. */
-  async signer(keyId: string, passphrase: string): Promise<Signer> {
-    const record = await this.get(keyId);
+  async signer(name: string, passphrase: string): Promise<Signer> {
+    const record = await this.get(name);
+    const keyId = record.keyId;
     const signer = inMemorySigner(await this.privateKey(keyId, passphrase));
     const audit = this.#auditPath;
     const clock = this.#clock;
@@ -170,8 +191,9 @@ export class KeyStore {
   }
 
   /** The decrypted private key itself, for signers other than TUF's (the fleet CA). Never for a revoked key. */
-  async privateKey(keyId: string, passphrase: string): Promise<KeyObject> {
-    const record = await this.get(keyId);
+  async privateKey(name: string, passphrase: string): Promise<KeyObject> {
+    const record = await this.get(name);
+    const keyId = record.keyId;
     if (record.revoked) {
       throw new UprollError(
         'KEY_REVOKED',
@@ -188,20 +210,20 @@ export class KeyStore {
   }
 
   /** Marks a key revoked; it can no longer sign, and ceremonies drop it from roles. */
-  async revoke(keyId: string, reason: string, now: Date): Promise<KeyRecord> {
-    const record = await this.get(keyId);
+  async revoke(name: string, reason: string, now: Date): Promise<KeyRecord> {
+    const record = await this.get(name);
     const revoked: KeyRecord = { ...record, revoked: { at: now.toISOString(), reason } };
     await writeFileAtomic(
-      join(this.#folder(record.online), `${keyId}.json`),
+      join(this.#folder(record.online), `${record.keyId}.json`),
       `${JSON.stringify(revoked, null, 2)}\n`,
     );
     return revoked;
   }
 
   /** The public key as a JWK, e.g. for systems that speak JOSE. */
-  async exportJwk(keyId: string): Promise<JWK> {
-    const record = await this.get(keyId);
-    return { ...(await exportJWK(publicKeyObject(record.publicKey))), kid: keyId };
+  async exportJwk(name: string): Promise<JWK> {
+    const record = await this.get(name);
+    return { ...(await exportJWK(publicKeyObject(record.publicKey))), kid: record.keyId };
   }
 }
 

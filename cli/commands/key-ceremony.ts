@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UprollError } from '../../core/index.ts';
 import {
   ceremonyStatus,
   proposeRoot,
@@ -16,6 +15,9 @@ import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
+/** Help shared by every command that names a key. */
+const KEYID_HELP =
+  'A KEYID is a key id or a unique prefix of it, at least 8 hex digits (what keys list prints).';
 const location = { keystore: locationOptions.keystore, repo: locationOptions.repo };
 const bothPassphrases = {
   ...passphraseOptions('offline-', 'offline key'),
@@ -69,6 +71,7 @@ export const keysRevoke: Command = {
   name: 'keys revoke',
   summary: 'Revoke a key after a compromise: it is rotated out of its role, then can never sign again.',
   usage: 'uproll keys revoke KEYID [--reason TEXT] [--json]',
+  details: KEYID_HELP,
   options: {
     ...location,
     reason: { type: 'string', description: 'why (kept in the key record)' },
@@ -78,16 +81,10 @@ export const keysRevoke: Command = {
     const [keyId] = positionals;
     if (!keyId) throw new UsageError('name the KEYID to revoke');
     const store = openKeyStore(values);
-    const prefix = (await store.list()).filter((r) => r.keyId.startsWith(keyId));
-    if (prefix.length !== 1)
-      throw new UprollError(
-        'UNKNOWN_KEY',
-        `${prefix.length === 0 ? 'no' : 'more than one'} key id starts with ${keyId}`,
-      );
     const record = await revokeImageKey(
       store,
       new ImageRepository(imageRepoDir(values)),
-      prefix[0]!.keyId,
+      keyId,
       typeof values['reason'] === 'string' ? values['reason'] : 'revoked',
       await passphrases(values),
       new Date(),
@@ -106,6 +103,7 @@ export const keysRootPropose: Command = {
   summary: 'Write root N+1 as a proposal file: add, remove or replace keys, change thresholds or expiry.',
   usage:
     'uproll keys root propose --out FILE [--add ROLE=KEYID] [--remove KEYID] [--threshold ROLE=K] [--expires-days N]',
+  details: `${KEYID_HELP}\n--remove refuses a key the current root does not name.`,
   options: {
     ...location,
     out: { type: 'string', description: 'proposal file to write' },
@@ -153,6 +151,7 @@ export const keysRootSign: Command = {
   name: 'keys root sign',
   summary: "Add one root key holder's signature to a proposal file.",
   usage: 'uproll keys root sign FILE --key KEYID',
+  details: KEYID_HELP,
   options: {
     ...location,
     key: { type: 'string', description: 'the root key to sign with' },
@@ -165,7 +164,11 @@ export const keysRootSign: Command = {
     const store = openKeyStore(values);
     const signer = await store.signer(keyId, await readPassphrase(values, '', 'offline key'));
     await writeFileAtomic(file, await signRootProposal(await readFile(file), signer));
-    io.out(values.json ? JSON.stringify({ signed: keyId }) : `signed ${file} with ${keyId.slice(0, 16)}`);
+    io.out(
+      values.json
+        ? JSON.stringify({ signed: signer.keyId })
+        : `signed ${file} with ${signer.keyId.slice(0, 16)}`,
+    );
     return 0;
   },
 };
@@ -219,14 +222,12 @@ export const keysTrustedBy: Command = {
   name: 'keys trusted-by',
   summary: 'After a revocation: which devices may still trust a key, from their last signed reports.',
   usage: 'uproll keys trusted-by KEYID [--json]',
-  details: 'Exits 0 when no device trusts the key any more, 3 when some still do (or never reported).',
-  options: {
-    repo: locationOptions.repo,
-    director: locationOptions.director,
-  },
+  details: `Exits 0 when no device trusts the key any more, 3 when some still do (or never reported).\n${KEYID_HELP}`,
+  options: { ...locationOptions },
   async run({ values, positionals }, io) {
-    const [keyId] = positionals;
-    if (!keyId) throw new UsageError('name the KEYID');
+    const [name] = positionals;
+    if (!name) throw new UsageError('name the KEYID');
+    const { keyId } = await openKeyStore(values).get(name);
     const exposures = await devicesTrustingKey(
       keyId,
       new DirectorRepository(directorDir(values)),
