@@ -4,3 +4,4 @@ export * from './key-id-prefix.ts';
 export * from './image-repository-keys.ts';
 export * from './root-proposal.ts';
 export * from './fleet-ca.ts';
+export * from './role-rotation.ts';

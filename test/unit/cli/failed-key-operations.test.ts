@@ -1,0 +1,95 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { fileTree } from '../../helpers/file-tree.ts';
+import { BOTH_PASSPHRASES, keyCli, OFFLINE_ENV, ONLINE_ENV } from '../../helpers/key-cli.ts';
+
+/*
+ * A key operation is all or nothing: one that fails (here on a wrong
+ * passphrase) leaves the key store and both repositories exactly as they were.
+ */
+
+let cli: Awaited<ReturnType<typeof keyCli>>;
+beforeEach(async () => {
+  cli = await keyCli();
+  expect((await cli.init()).status).toBe(0);
+});
+
+/** Everything a key operation could change: the key store (records, keys, audit trail) and both repositories. */
+const everything = async () => ({
+  keys: await fileTree(join(cli.stateDir, 'keys')),
+  image: await fileTree(join(cli.stateDir, 'image-repo')),
+  director: await fileTree(join(cli.stateDir, 'director')),
+});
+
+const wrong = (env: string) => {
+  process.env[env] = 'a wrong passphrase';
+};
+
+describe('when a rotation is given a wrong passphrase', () => {
+  describe.each([
+    ['offline', OFFLINE_ENV],
+    ['online', ONLINE_ENV],
+  ])('(the %s one)', (_, env) => {
+    it.each(['timestamp', 'snapshot', 'targets', 'releases'])(
+      'keys rotate --role %s fails WRONG_PASSPHRASE and changes nothing',
+      async (role) => {
+        const before = await everything();
+        wrong(env);
+        const failed = await cli.run('keys', 'rotate', '--role', role, ...BOTH_PASSPHRASES);
+        expect(failed).toMatchObject({
+          status: 1,
+          stderr: expect.stringMatching(/^uproll: WRONG_PASSPHRASE: /) as string,
+        });
+        expect(await everything()).toEqual(before);
+      },
+    );
+  });
+
+  it('later snapshots are signed by the snapshot key the root names, and by no other', async () => {
+    wrong(OFFLINE_ENV);
+    expect((await cli.run('keys', 'rotate', '--role', 'snapshot', ...BOTH_PASSPHRASES)).status).toBe(1);
+    const artifact = join(cli.stateDir, 'app.bin');
+    await writeFile(artifact, 'app');
+    const published = await cli.run(
+      'release',
+      'publish',
+      artifact,
+      '--hardware-id',
+      'rpi4',
+      '--release-counter',
+      '1',
+      '--passphrase-env',
+      ONLINE_ENV,
+    );
+    expect(published).toMatchObject({
+      status: 0,
+      stdout: 'published app.bin: releases v2, snapshot v2, timestamp v2',
+    });
+    const snapshot = JSON.parse(
+      await readFile(join(cli.stateDir, 'image-repo', 'metadata', '2.snapshot.json'), 'utf8'),
+    ) as {
+      signatures: { keyid: string }[];
+    };
+    expect(snapshot.signatures.map((s) => s.keyid)).toEqual(
+      (await cli.metadata('root.json')).roles['snapshot']?.keyids,
+    );
+  });
+});
+
+describe('when a revocation is given a wrong passphrase', () => {
+  it.each([OFFLINE_ENV, ONLINE_ENV])(
+    'keys revoke of a role key fails WRONG_PASSPHRASE (%s wrong) and changes nothing',
+    async (env) => {
+      const timestamp = (await cli.keys()).find((k) => k.repository === 'image' && k.role === 'timestamp')!;
+      const before = await everything();
+      wrong(env);
+      const failed = await cli.run('keys', 'revoke', timestamp.keyId, ...BOTH_PASSPHRASES);
+      expect(failed).toMatchObject({
+        status: 1,
+        stderr: expect.stringMatching(/^uproll: WRONG_PASSPHRASE: /) as string,
+      });
+      expect(await everything()).toEqual(before);
+    },
+  );
+});
