@@ -5,3 +5,4 @@ export * from './image-repository-keys.ts';
 export * from './root-proposal.ts';
 export * from './fleet-ca.ts';
 export * from './role-rotation.ts';
+export * from './current-role-signers.ts';

@@ -8,7 +8,13 @@ import {
   type KeyStore,
 } from '../../keys/index.ts';
 import { ImageRepository, revokeImageKey, rotateImageRole } from '../../services/image-repo/index.ts';
-import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
+import {
+  DirectorRepository,
+  devicesTrustingKey,
+  revokeDirectorKey,
+  rotateDirectorRole,
+  type DirectorOnlineRole,
+} from '../../services/director/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -18,7 +24,6 @@ const DAY = 24 * 60 * 60 * 1000;
 /** Help shared by every command that names a key. */
 const KEYID_HELP =
   'A KEYID is a key id or a unique prefix of it, at least 8 hex digits (what keys list prints).';
-const location = { keystore: locationOptions.keystore, repo: locationOptions.repo };
 const bothPassphrases = {
   ...passphraseOptions('offline-', 'offline key'),
   ...passphraseOptions('online-', 'online key'),
@@ -35,33 +40,55 @@ async function currentRoot(repository: ImageRepository): Promise<Uint8Array> {
   return readFile(join(repository.metadataDir, `${(await repository.versions()).root}.root.json`));
 }
 
+const ROTATABLE = {
+  image: ['timestamp', 'snapshot', 'targets', 'releases'],
+  director: ['timestamp', 'snapshot', 'targets'],
+} as const;
+
 export const keysRotate: Command = {
   name: 'keys rotate',
-  summary: 'Replace the key of a role (timestamp, snapshot, targets, releases) and re-sign what it signed.',
-  usage: 'uproll keys rotate --role timestamp|snapshot|targets|releases [--json]',
+  summary: 'Replace the key of a role of the Image repository or the Director and re-sign what it signed.',
+  usage:
+    'uproll keys rotate [--repository image|director] --role timestamp|snapshot|targets|releases [--json]',
   details:
-    'Timestamp, snapshot and targets change through a new root signed by the root keys of this key store.',
+    'Image timestamp, snapshot and targets keys, and every Director key, change through a new root signed by\n' +
+    "the root keys of this key store; the Director also re-signs every device's metadata with the new key.\n" +
+    'The replaced key is revoked. A rotation that fails changes nothing.',
   options: {
-    ...location,
+    ...locationOptions,
+    repository: { type: 'string', description: 'image (default) or director' },
     role: { type: 'string', description: 'the role whose key is replaced' },
     ...bothPassphrases,
   },
   async run({ values }, io) {
+    const repository = values['repository'] ?? 'image';
+    if (repository !== 'image' && repository !== 'director')
+      throw new UsageError('--repository must be image or director');
+    const roles: readonly string[] = ROTATABLE[repository];
     const role = values['role'];
-    if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets' && role !== 'releases') {
-      throw new UsageError('--role must be timestamp, snapshot, targets or releases');
-    }
-    const result = await rotateImageRole(
-      openKeyStore(values),
-      new ImageRepository(imageRepoDir(values)),
-      role,
-      await passphrases(values),
-      new Date(),
-    );
+    if (typeof role !== 'string' || !roles.includes(role))
+      throw new UsageError(`--role of the ${repository} must be ${roles.join(', ')}`);
+    const store = openKeyStore(values);
+    const result =
+      repository === 'image'
+        ? await rotateImageRole(
+            store,
+            new ImageRepository(imageRepoDir(values)),
+            role as (typeof ROTATABLE)['image'][number],
+            await passphrases(values),
+            new Date(),
+          ).then((r) => ({ ...r, root: r.versions.root }))
+        : await rotateDirectorRole(
+            store,
+            new DirectorRepository(directorDir(values)),
+            role as DirectorOnlineRole,
+            await passphrases(values),
+            new Date(),
+          );
     if (values.json) io.out(JSON.stringify(result));
     else
       io.out(
-        `${role} key is now ${result.added.keyId.slice(0, 16)}; revoked ${result.revoked.map((r) => r.keyId.slice(0, 16)).join(', ') || 'none'}; root v${result.versions.root}`,
+        `${repository} ${role} key is now ${result.added.keyId.slice(0, 16)}; revoked ${result.revoked.map((r) => r.keyId.slice(0, 16)).join(', ') || 'none'}; ${repository} root v${result.root}`,
       );
     return 0;
   },
@@ -73,7 +100,7 @@ export const keysRevoke: Command = {
   usage: 'uproll keys revoke KEYID [--reason TEXT] [--json]',
   details: KEYID_HELP,
   options: {
-    ...location,
+    ...locationOptions,
     reason: { type: 'string', description: 'why (kept in the key record)' },
     ...bothPassphrases,
   },
@@ -81,14 +108,26 @@ export const keysRevoke: Command = {
     const [keyId] = positionals;
     if (!keyId) throw new UsageError('name the KEYID to revoke');
     const store = openKeyStore(values);
-    const record = await revokeImageKey(
-      store,
-      new ImageRepository(imageRepoDir(values)),
-      keyId,
-      typeof values['reason'] === 'string' ? values['reason'] : 'revoked',
-      await passphrases(values),
-      new Date(),
-    );
+    const reason = typeof values['reason'] === 'string' ? values['reason'] : 'revoked';
+    // A key still in a role is first rotated out of it, in its own repository.
+    const record =
+      (await store.get(keyId)).repository === 'director'
+        ? await revokeDirectorKey(
+            store,
+            new DirectorRepository(directorDir(values)),
+            keyId,
+            reason,
+            await passphrases(values),
+            new Date(),
+          )
+        : await revokeImageKey(
+            store,
+            new ImageRepository(imageRepoDir(values)),
+            keyId,
+            reason,
+            await passphrases(values),
+            new Date(),
+          );
     io.out(
       values.json
         ? JSON.stringify(record)
@@ -105,7 +144,7 @@ export const keysRootPropose: Command = {
     'uproll keys root propose --out FILE [--add ROLE=KEYID] [--remove KEYID] [--threshold ROLE=K] [--expires-days N]',
   details: `${KEYID_HELP}\n--remove refuses a key the current root does not name.`,
   options: {
-    ...location,
+    ...locationOptions,
     out: { type: 'string', description: 'proposal file to write' },
     add: { type: 'string', multiple: true, description: 'ROLE=KEYID: add a key of the key store to a role' },
     remove: { type: 'string', multiple: true, description: 'KEYID: remove a key from every role' },
@@ -153,7 +192,7 @@ export const keysRootSign: Command = {
   usage: 'uproll keys root sign FILE --key KEYID',
   details: KEYID_HELP,
   options: {
-    ...location,
+    ...locationOptions,
     key: { type: 'string', description: 'the root key to sign with' },
     ...passphraseOptions('', 'offline key'),
   },
@@ -199,7 +238,7 @@ export const keysRootPublish: Command = {
   name: 'keys root publish',
   summary: 'Publish a fully signed root proposal, with a new snapshot and timestamp.',
   usage: 'uproll keys root publish FILE',
-  options: { ...location, ...passphraseOptions('', 'online key') },
+  options: { ...locationOptions, ...passphraseOptions('', 'online key') },
   async run({ values, positionals }, io) {
     const [file] = positionals;
     if (!file) throw new UsageError('name the proposal FILE');

@@ -96,6 +96,8 @@ export async function revokeImageKey(
   now: Date,
 ): Promise<KeyRecord> {
   const record = await store.get(keyId);
+  if (record.repository === 'director')
+    throw new UprollError('INVALID_INPUT', `key ${record.keyId} is a Director key: see revokeDirectorKey`);
   if (record.revoked) return record;
   if (record.repository === 'image' && record.role !== 'root' && record.role in IMAGE_ROLES) {
     await rotateImageRole(

@@ -31,12 +31,23 @@ describe('when a rotation is given a wrong passphrase', () => {
     ['offline', OFFLINE_ENV],
     ['online', ONLINE_ENV],
   ])('(the %s one)', (_, env) => {
-    it.each(['timestamp', 'snapshot', 'targets', 'releases'])(
-      'keys rotate --role %s fails WRONG_PASSPHRASE and changes nothing',
-      async (role) => {
+    it.each([
+      ...['timestamp', 'snapshot', 'targets', 'releases'].map((role) => ['image', role]),
+      ...['timestamp', 'snapshot', 'targets'].map((role) => ['director', role]),
+    ])(
+      'keys rotate --repository %s --role %s fails WRONG_PASSPHRASE and changes nothing',
+      async (repository, role) => {
         const before = await everything();
         wrong(env);
-        const failed = await cli.run('keys', 'rotate', '--role', role, ...BOTH_PASSPHRASES);
+        const failed = await cli.run(
+          'keys',
+          'rotate',
+          '--repository',
+          repository,
+          '--role',
+          role,
+          ...BOTH_PASSPHRASES,
+        );
         expect(failed).toMatchObject({
           status: 1,
           stderr: expect.stringMatching(/^uproll: WRONG_PASSPHRASE: /) as string,
@@ -78,10 +89,17 @@ describe('when a rotation is given a wrong passphrase', () => {
 });
 
 describe('when a revocation is given a wrong passphrase', () => {
-  it.each([OFFLINE_ENV, ONLINE_ENV])(
-    'keys revoke of a role key fails WRONG_PASSPHRASE (%s wrong) and changes nothing',
-    async (env) => {
-      const timestamp = (await cli.keys()).find((k) => k.repository === 'image' && k.role === 'timestamp')!;
+  it.each([
+    ['image', OFFLINE_ENV],
+    ['image', ONLINE_ENV],
+    ['director', OFFLINE_ENV],
+    ['director', ONLINE_ENV],
+  ])(
+    'keys revoke of an %s timestamp key fails WRONG_PASSPHRASE (%s wrong) and changes nothing',
+    async (repository, env) => {
+      const timestamp = (await cli.keys()).find(
+        (k) => k.repository === repository && k.role === 'timestamp',
+      )!;
       const before = await everything();
       wrong(env);
       const failed = await cli.run('keys', 'revoke', timestamp.keyId, ...BOTH_PASSPHRASES);
