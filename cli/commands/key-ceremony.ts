@@ -15,6 +15,7 @@ import {
   rotateDirectorRole,
   type DirectorOnlineRole,
 } from '../../services/director/index.ts';
+import { UprollError } from '../../core/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -266,18 +267,21 @@ export const keysTrustedBy: Command = {
   async run({ values, positionals }, io) {
     const [name] = positionals;
     if (!name) throw new UsageError('name the KEYID');
-    const { keyId } = await openKeyStore(values).get(name);
+    const { keyId, repository } = await openKeyStore(values).get(name);
+    if (repository === 'fleet')
+      throw new UprollError('INVALID_INPUT', `key ${keyId} is in no root: devices never trust it`);
     const exposures = await devicesTrustingKey(
       keyId,
       new DirectorRepository(directorDir(values)),
       new ImageRepository(imageRepoDir(values)),
+      repository,
     );
     const trusting = exposures.filter((e) => e.trustsKey);
     if (values.json) io.out(JSON.stringify(exposures));
     else {
       for (const e of exposures)
         io.out(
-          `${e.deviceId.padEnd(24)} root v${e.imageRoot ?? '?'}  ${e.trustsKey ? 'still trusts the key' : 'no longer trusts it'}`,
+          `${e.deviceId.padEnd(24)} ${e.repository} root v${e.root ?? '?'}  ${e.trustsKey ? 'still trusts the key' : 'no longer trusts it'}`,
         );
       io.out(`${trusting.length} of ${exposures.length} devices may still trust ${keyId.slice(0, 16)}`);
     }

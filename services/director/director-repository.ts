@@ -127,6 +127,11 @@ export class DirectorRepository {
     await this.#roots.write('1.root.json', root);
   }
 
+  /** Director root `version`, as published. */
+  async root(version: number): Promise<Uint8Array> {
+    return this.#roots.read(`${version}.root.json`);
+  }
+
   /** The Director's current root, the trust anchor a provisioned device starts from. */
   async currentRoot(): Promise<Uint8Array> {
     return this.#roots.read(`${Math.max(...(await this.#roots.rootVersions()))}.root.json`);

@@ -73,6 +73,16 @@ async function directorSignatures() {
   };
 }
 
+/** The device's last signed report reaches the Director (as the report listener delivers it). */
+async function report() {
+  const manifests = (await manager.journal.after(0)).filter((e) => e.kind === 'manifest');
+  await worker.director.receiveManifest(
+    DEVICE,
+    Buffer.from(JSON.stringify(manifests.at(-1)?.body)),
+    new Date(),
+  );
+}
+
 const trustedDirectorRoot = async () =>
   (
     JSON.parse(
@@ -106,9 +116,19 @@ describe('when a Director key is rotated while the worker assigns releases', () 
     expect((await cli.metadata('2.root.json', 'director')).roles['timestamp']?.keyids).toEqual([added.keyId]);
     expect((await cli.keys()).find((k) => k.keyId === old.keyId)?.revoked?.reason).toBe('rotated');
 
+    await report(); // of 1.0: the device still trusts Director root v1, which names the old key
+    const exposed = await cli.run('keys', 'trusted-by', old.keyId.slice(0, 16));
+    expect(exposed).toMatchObject({ status: 3, stdout: expect.stringContaining(`${DEVICE}`) as string });
+    expect(exposed.stdout).toMatch(/director root v1 +still trusts the key/);
+
     expect(await rollOut('2.0')).toMatchObject({ phase: 'committed' });
     expect((await directorSignatures()).timestamp).toEqual([added.keyId]);
     expect(await trustedDirectorRoot()).toBe(2);
+    await report();
+    expect(await cli.run('keys', 'trusted-by', old.keyId.slice(0, 16))).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/director root v2 +no longer trusts it/) as string,
+    });
   });
 });
 
