@@ -88,6 +88,8 @@ export type UprollErrorCode =
   | 'OFFLINE_KEY'
   /** A root proposal does not carry the signatures it needs yet. */
   | 'CEREMONY_INCOMPLETE'
+  /** The keys at hand cannot sign a role as the root being published requires: publishing would strand devices. */
+  | 'SIGNERS_MISSING'
   /** A caller presented no valid token (missing, malformed, wrong signature or audience). */
   | 'UNAUTHORIZED'
   /** A caller's token has expired. */

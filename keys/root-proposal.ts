@@ -154,6 +154,30 @@ export function ceremonyStatus(currentRoot: Uint8Array, proposal: Uint8Array): C
   };
 }
 
+/**
+ * Refuses to publish a root whose roles the metadata signed with it would
+ * not satisfy: for each role, the key ids that sign it (signers at hand, or
+ * the signatures of metadata kept as it is) must include the threshold of
+ * keys the root names for that role. Otherwise devices would accept the root
+ * and then reject everything after it.
+ */
+export function assertRolesSignable(
+  root: Uint8Array,
+  signingKeyIds: Record<string, readonly string[]>,
+): void {
+  const { roles, version } = parseRootEnvelope(root).signed;
+  for (const [name, keyIds] of Object.entries(signingKeyIds)) {
+    const role = roles[name];
+    const have = new Set(keyIds.filter((id) => role?.keyids.includes(id))).size;
+    if (!role || have < role.threshold) {
+      throw new UprollError(
+        'SIGNERS_MISSING',
+        `root v${version} needs ${role?.threshold ?? 1} ${name} signatures by the keys it names; the keys at hand give ${have}`,
+      );
+    }
+  }
+}
+
 function addKey(keys: Record<string, TufPublicKey>, key: TufPublicKey): string {
   const keyId = keyIdOf(key);
   keys[keyId] = key;

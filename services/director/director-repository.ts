@@ -18,7 +18,7 @@ import {
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
 import { verifyDeviceManifest, type DeviceManifest } from '../../core/uptane/index.ts';
-import { ceremonyStatus } from '../../keys/index.ts';
+import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 import { MetadataFiles } from '../repo/index.ts';
 
@@ -152,6 +152,12 @@ export class DirectorRepository {
         `Director root v${status.version} has ${status.byCurrentRoot.have} of ${status.byCurrentRoot.need} signatures of the current root keys and ${status.byProposedRoot.have} of ${status.byProposedRoot.need} of its own`,
       );
     }
+    const keyIds = (list: readonly Signer[]) => list.map((signer) => signer.keyId);
+    assertRolesSignable(proposal, {
+      targets: keyIds(signers.targets),
+      snapshot: keyIds(signers.snapshot),
+      timestamp: keyIds(signers.timestamp),
+    });
     await this.#roots.write(`${status.version}.root.json`, proposal);
     for (const { deviceId } of await this.devices()) await this.#resign(deviceId, signers, now);
     return status.version;

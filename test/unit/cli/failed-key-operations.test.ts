@@ -111,3 +111,39 @@ describe('when a revocation is given a wrong passphrase', () => {
     },
   );
 });
+
+describe('when a root ceremony would publish a root the keys at hand cannot sign for', () => {
+  it('keys root publish fails SIGNERS_MISSING and changes nothing, instead of stranding devices', async () => {
+    const keys = await cli.keys();
+    const image = (role: string) => keys.filter((k) => k.repository === 'image' && k.role === role);
+    const proposal = join(cli.stateDir, 'root-2.json');
+    // The timestamp role moves to the snapshot key, but the store still signs timestamps with the timestamp key.
+    const proposed = await cli.run(
+      ...['keys', 'root', 'propose', '--out', proposal],
+      ...['--remove', image('timestamp')[0]!.keyId.slice(0, 16)],
+      ...['--add', `timestamp=${image('snapshot')[0]!.keyId.slice(0, 16)}`],
+    );
+    expect(proposed.status, proposed.stderr).toBe(0);
+    for (const holder of image('root').slice(0, 2)) {
+      const signed = await cli.run(
+        'keys',
+        'root',
+        'sign',
+        proposal,
+        '--key',
+        holder.keyId,
+        '--passphrase-env',
+        OFFLINE_ENV,
+      );
+      expect(signed.status, signed.stderr).toBe(0);
+    }
+    const before = await everything();
+    const refused = await cli.run('keys', 'root', 'publish', proposal, '--passphrase-env', ONLINE_ENV);
+    expect(refused).toMatchObject({
+      status: 1,
+      stderr:
+        'uproll: SIGNERS_MISSING: root v2 needs 1 timestamp signatures by the keys it names; the keys at hand give 0',
+    });
+    expect(await everything()).toEqual(before);
+  });
+});
