@@ -97,7 +97,8 @@ export const keysRotate: Command = {
 
 export const keysRevoke: Command = {
   name: 'keys revoke',
-  summary: 'Revoke a key after a compromise: it is rotated out of its role, then can never sign again.',
+  summary:
+    'Revoke a key after a compromise: it is rotated out of its role (Image or Director), then can never sign again.',
   usage: 'uproll keys revoke KEYID [--reason TEXT] [--json]',
   details: KEYID_HELP,
   options: {
