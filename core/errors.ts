@@ -80,14 +80,18 @@ export type UprollErrorCode =
   // Keys (keys/): the key store and ceremonies.
   /** The passphrase does not decrypt the private key. */
   | 'WRONG_PASSPHRASE'
-  /** No key with this key id in the key store. */
+  /** No key with this key id (or id prefix) in the key store, or in the root it should be in. */
   | 'UNKNOWN_KEY'
+  /** A key id prefix that more than one key starts with. */
+  | 'AMBIGUOUS_KEY'
   /** The key was revoked and may not sign. */
   | 'KEY_REVOKED'
   /** An online service asked for an offline key. */
   | 'OFFLINE_KEY'
   /** A root proposal does not carry the signatures it needs yet. */
   | 'CEREMONY_INCOMPLETE'
+  /** The keys at hand cannot sign a role as the root being published requires: publishing would strand devices. */
+  | 'SIGNERS_MISSING'
   /** A caller presented no valid token (missing, malformed, wrong signature or audience). */
   | 'UNAUTHORIZED'
   /** A caller's token has expired. */
@@ -157,6 +161,7 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set<UprollErrorCode>([
   'REPLAYED_REPORT',
   'WRONG_PASSPHRASE',
   'UNKNOWN_KEY',
+  'AMBIGUOUS_KEY',
   'KEY_REVOKED',
   'OFFLINE_KEY',
   ...[...TRUST_ATTACK_CODES].filter((code) => code !== 'SLOW_RETRIEVAL'),

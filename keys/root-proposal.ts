@@ -9,6 +9,7 @@ import {
   type Signer,
   type TufPublicKey,
 } from '../core/tuf/index.ts';
+import { resolveKeyId } from './key-id-prefix.ts';
 
 type Json = Record<string, unknown>;
 const MAX_ROOT_BYTES = 512 * 1024;
@@ -37,7 +38,7 @@ export interface RootChanges {
   replace?: Partial<Record<string, readonly TufPublicKey[]>>;
   /** Add keys to a role. */
   add?: Partial<Record<string, readonly TufPublicKey[]>>;
-  /** Remove a key (by key id) from every role. */
+  /** Remove a key from every role: its id or a unique prefix of it; a key root N does not name is refused. */
   remove?: readonly string[];
   threshold?: Partial<Record<string, number>>;
   expires: Date;
@@ -60,8 +61,12 @@ export async function proposeRoot(currentRoot: Uint8Array, changes: RootChanges)
       { keyids: [...role.keyids], threshold: role.threshold },
     ]),
   );
-  for (const keyId of changes.remove ?? [])
+  // A removal that removes nothing would be a silent no-op in a security ceremony: refused instead.
+  const named = Object.values(roles).flatMap((role) => role.keyids);
+  for (const name of changes.remove ?? []) {
+    const keyId = resolveKeyId(name, named, `root v${current.version}`);
     for (const role of Object.values(roles)) role.keyids = role.keyids.filter((id) => id !== keyId);
+  }
   for (const [name, replacement] of Object.entries(changes.replace ?? {})) {
     const role = roles[name];
     if (!role || !replacement) throw new UprollError('INVALID_INPUT', `root has no role ${name}`);
@@ -147,6 +152,30 @@ export function ceremonyStatus(currentRoot: Uint8Array, proposal: Uint8Array): C
     byProposedRoot,
     complete: byCurrentRoot.have >= byCurrentRoot.need && byProposedRoot.have >= byProposedRoot.need,
   };
+}
+
+/**
+ * Refuses to publish a root whose roles the metadata signed with it would
+ * not satisfy: for each role, the key ids that sign it (signers at hand, or
+ * the signatures of metadata kept as it is) must include the threshold of
+ * keys the root names for that role. Otherwise devices would accept the root
+ * and then reject everything after it.
+ */
+export function assertRolesSignable(
+  root: Uint8Array,
+  signingKeyIds: Record<string, readonly string[]>,
+): void {
+  const { roles, version } = parseRootEnvelope(root).signed;
+  for (const [name, keyIds] of Object.entries(signingKeyIds)) {
+    const role = roles[name];
+    const have = new Set(keyIds.filter((id) => role?.keyids.includes(id))).size;
+    if (!role || have < role.threshold) {
+      throw new UprollError(
+        'SIGNERS_MISSING',
+        `root v${version} needs ${role?.threshold ?? 1} ${name} signatures by the keys it names; the keys at hand give ${have}`,
+      );
+    }
+  }
 }
 
 function addKey(keys: Record<string, TufPublicKey>, key: TufPublicKey): string {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UprollError } from '../../core/index.ts';
 import {
   ceremonyStatus,
   proposeRoot,
@@ -9,14 +8,23 @@ import {
   type KeyStore,
 } from '../../keys/index.ts';
 import { ImageRepository, revokeImageKey, rotateImageRole } from '../../services/image-repo/index.ts';
-import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
+import {
+  DirectorRepository,
+  devicesTrustingKey,
+  revokeDirectorKey,
+  rotateDirectorRole,
+  type DirectorOnlineRole,
+} from '../../services/director/index.ts';
+import { UprollError } from '../../core/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
-const location = { keystore: locationOptions.keystore, repo: locationOptions.repo };
+/** Help shared by every command that names a key. */
+const KEYID_HELP =
+  'A KEYID is a key id or a unique prefix of it, at least 8 hex digits (what keys list prints).';
 const bothPassphrases = {
   ...passphraseOptions('offline-', 'offline key'),
   ...passphraseOptions('online-', 'online key'),
@@ -33,33 +41,55 @@ async function currentRoot(repository: ImageRepository): Promise<Uint8Array> {
   return readFile(join(repository.metadataDir, `${(await repository.versions()).root}.root.json`));
 }
 
+const ROTATABLE = {
+  image: ['timestamp', 'snapshot', 'targets', 'releases'],
+  director: ['timestamp', 'snapshot', 'targets'],
+} as const;
+
 export const keysRotate: Command = {
   name: 'keys rotate',
-  summary: 'Replace the key of a role (timestamp, snapshot, targets, releases) and re-sign what it signed.',
-  usage: 'uproll keys rotate --role timestamp|snapshot|targets|releases [--json]',
+  summary: 'Replace the key of a role of the Image repository or the Director and re-sign what it signed.',
+  usage:
+    'uproll keys rotate [--repository image|director] --role timestamp|snapshot|targets|releases [--json]',
   details:
-    'Timestamp, snapshot and targets change through a new root signed by the root keys of this key store.',
+    'Image timestamp, snapshot and targets keys, and every Director key, change through a new root signed by\n' +
+    "the root keys of this key store; the Director also re-signs every device's metadata with the new key.\n" +
+    'The replaced key is revoked. A rotation that fails changes nothing.',
   options: {
-    ...location,
+    ...locationOptions,
+    repository: { type: 'string', description: 'image (default) or director' },
     role: { type: 'string', description: 'the role whose key is replaced' },
     ...bothPassphrases,
   },
   async run({ values }, io) {
+    const repository = values['repository'] ?? 'image';
+    if (repository !== 'image' && repository !== 'director')
+      throw new UsageError('--repository must be image or director');
+    const roles: readonly string[] = ROTATABLE[repository];
     const role = values['role'];
-    if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets' && role !== 'releases') {
-      throw new UsageError('--role must be timestamp, snapshot, targets or releases');
-    }
-    const result = await rotateImageRole(
-      openKeyStore(values),
-      new ImageRepository(imageRepoDir(values)),
-      role,
-      await passphrases(values),
-      new Date(),
-    );
+    if (typeof role !== 'string' || !roles.includes(role))
+      throw new UsageError(`--role of the ${repository} must be ${roles.join(', ')}`);
+    const store = openKeyStore(values);
+    const result =
+      repository === 'image'
+        ? await rotateImageRole(
+            store,
+            new ImageRepository(imageRepoDir(values)),
+            role as (typeof ROTATABLE)['image'][number],
+            await passphrases(values),
+            new Date(),
+          ).then((r) => ({ ...r, root: r.versions.root }))
+        : await rotateDirectorRole(
+            store,
+            new DirectorRepository(directorDir(values)),
+            role as DirectorOnlineRole,
+            await passphrases(values),
+            new Date(),
+          );
     if (values.json) io.out(JSON.stringify(result));
     else
       io.out(
-        `${role} key is now ${result.added.keyId.slice(0, 16)}; revoked ${result.revoked.map((r) => r.keyId.slice(0, 16)).join(', ') || 'none'}; root v${result.versions.root}`,
+        `${repository} ${role} key is now ${result.added.keyId.slice(0, 16)}; revoked ${result.revoked.map((r) => r.keyId.slice(0, 16)).join(', ') || 'none'}; ${repository} root v${result.root}`,
       );
     return 0;
   },
@@ -67,10 +97,12 @@ export const keysRotate: Command = {
 
 export const keysRevoke: Command = {
   name: 'keys revoke',
-  summary: 'Revoke a key after a compromise: it is rotated out of its role, then can never sign again.',
+  summary:
+    'Revoke a key after a compromise: it is rotated out of its role (Image or Director), then can never sign again.',
   usage: 'uproll keys revoke KEYID [--reason TEXT] [--json]',
+  details: KEYID_HELP,
   options: {
-    ...location,
+    ...locationOptions,
     reason: { type: 'string', description: 'why (kept in the key record)' },
     ...bothPassphrases,
   },
@@ -78,20 +110,26 @@ export const keysRevoke: Command = {
     const [keyId] = positionals;
     if (!keyId) throw new UsageError('name the KEYID to revoke');
     const store = openKeyStore(values);
-    const prefix = (await store.list()).filter((r) => r.keyId.startsWith(keyId));
-    if (prefix.length !== 1)
-      throw new UprollError(
-        'UNKNOWN_KEY',
-        `${prefix.length === 0 ? 'no' : 'more than one'} key id starts with ${keyId}`,
-      );
-    const record = await revokeImageKey(
-      store,
-      new ImageRepository(imageRepoDir(values)),
-      prefix[0]!.keyId,
-      typeof values['reason'] === 'string' ? values['reason'] : 'revoked',
-      await passphrases(values),
-      new Date(),
-    );
+    const reason = typeof values['reason'] === 'string' ? values['reason'] : 'revoked';
+    // A key still in a role is first rotated out of it, in its own repository.
+    const record =
+      (await store.get(keyId)).repository === 'director'
+        ? await revokeDirectorKey(
+            store,
+            new DirectorRepository(directorDir(values)),
+            keyId,
+            reason,
+            await passphrases(values),
+            new Date(),
+          )
+        : await revokeImageKey(
+            store,
+            new ImageRepository(imageRepoDir(values)),
+            keyId,
+            reason,
+            await passphrases(values),
+            new Date(),
+          );
     io.out(
       values.json
         ? JSON.stringify(record)
@@ -106,8 +144,9 @@ export const keysRootPropose: Command = {
   summary: 'Write root N+1 as a proposal file: add, remove or replace keys, change thresholds or expiry.',
   usage:
     'uproll keys root propose --out FILE [--add ROLE=KEYID] [--remove KEYID] [--threshold ROLE=K] [--expires-days N]',
+  details: `${KEYID_HELP}\n--remove refuses a key the current root does not name.`,
   options: {
-    ...location,
+    ...locationOptions,
     out: { type: 'string', description: 'proposal file to write' },
     add: { type: 'string', multiple: true, description: 'ROLE=KEYID: add a key of the key store to a role' },
     remove: { type: 'string', multiple: true, description: 'KEYID: remove a key from every role' },
@@ -153,8 +192,9 @@ export const keysRootSign: Command = {
   name: 'keys root sign',
   summary: "Add one root key holder's signature to a proposal file.",
   usage: 'uproll keys root sign FILE --key KEYID',
+  details: KEYID_HELP,
   options: {
-    ...location,
+    ...locationOptions,
     key: { type: 'string', description: 'the root key to sign with' },
     ...passphraseOptions('', 'offline key'),
   },
@@ -165,7 +205,11 @@ export const keysRootSign: Command = {
     const store = openKeyStore(values);
     const signer = await store.signer(keyId, await readPassphrase(values, '', 'offline key'));
     await writeFileAtomic(file, await signRootProposal(await readFile(file), signer));
-    io.out(values.json ? JSON.stringify({ signed: keyId }) : `signed ${file} with ${keyId.slice(0, 16)}`);
+    io.out(
+      values.json
+        ? JSON.stringify({ signed: signer.keyId })
+        : `signed ${file} with ${signer.keyId.slice(0, 16)}`,
+    );
     return 0;
   },
 };
@@ -196,7 +240,7 @@ export const keysRootPublish: Command = {
   name: 'keys root publish',
   summary: 'Publish a fully signed root proposal, with a new snapshot and timestamp.',
   usage: 'uproll keys root publish FILE',
-  options: { ...location, ...passphraseOptions('', 'online key') },
+  options: { ...locationOptions, ...passphraseOptions('', 'online key') },
   async run({ values, positionals }, io) {
     const [file] = positionals;
     if (!file) throw new UsageError('name the proposal FILE');
@@ -219,25 +263,26 @@ export const keysTrustedBy: Command = {
   name: 'keys trusted-by',
   summary: 'After a revocation: which devices may still trust a key, from their last signed reports.',
   usage: 'uproll keys trusted-by KEYID [--json]',
-  details: 'Exits 0 when no device trusts the key any more, 3 when some still do (or never reported).',
-  options: {
-    repo: locationOptions.repo,
-    director: locationOptions.director,
-  },
+  details: `Exits 0 when no device trusts the key any more, 3 when some still do (or never reported).\n${KEYID_HELP}`,
+  options: { ...locationOptions },
   async run({ values, positionals }, io) {
-    const [keyId] = positionals;
-    if (!keyId) throw new UsageError('name the KEYID');
+    const [name] = positionals;
+    if (!name) throw new UsageError('name the KEYID');
+    const { keyId, repository } = await openKeyStore(values).get(name);
+    if (repository === 'fleet')
+      throw new UprollError('INVALID_INPUT', `key ${keyId} is in no root: devices never trust it`);
     const exposures = await devicesTrustingKey(
       keyId,
       new DirectorRepository(directorDir(values)),
       new ImageRepository(imageRepoDir(values)),
+      repository,
     );
     const trusting = exposures.filter((e) => e.trustsKey);
     if (values.json) io.out(JSON.stringify(exposures));
     else {
       for (const e of exposures)
         io.out(
-          `${e.deviceId.padEnd(24)} root v${e.imageRoot ?? '?'}  ${e.trustsKey ? 'still trusts the key' : 'no longer trusts it'}`,
+          `${e.deviceId.padEnd(24)} ${e.repository} root v${e.root ?? '?'}  ${e.trustsKey ? 'still trusts the key' : 'no longer trusts it'}`,
         );
       io.out(`${trusting.length} of ${exposures.length} devices may still trust ${keyId.slice(0, 16)}`);
     }

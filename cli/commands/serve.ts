@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { UprollError } from '../../core/index.ts';
-import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
-import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
-import { ImageRepository, startRepositoryServer } from '../../services/image-repo/index.ts';
+import { DirectorRepository } from '../../services/director/index.ts';
+import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import {
   ensureFreshnessSchedule,
   installTemporalRuntime,
@@ -11,10 +10,10 @@ import {
 import { outboxOf } from '../audit.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { localDeployment, startFleetServices, type Deployment } from '../fleet-services.ts';
-import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { directorDir, imageRepoDir, locationOptions } from '../locations.ts';
+import { workerKeyServices } from '../worker-keys.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
-import { systemClock } from '../system-clock.ts';
 import { startManagementApi } from './api.ts';
 
 /** What `uproll serve` can run, each switchable so a deployment can split them across machines. */
@@ -172,7 +171,7 @@ async function startParts(
         bridge: parts.has('bridge'),
         projector: parts.has('projector'),
         ...(parts.has('reports') ? { director: new DirectorRepository(directorDir(values)) } : {}),
-        ...(parts.has('worker') ? await workerDeps(values, passphrase!) : {}),
+        ...(parts.has('worker') ? await workerPart(values, passphrase!) : {}),
       });
       closers.push(() => services.close());
       // What operators did while the event log was out of reach reaches it now.
@@ -205,14 +204,8 @@ async function startParts(
   }
 }
 
-/** What the rollout worker signs with: the Director's online keys, and the freshness job's. */
-async function workerDeps(values: Record<string, unknown>, passphrase: string) {
-  const signers = await freshnessSigners(openKeyStore(values, { onlineOnly: true }), passphrase);
-  const image = new ImageRepository(imageRepoDir(values));
-  const director = new DirectorRepository(directorDir(values));
-  return {
-    keepMetadataFresh: () => keepMetadataFresh({ image, director, signers, now: systemClock() }),
-    releases: directorReleases({ director, image, signers: signers.director, clock: systemClock }),
-    taskQueue: TASK_QUEUE,
-  };
+/** What the rollout worker signs with; the report listener is a part of its own (`reports`). */
+async function workerPart(values: Record<string, unknown>, passphrase: string) {
+  const { keepMetadataFresh, releases } = await workerKeyServices(values, passphrase);
+  return { keepMetadataFresh, releases, taskQueue: TASK_QUEUE };
 }

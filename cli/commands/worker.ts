@@ -1,6 +1,3 @@
-import { DirectorRepository, directorReleases } from '../../services/director/index.ts';
-import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
-import { ImageRepository } from '../../services/image-repo/index.ts';
 import {
   ensureFreshnessSchedule,
   installTemporalRuntime,
@@ -9,9 +6,9 @@ import {
 import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { locationOptions } from '../locations.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
-import { systemClock } from '../system-clock.ts';
+import { workerKeyServices } from '../worker-keys.ts';
 
 export const worker: Command = {
   name: 'worker',
@@ -29,34 +26,16 @@ export const worker: Command = {
   async run({ values }, io) {
     installTemporalRuntime();
     const freshness = values['passphrase-env'] !== undefined || values['passphrase-fd'] !== undefined;
-    let keepFresh: (() => Promise<unknown>) | undefined;
-    let releases: ReturnType<typeof directorReleases> | undefined;
-    let director: DirectorRepository | undefined;
-    if (freshness) {
-      const signers = await freshnessSigners(
-        openKeyStore(values, { onlineOnly: true }),
-        await readPassphrase(values, '', 'online key'),
-      );
-      const image = new ImageRepository(imageRepoDir(values));
-      const repository = new DirectorRepository(directorDir(values));
-      keepFresh = () => keepMetadataFresh({ image, director: repository, signers, now: new Date() });
-      releases = directorReleases({
-        director: repository,
-        image,
-        signers: signers.director,
-        clock: systemClock,
-      });
-      director = repository;
-    }
+    const keyed = freshness
+      ? await workerKeyServices(values, await readPassphrase(values, '', 'online key'))
+      : undefined;
     // Listening from the start: a signal during startup stops the worker once it is up, never half-way.
     const signals = listenForStopSignals(io, 'worker');
     try {
       const services = await startFleetServices({
         stateDir: stateDirOf(values),
         onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
-        ...(keepFresh ? { keepMetadataFresh: keepFresh } : {}),
-        ...(releases ? { releases } : {}),
-        ...(director ? { director } : {}),
+        ...(keyed ?? {}),
       });
       try {
         await services.startWorker();

@@ -50,18 +50,23 @@ export async function targetDevices(director: DirectorRepository, target: Rollou
     .map((device) => device.deviceId);
 }
 
+type AssignmentSigners = Parameters<typeof assignRevision>[0]['signers'];
+
 /** What a rollout worker needs from the Director: assign revisions, resolve targets. */
 export function directorReleases(input: {
   director: DirectorRepository;
   image: ImageRepository;
-  signers: Parameters<typeof assignRevision>[0]['signers'];
+  /** The Director's online signers, or where to get them at each assignment (they may be rotated meanwhile). */
+  signers: AssignmentSigners | (() => Promise<AssignmentSigners>);
   /** When each assignment is signed. */
   clock: Clock;
 }) {
+  const { signers, ...repositories } = input;
   return {
-    assign: (deviceId: string, revision: string, rolloutId?: string) =>
+    assign: async (deviceId: string, revision: string, rolloutId?: string) =>
       assignRevision({
-        ...input,
+        ...repositories,
+        signers: typeof signers === 'function' ? await signers() : signers,
         deviceId,
         revision,
         ...(rolloutId ? { rolloutId } : {}),

@@ -18,6 +18,7 @@ import {
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
 import { verifyDeviceManifest, type DeviceManifest } from '../../core/uptane/index.ts';
+import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 import { MetadataFiles } from '../repo/index.ts';
 
@@ -126,9 +127,52 @@ export class DirectorRepository {
     await this.#roots.write('1.root.json', root);
   }
 
+  /** Director root `version`, as published. */
+  async root(version: number): Promise<Uint8Array> {
+    return this.#roots.read(`${version}.root.json`);
+  }
+
   /** The Director's current root, the trust anchor a provisioned device starts from. */
   async currentRoot(): Promise<Uint8Array> {
     return this.#roots.read(`${Math.max(...(await this.#roots.rootVersions()))}.root.json`);
+  }
+
+  /**
+   * Publishes Director root N+1 once it carries a threshold of root N's keys
+   * and of its own (CEREMONY_INCOMPLETE otherwise), then re-signs every
+   * device's metadata with `signers` (the keys root N+1 names): each device
+   * finds the new root in its folder and follows it through the verified
+   * root chain. Returns the new root version.
+   */
+  async publishRoot(proposal: Uint8Array, signers: OnlineSigners, now: Date): Promise<number> {
+    const status = ceremonyStatus(await this.currentRoot(), proposal);
+    if (!status.complete) {
+      throw new UprollError(
+        'CEREMONY_INCOMPLETE',
+        `Director root v${status.version} has ${status.byCurrentRoot.have} of ${status.byCurrentRoot.need} signatures of the current root keys and ${status.byProposedRoot.have} of ${status.byProposedRoot.need} of its own`,
+      );
+    }
+    const keyIds = (list: readonly Signer[]) => list.map((signer) => signer.keyId);
+    assertRolesSignable(proposal, {
+      targets: keyIds(signers.targets),
+      snapshot: keyIds(signers.snapshot),
+      timestamp: keyIds(signers.timestamp),
+    });
+    await this.#roots.write(`${status.version}.root.json`, proposal);
+    for (const { deviceId } of await this.devices()) await this.#resign(deviceId, signers, now);
+    return status.version;
+  }
+
+  /** The device's current targets again, as a new version, with new snapshot and timestamp. */
+  async #resign(deviceId: string, signers: OnlineSigners, now: Date): Promise<void> {
+    const files = this.#device(deviceId);
+    const served = await files.served();
+    const targetsVersion = served.roles['targets'] ?? 0;
+    const targets = await files.readSigned(`${targetsVersion}.targets.json`);
+    await this.#publishTargets(deviceId, targets['targets'] as Record<string, TargetSpec>, signers, now, {
+      ...served,
+      targets: targetsVersion,
+    });
   }
 
   /**
@@ -235,16 +279,9 @@ export class DirectorRepository {
     const served = await files.served();
     const targetsVersion = served.roles['targets'] ?? 0;
     const targets = await files.readSigned(`${targetsVersion}.targets.json`);
-    const current = { ...served, targets: targetsVersion };
     const targetsLeft = new Date(targets['expires'] as string).getTime() - now.getTime();
     if (targetsLeft < DEFAULT_FRESHNESS_MARGINS.snapshotMs) {
-      await this.#publishTargets(
-        deviceId,
-        targets['targets'] as Record<string, TargetSpec>,
-        signers,
-        now,
-        current,
-      );
+      await this.#resign(deviceId, signers, now);
       return { timestamp: true, snapshot: true };
     }
     const plan = planRefresh(await files.expiries(), now);

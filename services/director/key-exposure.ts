@@ -5,27 +5,35 @@ import type { DirectorRepository } from './director-repository.ts';
 
 export interface KeyExposure {
   deviceId: string;
-  /** The Image repository root version the device last reported trusting. */
-  imageRoot: number | undefined;
+  /** The repository whose root names (or named) the key. */
+  repository: 'image' | 'director';
+  /** The root version of that repository the device last reported trusting. */
+  root: number | undefined;
   /** True when that root still lists the key, or the device never reported its roots. */
   trustsKey: boolean;
 }
 
 /**
- * After a revocation: which devices may still trust `keyId`, from their
- * last signed reports. A device trusts the key while the root version it
- * reports still names it in some role; a device that never reported is
+ * After a revocation: which devices may still trust `keyId`, a key of the
+ * Image repository or of the Director, from their last signed reports. A
+ * device trusts the key while the root version it reports of that
+ * repository still names it in some role; a device that never reported is
  * counted as trusting it.
  */
 export async function devicesTrustingKey(
   keyId: string,
   director: DirectorRepository,
   image: ImageRepository,
+  repository: KeyExposure['repository'] = 'image',
 ): Promise<KeyExposure[]> {
+  const rootFile = (version: number) =>
+    repository === 'image'
+      ? readFile(join(image.metadataDir, `${version}.root.json`))
+      : director.root(version);
   const rootNames = new Map<number, boolean>();
   const names = async (version: number) => {
     if (!rootNames.has(version)) {
-      const root = JSON.parse(await readFile(join(image.metadataDir, `${version}.root.json`), 'utf8')) as {
+      const root = JSON.parse(Buffer.from(await rootFile(version)).toString('utf8')) as {
         signed: { roles: Record<string, { keyids: string[] }> };
       };
       rootNames.set(
@@ -37,11 +45,12 @@ export async function devicesTrustingKey(
   };
   const exposures: KeyExposure[] = [];
   for (const device of await director.devices()) {
-    const imageRoot = device.trustedRoots?.image;
+    const root = device.trustedRoots?.[repository];
     exposures.push({
       deviceId: device.deviceId,
-      imageRoot,
-      trustsKey: imageRoot === undefined ? true : await names(imageRoot),
+      repository,
+      root,
+      trustsKey: root === undefined ? true : await names(root),
     });
   }
   return exposures;

@@ -1,5 +1,5 @@
-import { roleSigners, type KeyStore } from '../../keys/index.ts';
-import type { DirectorRepository } from '../director/index.ts';
+import type { CurrentRoleSigners } from '../../keys/index.ts';
+import { directorOnlineSigners, type DirectorRepository } from '../director/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
 
 type Plan = { timestamp: boolean; snapshot: boolean };
@@ -10,17 +10,11 @@ export interface FreshnessReport {
   devices: Record<string, Plan>;
 }
 
-/** The online signers that keep both repositories fresh, opened once. */
-export async function freshnessSigners(store: KeyStore, passphrase: string) {
-  const open = (repository: 'image' | 'director', role: string) =>
-    roleSigners(store, repository, role, passphrase);
+/** The online signers that keep both repositories fresh, as the key store has them now. */
+export async function freshnessSigners(keys: CurrentRoleSigners) {
   return {
-    image: { snapshot: await open('image', 'snapshot'), timestamp: await open('image', 'timestamp') },
-    director: {
-      targets: await open('director', 'targets'),
-      snapshot: await open('director', 'snapshot'),
-      timestamp: await open('director', 'timestamp'),
-    },
+    image: { snapshot: await keys.of('image', 'snapshot'), timestamp: await keys.of('image', 'timestamp') },
+    director: await directorOnlineSigners(keys),
   };
 }
 

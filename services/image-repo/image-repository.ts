@@ -21,7 +21,7 @@ import {
   type TargetSpec,
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
-import { ceremonyStatus } from '../../keys/index.ts';
+import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { FileBlobStore, MetadataFiles, type BlobStore } from '../repo/index.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
@@ -332,6 +332,20 @@ export class ImageRepository {
         `root v${status.version} has ${status.byCurrentRoot.have} of ${status.byCurrentRoot.need} signatures of the current root keys and ${status.byProposedRoot.have} of ${status.byProposedRoot.need} of its own`,
       );
     }
+    const keyIds = (list: readonly Signer[]) => list.map((signer) => signer.keyId);
+    // Kept as it is unless re-signed: its signatures must then still count under the new root.
+    const targetsSignedBy = signers.targets
+      ? keyIds(signers.targets)
+      : (
+          JSON.parse(new TextDecoder().decode(await this.#files.read(`${current.targets}.targets.json`))) as {
+            signatures: { keyid: string }[];
+          }
+        ).signatures.map((s) => s.keyid);
+    assertRolesSignable(proposal, {
+      snapshot: keyIds(signers.snapshot),
+      timestamp: keyIds(signers.timestamp),
+      targets: targetsSignedBy,
+    });
     let targetsVersion = current.targets;
     if (signers.targets) {
       // New targets keys: the same top-level targets, re-signed by them as a new version.

@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import {
   IMAGE_ROLES,
   proposeRoot,
-  roleKeys,
+  replaceRoleKey,
   roleSigners,
   signRootProposal,
   type ImageRole,
@@ -24,7 +22,8 @@ const DAY = 24 * 60 * 60 * 1000;
  * Replaces the keys of one role with a fresh key, on one machine that holds
  * the root keys: timestamp, snapshot and targets through a new root signed
  * by the root keys; releases through new top-level targets. The replaced keys
- * are marked revoked with `reason`.
+ * are marked revoked with `reason`. All or nothing: every signer is opened
+ * before the new key is made, and a failed rotation leaves no key behind.
  */
 export async function rotateImageRole(
   store: KeyStore,
@@ -35,54 +34,56 @@ export async function rotateImageRole(
   reason = 'rotated',
 ): Promise<{ versions: RepositoryVersions; added: KeyRecord; revoked: KeyRecord[] }> {
   const { online } = IMAGE_ROLES[role];
-  const old = await roleKeys(store, 'image', role);
-  const added = await store.generate({
-    repository: 'image',
-    role,
-    online,
-    passphrase: online ? passphrases.online : passphrases.offline,
-    now,
-  });
-  // The rotated role signs with its new key only; the others with their current keys.
-  const signersOf = async (name: 'snapshot' | 'timestamp') =>
+  const open = (name: ImageRole) =>
     name === role
-      ? [await store.signer(added.keyId, passphrases.online)]
-      : roleSigners(store, 'image', name, passphrases.online);
-  const onlineSigners = async () => ({
-    snapshot: await signersOf('snapshot'),
-    timestamp: await signersOf('timestamp'),
-  });
-  let versions: RepositoryVersions;
-  if (role === 'releases') {
-    versions = await repository.rotateReleasesKeys(
-      [added.publicKey],
-      {
-        targets: await roleSigners(store, 'image', 'targets', passphrases.offline),
-        releases: [await store.signer(added.keyId, passphrases.online)],
-        ...(await onlineSigners()),
-      },
+      ? Promise.resolve([])
+      : roleSigners(
+          store,
+          'image',
+          name,
+          IMAGE_ROLES[name].online ? passphrases.online : passphrases.offline,
+        );
+  const current = {
+    snapshot: await open('snapshot'),
+    timestamp: await open('timestamp'),
+    // Releases change through the targets keys, the others through the root keys.
+    targets: role === 'releases' ? await open('targets') : [],
+    root: role === 'releases' ? [] : await open('root'),
+  };
+  const { published, added, revoked } = await replaceRoleKey(
+    store,
+    {
+      repository: 'image',
+      role,
+      online,
+      passphrase: online ? passphrases.online : passphrases.offline,
       now,
-    );
-  } else {
-    const current = await repository.versions();
-    let proposal = await proposeRoot(
-      await readFile(join(repository.metadataDir, `${current.root}.root.json`)),
-      {
-        replace: { [role]: [added.publicKey] },
+      reason,
+    },
+    async (key, signer) => {
+      // The rotated role signs with its new key only; the others with their current keys.
+      const online = {
+        snapshot: role === 'snapshot' ? [signer] : current.snapshot,
+        timestamp: role === 'timestamp' ? [signer] : current.timestamp,
+      };
+      if (role === 'releases') {
+        const signers = { ...online, targets: current.targets, releases: [signer] };
+        return repository.rotateReleasesKeys([key.publicKey], signers, now);
+      }
+      let proposal = await proposeRoot(await repository.currentRootBytes(), {
+        replace: { [role]: [key.publicKey] },
         expires: new Date(now.getTime() + repository.policy.root * DAY),
-      },
-    );
-    for (const signer of await roleSigners(store, 'image', 'root', passphrases.offline)) {
-      proposal = await signRootProposal(proposal, signer);
-    }
-    const targets =
-      role === 'targets' ? { targets: [await store.signer(added.keyId, passphrases.offline)] } : {};
-    versions = await repository.publishRoot(proposal, { ...(await onlineSigners()), ...targets }, now);
-  }
-  // Only once the repository no longer names them: a failed rotation leaves the old keys usable.
-  const revoked = [];
-  for (const record of old) revoked.push(await store.revoke(record.keyId, reason, now));
-  return { versions, added, revoked };
+      });
+      for (const rootSigner of current.root) proposal = await signRootProposal(proposal, rootSigner);
+      return repository.publishRoot(
+        proposal,
+        { ...online, ...(role === 'targets' ? { targets: [signer] } : {}) },
+        now,
+      );
+    },
+    () => repository.versions(),
+  );
+  return { versions: published, added, revoked };
 }
 
 /** Revokes a key; a key still in a role is first rotated out of it. */
@@ -95,6 +96,8 @@ export async function revokeImageKey(
   now: Date,
 ): Promise<KeyRecord> {
   const record = await store.get(keyId);
+  if (record.repository === 'director')
+    throw new UprollError('INVALID_INPUT', `key ${record.keyId} is a Director key: see revokeDirectorKey`);
   if (record.revoked) return record;
   if (record.repository === 'image' && record.role !== 'root' && record.role in IMAGE_ROLES) {
     await rotateImageRole(

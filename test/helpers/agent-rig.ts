@@ -20,6 +20,36 @@ export function shellCheck(script: string, timeoutMs = 5000) {
   return healthCheckSchema.parse({ command: ['sh', '-c', script], timeoutMs } satisfies HealthCheckInput);
 }
 
+/** A device's update manager (no NATS) on `dataDir`, for the device `identity` names, A/B slots by default. */
+export function updateManagerFor(
+  identity: AgentIdentity,
+  dataDir: string,
+  options: Omit<Partial<UpdateManagerOptions>, 'installer' | 'clock'> & {
+    installer?: UpdateManagerOptions['installer'] | 'ab' | 'ostree' | undefined;
+    clock: () => Date;
+  },
+) {
+  const { installer, clock, ...managerOptions } = options;
+  return new UpdateManager({
+    device: identity.device,
+    dataDir,
+    installer:
+      installer === 'ostree'
+        ? new OstreeInstaller(dataDir)
+        : installer === 'ab' || installer === undefined
+          ? new AbSlotsInstaller(dataDir)
+          : installer,
+    uptane: uptaneClientFor(identity, dataDir, {
+      ...(managerOptions.download ? { floor: managerOptions.download } : {}),
+      clock,
+    }),
+    deviceKey: identity.deviceKey,
+    download: { attempts: 3, minBytesPerSecond: 1, windowMs: 30_000 },
+    clock,
+    ...managerOptions,
+  });
+}
+
 /**
  * One device's update manager (no NATS) against a real Image repository and
  * Director served over HTTP, with a counting proxy in front of the objects.
@@ -42,20 +72,7 @@ export async function startAgentRig(
   };
   const dataDir = join(root, 'device');
   const build = (overrides: Partial<UpdateManagerOptions> = {}) =>
-    new UpdateManager({
-      device: identity.device,
-      dataDir,
-      installer: installer === 'ostree' ? new OstreeInstaller(dataDir) : new AbSlotsInstaller(dataDir),
-      uptane: uptaneClientFor(identity, dataDir, {
-        ...(managerOptions.download ? { floor: managerOptions.download } : {}),
-        clock,
-      }),
-      deviceKey: identity.deviceKey,
-      download: { attempts: 3, minBytesPerSecond: 1, windowMs: 30_000 },
-      clock,
-      ...managerOptions,
-      ...overrides,
-    });
+    updateManagerFor(identity, dataDir, { installer, clock, ...managerOptions, ...overrides });
   let manager = build();
   let rollouts = 0;
 

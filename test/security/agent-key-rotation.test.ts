@@ -12,9 +12,8 @@ import { newSigner } from '../helpers/keys.ts';
 /*
  * A device's trusted roots change only through a verified rotation chain
  * (TUF 5.3): root N+1 signed by a threshold of root N's keys and of its own.
- * Only the Image repository rotates here: the Director has no root rotation
- * (DirectorRepository offers initialize and currentRoot, nothing that
- * publishes root v2).
+ * Only the Image repository rotates here; the Director's rotation, driven by
+ * the CLI and the worker, is in director-key-rotation.test.ts.
  */
 
 const DAY = 24 * 60 * 60 * 1000;

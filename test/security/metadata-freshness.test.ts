@@ -8,7 +8,7 @@ import {
   TrustedRepository,
   type MetadataFetcher,
 } from '../../core/tuf/index.ts';
-import { KeyStore } from '../../keys/index.ts';
+import { CurrentRoleSigners, KeyStore } from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { freshnessSigners, keepMetadataFresh } from '../../services/freshness/index.ts';
 import { newKeyStoreImageRepository, TEST_PASSPHRASES } from '../helpers/image-repository.ts';
@@ -58,8 +58,7 @@ describe('metadata freshness', () => {
       start,
     );
     const signers = await freshnessSigners(
-      new KeyStore(store.dir, { clock: () => new Date(), onlineOnly: true }),
-      ONLINE,
+      new CurrentRoleSigners(new KeyStore(store.dir, { clock: () => new Date(), onlineOnly: true }), ONLINE),
     );
     await director.register(
       { deviceId: 'dev-1', ecus: [{ serial: 'e1', hardwareId: 'hw' }], publicKey: d.root.publicKey },

@@ -180,10 +180,10 @@ describe('Uptane end to end: Image repository and Director services, a device ve
   it('tells which devices still trust a key, from the root version they report', async () => {
     const timestampKey = image.signers.timestamp[0]!.keyId;
     expect(await devicesTrustingKey(timestampKey, director, image.repository)).toEqual([
-      { deviceId: 'dev-1', imageRoot: 1, trustsKey: true },
+      { deviceId: 'dev-1', repository: 'image', root: 1, trustsKey: true },
     ]);
     expect(await devicesTrustingKey('ab'.repeat(32), director, image.repository)).toEqual([
-      { deviceId: 'dev-1', imageRoot: 1, trustsKey: false },
+      { deviceId: 'dev-1', repository: 'image', root: 1, trustsKey: false },
     ]);
   });
 

@@ -1,12 +1,11 @@
 import { createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main as uproll } from '../../../cli/main.ts';
 import { main as uprollTuf } from '../../../cli/tuf/main.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../../services/image-repo/index.ts';
 import { captureIo } from '../../cli-io.ts';
+import { keyCli } from '../../helpers/key-cli.ts';
 import { tufPublicKey } from '../../../core/tuf/index.ts';
 import { isIssuedBy } from '../../../keys/index.ts';
 import { writeSettings } from '../../../services/dev-stack/index.ts';
@@ -15,33 +14,17 @@ import { loadDeviceBundle } from '../../../agent/index.ts';
 import type { StateRevision } from '../../../core/index.ts';
 
 let stateDir: string;
+let run: Awaited<ReturnType<typeof keyCli>>['run'];
+let init: () => ReturnType<typeof run>;
 let server: RepositoryServer | undefined;
 beforeEach(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'uproll-cli-keys-'));
-  process.env['TEST_OFFLINE_PASSPHRASE'] = 'offline passphrase';
-  process.env['TEST_ONLINE_PASSPHRASE'] = 'online passphrase';
+  const cli = await keyCli();
+  ({ stateDir, run, init } = cli);
 });
 afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-async function run(...argv: string[]) {
-  const io = captureIo();
-  const status = await uproll([...argv, '--state-dir', stateDir], io);
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
-
-const init = () =>
-  run(
-    'keys',
-    'init',
-    '--offline-passphrase-env',
-    'TEST_OFFLINE_PASSPHRASE',
-    '--online-passphrase-env',
-    'TEST_ONLINE_PASSPHRASE',
-    '--json',
-  );
 
 describe('uproll keys and release', () => {
   it('creates the keys, publishes a release, and a TUF client downloads it', async () => {
