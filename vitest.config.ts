@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     // Temporal workers need real processes, not worker threads.
     pool: 'forks',
+    // Who the CLI's commands run as in tests (--by is required); test/unit/cli/audit.test.ts checks the refusal.
+    env: { UPROLL_BY: 'uproll-tests' },
     reporters: ['default', './test/plain-summary-reporter.ts'],
     projects: [
       {

@@ -15,7 +15,7 @@ export const byOption = {
   },
 } satisfies Record<string, OptionSpec>;
 
-/** Who runs the command: `--by`, else `$UPROLL_BY`; never a guess. */
+/** Who runs the command: `--by`, else `$UPROLL_BY`; never a guess. Ask it before changing anything. */
 export function actorOf(values: Record<string, unknown>): string {
   const by = typeof values['by'] === 'string' ? values['by'] : process.env['UPROLL_BY'];
   if (!by || !/^[\p{L}\p{N} ._@+-]{1,128}$/u.test(by))
@@ -38,14 +38,11 @@ export function outboxOf(values: Record<string, unknown>): EventOutbox {
 export async function recordAudit(
   values: Record<string, unknown>,
   io: Io,
-  event: Omit<DomainEvent, 'at' | 'data'> & { data: Record<string, unknown> },
+  by: string,
+  event: Omit<DomainEvent, 'at' | 'data'> & { data: Record<string, unknown> & { summary: string } },
 ): Promise<void> {
   const outbox = outboxOf(values);
-  await outbox.add(randomUUID(), {
-    ...event,
-    at: systemClock().toISOString(),
-    data: { ...event.data, by: actorOf(values) },
-  });
+  await outbox.add(randomUUID(), { ...event, at: systemClock().toISOString(), data: { ...event.data, by } });
   if (!(await readSettings(stateDirOf(values)))) {
     io.err(`audit: ${event.type} kept in ${outbox.path} until the event log is reachable`);
     return;

@@ -6,6 +6,7 @@ import { provisionDeviceBundle } from '../../services/provisioning/index.ts';
 import { stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { actorOf, byOption, recordAudit } from '../audit.ts';
 
 export const devicesProvision: Command = {
   name: 'devices provision',
@@ -32,8 +33,10 @@ export const devicesProvision: Command = {
     },
     'no-nats': { type: 'boolean', description: 'a bundle without NATS credentials (no local stack needed)' },
     ...passphraseOptions('', 'online key'),
+    ...byOption,
   },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     const [deviceId] = positionals;
     const hardwareId = values['hardware-id'];
     if (!deviceId || typeof hardwareId !== 'string')
@@ -55,6 +58,17 @@ export const devicesProvision: Command = {
       force: values.force === true,
       withoutNats: values['no-nats'] === true,
       ...repositoryUrls(values['image-url'], values['director-url']),
+    });
+    // The fleet view lists the device from now on, before its first update.
+    await recordAudit(values, io, by, {
+      aggregate: 'device',
+      aggregateId: bundle.deviceId,
+      type: 'device.provisioned',
+      data: {
+        summary: `provisioned (${hardwareId})${bundle.reprovisioned ? ', a new identity' : ''}`,
+        hardwareId,
+        reprovisioned: bundle.reprovisioned,
+      },
     });
     const notes = [
       ...(bundle.reprovisioned
@@ -81,11 +95,18 @@ export const devicesRevoke: Command = {
     'Removes every NATS user of the device (each bundle it was given), regenerates the NATS configuration\n' +
     'and reloads nats-server. The device stays registered with the Director; `devices provision --force`\n' +
     'gives it new credentials.',
-  options: {},
+  options: { ...byOption },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     const [deviceId] = positionals;
     if (!deviceId || positionals.length > 1) throw new UsageError('name one DEVICE_ID');
     const keys = await revokeNatsDevice(stateDirOf(values), deviceId);
+    await recordAudit(values, io, by, {
+      aggregate: 'device',
+      aggregateId: deviceId,
+      type: 'device.revoked',
+      data: { summary: `NATS credentials revoked (${keys} ${keys === 1 ? 'key' : 'keys'})`, keys },
+    });
     io.out(
       values.json
         ? JSON.stringify({ deviceId, revokedKeys: keys })

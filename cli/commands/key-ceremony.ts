@@ -20,6 +20,8 @@ import { writeFileAtomic } from '../../services/fs/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { actorOf, byOption, recordAudit } from '../audit.ts';
+import { systemClock } from '../system-clock.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 /** Help shared by every command that names a key. */
@@ -60,8 +62,10 @@ export const keysRotate: Command = {
     repository: { type: 'string', description: 'image (default) or director' },
     role: { type: 'string', description: 'the role whose key is replaced' },
     ...bothPassphrases,
+    ...byOption,
   },
   async run({ values }, io) {
+    const by = actorOf(values);
     const repository = values['repository'] ?? 'image';
     if (repository !== 'image' && repository !== 'director')
       throw new UsageError('--repository must be image or director');
@@ -86,6 +90,17 @@ export const keysRotate: Command = {
             await passphrases(values),
             new Date(),
           );
+    await recordAudit(values, io, by, {
+      aggregate: 'repository',
+      aggregateId: repository,
+      type: 'repository.key.rotated',
+      data: {
+        summary: `${role} key ${result.revoked.map((r) => r.keyId.slice(0, 16)).join(', ') || 'none'} replaced by ${result.added.keyId.slice(0, 16)}, root v${result.root}`,
+        role,
+        keyId: result.added.keyId,
+        revoked: result.revoked.map((r) => r.keyId),
+      },
+    });
     if (values.json) io.out(JSON.stringify(result));
     else
       io.out(
@@ -105,8 +120,10 @@ export const keysRevoke: Command = {
     ...locationOptions,
     reason: { type: 'string', description: 'why (kept in the key record)' },
     ...bothPassphrases,
+    ...byOption,
   },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     const [keyId] = positionals;
     if (!keyId) throw new UsageError('name the KEYID to revoke');
     const store = openKeyStore(values);
@@ -130,6 +147,17 @@ export const keysRevoke: Command = {
             await passphrases(values),
             new Date(),
           );
+    await recordAudit(values, io, by, {
+      aggregate: 'repository',
+      aggregateId: record.repository,
+      type: 'repository.key.revoked',
+      data: {
+        summary: `${record.role} key ${record.keyId.slice(0, 16)} revoked: ${reason}`,
+        keyId: record.keyId,
+        role: record.role,
+        reason,
+      },
+    });
     io.out(
       values.json
         ? JSON.stringify(record)
@@ -155,8 +183,10 @@ export const keysRootPropose: Command = {
       type: 'string',
       description: 'days until the new root expires (default: the policy, 365)',
     },
+    ...byOption,
   },
   async run({ values }, io) {
+    const by = actorOf(values);
     const out = values['out'];
     if (typeof out !== 'string') throw new UsageError('--out FILE is required');
     const store = openKeyStore(values);
@@ -175,10 +205,16 @@ export const keysRootPropose: Command = {
       add,
       remove: (values['remove'] as string[] | undefined) ?? [],
       threshold,
-      expires: new Date(Date.now() + days * DAY),
+      expires: new Date(systemClock().getTime() + days * DAY),
     });
     await writeFileAtomic(out, proposal);
     const status = ceremonyStatus(await currentRoot(repository), proposal);
+    await recordAudit(values, io, by, {
+      aggregate: 'repository',
+      aggregateId: 'image',
+      type: 'repository.root.proposed',
+      data: { summary: `root v${status.version} proposed`, version: status.version },
+    });
     io.out(
       values.json
         ? JSON.stringify(status)
@@ -197,14 +233,28 @@ export const keysRootSign: Command = {
     ...locationOptions,
     key: { type: 'string', description: 'the root key to sign with' },
     ...passphraseOptions('', 'offline key'),
+    ...byOption,
   },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     const [file] = positionals;
     const keyId = values['key'];
     if (!file || typeof keyId !== 'string') throw new UsageError('name the proposal FILE and --key KEYID');
     const store = openKeyStore(values);
     const signer = await store.signer(keyId, await readPassphrase(values, '', 'offline key'));
-    await writeFileAtomic(file, await signRootProposal(await readFile(file), signer));
+    const signed = await signRootProposal(await readFile(file), signer);
+    await writeFileAtomic(file, signed);
+    const { version } = ceremonyStatus(await currentRoot(new ImageRepository(imageRepoDir(values))), signed);
+    await recordAudit(values, io, by, {
+      aggregate: 'repository',
+      aggregateId: 'image',
+      type: 'repository.root.signed',
+      data: {
+        summary: `root v${version} proposal signed with ${signer.keyId.slice(0, 16)}`,
+        version,
+        keyId: signer.keyId,
+      },
+    });
     io.out(
       values.json
         ? JSON.stringify({ signed: signer.keyId })
@@ -240,8 +290,9 @@ export const keysRootPublish: Command = {
   name: 'keys root publish',
   summary: 'Publish a fully signed root proposal, with a new snapshot and timestamp.',
   usage: 'uproll keys root publish FILE',
-  options: { ...locationOptions, ...passphraseOptions('', 'online key') },
+  options: { ...locationOptions, ...passphraseOptions('', 'online key'), ...byOption },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     const [file] = positionals;
     if (!file) throw new UsageError('name the proposal FILE');
     const passphrase = await readPassphrase(values, '', 'online key');
@@ -254,6 +305,12 @@ export const keysRootPublish: Command = {
       },
       new Date(),
     );
+    await recordAudit(values, io, by, {
+      aggregate: 'repository',
+      aggregateId: 'image',
+      type: 'repository.root.published',
+      data: { summary: `root v${versions.root} published`, versions },
+    });
     io.out(values.json ? JSON.stringify(versions) : `published root v${versions.root}`);
     return 0;
   },

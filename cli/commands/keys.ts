@@ -12,6 +12,7 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
+import { actorOf, byOption, recordAudit } from '../audit.ts';
 
 export const keysInit: Command = {
   name: 'keys init',
@@ -29,8 +30,10 @@ export const keysInit: Command = {
     'key-type': { type: 'string', description: 'ed25519 (default), ecdsa or rsa' },
     ...passphraseOptions('offline-', 'offline key'),
     ...passphraseOptions('online-', 'online key'),
+    ...byOption,
   },
   async run({ values }, io) {
+    const by = actorOf(values);
     const count = Number(values['root-keys'] ?? 3);
     const threshold = Number(values['threshold'] ?? 2);
     const type = (values['key-type'] ?? 'ed25519') as 'ed25519' | 'ecdsa' | 'rsa';
@@ -105,6 +108,18 @@ export const keysInit: Command = {
       now,
     });
     const keys = [...Object.values(created).flat(), ...fleet.keys];
+    for (const repo of ['image', 'director'] as const) {
+      const ids = keys.filter((k) => k.repository === repo).map((k) => `${k.role} ${k.keyId.slice(0, 16)}`);
+      await recordAudit(values, io, by, {
+        aggregate: 'repository',
+        aggregateId: repo,
+        type: 'repository.keys.created',
+        data: {
+          summary: `root v1 (${threshold} of ${count} root keys); keys ${ids.join(', ')}`,
+          keyIds: keys.filter((k) => k.repository === repo).map((k) => k.keyId),
+        },
+      });
+    }
     if (values.json) {
       io.out(
         JSON.stringify({

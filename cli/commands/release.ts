@@ -6,6 +6,7 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { actorOf, byOption, recordAudit } from '../audit.ts';
 
 /** Artifacts are read whole for now; a streaming publish is the next step. */
 const MAX_ARTIFACT_BYTES = 1024 ** 3;
@@ -27,8 +28,10 @@ export const releasePublish: Command = {
     },
     'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
     ...passphraseOptions('', 'online key'),
+    ...byOption,
   },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     if (positionals.length === 0) throw new UsageError('name at least one FILE to publish');
     const { hardwareIds, releaseCounter } = releaseTarget(values);
     const artifacts = [];
@@ -41,6 +44,19 @@ export const releasePublish: Command = {
     const versions = await repository.publish(artifacts, signers, new Date());
     // Every artifact was published so already: nothing was signed.
     const alreadyPublished = versions.timestamp === before.timestamp;
+    if (!alreadyPublished)
+      await recordAudit(values, io, by, {
+        aggregate: 'repository',
+        aggregateId: 'image',
+        type: 'repository.release.published',
+        data: {
+          summary: `published ${artifacts.map((a) => a.name).join(', ')} (counter ${releaseCounter}) as releases v${versions.releases}`,
+          artifacts: artifacts.map((a) => a.name),
+          hardwareIds,
+          releaseCounter,
+          versions,
+        },
+      });
     if (values.json)
       io.out(JSON.stringify({ published: artifacts.map((a) => a.name), versions, alreadyPublished }));
     else if (alreadyPublished)
@@ -83,8 +99,10 @@ export const releaseRevision: Command = {
       description: 'time limit of the health command in ms (default 30000)',
     },
     ...passphraseOptions('', 'online key'),
+    ...byOption,
   },
   async run({ values, positionals }, io) {
+    const by = actorOf(values);
     const [name, ...specs] = positionals;
     if (!name || specs.length === 0) throw new UsageError('name the revision and at least one PATH=FILE');
     const { hardwareIds, releaseCounter } = releaseTarget(values);
@@ -108,6 +126,19 @@ export const releaseRevision: Command = {
       signers,
       new Date(),
     );
+    if (!published.alreadyPublished)
+      await recordAudit(values, io, by, {
+        aggregate: 'repository',
+        aggregateId: 'image',
+        type: 'repository.revision.published',
+        data: {
+          summary: `revision ${name} (${artifacts.length} artifacts, counter ${releaseCounter}) as ${published.target}`,
+          revision: name,
+          hardwareIds,
+          releaseCounter,
+          target: published.target,
+        },
+      });
     if (values.json) io.out(JSON.stringify(published));
     else if (published.alreadyPublished)
       io.out(

@@ -22,6 +22,7 @@ import { locationOptions } from '../locations.ts';
 import { withServiceNats } from './events.ts';
 import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
 import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
+import { actorOf } from '../audit.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -110,7 +111,7 @@ export const rolloutStart: Command = {
     revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
     ...targetOptions,
     ...policyOptions,
-    by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
+    by: { type: 'string', description: 'who starts it, for the audit trail (required; or set $UPROLL_BY)' },
     wait: {
       type: 'boolean',
       description: 'print its state changes until it ends or pauses (exit codes below)',
@@ -130,7 +131,7 @@ export const rolloutStart: Command = {
         revision,
         target,
         policy,
-        startedBy: byOf(values),
+        startedBy: actorOf(values),
       });
       if (!values['wait']) {
         io.out(
@@ -170,13 +171,15 @@ function controlCommand(
     name: `rollout ${verb}`,
     summary: `${verb[0]?.toUpperCase()}${verb.slice(1)} a rollout; prints its progress after.`,
     usage: `uproll rollout ${verb} ROLLOUT_ID [--by NAME] [--json]`,
-    options: { by: { type: 'string', description: 'who asks, for the audit trail (default $USER)' } },
+    options: {
+      by: { type: 'string', description: 'who asks, for the audit trail (required; or set $UPROLL_BY)' },
+    },
     run({ values, positionals }, io) {
       const rolloutId = requireId(positionals);
       return withTemporal(values, async (client) => {
         try {
           const progress = await rolloutHandle(client, rolloutId).executeUpdate(update, {
-            args: [byOf(values)],
+            args: [actorOf(values)],
           });
           if (values.json) io.out(JSON.stringify(progress));
           else printProgress(progress, io);
@@ -213,7 +216,7 @@ export const rolloutRetryFailed: Command = {
     ...locationOptions,
     as: { type: 'string', description: 'id of the new rollout' },
     ...policyOptions,
-    by: { type: 'string', description: 'who starts it, for the audit trail (default $USER)' },
+    by: { type: 'string', description: 'who starts it, for the audit trail (required; or set $UPROLL_BY)' },
     wait: {
       type: 'boolean',
       description: 'print its state changes until it ends or pauses (exit codes below)',
@@ -243,7 +246,7 @@ export const rolloutRetryFailed: Command = {
         revision: progress.revision,
         target: { devices },
         policy,
-        startedBy: byOf(values),
+        startedBy: actorOf(values),
       });
       if (!values['wait']) {
         io.out(
@@ -427,10 +430,6 @@ async function policyOf(values: Record<string, unknown>): Promise<RolloutPolicyI
     throw new UprollError('INVALID_INPUT', `policy: ${issue?.path.join('.') || 'policy'}: ${issue?.message}`);
   }
   return policy;
-}
-
-function byOf(values: Record<string, unknown>): string {
-  return typeof values['by'] === 'string' ? values['by'] : (process.env['USER'] ?? 'unknown');
 }
 
 function requireId(positionals: string[]): string {

@@ -141,8 +141,11 @@ describe('uproll serve', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
     expect(server.stderr()).toBe(
-      'refused GET /api/keys: UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
+      // keys init ran with no stack: its audit events waited in the outbox, and serve sent them.
+      `audit: 2 events from ${join(deployDir, 'audit-outbox.jsonl')} sent to the event log\n` +
+        'refused GET /api/keys: UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
     ); // and nothing else
+    expect(await readFile(join(deployDir, 'audit-outbox.jsonl'), 'utf8')).toBe('');
   }, 180_000);
 
   it('runs only the parts named: the Image repository needs no Temporal, NATS or passphrase', async () => {

@@ -30,7 +30,7 @@ beforeEach(async () => {
   const director = await startRepositoryServer({ dir: join(cli.stateDir, 'director'), areas: ['devices'] });
   servers = [image, director];
   const provisioned = await cli.run(
-    ...['devices', 'provision', DEVICE, '--hardware-id', 'rpi4', '--passphrase-env', ONLINE_ENV],
+    ...['devices', 'provision', DEVICE, '--hardware-id', 'rpi4', '--passphrase-env', ONLINE_ENV, '--no-nats'],
     ...['--image-url', image.url, '--director-url', director.url],
   );
   expect(provisioned.status, provisioned.stderr).toBe(0);
