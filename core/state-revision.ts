@@ -46,6 +46,8 @@ export const stateRevisionSchema = z.object({
         path: artifactPathSchema,
         sha256: sha256Schema,
         length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
+        /** Installed with mode 0755 (else 0644): scripts and programs of the deployment. */
+        executable: z.literal(true).optional(),
       }),
     )
     .min(1)

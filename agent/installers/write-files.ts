@@ -7,10 +7,11 @@ import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten } from './installer.ts';
 
 /**
- * Writes each artifact of `revision` under `dir`, streaming it from the
- * object store through a verifier (exact length and sha256: a damaged
- * object fails the install instead of landing in a deployment) and syncing
- * every file and directory to disk.
+ * Writes each artifact of `revision` under `dir` (mode 0755 when it is
+ * executable, else 0644), streaming it from the object store through a
+ * verifier (exact length and sha256: a damaged object fails the install
+ * instead of landing in a deployment) and syncing every file and directory
+ * to disk.
  */
 export async function writeRevisionFiles(
   revision: StateRevision,
@@ -34,6 +35,7 @@ export async function writeRevisionFiles(
         await file.write(chunk);
       }
       verifier.finish();
+      await file.chmod(artifact.executable ? 0o755 : 0o644); // whatever the umask
       await syncFile(file);
     } finally {
       await file.close();

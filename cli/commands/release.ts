@@ -111,7 +111,9 @@ export const releaseRevision: Command = {
       const [path, file] = spec.includes('=')
         ? [spec.slice(0, spec.indexOf('=')), spec.slice(spec.indexOf('=') + 1)]
         : [basename(spec), spec];
-      artifacts.push({ path, bytes: await readArtifact(file) });
+      // An executable file stays executable on the device (a script the health check runs, say).
+      const executable = ((await stat(file)).mode & 0o111) !== 0;
+      artifacts.push({ path, bytes: await readArtifact(file), ...(executable ? { executable } : {}) });
     }
     const health =
       typeof values['health-cmd'] === 'string'

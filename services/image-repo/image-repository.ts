@@ -61,7 +61,7 @@ export interface ArtifactInput {
 /** A state revision to publish: its artifacts' bytes by path, the hardware it is for, its release counter. */
 export interface RevisionInput {
   name: string;
-  artifacts: readonly { path: string; bytes: Uint8Array }[];
+  artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean }[];
   hardwareIds: readonly string[];
   releaseCounter: number;
   health?: HealthCheckInput;
@@ -249,6 +249,7 @@ export class ImageRepository {
       path: artifact.path,
       sha256: describeFile(artifact.bytes).hashes.sha256,
       length: artifact.bytes.byteLength,
+      ...(artifact.executable ? { executable: true as const } : {}),
     }));
     const document = parseValue(
       stateRevisionSchema,

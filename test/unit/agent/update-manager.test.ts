@@ -1,4 +1,4 @@
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_BOOT_ATTEMPTS } from '../../../agent/index.ts';
@@ -10,6 +10,13 @@ let rig: AgentRig;
 afterEach(() => rig?.close());
 
 const phasesOf = (telemetry: { phase: string }[]) => telemetry.map((t) => t.phase);
+
+/** A revision with a script its health check runs: the script must arrive executable. */
+const withScript = () => [
+  ...randomArtifacts(1),
+  { path: 'bin/check.sh', bytes: Buffer.from('#!/bin/sh\nexit 0\n'), executable: true },
+];
+const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
 
 describe('an update the Director assigns', () => {
   beforeEach(async () => {
@@ -26,6 +33,14 @@ describe('an update the Director assigns', () => {
     expect(control).toMatchObject({ active: { revision: '1.0', deployment: 'a' }, trial: false });
     for (const { path, bytes } of artifacts)
       expect(await readFile(join(rig.manager.installer.pathOf('a'), path))).toEqual(bytes);
+  });
+
+  it('installs an executable artifact with mode 0755 and the others 0644, so a health check can run it', async () => {
+    await rig.release('1.0', withScript(), { health: { command: ['sh', '-c', './bin/check.sh'] } });
+    expect((await rig.update('1.0')).telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    const slot = rig.manager.installer.pathOf('a');
+    expect(await modeOf(join(slot, 'bin', 'check.sh'))).toBe(0o755);
+    expect(await modeOf(join(slot, 'part-0.bin'))).toBe(0o644);
   });
 
   it('sends the Director a signed manifest naming what it runs', async () => {
@@ -207,6 +222,14 @@ describe('a trial interrupted by a crash', () => {
 describe('the OSTree installer behind the update manager', () => {
   beforeEach(async () => {
     rig = await startAgentRig({ installer: 'ostree', healthCheck: shellCheck('test -s part-0.bin') });
+  });
+
+  it('checks out an executable artifact executable', async () => {
+    await rig.release('1.0', withScript(), { health: { command: ['sh', '-c', './bin/check.sh'] } });
+    expect((await rig.update('1.0')).telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    const current = join(rig.dataDir, 'ostree', 'current');
+    expect(await modeOf(join(current, 'bin', 'check.sh'))).toBe(0o755);
+    expect(await modeOf(join(current, 'part-0.bin'))).toBe(0o644);
   });
 
   it('installs, commits, and rolls back on a failed health check', async () => {
