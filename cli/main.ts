@@ -20,6 +20,7 @@ import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision, devicesRevoke } from './commands/devices.ts';
 import { devicesList, devicesShow } from './commands/fleet-devices.ts';
+import { rolloutList } from './commands/rollout-list.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
 import {
@@ -59,6 +60,7 @@ const COMMANDS: readonly Command[] = [
   rolloutPlan,
   rolloutStart,
   rolloutStatus,
+  rolloutList,
   rolloutPause,
   rolloutResume,
   rolloutAbort,

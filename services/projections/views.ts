@@ -29,6 +29,8 @@ export interface RolloutView {
   counts: OutcomeCounts;
   /** The counts the rollout itself reported last (wave finished, completed, aborted). */
   reportedCounts?: OutcomeCounts;
+  /** Devices the rollout did not update (busy with another rollout, or left when it was aborted), once it ended. */
+  skipped?: number;
   lastGate?: { wave: number; passed: boolean; reason?: string };
   pausedBy?: string;
   pauseReason?: string;

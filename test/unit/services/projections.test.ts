@@ -147,6 +147,13 @@ describe('rollout progress', () => {
     });
   });
 
+  it('keeps the devices a rollout skipped, which only its end reports', () => {
+    const l = log();
+    started(l);
+    l.rollout('ro-1', 'completed', { counts: { committed: 2, rolledBack: 0, failed: 0 }, skipped: 1 });
+    expect(l.fold().rollouts['ro-1']).toMatchObject({ status: 'completed', skipped: 1 });
+  });
+
   it('ends completed with the counts it reports', () => {
     const l = log();
     started(l);
