@@ -21,6 +21,7 @@ import { repoServe } from './commands/repo.ts';
 import { devicesProvision, devicesRevoke } from './commands/devices.ts';
 import { devicesList, devicesShow } from './commands/fleet-devices.ts';
 import { rolloutList } from './commands/rollout-list.ts';
+import { devicesTag } from './commands/device-tags.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
 import {
@@ -57,6 +58,7 @@ const COMMANDS: readonly Command[] = [
   devicesRevoke,
   devicesList,
   devicesShow,
+  devicesTag,
   rolloutPlan,
   rolloutStart,
   rolloutStatus,
