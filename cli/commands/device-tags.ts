@@ -2,7 +2,7 @@ import { assertToken, MAX_TAGS_PER_DEVICE, UprollError } from '../../core/index.
 import { DirectorRepository, tagDevice } from '../../services/director/index.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
 import { UsageError, type Command } from '../command.ts';
-import { directorDir } from '../locations.ts';
+import { directorDir, locationOptions } from '../locations.ts';
 
 export const devicesTag: Command = {
   name: 'devices tag',
@@ -14,7 +14,7 @@ export const devicesTag: Command = {
     'Kept by the Director. A rollout to a tag that is still running gives its release to a device tagged meanwhile.\n' +
     'Each change is a device.tagged event on the audit trail, with who made it.',
   options: {
-    director: { type: 'string', description: 'Director directory (default <state-dir>/director)' },
+    ...locationOptions,
     remove: {
       type: 'string',
       multiple: true,
