@@ -66,6 +66,8 @@ export interface DeviceView {
   /** Set when the device was provisioned (`device.provisioned`), before any update. */
   hardwareId?: string;
   provisionedAt?: string;
+  /** Its tags (groups), as `uproll devices tag` last left them. */
+  tags?: string[];
   deployment?: string;
   /** The error of the latest update, cleared when the next one starts. */
   error?: { code: string; message: string };

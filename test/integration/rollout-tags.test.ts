@@ -40,6 +40,13 @@ async function uproll(...argv: string[]) {
   return { status, stdout: io.stdout(), stderr: io.stderr() };
 }
 
+/** Commands that read the stack only take no location options. */
+async function uprollStack(...argv: string[]) {
+  const io = captureIo();
+  const status = await cli([...argv, '--state-dir', h.stateDir], io);
+  return { status, stdout: io.stdout(), stderr: io.stderr() };
+}
+
 /** The devices whose log says they committed `rolloutId`. */
 async function committedIn(rolloutId: string): Promise<string[]> {
   const committed: string[] = [];
@@ -103,5 +110,9 @@ describe('a rollout to a tag', () => {
       ({ event }) => event.type === 'device.tagged',
     );
     expect(tagEvents.map(({ event }) => event.data)).toMatchObject([{ by: 'olga', added: [tag] }]);
+
+    expect((await uprollStack('events', 'rebuild')).status).toBe(0);
+    const shown = await uprollStack('devices', 'show', tagged[0]!);
+    expect(shown.stdout).toMatch(new RegExp(`^  tags +other-group ${tag}$`, 'm'));
   });
 });

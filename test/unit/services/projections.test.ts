@@ -471,3 +471,24 @@ describe('applying events once', () => {
     });
   });
 });
+
+describe('device tags', () => {
+  it('follow the latest device.tagged event, through the updates after it', () => {
+    const l = log();
+    l.other('device', 'dev-1', 'device.tagged', {
+      by: 'olga',
+      added: ['lab', 'site.berlin'],
+      tags: ['lab', 'site.berlin'],
+    });
+    l.other('device', 'dev-1', 'device.tagged', { by: 'olga', removed: ['lab'], tags: ['site.berlin'] });
+    started(l);
+    commits(l, 'dev-1', 'ro-1', 'rev-2');
+    expect(l.fold().devices['dev-1']).toMatchObject({ tags: ['site.berlin'], phase: 'committed' });
+  });
+
+  it('ignore a tagged event whose tags are not valid tags', () => {
+    const l = log();
+    l.other('device', 'dev-1', 'device.tagged', { tags: ['Not A Tag'] });
+    expect(l.fold().devices['dev-1']).toBeUndefined();
+  });
+});
