@@ -37,13 +37,7 @@ export const rolloutList: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const status = statusOption(values['status']);
     return withServiceNats(values, async (nc) => {
-      const all = Object.values((await readProjections(nc)).rollouts);
-      const rows = rolloutListRows(all, status);
-      if (values.json) io.out(JSON.stringify(rows));
-      else if (all.length === 0)
-        io.out('no rollouts in the projection yet (`uproll events rebuild` builds it from the event log)');
-      else if (rows.length === 0) io.out(`no ${status} rollouts (of ${all.length})`);
-      else printRows(rows, io);
+      printRolloutList(Object.values((await readProjections(nc)).rollouts), status, values.json === true, io);
       return 0;
     });
   },
@@ -85,6 +79,21 @@ export function rolloutListRows(views: readonly RolloutView[], status?: RolloutV
         skipped: view.skipped ?? null,
       };
     });
+}
+
+/** Prints the list: JSON, a table, or what to do when the projection holds no rollout yet. */
+export function printRolloutList(
+  views: readonly RolloutView[],
+  status: RolloutViewStatus | undefined,
+  json: boolean,
+  io: Io,
+): void {
+  const rows = rolloutListRows(views, status);
+  if (json) io.out(JSON.stringify(rows));
+  else if (views.length === 0)
+    io.out('no rollouts in the projection yet (`uproll events rebuild` builds it from the event log)');
+  else if (rows.length === 0) io.out(`no ${status} rollouts (of ${views.length})`);
+  else printRows(rows, io);
 }
 
 function printRows(rows: readonly RolloutListRow[], io: Io): void {

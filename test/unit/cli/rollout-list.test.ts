@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { rolloutListRows } from '../../../cli/commands/rollout-list.ts';
+import { printRolloutList, rolloutListRows } from '../../../cli/commands/rollout-list.ts';
+import { captureIo } from '../../cli-io.ts';
 import type { RolloutView } from '../../../services/projections/index.ts';
 
 function view(rolloutId: string, fields: Partial<RolloutView>): RolloutView {
@@ -45,5 +46,16 @@ describe('rollout list rows', () => {
 
   it('keeps only the status asked for', () => {
     expect(rolloutListRows(views, 'completed').map((row) => row.rolloutId)).toEqual(['old']);
+  });
+
+  it('says how to build the projection when it holds no rollout yet, and when none has the status', () => {
+    const empty = captureIo();
+    printRolloutList([], undefined, false, empty);
+    expect(empty.stdout()).toBe(
+      'no rollouts in the projection yet (`uproll events rebuild` builds it from the event log)',
+    );
+    const none = captureIo();
+    printRolloutList(views, 'aborted', false, none);
+    expect(none.stdout()).toBe('no aborted rollouts (of 3)');
   });
 });
