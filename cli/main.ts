@@ -20,6 +20,8 @@ import { releasePublish, releaseRevision } from './commands/release.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision, devicesRevoke } from './commands/devices.ts';
 import { devicesList, devicesShow } from './commands/fleet-devices.ts';
+import { rolloutList } from './commands/rollout-list.ts';
+import { devicesTag } from './commands/device-tags.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
 import {
@@ -56,9 +58,11 @@ const COMMANDS: readonly Command[] = [
   devicesRevoke,
   devicesList,
   devicesShow,
+  devicesTag,
   rolloutPlan,
   rolloutStart,
   rolloutStatus,
+  rolloutList,
   rolloutPause,
   rolloutResume,
   rolloutAbort,

@@ -10,4 +10,5 @@ export * from './telemetry.ts';
 export * from './device-update-progress.ts';
 export type * from './domain-events.ts';
 export * from './freshness.ts';
+export * from './device-tags.ts';
 export * from './rollout/index.ts';

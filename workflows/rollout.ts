@@ -260,9 +260,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   );
   return { rolloutId, status: state.status, counts, skipped };
 
-  /** A target by hardware id is dynamic: devices that joined it since the plan get the release too. */
+  /** A target by hardware id or tag is dynamic: devices that joined it since the plan get the release too. */
   async function addLateJoiners(): Promise<void> {
-    if (!('hardwareId' in input.target)) return;
+    if ('devices' in input.target) return;
     const planned = new Set(state.waves.flat());
     const joined = (await resolveTargets(input.target)).filter((deviceId) => !planned.has(deviceId));
     if (joined.length === 0) return;

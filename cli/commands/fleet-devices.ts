@@ -144,6 +144,7 @@ function printDevice(
     ['runs', device.committedRevision ?? 'nothing Uproll installed yet'],
     ['last update', lastUpdate(device)],
     ['hardware id', device.hardwareId],
+    ['tags', device.tags?.length ? device.tags.join(' ') : undefined],
     ['provisioned', device.provisionedAt],
     ['last seen', presence?.lastSeenAt ?? 'never'],
     ['rollout', device.rolloutId],

@@ -20,7 +20,12 @@ export async function rolloutDevices(
   const dir = directorDir(values);
   const devices = (await targetDevices(new DirectorRepository(dir), target)).sort();
   if (devices.length === 0) {
-    const what = 'hardwareId' in target ? `hardware id ${target.hardwareId}` : 'the target';
+    const what =
+      'hardwareId' in target
+        ? `hardware id ${target.hardwareId}`
+        : 'tag' in target
+          ? `tag ${target.tag}`
+          : 'the target';
     const hint = typeof values['director'] === 'string' ? '' : ' (--director names another Director)';
     throw new UprollError(
       'INVALID_INPUT',

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
+  assertTag,
   planWaves,
   rolloutPolicySchema,
   UprollError,
@@ -27,6 +28,7 @@ import { actorOf } from '../audit.ts';
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
   'hardware-id': { type: 'string', description: 'every device of this hardware id the Director knows' },
+  tag: { type: 'string', description: 'every device carrying this tag (`uproll devices tag`)' },
 };
 
 const policyOptions: Record<string, OptionSpec> = {
@@ -72,7 +74,7 @@ const policyOptions: Record<string, OptionSpec> = {
 export const rolloutPlan: Command = {
   name: 'rollout plan',
   summary: 'Dry run: the waves of a rollout and which devices fall in each. Changes nothing.',
-  usage: 'uproll rollout plan (--device ID ... | --hardware-id HW) [policy options] [--json]',
+  usage: 'uproll rollout plan (--device ID ... | --hardware-id HW | --tag TAG) [policy options] [--json]',
   options: { ...locationOptions, ...targetOptions, ...policyOptions },
   details:
     'The devices come from the Director --director names, as `rollout start` checks them; a target\n' +
@@ -98,7 +100,7 @@ export const rolloutStart: Command = {
   name: 'rollout start',
   summary: 'Start a staged rollout of a released revision (needs `uproll worker` with the online keys).',
   usage:
-    'uproll rollout start ROLLOUT_ID --revision NAME (--device ID ... | --hardware-id HW) [policy options] [--wait]',
+    'uproll rollout start ROLLOUT_ID --revision NAME (--device ID ... | --hardware-id HW | --tag TAG) [policy options] [--wait]',
   details:
     'Refused before anything starts: a ROLLOUT_ID used before (ROLLOUT_EXISTS, even long after that rollout ended: it is on the event log),\n' +
     'a revision the Image repository (--repo) has not released (TARGET_NOT_FOUND), a target that names no\n' +
@@ -380,9 +382,14 @@ async function withTemporal<T>(
 function targetOf(values: Record<string, unknown>): RolloutTarget {
   const devices = values['device'] as string[] | undefined;
   const hardwareId = values['hardware-id'];
-  if (devices?.length && hardwareId === undefined) return { devices };
-  if (!devices?.length && typeof hardwareId === 'string') return { hardwareId };
-  throw new UsageError('name the target: --device ID (repeatable) or --hardware-id HW, not both');
+  const tag = values['tag'];
+  const named = [devices?.length, hardwareId, tag].filter(Boolean).length;
+  if (named === 1 && devices?.length) return { devices };
+  if (named === 1 && typeof hardwareId === 'string') return { hardwareId };
+  if (named === 1 && typeof tag === 'string') return { tag: assertTag(tag) };
+  throw new UsageError(
+    'name the target: --device ID (repeatable), --hardware-id HW or --tag TAG, one of them',
+  );
 }
 
 async function policyOf(values: Record<string, unknown>): Promise<RolloutPolicyInput> {

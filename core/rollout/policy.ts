@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidTimezone, parseCron } from './maintenance-window.ts';
+import { tagSchema } from '../device-tags.ts';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 3600 * 1000;
@@ -119,7 +120,10 @@ function isAscending(values: readonly number[]): boolean {
   return values.every((value, i) => i === 0 || value > (values[i - 1] ?? 0));
 }
 
-/** Which devices a rollout is for: a list, or every device of a hardware id the Director knows. */
+/**
+ * Which devices a rollout is for: a list, or every device the Director knows
+ * of a hardware id or carrying a tag (those two are dynamic: devices that join them while it runs get it too).
+ */
 export const rolloutTargetSchema = z.union([
   z.object({
     devices: z
@@ -128,5 +132,6 @@ export const rolloutTargetSchema = z.union([
       .max(100_000),
   }),
   z.object({ hardwareId: z.string().min(1).max(128) }),
+  z.object({ tag: tagSchema }),
 ]);
 export type RolloutTarget = z.infer<typeof rolloutTargetSchema>;

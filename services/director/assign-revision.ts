@@ -2,6 +2,7 @@ import { revisionTargetPath, UprollError, type Clock, type RolloutTarget } from 
 import type { Signer } from '../../core/tuf/index.ts';
 import { imageTargetCustomSchema } from '../../core/uptane/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
+import { devicesTagged } from './device-tags.ts';
 import type { DirectorRepository } from './director-repository.ts';
 
 /**
@@ -45,6 +46,7 @@ export async function targetDevices(director: DirectorRepository, target: Rollou
     for (const deviceId of target.devices) await director.inventory(deviceId); // unknown devices fail here
     return [...target.devices];
   }
+  if ('tag' in target) return devicesTagged(director, target.tag);
   return (await director.devices())
     .filter((device) => device.ecus[0]?.hardwareId === target.hardwareId)
     .map((device) => device.deviceId);

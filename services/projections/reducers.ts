@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { DEVICE_PHASES, TOKEN_PATTERN, type DomainEvent, type OutcomeCounts } from '../../core/index.ts';
+import {
+  DEVICE_PHASES,
+  deviceTagsSchema,
+  TOKEN_PATTERN,
+  type DomainEvent,
+  type OutcomeCounts,
+} from '../../core/index.ts';
 import type { StoredEvent } from '../nats/index.ts';
 import { rolloutReducers, newRollout } from './rollout-reducers.ts';
 import type { DeviceUpdatePhase, DeviceView, FleetView, Projections, RolloutView } from './views.ts';
@@ -50,6 +56,7 @@ const reportAcceptedSchema = z.object({
   revision: z.string().min(1).optional(),
 });
 const provisionedSchema = z.object({ hardwareId: z.string().min(1) });
+const taggedSchema = z.object({ tags: deviceTagsSchema });
 const reportRejectedSchema = z.object({ error: errorSchema });
 
 /** Retries of a device run as `<rollout>-r<attempt>` (workflows/rollout.ts). */
@@ -62,7 +69,9 @@ export function touchedKeys(event: DomainEvent): TouchedKeys {
     return { rollouts: [], device: event.aggregateId, fleet: reportedRevision(event) !== undefined };
   if (
     event.aggregate === 'device' &&
-    (event.type.startsWith('device.report.') || event.type === 'device.provisioned')
+    (event.type.startsWith('device.report.') ||
+      event.type === 'device.provisioned' ||
+      event.type === 'device.tagged')
   )
     return { rollouts: [], device: event.aggregateId, fleet: false };
   if (event.aggregate !== 'device' || !UPDATE_PHASES.has(updatePhaseOf(event.type) ?? '')) {
@@ -95,6 +104,10 @@ export function project(state: Readonly<Projections>, stored: StoredEvent): Proj
   if (event.type.startsWith('device.update.')) return projectDeviceUpdate(state, stored);
   if (event.type === 'device.provisioned') {
     const device = projectProvisioned(state.devices[event.aggregateId], stored);
+    return device ? { device } : {};
+  }
+  if (event.type === 'device.tagged') {
+    const device = projectTagged(state.devices[event.aggregateId], stored);
     return device ? { device } : {};
   }
   return projectReport(state, stored);
@@ -158,6 +171,7 @@ function projectDeviceUpdate(state: Readonly<Projections>, stored: StoredEvent):
     lastReport: before?.lastReport,
     hardwareId: before?.hardwareId,
     provisionedAt: before?.provisionedAt,
+    tags: before?.tags,
     updatedAt: event.at,
     lastSequence: sequence,
   });
@@ -212,6 +226,19 @@ function projectProvisioned(before: DeviceView | undefined, stored: StoredEvent)
     ...(before ?? { deviceId: event.aggregateId }),
     hardwareId: data.data.hardwareId,
     provisionedAt: event.at,
+    updatedAt: event.at,
+    lastSequence: sequence,
+  };
+}
+
+/** A device's tags as its latest `device.tagged` event left them (`uproll devices tag`). */
+function projectTagged(before: DeviceView | undefined, stored: StoredEvent): DeviceView | undefined {
+  const { event, sequence } = stored;
+  const data = taggedSchema.safeParse(event.data);
+  if (!data.success || (before && sequence <= before.lastSequence)) return undefined;
+  return {
+    ...(before ?? { deviceId: event.aggregateId }),
+    tags: data.data.tags,
     updatedAt: event.at,
     lastSequence: sequence,
   };

@@ -40,9 +40,15 @@ export function newRollout(rolloutId: string): RolloutView {
   };
 }
 
-function withCounts(view: RolloutView, counts: OutcomeCounts | undefined): RolloutView {
-  return counts ? { ...view, reportedCounts: counts } : view;
+/** The counts (and devices skipped) a rollout reported when it ended. */
+function withCounts(view: RolloutView, data: { counts?: OutcomeCounts; skipped?: number }): RolloutView {
+  return {
+    ...view,
+    ...(data.counts ? { reportedCounts: data.counts } : {}),
+    ...(data.skipped === undefined ? {} : { skipped: data.skipped }),
+  };
 }
+const endSchema = z.object({ counts: countsSchema.optional(), skipped: z.int().min(0).optional() });
 
 export const rolloutReducers: Readonly<Record<string, RolloutReducer>> = {
   'rollout.started': on(
@@ -99,7 +105,7 @@ export const rolloutReducers: Readonly<Record<string, RolloutReducer>> = {
     ...(data.by === undefined ? {} : { resumedBy: data.by }),
   })),
   // Twice for one abort: once by whoever aborted (by, reason), once when the workflow ends (counts).
-  'rollout.aborted': on(bySchema.extend({ counts: countsSchema.optional() }), (view, data, at) =>
+  'rollout.aborted': on(bySchema.extend(endSchema.shape), (view, data, at) =>
     withCounts(
       {
         ...view,
@@ -108,7 +114,7 @@ export const rolloutReducers: Readonly<Record<string, RolloutReducer>> = {
         ...(data.by === undefined ? {} : { abortedBy: data.by }),
         ...(data.reason === undefined ? {} : { abortReason: data.reason }),
       },
-      data.counts,
+      data,
     ),
   ),
   'rollout.policy.changed': on(z.object({ by: z.string().optional() }), (view, data) => ({
@@ -120,11 +126,11 @@ export const rolloutReducers: Readonly<Record<string, RolloutReducer>> = {
     waves[data.wave] = data.devices;
     return { ...view, waves: Array.from(waves, (size) => size ?? 0) };
   }),
-  'rollout.rolled_back': on(z.object({ counts: countsSchema.optional() }), (view, data, at) =>
-    withCounts({ ...view, status: 'rolled_back', endedAt: at }, data.counts),
+  'rollout.rolled_back': on(endSchema, (view, data, at) =>
+    withCounts({ ...view, status: 'rolled_back', endedAt: at }, data),
   ),
-  'rollout.completed': on(z.object({ counts: countsSchema.optional() }), (view, data, at) =>
-    withCounts({ ...view, status: 'completed', endedAt: at }, data.counts),
+  'rollout.completed': on(endSchema, (view, data, at) =>
+    withCounts({ ...view, status: 'completed', endedAt: at }, data),
   ),
 };
 

@@ -29,6 +29,8 @@ export interface RolloutView {
   counts: OutcomeCounts;
   /** The counts the rollout itself reported last (wave finished, completed, aborted). */
   reportedCounts?: OutcomeCounts;
+  /** Devices the rollout did not update (busy with another rollout, or left when it was aborted), once it ended. */
+  skipped?: number;
   lastGate?: { wave: number; passed: boolean; reason?: string };
   pausedBy?: string;
   pauseReason?: string;
@@ -64,6 +66,8 @@ export interface DeviceView {
   /** Set when the device was provisioned (`device.provisioned`), before any update. */
   hardwareId?: string;
   provisionedAt?: string;
+  /** Its tags (groups), as `uproll devices tag` last left them. */
+  tags?: string[];
   deployment?: string;
   /** The error of the latest update, cleared when the next one starts. */
   error?: { code: string; message: string };

@@ -147,6 +147,13 @@ describe('rollout progress', () => {
     });
   });
 
+  it('keeps the devices a rollout skipped, which only its end reports', () => {
+    const l = log();
+    started(l);
+    l.rollout('ro-1', 'completed', { counts: { committed: 2, rolledBack: 0, failed: 0 }, skipped: 1 });
+    expect(l.fold().rollouts['ro-1']).toMatchObject({ status: 'completed', skipped: 1 });
+  });
+
   it('ends completed with the counts it reports', () => {
     const l = log();
     started(l);
@@ -462,5 +469,26 @@ describe('applying events once', () => {
       rollouts: [],
       fleet: false,
     });
+  });
+});
+
+describe('device tags', () => {
+  it('follow the latest device.tagged event, through the updates after it', () => {
+    const l = log();
+    l.other('device', 'dev-1', 'device.tagged', {
+      by: 'olga',
+      added: ['lab', 'site.berlin'],
+      tags: ['lab', 'site.berlin'],
+    });
+    l.other('device', 'dev-1', 'device.tagged', { by: 'olga', removed: ['lab'], tags: ['site.berlin'] });
+    started(l);
+    commits(l, 'dev-1', 'ro-1', 'rev-2');
+    expect(l.fold().devices['dev-1']).toMatchObject({ tags: ['site.berlin'], phase: 'committed' });
+  });
+
+  it('ignore a tagged event whose tags are not valid tags', () => {
+    const l = log();
+    l.other('device', 'dev-1', 'device.tagged', { tags: ['Not A Tag'] });
+    expect(l.fold().devices['dev-1']).toBeUndefined();
   });
 });

@@ -1,0 +1,134 @@
+import { UprollError } from '../../core/index.ts';
+import {
+  readProjections,
+  type RolloutView,
+  type RolloutViewStatus,
+} from '../../services/projections/index.ts';
+import { UsageError, type Command, type Io } from '../command.ts';
+import { withServiceNats } from './events.ts';
+
+const STATUSES: readonly RolloutViewStatus[] = ['running', 'paused', 'completed', 'aborted', 'rolled_back'];
+
+/** One row of `rollout list`: what an operator asks of each rollout. */
+export interface RolloutListRow {
+  rolloutId: string;
+  status: RolloutViewStatus;
+  revision: string | null;
+  startedBy: string | null;
+  startedAt: string | null;
+  committed: number;
+  rolledBack: number;
+  failed: number;
+  /** Known once the rollout ended (only its end reports it). */
+  skipped: number | null;
+}
+
+export const rolloutList: Command = {
+  name: 'rollout list',
+  summary: 'Every rollout, newest first: status, revision, who started it, when, and its counts.',
+  usage: `uproll rollout list [--status ${STATUSES.join('|')}] [--json]`,
+  details:
+    'Read from the rollout projection, which the services keep from the event log\n' +
+    '(`uproll events rebuild` builds it again). SKIPPED is known once a rollout ended.',
+  options: {
+    status: { type: 'string', description: `only rollouts in this status (${STATUSES.join(', ')})` },
+  },
+  async run({ values, positionals }, io) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const status = statusOption(values['status']);
+    return withServiceNats(values, async (nc) => {
+      printRolloutList(Object.values((await readProjections(nc)).rollouts), status, values.json === true, io);
+      return 0;
+    });
+  },
+};
+
+function statusOption(value: unknown): RolloutViewStatus | undefined {
+  if (value === undefined) return undefined;
+  if (!STATUSES.includes(value as RolloutViewStatus))
+    throw new UprollError(
+      'INVALID_INPUT',
+      `--status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  return value as RolloutViewStatus;
+}
+
+/**
+ * The rollouts as rows, newest start first (ties by id), optionally of one
+ * status. An ended rollout's counts are those it reported at its end; a
+ * running one's are those its device events show so far.
+ */
+export function rolloutListRows(views: readonly RolloutView[], status?: RolloutViewStatus): RolloutListRow[] {
+  return views
+    .filter((view) => status === undefined || view.status === status)
+    .sort(
+      (a, b) =>
+        (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || a.rolloutId.localeCompare(b.rolloutId),
+    )
+    .map((view) => {
+      const counts = (view.endedAt !== undefined ? view.reportedCounts : undefined) ?? view.counts;
+      return {
+        rolloutId: view.rolloutId,
+        status: view.status,
+        revision: view.revision ?? null,
+        startedBy: view.startedBy ?? null,
+        startedAt: view.startedAt ?? null,
+        committed: counts.committed,
+        rolledBack: counts.rolledBack,
+        failed: counts.failed,
+        skipped: view.skipped ?? null,
+      };
+    });
+}
+
+/** Prints the list: JSON, a table, or what to do when the projection holds no rollout yet. */
+export function printRolloutList(
+  views: readonly RolloutView[],
+  status: RolloutViewStatus | undefined,
+  json: boolean,
+  io: Io,
+): void {
+  const rows = rolloutListRows(views, status);
+  if (json) io.out(JSON.stringify(rows));
+  else if (views.length === 0)
+    io.out('no rollouts in the projection yet (`uproll events rebuild` builds it from the event log)');
+  else if (rows.length === 0) io.out(`no ${status} rollouts (of ${views.length})`);
+  else printRows(rows, io);
+}
+
+function printRows(rows: readonly RolloutListRow[], io: Io): void {
+  const table = [
+    [
+      'ROLLOUT',
+      'STATUS',
+      'REVISION',
+      'STARTED BY',
+      'STARTED',
+      'COMMITTED',
+      'ROLLED BACK',
+      'FAILED',
+      'SKIPPED',
+    ],
+    ...rows.map((row) =>
+      [
+        row.rolloutId,
+        row.status,
+        row.revision ?? '-',
+        row.startedBy ?? '-',
+        row.startedAt ?? '-',
+        String(row.committed),
+        String(row.rolledBack),
+        String(row.failed),
+        row.skipped === null ? '-' : String(row.skipped),
+      ].map((cell) => cell.replace(/\p{Cc}+/gu, ' ')),
+    ),
+  ];
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  for (const row of table)
+    io.out(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    );
+}
