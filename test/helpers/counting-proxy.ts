@@ -52,7 +52,9 @@ export async function startCountingProxy(upstream: string) {
           piece = piece.subarray(0, left);
         }
         if (isObject) stats.objectBytes += piece.byteLength;
-        response.write(piece);
+        const written = new Promise<void>((resolve) => response.write(piece, () => resolve()));
+        // Before a cut, what was sent must have left for the device: a destroy drops what is still buffered.
+        if (isObject && faults.dropAfterBytes !== undefined) await written;
         offset += piece.byteLength;
         if (isObject && faults.bytesPerSecond) await sleep((piece.byteLength / faults.bytesPerSecond) * 1000);
       }
