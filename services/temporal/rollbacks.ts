@@ -15,7 +15,8 @@ export function rollbackWorkflowId(rolloutId: string): string {
 
 /**
  * Starts `rollbackWorkflow` as `rollback/<rolloutId>`; ALREADY_ROLLED_BACK
- * when it was started before, even if it has ended.
+ * while one runs or after one completed. One that failed or was terminated
+ * may be run again: the devices it did roll back are left alone the second time.
  */
 export async function startRollback(client: Client, input: RollbackInput): Promise<RollbackHandle> {
   try {
@@ -24,7 +25,7 @@ export async function startRollback(client: Client, input: RollbackInput): Promi
       {
         taskQueue: TASK_QUEUE,
         workflowId: rollbackWorkflowId(input.rolloutId),
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [input],
         typedSearchAttributes: new TypedSearchAttributes([{ key: rolloutIdKey, value: input.rolloutId }]),
       },
@@ -33,7 +34,7 @@ export async function startRollback(client: Client, input: RollbackInput): Promi
     if (err instanceof WorkflowExecutionAlreadyStartedError)
       throw new UprollError(
         'ALREADY_ROLLED_BACK',
-        `rollout ${input.rolloutId} was rolled back before (${rollbackWorkflowId(input.rolloutId)})`,
+        `rollout ${input.rolloutId} is being rolled back or was rolled back before (${rollbackWorkflowId(input.rolloutId)})`,
         { cause: err },
       );
     throw err;
