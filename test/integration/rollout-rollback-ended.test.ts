@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as cli } from '../../cli/main.ts';
+import type { RolloutPolicyInput } from '../../core/index.ts';
+import { startRollout } from '../../services/temporal/index.ts';
+import type { ProtocolFleet } from '../../sim/index.ts';
+import type { RolloutResult } from '../../workflows/index.ts';
+import { captureIo } from '../cli-io.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+
+// The rollback of a rollout that has ended, through the CLI, on
+// protocol-level simulated devices against the real Temporal, NATS and Director.
+let h: Harness;
+let fleet: ProtocolFleet;
+let devices: string[];
+/** Revisions whose health check fails on the last device. */
+const crashing = new Set<string>();
+
+beforeAll(async () => {
+  h = await startHarness();
+  await h.startWorker();
+  ({ devices, fleet } = await startFleetOf({
+    count: 6,
+    prefix: uniqueId('rbe'),
+    repos: h.repos,
+    stateDir: h.stateDir,
+    natsUrl: h.addresses.nats,
+    unhealthy: (deviceId, revision) => crashing.has(revision) && deviceId === devices.at(-1),
+  }));
+}, 120_000);
+afterAll(async () => {
+  await fleet?.stop();
+  await h?.close();
+});
+
+async function control(...argv: string[]) {
+  const io = captureIo();
+  const status = await cli([...argv, '--state-dir', h.stateDir], io);
+  return { status, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+/** A released revision, rolled out to `target` until it ended; returns the rollout's id. */
+async function rollOut(
+  revision: string,
+  target: readonly string[],
+  policy: RolloutPolicyInput = {},
+  ended: Partial<RolloutResult> = {
+    status: 'completed',
+    counts: { committed: target.length, rolledBack: 0, failed: 0 },
+  },
+): Promise<string> {
+  const rolloutId = uniqueId('ro');
+  const handle = await startRollout(h.client, {
+    rolloutId,
+    revision,
+    target: { devices: [...target] },
+    policy: { canary: 1, ...policy },
+  });
+  expect(await handle.result()).toMatchObject(ended);
+  return rolloutId;
+}
+
+async function release(prefix: string, releaseCounter: number): Promise<string> {
+  const revision = uniqueId(prefix);
+  await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter });
+  return revision;
+}
+
+async function rolloutEvents(rolloutId: string): Promise<string[]> {
+  return (await h.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
+}
+
+describe('when a rollout has completed', () => {
+  it('rollback returns every device it left on its revision to the one before, once', async () => {
+    const four = devices.slice(0, 4);
+    const good = await release('good', 1);
+    await rollOut(good, four);
+    const bad = await release('bad', 2);
+    const rolloutId = await rollOut(bad, four);
+    // One device has moved on since: the rollback leaves it alone.
+    const [movedOn] = four.slice(-1) as [string];
+    const newer = await release('newer', 3);
+    await rollOut(newer, [movedOn]);
+
+    const rolledBack = await control('rollout', 'rollback', rolloutId, '--by', 'rm-alice');
+
+    expect(rolledBack.status, rolledBack.stderr).toBe(0);
+    expect(rolledBack.stdout.split('\n')[0]).toBe(
+      `rollout ${rolloutId} rolled back by rm-alice: 3 back on their previous revision, 1 unchanged, 0 busy, 0 failed`,
+    );
+    expect(rolledBack.stdout).toContain(`${movedOn}  unchanged  from ${bad} (runs ${newer})`);
+    expect(four.map((d) => fleet.revisionOf(d))).toEqual([good, good, good, newer]);
+    const types = await rolloutEvents(rolloutId);
+    const count = (type: string) => types.filter((t) => t === type).length;
+    expect([
+      count('rollout.rollback.started'),
+      count('rollout.rollback.device'),
+      count('rollout.rollback.finished'),
+    ]).toEqual([1, 4, 1]);
+    const started = (await h.eventLog.read('rollout', rolloutId)).find(
+      ({ event }) => event.type === 'rollout.rollback.started',
+    );
+    expect(started?.event.data).toEqual({ by: 'rm-alice', devices: 4 });
+
+    const status = await control('rollout', 'status', rolloutId);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout.split('\n')[0]).toBe(`rollout ${rolloutId} of ${bad}: rolled_back`);
+    expect(status.stdout).toMatch(
+      /rolled back after it ended, by rm-alice at \S+: 3 back on their previous revision, 1 unchanged/,
+    );
+    const json = JSON.parse((await control('rollout', 'status', rolloutId, '--json')).stdout) as unknown;
+    expect(json).toMatchObject({ status: 'rolled_back', rollback: { by: 'rm-alice', state: 'finished' } });
+
+    // A second rollback is refused and changes nothing.
+    const again = await control('rollout', 'rollback', rolloutId, '--by', 'rm-bob');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(
+      new RegExp(
+        `^uproll: ALREADY_ROLLED_BACK: rollout ${rolloutId} was rolled back after it ended, by rm-alice`,
+      ),
+    );
+    expect(await rolloutEvents(rolloutId)).toEqual(types);
+    expect(four.map((d) => fleet.revisionOf(d))).toEqual([good, good, good, newer]);
+  });
+});
+
+describe('when the rollout rolled its devices back itself before it ended', () => {
+  it('rollback is refused: there is nothing left to roll back', async () => {
+    const two = devices.slice(4, 6);
+    const good = await release('good', 1);
+    await rollOut(good, two);
+    const crashy = await release('crashy', 2);
+    crashing.add(crashy);
+    const rolloutId = await rollOut(
+      crashy,
+      two,
+      { waves: { percentages: [100] }, gate: { maxFailureRate: 0.1 }, onBreach: 'abort_and_rollback' },
+      { status: 'rolled_back', counts: { committed: 0, rolledBack: 2, failed: 0 } },
+    );
+
+    const again = await control('rollout', 'rollback', rolloutId, '--by', 'rm-alice');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toBe(
+      `uproll: ALREADY_ROLLED_BACK: rollout ${rolloutId} ended rolled back: its devices went back to their previous revision then`,
+    );
+    expect(await rolloutEvents(rolloutId)).not.toContain('rollout.rollback.started');
+    expect(two.map((d) => fleet.revisionOf(d))).toEqual([good, good]);
+  });
+});
+
+describe('when the rollout was never started', () => {
+  it('rollback says so with a code', async () => {
+    const rolledBack = await control('rollout', 'rollback', uniqueId('nosuch'), '--by', 'rm-alice');
+    expect(rolledBack.status).toBe(1);
+    expect(rolledBack.stderr).toMatch(/^uproll: ROLLOUT_NOT_FOUND: rollout nosuch-\S+ does not exist/);
+  });
+});
