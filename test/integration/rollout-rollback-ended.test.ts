@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../cli/main.ts';
-import type { RolloutPolicyInput } from '../../core/index.ts';
+import type { DomainEvent, RolloutPolicyInput } from '../../core/index.ts';
+import { DeviceLeases } from '../../services/nats/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import type { RolloutResult } from '../../workflows/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
@@ -14,7 +16,7 @@ import { startHarness, uniqueId, type Harness } from './harness.ts';
 let h: Harness;
 let fleet: ProtocolFleet;
 let devices: string[];
-/** Revisions whose health check fails on the last device. */
+/** Revisions whose health check fails on the sixth device. */
 const crashing = new Set<string>();
 
 beforeAll(async () => {
@@ -26,7 +28,7 @@ beforeAll(async () => {
     repos: h.repos,
     stateDir: h.stateDir,
     natsUrl: h.addresses.nats,
-    unhealthy: (deviceId, revision) => crashing.has(revision) && deviceId === devices.at(-1),
+    unhealthy: (deviceId, revision) => crashing.has(revision) && deviceId === devices[5],
   }));
 }, 120_000);
 afterAll(async () => {
@@ -147,6 +149,59 @@ describe('when the rollout rolled its devices back itself before it ended', () =
     expect(await rolloutEvents(rolloutId)).not.toContain('rollout.rollback.started');
     expect(two.map((d) => fleet.revisionOf(d))).toEqual([good, good]);
   });
+});
+
+describe('while a rollback after the end runs', () => {
+  it(
+    'holds its devices: another rollout skips them; one that does not answer is reported failed (exit 3)',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      // A rollout only the event log knows (Temporal forgot it: past its retention), which
+      // committed a device that no longer answers.
+      const rolloutId = uniqueId('logonly');
+      const ghost = uniqueId('ghost');
+      await h.repos.enroll(ghost);
+      const append = (event: DomainEvent) =>
+        h.eventLog.append(event, { msgId: `${event.aggregateId}/${event.type}` });
+      const at = new Date().toISOString();
+      await append({ aggregate: 'rollout', aggregateId: rolloutId, type: 'rollout.started', at, data: {} });
+      await append({
+        aggregate: 'device',
+        aggregateId: ghost,
+        type: 'device.update.committed',
+        at,
+        data: {
+          rolloutId,
+          rollout: rolloutId,
+          revision: 'rev-ghost',
+          workflowId: `device-update/${ghost}/${rolloutId}`,
+        },
+      });
+      await append({ aggregate: 'rollout', aggregateId: rolloutId, type: 'rollout.completed', at, data: {} });
+
+      const running = control('rollout', 'rollback', rolloutId, '--by', 'rm-alice');
+      const leases = new DeviceLeases(h.nc);
+      await eventually(
+        'the rollback to hold the device',
+        async () => (await leases.holder(ghost)) === rolloutId,
+      );
+      const other = await startRollout(h.client, {
+        rolloutId: uniqueId('other'),
+        revision: await release('other', 1),
+        target: { devices: [ghost] },
+        policy: { offline: { afterMs: 2000 } },
+      });
+      expect(await other.result()).toMatchObject({ status: 'completed', skipped: 1 });
+      expect(await leases.holder(ghost)).toBe(rolloutId);
+
+      const done = await running;
+      expect(done.status, done.stderr).toBe(3);
+      expect(done.stdout).toContain(`${ghost}  failed  from rev-ghost: DEVICE_UNREACHABLE`);
+      expect(await leases.holder(ghost)).toBeUndefined();
+    },
+  );
 });
 
 describe('when the rollout was never started', () => {
