@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../cli/main.ts';
 import type { DomainEvent, RolloutPolicyInput } from '../../core/index.ts';
 import { DeviceLeases } from '../../services/nats/index.ts';
+import { emptyProjections, foldEvents } from '../../services/projections/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import type { RolloutResult } from '../../workflows/index.ts';
@@ -104,6 +105,14 @@ describe('when a rollout has completed', () => {
       ({ event }) => event.type === 'rollout.rollback.started',
     );
     expect(started?.event.data).toEqual({ by: 'rm-alice', devices: 4 });
+
+    // The rollout projection, folded from the events as they are on the log.
+    const projected = foldEvents(emptyProjections(), await h.eventLog.read('rollout', rolloutId));
+    expect(projected.rollouts[rolloutId]).toMatchObject({
+      status: 'rolled_back',
+      rolledBackBy: 'rm-alice',
+      rollbackCounts: { rolled_back: 3, unchanged: 1, busy: 0, failed: 0 },
+    });
 
     const status = await control('rollout', 'status', rolloutId);
     expect(status.status, status.stderr).toBe(0);
