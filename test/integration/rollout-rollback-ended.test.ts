@@ -105,6 +105,20 @@ describe('when a rollout has completed', () => {
       ({ event }) => event.type === 'rollout.rollback.started',
     );
     expect(started?.event.data).toEqual({ by: 'rm-alice', devices: 4 });
+    const first = (await h.eventLog.read('rollout', rolloutId)).find(
+      ({ event }) =>
+        event.type === 'rollout.rollback.device' &&
+        (event.data as { deviceId?: string }).deviceId === four[0],
+    );
+    // Where the log said it was before, and where the device says it went.
+    expect(first?.event.data).toEqual({
+      by: 'rm-alice',
+      deviceId: four[0],
+      outcome: 'rolled_back',
+      from: bad,
+      previous: good,
+      runs: good,
+    });
 
     // The rollout projection, folded from the events as they are on the log.
     const projected = foldEvents(emptyProjections(), await h.eventLog.read('rollout', rolloutId));
