@@ -9,6 +9,7 @@ import {
   type DeviceUpdateEvent,
   type DomainEvent,
   type RollbackReply,
+  type RolloutCommit,
   type RolloutTarget,
   type UpdateCommand,
 } from '../core/index.ts';
@@ -34,6 +35,8 @@ export interface ActivityDeps {
   };
   /** What the devices' heartbeats said: when each was last heard of, its time zone. */
   presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
+  /** The devices a rollout left on its revision, from the event log (for a rollback after it ended). */
+  rolloutCommits?: (rolloutId: string) => Promise<RolloutCommit[]>;
   /** One round of the metadata freshness job; absent on workers without online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
 }
@@ -128,6 +131,15 @@ export function createActivities(deps: ActivityDeps) {
           );
         if (reply.revision) await releasesOf(deps).assign(deviceId, reply.revision);
         return { rolledBack: reply.rolledBack, revision: reply.revision };
+      });
+    },
+
+    /** The devices a rollout that ended left on its revision, and what each ran before (event log). */
+    rolloutCommits(rolloutId: string): Promise<RolloutCommit[]> {
+      return withCodedFailures(async () => {
+        if (!deps.rolloutCommits)
+          throw new UprollError('INVALID_INPUT', 'this worker cannot read the event log for rollbacks');
+        return deps.rolloutCommits(rolloutId);
       });
     },
 

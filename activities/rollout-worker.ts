@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { DeviceCommands, DeviceLeases, EventLog, readPresence } from '../services/nats/index.ts';
+import { readRolloutCommits } from '../services/projections/index.ts';
 import { createUprollWorker } from '../services/temporal/index.ts';
 import { createActivities, type ActivityDeps } from './index.ts';
 
@@ -41,6 +42,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     },
     eventLog: new EventLog(options.nc),
     presence: { of: (deviceIds) => readPresence(options.nc, deviceIds) },
+    rolloutCommits: (rolloutId) => readRolloutCommits(options.nc, rolloutId),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),
   });

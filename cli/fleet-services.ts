@@ -8,7 +8,7 @@ import { startReportListener, type DirectorRepository } from '../services/direct
 import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
 import { startProjector } from '../services/projections/index.ts';
-import { isRolloutRunning } from '../services/temporal/index.ts';
+import { isRolloutActive } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
 /** Where a deployment's Temporal and NATS are, and the services' NATS nkey seed. */
@@ -119,7 +119,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
           commandTimeoutMs: options.commandTimeoutMs,
           ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
           ...(options.releases ? { releases: options.releases } : {}),
-          isRolloutActive: (rolloutId) => isRolloutRunning(client, rolloutId),
+          isRolloutActive: (rolloutId) => isRolloutActive(client, rolloutId),
           ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
         });
       },

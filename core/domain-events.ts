@@ -52,5 +52,9 @@ export type RolloutEventType =
   | 'rollout.offline.returned'
   | 'rollout.soak.regressed'
   | 'rollout.rolled_back'
+  // The rollback of a rollout that had ended (workflows/rollback.ts), with who asked.
+  | 'rollout.rollback.started'
+  | 'rollout.rollback.device'
+  | 'rollout.rollback.finished'
   | 'rollout.completed';
 export type RolloutEvent = DomainEvent<RolloutEventType, Record<string, unknown> & { by?: string }>;

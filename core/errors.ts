@@ -40,6 +40,8 @@ export type UprollErrorCode =
   | 'EVENT_CONFLICT'
   /** A rollout with this id was started before (ids are never used twice, even after it ended). */
   | 'ROLLOUT_EXISTS'
+  /** The rollout was rolled back already (while it ran, or after it ended): its devices left its revision. */
+  | 'ALREADY_ROLLED_BACK'
   // Trust (TUF / Uptane): each code names the attack a failed check indicates.
   /** Metadata is malformed, of the wrong `_type`, or of an unsupported spec version. */
   | 'BAD_METADATA'

@@ -9,6 +9,7 @@ import {
   type RolloutTarget,
 } from '../../core/index.ts';
 import { requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
+import { EventLog } from '../../services/nats/index.ts';
 import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
   abortRolloutUpdate,
@@ -24,6 +25,7 @@ import { withServiceNats } from './events.ts';
 import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
 import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 import { actorOf } from '../audit.ts';
+import { rollBackEnded, rollbackAfterEndOf, rollbackLine } from './rollout-rollback.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -157,17 +159,30 @@ export const rolloutStatus: Command = {
     const rolloutId = requireId(positionals);
     return withTemporal(values, async (client) => {
       const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
-      if (values.json) io.out(JSON.stringify(progress));
-      else printProgress(progress, io);
+      const rollback = await withServiceNats(values, async (nc) =>
+        rollbackAfterEndOf(await new EventLog(nc).read('rollout', rolloutId)),
+      );
+      // Temporal's rollout ended before its rollback; the event log knows what came after.
+      const shown =
+        rollback?.state === 'finished' ? { ...progress, status: 'rolled_back' as const } : progress;
+      if (values.json) io.out(JSON.stringify(rollback ? { ...shown, rollback } : shown));
+      else {
+        printProgress(shown, io);
+        if (rollback) io.out(rollbackLine(rollback));
+      }
       return 0;
     });
   },
 };
 
-/** pause, resume and abort: one Update each, refused with a reason when it does not apply. */
+/**
+ * pause, resume, abort and rollback: one Update each, refused with a reason
+ * when it does not apply; `whenEnded` takes over once the rollout has ended.
+ */
 function controlCommand(
   verb: 'pause' | 'resume' | 'abort' | 'rollback',
   update: typeof pauseRolloutUpdate,
+  whenEnded?: typeof rollBackEnded,
 ): Command {
   return {
     name: `rollout ${verb}`,
@@ -178,17 +193,18 @@ function controlCommand(
     },
     run({ values, positionals }, io) {
       const rolloutId = requireId(positionals);
+      const by = actorOf(values);
       return withTemporal(values, async (client) => {
         try {
-          const progress = await rolloutHandle(client, rolloutId).executeUpdate(update, {
-            args: [actorOf(values)],
-          });
+          const progress = await rolloutHandle(client, rolloutId).executeUpdate(update, { args: [by] });
           if (values.json) io.out(JSON.stringify(progress));
           else printProgress(progress, io);
           return 0;
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError)
             throw new UprollError('COMMAND_REJECTED', err.cause?.message ?? err.message);
+          if (err instanceof WorkflowNotFoundError && whenEnded)
+            return whenEnded(values, client, rolloutId, by, io);
           if (err instanceof WorkflowNotFoundError)
             throw new UprollError('COMMAND_REJECTED', `rollout ${rolloutId} has ended or does not exist`);
           throw err;
@@ -200,9 +216,15 @@ function controlCommand(
 export const rolloutPause = controlCommand('pause', pauseRolloutUpdate);
 export const rolloutResume = controlCommand('resume', resumeRolloutUpdate);
 export const rolloutAbort = controlCommand('abort', abortRolloutUpdate);
-export const rolloutRollback = {
-  ...controlCommand('rollback', rollbackRolloutUpdate),
-  summary: 'Abort a rollout and return every device it committed to its previous revision.',
+export const rolloutRollback: Command = {
+  ...controlCommand('rollback', rollbackRolloutUpdate, rollBackEnded),
+  summary: 'Return every device a rollout committed to its previous revision (a running one is aborted).',
+  details:
+    'A running or paused rollout is aborted and rolls its devices back itself. A rollout that has ended\n' +
+    '(completed or aborted) is rolled back by rollback/ROLLOUT_ID, which waits for it: each device the\n' +
+    'event log says it left on its revision goes back to the one before (a device that moved on since is\n' +
+    'left alone). Once only: a rollout rolled back before is refused (ALREADY_ROLLED_BACK).\n' +
+    'Exit codes after the end: 0 every device went back or was left alone, 3 some were busy or failed.',
 };
 
 export const rolloutRetryFailed: Command = {

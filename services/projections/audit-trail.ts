@@ -70,6 +70,22 @@ function summarize(type: string, data: Record<string, unknown>): string {
         .filter(Boolean)
         .join(': ');
     }
+    case 'rollout.rollback.started':
+      return `${byPrefix(by)}${text(data['devices']) ?? '?'} devices to return to their previous revision`;
+    case 'rollout.rollback.device': {
+      const runs = text(data['runs']);
+      const reason = errorText(data['reason']);
+      return (
+        `device ${text(data['deviceId']) ?? '?'} ${text(data['outcome']) ?? '?'}, from ${text(data['from']) ?? '?'}` +
+        (runs ? `, runs ${runs}` : '') +
+        (reason ? `: ${reason}` : '')
+      );
+    }
+    case 'rollout.rollback.finished': {
+      const c = isRecord(data['counts']) ? data['counts'] : {};
+      const n = (key: string) => text(c[key]) ?? '?';
+      return `${byPrefix(by)}${n('rolled_back')} rolled back, ${n('unchanged')} unchanged, ${n('busy')} busy, ${n('failed')} failed`;
+    }
     case 'device.report.accepted': {
       const revision = text(data['revision']);
       return `counter ${text(data['counter']) ?? '?'}${revision ? `, runs ${revision}` : ''}`;

@@ -19,3 +19,4 @@ export {
 } from './kv-store.ts';
 export { DEFAULT_PROJECTOR, startProjector, type Projector, type ProjectorOptions } from './projector.ts';
 export { rebuildProjections, type RebuildResult } from './rebuild.ts';
+export { readRolloutCommits } from './rollout-commits.ts';

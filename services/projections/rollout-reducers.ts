@@ -129,6 +129,21 @@ export const rolloutReducers: Readonly<Record<string, RolloutReducer>> = {
   'rollout.rolled_back': on(endSchema, (view, data, at) =>
     withCounts({ ...view, status: 'rolled_back', endedAt: at }, data),
   ),
+  // The rollback after the end: the rollout ended before it began, its devices left its revision after.
+  'rollout.rollback.started': on(z.object({ by: z.string() }), (view, data) => ({
+    ...view,
+    rolledBackBy: data.by,
+  })),
+  'rollout.rollback.finished': on(
+    z.object({ by: z.string(), counts: z.record(z.string(), z.int().min(0)) }),
+    (view, data, at) => ({
+      ...view,
+      status: 'rolled_back',
+      rolledBackBy: data.by,
+      rolledBackAt: at,
+      rollbackCounts: data.counts,
+    }),
+  ),
   'rollout.completed': on(endSchema, (view, data, at) =>
     withCounts({ ...view, status: 'completed', endedAt: at }, data),
   ),

@@ -40,6 +40,11 @@ export interface RolloutView {
   securityAlerts: { deviceId: string; code: string }[];
   policyChangedBy?: string;
   endedAt?: string;
+  /** Who rolled the rollout back after it ended (workflows/rollback.ts), once it began. */
+  rolledBackBy?: string;
+  /** When that rollback finished, and what its devices did (rolled_back, unchanged, busy, failed). */
+  rolledBackAt?: string;
+  rollbackCounts?: Record<string, number>;
   /** `at` of the last event applied. */
   updatedAt: string;
   lastSequence: number;

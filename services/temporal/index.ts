@@ -4,3 +4,4 @@ export * from './device-updates.ts';
 export * from './runtime.ts';
 export * from './schedules.ts';
 export * from './rollouts.ts';
+export * from './rollbacks.ts';

@@ -63,6 +63,42 @@ describe('audit trail lines', () => {
       },
       'rollout ro-1, revision rev-2, deployment a: HEALTH_CHECK_FAILED: exit 1',
     ],
+    [
+      'rollout',
+      'rollout.rollback.started',
+      { by: 'rm-alice', devices: 4 },
+      'by rm-alice: 4 devices to return to their previous revision',
+    ],
+    [
+      'rollout',
+      'rollout.rollback.device',
+      {
+        by: 'rm-alice',
+        deviceId: 'd1',
+        outcome: 'rolled_back',
+        from: 'rev-2',
+        previous: 'rev-1',
+        runs: 'rev-1',
+      },
+      'device d1 rolled_back, from rev-2, runs rev-1',
+    ],
+    [
+      'rollout',
+      'rollout.rollback.device',
+      {
+        deviceId: 'd2',
+        outcome: 'failed',
+        from: 'rev-2',
+        reason: { code: 'DEVICE_UNREACHABLE', message: 'no answer' },
+      },
+      'device d2 failed, from rev-2: DEVICE_UNREACHABLE: no answer',
+    ],
+    [
+      'rollout',
+      'rollout.rollback.finished',
+      { by: 'rm-alice', counts: { rolled_back: 3, unchanged: 1, busy: 0, failed: 0 } },
+      'by rm-alice: 3 rolled back, 1 unchanged, 0 busy, 0 failed',
+    ],
     ['device', 'device.report.accepted', { counter: 4 }, 'counter 4'],
     ['api', 'api.token.issued', { role: 'viewer' }, '{"role":"viewer"}'],
   ] as const)('describe %s event %s', (aggregate, type, data, summary) => {

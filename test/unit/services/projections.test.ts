@@ -154,6 +154,24 @@ describe('rollout progress', () => {
     expect(l.fold().rollouts['ro-1']).toMatchObject({ status: 'completed', skipped: 1 });
   });
 
+  it('is rolled back once the rollback after its end finished, by whom and when', () => {
+    const l = log();
+    started(l);
+    l.rollout('ro-1', 'completed', { counts: { committed: 2, rolledBack: 0, failed: 0 } });
+    l.rollout('ro-1', 'rollback.started', { by: 'frank', devices: 2 });
+    expect(l.fold().rollouts['ro-1']).toMatchObject({ status: 'completed', rolledBackBy: 'frank' });
+    const counts = { rolled_back: 2, unchanged: 0, busy: 0, failed: 0 };
+    l.rollout('ro-1', 'rollback.device', { by: 'frank', deviceId: 'd1', outcome: 'rolled_back' });
+    l.rollout('ro-1', 'rollback.finished', { by: 'frank', counts });
+    expect(l.fold().rollouts['ro-1']).toMatchObject({
+      status: 'rolled_back',
+      rolledBackBy: 'frank',
+      rolledBackAt: l.at(5),
+      rollbackCounts: counts,
+      endedAt: l.at(2),
+    });
+  });
+
   it('ends completed with the counts it reports', () => {
     const l = log();
     started(l);
