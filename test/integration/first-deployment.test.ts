@@ -82,7 +82,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('a first real deployment, step by step as the README says', () => {
-  it('keys, serve, provisioned agents, a staged rollout and the audit trail', async () => {
+  it('keys, serve, provisioned agents, a staged rollout, a rollback after the end, the audit trail', async () => {
     const keys = await uproll(
       ...[
         'keys',
@@ -167,6 +167,29 @@ describe('a first real deployment, step by step as the README says', () => {
       ['dev-b', 'committed'],
     ]);
 
+    // A release found bad after its rollout ended is rolled back: every device it moved goes back.
+    await release('app-2.0', 2);
+    const second = await uproll(
+      ...[
+        'rollout',
+        'start',
+        'r-2',
+        '--revision',
+        'app-2.0',
+        '--hardware-id',
+        'rpi4',
+        '--canary',
+        '1',
+        '--wait',
+      ],
+    );
+    expect(second.status, second.stdout + second.stderr).toBe(0);
+    const rollback = await uproll('rollout', 'rollback', 'r-2');
+    expect(rollback.status, rollback.stdout + rollback.stderr).toBe(0);
+    await eventually('the fleet view to show both devices back on app-1.0', async () =>
+      Object.values(await devices()).every((d) => d.committedRevision === 'app-1.0'),
+    );
+
     const trail = await uproll('events', 'tail', '--aggregate', 'repository', '--json');
     const events = trail.stdout
       .trim()
@@ -175,6 +198,7 @@ describe('a first real deployment, step by step as the README says', () => {
     expect(events.map((e) => [e.aggregateId, e.type, e.data.by])).toEqual([
       ['image', 'repository.keys.created', 'alice@example.com'],
       ['director', 'repository.keys.created', 'alice@example.com'],
+      ['image', 'repository.revision.published', 'alice@example.com'],
       ['image', 'repository.revision.published', 'alice@example.com'],
     ]);
 
