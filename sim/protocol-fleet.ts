@@ -33,7 +33,8 @@ const HEALTHY_PHASES: readonly DevicePhase[] = [
   'committed',
 ];
 const UNHEALTHY_PHASES: readonly DevicePhase[] = ['downloaded', 'verified', 'installed', 'rolled_back'];
-const PUBLISH_ATTEMPTS = 5;
+/** A device keeps a report until JetStream has it (the agent keeps it on disk): this long at most, in a test. */
+const PUBLISH_GIVE_UP_MS = 60_000;
 
 /** A device's primary ECU and its key, which signs its version reports. */
 export interface DeviceKeys {
@@ -268,17 +269,19 @@ async function report(
 ): Promise<void> {
   const { deviceId } = device;
   const store = async (subject: string, body: string, msgID: string) => {
+    const giveUpAt = performance.now() + PUBLISH_GIVE_UP_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         await js.publish(subject, body, { msgID, timeout: 10_000 });
         counts.reports += 1;
         return true;
       } catch {
-        if (attempt >= PUBLISH_ATTEMPTS) {
+        // Through a NATS restart (JetStream recovering its streams on a loaded machine can take a while).
+        if (performance.now() > giveUpAt) {
           counts.lost += 1;
           return false;
         }
-        await sleep(200 * attempt);
+        await sleep(Math.min(200 * attempt, 2000));
       }
     }
   };
