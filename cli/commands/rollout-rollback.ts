@@ -5,6 +5,7 @@ import { startRollback } from '../../services/temporal/index.ts';
 import type { RollbackInput, RollbackOutcome, RollbackResult } from '../../workflows/index.ts';
 import type { Io } from '../command.ts';
 import { withServiceNats } from './events.ts';
+import { taskQueueOf } from '../task-queue.ts';
 
 /** One rollback after the rollout ended (the first, or a retry), from the rollout's events. */
 export interface RollbackAttempt {
@@ -77,7 +78,7 @@ export function rollBackEnded(
         `rollout ${rolloutId} ended rolled back: its devices went back to their previous revision then`,
       );
     const input = retry && before ? retryOf(rolloutId, by, before) : { rolloutId, by };
-    const result = await (await startRollback(client, input)).result();
+    const result = await (await startRollback(client, input, { taskQueue: taskQueueOf(values) })).result();
     if (values.json) io.out(JSON.stringify(result));
     else printRollback(result, io);
     return result.counts.busy + result.counts.failed > 0 ? 3 : 0;

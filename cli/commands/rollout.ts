@@ -26,6 +26,7 @@ import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from '.
 import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 import { actorOf } from '../audit.ts';
 import { rollBackEnded, rollbackAfterEndOf, rollbackLines } from './rollout-rollback.ts';
+import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -112,6 +113,7 @@ export const rolloutStart: Command = {
     ROLLOUT_EXIT_HELP,
   options: {
     ...locationOptions,
+    ...taskQueueOption,
     revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
     ...targetOptions,
     ...policyOptions,
@@ -130,13 +132,11 @@ export const rolloutStart: Command = {
     const policy = await policyOf(values);
     await preflight(values, rolloutId, revision, target);
     return withTemporal(values, async (client) => {
-      const handle = await startRollout(client, {
-        rolloutId,
-        revision,
-        target,
-        policy,
-        startedBy: actorOf(values),
-      });
+      const handle = await startRollout(
+        client,
+        { rolloutId, revision, target, policy, startedBy: actorOf(values) },
+        { taskQueue: taskQueueOf(values) },
+      );
       if (!values['wait']) {
         io.out(
           values.json
@@ -230,6 +230,7 @@ export const rolloutRollback: Command = {
     'Exit codes after the end: 0 every device asked went back or was left alone, 3 some were busy or failed.',
   options: {
     ...rollbackControl.options,
+    ...taskQueueOption,
     retry: {
       type: 'boolean',
       description: 'after a rollback after the end: ask again the devices it could not return',
@@ -255,6 +256,7 @@ export const rolloutRetryFailed: Command = {
     ROLLOUT_EXIT_HELP,
   options: {
     ...locationOptions,
+    ...taskQueueOption,
     as: { type: 'string', description: 'id of the new rollout' },
     ...policyOptions,
     by: { type: 'string', description: 'who starts it, for the audit trail (required; or set $UPROLL_BY)' },
@@ -282,13 +284,17 @@ export const rolloutRetryFailed: Command = {
         typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
       const policy = await policyOf(values);
       await preflight(values, retryId, progress.revision, { devices });
-      const handle = await startRollout(client, {
-        rolloutId: retryId,
-        revision: progress.revision,
-        target: { devices },
-        policy,
-        startedBy: actorOf(values),
-      });
+      const handle = await startRollout(
+        client,
+        {
+          rolloutId: retryId,
+          revision: progress.revision,
+          target: { devices },
+          policy,
+          startedBy: actorOf(values),
+        },
+        { taskQueue: taskQueueOf(values) },
+      );
       if (!values['wait']) {
         io.out(
           values.json

@@ -4,7 +4,7 @@ import { assertToken, UprollError } from '../../core/index.ts';
 import type { RollbackInput, RollbackResult } from '../../workflows/index.ts';
 import { isRolloutRunning } from './rollouts.ts';
 import { rolloutIdKey } from './search-attributes.ts';
-import { TASK_QUEUE } from './worker.ts';
+import { TASK_QUEUE, type StartOptions } from './worker.ts';
 
 export type RollbackHandle = WorkflowHandle<(input: RollbackInput) => Promise<RollbackResult>>;
 
@@ -31,12 +31,16 @@ export function rollbackWorkflowId(rolloutId: string, attempt = 1): string {
  * or after it completed. One that failed or was terminated may be run again:
  * the devices it did roll back are left alone the second time.
  */
-export async function startRollback(client: Client, input: RollbackInput): Promise<RollbackHandle> {
+export async function startRollback(
+  client: Client,
+  input: RollbackInput,
+  options: StartOptions = {},
+): Promise<RollbackHandle> {
   try {
     return await client.workflow.start<(input: RollbackInput) => Promise<RollbackResult>>(
       'rollbackWorkflow',
       {
-        taskQueue: TASK_QUEUE,
+        taskQueue: options.taskQueue ?? TASK_QUEUE,
         workflowId: rollbackWorkflowId(input.rolloutId, input.attempt),
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [input],

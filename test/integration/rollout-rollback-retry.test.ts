@@ -10,14 +10,16 @@ import { startHarness, uniqueId, type Harness } from './harness.ts';
 
 // A rollback after the end that could not reach a device (it was offline), retried through the
 // CLI once the device is back: only that device is asked again, under rollback/<id>/2, with
-// events of its own; status and watch show both rollbacks.
+// events of its own; status and watch show both rollbacks. The worker polls a task queue of this
+// file's own, and the CLI starts the rollbacks there (--task-queue), as a deployment's would.
+const taskQueue = uniqueId('rollback-retry');
 let h: Harness;
 let fleet: ProtocolFleet;
 let devices: string[];
 const offline = new Set<string>();
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ taskQueue });
   await h.startWorker();
   ({ devices, fleet } = await startFleetOf({
     count: 3,
@@ -35,7 +37,8 @@ afterAll(async () => {
 
 async function control(...argv: string[]) {
   const io = captureIo();
-  const status = await cli([...argv, '--state-dir', h.stateDir], io);
+  const queue = argv[1] === 'rollback' ? ['--task-queue', taskQueue] : [];
+  const status = await cli([...argv, ...queue, '--state-dir', h.stateDir], io);
   return { status, stdout: io.stdout(), stderr: io.stderr() };
 }
 
@@ -43,12 +46,11 @@ async function completedRollout(releaseCounter: number): Promise<{ rolloutId: st
   const revision = uniqueId('rev');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter });
   const rolloutId = uniqueId('ro');
-  const handle = await startRollout(h.client, {
-    rolloutId,
-    revision,
-    target: { devices },
-    policy: { canary: 1 },
-  });
+  const handle = await startRollout(
+    h.client,
+    { rolloutId, revision, target: { devices }, policy: { canary: 1 } },
+    { taskQueue },
+  );
   expect(await handle.result()).toMatchObject({ status: 'completed' });
   return { rolloutId, revision };
 }
@@ -81,7 +83,7 @@ describe('when a rollback after the end could not reach a device', () => {
     ]);
     expect(devices.map((d) => fleet.revisionOf(d))).toEqual([good, good, good]);
     const described = await h.client.workflow.getHandle(`rollback/${rolloutId}/2`).describe();
-    expect(described.status.name).toBe('COMPLETED');
+    expect(described).toMatchObject({ status: { name: 'COMPLETED' }, taskQueue });
 
     const events = (await h.eventLog.read('rollout', rolloutId)).map(({ event }) => event);
     const retryEvents = events.filter((e) => (e.data as { attempt?: number }).attempt === 2);
