@@ -2,9 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../cli/main.ts';
 import { emptyProjections, foldEvents } from '../../services/projections/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
+import type { RolloutPolicyInput } from '../../core/index.ts';
+import { DeviceLeases } from '../../services/nats/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
+import type { RolloutResult } from '../../workflows/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
@@ -42,17 +46,22 @@ async function control(...argv: string[]) {
   return { status, stdout: io.stdout(), stderr: io.stderr() };
 }
 
-async function completedRollout(releaseCounter: number): Promise<{ rolloutId: string; revision: string }> {
+async function completedRollout(
+  releaseCounter: number,
+  target: readonly string[] = devices,
+  policy: RolloutPolicyInput = { canary: 1 },
+): Promise<{ rolloutId: string; revision: string; result: RolloutResult }> {
   const revision = uniqueId('rev');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter });
   const rolloutId = uniqueId('ro');
   const handle = await startRollout(
     h.client,
-    { rolloutId, revision, target: { devices }, policy: { canary: 1 } },
+    { rolloutId, revision, target: { devices: [...target] }, policy },
     { taskQueue },
   );
-  expect(await handle.result()).toMatchObject({ status: 'completed' });
-  return { rolloutId, revision };
+  const result = await handle.result();
+  expect(result).toMatchObject({ status: 'completed' });
+  return { rolloutId, revision, result };
 }
 
 describe('when a rollback after the end could not reach a device', () => {
@@ -135,4 +144,38 @@ describe('when a rollout was not rolled back after it ended', () => {
       'rollout.rollback.started',
     );
   });
+});
+
+describe('while a rollback retry runs', () => {
+  it(
+    'holds its devices as the first rollback does: another rollout skips them',
+    { timeout: 180_000 },
+    async () => {
+      const [device] = devices as [string];
+      await completedRollout(4, [device]);
+      const { rolloutId, revision: bad } = await completedRollout(5, [device]);
+      offline.add(device);
+      try {
+        expect((await control('rollout', 'rollback', rolloutId, '--by', 'rm-alice')).status).toBe(3);
+
+        // Still away: the retry holds the device while it asks it, and a rollout started meanwhile
+        // skips it (the retry's rollout is active, though its first rollback ended).
+        const retrying = control('rollout', 'rollback', rolloutId, '--retry', '--by', 'rm-bob');
+        const leases = new DeviceLeases(h.nc);
+        await eventually(
+          'the retry to hold the device',
+          async () => (await leases.holder(device)) === rolloutId,
+        );
+        const other = await completedRollout(6, [device], { offline: { afterMs: 2000 } });
+        expect(other.result).toMatchObject({ skipped: 1 });
+
+        const retried = await retrying;
+        expect(retried.status, retried.stderr).toBe(3);
+        expect(retried.stdout).toContain(`${device}  failed  from ${bad}: DEVICE_UNREACHABLE`);
+        expect(fleet.revisionOf(device)).toBe(bad);
+      } finally {
+        offline.delete(device);
+      }
+    },
+  );
 });
