@@ -218,3 +218,26 @@ describe('when a Director root proposal names keys it cannot', () => {
     expect(await exists(proposal)).toBe(false);
   });
 });
+
+describe('when a complete Director root proposal is published with a wrong online passphrase', () => {
+  it('fails before anything is written: the Director and its devices still serve root v1', async () => {
+    const [holder] = await directorRoots();
+    const proposal = join(cli.stateDir, 'director-root-2.json');
+    const ceremony = (...argv: string[]) => cli.run('keys', 'root', ...argv, '--repository', 'director');
+    expect((await ceremony('propose', '--out', proposal)).status).toBe(0);
+    const signed = await ceremony(
+      ...['sign', proposal, '--key', holder!.keyId.slice(0, 16), '--passphrase-env', OFFLINE_ENV],
+    );
+    expect(signed.status, signed.stderr).toBe(0);
+    expect((await ceremony('status', proposal)).status).toBe(0);
+
+    process.env['TEST_WRONG_PASSPHRASE'] = 'not the online passphrase';
+    const published = await ceremony('publish', proposal, '--passphrase-env', 'TEST_WRONG_PASSPHRASE');
+    expect(published.status).toBe(1);
+    expect(published.stderr).toMatch(/^uproll: WRONG_PASSPHRASE: /);
+    expect(await exists(join(cli.stateDir, 'director', 'root', '2.root.json'))).toBe(false);
+    expect(await exists(join(cli.stateDir, 'director', 'devices', DEVICE, 'metadata', '2.root.json'))).toBe(
+      false,
+    );
+  });
+});
