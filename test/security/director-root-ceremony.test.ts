@@ -114,6 +114,11 @@ describe('when the Director root changes through the ceremony', () => {
     const proposal = join(cli.stateDir, 'director-root-2.json');
     const ceremony = (...argv: string[]) => cli.run('keys', 'root', ...argv, '--repository', 'director');
 
+    // A root key in the served root cannot just be revoked: it leaves through the ceremony first.
+    const early = await cli.run('keys', 'revoke', removed!.keyId.slice(0, 16), ...BOTH_PASSPHRASES);
+    expect(early.stderr).toMatch(
+      /^uproll: INVALID_INPUT: Director root key [0-9a-f]{16} is in the current root/,
+    );
     const proposed = await ceremony(
       ...['propose', '--out', proposal, '--remove', removed!.keyId.slice(0, 16), '--threshold', 'root=2'],
     );
@@ -142,6 +147,18 @@ describe('when the Director root changes through the ceremony', () => {
     expect(published).toMatchObject({ status: 0, stdout: 'published director root v2' });
     const root = await cli.metadata('2.root.json', 'director');
     expect(root.roles['root']?.keyids.sort()).toEqual(staying.map((k) => k.keyId).sort());
+    // Someone copies the removed key while it still opens; out of the root now, it is revoked for good.
+    const store = new KeyStore(join(cli.stateDir, 'keys'), { clock: () => new Date() });
+    const stolen = await store.signer(removed!.keyId, 'offline passphrase');
+    const revoked = await cli.run(
+      'keys',
+      'revoke',
+      removed!.keyId.slice(0, 16),
+      '--reason',
+      'left root v2',
+      ...BOTH_PASSPHRASES,
+    );
+    expect(revoked).toMatchObject({ status: 0, stdout: `revoked ${removed!.keyId} (root): left root v2` });
     expect(await auditTrail()).toEqual(
       expect.arrayContaining([
         'repository.root.proposed director uproll-tests',
@@ -162,8 +179,8 @@ describe('when the Director root changes through the ceremony', () => {
 
     // Whoever still holds the removed key serves a root v3 that gives it every role again.
     await releaseAndAssign('3.0');
-    const store = new KeyStore(join(cli.stateDir, 'keys'), { clock: () => new Date() });
-    const stolen = await store.signer(removed!.keyId, 'offline passphrase');
+    // The key store refuses the revoked key now; the copy taken before signs all the same.
+    await expect(store.signer(removed!.keyId, 'offline passphrase')).rejects.toThrowWithCode('KEY_REVOKED');
     const current = await readFile(join(cli.stateDir, 'director', 'root', '2.root.json'));
     const forged = await signRootProposal(
       await proposeRoot(current, {
