@@ -64,7 +64,7 @@ export function rollBackEnded(
         'ALREADY_ROLLED_BACK',
         `rollout ${rolloutId} was rolled back after it ended, by ${before.attempts[0]?.by} at ${before.attempts[0]?.startedAt}: its devices left its revision then` +
           (before.notBack.length > 0
-            ? `; ${before.notBack.length} are not back yet (busy or failed): --retry asks them again`
+            ? `; devices not back yet (busy or failed): ${before.notBack.length}, which --retry asks again`
             : ''),
       );
     if (retry && before?.state === 'finished' && before.notBack.length === 0)

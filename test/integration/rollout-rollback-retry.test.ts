@@ -80,7 +80,7 @@ describe('when a rollback after the end could not reach a device', () => {
     const again = await control('rollout', 'rollback', rolloutId, '--by', 'rm-bob');
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(
-      /^uproll: ALREADY_ROLLED_BACK: .*; 1 are not back yet \(busy or failed\): --retry/,
+      /^uproll: ALREADY_ROLLED_BACK: .*; devices not back yet \(busy or failed\): 1, which --retry asks again$/,
     );
 
     offline.delete(away);
