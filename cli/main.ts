@@ -59,11 +59,11 @@ const COMMANDS: readonly Command[] = [
   rolloutPause,
   rolloutResume,
   rolloutAbort,
-  eventsTail,
-  eventsRebuild,
   rolloutRollback,
   rolloutRetryFailed,
   rolloutWatch,
+  eventsTail,
+  eventsRebuild,
   apiToken,
   apiServe,
 ];
@@ -75,7 +75,33 @@ function overview(): string {
     'Usage: uproll <command> [options]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(21)} ${c.summary}`),
+    ...commandLines(COMMANDS),
+    '',
+    'Run `uproll <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+function commandLines(commands: readonly Command[]): string[] {
+  return commands.map((c) => `  ${c.name.padEnd(21)} ${c.summary}`);
+}
+
+/** The commands of a group such as `keys` or `keys root`, when argv names one (help flags aside). */
+function groupOf(argv: string[]): { name: string; commands: Command[] } | undefined {
+  const words = argv.filter((word) => word !== '--help' && word !== '-h');
+  if (words.length === 0) return undefined;
+  const commands = COMMANDS.filter((c) => {
+    const names = c.name.split(' ');
+    return names.length > words.length && words.every((word, i) => names[i] === word);
+  });
+  return commands.length > 0 ? { name: words.join(' '), commands } : undefined;
+}
+
+function groupHelp(group: { name: string; commands: Command[] }): string {
+  return [
+    `Usage: uproll ${group.name} <command> [options]`,
+    '',
+    'Commands:',
+    ...commandLines(group.commands),
     '',
     'Run `uproll <command> --help` for the options of a command.',
   ].join('\n');
@@ -100,6 +126,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return argv.length === 0 ? 2 : 0;
   }
   const found = findCommand(argv);
+  const group = found ? undefined : groupOf(argv);
+  if (group) {
+    // `uproll keys --help` lists the group; a bare `uproll keys` does too, as a usage error.
+    if (argv.includes('--help') || argv.includes('-h')) {
+      io.out(groupHelp(group));
+      return 0;
+    }
+    io.err(`uproll: "${argv.join(' ')}" needs a command\n\n${groupHelp(group)}`);
+    return 2;
+  }
   if (!found) {
     io.err(`uproll: unknown command "${argv.join(' ')}"\n\n${overview()}`);
     return 2;

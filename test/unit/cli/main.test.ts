@@ -25,6 +25,25 @@ describe('uproll CLI', () => {
     expect(stdout).toContain('--json');
   });
 
+  it('lists the commands of a group with <group> --help, and only those', async () => {
+    const keys = await run('keys', '--help');
+    expect(keys.status).toBe(0);
+    expect(keys.stdout).toContain('Usage: uproll keys <command>');
+    for (const command of ['keys init', 'keys rotate', 'keys root propose'])
+      expect(keys.stdout).toContain(command);
+    expect(keys.stdout).not.toContain('rollout start');
+    const root = await run('keys', 'root', '--help');
+    expect(root.stdout).toContain('keys root publish');
+    expect(root.stdout).not.toContain('keys rotate');
+  });
+
+  it("answers a group without its command with the group's commands, exit 2", async () => {
+    const { status, stderr } = await run('rollout');
+    expect(status).toBe(2);
+    expect(stderr).toContain('"rollout" needs a command');
+    expect(stderr).toContain('rollout rollback');
+  });
+
   describe('when the command line cannot be understood', () => {
     it.each([[['launch', 'rockets']], [['dev', 'up', '--bogus']], [['demo', '--devices', '1']]])(
       'exits 2 with the usage for %j',
