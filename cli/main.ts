@@ -25,7 +25,13 @@ import { devicesTag } from './commands/device-tags.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
 import { keysRevoke, keysTrustedBy, keysRotate } from './commands/key-ceremony.ts';
-import { keysRootPropose, keysRootPublish, keysRootSign, keysRootStatus } from './commands/root-ceremony.ts';
+import {
+  keysRootNewKey,
+  keysRootPropose,
+  keysRootPublish,
+  keysRootSign,
+  keysRootStatus,
+} from './commands/root-ceremony.ts';
 
 const COMMANDS: readonly Command[] = [
   devUp,
@@ -40,6 +46,7 @@ const COMMANDS: readonly Command[] = [
   keysRotate,
   keysRevoke,
   keysTrustedBy,
+  keysRootNewKey,
   keysRootPropose,
   keysRootSign,
   keysRootStatus,

@@ -144,6 +144,55 @@ export const keysRootPropose: Command = {
   },
 };
 
+export const keysRootNewKey: Command = {
+  name: 'keys root new-key',
+  summary:
+    'Create a new offline root key in the key store, for a ceremony to add (`propose --add root=KEYID`).',
+  usage: 'uproll keys root new-key [--repository image|director] [--key-type ed25519|ecdsa|rsa] [--json]',
+  details:
+    'The key is encrypted with the offline passphrase and signs nothing until a root ceremony adds it:\n' +
+    'propose --add root=KEYID (and --remove the key it replaces), sign with a threshold of the current and\n' +
+    'of the new root keys, the new one included, then publish.',
+  options: {
+    ...locationOptions,
+    ...repositoryOption,
+    'key-type': { type: 'string', description: 'ed25519 (default), ecdsa or rsa' },
+    ...passphraseOptions('', 'offline key'),
+    ...byOption,
+  },
+  async run({ values }, io) {
+    const by = actorOf(values);
+    const repository = ceremonyRepository(values);
+    const type = values['key-type'] ?? 'ed25519';
+    if (type !== 'ed25519' && type !== 'ecdsa' && type !== 'rsa')
+      throw new UsageError('--key-type must be ed25519, ecdsa or rsa');
+    const store = openKeyStore(values);
+    const record = await store.generate({
+      repository: repository.name,
+      role: 'root',
+      type,
+      online: false,
+      passphrase: await readPassphrase(values, '', 'offline key'),
+      now: systemClock(),
+    });
+    await recordAudit(values, io, by, {
+      aggregate: 'repository',
+      aggregateId: repository.name,
+      type: 'repository.keys.created',
+      data: {
+        summary: `new ${rootName(repository)} key ${record.keyId.slice(0, 16)} (${type}), not in the root yet`,
+        keyIds: [record.keyId],
+      },
+    });
+    io.out(
+      values.json
+        ? JSON.stringify(record)
+        : `created ${rootName(repository)} key ${record.keyId} (${type}, offline); add it with keys root propose --add root=${record.keyId.slice(0, 16)}`,
+    );
+    return 0;
+  },
+};
+
 export const keysRootSign: Command = {
   name: 'keys root sign',
   summary: "Add one root key holder's signature to a proposal file.",
