@@ -15,7 +15,12 @@ Options:
   --bundle DIR          the device's identity bundle (uproll devices provision)
   --data-dir DIR        where the agent keeps its state: boot control, objects,
                         deployments, history, undelivered reports, trusted metadata
-  --installer KIND      ab (default: two slot directories) or ostree (a local OSTree repo)
+  --installer KIND      ab (default: two slot directories) or ostree (with --ostree-sysroot:
+                        OSTree system deployments; without: a local OSTree repo of files)
+  --ostree-sysroot DIR  the OSTree sysroot to deploy into (/ on an OSTree device): each revision's
+                        OSTree commit is pulled from the Image repository's /ostree/ and deployed
+                        with ostree admin deploy; needs --ostree-os
+  --ostree-os NAME      the OSTree OS (stateroot) name under DIR/ostree/deploy/
   --health-cmd CMD      shell command deciding a new revision is healthy (exit 0), used
                         when the revision names no health check; runs in the deployment
   --health-timeout MS   time limit of the health command (default 30000)
@@ -35,6 +40,8 @@ const OPTIONS = {
   bundle: { type: 'string' },
   'data-dir': { type: 'string' },
   installer: { type: 'string' },
+  'ostree-sysroot': { type: 'string' },
+  'ostree-os': { type: 'string' },
   'health-cmd': { type: 'string' },
   'health-timeout': { type: 'string' },
   'image-url': { type: 'string' },
@@ -58,6 +65,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (!values.bundle || !values['data-dir']) throw new Usage('--bundle and --data-dir are required');
     const installer = values.installer ?? 'ab';
     if (installer !== 'ab' && installer !== 'ostree') throw new Usage('--installer is ab or ostree');
+    const sysroot = values['ostree-sysroot'];
+    const os = values['ostree-os'];
+    if ((sysroot === undefined) !== (os === undefined))
+      throw new Usage('--ostree-sysroot and --ostree-os go together');
+    if (sysroot !== undefined && installer !== 'ostree')
+      throw new Usage('--ostree-sysroot needs --installer ostree');
     const imageUrl = values['image-url']?.replace(/\/?$/, '/');
     const identity = await loadDeviceBundle(values.bundle, {
       ...(imageUrl
@@ -84,6 +97,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       dataDir: values['data-dir'],
       clock: systemClock,
       installer,
+      ...(sysroot !== undefined && os !== undefined ? { ostree: { sysroot, os } } : {}),
       ...(healthCheck ? { healthCheck } : {}),
       withoutCloud: values['no-cloud'] ?? false,
       ...(values.timezone ? { timezone: values.timezone } : {}),

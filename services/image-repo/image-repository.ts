@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import {
+  MAX_REVISION_BYTES,
   objectPath,
+  parseJson,
   parseValue,
   planRefresh,
   revisionTargetPath,
@@ -182,6 +184,17 @@ export class ImageRepository {
       string,
       TargetSpec
     >;
+  }
+
+  /** The revision document published under `name`, or undefined when there is none. */
+  async publishedRevision(name: string): Promise<StateRevision | undefined> {
+    const target = revisionTargetPath(name);
+    const spec = (await this.releasedTargets())[target];
+    const sha256 = spec?.hashes['sha256'];
+    if (!sha256) return undefined;
+    const bytes = await this.#store.get(`targets/revisions/${sha256}.${name}.json`);
+    if (!bytes) return undefined;
+    return parseJson(stateRevisionSchema, bytes, { maxBytes: MAX_REVISION_BYTES, what: target });
   }
 
   /**

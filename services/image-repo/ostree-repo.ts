@@ -37,18 +37,21 @@ export class ImageOstreeRepo {
   }
 
   /**
-   * Commits the tree `dir` on `ref` (its parent: the ref's last commit) and
-   * returns the checksum. Files are owned by root on the device whoever
-   * commits them; the tree must be deployable (kernel, initramfs, os-release).
+   * Commits the tree `dir` and returns its checksum; its parent is the last
+   * commit of `parentRef` when there is one. No ref moves: `setRef` does that
+   * once the revision naming the commit is published. Files are owned by
+   * root on the device whoever commits them; the tree must be deployable
+   * (kernel, initramfs, os-release).
    */
-  async commitTree(tree: string, options: { ref: string; subject: string }): Promise<string> {
-    const ref = parseValue(ostreeRefSchema, options.ref, 'OSTree ref');
+  async commitTree(tree: string, options: { parentRef?: string; subject: string }): Promise<string> {
     await assertDeployableTree(tree);
     await this.init();
+    const parent = options.parentRef === undefined ? undefined : await this.resolve(options.parentRef);
     const out = await this.#run([
       'commit',
       `--repo=${this.dir}`,
-      `--branch=${ref}`,
+      '--orphan',
+      ...(parent ? [`--parent=${parent}`] : []),
       `--tree=dir=${tree}`,
       `--subject=${options.subject}`,
       '--owner-uid=0',
@@ -59,17 +62,33 @@ export class ImageOstreeRepo {
 
   /**
    * Copies a commit (a checksum or a ref of `fromRepo`) with the objects it
-   * needs from another local repository, sets `ref` to it, and returns its
-   * checksum.
+   * needs from another local repository and returns its checksum.
    */
-  async importCommit(fromRepo: string, commit: string, options: { ref: string }): Promise<string> {
-    const ref = parseValue(ostreeRefSchema, options.ref, 'OSTree ref');
+  async importCommit(fromRepo: string, commit: string): Promise<string> {
     if (!/^[0-9a-f]{64}$/.test(commit)) parseValue(ostreeRefSchema, commit, 'OSTree commit or ref');
     await this.init();
     const checksum = (await this.#run(['rev-parse', `--repo=${fromRepo}`, commit], 'INVALID_INPUT')).trim();
     await this.#run(['pull-local', `--repo=${this.dir}`, fromRepo, checksum]);
-    await this.#run(['refs', `--repo=${this.dir}`, '--force', `--create=${ref}`, checksum]);
     return sha256Schema.parse(checksum);
+  }
+
+  /** Points `ref` at a commit of the repository. */
+  async setRef(ref: string, checksum: string): Promise<void> {
+    parseValue(ostreeRefSchema, ref, 'OSTree ref');
+    await this.#run(['refs', `--repo=${this.dir}`, '--force', `--create=${ref}`, checksum]);
+  }
+
+  /** The commit `ref` names, or undefined when there is no such ref. */
+  async resolve(ref: string): Promise<string | undefined> {
+    parseValue(ostreeRefSchema, ref, 'OSTree ref');
+    const out = await this.#run(['rev-parse', `--repo=${this.dir}`, ref]).catch(() => undefined);
+    return out?.trim();
+  }
+
+  /** What a commit's tree is (root contents and metadata checksums): equal for commits of the same files. */
+  async treeOf(checksum: string): Promise<string> {
+    const out = await this.#run(['ls', `--repo=${this.dir}`, '-d', '-C', checksum, '/']);
+    return out.trim().split(/\s+/).slice(0, -1).join(' ');
   }
 
   /** True when the repository holds the commit (devices could pull it). */

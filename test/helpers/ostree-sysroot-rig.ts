@@ -40,8 +40,9 @@ export async function startSysrootRig(disk: LoopMount) {
     ): Promise<string> {
       const dir = join(rig.root, `tree-${name}`);
       await writeOsTree(dir, tree);
-      const commit = await ostreeRepo.commitTree(dir, { ref: TEST_REF, subject: name });
+      const commit = await ostreeRepo.commitTree(dir, { parentRef: TEST_REF, subject: name });
       await rig.release(name, [], { ostree: { commit, ref: TEST_REF }, ...options });
+      await ostreeRepo.setRef(TEST_REF, commit);
       return commit;
     },
     /** The BLS entries, the one that boots first first, each with the deployment directory it boots. */

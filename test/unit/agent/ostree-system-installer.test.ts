@@ -100,7 +100,7 @@ describe('the OSTree system installer', () => {
       // Someone with write access to the OSTree repository (or on the path) swaps commit c2 for another.
       const other = join(rig.rig.root, 'other-tree');
       await writeOsTree(other, { motd: 'evil' });
-      const c3 = await rig.ostreeRepo.commitTree(other, { ref: 'evil', subject: 'evil' });
+      const c3 = await rig.ostreeRepo.commitTree(other, { subject: 'evil' });
       const objectOf = (c: string) =>
         join(rig.ostreeRepo.dir, 'objects', c.slice(0, 2), `${c.slice(2)}.commit`);
       await writeFile(objectOf(c2), await readFile(objectOf(c3)));
@@ -134,10 +134,7 @@ describe('the OSTree system installer', () => {
       plain = await startAgentRig({ installer: 'ab' });
       const tree = join(plain.root, 'tree');
       await writeOsTree(tree, { motd: 'one' });
-      const commit = await new ImageOstreeRepo(plain.repos.image.dir).commitTree(tree, {
-        ref: 'x',
-        subject: 'x',
-      });
+      const commit = await new ImageOstreeRepo(plain.repos.image.dir).commitTree(tree, { subject: 'x' });
       await plain.release('os-1', [], { ostree: { commit } });
 
       const { telemetry } = await plain.update('os-1');
