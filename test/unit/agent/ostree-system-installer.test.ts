@@ -130,6 +130,25 @@ describe('the OSTree system installer', () => {
       expect(await checksums(rig)).toEqual([c1]);
     });
 
+    it('refuses to deploy a commit whose stored object no longer has the checksum, deploying nothing', async () => {
+      const rig = await start();
+      const c1 = await rig.releaseTree('os-1', { motd: 'one' });
+      await rig.rig.update('os-1');
+      const c2 = await rig.releaseTree('os-2', { motd: 'two' });
+      const revision = await rig.rig.manager.history.revision('os-1');
+      const next = { ...revision!, name: 'os-2', ostree: { commit: c2 } };
+      await rig.installer.fetch(next);
+      // The device's own copy is damaged after the pull (a disk error, or someone on the device).
+      const stored = join(rig.sysroot, 'ostree', 'repo', 'objects', c2.slice(0, 2), `${c2.slice(2)}.commit`);
+      const local = join(rig.sysroot, 'ostree', 'repo', 'objects', c1.slice(0, 2), `${c1.slice(2)}.commit`);
+      await writeFile(stored, await readFile(local));
+
+      await expect(rig.installer.stage(next, rig.rig.manager.objects, [c1])).rejects.toThrowWithCode(
+        'OSTREE_COMMIT_MISMATCH',
+      );
+      expect(await checksums(rig)).toEqual([c1]);
+    });
+
     it('an A/B device refuses a revision whose OS is an OSTree commit, installing nothing', async () => {
       plain = await startAgentRig({ installer: 'ab' });
       const tree = join(plain.root, 'tree');
