@@ -95,8 +95,9 @@ export class OstreeSystemInstaller implements Installer {
     const commit = commitOf(revision);
     if (!(await this.#holds(commit))) await this.fetch(revision);
     await this.#checkCommit(commit); // again: the repository may have changed since the fetch
-    await this.#deploy(commit);
+    // Told before the deploy: whatever it throws, nothing has moved yet.
     await onFileWritten?.(`ostree:${commit}`);
+    await this.#deploy(commit);
     return commit;
   }
 

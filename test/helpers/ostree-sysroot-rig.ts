@@ -1,6 +1,6 @@
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OstreeSystemInstaller } from '../../agent/index.ts';
+import { OstreeSystemInstaller, type UpdateManagerOptions } from '../../agent/index.ts';
 import type { HealthCheckInput } from '../../core/index.ts';
 import { ImageOstreeRepo } from '../../services/image-repo/index.ts';
 import { startAgentRig } from './agent-rig.ts';
@@ -15,10 +15,14 @@ export const TEST_REF = 'uproll/test-board';
  * proxy) whose device deploys into a fresh OSTree sysroot on `disk`, pulling
  * from the Image repository's OSTree repository through the proxy.
  */
-export async function startSysrootRig(disk: LoopMount) {
+export async function startSysrootRig(
+  disk: LoopMount,
+  options: Pick<UpdateManagerOptions, 'onBoundary'> = {},
+) {
   const sysroot = await disk.sysroot(TEST_OS);
   let installer: OstreeSystemInstaller | undefined;
   const rig = await startAgentRig({
+    ...options,
     installer: ({ ostreeUrl }) =>
       (installer = new OstreeSystemInstaller({ sysroot, os: TEST_OS, remoteUrl: ostreeUrl })),
   });

@@ -91,6 +91,47 @@ describe('the OSTree system installer', () => {
     });
   });
 
+  describe('when staging fails before the deploy', () => {
+    it('leaves the running deployment first, with nothing new deployed', async () => {
+      let failWrites = false;
+      const rig = (s = await startSysrootRig(disk!, {
+        onBoundary: (boundary) => {
+          if (failWrites && boundary === 'writing') throw new Error('power lost while writing');
+        },
+      }));
+      const c1 = await rig.releaseTree('os-1', { motd: 'one' });
+      await rig.rig.update('os-1');
+      await rig.releaseTree('os-2', { motd: 'two' });
+      failWrites = true;
+
+      const { telemetry } = await rig.rig.update('os-2');
+      expect(telemetry.at(-1)).toMatchObject({ phase: 'failed' });
+      expect(await checksums(rig)).toEqual([c1]);
+    });
+  });
+
+  describe('when the agent stops after a deploy it had not recorded yet', () => {
+    it('puts the deployment the boot control names first again at the next start', async () => {
+      const rig = await start();
+      const c1 = await rig.releaseTree('os-1', { motd: 'one' });
+      await rig.rig.update('os-1');
+      const c2 = await rig.releaseTree('os-2', { motd: 'two' });
+      const next = {
+        ...(await rig.rig.manager.history.revision('os-1'))!,
+        name: 'os-2',
+        ostree: { commit: c2 },
+      };
+      // Staged (deployed as the default), then the power went before the boot control switched.
+      await rig.installer.fetch(next);
+      await rig.installer.stage(next, rig.rig.manager.objects, [c1]);
+      expect(await checksums(rig)).toEqual([c2, c1]);
+
+      expect(await rig.rig.restart().recover()).toBe('idle');
+      expect(await checksums(rig)).toEqual([c1]);
+      expect(await rig.bootEntries()).toEqual([{ order: 0, deploymentDir: deploymentDir(rig, c1) }]);
+    });
+  });
+
   describe('when what is served does not match the verified revision', () => {
     it('refuses a commit whose checksum differs from the one the revision names, and deploys nothing', async () => {
       const rig = await start();
