@@ -1,7 +1,14 @@
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { healthCheckSchema, isUprollError, isValidTimezone, parseValue } from '../../core/index.ts';
+import {
+  healthCheckSchema,
+  isUprollError,
+  isValidTimezone,
+  parseValue,
+  UprollError,
+} from '../../core/index.ts';
 import { loadDeviceBundle, startDeviceAgent, type PhaseBoundary } from '../../agent/index.ts';
 import { processIo, type Io } from '../command.ts';
 import { systemClock } from '../system-clock.ts';
@@ -71,6 +78,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       throw new Usage('--ostree-sysroot and --ostree-os go together');
     if (sysroot !== undefined && installer !== 'ostree')
       throw new Usage('--ostree-sysroot needs --installer ostree');
+    if (sysroot !== undefined && os !== undefined) await assertSysroot(sysroot, os);
     const imageUrl = values['image-url']?.replace(/\/?$/, '/');
     const identity = await loadDeviceBundle(values.bundle, {
       ...(imageUrl
@@ -122,3 +130,18 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 class Usage extends Error {}
+
+/** Refuses to start on a sysroot without the OS: every update would fail on it. */
+async function assertSysroot(sysroot: string, os: string): Promise<void> {
+  const osDir = join(sysroot, 'ostree', 'deploy', os);
+  if (
+    !(await stat(osDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new UprollError(
+      'FILE_NOT_FOUND',
+      `${sysroot} is not an OSTree sysroot with OS ${os}: no ${osDir} (ostree admin init-fs, os-init)`,
+    );
+}
