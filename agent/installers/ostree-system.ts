@@ -137,7 +137,8 @@ export class OstreeSystemInstaller implements Installer {
     const pins = (await this.#ostree('refs', `--repo=${this.#repo}`, PIN_PREFIX)).split('\n').filter(Boolean);
     for (const commit of pins.filter((c) => !keep.includes(c)))
       await this.#ostree('refs', `--repo=${this.#repo}`, '--delete', `${PIN_PREFIX}/${commit}`);
-    await this.#ostree('prune', `--repo=${this.#repo}`, '--refs-only');
+    // --depth=0: a kept commit's parent (the last release but one, say) is no reason to keep it.
+    await this.#ostree('prune', `--repo=${this.#repo}`, '--refs-only', '--depth=0');
   }
 
   /** The sysroot's deployments, index 0 first (the one that boots next). */

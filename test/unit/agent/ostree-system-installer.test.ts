@@ -66,6 +66,35 @@ describe('the OSTree system installer', () => {
     });
   });
 
+  describe('when revisions follow each other', () => {
+    it('keeps two deployments, and installs one from its history again without the network', async () => {
+      const rig = await start();
+      const c1 = await rig.releaseTree('os-1', { motd: 'one' });
+      await rig.rig.update('os-1');
+      const c2 = await rig.releaseTree('os-2', { motd: 'two' });
+      await rig.rig.update('os-2');
+      const c3 = await rig.releaseTree('os-3', { motd: 'three' });
+      await rig.rig.update('os-3');
+      expect(await checksums(rig)).toEqual([c3, c2]);
+      const commits = await readdir(join(rig.sysroot, 'ostree', 'repo', 'objects', c1.slice(0, 2))).catch(
+        () => [],
+      );
+      expect(commits).not.toContain(`${c1.slice(2)}.commit`); // nothing keeps the first commit any more
+
+      await rig.rig.proxy.close(); // offline from here
+      expect(await rig.rig.manager.installFromHistory('os-2', 'back-to-2')).toMatchObject({ accepted: true });
+      await rig.rig.manager.idle();
+      expect(await rig.rig.manager.boot.read()).toMatchObject({
+        active: { revision: 'os-2', deployment: c2 },
+      });
+      expect(await checksums(rig)).toEqual([c2, c3]);
+      expect(await rig.bootEntries()).toEqual([
+        { order: 0, deploymentDir: deploymentDir(rig, c2).replace(/\.0$/, '.1') },
+        { order: 1, deploymentDir: deploymentDir(rig, c3) },
+      ]);
+    });
+  });
+
   describe('when the new deployment fails its health check', () => {
     it('goes back to the previous deployment, with its own /etc, and boots it first', async () => {
       const rig = await start();
