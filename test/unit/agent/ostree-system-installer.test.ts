@@ -177,6 +177,9 @@ describe('the OSTree system installer', () => {
 
       const { telemetry } = await rig.rig.update('os-2');
       expect(telemetry.at(-1)).toMatchObject({ phase: 'failed', error: { code: 'OSTREE_COMMIT_MISMATCH' } });
+      // The Director hears of the attack in the device's signed manifest.
+      const manifests = (await rig.rig.manager.journal.after(0)).filter((e) => e.kind === 'manifest');
+      expect(JSON.stringify(manifests.at(-1)?.body)).toContain('"attacksDetected":"OSTREE_COMMIT_MISMATCH"');
       expect(await checksums(rig)).toEqual([c1]);
       expect(await rig.bootEntries()).toHaveLength(1);
       expect(await rig.rig.manager.boot.read()).toMatchObject({ active: { revision: 'os-1' }, trial: false });
