@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OstreeSystemInstaller } from '../../agent/index.ts';
@@ -95,5 +96,39 @@ describe('a staged rollout of OSTree commits to agents with OSTree system deploy
       const now = await deployed();
       return now.every((list) => list.length === 1 && list[0] === first.commit) && now;
     });
+  });
+
+  it('pauses on a security alert when the OSTree repository serves another commit, deploying nothing', async () => {
+    const before = await deployed();
+    const { revision, commit } = await releaseTree('swapped');
+    // Someone who can write the OSTree repository swaps the commit object for another one.
+    const repo = new ImageOstreeRepo(h!.repos.image.dir);
+    const other = join(h!.repos.image.dir, '..', 'tree-evil');
+    await writeOsTree(other, { motd: 'evil' });
+    const evil = await repo.commitTree(other, { subject: 'evil' });
+    const objectOf = (c: string) => join(repo.dir, 'objects', c.slice(0, 2), `${c.slice(2)}.commit`);
+    await writeFile(objectOf(commit), await readFile(objectOf(evil)));
+
+    const rolloutId = uniqueId('ro');
+    await startRollout(h!.client, {
+      rolloutId,
+      revision,
+      target: { devices: devices.map((d) => d.id) },
+      policy: { canary: 1 },
+    });
+    const alert = await eventually('a security alert on the rollout', async () =>
+      (await h!.eventLog.read('rollout', rolloutId))
+        .map(({ event }) => event)
+        .find((event) => event.type === 'rollout.security.alert'),
+    );
+    expect(alert.data).toMatchObject({ error: { code: 'OSTREE_COMMIT_MISMATCH' } });
+    expect(await deployed()).toEqual(before);
+
+    const io = captureIo();
+    const status = await cli(
+      ['rollout', 'abort', rolloutId, '--by', 'rm-alice', '--state-dir', h!.stateDir],
+      io,
+    );
+    expect(status, io.stdout() + io.stderr()).toBe(0);
   });
 });
