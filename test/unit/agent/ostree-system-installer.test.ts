@@ -23,7 +23,7 @@ afterEach(async () => {
   await s?.rig.close();
   await plain?.close();
   s = plain = undefined;
-});
+}, 30_000);
 
 const start = async () => (s = await startSysrootRig(disk!));
 const phasesOf = (telemetry: { phase: string }[]) => telemetry.map((t) => t.phase);
@@ -31,7 +31,8 @@ const checksums = async (rig: SysrootRig) => (await rig.installer.deployments())
 const deploymentDir = (rig: SysrootRig, commit: string) =>
   join(rig.sysroot, 'ostree', 'deploy', TEST_OS, 'deploy', `${commit}.0`);
 
-describe('the OSTree system installer', () => {
+// Real ostree on a loop device, the repositories over HTTP: seconds a test, more on a loaded machine.
+describe('the OSTree system installer', { timeout: 60_000 }, () => {
   describe('when the Director assigns a revision naming an OSTree commit', () => {
     it('pulls the commit, deploys it with a boot entry and commits; the next one merges /etc', async () => {
       const rig = await start();

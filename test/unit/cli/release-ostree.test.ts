@@ -13,7 +13,7 @@ let cli: Awaited<ReturnType<typeof keyCli>>;
 beforeEach(async () => {
   cli = await keyCli();
   expect((await cli.init()).status).toBe(0);
-});
+}, 30_000);
 
 const releaseOstree = (name: string, ...source: string[]) =>
   cli.run(
@@ -30,7 +30,8 @@ const auditTypes = async () =>
     .map((line) => (JSON.parse(line) as { event: { type: string; data: { ostree?: unknown } } }).event)
     .filter((event) => event.type === 'repository.revision.published');
 
-describe('uproll release ostree', () => {
+// Each test creates a key store and runs ostree: more than the default 5 s on a loaded machine.
+describe('uproll release ostree', { timeout: 30_000 }, () => {
   it('commits a tree into the Image repository OSTree repo and publishes a revision naming it, audited', async () => {
     const tree = join(cli.stateDir, 'tree');
     await writeOsTree(tree, { motd: 'one' });
