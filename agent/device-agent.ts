@@ -10,6 +10,7 @@ import type { BootControl } from './boot-control.ts';
 import { AbSlotsInstaller } from './installers/ab-slots.ts';
 import type { Installer } from './installers/installer.ts';
 import { OstreeInstaller } from './installers/ostree.ts';
+import { OstreeSystemInstaller } from './installers/ostree-system.ts';
 import { UpdateManager, type PhaseBoundary } from './update-manager.ts';
 import { uptaneClientFor } from './uptane-client.ts';
 
@@ -18,8 +19,19 @@ export interface DeviceAgentOptions {
   dataDir: string;
   /** The device's clock: verification, history, reports and heartbeats. */
   clock: Clock;
-  /** `ab` (default) or `ostree`, or an installer of one's own. */
+  /**
+   * `ab` (default) or `ostree`, or an installer of one's own. `ostree` with
+   * `ostree.sysroot` deploys OSTree commits into that sysroot; without it,
+   * each revision's files become a commit of a private repository.
+   */
   installer?: 'ab' | 'ostree' | Installer;
+  /** The OSTree system to deploy into (with `installer: 'ostree'`). */
+  ostree?: {
+    sysroot: string;
+    os: string;
+    /** Default: `ostree/` beside the Image repository's `targets/`. */
+    remoteUrl?: string;
+  };
   /** Used when a revision names no health check of its own. */
   healthCheck?: HealthCheck;
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
@@ -54,7 +66,12 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
   const { identity, dataDir } = options;
   const installer =
     options.installer === 'ostree'
-      ? new OstreeInstaller(dataDir)
+      ? options.ostree
+        ? new OstreeSystemInstaller({
+            ...options.ostree,
+            remoteUrl: options.ostree.remoteUrl ?? ostreeUrlOf(identity.repositories.imageTargetsUrl),
+          })
+        : new OstreeInstaller(dataDir)
       : typeof options.installer === 'object'
         ? options.installer
         : new AbSlotsInstaller(dataDir);
@@ -155,4 +172,9 @@ async function startCloudSide(
     forwarding.close();
     await Promise.race([forwarding.done.catch(() => {}), sleep(5000)]);
   };
+}
+
+/** The Image repository serves its OSTree repository as `ostree/` beside `targets/`. */
+export function ostreeUrlOf(imageTargetsUrl: string): string {
+  return new URL('../ostree/', imageTargetsUrl.replace(/\/?$/, '/')).href;
 }

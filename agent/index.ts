@@ -6,6 +6,7 @@ export * from './health-check.ts';
 export * from './installers/installer.ts';
 export * from './installers/ab-slots.ts';
 export * from './installers/ostree.ts';
+export * from './installers/ostree-system.ts';
 export * from './uptane-client.ts';
 export * from './update-manager.ts';
 export * from './identity.ts';

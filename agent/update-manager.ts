@@ -291,7 +291,8 @@ export class UpdateManager {
       this.#report({ rolloutId, revision: revision.name }, phase, extra);
     let deployment: string;
     try {
-      const fetched = await this.#fetchMissing(rolloutId, revision);
+      const fetched =
+        (await this.#fetchMissing(rolloutId, revision)) + ((await this.installer.fetch?.(revision)) ?? 0);
       await step('downloaded', { bytes: fetched });
       await this.#boundary('downloaded');
       for (const artifact of revision.artifacts) await this.objects.check(artifact);

@@ -17,6 +17,7 @@ import {
 } from './commands/rollout.ts';
 import { keysAudit, keysInit, keysList } from './commands/keys.ts';
 import { releasePublish, releaseRevision } from './commands/release.ts';
+import { releaseOstree } from './commands/release-ostree.ts';
 import { repoServe } from './commands/repo.ts';
 import { devicesProvision, devicesRevoke } from './commands/devices.ts';
 import { devicesList, devicesShow } from './commands/fleet-devices.ts';
@@ -53,6 +54,7 @@ const COMMANDS: readonly Command[] = [
   keysRootPublish,
   releasePublish,
   releaseRevision,
+  releaseOstree,
   repoServe,
   devicesProvision,
   devicesRevoke,

@@ -16,6 +16,8 @@ export type UprollErrorCode =
   | 'DOWNLOAD_FAILED'
   /** Writing or switching a slot failed. */
   | 'INSTALL_FAILED'
+  /** The device's installer cannot install this kind of revision (an OSTree commit on A/B slots, files on an OSTree system). */
+  | 'REVISION_UNSUPPORTED'
   /** The new revision did not pass its health check; the device rolled back. */
   | 'HEALTH_CHECK_FAILED'
   /** A committed device ran another revision by the end of the soak time (it rolled back, or crashed back). */
@@ -69,6 +71,8 @@ export type UprollErrorCode =
   | 'DIRECTOR_IMAGE_MISMATCH'
   /** Director targets for an ECU that is not this device's, twice for one ECU, or for another device. */
   | 'ECU_MISMATCH'
+  /** The OSTree commit pulled is not the one the verified revision names (its checksum differs). */
+  | 'OSTREE_COMMIT_MISMATCH'
   /** The Director repository delegates, which Uptane forbids. */
   | 'DELEGATION_NOT_ALLOWED'
   /** A release counter lower than the installed one. */
@@ -150,12 +154,14 @@ export const TRUST_ATTACK_CODES: ReadonlySet<UprollErrorCode> = new Set([
   'LIMIT_EXCEEDED',
   'HASH_MISMATCH',
   'LENGTH_MISMATCH',
+  'OSTREE_COMMIT_MISMATCH',
 ]);
 
 /** Codes whose failure will not change by trying again: bad input, refusals, and every failed trust check but a slow link. */
 const PERMANENT: ReadonlySet<UprollErrorCode> = new Set<UprollErrorCode>([
   'INVALID_INPUT',
   'INPUT_TOO_LARGE',
+  'REVISION_UNSUPPORTED',
   'COMMAND_REJECTED',
   'NOT_ASSIGNED',
   'HEALTH_CHECK_FAILED',

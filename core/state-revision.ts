@@ -14,6 +14,28 @@ const artifactPathSchema = z
   .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'must be a relative path of plain segments')
   .refine((path) => path.split('/').every((segment) => !/^\.+$/.test(segment)), 'must not use . or ..');
 
+/**
+ * An OSTree ref as `ostree` accepts it: segments of letters, digits and `._-`
+ * joined by `/`, none starting with a dot (and so never `.` or `..`).
+ */
+export const ostreeRefSchema = z
+  .string()
+  .max(255)
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/, 'must be an OSTree ref');
+
+/**
+ * The OS of a revision as an OSTree commit. The checksum (the sha256 of the
+ * commit object, which pins its whole tree) is what a device pulls and
+ * deploys; the ref only says which branch of the Image repository's OSTree
+ * repository it was committed on, for people. The document's own TUF hashes
+ * cover both, so neither can be swapped on the way.
+ */
+export const ostreeCommitSchema = z.object({
+  commit: sha256Schema,
+  ref: ostreeRefSchema.optional(),
+});
+export type OstreeCommit = z.infer<typeof ostreeCommitSchema>;
+
 /** How a device decides that a newly switched revision is healthy. */
 export const healthCheckSchema = z
   .object({
@@ -32,29 +54,40 @@ export type HealthCheckInput = z.input<typeof healthCheckSchema>;
 
 /**
  * A release as a device installs it: every artifact of the device's
- * application layer by path, sha256 and length, plus how to check the
- * revision is healthy. The document is itself a TUF target, so each
- * artifact is vouched for by its hash here. Artifacts are stored once,
- * addressed by sha256 (`objects/<sha256>` in the Image repository).
+ * application layer by path, sha256 and length, and/or the OS as an OSTree
+ * commit (`ostree`), plus how to check the revision is healthy. The
+ * document is itself a TUF target, so each artifact and the commit are
+ * vouched for by their hashes here. Artifacts are stored once, addressed by
+ * sha256 (`objects/<sha256>` in the Image repository); commits live in its
+ * OSTree repository (`ostree/`).
  */
-export const stateRevisionSchema = z.object({
-  kind: z.literal('uproll.state-revision/v1'),
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a plain revision name'),
-  artifacts: z
-    .array(
-      z.object({
-        path: artifactPathSchema,
-        sha256: sha256Schema,
-        length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
-        /** Installed with mode 0755 (else 0644): scripts and programs of the deployment. */
-        executable: z.literal(true).optional(),
-      }),
-    )
-    .min(1)
-    .max(1024)
-    .refine((list) => new Set(list.map((a) => a.path)).size === list.length, 'artifact paths must be unique'),
-  health: healthCheckSchema.optional(),
-});
+export const stateRevisionSchema = z
+  .object({
+    kind: z.literal('uproll.state-revision/v1'),
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a plain revision name'),
+    artifacts: z
+      .array(
+        z.object({
+          path: artifactPathSchema,
+          sha256: sha256Schema,
+          length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
+          /** Installed with mode 0755 (else 0644): scripts and programs of the deployment. */
+          executable: z.literal(true).optional(),
+        }),
+      )
+      .max(1024)
+      .refine(
+        (list) => new Set(list.map((a) => a.path)).size === list.length,
+        'artifact paths must be unique',
+      ),
+    /** The OS to deploy, by OSTree commit checksum (installed by an OSTree system installer). */
+    ostree: ostreeCommitSchema.optional(),
+    health: healthCheckSchema.optional(),
+  })
+  .refine((revision) => revision.artifacts.length > 0 || revision.ostree !== undefined, {
+    message: 'needs at least one artifact or an OSTree commit',
+    path: ['artifacts'],
+  });
 export type StateRevision = z.infer<typeof stateRevisionSchema>;
 export type RevisionArtifact = StateRevision['artifacts'][number];
 

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HealthCheckInput } from '../core/index.ts';
+import type { HealthCheckInput, OstreeCommit } from '../core/index.ts';
 import { inMemorySigner, tufPublicKey, type Signer } from '../core/tuf/index.ts';
 import type { AgentIdentity } from '../agent/index.ts';
 import { assignRevision, DirectorRepository, directorReleases } from '../services/director/index.ts';
@@ -77,7 +77,12 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
     async publish(
       name: string,
       artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean }[],
-      options: { releaseCounter?: number; hardwareIds?: readonly string[]; health?: HealthCheckInput } = {},
+      options: {
+        releaseCounter?: number;
+        hardwareIds?: readonly string[];
+        health?: HealthCheckInput;
+        ostree?: OstreeCommit;
+      } = {},
     ) {
       releaseCounter = options.releaseCounter ?? releaseCounter + 1;
       return image.publishRevision(
@@ -87,6 +92,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
           hardwareIds: options.hardwareIds ?? [SIM_HARDWARE_ID],
           releaseCounter,
           ...(options.health ? { health: options.health } : {}),
+          ...(options.ostree ? { ostree: options.ostree } : {}),
         },
         imageSigners,
         now(),

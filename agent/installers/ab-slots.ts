@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { StateRevision } from '../../core/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten, Installer } from './installer.ts';
-import { writeRevisionFiles } from './write-files.ts';
+import { assertFilesOnly, writeRevisionFiles } from './write-files.ts';
 
 /**
  * A/B slots (any Linux): two slot directories, `slots/a` and `slots/b`. A
@@ -29,6 +29,7 @@ export class AbSlotsInstaller implements Installer {
     keep: readonly string[],
     onFileWritten?: FileWritten,
   ): Promise<string> {
+    assertFilesOnly(revision, 'A/B slots');
     const slot = keep.includes('a') ? 'b' : 'a';
     const dir = this.pathOf(slot);
     await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,14 @@ export type FileWritten = (path: string) => Promise<void> | void;
  * only places files and points the system at a deployment.
  */
 export interface Installer {
-  readonly kind: 'ab' | 'ostree';
+  readonly kind: 'ab' | 'ostree' | 'ostree-system';
+  /**
+   * Fetches what the revision needs beyond its artifacts (an OSTree commit)
+   * and checks it against the verified revision; returns the bytes fetched.
+   * Called after the artifacts are downloaded, before anything is staged.
+   * Installers without anything of their own to fetch leave it out.
+   */
+  fetch?(revision: StateRevision): Promise<number>;
   /**
    * Writes every artifact of `revision` (from the object store, each checked
    * again as it is read) into a deployment the device does not run, leaving

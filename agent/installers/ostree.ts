@@ -7,7 +7,7 @@ import { UprollError, type StateRevision } from '../../core/index.ts';
 import { syncDirectory } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten, Installer } from './installer.ts';
-import { writeRevisionFiles } from './write-files.ts';
+import { assertFilesOnly, writeRevisionFiles } from './write-files.ts';
 
 const run = promisify(execFile);
 const CHECKSUM = /^[0-9a-f]{64}$/;
@@ -55,6 +55,7 @@ export class OstreeInstaller implements Installer {
     _keep: readonly string[],
     onFileWritten?: FileWritten,
   ): Promise<string> {
+    assertFilesOnly(revision, 'OSTree directory');
     await this.#init();
     // Beside the repository (not in a tmpfs /tmp): a whole revision may be large.
     const tree = await mkdtemp(join(this.#root, 'tree-'));

@@ -1,6 +1,6 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { StateRevision } from '../../core/index.ts';
+import { UprollError, type StateRevision } from '../../core/index.ts';
 import { TargetVerifier } from '../../core/tuf/index.ts';
 import { fileChunks, syncDirectory, syncFile } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
@@ -43,4 +43,13 @@ export async function writeRevisionFiles(
     await onFileWritten?.(artifact.path);
   }
   for (const path of dirs) await syncDirectory(path);
+}
+
+/** Installers that write files only refuse a revision whose OS is an OSTree commit: they would drop it silently. */
+export function assertFilesOnly(revision: StateRevision, installer: string): void {
+  if (revision.ostree)
+    throw new UprollError(
+      'REVISION_UNSUPPORTED',
+      `revision ${revision.name} deploys OSTree commit ${revision.ostree.commit}, which the ${installer} installer cannot; run the agent with --installer ostree --ostree-sysroot`,
+    );
 }

@@ -1,7 +1,14 @@
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { healthCheckSchema, isUprollError, isValidTimezone, parseValue } from '../../core/index.ts';
+import {
+  healthCheckSchema,
+  isUprollError,
+  isValidTimezone,
+  parseValue,
+  UprollError,
+} from '../../core/index.ts';
 import { loadDeviceBundle, startDeviceAgent, type PhaseBoundary } from '../../agent/index.ts';
 import { processIo, type Io } from '../command.ts';
 import { systemClock } from '../system-clock.ts';
@@ -15,7 +22,12 @@ Options:
   --bundle DIR          the device's identity bundle (uproll devices provision)
   --data-dir DIR        where the agent keeps its state: boot control, objects,
                         deployments, history, undelivered reports, trusted metadata
-  --installer KIND      ab (default: two slot directories) or ostree (a local OSTree repo)
+  --installer KIND      ab (default: two slot directories) or ostree (with --ostree-sysroot:
+                        OSTree system deployments; without: a local OSTree repo of files)
+  --ostree-sysroot DIR  the OSTree sysroot to deploy into (/ on an OSTree device): each revision's
+                        OSTree commit is pulled from the Image repository's /ostree/ and deployed
+                        with ostree admin deploy; needs --ostree-os
+  --ostree-os NAME      the OSTree OS (stateroot) name under DIR/ostree/deploy/
   --health-cmd CMD      shell command deciding a new revision is healthy (exit 0), used
                         when the revision names no health check; runs in the deployment
   --health-timeout MS   time limit of the health command (default 30000)
@@ -35,6 +47,8 @@ const OPTIONS = {
   bundle: { type: 'string' },
   'data-dir': { type: 'string' },
   installer: { type: 'string' },
+  'ostree-sysroot': { type: 'string' },
+  'ostree-os': { type: 'string' },
   'health-cmd': { type: 'string' },
   'health-timeout': { type: 'string' },
   'image-url': { type: 'string' },
@@ -58,6 +72,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (!values.bundle || !values['data-dir']) throw new Usage('--bundle and --data-dir are required');
     const installer = values.installer ?? 'ab';
     if (installer !== 'ab' && installer !== 'ostree') throw new Usage('--installer is ab or ostree');
+    const sysroot = values['ostree-sysroot'];
+    const os = values['ostree-os'];
+    if ((sysroot === undefined) !== (os === undefined))
+      throw new Usage('--ostree-sysroot and --ostree-os go together');
+    if (sysroot !== undefined && installer !== 'ostree')
+      throw new Usage('--ostree-sysroot needs --installer ostree');
+    if (sysroot !== undefined && os !== undefined) await assertSysroot(sysroot, os);
     const imageUrl = values['image-url']?.replace(/\/?$/, '/');
     const identity = await loadDeviceBundle(values.bundle, {
       ...(imageUrl
@@ -84,6 +105,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       dataDir: values['data-dir'],
       clock: systemClock,
       installer,
+      ...(sysroot !== undefined && os !== undefined ? { ostree: { sysroot, os } } : {}),
       ...(healthCheck ? { healthCheck } : {}),
       withoutCloud: values['no-cloud'] ?? false,
       ...(values.timezone ? { timezone: values.timezone } : {}),
@@ -108,3 +130,18 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 class Usage extends Error {}
+
+/** Refuses to start on a sysroot without the OS: every update would fail on it. */
+async function assertSysroot(sysroot: string, os: string): Promise<void> {
+  const osDir = join(sysroot, 'ostree', 'deploy', os);
+  if (
+    !(await stat(osDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    throw new UprollError(
+      'FILE_NOT_FOUND',
+      `${sysroot} is not an OSTree sysroot with OS ${os}: no ${osDir} (ostree admin init-fs, os-init)`,
+    );
+}

@@ -1,11 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { UprollError } from '../../core/index.ts';
-import { roleSigners } from '../../keys/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';
-import { passphraseOptions, readPassphrase } from '../passphrase.ts';
-import { imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
+import { passphraseOptions } from '../passphrase.ts';
+import { imageRepoDir, locationOptions } from '../locations.ts';
+import { healthOf, healthOptions, publishingSigners, releaseTarget } from './release-options.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
 
 /** Artifacts are read whole for now; a streaming publish is the next step. */
@@ -93,11 +93,7 @@ export const releaseRevision: Command = {
       description: 'hardware the revision runs on (repeat for several)',
     },
     'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
-    'health-cmd': { type: 'string', description: 'shell command that decides the revision is healthy' },
-    'health-timeout': {
-      type: 'string',
-      description: 'time limit of the health command in ms (default 30000)',
-    },
+    ...healthOptions,
     ...passphraseOptions('', 'online key'),
     ...byOption,
   },
@@ -115,13 +111,7 @@ export const releaseRevision: Command = {
       const executable = ((await stat(file)).mode & 0o111) !== 0;
       artifacts.push({ path, bytes: await readArtifact(file), ...(executable ? { executable } : {}) });
     }
-    const health =
-      typeof values['health-cmd'] === 'string'
-        ? {
-            command: ['sh', '-c', values['health-cmd']] as [string, ...string[]],
-            timeoutMs: Number(values['health-timeout'] ?? 30_000),
-          }
-        : undefined;
+    const health = healthOf(values);
     const signers = await publishingSigners(values);
     const published = await new ImageRepository(imageRepoDir(values)).publishRevision(
       { name, artifacts, hardwareIds, releaseCounter, ...(health ? { health } : {}) },
@@ -159,25 +149,4 @@ async function readArtifact(file: string): Promise<Uint8Array> {
   if (size > MAX_ARTIFACT_BYTES)
     throw new UprollError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
   return readFile(file);
-}
-
-/** --hardware-id (at least one) and --release-counter, checked. */
-function releaseTarget(values: Record<string, unknown>) {
-  const hardwareIds = (values['hardware-id'] as string[] | undefined) ?? [];
-  if (hardwareIds.length === 0) throw new UsageError('--hardware-id is required');
-  const releaseCounter = Number(values['release-counter']);
-  if (!Number.isInteger(releaseCounter) || releaseCounter < 0)
-    throw new UsageError('--release-counter must be a whole number >= 0');
-  return { hardwareIds, releaseCounter };
-}
-
-/** The online keys a publish signs with (releases, snapshot, timestamp), opened with the online passphrase. */
-async function publishingSigners(values: Record<string, unknown>) {
-  const passphrase = await readPassphrase(values, '', 'online key');
-  const store = openKeyStore(values, { onlineOnly: true });
-  return {
-    releases: await roleSigners(store, 'image', 'releases', passphrase),
-    snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
-    timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
-  };
 }

@@ -20,8 +20,12 @@ export const repoServe: Command = {
     });
     io.out(
       values.json
-        ? JSON.stringify({ metadataUrl: server.metadataUrl, targetsUrl: server.targetsUrl })
-        : `serving ${server.metadataUrl} and ${server.targetsUrl}`,
+        ? JSON.stringify({
+            metadataUrl: server.metadataUrl,
+            targetsUrl: server.targetsUrl,
+            ostreeUrl: server.ostreeUrl,
+          })
+        : `serving ${server.metadataUrl}, ${server.targetsUrl} and ${server.ostreeUrl}`,
     );
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     await server.close();

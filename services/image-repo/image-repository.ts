@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import {
+  MAX_REVISION_BYTES,
   objectPath,
+  parseJson,
   parseValue,
   planRefresh,
   revisionTargetPath,
   stateRevisionSchema,
   UprollError,
   type HealthCheckInput,
+  type OstreeCommit,
   type StateRevision,
 } from '../../core/index.ts';
 import {
@@ -23,6 +26,7 @@ import {
 } from '../../core/tuf/index.ts';
 import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { FileBlobStore, MetadataFiles, type BlobStore } from '../repo/index.ts';
+import { ImageOstreeRepo } from './ostree-repo.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
 export interface ExpiryPolicy {
@@ -65,6 +69,8 @@ export interface RevisionInput {
   hardwareIds: readonly string[];
   releaseCounter: number;
   health?: HealthCheckInput;
+  /** The OS as an OSTree commit of the repository's OSTree repository (`ImageOstreeRepo`). */
+  ostree?: OstreeCommit;
 }
 
 /** The versions the repository serves now, read from its own metadata. */
@@ -180,6 +186,17 @@ export class ImageRepository {
     >;
   }
 
+  /** The revision document published under `name`, or undefined when there is none. */
+  async publishedRevision(name: string): Promise<StateRevision | undefined> {
+    const target = revisionTargetPath(name);
+    const spec = (await this.releasedTargets())[target];
+    const sha256 = spec?.hashes['sha256'];
+    if (!sha256) return undefined;
+    const bytes = await this.#store.get(`targets/revisions/${sha256}.${name}.json`);
+    if (!bytes) return undefined;
+    return parseJson(stateRevisionSchema, bytes, { maxBytes: MAX_REVISION_BYTES, what: target });
+  }
+
   /**
    * Publishes artifacts: stores their bytes content-addressed, lists them
    * in a new version of the releases role, then a new snapshot and timestamp.
@@ -232,7 +249,9 @@ export class ImageRepository {
    * Publishes a state revision: stores each artifact once under
    * `objects/<sha256>` (an object already there is not written again), then
    * publishes the revision document as the target `revisions/<name>.json`,
-   * which vouches for every object by length and sha256.
+   * which vouches for every object by length and sha256, and for the OSTree
+   * commit (if any) by its checksum. The commit must be in the repository's
+   * OSTree repository already (`ImageOstreeRepo`).
    */
   async publishRevision(
     revision: RevisionInput,
@@ -253,7 +272,13 @@ export class ImageRepository {
     }));
     const document = parseValue(
       stateRevisionSchema,
-      { kind: 'uproll.state-revision/v1', name: revision.name, artifacts, health: revision.health },
+      {
+        kind: 'uproll.state-revision/v1',
+        name: revision.name,
+        artifacts,
+        ostree: revision.ostree,
+        health: revision.health,
+      },
       `revision ${revision.name}`,
     );
     const target = revisionTargetPath(document.name);
@@ -276,6 +301,12 @@ export class ImageRepository {
         );
       return { versions: await this.versions(), revision: document, target, alreadyPublished: true };
     }
+    const ostree = new ImageOstreeRepo(this.dir);
+    if (document.ostree && !(await ostree.hasCommit(document.ostree.commit)))
+      throw new UprollError(
+        'INVALID_INPUT',
+        `OSTree commit ${document.ostree.commit} is not in ${ostree.dir}: devices could not pull it`,
+      );
     for (const [i, artifact] of revision.artifacts.entries()) {
       const key = `targets/${objectPath(artifacts[i]!.sha256)}`;
       if ((await this.#store.get(key)) === undefined) await this.#store.put(key, artifact.bytes);

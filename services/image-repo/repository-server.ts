@@ -11,15 +11,20 @@ export interface RepositoryServer {
   metadataUrl: string;
   /** Base URL of the targets, ending in `/`. */
   targetsUrl: string;
+  /** Base URL of the OSTree repository (Image repository only), ending in `/`. */
+  ostreeUrl: string;
   close(): Promise<void>;
 }
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,255}$/;
-/** Top-level folders an Image repository serves; the Director serves `devices/<id>/metadata`. */
-const IMAGE_AREAS = ['metadata', 'targets'];
+/**
+ * Top-level folders an Image repository serves (`ostree`: its archive-mode
+ * OSTree repository, pulled by checksum); the Director serves `devices/<id>/metadata`.
+ */
+const IMAGE_AREAS = ['metadata', 'targets', 'ostree'];
 
 /**
- * Serves a repository directory over HTTP: `/metadata/*` and `/targets/*`,
+ * Serves a repository directory over HTTP: `/metadata/*`, `/targets/*` and `/ostree/*`,
  * GET and HEAD only, with ETag / If-None-Match and single byte ranges so
  * devices resume broken downloads. Paths are checked segment by segment and
  * can never leave the directory.
@@ -46,6 +51,7 @@ export async function startRepositoryServer(options: {
     url,
     metadataUrl: `${url}/metadata/`,
     targetsUrl: `${url}/targets/`,
+    ostreeUrl: `${url}/ostree/`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

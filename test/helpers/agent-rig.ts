@@ -8,6 +8,7 @@ import {
   UpdateManager,
   uptaneClientFor,
   type AgentIdentity,
+  type Installer,
   type UpdateManagerOptions,
 } from '../../agent/index.ts';
 import type { HealthCheckInput, Telemetry } from '../../core/index.ts';
@@ -57,10 +58,11 @@ export function updateManagerFor(
  */
 export async function startAgentRig(
   options: Partial<Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'clock'>> & {
-    installer?: 'ab' | 'ostree';
+    /** `ab`, `ostree` (directories), or an installer made with the URL of the Image repository's OSTree repo (through the proxy). */
+    installer?: 'ab' | 'ostree' | ((urls: { ostreeUrl: string }) => Installer);
   } = {},
 ) {
-  const { installer, clock = () => new Date(), ...managerOptions } = options;
+  const { installer: chosen, clock = () => new Date(), ...managerOptions } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
   const repos = await startSimulatedRepositories(join(root, 'repositories'), clock);
   const proxy = await startCountingProxy(repos.imageServer.url);
@@ -71,8 +73,14 @@ export async function startAgentRig(
     repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
   };
   const dataDir = join(root, 'device');
+  const ostreeUrl = `${proxy.url}/ostree/`;
   const build = (overrides: Partial<UpdateManagerOptions> = {}) =>
-    updateManagerFor(identity, dataDir, { installer, clock, ...managerOptions, ...overrides });
+    updateManagerFor(identity, dataDir, {
+      installer: typeof chosen === 'function' ? chosen({ ostreeUrl }) : chosen,
+      clock,
+      ...managerOptions,
+      ...overrides,
+    });
   let manager = build();
   let rollouts = 0;
 
@@ -80,6 +88,7 @@ export async function startAgentRig(
     root,
     repos,
     proxy,
+    ostreeUrl,
     identity,
     deviceId,
     dataDir,

@@ -12,10 +12,16 @@ export interface ObjectFaults {
 /**
  * A proxy in front of a repository server on 127.0.0.1 that counts the
  * body bytes and requests of object downloads (so a test measures what a
- * device really fetched) and can break or slow them.
+ * device really fetched) and can break or slow them. Bytes and requests of
+ * OSTree pulls (`/ostree/...`) are counted apart.
  */
 export async function startCountingProxy(upstream: string) {
-  const stats = { objectBytes: 0, objectRequests: [] as { path: string; range?: string }[] };
+  const stats = {
+    objectBytes: 0,
+    objectRequests: [] as { path: string; range?: string }[],
+    ostreeBytes: 0,
+    ostreeRequests: 0,
+  };
   const faults: ObjectFaults = {};
   let holding: { requested: () => void; released: Promise<void> } | undefined;
   const server = createServer((request, response) => {
@@ -24,6 +30,8 @@ export async function startCountingProxy(upstream: string) {
 
   async function forward(path: string, range: string | undefined, response: ServerResponse): Promise<void> {
     const isObject = path.startsWith('/targets/objects/');
+    const isOstree = path.startsWith('/ostree/');
+    if (isOstree) stats.ostreeRequests++;
     if (isObject) {
       stats.objectRequests.push({ path, ...(range ? { range } : {}) });
       const held = holding;
@@ -52,6 +60,7 @@ export async function startCountingProxy(upstream: string) {
           piece = piece.subarray(0, left);
         }
         if (isObject) stats.objectBytes += piece.byteLength;
+        if (isOstree) stats.ostreeBytes += piece.byteLength;
         const written = new Promise<void>((resolve) => response.write(piece, () => resolve()));
         // Before a cut, what was sent must have left for the device: a destroy drops what is still buffered.
         if (isObject && faults.dropAfterBytes !== undefined) await written;
@@ -92,6 +101,8 @@ export async function startCountingProxy(upstream: string) {
     reset() {
       stats.objectBytes = 0;
       stats.objectRequests.length = 0;
+      stats.ostreeBytes = 0;
+      stats.ostreeRequests = 0;
     },
     close: () =>
       new Promise<void>((resolve) => {

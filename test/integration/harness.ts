@@ -68,6 +68,8 @@ export async function startHarness(
         identity?: AgentIdentity;
         timezone?: string;
         heartbeatMs?: number;
+        /** An OSTree system to deploy into (installer `ostree`), pulling through the proxy. */
+        ostree?: { sysroot: string; os: string };
       } = {},
     ): Promise<DeviceAgent & { dataDir: string }> {
       const enrolled = options.identity ?? (await harness.enroll(deviceId));
@@ -83,6 +85,7 @@ export async function startHarness(
         ...(options.healthCheck ? { healthCheck: options.healthCheck } : {}),
         ...(options.timezone ? { timezone: options.timezone } : {}),
         ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+        ...(options.ostree ? { installer: 'ostree' as const, ostree: options.ostree } : {}),
       });
       agents.push(agent);
       return Object.assign(agent, { dataDir });

@@ -188,4 +188,12 @@ describe('the OSTree installer', () => {
       expect((await ostree('refs')).trim()).toBe('');
     });
   });
+
+  describe('when the revision names an OSTree commit for the OS', () => {
+    it('refuse it with REVISION_UNSUPPORTED rather than deploy its files without the OS', async () => {
+      const r1 = { ...(await revision('r1', v1)), ostree: { commit: 'c'.repeat(64) } };
+      await expect(installer.stage(r1, objects, [])).rejects.toThrowWithCode('REVISION_UNSUPPORTED');
+      expect(await readdir(join(dataDir, 'ostree')).catch(() => [])).toEqual([]);
+    });
+  });
 });
