@@ -10,7 +10,7 @@ import { findFreePort } from '../../services/dev-stack/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 
 // The README's "A first real deployment", as a user runs it: every step a process of its own
-// (`uproll` commands, `uproll serve`, two `uproll-agent`s, one on A/B slots, one on OSTree), on a
+// (`uproll` commands, `uproll serve`, three `uproll-agent`s, two on A/B slots, one on OSTree), on a
 // state directory and a local stack of this file's own.
 
 let stateDir: string;
@@ -121,6 +121,7 @@ describe('a first real deployment, step by step as the README says', () => {
     for (const [deviceId, installer] of [
       ['dev-a', 'ab'],
       ['dev-b', 'ostree'],
+      ['dev-c', 'ab'],
     ] as const) {
       const provisioned = await uproll(
         ...['devices', 'provision', deviceId, '--hardware-id', 'rpi4', '--passphrase-env', 'ONLINE_PASS'],
@@ -144,27 +145,30 @@ describe('a first real deployment, step by step as the README says', () => {
     // Provisioned devices are in the fleet view before their first update.
     expect(
       await eventually(
-        'both devices in the fleet view',
-        async () => Object.keys(await devices()).length === 2,
+        'the three devices in the fleet view',
+        async () => Object.keys(await devices()).length === 3,
       ),
     );
 
     await release('app-1.0', 1);
     const plan = await uproll('rollout', 'plan', '--hardware-id', 'rpi4', '--canary', '1', '--waves', '100');
-    expect(plan.stdout).toMatch(/wave 0 \(canary\): 1 devices +dev-a\nwave 1: 1 devices +dev-b/);
+    expect(plan.stdout).toMatch(
+      /wave 0 \(canary\): 1 devices +dev-a\nwave 1: 2 devices +(dev-b dev-c|dev-c dev-b)/,
+    );
     const rollout = await uproll(
       ...['rollout', 'start', 'r-1', '--revision', 'app-1.0', '--hardware-id', 'rpi4'],
       ...['--canary', '1', '--waves', '100', '--wait'],
     );
     expect(rollout.status, rollout.stdout + rollout.stderr).toBe(0);
-    expect(rollout.stdout).toContain('rollout.completed        2 committed, 0 rolled back, 0 failed');
-    const fleet = await eventually('the fleet view to show both devices on app-1.0', async () => {
+    expect(rollout.stdout).toContain('rollout.completed        3 committed, 0 rolled back, 0 failed');
+    const fleet = await eventually('the fleet view to show every device on app-1.0', async () => {
       const view = await devices();
       return Object.values(view).every((d) => d.committedRevision === 'app-1.0') && view;
     });
     expect(Object.values(fleet).map((d) => [d.deviceId, d.phase])).toEqual([
       ['dev-a', 'committed'],
       ['dev-b', 'committed'],
+      ['dev-c', 'committed'],
     ]);
 
     // A release found bad after its rollout ended is rolled back: every device it moved goes back.
@@ -186,7 +190,7 @@ describe('a first real deployment, step by step as the README says', () => {
     expect(second.status, second.stdout + second.stderr).toBe(0);
     const rollback = await uproll('rollout', 'rollback', 'r-2');
     expect(rollback.status, rollback.stdout + rollback.stderr).toBe(0);
-    await eventually('the fleet view to show both devices back on app-1.0', async () =>
+    await eventually('the fleet view to show every device back on app-1.0', async () =>
       Object.values(await devices()).every((d) => d.committedRevision === 'app-1.0'),
     );
 
