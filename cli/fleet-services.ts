@@ -5,7 +5,7 @@ import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../ac
 import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
 import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
-import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
+import { requireSettings, serviceCredentials, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
 import { startProjector } from '../services/projections/index.ts';
 import { isRolloutActive } from '../services/temporal/index.ts';
@@ -145,6 +145,6 @@ export async function localDeployment(stateDir: string): Promise<Deployment> {
   return {
     temporal: addresses.temporal,
     nats: addresses.nats,
-    natsSeed: (await serviceIdentity(stateDir)).seed,
+    natsSeed: await serviceCredentials(stateDir),
   };
 }

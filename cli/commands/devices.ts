@@ -7,6 +7,7 @@ import { stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
+import { systemClock } from '../system-clock.ts';
 
 export const devicesProvision: Command = {
   name: 'devices provision',
@@ -100,17 +101,19 @@ export const devicesRevoke: Command = {
     const by = actorOf(values);
     const [deviceId] = positionals;
     if (!deviceId || positionals.length > 1) throw new UsageError('name one DEVICE_ID');
-    const keys = await revokeNatsDevice(stateDirOf(values), deviceId);
+    const { keys, notSent } = await revokeNatsDevice(stateDirOf(values), deviceId, systemClock);
+    const noun = `${keys} ${keys === 1 ? 'key' : 'keys'}`;
     await recordAudit(values, io, by, {
       aggregate: 'device',
       aggregateId: deviceId,
       type: 'device.revoked',
-      data: { summary: `NATS credentials revoked (${keys} ${keys === 1 ? 'key' : 'keys'})`, keys },
+      data: { summary: `NATS credentials revoked (${noun}${notSent ? ', not sent to NATS yet' : ''})`, keys },
     });
+    if (notSent) throw notSent;
     io.out(
       values.json
         ? JSON.stringify({ deviceId, revokedKeys: keys })
-        : `revoked the NATS credentials of ${deviceId} (${keys} ${keys === 1 ? 'key' : 'keys'})`,
+        : `revoked the NATS credentials of ${deviceId} (${noun})`,
     );
     return 0;
   },

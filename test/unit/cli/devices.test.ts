@@ -6,7 +6,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { main as uproll } from '../../../cli/main.ts';
 import { refreshRepository, TrustedRepository, tufPublicKey } from '../../../core/tuf/index.ts';
 import { KeyStore, roleSigners } from '../../../keys/index.ts';
-import { writeSettings } from '../../../services/dev-stack/index.ts';
+import { applyNatsConfig, writeSettings } from '../../../services/dev-stack/index.ts';
+import { deviceUserKeys, readNatsIdentity } from '../../../services/nats-auth/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
 import { captureIo } from '../../cli-io.ts';
 import { memoryCache } from '../../helpers/tuf-client.ts';
@@ -35,27 +36,33 @@ const provision = (deviceId: string, ...options: string[]) =>
     ...['--passphrase-env', 'TEST_ONLINE_PASSPHRASE', ...options],
   );
 
-/** A local stack that was set up (no server runs: the NATS configuration is written, nothing reloads). */
-const setUpStack = () =>
-  writeSettings(stateDir, {
+/** A local stack that was set up, as `dev up` leaves it (no server runs: nothing is sent to one). */
+async function setUpStack() {
+  await writeSettings(stateDir, {
     host: '127.0.0.1',
     namespace: 'default',
     ports: { temporal: 17233, nats: 14222, natsMonitor: 18222 },
   });
+  await applyNatsConfig(stateDir, () => new Date());
+}
 
 const director = () => new DirectorRepository(join(stateDir, 'director'));
 const bundleDir = (deviceId: string) => join(stateDir, 'devices', deviceId);
 const bundleFile = (deviceId: string, file: string) => readFile(join(bundleDir(deviceId), file), 'utf8');
 const natsConfig = () => readFile(join(stateDir, 'nats', 'nats.conf'), 'utf8');
 
-/** The nkey users nats.conf lets in as this device. */
-async function natsUsersOf(deviceId: string): Promise<string[]> {
-  const config = JSON.parse(await natsConfig()) as {
-    accounts: { UPROLL: { users: { nkey: string; permissions?: { publish: { allow: string[] } } }[] } };
+/** The NATS user keys the device holds (each signed by the account, valid until revoked). */
+const natsUsersOf = (deviceId: string) => deviceUserKeys(stateDir, deviceId);
+
+/** The user keys the account in nats.conf refuses: what the server loads when it starts. */
+async function revokedInNatsConfig(): Promise<string[]> {
+  const config = JSON.parse(await natsConfig()) as { resolver_preload: Record<string, string> };
+  const identity = await readNatsIdentity(stateDir);
+  const account = Object.entries(config.resolver_preload).find(([, jwt]) => jwt === identity?.accountJwt);
+  const claims = JSON.parse(Buffer.from(account![1].split('.')[1]!, 'base64url').toString()) as {
+    nats: { revocations?: Record<string, number> };
   };
-  return config.accounts.UPROLL.users
-    .filter((u) => u.permissions?.publish.allow.includes(`uproll.dev.${deviceId}.>`))
-    .map((u) => u.nkey);
+  return Object.keys(claims.nats.revocations ?? {}).sort();
 }
 
 /** A device's TUF client of its Director metadata, keeping what it trusts between updates as the agent does. */
@@ -85,12 +92,14 @@ async function assignNothing(deviceId: string, times: number): Promise<void> {
 }
 
 describe('uproll devices provision', () => {
-  describe('when there is no local stack', () => {
-    it('refuses with STACK_NOT_RUNNING, naming --no-nats, and provisions nothing', async () => {
+  describe('when there is no NATS identity (neither `nats init` nor a local stack)', () => {
+    it('refuses with NATS_NOT_INITIALIZED, naming nats init and --no-nats, and provisions nothing', async () => {
       const refused = await provision('dev-a');
 
       expect(refused.status).toBe(1);
-      expect(refused.stderr).toMatch(/^uproll: STACK_NOT_RUNNING: no local stack .*--no-nats/);
+      expect(refused.stderr).toMatch(
+        /^uproll: NATS_NOT_INITIALIZED: no NATS identity in .*`uproll nats init --url URL`.*--no-nats/,
+      );
       expect(await director().knows('dev-a')).toBe(false);
       expect(await readdir(bundleDir('dev-a')).catch(() => [])).toEqual([]);
     });
@@ -154,16 +163,18 @@ describe('uproll devices provision', () => {
 });
 
 describe('uproll devices revoke', () => {
-  it("removes every NATS user of the device from the server's configuration", async () => {
+  it('revokes every NATS user of the device in the account the server loads, and no other', async () => {
     await setUpStack();
     await provision('dev-a');
     await provision('dev-a', '--force');
     await provision('dev-b');
+    const keysOfA = await natsUsersOf('dev-a');
 
     const revoked = await run('devices', 'revoke', 'dev-a');
 
     expect(revoked).toMatchObject({ status: 0, stdout: 'revoked the NATS credentials of dev-a (2 keys)' });
     expect(await natsUsersOf('dev-a')).toEqual([]);
+    expect(await revokedInNatsConfig()).toEqual([...keysOfA].sort());
     expect(await natsUsersOf('dev-b')).toHaveLength(1);
   });
 
