@@ -1,12 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { main as uproll } from '../../../cli/main.ts';
 import { refreshRepository, TrustedRepository, tufPublicKey } from '../../../core/tuf/index.ts';
-import { KeyStore, roleSigners } from '../../../keys/index.ts';
-import { applyNatsConfig, writeSettings } from '../../../services/dev-stack/index.ts';
+import { KeyStore, publicKeyOf, roleSigners } from '../../../keys/index.ts';
+import { applyNatsConfig, findFreePort, writeSettings } from '../../../services/dev-stack/index.ts';
+import type { DeviceBundle } from '../../../services/provisioning/index.ts';
 import { deviceUserKeys, readNatsIdentity } from '../../../services/nats-auth/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
 import { captureIo } from '../../cli-io.ts';
@@ -159,6 +160,52 @@ describe('uproll devices provision', () => {
         expect(users[0]).toBe(before);
       });
     });
+  });
+});
+
+describe("uproll devices provision on a deployment's own NATS (`uproll nats init`)", () => {
+  it('needs no local stack: the bundle names that NATS and holds a user JWT confined to the device', async () => {
+    expect((await run('nats', 'init', '--url', 'nats://nats.example.com:4222')).status).toBe(0);
+
+    const provisioned = await provision('dev-a');
+
+    expect(provisioned.status, provisioned.stderr).toBe(0);
+    const bundle = JSON.parse(await bundleFile('dev-a', 'bundle.json')) as DeviceBundle;
+    expect(bundle.nats).toEqual({ servers: 'nats://nats.example.com:4222' });
+    expect((await stat(join(bundleDir('dev-a'), 'nats.creds'))).mode & 0o777).toBe(0o600);
+    const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(await bundleFile('dev-a', 'nats.creds'))![1]!;
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
+      iss: string;
+      sub: string;
+      nats: Record<string, unknown>;
+    };
+    const identity = (await readNatsIdentity(stateDir))!;
+    expect(claims.iss).toBe(publicKeyOf(identity.signingKeySeed));
+    expect(await natsUsersOf('dev-a')).toEqual([claims.sub]);
+    expect(claims.nats).toMatchObject({
+      issuer_account: publicKeyOf(identity.accountSeed),
+      pub: { allow: ['uproll.dev.dev-a.>'] },
+      sub: { allow: ['uproll.cmd.dev-a.>', '_UPROLL_INBOX.dev-a.>'] },
+      resp: { max: 1 },
+    });
+  });
+
+  it('revoke records the revocation even when that NATS is out of reach, and says so with NATS_UPDATE_FAILED', async () => {
+    const url = `nats://127.0.0.1:${await findFreePort()}`;
+    expect((await run('nats', 'init', '--url', url)).status).toBe(0);
+    await provision('dev-a');
+    const keys = await natsUsersOf('dev-a');
+
+    const revoked = await run('devices', 'revoke', 'dev-a');
+
+    expect(revoked.status).toBe(1);
+    expect(revoked.stderr).toMatch(
+      /uproll: NATS_UPDATE_FAILED: dev-a's 1 key is revoked and recorded, but the account update did not reach NATS at .*`uproll nats push`/,
+    );
+    expect(revoked.stderr).toContain('audit: device.revoked kept in');
+    expect(Object.keys((await readNatsIdentity(stateDir))!.revocations)).toEqual(keys);
+    const pushed = await run('nats', 'push');
+    expect(pushed.stderr).toMatch(/^uproll: NATS_UPDATE_FAILED: /);
   });
 });
 
