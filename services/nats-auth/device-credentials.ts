@@ -55,8 +55,9 @@ export function devicePermissions(deviceId: string): NatsUserPermissions {
 /**
  * Signs a new NATS user for each device with the account's signing key,
  * confined to its own subjects. The server needs no change to let it in.
- * Unless `keepExisting`, the keys a device held before are revoked first
- * (`revoked` says so: the account update then has to reach the servers).
+ * Unless `keepExisting`, the keys the devices held before are revoked first,
+ * in one account update (`revoked` says how many: that update then has to
+ * reach the servers).
  */
 export async function issueDeviceCredentials(
   stateDir: string,
@@ -64,19 +65,21 @@ export async function issueDeviceCredentials(
   options: { clock: Clock; keepExisting?: boolean },
 ): Promise<{ credentials: NatsUserCredentials[]; revoked: number }> {
   for (const deviceId of deviceIds) assertToken(deviceId, 'device id');
+  if (new Set(deviceIds).size !== deviceIds.length)
+    throw new UprollError('INVALID_INPUT', 'a device is named twice: each gets one new NATS user');
   const identity = await requireNatsIdentity(stateDir);
   const dir = natsIdentityPaths(stateDir).devices;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const credentials: NatsUserCredentials[] = [];
-  let revoked = 0;
-  for (const deviceId of deviceIds) {
-    const path = join(dir, `${deviceId}.json`);
-    await withFileLock(path, async () => {
-      const earlier = (await readDeviceUser(dir, deviceId))?.publicKeys ?? [];
-      if (!options.keepExisting && earlier.length > 0) {
-        await revokeNatsUsers(stateDir, earlier, options.clock);
-        revoked += earlier.length;
-      }
+  // One writer of the device files at a time, so that no key is lost between read and write.
+  return withFileLock(dir, async () => {
+    const earlier = new Map<string, string[]>();
+    for (const deviceId of deviceIds)
+      earlier.set(deviceId, (await readDeviceUser(dir, deviceId))?.publicKeys ?? []);
+    const replaced = options.keepExisting ? [] : [...earlier.values()].flat();
+    // Revoked before forgotten: a crash in between leaves the old keys refused, never valid and unlisted.
+    if (replaced.length > 0) await revokeNatsUsers(stateDir, replaced, options.clock);
+    const credentials: NatsUserCredentials[] = [];
+    for (const deviceId of deviceIds) {
       const seed = new TextDecoder().decode(createUser().getSeed());
       const publicKey = publicKeyOf(seed);
       const jwt = userJwt({
@@ -87,12 +90,15 @@ export async function issueDeviceCredentials(
         issuedAt: options.clock(),
         permissions: devicePermissions(deviceId),
       });
-      const kept = options.keepExisting ? earlier : [];
-      await writeFileAtomic(path, JSON.stringify({ deviceId, publicKeys: [...kept, publicKey] }));
+      const kept = options.keepExisting ? (earlier.get(deviceId) ?? []) : [];
+      await writeFileAtomic(
+        join(dir, `${deviceId}.json`),
+        JSON.stringify({ deviceId, publicKeys: [...kept, publicKey] }),
+      );
       credentials.push({ publicKey, credentials: natsCreds(jwt, seed) });
-    });
-  }
-  return { credentials, revoked };
+    }
+    return { credentials, revoked: replaced.length };
+  });
 }
 
 /**
@@ -105,7 +111,7 @@ export async function revokeDeviceCredentials(stateDir: string, deviceId: string
   const notFound = () =>
     new UprollError('DEVICE_NOT_FOUND', `device ${deviceId} has no NATS credentials in ${dir}`);
   if (!(await readDeviceUser(dir, deviceId))) throw notFound();
-  return withFileLock(path, async () => {
+  return withFileLock(dir, async () => {
     const user = await readDeviceUser(dir, deviceId);
     if (!user) throw notFound(); // revoked meanwhile
     // Revoked before forgotten: a crash in between leaves the keys refused, never valid and unlisted.

@@ -65,6 +65,18 @@ describe("a deployment's NATS identity", () => {
     ]);
   });
 
+  it('replaces the credentials of many devices with one account update', async () => {
+    await initNatsIdentity(stateDir, { clock });
+    const devices = ['dev-a', 'dev-b', 'dev-c'];
+    await issueDeviceCredentials(stateDir, devices, { clock });
+    const before = claimsOf((await readNatsIdentity(stateDir))!.accountJwt).iat;
+
+    const replaced = await issueDeviceCredentials(stateDir, devices, { clock });
+
+    expect(replaced.revoked).toBe(3);
+    expect(claimsOf((await readNatsIdentity(stateDir))!.accountJwt).iat).toBe(before + 1);
+  });
+
   it('is created once: init again keeps every key', async () => {
     const { identity } = await initNatsIdentity(stateDir, { clock });
     const again = await initNatsIdentity(stateDir, { clock, servers: 'nats://n.example.com:4222' });
