@@ -139,7 +139,7 @@ async function deploymentOf(values: Record<string, unknown>): Promise<Deployment
       'INVALID_INPUT',
       `--nats-seed-file ${seedFile} does not hold NATS user credentials (a .creds file, or a user nkey seed)`,
     );
-  return { temporal: String(values['temporal']), nats: String(values['nats']), natsSeed: seed };
+  return { temporal: String(values['temporal']), nats: String(values['nats']), natsCredentials: seed };
 }
 
 interface RunningParts {

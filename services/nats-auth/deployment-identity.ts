@@ -84,7 +84,7 @@ export async function requireNatsIdentity(stateDir: string): Promise<NatsIdentit
   if (!identity)
     throw new UprollError(
       'NATS_NOT_INITIALIZED',
-      `no NATS identity in ${natsIdentityPaths(stateDir).dir}: run \`uproll nats init --url URL\` for your own nats-server, or \`uproll dev up\` for the local stack`,
+      `no NATS identity in ${natsIdentityPaths(stateDir).dir}: run \`uproll nats init --url URL\` for your own nats-server, or \`uproll dev up\` for the local stack (one an older uproll started: \`uproll dev down\` first)`,
     );
   return identity;
 }
