@@ -34,9 +34,9 @@ const SECRET = 0o600;
  * Creates a device's identity bundle: its Ed25519 key (signs version
  * reports), an RSA key and a certificate from the fleet CA (mTLS), its NATS
  * credentials (a user JWT signed with the deployment's NATS identity, unless
- * `withoutNats`), and the
- * current trusted roots of both repositories. The device is registered with
- * the Director. The bundle is all a device needs to join.
+ * `withoutNats`), and the current trusted roots of both repositories. The
+ * device is registered with the Director. The bundle is all a device needs
+ * to join.
  *
  * A device id is provisioned once (DEVICE_EXISTS) unless `force`: then the
  * device gets a new identity, the Director's metadata for it counts on from
