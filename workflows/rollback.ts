@@ -1,11 +1,16 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { RolloutCommit, RolloutEventType } from '../core/index.ts';
+import { rolledBackByCommand } from './rolled-back-by-command.ts';
 
 export interface RollbackInput {
   rolloutId: string;
   /** Who asked, for the audit trail. */
   by: string;
+  /** 1 (absent) for the first rollback; 2, 3, ... for each retry (`rollback/<rolloutId>/<attempt>`). */
+  attempt?: number;
+  /** A retry asks only these devices (those the rollbacks before could not reach); absent: every one. */
+  devices?: string[];
 }
 
 /**
@@ -30,6 +35,8 @@ export interface RollbackDeviceResult {
 export interface RollbackResult {
   rolloutId: string;
   by: string;
+  /** Which rollback of the rollout this was: 1, then 2, 3, ... for retries. */
+  attempt: number;
   counts: Record<RollbackOutcome, number>;
   devices: RollbackDeviceResult[];
 }
@@ -55,33 +62,39 @@ const { recordEvent, rolloutCommits, acquireDevice, releaseDevice, rollbackDevic
  * device's own rollback command (it goes back only if this rollout put it
  * where it is, from its history, so its release-counter check is not in
  * the way), then the Director assigns that revision again. Each step is an
- * event on the rollout's log, once.
+ * event on the rollout's log, once. A retry (`attempt` 2, 3, ...) asks
+ * again only the devices it is given, with events of its own.
  */
 export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
   const { rolloutId, by } = input;
+  const attempt = input.attempt ?? 1;
+  // The first rollback's events keep the ids they always had; a retry's are its own.
+  const keyPrefix = attempt === 1 ? `rollback/${rolloutId}` : `rollback/${rolloutId}/${attempt}`;
+  const retry = attempt === 1 ? {} : { attempt };
   const record = (type: RolloutEventType, key: string, data: Record<string, unknown>) =>
     recordEvent(
       { aggregate: 'rollout', aggregateId: rolloutId, type, at: new Date().toISOString(), data },
-      `rollback/${rolloutId}/${key}`,
+      `${keyPrefix}/${key}`,
     );
 
-  const commits = await rolloutCommits(rolloutId);
-  await record('rollout.rollback.started', 'started', { by, devices: commits.length });
+  const asked = input.devices === undefined ? undefined : new Set(input.devices);
+  const commits = (await rolloutCommits(rolloutId)).filter((c) => !asked || asked.has(c.deviceId));
+  await record('rollout.rollback.started', 'started', { by, devices: commits.length, ...retry });
   const devices: RollbackDeviceResult[] = [];
   const queue = [...commits];
   const workers = Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
     for (let commit = queue.shift(); commit; commit = queue.shift()) {
       const result = await rollBack(commit);
       devices.push(result);
-      await record('rollout.rollback.device', `device/${commit.deviceId}`, { by, ...result });
+      await record('rollout.rollback.device', `device/${commit.deviceId}`, { by, ...result, ...retry });
     }
   });
   await Promise.all(workers);
   devices.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
   const counts = { rolled_back: 0, unchanged: 0, busy: 0, failed: 0 };
   for (const device of devices) counts[device.outcome] += 1;
-  await record('rollout.rollback.finished', 'finished', { by, counts });
-  return { rolloutId, by, counts, devices };
+  await record('rollout.rollback.finished', 'finished', { by, counts, ...retry });
+  return { rolloutId, by, attempt, counts, devices };
 
   async function rollBack(commit: RolloutCommit): Promise<RollbackDeviceResult> {
     const { deviceId } = commit;
@@ -99,25 +112,9 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
       // The device knows the update by the id it was commanded with (a retry's differs).
       const reply = await rollbackDevice(deviceId, commit.commandId);
       if (!reply.rolledBack) return { deviceId, outcome: 'unchanged', from, ...was, runs: reply.revision };
-      // The device's own log says where it went: projections follow it there.
       await recordEvent(
-        {
-          aggregate: 'device',
-          aggregateId: deviceId,
-          type: 'device.update.rolled_back',
-          at: new Date().toISOString(),
-          data: {
-            rolloutId,
-            rollout: rolloutId,
-            revision: reply.revision ?? '',
-            workflowId: workflowInfo().workflowId,
-            error: {
-              code: 'ROLLED_BACK_BY_COMMAND',
-              message: `back to ${reply.revision ?? 'nothing'} (${by})`,
-            },
-          },
-        },
-        `rollback/${rolloutId}/device-event/${deviceId}`,
+        rolledBackByCommand(deviceId, rolloutId, reply.revision, by),
+        `${keyPrefix}/device-event/${deviceId}`,
       );
       return { deviceId, outcome: 'rolled_back', from, ...was, runs: reply.revision };
     } catch (err) {

@@ -26,6 +26,7 @@ import { msUntilWindowOpen } from '../core/rollout/maintenance-window.ts';
 import { classifyFailure, evaluateGate } from '../core/rollout/outcomes.ts';
 import { planWaves } from '../core/rollout/waves.ts';
 import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
+import { rolledBackByCommand } from './rolled-back-by-command.ts';
 import {
   abortRolloutUpdate,
   changeRolloutPolicyUpdate,
@@ -279,28 +280,13 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         // The device knows the update by the id it was commanded with (a retry's differs).
         const reply = await rollbackDevice(deviceId, attemptId(rolloutId, device.attempts));
         if (reply.rolledBack) {
-          const reason = {
-            code: 'ROLLED_BACK_BY_COMMAND',
-            message: `back to ${reply.revision ?? 'nothing'} (${by})`,
+          const event = rolledBackByCommand(deviceId, rolloutId, reply.revision, by);
+          state.devices[deviceId] = {
+            outcome: 'rolled_back',
+            attempts: device.attempts,
+            reason: event.data.error,
           };
-          state.devices[deviceId] = { outcome: 'rolled_back', attempts: device.attempts, reason };
-          // The device's own log says where it went: projections follow it there.
-          await recordEvent(
-            {
-              aggregate: 'device',
-              aggregateId: deviceId,
-              type: 'device.update.rolled_back',
-              at: new Date().toISOString(),
-              data: {
-                rolloutId,
-                rollout: rolloutId,
-                revision: reply.revision ?? '',
-                workflowId: workflowInfo().workflowId,
-                error: reason,
-              },
-            },
-            `${rolloutId}/rollback/${deviceId}`,
-          );
+          await recordEvent(event, `${rolloutId}/rollback/${deviceId}`);
         }
       } catch (err) {
         state.devices[deviceId] = { ...device, reason: failureOf(err) };

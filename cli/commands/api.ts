@@ -12,6 +12,7 @@ import { portOption, stateDirOf, UsageError, type Command, type Io } from '../co
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { systemClock } from '../system-clock.ts';
+import { outboxOf } from '../audit.ts';
 
 async function apiKey(store: KeyStore) {
   const [record] = await roleKeys(store, 'fleet', 'api');
@@ -94,7 +95,9 @@ export const apiServe: Command = {
 /**
  * The management API over the key store and repositories the options name,
  * on `--host`/`--port` (default 127.0.0.1:18090). Refused calls are told on
- * stderr and, given an event log, appended to it.
+ * stderr and, given an event log, appended to it. Changes are audit events
+ * by the token's subject, kept in the state directory's outbox first (as the
+ * CLI's), then sent to the event log when there is one.
  */
 export async function startManagementApi(options: {
   values: Record<string, unknown>;
@@ -121,6 +124,13 @@ export async function startManagementApi(options: {
       }),
       now: systemClock,
     }),
+    onChanged: async (event) => {
+      const outbox = outboxOf(values);
+      await outbox.add(randomUUID(), event);
+      await (eventLog ? outbox.flush(eventLog) : Promise.reject(new Error('no event log'))).catch(() =>
+        io.err(`audit: ${event.type} kept in ${outbox.path} until the event log is reachable`),
+      );
+    },
     onRefused: async (call) => {
       io.err(
         `refused ${call.method} ${call.path}: ${call.code}${call.subject ? ` (${call.subject}, ${call.role})` : ''}`,

@@ -25,7 +25,8 @@ import { withServiceNats } from './events.ts';
 import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
 import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 import { actorOf } from '../audit.ts';
-import { rollBackEnded, rollbackAfterEndOf, rollbackLine } from './rollout-rollback.ts';
+import { rollBackEnded, rollbackAfterEndOf, rollbackLines } from './rollout-rollback.ts';
+import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -112,6 +113,7 @@ export const rolloutStart: Command = {
     ROLLOUT_EXIT_HELP,
   options: {
     ...locationOptions,
+    ...taskQueueOption,
     revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
     ...targetOptions,
     ...policyOptions,
@@ -130,13 +132,11 @@ export const rolloutStart: Command = {
     const policy = await policyOf(values);
     await preflight(values, rolloutId, revision, target);
     return withTemporal(values, async (client) => {
-      const handle = await startRollout(client, {
-        rolloutId,
-        revision,
-        target,
-        policy,
-        startedBy: actorOf(values),
-      });
+      const handle = await startRollout(
+        client,
+        { rolloutId, revision, target, policy, startedBy: actorOf(values) },
+        { taskQueue: taskQueueOf(values) },
+      );
       if (!values['wait']) {
         io.out(
           values.json
@@ -168,7 +168,7 @@ export const rolloutStatus: Command = {
       if (values.json) io.out(JSON.stringify(rollback ? { ...shown, rollback } : shown));
       else {
         printProgress(shown, io);
-        if (rollback) io.out(rollbackLine(rollback));
+        for (const line of rollback ? rollbackLines(rollback) : []) io.out(line);
       }
       return 0;
     });
@@ -216,15 +216,33 @@ function controlCommand(
 export const rolloutPause = controlCommand('pause', pauseRolloutUpdate);
 export const rolloutResume = controlCommand('resume', resumeRolloutUpdate);
 export const rolloutAbort = controlCommand('abort', abortRolloutUpdate);
+const rollbackControl = controlCommand('rollback', rollbackRolloutUpdate, rollBackEnded);
 export const rolloutRollback: Command = {
-  ...controlCommand('rollback', rollbackRolloutUpdate, rollBackEnded),
+  ...rollbackControl,
   summary: 'Return every device a rollout committed to its previous revision (a running one is aborted).',
+  usage: 'uproll rollout rollback ROLLOUT_ID [--retry] [--by NAME] [--json]',
   details:
     'A running or paused rollout is aborted and rolls its devices back itself. A rollout that has ended\n' +
     '(completed or aborted) is rolled back by rollback/ROLLOUT_ID, which waits for it: each device the\n' +
     'event log says it left on its revision goes back to the one before (a device that moved on since is\n' +
-    'left alone). Once only: a rollout rolled back before is refused (ALREADY_ROLLED_BACK).\n' +
-    'Exit codes after the end: 0 every device went back or was left alone, 3 some were busy or failed.',
+    'left alone). Once only: a rollout rolled back before is refused (ALREADY_ROLLED_BACK); --retry then\n' +
+    'asks again only the devices it found busy or failed (offline, say), as rollback/ROLLOUT_ID/<n>.\n' +
+    'Exit codes after the end: 0 every device asked went back or was left alone, 3 some were busy or failed.',
+  options: {
+    ...rollbackControl.options,
+    ...taskQueueOption,
+    retry: {
+      type: 'boolean',
+      description: 'after a rollback after the end: ask again the devices it could not return',
+    },
+  },
+  run(args, io) {
+    if (args.values['retry'] !== true) return rollbackControl.run(args, io);
+    // Only a rollout that has ended has a rollback to retry: no Update is tried.
+    const rolloutId = requireId(args.positionals);
+    const by = actorOf(args.values);
+    return withTemporal(args.values, (client) => rollBackEnded(args.values, client, rolloutId, by, io));
+  },
 };
 
 export const rolloutRetryFailed: Command = {
@@ -238,6 +256,7 @@ export const rolloutRetryFailed: Command = {
     ROLLOUT_EXIT_HELP,
   options: {
     ...locationOptions,
+    ...taskQueueOption,
     as: { type: 'string', description: 'id of the new rollout' },
     ...policyOptions,
     by: { type: 'string', description: 'who starts it, for the audit trail (required; or set $UPROLL_BY)' },
@@ -265,13 +284,17 @@ export const rolloutRetryFailed: Command = {
         typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
       const policy = await policyOf(values);
       await preflight(values, retryId, progress.revision, { devices });
-      const handle = await startRollout(client, {
-        rolloutId: retryId,
-        revision: progress.revision,
-        target: { devices },
-        policy,
-        startedBy: actorOf(values),
-      });
+      const handle = await startRollout(
+        client,
+        {
+          rolloutId: retryId,
+          revision: progress.revision,
+          target: { devices },
+          policy,
+          startedBy: actorOf(values),
+        },
+        { taskQueue: taskQueueOf(values) },
+      );
       if (!values['wait']) {
         io.out(
           values.json

@@ -3,11 +3,7 @@ import { isNatsCreds } from '../../keys/index.ts';
 import { UprollError } from '../../core/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { startRepositoryServer } from '../../services/image-repo/index.ts';
-import {
-  ensureFreshnessSchedule,
-  installTemporalRuntime,
-  TASK_QUEUE,
-} from '../../services/temporal/index.ts';
+import { ensureFreshnessSchedule, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { outboxOf } from '../audit.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { localDeployment, startFleetServices, type Deployment } from '../fleet-services.ts';
@@ -16,6 +12,7 @@ import { workerKeyServices } from '../worker-keys.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
 import { startManagementApi } from './api.ts';
+import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 
 /** A .creds file is under a kilobyte; anything much larger is not one. */
 const MAX_CREDENTIALS_BYTES = 64 * 1024;
@@ -40,7 +37,7 @@ export const serve: Command = {
   name: 'serve',
   summary: 'Run the Uproll services against a Temporal and a NATS, until SIGTERM or SIGINT.',
   usage:
-    'uproll serve [--only PART,...] [--temporal HOST:PORT --nats URL --nats-seed-file FILE] [--host H] [--passphrase-env NAME] [--json]',
+    'uproll serve [--only PART,...] [--temporal HOST:PORT --nats URL --nats-seed-file FILE] [--task-queue NAME] [--host H] [--passphrase-env NAME] [--json]',
   details: [
     'Parts (all by default):',
     ...SERVE_PARTS.map((part) => `  ${part.padEnd(10)} ${PART_HELP[part]}`),
@@ -49,6 +46,8 @@ export const serve: Command = {
     "(`uproll dev up`). --nats-seed-file names the services user's credentials: the .creds file (mode",
     '0600) that `uproll nats init` writes, or an nkey seed for a server that lists nkey users. Several',
     'processes may run the same parts: the worker shares the task queue, the consumers are durable.',
+    'Deployments that share a Temporal namespace each take a --task-queue of their own (and give it to\n' +
+      'the commands that start rollouts, or set $UPROLL_TASK_QUEUE for all of them).',
     'Prints one line (JSON with --json) once every part is up; stops cleanly on the first signal.',
   ].join('\n'),
   options: {
@@ -65,10 +64,12 @@ export const serve: Command = {
     'image-port': { type: 'string', description: 'port of the Image repository (default 18080)' },
     'director-port': { type: 'string', description: 'port of the Director (default 18081)' },
     'api-port': { type: 'string', description: 'port of the management API (default 18090)' },
+    ...taskQueueOption,
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
     const parts = partsOf(values['only']);
+    taskQueueOf(values); // a bad name is refused before anything starts
     // Listening from the start: a signal during startup stops serve once it is up, never half-way.
     const stop = listenForStopSignals(io, 'uproll serve');
     const needsKeys = parts.has('api') || parts.has('worker');
@@ -143,7 +144,13 @@ async function deploymentOf(values: Record<string, unknown>): Promise<Deployment
 }
 
 interface RunningParts {
-  info: { parts: ServePart[]; urls: Partial<Record<ServePart, string>>; temporal?: string; nats?: string };
+  info: {
+    parts: ServePart[];
+    urls: Partial<Record<ServePart, string>>;
+    temporal?: string;
+    nats?: string;
+    taskQueue?: string;
+  };
   close(): Promise<void>;
 }
 
@@ -197,9 +204,13 @@ async function startParts(
       if (sent > 0) io.err(`audit: ${sent} events from ${outboxOf(values).path} sent to the event log`);
       if (parts.has('worker')) {
         await services.startWorker();
-        await ensureFreshnessSchedule(services.client);
+        await ensureFreshnessSchedule(services.client, { taskQueue: taskQueueOf(values) });
       }
-      Object.assign(info, { temporal: deployment.temporal, nats: deployment.nats });
+      Object.assign(info, {
+        temporal: deployment.temporal,
+        nats: deployment.nats,
+        ...(parts.has('worker') ? { taskQueue: taskQueueOf(values) } : {}),
+      });
       if (parts.has('api')) await startApi(services.eventLog);
     } else if (parts.has('api')) {
       await startApi(undefined);
@@ -225,5 +236,5 @@ async function startParts(
 /** What the rollout worker signs with; the report listener is a part of its own (`reports`). */
 async function workerPart(values: Record<string, unknown>, passphrase: string) {
   const { keepMetadataFresh, releases } = await workerKeyServices(values, passphrase);
-  return { keepMetadataFresh, releases, taskQueue: TASK_QUEUE };
+  return { keepMetadataFresh, releases, taskQueue: taskQueueOf(values) };
 }

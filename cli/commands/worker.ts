@@ -1,8 +1,5 @@
-import {
-  ensureFreshnessSchedule,
-  installTemporalRuntime,
-  TASK_QUEUE,
-} from '../../services/temporal/index.ts';
+import { ensureFreshnessSchedule, installTemporalRuntime } from '../../services/temporal/index.ts';
+import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -13,7 +10,7 @@ import { workerKeyServices } from '../worker-keys.ts';
 export const worker: Command = {
   name: 'worker',
   summary: 'Run the rollout worker and the telemetry bridge on the local stack until stopped.',
-  usage: 'uproll worker [--passphrase-env NAME] [--json]',
+  usage: 'uproll worker [--task-queue NAME] [--passphrase-env NAME] [--json]',
   details:
     'Prints one line (a JSON object with --json) once it polls the task queue. SIGINT or SIGTERM stop\n' +
     'it gracefully (a second signal meanwhile is ignored); a crash loses nothing: Temporal resumes every update on the next worker.\n' +
@@ -21,9 +18,11 @@ export const worker: Command = {
     'and runs rollouts (the Director assigns releases with its online keys).',
   options: {
     ...locationOptions,
+    ...taskQueueOption,
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
+    const taskQueue = taskQueueOf(values);
     installTemporalRuntime();
     const freshness = values['passphrase-env'] !== undefined || values['passphrase-fd'] !== undefined;
     const keyed = freshness
@@ -36,13 +35,14 @@ export const worker: Command = {
         stateDir: stateDirOf(values),
         onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
         ...(keyed ?? {}),
+        taskQueue,
       });
       try {
         await services.startWorker();
-        if (freshness) await ensureFreshnessSchedule(services.client);
+        if (freshness) await ensureFreshnessSchedule(services.client, { taskQueue });
         const ready = {
           ready: true,
-          taskQueue: TASK_QUEUE,
+          taskQueue,
           pid: process.pid,
           freshness,
           ...services.addresses,
@@ -50,7 +50,7 @@ export const worker: Command = {
         io.out(
           values.json
             ? JSON.stringify(ready)
-            : `worker ready: task queue ${TASK_QUEUE}, Temporal ${ready.temporal}, NATS ${ready.nats}${freshness ? ', metadata freshness hourly' : ''}`,
+            : `worker ready: task queue ${taskQueue}, Temporal ${ready.temporal}, NATS ${ready.nats}${freshness ? ', metadata freshness hourly' : ''}`,
         );
         await signals.requested;
       } finally {

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { parseJson, type Clock } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
-import type { ImageRepository } from '../image-repo/index.ts';
+import type { ImageRepository, RepositoryVersions } from '../image-repo/index.ts';
 import type { Signer } from '../../core/tuf/index.ts';
-import type { ApiRoute } from './server.ts';
+import type { ApiChange, ApiRoute } from './server.ts';
 
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
 
@@ -49,14 +49,35 @@ export function managementRoutes(deps: {
       path: '/api/releases',
       roles: ['release'],
       maxBodyBytes: MAX_RELEASE_BYTES,
-      async handle({ body }) {
+      async handle({ body, record }) {
         const release = parseJson(releaseSchema, body, { maxBytes: MAX_RELEASE_BYTES, what: 'release' });
         const artifacts = release.artifacts.map((a) => ({
           ...a,
           bytes: Buffer.from(a.contentBase64, 'base64'),
         }));
-        return deps.image.publish(artifacts, await deps.releaseSigners(), deps.now());
+        const before = await deps.image.versions();
+        const versions = await deps.image.publish(artifacts, await deps.releaseSigners(), deps.now());
+        // Every artifact was published so already: nothing was signed, nothing to record.
+        if (versions.timestamp !== before.timestamp) record(releasePublished(release, versions));
+        return versions;
       },
     },
   ];
+}
+
+/** The audit event of a release published through the API, as `uproll release publish` records it. */
+function releasePublished(release: z.infer<typeof releaseSchema>, versions: RepositoryVersions): ApiChange {
+  const names = release.artifacts.map((a) => a.name);
+  return {
+    aggregate: 'repository',
+    aggregateId: 'image',
+    type: 'repository.release.published',
+    data: {
+      summary: `published ${names.join(', ')} as releases v${versions.releases}`,
+      artifacts: names,
+      hardwareIds: [...new Set(release.artifacts.flatMap((a) => a.hardwareIds))],
+      releaseCounters: [...new Set(release.artifacts.map((a) => a.releaseCounter))],
+      versions,
+    },
+  };
 }

@@ -1,6 +1,12 @@
 import type { KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
+import {
+  isUprollError,
+  UprollError,
+  type Clock,
+  type DomainEvent,
+  type UprollErrorCode,
+} from '../../core/index.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
 
 /** One endpoint of the management API and the roles allowed to call it. */
@@ -10,8 +16,21 @@ export interface ApiRoute {
   roles: readonly ApiRole[];
   /** Byte cap on the request body (POST). */
   maxBodyBytes?: number;
-  handle(request: { caller: ApiCaller; body: Uint8Array }): Promise<unknown>;
+  /** A route that changes state tells `record` what it changed (nothing, when the call changed nothing). */
+  handle(request: {
+    caller: ApiCaller;
+    body: Uint8Array;
+    record: (change: ApiChange) => void;
+  }): Promise<unknown>;
 }
+
+/** What a call changed, for the audit trail; the server adds when and who (the token's subject, as `by`). */
+export type ApiChange = Omit<DomainEvent, 'at' | 'data'> & {
+  data: Record<string, unknown> & { summary: string };
+};
+
+/** A change made through the API: `data.by` is the verified token's subject. */
+export type ApiChangeEvent = DomainEvent<string, ApiChange['data'] & { by: string }>;
 
 /** A refused call, for the audit trail (never the token itself). */
 export interface RefusedCall {
@@ -44,6 +63,11 @@ export async function startApiServer(options: {
   routes: readonly ApiRoute[];
   tokenKey: KeyObject;
   onRefused?: (call: RefusedCall) => Promise<void> | void;
+  /**
+   * Takes each change a call made, before the call is answered: the audit
+   * trail has every change made through the API, with who made it.
+   */
+  onChanged: (event: ApiChangeEvent) => Promise<void>;
   host?: string;
   port?: number;
   /** The reference time of token expiry. */
@@ -74,7 +98,13 @@ export async function startApiServer(options: {
       }
       const body =
         route.method === 'POST' ? await readBody(request, route.maxBodyBytes ?? 64 * 1024) : new Uint8Array();
-      send(response, 200, await route.handle({ caller, body }));
+      const changes: ApiChange[] = [];
+      const result = await route.handle({ caller, body, record: (change) => void changes.push(change) });
+      for (const change of changes) {
+        const at = options.now().toISOString();
+        await options.onChanged({ ...change, at, data: { ...change.data, by: caller.subject } });
+      }
+      send(response, 200, result);
     } catch (err) {
       const code: UprollErrorCode = isUprollError(err) ? err.code : 'INVALID_INPUT';
       const status = isUprollError(err) ? (STATUS[code] ?? 422) : 500;

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { UprollError } from '../../core/index.ts';
+import { ACTOR_PATTERN, UprollError } from '../../core/index.ts';
 
 /** What a person may do: security teams run key operations, release managers publish and roll out. */
 export type ApiRole = 'security' | 'release';
@@ -12,6 +12,7 @@ const AUDIENCE = 'uproll-api';
 export const MAX_TOKEN_SECONDS = 8 * 60 * 60;
 
 export interface ApiCaller {
+  /** Who holds the token: `by` of every change the call makes. */
   subject: string;
   role: ApiRole;
 }
@@ -26,6 +27,8 @@ export async function issueApiToken(input: {
 }): Promise<string> {
   if (!API_ROLES.includes(input.role))
     throw new UprollError('INVALID_INPUT', `role must be one of ${API_ROLES.join(', ')}`);
+  if (!ACTOR_PATTERN.test(input.subject))
+    throw new UprollError('INVALID_INPUT', 'the subject must be 1-128 letters, digits, spaces or ._@+-');
   if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds < 1 || input.ttlSeconds > MAX_TOKEN_SECONDS) {
     throw new UprollError('INVALID_INPUT', `a token lives 1 to ${MAX_TOKEN_SECONDS} seconds`);
   }
@@ -54,7 +57,10 @@ export async function verifyApiToken(token: string, publicKey: KeyObject, now: D
     const role = payload['role'];
     if (typeof role !== 'string' || !API_ROLES.includes(role as ApiRole))
       throw new UprollError('UNAUTHORIZED', 'the token names no known role');
-    return { subject: payload.sub ?? '', role: role as ApiRole };
+    // The subject is who the audit trail says made each change.
+    if (!payload.sub || !ACTOR_PATTERN.test(payload.sub))
+      throw new UprollError('UNAUTHORIZED', 'the token names no valid subject');
+    return { subject: payload.sub, role: role as ApiRole };
   } catch (err) {
     if (err instanceof UprollError) throw err;
     if (err instanceof errors.JWTExpired)

@@ -2,6 +2,7 @@ import { UprollError } from '../../core/index.ts';
 import {
   proposeRoot,
   replaceRoleKey,
+  rootNames,
   roleSigners,
   signRootProposal,
   type CurrentRoleSigners,
@@ -82,10 +83,11 @@ export async function revokeDirectorKey(
     await rotateDirectorRole(store, director, record.role as DirectorOnlineRole, passphrases, now, reason);
     return store.get(record.keyId);
   }
-  if (record.role === 'root') {
+  // A root key leaves the root through a ceremony; once the served root no longer names it, it can be revoked.
+  if (record.role === 'root' && rootNames(await director.currentRoot(), record.keyId)) {
     throw new UprollError(
       'INVALID_INPUT',
-      'a Director root key leaves through a root change of the Director',
+      `Director root key ${record.keyId.slice(0, 16)} is in the current root: remove it first (uproll keys root propose --repository director --remove)`,
     );
   }
   return store.revoke(record.keyId, reason, now);

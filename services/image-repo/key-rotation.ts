@@ -3,6 +3,7 @@ import {
   IMAGE_ROLES,
   proposeRoot,
   replaceRoleKey,
+  rootNames,
   roleSigners,
   signRootProposal,
   type ImageRole,
@@ -110,10 +111,11 @@ export async function revokeImageKey(
     );
     return store.get(keyId);
   }
-  if (record.role === 'root') {
+  // A root key leaves the root through a ceremony; once the served root no longer names it, it can be revoked.
+  if (record.role === 'root' && rootNames(await repository.currentRootBytes(), record.keyId)) {
     throw new UprollError(
       'INVALID_INPUT',
-      'a root key leaves through a root change ceremony (uproll keys root propose --remove)',
+      `root key ${record.keyId.slice(0, 16)} is in the current root: remove it first (uproll keys root propose --remove)`,
     );
   }
   return store.revoke(keyId, reason, now);

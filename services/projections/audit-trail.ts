@@ -71,7 +71,7 @@ function summarize(type: string, data: Record<string, unknown>): string {
         .join(': ');
     }
     case 'rollout.rollback.started':
-      return `${byPrefix(by)}${text(data['devices']) ?? '?'} devices to return to their previous revision`;
+      return `${byPrefix(by)}${retryPrefix(data)}${text(data['devices']) ?? '?'} devices to return to their previous revision`;
     case 'rollout.rollback.device': {
       const runs = text(data['runs']);
       const reason = errorText(data['reason']);
@@ -84,7 +84,7 @@ function summarize(type: string, data: Record<string, unknown>): string {
     case 'rollout.rollback.finished': {
       const c = isRecord(data['counts']) ? data['counts'] : {};
       const n = (key: string) => text(c[key]) ?? '?';
-      return `${byPrefix(by)}${n('rolled_back')} rolled back, ${n('unchanged')} unchanged, ${n('busy')} busy, ${n('failed')} failed`;
+      return `${byPrefix(by)}${retryPrefix(data)}${n('rolled_back')} rolled back, ${n('unchanged')} unchanged, ${n('busy')} busy, ${n('failed')} failed`;
     }
     case 'device.report.accepted': {
       const revision = text(data['revision']);
@@ -136,4 +136,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function clip(summary: string): string {
   const line = summary.replace(/\p{Cc}+/gu, ' ');
   return line.length > MAX_SUMMARY ? `${line.slice(0, MAX_SUMMARY - 1)}…` : line;
+}
+
+/** "retry N: " for the events of a rollback retried after the end. */
+function retryPrefix(data: Record<string, unknown>): string {
+  return typeof data['attempt'] === 'number' ? `retry ${data['attempt']}: ` : '';
 }

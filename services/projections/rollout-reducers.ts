@@ -135,19 +135,38 @@ export const rolloutReducers: Readonly<Record<string, RolloutReducer>> = {
     rolledBackBy: data.by,
   })),
   'rollout.rollback.finished': on(
-    z.object({ by: z.string(), counts: z.record(z.string(), z.int().min(0)) }),
+    z.object({
+      by: z.string(),
+      counts: z.record(z.string(), z.int().min(0)),
+      attempt: z.int().min(2).optional(),
+    }),
     (view, data, at) => ({
       ...view,
       status: 'rolled_back',
       rolledBackBy: data.by,
       rolledBackAt: at,
-      rollbackCounts: data.counts,
+      rollbackCounts:
+        data.attempt && view.rollbackCounts ? afterRetry(view.rollbackCounts, data.counts) : data.counts,
     }),
   ),
   'rollout.completed': on(endSchema, (view, data, at) =>
     withCounts({ ...view, status: 'completed', endedAt: at }, data),
   ),
 };
+
+/**
+ * A retry asked again the devices found busy or failed before: those it
+ * returned or left alone join the ones before; busy and failed are its own.
+ */
+function afterRetry(before: Record<string, number>, retry: Record<string, number>): Record<string, number> {
+  const n = (counts: Record<string, number>, key: string) => counts[key] ?? 0;
+  return {
+    rolled_back: n(before, 'rolled_back') + n(retry, 'rolled_back'),
+    unchanged: n(before, 'unchanged') + n(retry, 'unchanged'),
+    busy: n(retry, 'busy'),
+    failed: n(retry, 'failed'),
+  };
+}
 
 /** Forgets who paused or resumed before, so the view names the latest. */
 function withoutKeys(view: RolloutView, ...keys: ('pausedBy' | 'pauseReason' | 'resumedBy')[]): RolloutView {

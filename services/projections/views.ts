@@ -40,9 +40,9 @@ export interface RolloutView {
   securityAlerts: { deviceId: string; code: string }[];
   policyChangedBy?: string;
   endedAt?: string;
-  /** Who rolled the rollout back after it ended (workflows/rollback.ts), once it began. */
+  /** Who rolled the rollout back after it ended (workflows/rollback.ts), once it began; the latest retry's. */
   rolledBackBy?: string;
-  /** When that rollback finished, and what its devices did (rolled_back, unchanged, busy, failed). */
+  /** When that rollback finished, and what its devices did (rolled_back, unchanged, busy, failed), retries included. */
   rolledBackAt?: string;
   rollbackCounts?: Record<string, number>;
   /** `at` of the last event applied. */

@@ -3,7 +3,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { assertToken, rolloutPolicySchema, rolloutTargetSchema, UprollError } from '../../core/index.ts';
 import type { RolloutInput, RolloutResult } from '../../workflows/index.ts';
 import { rolloutIdKey } from './search-attributes.ts';
-import { TASK_QUEUE } from './worker.ts';
+import { TASK_QUEUE, type StartOptions } from './worker.ts';
 
 export type RolloutHandle = WorkflowHandle<(input: RolloutInput) => Promise<RolloutResult>>;
 
@@ -15,13 +15,18 @@ export function rolloutWorkflowId(rolloutId: string): string {
 const MAX_ROLLOUT_ID_LENGTH = 56;
 
 /**
- * Starts `rolloutWorkflow` as `rollout/<id>` after checking its target and
+ * Starts `rolloutWorkflow` as `rollout/<id>` on the deployment's task queue
+ * (its device updates run there too) after checking its target and
  * policy (INVALID_INPUT naming the field). A rollout id is used once:
  * ROLLOUT_EXISTS if it was ever started, even if it has ended (its device
  * updates, leases and events are keyed by it).
  */
 
-export async function startRollout(client: Client, input: RolloutInput): Promise<RolloutHandle> {
+export async function startRollout(
+  client: Client,
+  input: RolloutInput,
+  options: StartOptions = {},
+): Promise<RolloutHandle> {
   if (input.rolloutId.length > MAX_ROLLOUT_ID_LENGTH)
     throw new UprollError('INVALID_INPUT', `a rollout id has at most ${MAX_ROLLOUT_ID_LENGTH} characters`);
   const target = rolloutTargetSchema.safeParse(input.target);
@@ -40,7 +45,7 @@ export async function startRollout(client: Client, input: RolloutInput): Promise
   }
   try {
     return await client.workflow.start<(input: RolloutInput) => Promise<RolloutResult>>('rolloutWorkflow', {
-      taskQueue: TASK_QUEUE,
+      taskQueue: options.taskQueue ?? TASK_QUEUE,
       workflowId: rolloutWorkflowId(input.rolloutId),
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [input],

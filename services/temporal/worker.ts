@@ -1,7 +1,16 @@
 import { NativeConnection, Worker, type WorkflowBundleOption, bundleWorkflowCode } from '@temporalio/worker';
 
-/** The task queue every Uproll workflow and activity runs on. */
+/**
+ * The task queue Uproll's workflows and activities run on unless the
+ * deployment names its own (`--task-queue`): deployments that share a
+ * Temporal namespace each need one, or their workers take each other's tasks.
+ */
 export const TASK_QUEUE = 'uproll';
+
+/** Where a workflow is started: the deployment's task queue (default TASK_QUEUE). */
+export interface StartOptions {
+  taskQueue?: string;
+}
 
 export interface UprollWorkerOptions {
   address: string;
@@ -11,7 +20,7 @@ export interface UprollWorkerOptions {
   /** A pre-built bundle (tests, production); without it the workflows are bundled from source. */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
-  /** Defaults to TASK_QUEUE; tests isolate themselves with their own. */
+  /** Defaults to TASK_QUEUE; each deployment on a namespace, and each test that spawns workers, has its own. */
   taskQueue?: string;
 }
 

@@ -21,6 +21,7 @@ export async function startFleetOf(options: {
   natsUrl: string;
   unhealthy?: ProtocolFleetOptions['unhealthy'];
   delayMs?: ProtocolFleetOptions['delayMs'];
+  offline?: ProtocolFleetOptions['offline'];
 }): Promise<{ devices: string[]; fleet: ProtocolFleet }> {
   const width = String(options.count - 1).length;
   const devices = Array.from(
@@ -34,6 +35,7 @@ export async function startFleetOf(options: {
     releasedImage: releasedImageOf(options.repos),
     ...(options.unhealthy ? { unhealthy: options.unhealthy } : {}),
     ...(options.delayMs ? { delayMs: options.delayMs } : {}),
+    ...(options.offline ? { offline: options.offline } : {}),
   });
   return { devices, fleet };
 }

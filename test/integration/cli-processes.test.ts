@@ -23,12 +23,16 @@ afterAll(() => {
 const ownLines = (worker: CliProcess) =>
   worker.stderr.filter((line) => !line.startsWith('telemetry dropped:'));
 
-/** `uproll worker` in its own process, once it polls the task queue. */
+/**
+ * `uproll worker` in its own process, once it polls the task queue: a queue of its own, since
+ * on the run's shared Temporal it would otherwise take other files' tasks, without their Director.
+ */
 async function startWorker(): Promise<CliProcess> {
-  const worker = spawnUproll(['worker', '--json', '--state-dir', stateDir]);
+  const taskQueue = uniqueId('cli-worker');
+  const worker = spawnUproll(['worker', '--json', '--state-dir', stateDir, '--task-queue', taskQueue]);
   started.push(worker);
   const ready = await eventually('the worker to say it is ready', () => worker.stdout[0]);
-  expect(JSON.parse(ready)).toMatchObject({ ready: true });
+  expect(JSON.parse(ready)).toMatchObject({ ready: true, taskQueue });
   return worker;
 }
 

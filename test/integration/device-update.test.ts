@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema } from '../../core/index.ts';
 import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
+import type { DeviceUpdateInput } from '../../workflows/index.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -20,9 +21,16 @@ const appCrashes = {
 };
 const rootfs = (bytes: Uint8Array) => [{ path: 'rootfs.img', bytes }];
 
+/**
+ * This file's worker, in the test process or spawned as `uproll worker`, polls a task queue of its
+ * own: no other file's worker takes its updates, and its spawned worker takes no other file's.
+ */
+const taskQueue = uniqueId('device-update');
+const startUpdate = (input: DeviceUpdateInput) => startDeviceUpdate(h.client, input, { taskQueue });
+
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ taskQueue });
   await h.startWorker();
 });
 const workerProcesses: ChildProcess[] = [];
@@ -69,7 +77,7 @@ describe('deviceUpdateWorkflow', () => {
       const revision = uniqueId('happy');
       await h.release(revision, rootfs(content), [deviceId]);
 
-      const handle = await startDeviceUpdate(h.client, {
+      const handle = await startUpdate({
         deviceId,
         command: { rolloutId: uniqueId('r'), revision },
       });
@@ -98,12 +106,10 @@ describe('deviceUpdateWorkflow', () => {
       const agent = await h.startAgent(deviceId, { healthCheck: artifactIsPresent });
       const good = uniqueId('good');
       await h.release(good, rootfs(randomBytes(1024)), [deviceId]);
-      await (
-        await startDeviceUpdate(h.client, { deviceId, command: { rolloutId: uniqueId('r'), revision: good } })
-      ).result();
+      await (await startUpdate({ deviceId, command: { rolloutId: uniqueId('r'), revision: good } })).result();
       const crashing = uniqueId('crash');
       await h.release(crashing, rootfs(randomBytes(64)), [deviceId], { health: appCrashes });
-      const handle = await startDeviceUpdate(h.client, {
+      const handle = await startUpdate({
         deviceId,
         command: { rolloutId: uniqueId('r'), revision: crashing },
       });
@@ -129,7 +135,7 @@ describe('deviceUpdateWorkflow', () => {
       bytes[0] = bytes[0]! ^ 0xff; // same length, one byte flipped on the server
       await writeFile(object, bytes);
 
-      const handle = await startDeviceUpdate(h.client, {
+      const handle = await startUpdate({
         deviceId,
         command: { rolloutId: uniqueId('r'), revision },
       });
@@ -162,7 +168,7 @@ describe('deviceUpdateWorkflow', () => {
       const revision = uniqueId('never-sent');
       await h.release(revision, rootfs(randomBytes(64)), []);
 
-      const handle = await startDeviceUpdate(h.client, {
+      const handle = await startUpdate({
         deviceId,
         command: { rolloutId: uniqueId('r'), revision },
         phaseTimeouts: { command: 3000 },
@@ -179,7 +185,7 @@ describe('deviceUpdateWorkflow', () => {
     /** Each way to lose the worker: set up, then return what loses it. */
     const gracefulShutdown = () => Promise.resolve(() => h.stopWorker());
     const killedProcess = async () => {
-      await h.stopWorker(); // only the child process polls the task queue now
+      await h.stopWorker(); // only the child process polls this file's task queue now
       const child = await spawnWorkerProcess(h.stateDir);
       return async () => {
         child.kill('SIGKILL');
@@ -201,7 +207,7 @@ describe('deviceUpdateWorkflow', () => {
       const requestsBefore = h.proxy.stats.objectRequests.length;
       const loseWorker = await prepare();
       try {
-        const handle = await startDeviceUpdate(h.client, {
+        const handle = await startUpdate({
           deviceId,
           command: { rolloutId, revision },
           assign: false,
@@ -227,11 +233,12 @@ describe('deviceUpdateWorkflow', () => {
 
 /** `uproll worker` in its own process; resolves once it polls the task queue. */
 async function spawnWorkerProcess(stateDir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/uproll.js', 'worker', '--json', '--state-dir', stateDir], {
+  const argv = ['bin/uproll.js', 'worker', '--json', '--state-dir', stateDir, '--task-queue', taskQueue];
+  const child = spawn(process.execPath, argv, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   workerProcesses.push(child);
   const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-  expect(JSON.parse(line)).toMatchObject({ ready: true, taskQueue: 'uproll' });
+  expect(JSON.parse(line)).toMatchObject({ ready: true, taskQueue });
   return child;
 }

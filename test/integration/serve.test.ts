@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../cli/main.ts';
 import {
@@ -106,11 +106,14 @@ describe('uproll serve', () => {
       String(director),
       '--api-port',
       String(api),
+      '--task-queue',
+      'uproll-serve-test',
     ]);
     expect(server.ready, server.stderr()).toMatchObject({
       ready: true,
       parts: ['image', 'director', 'api', 'bridge', 'projector', 'reports', 'worker'],
       temporal: stack.temporal,
+      taskQueue: 'uproll-serve-test',
     });
     const urls = server.ready!.urls;
 
@@ -126,15 +129,24 @@ describe('uproll serve', () => {
     const refused = await fetch(`${urls['api']}/keys`);
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ code: 'UNAUTHORIZED' });
-    // The rollout worker polls the task queue.
+    // The rollout worker polls the task queue it was given, and no other.
     const connection = await Connection.connect({ address: stack.temporal });
     try {
-      const { pollers } = await connection.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: 'uproll' },
-        taskQueueType: 1, // workflow tasks
-      });
-      expect(pollers?.length).toBeGreaterThan(0);
+      const pollersOf = async (name: string) =>
+        (
+          await connection.workflowService.describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name },
+            taskQueueType: 1, // workflow tasks
+          })
+        ).pollers ?? [];
+      expect((await pollersOf('uproll-serve-test')).length).toBeGreaterThan(0);
+      expect(await pollersOf('uproll')).toEqual([]);
+      // Its metadata freshness Schedule starts its job on that queue too.
+      const schedule = await new Client({ connection }).schedule
+        .getHandle('metadata-freshness/uproll-serve-test')
+        .describe();
+      expect(schedule.action).toMatchObject({ taskQueue: 'uproll-serve-test' });
     } finally {
       await connection.close();
     }
@@ -166,6 +178,10 @@ describe('uproll serve', () => {
     const halfAnAddress = await serve(['--only', 'bridge', '--temporal', stack.temporal]);
     expect(await halfAnAddress.exited).toBe(2);
     expect(halfAnAddress.stderr()).toContain('--temporal, --nats and --nats-seed-file go together');
+
+    const badQueue = await serve(['--only', 'worker', '--task-queue', 'two words']);
+    expect(await badQueue.exited).toBe(2);
+    expect(badQueue.stderr()).toContain('the task queue must be 1-128 of A-Z a-z 0-9 . _ -, got "two words"');
 
     const noPassphrase = await serve([
       '--only',

@@ -51,6 +51,12 @@ describe('when a root ceremony removes a key named as keys list prints it', () =
     const root = await cli.metadata('root.json');
     expect(root.version).toBe(2);
     expect(root.roles['root']?.keyids.sort()).toEqual(staying.map((k) => k.keyId).sort());
+    // Out of the root, the key can be revoked in the key store; one still in it cannot.
+    const revoked = await cli.run('keys', 'revoke', listed(leaving!.keyId), ...BOTH_PASSPHRASES);
+    expect(revoked).toMatchObject({ status: 0, stdout: `revoked ${leaving!.keyId} (root): revoked` });
+    const [inRoot] = staying;
+    const refused = await cli.run('keys', 'revoke', listed(inRoot!.keyId), ...BOTH_PASSPHRASES);
+    expect(refused.stderr).toMatch(/^uproll: INVALID_INPUT: root key [0-9a-f]{16} is in the current root/);
   });
 });
 

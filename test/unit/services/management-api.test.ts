@@ -2,12 +2,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../keys/index.ts';
 import {
   issueApiToken,
   managementRoutes,
   startApiServer,
+  type ApiChangeEvent,
   type RefusedCall,
 } from '../../../services/api/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
@@ -15,6 +17,7 @@ import { newImageRepository } from '../../helpers/image-repository.ts';
 
 const tokenKeys = generateKeyPairSync('ed25519');
 const refused: RefusedCall[] = [];
+const changed: ApiChangeEvent[] = [];
 let api: { url: string; close(): Promise<void> };
 let image: Awaited<ReturnType<typeof newImageRepository>>;
 
@@ -31,6 +34,7 @@ beforeAll(async () => {
     tokenKey: tokenKeys.publicKey,
     now: () => new Date(),
     onRefused: (call) => void refused.push(call),
+    onChanged: (event) => Promise.resolve(void changed.push(event)),
   });
 });
 afterAll(() => api.close());
@@ -68,10 +72,16 @@ const release = {
 };
 
 describe('management API', () => {
-  it('lets a release manager publish a release', async () => {
+  it("lets a release manager publish a release, an audit event by the token's subject", async () => {
     const published = await call('POST', '/api/releases', await token('release'), release);
     expect(published).toMatchObject({ status: 200, body: { releases: 2 } });
     expect((await call('GET', '/api/releases', await token('security'))).body).toHaveProperty(['app.bin']);
+    expect(changed.at(-1)).toMatchObject({
+      aggregate: 'repository',
+      aggregateId: 'image',
+      type: 'repository.release.published',
+      data: { by: 'release-person', artifacts: ['app.bin'], versions: published.body },
+    });
   });
 
   describe('when a target name is published already', () => {
@@ -104,6 +114,42 @@ describe('management API', () => {
         status: 200,
         body: before,
       });
+      expect(changed.filter((e) => JSON.stringify(e.data.artifacts) === '["fixed-2.bin"]')).toHaveLength(1);
+    });
+  });
+
+  describe('when a token names no subject the audit trail can name', () => {
+    it('is not issued', async () => {
+      await expect(
+        issueApiToken({
+          subject: 'a\nb',
+          role: 'release',
+          ttlSeconds: 60,
+          key: tokenKeys.privateKey,
+          now: new Date(),
+        }),
+      ).rejects.toThrowWithCode('INVALID_INPUT');
+    });
+
+    it.each([
+      ['an empty subject', ''],
+      ['a subject with a line break', 'alice\nby: bob'],
+    ])('a signed one with %s is refused (401) and changes nothing', async (_, subject) => {
+      const now = Math.floor(Date.now() / 1000);
+      const bearer = await new SignJWT({ role: 'release' })
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .setIssuer('uproll')
+        .setAudience('uproll-api')
+        .setSubject(subject)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(tokenKeys.privateKey);
+      const before = await image.repository.versions();
+      expect(await call('POST', '/api/releases', bearer, release)).toMatchObject({
+        status: 401,
+        body: { code: 'UNAUTHORIZED', detail: 'the token names no valid subject' },
+      });
+      expect(await image.repository.versions()).toEqual(before);
     });
   });
 
@@ -132,6 +178,7 @@ describe('management API', () => {
       expect(refused.at(-1)).toMatchObject({ method: 'POST', path: '/api/releases', code });
       expect(JSON.stringify(refused)).not.toContain(bearer ?? '§');
       expect(await image.repository.versions()).toEqual(before);
+      expect(changed.filter((e) => e.data.by !== 'release-person')).toEqual([]);
     });
   });
 
@@ -173,6 +220,7 @@ describe('management API', () => {
       ],
       tokenKey: tokenKeys.publicKey,
       now: () => new Date(),
+      onChanged: () => Promise.resolve(),
     });
     const response = await fetch(`${small.url}/api/echo`, {
       method: 'POST',
