@@ -5,17 +5,17 @@ import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../ac
 import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
 import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
-import { requireSettings, serviceIdentity, stackAddresses } from '../services/dev-stack/index.ts';
+import { requireSettings, serviceCredentials, stackAddresses } from '../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
 import { startProjector } from '../services/projections/index.ts';
 import { isRolloutActive } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
-/** Where a deployment's Temporal and NATS are, and the services' NATS nkey seed. */
+/** Where a deployment's Temporal and NATS are, and the services user's NATS credentials (.creds text or a seed). */
 export interface Deployment {
   temporal: string;
   nats: string;
-  natsSeed: string;
+  natsCredentials: string;
 }
 
 export interface FleetServicesOptions {
@@ -57,7 +57,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
   const addresses = { temporal: deployment.temporal, nats: deployment.nats };
   const nc: NatsConnection = await connectToNats({
     servers: addresses.nats,
-    nkeySeed: deployment.natsSeed,
+    nkeySeed: deployment.natsCredentials,
     name: 'uproll-services',
   });
   const closers: (() => Promise<unknown>)[] = [() => nc.drain()];
@@ -145,6 +145,6 @@ export async function localDeployment(stateDir: string): Promise<Deployment> {
   return {
     temporal: addresses.temporal,
     nats: addresses.nats,
-    natsSeed: (await serviceIdentity(stateDir)).seed,
+    natsCredentials: await serviceCredentials(stateDir),
   };
 }

@@ -4,6 +4,7 @@ import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
 import { worker } from './commands/worker.ts';
 import { serve } from './commands/serve.ts';
+import { natsConfig, natsInit, natsPush } from './commands/nats.ts';
 import {
   rolloutAbort,
   rolloutPause,
@@ -39,6 +40,9 @@ const COMMANDS: readonly Command[] = [
   devDown,
   devStatus,
   serve,
+  natsInit,
+  natsConfig,
+  natsPush,
   worker,
   demo,
   keysInit,

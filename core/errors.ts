@@ -114,6 +114,10 @@ export type UprollErrorCode =
   | 'STACK_NOT_RUNNING'
   /** A server process did not become ready in time. */
   | 'STARTUP_FAILED'
+  /** No NATS identity (operator, account, services user) in the state directory: nothing could sign a device's credentials. */
+  | 'NATS_NOT_INITIALIZED'
+  /** A NATS account update (a revocation) reached no server, or the server refused it; it is recorded and can be sent again. */
+  | 'NATS_UPDATE_FAILED'
   // What operators name (CLI, API): things that do not exist, or exist already.
   /** No rollout with this id on Temporal. */
   | 'ROLLOUT_NOT_FOUND'

@@ -6,3 +6,4 @@ export * from './root-proposal.ts';
 export * from './fleet-ca.ts';
 export * from './role-rotation.ts';
 export * from './current-role-signers.ts';
+export * from './nats-jwt.ts';

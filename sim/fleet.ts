@@ -33,10 +33,11 @@ export async function startSimulatedFleet(options: {
   const credentials = await provisionNatsDevices(
     options.stateDir,
     options.devices.map((d) => d.deviceId),
+    { clock: () => new Date() },
   );
   try {
     for (const [i, device] of options.devices.entries()) {
-      const { seed } = credentials[i] as (typeof credentials)[number];
+      const { credentials: seed } = credentials[i] as (typeof credentials)[number];
       await mkdir(dataDirOf(device.deviceId), { recursive: true });
       const identity = await options.repositories.enroll(device.deviceId, {
         nats: { servers: options.natsServers, seed },

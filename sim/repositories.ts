@@ -127,7 +127,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
         await write('device.key', key.export({ type: 'pkcs8', format: 'pem' }), 0o600);
         await write('image-root.json', identity.imageRoot);
         await write('director-root.json', identity.directorRoot);
-        if (options.nats) await write('nats.nk', `${options.nats.seed}\n`, 0o600);
+        if (options.nats) await write('nats.creds', `${options.nats.seed}\n`, 0o600);
         const bundle = {
           deviceId,
           ecus,
@@ -138,7 +138,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
             caCertificate: 'ca.crt',
             imageRoot: 'image-root.json',
             directorRoot: 'director-root.json',
-            ...(options.nats ? { natsSeed: 'nats.nk' } : {}),
+            ...(options.nats ? { natsSeed: 'nats.creds' } : {}),
           },
           ...(options.nats ? { nats: { servers: options.nats.servers } } : {}),
           repositories: identity.repositories,

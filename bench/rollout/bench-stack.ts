@@ -7,7 +7,7 @@ import { startFleetServices, type FleetServices } from '../../cli/fleet-services
 import {
   findFreePort,
   localStackStatus,
-  serviceIdentity,
+  serviceCredentials,
   startLocalStack,
   stopLocalStack,
 } from '../../services/dev-stack/index.ts';
@@ -66,7 +66,7 @@ export async function startBenchStack(options: {
       natsMonitor: await findFreePort(),
     };
     const [, bundle] = await Promise.all([
-      startLocalStack({ stateDir, ports, onProgress: options.log }),
+      startLocalStack({ stateDir, ports, clock: () => new Date(), onProgress: options.log }),
       bundleWorkflows(),
     ]);
     const stackSeconds = (performance.now() - stackStarted) / 1000;
@@ -109,7 +109,7 @@ export async function startBenchStack(options: {
 
     const fleet = await startProtocolFleet({
       servers: services.addresses.nats,
-      nkeySeed: (await serviceIdentity(stateDir)).seed,
+      nkeySeed: await serviceCredentials(stateDir),
       devices: keys,
       releasedImage: releasedImageOf(repos),
       observer: {

@@ -4,7 +4,7 @@ import { UprollError } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import { roleKeys, roleSigners } from '../../keys/index.ts';
 import { issueApiToken, managementRoutes, startApiServer } from '../../services/api/index.ts';
-import { readSettings, serviceIdentity, stackAddresses } from '../../services/dev-stack/index.ts';
+import { readSettings, serviceCredentials, stackAddresses } from '../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
@@ -73,7 +73,7 @@ export const apiServe: Command = {
     const nc = settings
       ? await connectToNats({
           servers: stackAddresses(settings).nats,
-          nkeySeed: (await serviceIdentity(stateDirOf(values))).seed,
+          nkeySeed: await serviceCredentials(stateDirOf(values)),
           name: 'uproll-api',
         })
       : undefined;

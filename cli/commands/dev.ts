@@ -6,6 +6,7 @@ import {
   type StackStatus,
 } from '../../services/dev-stack/index.ts';
 import { portOption, stateDirOf, type Command, type Io } from '../command.ts';
+import { systemClock } from '../system-clock.ts';
 
 function printStatus(status: StackStatus, io: Io): void {
   const line = (name: string, c: { running: boolean; pid?: number; address: string }) =>
@@ -41,6 +42,7 @@ export const devUp: Command = {
       }).filter(([, port]) => port !== undefined),
     );
     const status = await startLocalStack({
+      clock: systemClock,
       stateDir: stateDirOf(values),
       ports,
       onProgress: values.json ? undefined : (message) => io.err(message),

@@ -7,6 +7,7 @@ import { stateDirOf, UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
+import { systemClock } from '../system-clock.ts';
 
 export const devicesProvision: Command = {
   name: 'devices provision',
@@ -18,8 +19,11 @@ export const devicesProvision: Command = {
     'Secrets in the bundle are written with mode 0600. The fleet CA and the Director sign with online keys.\n' +
     'A device id is provisioned once: --force gives a provisioned device a new identity; the Director\n' +
     "keeps counting its metadata versions up (the device trusts them), and the device's earlier NATS\n" +
-    'credentials keep working until `uproll devices revoke DEVICE_ID`. The NATS credentials come from the\n' +
-    'local stack; without one, provisioning is refused unless --no-nats asks for a bundle without them.',
+    'credentials keep working until `uproll devices revoke DEVICE_ID`. The NATS credentials (nats.creds, a\n' +
+    "user JWT confined to the device's own subjects) are signed with the deployment's NATS identity, from\n" +
+    '`uproll nats init` or `uproll dev up`; the server needs no change or reload to let the device in.\n' +
+    'Without an identity, provisioning is refused (NATS_NOT_INITIALIZED) unless --no-nats asks for a\n' +
+    'bundle without NATS credentials.',
   options: {
     ...locationOptions,
     'hardware-id': { type: 'string', description: "the device's hardware id" },
@@ -31,7 +35,10 @@ export const devicesProvision: Command = {
       type: 'boolean',
       description: 'provision a device id again (a new identity), over its bundle directory',
     },
-    'no-nats': { type: 'boolean', description: 'a bundle without NATS credentials (no local stack needed)' },
+    'no-nats': {
+      type: 'boolean',
+      description: 'a bundle without NATS credentials (no NATS identity needed)',
+    },
     ...passphraseOptions('', 'online key'),
     ...byOption,
   },
@@ -92,25 +99,29 @@ export const devicesRevoke: Command = {
   summary: "Revoke a device's NATS credentials: the server drops its connections and refuses it from now on.",
   usage: 'uproll devices revoke DEVICE_ID [--json]',
   details:
-    'Removes every NATS user of the device (each bundle it was given), regenerates the NATS configuration\n' +
-    'and reloads nats-server. The device stays registered with the Director; `devices provision --force`\n' +
-    'gives it new credentials.',
+    'Revokes every NATS user of the device (each bundle it was given) in the account and sends the account\n' +
+    "to the deployment's NATS as the system user (no config change, no reload): the server closes the\n" +
+    "device's connections and refuses it, also after a restart. When NATS cannot be reached the revocation\n" +
+    'is recorded and the command fails with NATS_UPDATE_FAILED: `uproll nats push` sends it later. The\n' +
+    'device stays registered with the Director; `devices provision --force` gives it new credentials.',
   options: { ...byOption },
   async run({ values, positionals }, io) {
     const by = actorOf(values);
     const [deviceId] = positionals;
     if (!deviceId || positionals.length > 1) throw new UsageError('name one DEVICE_ID');
-    const keys = await revokeNatsDevice(stateDirOf(values), deviceId);
+    const { keys, notSent } = await revokeNatsDevice(stateDirOf(values), deviceId, systemClock);
+    const noun = `${keys} ${keys === 1 ? 'key' : 'keys'}`;
     await recordAudit(values, io, by, {
       aggregate: 'device',
       aggregateId: deviceId,
       type: 'device.revoked',
-      data: { summary: `NATS credentials revoked (${keys} ${keys === 1 ? 'key' : 'keys'})`, keys },
+      data: { summary: `NATS credentials revoked (${noun}${notSent ? ', not sent to NATS yet' : ''})`, keys },
     });
+    if (notSent) throw notSent;
     io.out(
       values.json
         ? JSON.stringify({ deviceId, revokedKeys: keys })
-        : `revoked the NATS credentials of ${deviceId} (${keys} ${keys === 1 ? 'key' : 'keys'})`,
+        : `revoked the NATS credentials of ${deviceId} (${noun})`,
     );
     return 0;
   },

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { TOKEN_PATTERN, UprollError } from '../../core/index.ts';
-import { requireSettings, serviceIdentity, stackAddresses } from '../../services/dev-stack/index.ts';
+import { requireSettings, serviceCredentials, stackAddresses } from '../../services/dev-stack/index.ts';
 import { connectToNats, type StoredEvent } from '../../services/nats/index.ts';
 import {
   ALL_EVENTS,
@@ -88,18 +88,20 @@ export async function withServiceNats<T>(
 ): Promise<T> {
   const stateDir = stateDirOf(values);
   const addresses = stackAddresses(await requireSettings(stateDir));
-  const { seed } = await serviceIdentity(stateDir);
-  const nc = await connectToNats({ servers: addresses.nats, nkeySeed: seed, name: 'uproll-cli' }).catch(
-    (cause: unknown) => {
-      throw new UprollError(
-        'STACK_NOT_RUNNING',
-        `cannot reach NATS at ${addresses.nats}: run \`uproll dev up\``,
-        {
-          cause,
-        },
-      );
-    },
-  );
+  const credentials = await serviceCredentials(stateDir);
+  const nc = await connectToNats({
+    servers: addresses.nats,
+    nkeySeed: credentials,
+    name: 'uproll-cli',
+  }).catch((cause: unknown) => {
+    throw new UprollError(
+      'STACK_NOT_RUNNING',
+      `cannot reach NATS at ${addresses.nats}: run \`uproll dev up\``,
+      {
+        cause,
+      },
+    );
+  });
   try {
     return await body(nc);
   } finally {

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { isNatsCreds } from '../../keys/index.ts';
 import { UprollError } from '../../core/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { startRepositoryServer } from '../../services/image-repo/index.ts';
@@ -12,6 +13,9 @@ import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
 import { startManagementApi } from './api.ts';
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
+
+/** A .creds file is under a kilobyte; anything much larger is not one. */
+const MAX_CREDENTIALS_BYTES = 64 * 1024;
 
 /** What `uproll serve` can run, each switchable so a deployment can split them across machines. */
 export const SERVE_PARTS = ['image', 'director', 'api', 'bridge', 'projector', 'reports', 'worker'] as const;
@@ -39,7 +43,8 @@ export const serve: Command = {
     ...SERVE_PARTS.map((part) => `  ${part.padEnd(10)} ${PART_HELP[part]}`),
     '',
     'Without --temporal, --nats and --nats-seed-file it runs on the local stack of --state-dir',
-    "(`uproll dev up`). The NATS seed is the services user's nkey seed (mode 0600 file). Several",
+    "(`uproll dev up`). --nats-seed-file names the services user's credentials: the .creds file (mode",
+    '0600) that `uproll nats init` writes, or an nkey seed for a server that lists nkey users. Several',
     'processes may run the same parts: the worker shares the task queue, the consumers are durable.',
     'Deployments that share a Temporal namespace each take a --task-queue of their own (and give it to\n' +
       'the commands that start rollouts, or set $UPROLL_TASK_QUEUE for all of them).',
@@ -50,7 +55,11 @@ export const serve: Command = {
     only: { type: 'string', description: `parts to run, comma-separated (${SERVE_PARTS.join(',')})` },
     temporal: { type: 'string', description: 'Temporal frontend address, e.g. temporal.internal:7233' },
     nats: { type: 'string', description: 'NATS server URL(s), comma-separated' },
-    'nats-seed-file': { type: 'string', description: "file holding the services user's NATS nkey seed" },
+    'nats-seed-file': {
+      type: 'string',
+      description:
+        "the services user's NATS credentials (<state-dir>/nats/services.creds from `uproll nats init`)",
+    },
     host: { type: 'string', description: 'address the HTTP parts listen on (default 127.0.0.1)' },
     'image-port': { type: 'string', description: 'port of the Image repository (default 18080)' },
     'director-port': { type: 'string', description: 'port of the Director (default 18081)' },
@@ -109,6 +118,15 @@ async function deploymentOf(values: Record<string, unknown>): Promise<Deployment
       '--temporal, --nats and --nats-seed-file go together (or none, for the local stack)',
     );
   const seedFile = String(values['nats-seed-file']);
+  const bytes = await stat(seedFile).then(
+    (s) => s.size,
+    () => 0,
+  );
+  if (bytes > MAX_CREDENTIALS_BYTES)
+    throw new UprollError(
+      'INPUT_TOO_LARGE',
+      `--nats-seed-file ${seedFile} is larger than ${MAX_CREDENTIALS_BYTES} bytes`,
+    );
   const seed = (
     await readFile(seedFile, 'utf8').catch((err: unknown) => {
       throw new UprollError(
@@ -117,12 +135,12 @@ async function deploymentOf(values: Record<string, unknown>): Promise<Deployment
       );
     })
   ).trim();
-  if (!/^SU[A-Z2-7]{56}$/.test(seed))
+  if (!isNatsCreds(seed) && !/^SU[A-Z2-7]{56}$/.test(seed))
     throw new UprollError(
       'INVALID_INPUT',
-      `--nats-seed-file ${seedFile} does not hold a NATS user nkey seed`,
+      `--nats-seed-file ${seedFile} does not hold NATS user credentials (a .creds file, or a user nkey seed)`,
     );
-  return { temporal: String(values['temporal']), nats: String(values['nats']), natsSeed: seed };
+  return { temporal: String(values['temporal']), nats: String(values['nats']), natsCredentials: seed };
 }
 
 interface RunningParts {

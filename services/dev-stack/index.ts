@@ -3,3 +3,4 @@ export * from './settings.ts';
 export * from './state-dir.ts';
 export * from './nats-users.ts';
 export { findFreePort } from './ports.ts';
+export { findNatsServer } from './binaries.ts';

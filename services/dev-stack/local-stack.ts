@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { UprollError } from '../../core/index.ts';
+import { UprollError, type Clock } from '../../core/index.ts';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes.ts';
 import { findNatsServer, findTemporal } from './binaries.ts';
 import { applyNatsConfig } from './nats-users.ts';
@@ -18,6 +18,8 @@ import { stackPaths } from './state-dir.ts';
 
 export interface StartStackOptions {
   stateDir: string;
+  /** Signs the NATS identity when the stack starts for the first time. */
+  clock: Clock;
   host?: string;
   ports?: Partial<StackSettings['ports']>;
   /** Progress lines for long steps. */
@@ -64,7 +66,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
     const natsServer = await findNatsServer();
     await assertPortFree(settings.host, settings.ports.nats, 'NATS');
     await assertPortFree(settings.host, settings.ports.natsMonitor, 'NATS monitoring');
-    await applyNatsConfig(stateDir);
+    await applyNatsConfig(stateDir, options.clock);
     progress(`starting nats-server on ${addresses.nats}`);
     const pid = await startBackground({
       command: natsServer,

@@ -19,8 +19,8 @@ export function stackPaths(stateDir: string) {
       pid: join(nats, 'nats.pid'),
       log: join(nats, 'nats.log'),
       store: join(nats, 'store'),
-      serviceSeed: join(nats, 'service.nk'),
-      devices: join(nats, 'devices'),
+      /** The account JWTs the server was sent (its `full` resolver). */
+      resolver: join(nats, 'resolver'),
     },
   };
 }

@@ -1,9 +1,13 @@
-import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 
 export interface NatsConnectOptions {
   /** `host:port` of the server(s). */
   servers: string | string[];
-  /** The nkey seed that authenticates this client (service or device). */
+  /**
+   * What authenticates this client (service or device): the text of a
+   * `.creds` file (user JWT and seed, as `uproll` issues them), or a bare
+   * nkey seed for a server that lists nkey users.
+   */
   nkeySeed: string;
   /** Shown in the server's connection list. */
   name: string;
@@ -15,12 +19,15 @@ export interface NatsConnectOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
-/** Connects with nkey authentication and reconnects forever once connected. */
+/** Connects with JWT (or nkey) authentication and reconnects forever once connected. */
 export function connectToNats(options: NatsConnectOptions): Promise<NatsConnection> {
   return connect({
     servers: options.servers,
     name: options.name,
-    authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)),
+    authenticator: options.nkeySeed.includes('-----BEGIN NATS USER JWT-----')
+      ? // Its blocks end in a newline, which a caller that trimmed the file's text took away.
+        credsAuthenticator(new TextEncoder().encode(`${options.nkeySeed}\n`))
+      : nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)),
     inboxPrefix: options.inboxPrefix,
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
     maxReconnectAttempts: -1,

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { assertToken, UprollError } from '../../core/index.ts';
 import { tufPublicKey } from '../../core/tuf/index.ts';
 import { issueDeviceCertificate, roleKeys, roleSigners, type KeyStore } from '../../keys/index.ts';
-import { provisionNatsDevice, readSettings, stackAddresses } from '../dev-stack/index.ts';
+import { natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
+import { readNatsIdentity } from '../nats-auth/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
@@ -32,9 +33,10 @@ const SECRET = 0o600;
 /**
  * Creates a device's identity bundle: its Ed25519 key (signs version
  * reports), an RSA key and a certificate from the fleet CA (mTLS), its NATS
- * nkey credentials (from the local stack, unless `withoutNats`), and the
- * current trusted roots of both repositories. The device is registered with
- * the Director. The bundle is all a device needs to join.
+ * credentials (a user JWT signed with the deployment's NATS identity, unless
+ * `withoutNats`), and the current trusted roots of both repositories. The
+ * device is registered with the Director. The bundle is all a device needs
+ * to join.
  *
  * A device id is provisioned once (DEVICE_EXISTS) unless `force`: then the
  * device gets a new identity, the Director's metadata for it counts on from
@@ -71,12 +73,7 @@ export async function provisionDeviceBundle(input: {
   if (!input.force && (await readdir(input.out).catch(() => [])).length > 0) {
     throw new UprollError('INVALID_INPUT', `${input.out} is not empty: a bundle is never overwritten`);
   }
-  const settings = input.withoutNats ? undefined : await readSettings(input.stateDir);
-  if (!input.withoutNats && !settings)
-    throw new UprollError(
-      'STACK_NOT_RUNNING',
-      `no local stack in ${input.stateDir}, so no NATS credentials for the device: run \`uproll dev up\` first, or ask for a bundle without NATS (--no-nats)`,
-    );
+  const natsServers = input.withoutNats ? undefined : await deploymentNats(input.stateDir);
   await mkdir(input.out, { recursive: true, mode: 0o700 });
   const ecus = [{ serial: input.ecuSerial ?? `${deviceId}-primary`, hardwareId: input.hardwareId }];
 
@@ -121,11 +118,14 @@ export async function provisionDeviceBundle(input: {
   await write(files.directorRoot, await input.director.currentRoot());
 
   let nats: DeviceBundle['nats'];
-  if (settings) {
-    const { seed } = await provisionNatsDevice(input.stateDir, deviceId, { keepExisting: reprovisioned });
-    files.natsSeed = 'nats.nk';
-    await write(files.natsSeed, `${seed}\n`, SECRET);
-    nats = { servers: stackAddresses(settings).nats };
+  if (natsServers) {
+    const { credentials } = await provisionNatsDevice(input.stateDir, deviceId, {
+      clock: () => input.now,
+      keepExisting: reprovisioned,
+    });
+    files.natsSeed = 'nats.creds';
+    await write(files.natsSeed, credentials, SECRET);
+    nats = { servers: natsServers };
   }
   const base = (url: string) => url.replace(/\/?$/, '/');
   const repositories = input.urls && {
@@ -142,4 +142,19 @@ export async function provisionDeviceBundle(input: {
   };
   await write('bundle.json', `${JSON.stringify(bundle, null, 2)}\n`);
   return { ...bundle, reprovisioned };
+}
+
+/**
+ * Where the device will reach NATS, refused with NATS_NOT_INITIALIZED when
+ * there is no identity to sign its credentials with, or no address for them.
+ */
+async function deploymentNats(stateDir: string): Promise<string> {
+  const identity = await readNatsIdentity(stateDir);
+  const servers = identity && (await natsServersOf(stateDir, identity));
+  if (!servers)
+    throw new UprollError(
+      'NATS_NOT_INITIALIZED',
+      `no NATS ${identity ? 'address' : 'identity'} in ${stateDir}, so no NATS credentials for the device: run \`uproll nats init --url URL\` (your own nats-server) or \`uproll dev up\` (the local stack) first, or ask for a bundle without NATS (--no-nats)`,
+    );
+  return servers;
 }

@@ -1,4 +1,4 @@
-import { serviceIdentity } from '../../services/dev-stack/index.ts';
+import { serviceCredentials } from '../../services/dev-stack/index.ts';
 import {
   enrollDevices,
   releasedImageOf,
@@ -30,7 +30,7 @@ export async function startFleetOf(options: {
   );
   const fleet = await startProtocolFleet({
     servers: options.natsUrl,
-    nkeySeed: (await serviceIdentity(options.stateDir)).seed,
+    nkeySeed: await serviceCredentials(options.stateDir),
     devices: await enrollDevices(options.repos, devices),
     releasedImage: releasedImageOf(options.repos),
     ...(options.unhealthy ? { unhealthy: options.unhealthy } : {}),

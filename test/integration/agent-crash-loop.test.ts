@@ -85,7 +85,7 @@ describe(`the agent killed with SIGKILL at every phase boundary, ${RUNS} times e
     'after %s: always comes back on a whole, committed revision, and the server learns the outcome',
     async (boundary) => {
       const deviceId = uniqueId(`crash-${boundary}`);
-      const { seed } = await h.provisionDevice(deviceId);
+      const { credentials: seed } = await h.provisionDevice(deviceId);
       const bundle = join(workDir, deviceId, 'bundle');
       const dataDir = join(workDir, deviceId, 'data');
       await h.repos.enroll(deviceId, { nats: { servers: h.addresses.nats, seed }, bundleDir: bundle });

@@ -11,7 +11,7 @@ import {
   findFreePort,
   provisionNatsDevice,
   requireSettings,
-  serviceIdentity,
+  serviceCredentials,
   stackAddresses,
   startLocalStack,
   stopLocalStack,
@@ -39,6 +39,7 @@ const deviceId = 'restart-dev';
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'uproll-nats-restart-'));
   await startLocalStack({
+    clock: () => new Date(),
     stateDir,
     natsOnly: true,
     ports: { nats: await findFreePort(), natsMonitor: await findFreePort(), temporal: await findFreePort() },
@@ -46,13 +47,13 @@ beforeAll(async () => {
   const natsUrl = stackAddresses(await requireSettings(stateDir)).nats;
   service = await connectToNats({
     servers: natsUrl,
-    nkeySeed: (await serviceIdentity(stateDir)).seed,
+    nkeySeed: await serviceCredentials(stateDir),
     name: 'test',
   });
   await ensureStreams(service);
   repos = await startSimulatedRepositories(join(stateDir, 'repositories'));
   proxy = await startCountingProxy(repos.imageServer.url);
-  const { seed } = await provisionNatsDevice(stateDir, deviceId);
+  const { credentials: seed } = await provisionNatsDevice(stateDir, deviceId, { clock: () => new Date() });
   const enrolled = await repos.enroll(deviceId, { nats: { servers: natsUrl, seed } });
   agent = await startDeviceAgent({
     identity: {
@@ -106,7 +107,7 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
     expect(undelivered.map((e) => e.kind)).toEqual([...Array<string>(5).fill('telemetry'), 'manifest']);
     await sleep(1500); // the cloud client retries meanwhile, and must not duplicate anything
 
-    await startLocalStack({ stateDir, natsOnly: true });
+    await startLocalStack({ stateDir, natsOnly: true, clock: () => new Date() });
     await eventually('the journal to drain', async () => (await agent.updates.journal.after(0)).length === 0);
 
     const subject = `uproll.dev.${deviceId}.telemetry`;

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { isAlive } from '../../services/dev-stack/processes.ts';
-import { findFreePort, serviceIdentity, stopLocalStack } from '../../services/dev-stack/index.ts';
+import { findFreePort, serviceCredentials, stopLocalStack } from '../../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { captureIo } from '../cli-io.ts';
 
@@ -21,10 +21,9 @@ async function uproll(...argv: string[]) {
 }
 
 async function withServiceEventLog<T>(body: (log: EventLog) => Promise<T>): Promise<T> {
-  const { seed } = await serviceIdentity(stateDir);
   const nc = await connectToNats({
     servers: `127.0.0.1:${ports[3]}`,
-    nkeySeed: seed,
+    nkeySeed: await serviceCredentials(stateDir),
     name: 'dev-stack-test',
   });
   try {

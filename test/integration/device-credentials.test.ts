@@ -11,6 +11,7 @@ import { connectToNats } from '../../services/nats/index.ts';
 import { uniqueId } from './harness.ts';
 
 const { stateDir } = inject('integration');
+const clock = () => new Date();
 const connections: NatsConnection[] = [];
 afterAll(async () => {
   await Promise.all(connections.map((nc) => nc.close()));
@@ -32,12 +33,12 @@ describe("a device's NATS credentials", () => {
   describe('when the device is provisioned again, keeping its earlier credentials', () => {
     it('connects with the earlier seed and with the new one', async () => {
       const deviceId = uniqueId('reprov');
-      const earlier = await provisionNatsDevice(stateDir, deviceId);
-      const running = await connectAs(deviceId, earlier.seed);
-      const renewed = await provisionNatsDevice(stateDir, deviceId, { keepExisting: true });
+      const earlier = await provisionNatsDevice(stateDir, deviceId, { clock });
+      const running = await connectAs(deviceId, earlier.credentials);
+      const renewed = await provisionNatsDevice(stateDir, deviceId, { clock, keepExisting: true });
 
-      await expect(connectAs(deviceId, earlier.seed)).resolves.toBeDefined();
-      await expect(connectAs(deviceId, renewed.seed)).resolves.toBeDefined();
+      await expect(connectAs(deviceId, earlier.credentials)).resolves.toBeDefined();
+      await expect(connectAs(deviceId, renewed.credentials)).resolves.toBeDefined();
       expect(running.isClosed()).toBe(false);
     });
   });
@@ -45,18 +46,18 @@ describe("a device's NATS credentials", () => {
   describe('when they are revoked', () => {
     it('are refused from then on, and the connection the device had is dropped', async () => {
       const deviceId = uniqueId('revoke');
-      const earlier = await provisionNatsDevice(stateDir, deviceId);
-      const renewed = await provisionNatsDevice(stateDir, deviceId, { keepExisting: true });
-      const running = await connectAs(deviceId, renewed.seed);
+      const earlier = await provisionNatsDevice(stateDir, deviceId, { clock });
+      const renewed = await provisionNatsDevice(stateDir, deviceId, { clock, keepExisting: true });
+      const running = await connectAs(deviceId, renewed.credentials);
       const dropped = (async () => {
         for await (const status of running.status()) if (status.type === 'disconnect') return status.type;
         return 'closed without a disconnect';
       })();
 
-      expect(await revokeNatsDevice(stateDir, deviceId)).toBe(2);
+      expect(await revokeNatsDevice(stateDir, deviceId, clock)).toEqual({ keys: 2 });
 
       expect(await dropped).toBe('disconnect');
-      for (const seed of [earlier.seed, renewed.seed])
+      for (const seed of [earlier.credentials, renewed.credentials])
         await expect(connectAs(deviceId, seed)).rejects.toThrow(/authorization/i);
     });
   });

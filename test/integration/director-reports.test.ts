@@ -56,7 +56,7 @@ beforeAll(async () => {
     consumerName: uniqueId('reports'),
     now: () => new Date(),
   });
-  const { seed } = await h.provisionDevice(deviceId);
+  const { credentials: seed } = await h.provisionDevice(deviceId);
   device = await connectToNats({
     servers: h.addresses.nats,
     nkeySeed: seed,

@@ -27,7 +27,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     nats: await findFreePort(),
     natsMonitor: await findFreePort(),
   };
-  const [, bundle] = await Promise.all([startLocalStack({ stateDir, ports }), bundleWorkflows()]);
+  const [, bundle] = await Promise.all([
+    startLocalStack({ stateDir, ports, clock: () => new Date() }),
+    bundleWorkflows(),
+  ]);
   const workflowBundlePath = join(stateDir, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle);
   project.provide('integration', { stateDir, workflowBundlePath });

@@ -56,7 +56,9 @@ export async function startHarness(
 
     /** Provisions a device's NATS user and enrolls it with the Director: its identity, no agent yet. */
     async enroll(deviceId: string): Promise<AgentIdentity> {
-      const { seed } = await provisionNatsDevice(stateDir, deviceId);
+      const { credentials: seed } = await provisionNatsDevice(stateDir, deviceId, {
+        clock: () => new Date(),
+      });
       return repos.enroll(deviceId, { nats: { servers: services.addresses.nats, seed } });
     },
 
@@ -91,8 +93,9 @@ export async function startHarness(
       return Object.assign(agent, { dataDir });
     },
 
-    /** Provisions a device's NATS user and returns its seed, without starting an agent. */
-    provisionDevice: (deviceId: string) => provisionNatsDevice(stateDir, deviceId),
+    /** Provisions a device's NATS user and returns its credentials, without starting an agent. */
+    provisionDevice: (deviceId: string) =>
+      provisionNatsDevice(stateDir, deviceId, { clock: () => new Date() }),
 
     /**
      * Releases a state revision and has the Director assign it to each device

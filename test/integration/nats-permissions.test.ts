@@ -18,7 +18,7 @@ beforeAll(async () => {
   await h.provisionDevice(deviceB);
   a = await connectToNats({
     servers: h.addresses.nats,
-    nkeySeed: identityA.seed,
+    nkeySeed: identityA.credentials,
     name: deviceA,
     inboxPrefix: subjects.deviceInboxPrefix(deviceA),
   });

@@ -37,6 +37,7 @@ beforeAll(async () => {
   installTemporalRuntime('ERROR');
   stateDir = await mkdtemp(join(tmpdir(), 'uproll-rollout-restart-'));
   await startLocalStack({
+    clock: () => new Date(),
     stateDir,
     ports: { temporal: await findFreePort(), nats: await findFreePort(), natsMonitor: await findFreePort() },
   });
@@ -67,7 +68,7 @@ afterAll(async () => {
 async function restart(component: 'temporal' | 'nats'): Promise<void> {
   expect(await stopStackComponent(stateDir, component)).toBe(true);
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  await startLocalStack({ stateDir });
+  await startLocalStack({ stateDir, clock: () => new Date() });
 }
 
 describe('a rollout whose Temporal dev server and nats-server restart in the middle', () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as cli } from '../../cli/main.ts';
 import {
   findFreePort,
-  serviceIdentity,
+  serviceCredentials,
   startLocalStack,
   stopLocalStack,
 } from '../../services/dev-stack/index.ts';
@@ -31,12 +31,13 @@ beforeAll(async () => {
   stackDir = await mkdtemp(join(tmpdir(), 'uproll-serve-stack-'));
   deployDir = await mkdtemp(join(tmpdir(), 'uproll-serve-deploy-'));
   const status = await startLocalStack({
+    clock: () => new Date(),
     stateDir: stackDir,
     ports: { temporal: await findFreePort(), nats: await findFreePort(), natsMonitor: await findFreePort() },
   });
   stack = { temporal: status.temporal.address, nats: status.nats.address };
   seedFile = join(deployDir, 'services.nkey');
-  await writeFile(seedFile, `${(await serviceIdentity(stackDir)).seed}\n`, { mode: 0o600 });
+  await writeFile(seedFile, `${await serviceCredentials(stackDir)}\n`, { mode: 0o600 });
   Object.assign(process.env, PASSPHRASES);
   const io = captureIo();
   const initialized = await cli(
@@ -207,6 +208,6 @@ describe('uproll serve', () => {
       join(deployDir, 'not-a-seed'),
     ]);
     expect(await badSeed.exited).toBe(1);
-    expect(badSeed.stderr()).toContain('does not hold a NATS user nkey seed');
+    expect(badSeed.stderr()).toContain('does not hold NATS user credentials');
   });
 });

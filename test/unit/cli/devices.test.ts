@@ -1,12 +1,14 @@
 import { createPrivateKey } from 'node:crypto';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { main as uproll } from '../../../cli/main.ts';
 import { refreshRepository, TrustedRepository, tufPublicKey } from '../../../core/tuf/index.ts';
-import { KeyStore, roleSigners } from '../../../keys/index.ts';
-import { writeSettings } from '../../../services/dev-stack/index.ts';
+import { KeyStore, publicKeyOf, roleSigners } from '../../../keys/index.ts';
+import { applyNatsConfig, findFreePort, writeSettings } from '../../../services/dev-stack/index.ts';
+import type { DeviceBundle } from '../../../services/provisioning/index.ts';
+import { deviceUserKeys, readNatsIdentity } from '../../../services/nats-auth/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
 import { captureIo } from '../../cli-io.ts';
 import { memoryCache } from '../../helpers/tuf-client.ts';
@@ -35,27 +37,33 @@ const provision = (deviceId: string, ...options: string[]) =>
     ...['--passphrase-env', 'TEST_ONLINE_PASSPHRASE', ...options],
   );
 
-/** A local stack that was set up (no server runs: the NATS configuration is written, nothing reloads). */
-const setUpStack = () =>
-  writeSettings(stateDir, {
+/** A local stack that was set up, as `dev up` leaves it (no server runs: nothing is sent to one). */
+async function setUpStack() {
+  await writeSettings(stateDir, {
     host: '127.0.0.1',
     namespace: 'default',
     ports: { temporal: 17233, nats: 14222, natsMonitor: 18222 },
   });
+  await applyNatsConfig(stateDir, () => new Date());
+}
 
 const director = () => new DirectorRepository(join(stateDir, 'director'));
 const bundleDir = (deviceId: string) => join(stateDir, 'devices', deviceId);
 const bundleFile = (deviceId: string, file: string) => readFile(join(bundleDir(deviceId), file), 'utf8');
 const natsConfig = () => readFile(join(stateDir, 'nats', 'nats.conf'), 'utf8');
 
-/** The nkey users nats.conf lets in as this device. */
-async function natsUsersOf(deviceId: string): Promise<string[]> {
-  const config = JSON.parse(await natsConfig()) as {
-    accounts: { UPROLL: { users: { nkey: string; permissions?: { publish: { allow: string[] } } }[] } };
+/** The NATS user keys the device holds (each signed by the account, valid until revoked). */
+const natsUsersOf = (deviceId: string) => deviceUserKeys(stateDir, deviceId);
+
+/** The user keys the account in nats.conf refuses: what the server loads when it starts. */
+async function revokedInNatsConfig(): Promise<string[]> {
+  const config = JSON.parse(await natsConfig()) as { resolver_preload: Record<string, string> };
+  const identity = await readNatsIdentity(stateDir);
+  const account = Object.entries(config.resolver_preload).find(([, jwt]) => jwt === identity?.accountJwt);
+  const claims = JSON.parse(Buffer.from(account![1].split('.')[1]!, 'base64url').toString()) as {
+    nats: { revocations?: Record<string, number> };
   };
-  return config.accounts.UPROLL.users
-    .filter((u) => u.permissions?.publish.allow.includes(`uproll.dev.${deviceId}.>`))
-    .map((u) => u.nkey);
+  return Object.keys(claims.nats.revocations ?? {}).sort();
 }
 
 /** A device's TUF client of its Director metadata, keeping what it trusts between updates as the agent does. */
@@ -85,12 +93,14 @@ async function assignNothing(deviceId: string, times: number): Promise<void> {
 }
 
 describe('uproll devices provision', () => {
-  describe('when there is no local stack', () => {
-    it('refuses with STACK_NOT_RUNNING, naming --no-nats, and provisions nothing', async () => {
+  describe('when there is no NATS identity (neither `nats init` nor a local stack)', () => {
+    it('refuses with NATS_NOT_INITIALIZED, naming nats init and --no-nats, and provisions nothing', async () => {
       const refused = await provision('dev-a');
 
       expect(refused.status).toBe(1);
-      expect(refused.stderr).toMatch(/^uproll: STACK_NOT_RUNNING: no local stack .*--no-nats/);
+      expect(refused.stderr).toMatch(
+        /^uproll: NATS_NOT_INITIALIZED: no NATS identity in .*`uproll nats init --url URL`.*--no-nats/,
+      );
       expect(await director().knows('dev-a')).toBe(false);
       expect(await readdir(bundleDir('dev-a')).catch(() => [])).toEqual([]);
     });
@@ -153,17 +163,65 @@ describe('uproll devices provision', () => {
   });
 });
 
+describe("uproll devices provision on a deployment's own NATS (`uproll nats init`)", () => {
+  it('needs no local stack: the bundle names that NATS and holds a user JWT confined to the device', async () => {
+    expect((await run('nats', 'init', '--url', 'nats://nats.example.com:4222')).status).toBe(0);
+
+    const provisioned = await provision('dev-a');
+
+    expect(provisioned.status, provisioned.stderr).toBe(0);
+    const bundle = JSON.parse(await bundleFile('dev-a', 'bundle.json')) as DeviceBundle;
+    expect(bundle.nats).toEqual({ servers: 'nats://nats.example.com:4222' });
+    expect((await stat(join(bundleDir('dev-a'), 'nats.creds'))).mode & 0o777).toBe(0o600);
+    const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(await bundleFile('dev-a', 'nats.creds'))![1]!;
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
+      iss: string;
+      sub: string;
+      nats: Record<string, unknown>;
+    };
+    const identity = (await readNatsIdentity(stateDir))!;
+    expect(claims.iss).toBe(publicKeyOf(identity.signingKeySeed));
+    expect(await natsUsersOf('dev-a')).toEqual([claims.sub]);
+    expect(claims.nats).toMatchObject({
+      issuer_account: publicKeyOf(identity.accountSeed),
+      pub: { allow: ['uproll.dev.dev-a.>'] },
+      sub: { allow: ['uproll.cmd.dev-a.>', '_UPROLL_INBOX.dev-a.>'] },
+      resp: { max: 1 },
+    });
+  });
+
+  it('revoke records the revocation even when that NATS is out of reach, and says so with NATS_UPDATE_FAILED', async () => {
+    const url = `nats://127.0.0.1:${await findFreePort()}`;
+    expect((await run('nats', 'init', '--url', url)).status).toBe(0);
+    await provision('dev-a');
+    const keys = await natsUsersOf('dev-a');
+
+    const revoked = await run('devices', 'revoke', 'dev-a');
+
+    expect(revoked.status).toBe(1);
+    expect(revoked.stderr).toMatch(
+      /uproll: NATS_UPDATE_FAILED: dev-a's 1 key is revoked and recorded, but the account update did not reach NATS at .*`uproll nats push`/,
+    );
+    expect(revoked.stderr).toContain('audit: device.revoked kept in');
+    expect(Object.keys((await readNatsIdentity(stateDir))!.revocations)).toEqual(keys);
+    const pushed = await run('nats', 'push');
+    expect(pushed.stderr).toMatch(/^uproll: NATS_UPDATE_FAILED: /);
+  });
+});
+
 describe('uproll devices revoke', () => {
-  it("removes every NATS user of the device from the server's configuration", async () => {
+  it('revokes every NATS user of the device in the account the server loads, and no other', async () => {
     await setUpStack();
     await provision('dev-a');
     await provision('dev-a', '--force');
     await provision('dev-b');
+    const keysOfA = await natsUsersOf('dev-a');
 
     const revoked = await run('devices', 'revoke', 'dev-a');
 
     expect(revoked).toMatchObject({ status: 0, stdout: 'revoked the NATS credentials of dev-a (2 keys)' });
     expect(await natsUsersOf('dev-a')).toEqual([]);
+    expect(await revokedInNatsConfig()).toEqual([...keysOfA].sort());
     expect(await natsUsersOf('dev-b')).toHaveLength(1);
   });
 

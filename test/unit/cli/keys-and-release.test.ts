@@ -8,7 +8,7 @@ import { captureIo } from '../../cli-io.ts';
 import { keyCli } from '../../helpers/key-cli.ts';
 import { tufPublicKey } from '../../../core/tuf/index.ts';
 import { isIssuedBy } from '../../../keys/index.ts';
-import { writeSettings } from '../../../services/dev-stack/index.ts';
+import { applyNatsConfig, writeSettings } from '../../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
 import { loadDeviceBundle } from '../../../agent/index.ts';
 import type { StateRevision } from '../../../core/index.ts';
@@ -385,6 +385,7 @@ describe('uproll devices provision', () => {
       namespace: 'default',
       ports: { temporal: 17233, nats: 14222, natsMonitor: 18222 },
     });
+    await applyNatsConfig(stateDir, () => new Date());
     const provisioned = await run(
       'devices',
       'provision',
@@ -410,7 +411,7 @@ describe('uproll devices provision', () => {
       'tlsCertificate',
       'tlsKey',
     ]);
-    for (const secret of ['device.key', 'tls.key', 'nats.nk'])
+    for (const secret of ['device.key', 'tls.key', 'nats.creds'])
       expect((await stat(join(bundleDir, secret))).mode & 0o777).toBe(0o600);
     expect(
       isIssuedBy(
@@ -423,8 +424,13 @@ describe('uproll devices provision', () => {
     const inventory = await new DirectorRepository(join(stateDir, 'director')).inventory('dev-7');
     const deviceKey = createPrivateKey(await readFile(join(bundleDir, 'device.key')));
     expect(inventory.publicKey).toEqual(tufPublicKey(deviceKey));
-    const natsConfig = await readFile(join(stateDir, 'nats', 'nats.conf'), 'utf8');
-    expect(natsConfig).toContain('uproll.dev.dev-7.>');
+    // A user of the deployment's account, confined to the device's subjects.
+    const creds = await readFile(join(bundleDir, 'nats.creds'), 'utf8');
+    const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(creds)![1]!;
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
+      nats: { pub: { allow: string[] } };
+    };
+    expect(claims.nats.pub.allow).toEqual(['uproll.dev.dev-7.>']);
   });
 
   it('writes a bundle the agent loads, with where the repositories are', async () => {

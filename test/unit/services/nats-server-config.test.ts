@@ -1,43 +1,69 @@
-import { describe, expect, it } from 'vitest';
-import { createNkeyIdentity } from '../../../keys/index.ts';
-import { renderNatsServerConfig } from '../../../services/nats/index.ts';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  accountOf,
+  initNatsIdentity,
+  natsServerAuthOf,
+  renderNatsAuthInclude,
+  renderNatsServerConfig,
+  systemAccountOf,
+  type NatsIdentity,
+} from '../../../services/nats-auth/index.ts';
+
+let identity: NatsIdentity;
+beforeAll(async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'uproll-nats-config-'));
+  ({ identity } = await initNatsIdentity(stateDir, { clock: () => new Date() }));
+});
+
+const render = () =>
+  renderNatsServerConfig({
+    serverName: 'test',
+    host: '127.0.0.1',
+    port: 4222,
+    monitorPort: 8222,
+    storeDir: '/tmp/store',
+    resolverDir: '/tmp/resolver',
+    auth: natsServerAuthOf(identity),
+  });
 
 describe('nats-server configuration', () => {
-  const service = createNkeyIdentity();
-  const device = createNkeyIdentity();
-  const config = JSON.parse(
-    renderNatsServerConfig({
-      serverName: 'test',
-      host: '127.0.0.1',
-      port: 4222,
-      monitorPort: 8222,
-      storeDir: '/tmp/store',
-      serviceKeys: [service.publicKey],
-      devices: [{ deviceId: 'd1', publicKey: device.publicKey }],
-    }),
-  ) as { accounts: { UPROLL: { jetstream: string; users: { nkey: string; permissions?: unknown }[] } } };
-  const users = config.accounts.UPROLL.users;
-
-  it('puts services and devices in one JetStream account', () => {
-    expect(config.accounts.UPROLL.jetstream).toBe('enabled');
-    expect(users.map((u) => u.nkey)).toEqual([service.publicKey, device.publicKey]);
-  });
-
-  it('gives services full access', () => {
-    expect(users[0]?.permissions).toBeUndefined();
-  });
-
-  it('confines a device to its own subjects and inbox', () => {
-    expect(users[1]?.permissions).toEqual({
-      publish: { allow: ['uproll.dev.d1.>'] },
-      subscribe: { allow: ['uproll.cmd.d1.>', '_UPROLL_INBOX.d1.>'] },
-      allow_responses: { max: 1, expires: '1m' },
+  it('enables JetStream and trusts the operator, with the system account and the accounts preloaded', () => {
+    const config = JSON.parse(render()) as Record<string, unknown>;
+    expect(config).toMatchObject({
+      jetstream: { store_dir: '/tmp/store' },
+      operator: identity.operatorJwt,
+      system_account: systemAccountOf(identity),
+      resolver: { type: 'full', dir: '/tmp/resolver', allow_delete: false },
+      resolver_preload: {
+        [systemAccountOf(identity)]: identity.systemAccountJwt,
+        [accountOf(identity)]: identity.accountJwt,
+      },
     });
   });
 
+  it('lists no users: devices and services are signed users the server never needs to be told about', () => {
+    expect(render()).not.toMatch(/"(users|nkey|accounts)"/);
+  });
+
+  it('renders the same settings as an include for an operator’s own configuration', () => {
+    const include = renderNatsAuthInclude(natsServerAuthOf(identity), '/tmp/resolver');
+    expect(include).toContain(`operator: ${JSON.stringify(identity.operatorJwt)}\n`);
+    expect(include).toContain(`system_account: "${systemAccountOf(identity)}"\n`);
+    expect(include).toMatch(/^resolver: \{\n {2}"type": "full"/m);
+    expect(include).toMatch(/^resolver_preload: \{/m);
+  });
+
   it('never contains a seed', () => {
-    const text = JSON.stringify(config);
-    expect(text).not.toContain(service.seed);
-    expect(text).not.toContain(device.seed);
+    for (const text of [render(), renderNatsAuthInclude(natsServerAuthOf(identity), '/r')])
+      for (const seed of [
+        identity.operatorSeed,
+        identity.systemSeed,
+        identity.accountSeed,
+        identity.signingKeySeed,
+      ])
+        expect(text).not.toContain(seed);
   });
 });

@@ -1,0 +1,5 @@
+// Apart from services/nats, which the device agent loads: only the fleet side signs NATS identities.
+export * from './deployment-identity.ts';
+export * from './device-credentials.ts';
+export * from './account-update.ts';
+export * from './server-config.ts';

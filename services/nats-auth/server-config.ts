@@ -1,0 +1,72 @@
+/**
+ * What a nats-server must know to trust a deployment: its operator, the
+ * system account, and the accounts' JWTs (public: no seed is in any of them).
+ */
+export interface NatsServerAuth {
+  operatorJwt: string;
+  systemAccount: string;
+  /** Account public key -> its current JWT. */
+  accounts: Readonly<Record<string, string>>;
+}
+
+export interface NatsServerConfigInput {
+  serverName: string;
+  host: string;
+  port: number;
+  /** HTTP monitoring port (`/healthz`, `/varz`); none when unset. */
+  monitorPort?: number;
+  /** JetStream file storage directory. */
+  storeDir: string;
+  /** Where the server's account resolver keeps the account JWTs it was sent. */
+  resolverDir: string;
+  auth: NatsServerAuth;
+}
+
+/**
+ * The authentication part of a nats-server configuration: trust the
+ * operator, keep accounts in a `full` resolver (account updates pushed by
+ * the system account are applied at once and survive restarts), preloaded
+ * with the accounts as they are now. A preload older than what the resolver
+ * stored is ignored, so an old copy of this file never undoes a revocation.
+ */
+export function natsAuthSettings(auth: NatsServerAuth, resolverDir: string) {
+  return {
+    operator: auth.operatorJwt,
+    system_account: auth.systemAccount,
+    resolver: { type: 'full', dir: resolverDir, allow_delete: false, interval: '2m' },
+    resolver_preload: { ...auth.accounts },
+  };
+}
+
+/**
+ * Renders a whole nats-server configuration: client and monitoring ports,
+ * JetStream, and the deployment's authentication. nats-server reads JSON as
+ * configuration syntax, so rendering through JSON.stringify leaves no
+ * quoting to get wrong.
+ */
+export function renderNatsServerConfig(input: NatsServerConfigInput): string {
+  const config = {
+    server_name: input.serverName,
+    host: input.host,
+    port: input.port,
+    ...(input.monitorPort !== undefined ? { http: `${input.host}:${input.monitorPort}` } : {}),
+    max_payload: 1024 * 1024,
+    jetstream: {
+      store_dir: input.storeDir,
+      max_memory_store: 256 * 1024 * 1024,
+      max_file_store: 10 * 1024 ** 3,
+    },
+    ...natsAuthSettings(input.auth, input.resolverDir),
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * Renders only the authentication settings, one `key: value` per line, for
+ * an operator's own configuration to `include` (which must enable JetStream).
+ */
+export function renderNatsAuthInclude(auth: NatsServerAuth, resolverDir: string): string {
+  return `${Object.entries(natsAuthSettings(auth, resolverDir))
+    .map(([key, value]) => `${key}: ${JSON.stringify(value, null, 2)}`)
+    .join('\n')}\n`;
+}
