@@ -100,7 +100,7 @@ describe(`the agent on an OSTree sysroot killed with SIGKILL at every phase boun
       const deviceId = uniqueId(`ocrash-${boundary}`);
       const sysroot = await disk!.sysroot(OS);
       const installer = new OstreeSystemInstaller({ sysroot, os: OS, remoteUrl: 'http://unused/' });
-      const { seed } = await h!.provisionDevice(deviceId);
+      const { credentials: seed } = await h!.provisionDevice(deviceId);
       const root = join(h!.repos.image.dir, '..', deviceId);
       const [bundle, dataDir] = [join(root, 'bundle'), join(root, 'data')];
       await h!.repos.enroll(deviceId, { nats: { servers: h!.addresses.nats, seed }, bundleDir: bundle });
