@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSimulatedRepositories } from '../../../sim/index.ts';
+import { spawnAgent, type AgentProcess } from '../../helpers/agent-process.ts';
+import { eventually } from '../../helpers/eventually.ts';
+import { bindNotifySocket, type NotifySocket } from '../../helpers/notify-socket.ts';
+
+let root: string;
+let repos: Awaited<ReturnType<typeof startSimulatedRepositories>>;
+let notify: NotifySocket;
+let agent: AgentProcess | undefined;
+let bundle: string;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'uproll-agent-notify-'));
+  repos = await startSimulatedRepositories(join(root, 'repositories'));
+  bundle = join(root, 'bundle');
+  await repos.enroll('notify-dev', { bundleDir: bundle });
+  notify = await bindNotifySocket();
+});
+afterEach(async () => {
+  await agent?.kill();
+  await notify.close();
+  await repos.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+const agentArgs = () => ['--bundle', bundle, '--data-dir', join(root, 'data'), '--no-cloud'];
+
+describe('uproll-agent as a systemd notify service', () => {
+  it('says READY=1 once its control socket listens, pings the watchdog, and says STOPPING=1 on SIGTERM', async () => {
+    // WATCHDOG_USEC of 2 s: a ping every second.
+    agent = spawnAgent(agentArgs(), { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' });
+
+    expect(await notify.received('READY=1')).toContain('STATUS=ready');
+    await eventually('the agent to log that it is ready', () =>
+      agent!.stderr.find((line) => / ready, control socket .*control\.sock$/.test(line)),
+    );
+    await notify.received('WATCHDOG=1');
+    await eventually(
+      'a second watchdog ping',
+      () => notify.messages.filter((m) => m.includes('WATCHDOG=1')).length >= 2,
+    );
+    agent.child.kill('SIGTERM');
+
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    expect(notify.messages.at(-1)).toEqual(['STOPPING=1', 'STATUS=stopping']);
+  });
+
+  describe('when the watchdog watches another process (WATCHDOG_PID)', () => {
+    it('is ready but never pings', async () => {
+      agent = spawnAgent(agentArgs(), {
+        NOTIFY_SOCKET: notify.path,
+        WATCHDOG_USEC: '200000',
+        WATCHDOG_PID: '1',
+      });
+      await notify.received('READY=1');
+      agent.child.kill('SIGTERM');
+      await agent.exited;
+
+      expect(notify.messages.filter((m) => m.includes('WATCHDOG=1'))).toEqual([]);
+    });
+  });
+
+  describe('when there is no NOTIFY_SOCKET', () => {
+    it('runs and stops as before, without a notification', async () => {
+      agent = spawnAgent(agentArgs(), { NOTIFY_SOCKET: '', WATCHDOG_USEC: '2000000' });
+      await eventually('the agent to be ready', () =>
+        agent!.stderr.some((l) => l.includes(' ready, control socket ')),
+      );
+      agent.child.kill('SIGTERM');
+
+      expect(await agent.exited).toEqual({ code: 0, signal: null });
+      expect(notify.messages).toEqual([]);
+    });
+  });
+});
