@@ -25,7 +25,10 @@ afterEach(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-/** The shipped unit, with the agent run from this checkout (`--config` is not in the agent yet). */
+/**
+ * The shipped unit, with the agent run from this checkout (`--config` is not in the agent yet),
+ * and a watchdog of 4 s (abort after 3 more) so that a frozen agent is replaced within seconds.
+ */
 async function installAgentService(root: string): Promise<void> {
   const units = join(root, 'etc/systemd/system');
   await mkdir(join(units, 'uproll-agent.service.d'), { recursive: true });
@@ -36,6 +39,8 @@ async function installAgentService(root: string): Promise<void> {
       '[Service]',
       'ExecStart=',
       `ExecStart=${process.execPath} ${REPO}/bin/uproll-agent.js --bundle /etc/uproll/bundle --data-dir /var/lib/uproll --no-cloud`,
+      'WatchdogSec=4',
+      'TimeoutAbortSec=3',
       '',
     ].join('\n'),
   );
@@ -57,9 +62,10 @@ async function expectOnRootFilesystem(...paths: string[]): Promise<void> {
 /** `first ActiveState=active SubState=running MainPID=34 NRestarts=0` -> its name and settings. */
 function parseReport(text: string) {
   const states = new Map<string, Record<string, string>>();
-  const journal: string[] = [];
+  const journal = { info: [] as string[], err: [] as string[] };
   for (const line of text.split('\n')) {
-    if (line.startsWith('journal-info ')) journal.push(line.slice('journal-info '.length));
+    const logged = /^journal-(info|err) (.*)$/.exec(line);
+    if (logged) journal[logged[1] as 'info' | 'err'].push(logged[2]!);
     else if (line.includes('=')) {
       const [name, ...settings] = line.trim().split(' ');
       states.set(name!, Object.fromEntries(settings.map((s) => s.split('=', 2) as [string, string])));
@@ -69,7 +75,7 @@ function parseReport(text: string) {
 }
 
 describe('uproll-agent.service under a real systemd (PID 1 in systemd-nspawn)', () => {
-  it('is active once the agent is ready, and after its main process is SIGKILLed systemd starts a new one', async () => {
+  it('is active once ready, pinged, and replaced by systemd when SIGKILLed or frozen; stops cleanly', async () => {
     await expectOnRootFilesystem(REPO, process.execPath);
     overlay = await mountOverlayRoot();
     scratch = await mkdtemp(join(tmpdir(), 'uproll-nspawn-repos-'));
@@ -85,34 +91,38 @@ describe('uproll-agent.service under a real systemd (PID 1 in systemd-nspawn)', 
     let bound: NodeJS.Timeout | undefined;
     const exit = await Promise.race([
       container.exited,
-      new Promise<never>((_, reject) => {
+      new Promise<string>((resolve) => {
         bound = setTimeout(
-          () => reject(new Error(`the container did not power off within ${CONTAINER_BOUND_MS} ms`)),
+          () => resolve(`not powered off within ${CONTAINER_BOUND_MS} ms`),
           CONTAINER_BOUND_MS,
         );
       }),
     ]).finally(() => clearTimeout(bound));
+    if (typeof exit === 'string') await container.kill(); // what it reported so far still tells why
     const report = await readFile(join(overlay.report, 'report.log'), 'utf8').catch(() => '');
     const { states, journal } = parseReport(report);
     const context = `report:\n${report}\nconsole (last lines):\n${container.output.slice(-30).join('\n')}`;
+    const running = (restarts: number) => ({
+      ActiveState: 'active',
+      SubState: 'running',
+      NRestarts: String(restarts),
+    });
+    const mainPid = (state: string) => Number(states.get(state)?.['MainPID']);
 
-    expect(states.get('first'), context).toMatchObject({
-      ActiveState: 'active',
-      SubState: 'running',
-      NRestarts: '0',
-    });
-    const first = Number(states.get('first')?.['MainPID']);
-    expect(first).toBeGreaterThan(0);
-    expect(states.get('restarted'), context).toMatchObject({
-      ActiveState: 'active',
-      SubState: 'running',
-      NRestarts: '1',
-    });
-    const second = Number(states.get('restarted')?.['MainPID']);
-    expect(second).toBeGreaterThan(0);
-    expect(second).not.toBe(first);
+    // READY=1 made it active; a WATCHDOG=1 from systemd-notify (NotifyAccess=all) reached systemd.
+    expect(states.get('first'), context).toMatchObject(running(0));
+    expect(states.get('pinged'), context).toMatchObject(running(0));
+    // SIGKILL: Restart=on-failure starts a new main process, which is ready again.
+    expect(states.get('restarted'), context).toMatchObject(running(1));
+    expect(mainPid('restarted')).not.toBe(mainPid('first'));
+    // Frozen (SIGSTOP): no more pings, so the watchdog has it killed and started again.
+    expect(states.get('watchdog-restarted'), context).toMatchObject(running(2));
+    expect(mainPid('watchdog-restarted')).not.toBe(mainPid('restarted'));
+    expect(journal.err, context).toContainEqual(expect.stringMatching(/Watchdog timeout/));
+    // SIGTERM: STOPPING=1, the agent exits 0.
+    expect(states.get('stopped'), context).toMatchObject({ ActiveState: 'inactive', Result: 'success' });
     // The journal read the <6> prefix as the priority, and the unit names the lines (no tag of its own).
-    expect(journal, context).toContain('nspawn-dev ready, control socket /var/lib/uproll/control.sock');
+    expect(journal.info, context).toContain('nspawn-dev ready, control socket /var/lib/uproll/control.sock');
     expect(exit, context).toEqual({ code: 0, signal: null });
   }, 240_000);
 });
