@@ -77,3 +77,25 @@ describe('uproll-agent as a systemd notify service', () => {
     });
   });
 });
+
+describe('uproll-agent --log-format', () => {
+  it('json: every line one JSON object with its priority and message', async () => {
+    agent = spawnAgent([...agentArgs(), '--log-format', 'json'], { NOTIFY_SOCKET: '' });
+    const ready = await eventually('the ready line', () => agent!.stderr.find((l) => l.includes(' ready, ')));
+    agent.child.kill('SIGTERM');
+    await agent.exited;
+
+    expect(JSON.parse(ready)).toEqual({
+      priority: 'info',
+      message: `notify-dev ready, control socket ${join(root, 'data', 'control.sock')}`,
+    });
+    for (const line of agent.stderr) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+  });
+
+  it('refuses a format it does not know, with exit status 2', async () => {
+    agent = spawnAgent([...agentArgs(), '--log-format', 'xml']);
+
+    expect(await agent.exited).toEqual({ code: 2, signal: null });
+    expect(agent.stderr[0]).toBe('uproll-agent: --log-format is text or json');
+  });
+});
