@@ -7,12 +7,18 @@ export interface AgentProcess {
   child: ChildProcess;
   stderr: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILLs it if it still runs (for afterEach). */
+  /** Stops it if it still runs (for afterEach): SIGTERM, which an entry point passes on to a child Node, then SIGKILL. */
   kill(): Promise<void>;
 }
 
-export function spawnAgent(argv: readonly string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, ['bin/uproll-agent.js', ...argv], {
+/** Starts `node bin/uproll-agent.js ARGV`, or `command` instead when given (its first item the program). */
+export function spawnAgent(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  command: readonly string[] = [process.execPath, 'bin/uproll-agent.js', ...argv],
+): AgentProcess {
+  const [program, ...args] = command;
+  const child = spawn(program!, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -27,6 +33,11 @@ export function spawnAgent(argv: readonly string[], env: NodeJS.ProcessEnv = {})
     stderr,
     exited,
     async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+      clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },

@@ -49,6 +49,22 @@ describe('uproll-agent as a systemd notify service', () => {
     expect(notify.messages.at(-1)).toEqual(['STOPPING=1', 'STATUS=stopping']);
   });
 
+  describe('when the entry point hands over to another Node process (as on a Node without type stripping)', () => {
+    it('the agent in the child pings the watchdog systemd set up for the parent', async () => {
+      // WATCHDOG_PID is the pid systemd started: the shell's, which exec keeps for the entry point.
+      agent = spawnAgent([], { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' }, [
+        'sh',
+        '-c',
+        `WATCHDOG_PID=$$ exec "${process.execPath}" --no-experimental-strip-types bin/uproll-agent.js "$@"`,
+        'sh',
+        ...agentArgs(),
+      ]);
+
+      await notify.received('READY=1');
+      await notify.received('WATCHDOG=1');
+    }, 60_000);
+  });
+
   describe('when the watchdog watches another process (WATCHDOG_PID)', () => {
     it('is ready but never pings', async () => {
       agent = spawnAgent(agentArgs(), {
