@@ -11,7 +11,10 @@ import { AbSlotsInstaller } from './installers/ab-slots.ts';
 import type { Installer } from './installers/installer.ts';
 import { OstreeInstaller } from './installers/ostree.ts';
 import { OstreeSystemInstaller } from './installers/ostree-system.ts';
+import { noServiceNotifier, type ServiceNotifier } from './service-notifier.ts';
+import { startWatchdog } from './service-watchdog.ts';
 import { UpdateManager, type PhaseBoundary } from './update-manager.ts';
+import { updateStepStatus, type UpdateStep } from './update-steps.ts';
 import { uptaneClientFor } from './uptane-client.ts';
 
 export interface DeviceAgentOptions {
@@ -42,6 +45,12 @@ export interface DeviceAgentOptions {
   /** Run the update manager and its control socket only, without the NATS cloud client. */
   withoutCloud?: boolean;
   log?: (line: string) => void;
+  /** Every step of every update, for the log. */
+  onStep?: (step: UpdateStep) => void;
+  /** The service manager (systemd): READY once up, STATUS per update step, STOPPING at the end. */
+  service?: ServiceNotifier;
+  /** Ping the service manager's watchdog this often, each time after the control socket answered. */
+  watchdogMs?: number;
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
 }
 
@@ -64,6 +73,7 @@ export interface DeviceAgent {
 export async function startDeviceAgent(options: DeviceAgentOptions): Promise<DeviceAgent> {
   const log = options.log ?? (() => {});
   const { identity, dataDir } = options;
+  const service = options.service ?? noServiceNotifier;
   const installer =
     options.installer === 'ostree'
       ? options.ostree
@@ -87,6 +97,10 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     healthCheck: options.healthCheck,
     download: options.download,
     log,
+    onStep: (step) => {
+      options.onStep?.(step);
+      void service.notify({ STATUS: updateStepStatus(step) });
+    },
     clock: options.clock,
     onBoundary: options.onBoundary,
   });
@@ -99,6 +113,12 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     await socket.close();
     throw err;
   }
+  // Up: the control socket answers and what a crash left is settled. The cloud side may wait for NATS.
+  await service.notify({ READY: '1', STATUS: 'ready' });
+  const probe = new ControlClient(socket.path);
+  const watchdog = options.watchdogMs
+    ? startWatchdog({ notifier: service, intervalMs: options.watchdogMs, probe: () => probe.status(), log })
+    : { stop() {} };
   const stopCloud =
     options.withoutCloud || !identity.nats
       ? async () => {}
@@ -107,12 +127,17 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
           timezone: options.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
           clock: options.clock,
           log,
+        }).catch((err: unknown) => {
+          watchdog.stop();
+          throw err;
         });
   return {
     deviceId: identity.device.deviceId,
     updates,
     controlSocket: socket.path,
     async stop() {
+      watchdog.stop(); // systemd stops watching once the unit deactivates
+      await service.notify({ STOPPING: '1', STATUS: 'stopping' });
       await updates.idle();
       await stopCloud();
       await socket.close();

@@ -14,3 +14,7 @@ export * from './cloud-client.ts';
 export * from './control-socket.ts';
 export * from './control-client.ts';
 export * from './device-agent.ts';
+export * from './service-notifier.ts';
+export * from './service-watchdog.ts';
+export * from './log-record.ts';
+export * from './update-steps.ts';

@@ -25,6 +25,7 @@ import { ObjectStore } from './object-store.ts';
 import { ReportJournal } from './report-journal.ts';
 import { RevisionHistory, type HistoryEntry } from './revision-history.ts';
 import type { UptaneClient } from './uptane-client.ts';
+import { progressTenths, type UpdateStep } from './update-steps.ts';
 
 /** Starts a trial revision (or an interrupted update) may take before the device gives up on it. */
 export const MAX_BOOT_ATTEMPTS = 3;
@@ -41,6 +42,8 @@ export interface UpdateManagerOptions {
   healthCheck?: HealthCheck;
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
   log?: (line: string) => void;
+  /** Told every step of every update (accepted, downloading, …, committed): the agent's log lines. */
+  onStep?: (step: UpdateStep) => void;
   /** When history entries and reports are made. */
   clock: Clock;
   /** Test hook: called at each phase boundary of an update, before the next step starts. */
@@ -119,11 +122,13 @@ export class UpdateManager {
     if (this.#running?.rolloutId === command.rolloutId) return { accepted: true, duplicate: true };
     const done = (await this.history.entries()).find((entry) => entry.rolloutId === command.rolloutId);
     if (done) {
+      this.#step({ step: 'accepted', ...updateOf(command), source: 'command', duplicate: true });
       await this.#report(done, done.outcome, { deployment: done.deployment, error: done.error });
       return { accepted: true, duplicate: true };
     }
     if (this.#running) return busy(this.#running.rolloutId);
     await this.history.setPending({ command, starts: 0 });
+    this.#step({ step: 'accepted', ...updateOf(command), source: 'command' });
     this.#run(command.rolloutId, () => this.#update(command));
     return { accepted: true, duplicate: false };
   }
@@ -140,6 +145,7 @@ export class UpdateManager {
     if (!revision || !entry)
       return rejected('COMMAND_REJECTED', `revision ${name} is not in this device's history`);
     const plan = { rolloutId, revision, releaseCounter: entry.releaseCounter, target: entry.target };
+    this.#step({ step: 'accepted', rolloutId, revision: name, source: 'history' });
     this.#run(rolloutId, () => this.#install(plan));
     return { accepted: true, duplicate: false };
   }
@@ -299,6 +305,7 @@ export class UpdateManager {
       await step('verified');
       await this.#boundary('verified');
       const control = await this.boot.read();
+      this.#step({ step: 'writing', rolloutId, revision: revision.name });
       let written = 0;
       deployment = await this.installer.stage(
         revision,
@@ -334,6 +341,9 @@ export class UpdateManager {
     const total = missing.reduce((sum, artifact) => sum + artifact.length, 0);
     let fetched = 0;
     let done = 0;
+    const update = { rolloutId, revision: revision.name };
+    this.#step({ step: 'downloading', ...update, objects: missing.length, received: 0, total });
+    const newTenth = progressTenths();
     try {
       for (const artifact of missing) {
         fetched += await this.objects.fetch(artifact, this.#options.uptane.targetsUrl, {
@@ -341,6 +351,8 @@ export class UpdateManager {
           onProgress: (received) => {
             const sofar = done + received;
             this.#progress = { rolloutId, received: sofar, total, percent: (100 * sofar) / total };
+            if (newTenth(this.#progress.percent))
+              this.#step({ step: 'downloading', ...update, received: sofar, total });
           },
         });
         done += artifact.length;
@@ -371,7 +383,9 @@ export class UpdateManager {
         });
       }
     } catch (err) {
-      await this.#rollBack(active, describe(err, 'HEALTH_CHECK_FAILED'));
+      const error = describe(err, 'HEALTH_CHECK_FAILED');
+      this.#step({ step: 'unhealthy', rolloutId: active.rolloutId, revision: active.revision, error });
+      await this.#rollBack(active, error);
       return 'rolled_back';
     }
     await this.#report(active, 'healthy', { deployment: active.deployment });
@@ -447,6 +461,14 @@ export class UpdateManager {
       ...extra,
     };
     await this.journal.append('telemetry', () => telemetry);
+    this.#step({
+      step: phase === 'installed' ? 'switched' : phase,
+      rolloutId: update.rolloutId,
+      revision: update.revision,
+      deployment: extra.deployment,
+      ...(extra.bytes !== undefined ? { bytes: extra.bytes } : {}),
+      error: extra.error,
+    });
     if (TERMINAL_PHASES.has(phase)) {
       // Whoever hears the outcome may act at once (send the next update, roll back by command).
       if (this.#running?.rolloutId === update.rolloutId) this.#running = undefined;
@@ -506,6 +528,18 @@ export class UpdateManager {
   #log(line: string): void {
     this.#options.log?.(line);
   }
+
+  #step(step: UpdateStep): void {
+    try {
+      this.#options.onStep?.(step);
+    } catch (err) {
+      this.#log(`telling step ${step.step} failed: ${(err as Error).message}`); // a log line never stops an update
+    }
+  }
+}
+
+function updateOf({ rolloutId, revision }: UpdateCommand) {
+  return { rolloutId, revision };
 }
 
 function busy(rolloutId: string): CommandReply {

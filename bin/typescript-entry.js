@@ -36,7 +36,11 @@ export async function runTypeScriptMain(entry) {
 
 /** Runs the same command on another Node, passing stop signals on (`kill` reaches the parent only). */
 function runAgain(node, args) {
-  const child = spawn(node, args, { stdio: 'inherit' });
+  const env = { ...process.env };
+  // A service manager's watchdog set up for this process (WATCHDOG_PID): the child does the
+  // work, so it is the one to ping (sd_watchdog_enabled(3) ignores a watchdog for another pid).
+  if (env.WATCHDOG_PID === String(process.pid)) delete env.WATCHDOG_PID;
+  const child = spawn(node, args, { stdio: 'inherit', env });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

@@ -9,7 +9,18 @@ import {
   parseValue,
   UprollError,
 } from '../../core/index.ts';
-import { loadDeviceBundle, startDeviceAgent, type PhaseBoundary } from '../../agent/index.ts';
+import {
+  formatLogRecord,
+  isJournalStream,
+  loadDeviceBundle,
+  serviceNotifierFrom,
+  startDeviceAgent,
+  updateStepRecord,
+  watchdogIntervalMs,
+  type LogFormat,
+  type LogRecord,
+  type PhaseBoundary,
+} from '../../agent/index.ts';
 import { processIo, type Io } from '../command.ts';
 import { systemClock } from '../system-clock.ts';
 
@@ -37,10 +48,15 @@ Options:
   --timezone ZONE       IANA time zone the heartbeats report, which rollouts' maintenance
                         windows are evaluated in (default: the system's)
   --no-cloud            do not connect to NATS: drive the agent through its control socket only
+  --log-format FORMAT   text (default: message key=value ...) or json (one object per line);
+                        under systemd, lines start with their journald priority
   --help                this text
 
 The control socket is <data-dir>/control.sock (HTTP over a UNIX socket; see the README).
 Runs until SIGINT or SIGTERM, then finishes the running update step and stops.
+As a systemd notify service (NOTIFY_SOCKET) it says READY=1 once up, STATUS= per update
+step, STOPPING=1 when it stops, and pings the watchdog (WATCHDOG_USEC) while its control
+socket answers (device/systemd/uproll-agent.service).
 Exit status 0 after a clean stop, 1 on a start-up failure (uproll-agent: CODE: message).`;
 
 const OPTIONS = {
@@ -56,6 +72,7 @@ const OPTIONS = {
   nats: { type: 'string' },
   timezone: { type: 'string' },
   'no-cloud': { type: 'boolean' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -63,6 +80,7 @@ const OPTIONS = {
 const CRASH_AT = process.env['UPROLL_AGENT_CRASH_AT'] as PhaseBoundary | undefined;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let format: LogFormat = { style: 'text', journal: false, tag: 'uproll-agent' };
   try {
     const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
     if (values.help) {
@@ -70,6 +88,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 0;
     }
     if (!values.bundle || !values['data-dir']) throw new Usage('--bundle and --data-dir are required');
+    const style = values['log-format'] ?? 'text';
+    if (style !== 'text' && style !== 'json') throw new Usage('--log-format is text or json');
+    format = { style, journal: isJournalStream(process.env), tag: 'uproll-agent' };
+    const write = (record: LogRecord) => io.err(formatLogRecord(record, format));
     const installer = values.installer ?? 'ab';
     if (installer !== 'ab' && installer !== 'ostree') throw new Usage('--installer is ab or ostree');
     const sysroot = values['ostree-sysroot'];
@@ -100,6 +122,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (values.timezone !== undefined && !isValidTimezone(values.timezone))
       throw new Usage(`--timezone ${JSON.stringify(values.timezone)} is not a known IANA time zone`);
     await mkdir(values['data-dir'], { recursive: true, mode: 0o700 });
+    const log = (message: string) => write({ priority: 'info', message });
+    const service = serviceNotifierFrom(process.env, { log });
+    const watchdogMs = service.enabled ? watchdogIntervalMs(process.env, process.pid) : undefined;
     const agent = await startDeviceAgent({
       identity,
       dataDir: values['data-dir'],
@@ -109,12 +134,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       ...(healthCheck ? { healthCheck } : {}),
       withoutCloud: values['no-cloud'] ?? false,
       ...(values.timezone ? { timezone: values.timezone } : {}),
-      log: (line) => io.err(`uproll-agent: ${line}`),
+      log,
+      onStep: (step) => write(updateStepRecord(step)),
+      service,
+      ...(watchdogMs ? { watchdogMs } : {}),
       onBoundary: (boundary) => {
         if (boundary === CRASH_AT) process.kill(process.pid, 'SIGKILL');
       },
     });
-    io.err(`uproll-agent: ${agent.deviceId} ready, control socket ${agent.controlSocket}`);
+    log(`${agent.deviceId} ready, control socket ${agent.controlSocket}`);
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     await agent.stop();
     return 0;
@@ -124,7 +152,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return 2;
     }
     const code = isUprollError(err) ? err.code : 'FAILED';
-    io.err(`uproll-agent: ${code}: ${(err as Error).message}`);
+    io.err(formatLogRecord({ priority: 'err', message: `${code}: ${(err as Error).message}` }, format));
     return 1;
   }
 }
