@@ -5,6 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface ObjectFaults {
   /** Cut the connection after this many body bytes, once. */
   dropAfterBytes?: number;
+  /** With `dropAfterBytes`: stall there and cut only once this settles (say, once the device wrote what it got). */
+  dropWhen?: Promise<void>;
   /** Send at most this many bytes per second. */
   bytesPerSecond?: number;
 }
@@ -53,7 +55,9 @@ export async function startCountingProxy(upstream: string) {
         if (isObject && faults.dropAfterBytes !== undefined) {
           const left = faults.dropAfterBytes - stats.objectBytes;
           if (left <= 0) {
+            await faults.dropWhen;
             delete faults.dropAfterBytes;
+            delete faults.dropWhen;
             response.destroy();
             return;
           }
