@@ -48,15 +48,31 @@ export const stateRevisionSchema = z.object({
         length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
         /** Installed with mode 0755 (else 0644): scripts and programs of the deployment. */
         executable: z.literal(true).optional(),
+        /**
+         * `rootfs`: this artifact is a whole root filesystem image. The raw
+         * image installer writes it byte for byte into the inactive A/B slot
+         * (a block device) and boots that slot on trial; every other
+         * artifact of the revision is placed as a file beside the slot. At
+         * most one artifact of a revision is an image, and it is never
+         * executable.
+         */
+        image: z.literal('rootfs').optional(),
       }),
     )
     .min(1)
     .max(1024)
-    .refine((list) => new Set(list.map((a) => a.path)).size === list.length, 'artifact paths must be unique'),
+    .refine((list) => new Set(list.map((a) => a.path)).size === list.length, 'artifact paths must be unique')
+    .refine((list) => list.filter((a) => a.image).length <= 1, 'at most one artifact may be a rootfs image')
+    .refine((list) => list.every((a) => !(a.image && a.executable)), 'a rootfs image cannot be executable'),
   health: healthCheckSchema.optional(),
 });
 export type StateRevision = z.infer<typeof stateRevisionSchema>;
 export type RevisionArtifact = StateRevision['artifacts'][number];
+
+/** The revision's root filesystem image (the artifact marked `image: "rootfs"`), if it has one. */
+export function rootfsImageOf(revision: StateRevision): RevisionArtifact | undefined {
+  return revision.artifacts.find((artifact) => artifact.image === 'rootfs');
+}
 
 /** The Image repository target path of a revision's document. */
 export function revisionTargetPath(name: string): string {

@@ -94,7 +94,7 @@ export async function startAgentRig(
     /** Releases a revision in the Image repository and has the Director assign it to the device. */
     async release(
       name: string,
-      artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean }[],
+      artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean; image?: 'rootfs' }[],
       publish: Parameters<typeof repos.publish>[2] = {},
     ) {
       const published = await repos.publish(name, artifacts, publish);
