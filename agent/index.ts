@@ -13,3 +13,4 @@ export * from './cloud-client.ts';
 export * from './control-socket.ts';
 export * from './control-client.ts';
 export * from './device-agent.ts';
+export * from './boot/index.ts';
