@@ -14,3 +14,4 @@ export * from './control-socket.ts';
 export * from './control-client.ts';
 export * from './device-agent.ts';
 export * from './boot/index.ts';
+export * from './installers/raw-image.ts';

@@ -10,7 +10,13 @@ export type FileWritten = (path: string) => Promise<void> | void;
  * only places files and points the system at a deployment.
  */
 export interface Installer {
-  readonly kind: 'ab' | 'ostree';
+  readonly kind: 'ab' | 'ostree' | 'image';
+  /**
+   * True when the new deployment only runs after a reboot through the
+   * bootloader (raw A/B images): the update manager then arms a trial boot
+   * in the boot environment and reboots instead of activating it.
+   */
+  readonly switchesByReboot?: boolean;
   /**
    * Writes every artifact of `revision` (from the object store, each checked
    * again as it is read) into a deployment the device does not run, leaving

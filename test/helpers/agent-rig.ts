@@ -56,11 +56,14 @@ export function updateManagerFor(
  * `restart()` stands for the agent process starting again on the same data.
  */
 export async function startAgentRig(
-  options: Partial<Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'clock'>> & {
-    installer?: 'ab' | 'ostree';
+  options: Partial<
+    Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'clock' | 'bootloader'>
+  > & {
+    /** `ab` (default), `ostree`, or an installer made for the rig's data directory. */
+    installer?: 'ab' | 'ostree' | ((dataDir: string) => UpdateManagerOptions['installer']);
   } = {},
 ) {
-  const { installer, clock = () => new Date(), ...managerOptions } = options;
+  const { installer: chosen, clock = () => new Date(), ...managerOptions } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
   const repos = await startSimulatedRepositories(join(root, 'repositories'), clock);
   const proxy = await startCountingProxy(repos.imageServer.url);
@@ -71,6 +74,7 @@ export async function startAgentRig(
     repositories: { ...enrolled.repositories, imageTargetsUrl: `${proxy.url}/targets/` },
   };
   const dataDir = join(root, 'device');
+  const installer = typeof chosen === 'function' ? chosen(dataDir) : chosen;
   const build = (overrides: Partial<UpdateManagerOptions> = {}) =>
     updateManagerFor(identity, dataDir, { installer, clock, ...managerOptions, ...overrides });
   let manager = build();
