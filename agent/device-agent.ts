@@ -7,6 +7,7 @@ import { ControlClient } from './control-client.ts';
 import { startControlSocket } from './control-socket.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { BootControl } from './boot-control.ts';
+import type { Bootloader } from './boot/index.ts';
 import { AbSlotsInstaller } from './installers/ab-slots.ts';
 import type { Installer } from './installers/installer.ts';
 import { OstreeInstaller } from './installers/ostree.ts';
@@ -18,8 +19,10 @@ export interface DeviceAgentOptions {
   dataDir: string;
   /** The device's clock: verification, history, reports and heartbeats. */
   clock: Clock;
-  /** `ab` (default) or `ostree`, or an installer of one's own. */
+  /** `ab` (default) or `ostree`, or an installer of one's own (e.g. the raw image installer). */
   installer?: 'ab' | 'ostree' | Installer;
+  /** The bootloader, for an installer that switches by rebooting (raw images). */
+  bootloader?: Bootloader;
   /** Used when a revision names no health check of its own. */
   healthCheck?: HealthCheck;
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
@@ -72,6 +75,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     log,
     clock: options.clock,
     onBoundary: options.onBoundary,
+    ...(options.bootloader ? { bootloader: options.bootloader } : {}),
   });
   const socket = await startControlSocket(join(dataDir, 'control.sock'), updates);
   try {

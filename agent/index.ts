@@ -15,3 +15,4 @@ export * from './control-client.ts';
 export * from './device-agent.ts';
 export * from './boot/index.ts';
 export * from './installers/raw-image.ts';
+export * from './agent-config.ts';
