@@ -113,6 +113,31 @@ export class UpdateManager {
     return this.#progress;
   }
 
+  /**
+   * The bootloader's side, for the status: its backend, the slot that
+   * booted, and what the environment boots next. Undefined without a
+   * bootloader; an environment that cannot be read is shown as an error.
+   */
+  async bootloaderStatus(): Promise<
+    | { backend: string; booted: Slot; next: Slot | null; trialNotStarted: Slot | null }
+    | { backend: string; error: { code: string; message: string } }
+    | undefined
+  > {
+    const bootloader = this.#options.bootloader;
+    if (!bootloader) return undefined;
+    try {
+      const [booted, env] = [await bootloader.bootedSlot(), await bootloader.env.read()];
+      return {
+        backend: bootloader.env.kind,
+        booted,
+        next: env.next ?? null,
+        trialNotStarted: env.trialNotStarted ?? null,
+      };
+    } catch (err) {
+      return { backend: bootloader.env.kind, error: describe(err, 'BOOT_CONTROL_FAILED') };
+    }
+  }
+
   /** Resolves when the last update has finished, its manifest included. */
   async idle(): Promise<void> {
     await this.#last;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../agent/index.ts';
 import type { RolloutPolicyInput } from '../../core/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
@@ -49,6 +50,12 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
         expect(await first.result()).toMatchObject({
           status: 'completed',
           counts: { committed: 1, rolledBack: 0, failed: 0 },
+        });
+
+        const status = await new ControlClient(join(device.dataDir, 'control.sock')).status();
+        expect(status).toMatchObject({
+          installer: 'image',
+          bootloader: { backend: kind, booted: 'b', next: 'b', trialNotStarted: null },
         });
 
         const broken = uniqueId('rootfs-never-boots');

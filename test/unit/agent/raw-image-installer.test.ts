@@ -74,6 +74,12 @@ describe.each<BootloaderKind>(['uboot', 'grub'])('a rootfs image update on %s', 
     expect(await slotHash(device.slots.b, image.byteLength)).toBe(sha256(image));
     await tool('e2fsck', ['-fn', device.slots.b]); // the slot holds a whole filesystem
     expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: 'b' });
+    expect(await rig.manager.bootloaderStatus()).toEqual({
+      backend: kind,
+      booted: 'a',
+      next: 'b',
+      trialNotStarted: 'b',
+    });
     expect(device.reboots).toHaveLength(1);
     expect(await rig.manager.boot.read()).toMatchObject({
       active: { revision: '1.0', deployment: 'b' },
