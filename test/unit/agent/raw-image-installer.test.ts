@@ -182,6 +182,27 @@ describe('the raw image installer', () => {
     expect(telemetry.at(-1)).toMatchObject({ phase: 'failed', error: { code: 'INSTALL_FAILED' } });
   });
 
+  it('never writes the slot that booted, even when its own record names the other one as running', async () => {
+    const dir = await startImageDevice('uboot');
+    await releaseImage(dir, '1.0');
+    await rig.update('1.0', 'r1');
+    await device.boot();
+    await restart(); // 1.0 committed in slot b
+    // A power cut between arming a trial of slot a and recording it; the device powers on in slot a.
+    await device.env.armTrial('a');
+    expect(await device.boot()).toBe('a');
+    const before = await slotHash(device.slots.a, 2 * 1024 * 1024);
+    await releaseImage(dir, '2.0');
+    const { telemetry } = await rig.update('2.0', 'r2');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'failed', error: { code: 'INSTALL_FAILED' } });
+    expect(await slotHash(device.slots.a, 2 * 1024 * 1024)).toBe(before);
+    // At its next start the agent sends the device back to its committed slot.
+    expect(await restart()).toBe('rebooting');
+    expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: undefined });
+    expect(await device.boot()).toBe('b');
+    expect(await restart()).toBe('idle');
+  });
+
   it('after a torn write of the arming, the old slot boots and the trial is rolled back as BOOT_FAILED', async () => {
     const dir = await startImageDevice('uboot');
     await releaseImage(dir, '1.0');
