@@ -13,6 +13,9 @@ const PACKAGES: Record<string, string> = {
   'mkfs.ext2': 'e2fsprogs',
   'mkfs.ext4': 'e2fsprogs',
   debugfs: 'e2fsprogs',
+  e2fsck: 'e2fsprogs',
+  truncate: 'coreutils',
+  sha256sum: 'coreutils',
 };
 
 /**

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootControlFile, bootedSlotFromCmdline, type PhaseBoundary } from '../../agent/index.ts';
 import type { Telemetry } from '../../core/index.ts';
 import { DeviceCommands } from '../../services/nats/index.ts';
+import type { BootloaderKind } from '../helpers/ab-image-device.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startHarness, type Harness } from './harness.ts';
 import { imageAgentDevice, releaseRootfs } from './image-agent-device.ts';
@@ -88,54 +89,57 @@ const BOUNDARIES: [PhaseBoundary, 'committed' | 'rolled_back'][] = [
   ['healthy', 'rolled_back'], // the trial boot died before its commit: the bootloader falls back
 ];
 
-describe(`power cuts of a raw image update on U-Boot, at every phase boundary, ${RUNS} times each`, () => {
-  it.each(BOUNDARIES)(
-    'after %s: every boot finds a bootable, known state, and the update ends %s',
-    async (boundary, expected) => {
-      const device = await imageAgentDevice(h, workDir, 'uboot');
-      const commands = new DeviceCommands(h.nc, { timeoutMs: 10_000 });
-      let reboots = 0;
-      try {
-        for (let run = 1; run <= RUNS; run++) {
-          const target = run % 2 === 1 ? 'boot-crash-a' : 'boot-crash-b';
-          await h.repos.assign(device.deviceId, target);
-          const rolloutId = `${device.deviceId}-run-${run}`;
-          let killed = false;
-          await device.start(boundary);
-          await commands.sendUpdateCommand(device.deviceId, { rolloutId, revision: target });
-          while (!outcomeOf(device.deviceId, rolloutId)) {
-            const next = await eventually(
-              `the agent to die, ask for a reboot or finish ${rolloutId}`,
-              async () => {
-                if (outcomeOf(device.deviceId, rolloutId)) return 'done';
-                if (device.agent.child.signalCode === 'SIGKILL') return 'killed';
-                return (await device.rebootsAsked()) > reboots ? 'reboot' : undefined;
-              },
-            );
-            if (next === 'done') break;
-            if (next === 'killed') killed = true;
-            else {
-              reboots += 1;
-              await device.agent.stop();
+describe.each<BootloaderKind>(['uboot', 'grub'])(
+  `power cuts of a raw image update on %s, at every phase boundary, ${RUNS} times each`,
+  (kind) => {
+    it.each(BOUNDARIES)(
+      'after %s: every boot finds a bootable, known state, and the update ends %s',
+      async (boundary, expected) => {
+        const device = await imageAgentDevice(h, workDir, kind);
+        const commands = new DeviceCommands(h.nc, { timeoutMs: 10_000 });
+        let reboots = 0;
+        try {
+          for (let run = 1; run <= RUNS; run++) {
+            const target = run % 2 === 1 ? 'boot-crash-a' : 'boot-crash-b';
+            await h.repos.assign(device.deviceId, target);
+            const rolloutId = `${device.deviceId}-run-${run}`;
+            let killed = false;
+            await device.start(boundary);
+            await commands.sendUpdateCommand(device.deviceId, { rolloutId, revision: target });
+            while (!outcomeOf(device.deviceId, rolloutId)) {
+              const next = await eventually(
+                `the agent to die, ask for a reboot or finish ${rolloutId}`,
+                async () => {
+                  if (outcomeOf(device.deviceId, rolloutId)) return 'done';
+                  if (device.agent.child.signalCode === 'SIGKILL') return 'killed';
+                  return (await device.rebootsAsked()) > reboots ? 'reboot' : undefined;
+                },
+              );
+              if (next === 'done') break;
+              if (next === 'killed') killed = true;
+              else {
+                reboots += 1;
+                await device.agent.stop();
+              }
+              await device.hardware.boot(); // the power comes back, or the reboot happens
+              await expectBootableKnownState(device);
+              await device.start(killed ? undefined : boundary);
             }
-            await device.hardware.boot(); // the power comes back, or the reboot happens
+            expect(killed).toBe(true);
+            expect(outcomeOf(device.deviceId, rolloutId)).toMatchObject({
+              phase: expected,
+              ...(expected === 'rolled_back' ? { error: { code: 'BOOT_FAILED' } } : { revision: target }),
+            });
+            await device.agent.stop();
+            await device.hardware.boot();
             await expectBootableKnownState(device);
-            await device.start(killed ? undefined : boundary);
+            expect(await new BootControlFile(device.dataDir).read()).toMatchObject({ trial: false });
           }
-          expect(killed).toBe(true);
-          expect(outcomeOf(device.deviceId, rolloutId)).toMatchObject({
-            phase: expected,
-            ...(expected === 'rolled_back' ? { error: { code: 'BOOT_FAILED' } } : { revision: target }),
-          });
-          await device.agent.stop();
-          await device.hardware.boot();
-          await expectBootableKnownState(device);
-          expect(await new BootControlFile(device.dataDir).read()).toMatchObject({ trial: false });
+        } finally {
+          await device.stop();
         }
-      } finally {
-        await device.stop();
-      }
-    },
-    300_000,
-  );
-});
+      },
+      300_000,
+    );
+  },
+);
