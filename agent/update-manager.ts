@@ -19,7 +19,7 @@ import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
 import { BootControlFile, type BootControl, type Deployment } from './boot-control.ts';
-import { isSlot, type Bootloader, type Slot } from './boot/index.ts';
+import { bootVerdict, isSlot, type Bootloader, type Slot } from './boot/index.ts';
 import { runHealthCheck } from './health-check.ts';
 import type { Installer } from './installers/installer.ts';
 import { ObjectStore } from './object-store.ts';
@@ -269,44 +269,44 @@ export class UpdateManager {
 
   /**
    * At start, with a bootloader: the slot that booted decides, as the
-   * bootloader tells it. A trial slot that booted goes on to its health
-   * check (undefined: the usual trial handling). A trial slot still armed
-   * but not booted yet (the agent stopped before its reboot): reboot. A trial
-   * slot the bootloader did not boot and no longer arms: it fell back, and
-   * the trial is rolled back with BOOT_FAILED. Without a trial, a booted
-   * slot other than the committed one (a power cut between arming a trial
-   * and recording it, or a rollback whose reboot did not happen) is
-   * switched back by a reboot; the committed one is marked good again.
+   * bootloader tells it ({@link bootVerdict}). Undefined: go on as usual (a
+   * trial that booted goes to its health check).
    */
   async #recoverBoot(
     control: BootControl,
     bootloader: Bootloader,
   ): Promise<'rolled_back' | 'rebooting' | undefined> {
-    const booted = await bootloader.bootedSlot();
     const active = control.active;
-    if (control.trial && active) {
-      if (booted === active.deployment) return undefined;
-      if ((await bootloader.env.read()).trialNotStarted === active.deployment) {
-        this.#log(`slot ${active.deployment} is armed for its trial boot: rebooting into it`);
+    const booted = await bootloader.bootedSlot();
+    const verdict = bootVerdict({
+      recorded: active ? slotOf(active.deployment) : undefined,
+      trial: control.trial,
+      booted,
+      trialNotStarted: (await bootloader.env.read()).trialNotStarted,
+    });
+    switch (verdict.action) {
+      case 'reboot-into-trial':
+        this.#log(`slot ${active?.deployment} is armed for its trial boot: rebooting into it`);
         await bootloader.reboot();
         return 'rebooting';
-      }
-      await this.#rollBack(active, {
-        code: 'BOOT_FAILED',
-        message: `slot ${active.deployment} (revision ${active.revision}) never booted to a commit: the bootloader fell back to slot ${booted}`,
-      });
-      return 'rolled_back';
+      case 'trial-failed':
+        await this.#rollBack(active!, {
+          code: 'BOOT_FAILED',
+          message: `slot ${active!.deployment} (revision ${active!.revision}) never booted to a commit: the bootloader fell back to slot ${booted}`,
+        });
+        return 'rolled_back';
+      case 'reboot-into-committed':
+        this.#log(`slot ${verdict.slot} is the committed one but did not boot: rebooting into it`);
+        await bootloader.env.commit(verdict.slot);
+        await bootloader.reboot();
+        return 'rebooting';
+      case 'mark-good':
+        await bootloader.env.commit(verdict.slot);
+        return undefined;
+      case 'check-trial':
+      case 'none':
+        return undefined;
     }
-    if (active && booted !== active.deployment) {
-      this.#log(
-        `booted slot ${booted}, but slot ${active.deployment} is the committed one: rebooting into it`,
-      );
-      await bootloader.env.commit(slotOf(active.deployment));
-      await bootloader.reboot();
-      return 'rebooting';
-    }
-    if (active) await bootloader.env.commit(booted);
-    return undefined;
   }
 
   /**
