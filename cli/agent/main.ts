@@ -22,8 +22,11 @@ Usage:
   uproll-agent --config FILE [options]
 
 Options:
-  --config FILE         JSON configuration (keys below in camelCase; see the README's device
-                        section); unknown keys are refused; options given here override it
+  --config FILE         JSON configuration, at most 64 KiB, unknown keys refused: bundle, dataDir,
+                        installer, slots {a, b}, boot {backend, fwEnvConfig | grubenv, trialBoots},
+                        bootedSlot {source: "cmdline", path}, rebootCommand [argv], healthCheck
+                        {command, timeoutMs, ...}, imageUrl, directorUrl, nats, timezone, cloud
+                        (absolute paths; see the README's device section); options override it
   --bundle DIR          the device's identity bundle (uproll devices provision)
   --data-dir DIR        where the agent keeps its state: boot control, objects,
                         deployments, history, undelivered reports, trusted metadata
