@@ -7,14 +7,14 @@ const STDERR_TAIL_BYTES = 512;
 
 /**
  * Runs a boot environment tool (fw_printenv, fw_setenv, grub-editenv) with
- * `input` on its stdin, and returns what it printed. A failure to start, a
+ * no input, and returns what it printed. A failure to start, a
  * non-zero exit or too much output is BOOT_CONTROL_FAILED with the tool's
  * last words.
  */
 export function runBootTool(
   program: string,
   args: readonly string[],
-  { input, what, timeoutMs = 30_000 }: { input?: string; what: string; timeoutMs?: number },
+  { what, timeoutMs = 30_000 }: { what: string; timeoutMs?: number },
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
@@ -42,8 +42,9 @@ export function runBootTool(
       else if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
       else fail(signal ? `was killed by ${signal}` : `exited with status ${code}`);
     });
-    child.stdin.on('error', () => {}); // a tool that exits early closes its stdin; its status says why
-    child.stdin.end(input ?? '');
+    // Nothing on stdin: Node hands a child a socket there, which libubootenv cannot read as a file.
+    child.stdin.on('error', () => {});
+    child.stdin.end();
   });
 }
 
