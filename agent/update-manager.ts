@@ -543,10 +543,13 @@ export class UpdateManager {
 
   /** Keeps the objects of every revision in the history; the rest go. */
   async #pruneObjects(): Promise<void> {
+    // A rootfs image lives on in its slot once written: keeping a copy per revision in history
+    // would take a whole image each (reinstalling one from history downloads it again).
+    const dropImages = this.installer.switchesByReboot === true;
     const keep = new Set<string>();
     for (const entry of await this.history.entries()) {
       for (const artifact of (await this.history.revision(entry.revision))?.artifacts ?? [])
-        keep.add(artifact.sha256);
+        if (!(dropImages && artifact.image)) keep.add(artifact.sha256);
     }
     await this.objects.prune(keep);
   }

@@ -155,6 +155,23 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
       expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '1.0', deployment: 'b' } });
     });
 
+    it('keeps no copy of an image once it is in its slot; reinstalling it from history downloads it again', async () => {
+      const dir = await startImageDevice(kind);
+      const image = await releaseImage(dir, '1.0', [{ path: 'etc/app.conf', bytes: Buffer.from('x = 1') }]);
+      await rig.update('1.0', 'r1');
+      await device.boot();
+      expect(await restart()).toBe('committed');
+      const held = await rig.manager.objects.present();
+      expect(held.has(sha256(image))).toBe(false);
+      expect(held.has(sha256(Buffer.from('x = 1')))).toBe(true);
+
+      rig.proxy.reset();
+      await rig.manager.installFromHistory('1.0', 'again');
+      await rig.manager.idle();
+      expect(rig.proxy.stats.objectBytes).toBe(image.byteLength);
+      expect(await slotHash(device.slots.a, image.byteLength)).toBe(sha256(image));
+    });
+
     it('goes back to the previous slot by a reboot on a rollback command', async () => {
       const dir = await startImageDevice(kind);
       for (const [name, slot] of [
