@@ -4,6 +4,7 @@ import type { BootControl } from './boot-control.ts';
 import type { ControlCommand } from './control-socket.ts';
 import type { JournalEntry } from './report-journal.ts';
 import type { HistoryEntry } from './revision-history.ts';
+import type { UpdateManager } from './update-manager.ts';
 
 /**
  * A client of the update manager's control socket: what a cloud client on
@@ -19,6 +20,8 @@ export class ControlClient {
   status(): Promise<{
     installer: string;
     bootControl: BootControl;
+    /** With a bootloader (raw image slots): its backend, the slot that booted, what it boots next. */
+    bootloader?: Awaited<ReturnType<UpdateManager['bootloaderStatus']>>;
     running: string | null;
     progress?: DownloadProgress;
   }> {

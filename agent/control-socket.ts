@@ -57,13 +57,16 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://device');
     const key = `${request.method} ${url.pathname}`;
-    if (key === 'GET /v1/status')
+    if (key === 'GET /v1/status') {
+      const bootloader = await manager.bootloaderStatus();
       return json(response, 200, {
         installer: manager.installer.kind,
         bootControl: await manager.boot.read(),
+        ...(bootloader ? { bootloader } : {}),
         running: manager.running ?? null,
         ...(manager.progress ? { progress: manager.progress } : {}),
       });
+    }
     if (key === 'GET /v1/history') return json(response, 200, await manager.history.entries());
     if (key === 'POST /v1/updates') {
       const reply = await manager.accept(await readJson(request, updateCommandSchema, 'update command'));

@@ -7,6 +7,7 @@ import { ControlClient } from './control-client.ts';
 import { startControlSocket } from './control-socket.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { BootControl } from './boot-control.ts';
+import type { Bootloader } from './boot/index.ts';
 import { AbSlotsInstaller } from './installers/ab-slots.ts';
 import type { Installer } from './installers/installer.ts';
 import { OstreeInstaller } from './installers/ostree.ts';
@@ -35,6 +36,8 @@ export interface DeviceAgentOptions {
     /** Default: `ostree/` beside the Image repository's `targets/`. */
     remoteUrl?: string;
   };
+  /** The bootloader, for an installer that switches by rebooting (raw images). */
+  bootloader?: Bootloader;
   /** Used when a revision names no health check of its own. */
   healthCheck?: HealthCheck;
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
@@ -103,6 +106,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     },
     clock: options.clock,
     onBoundary: options.onBoundary,
+    ...(options.bootloader ? { bootloader: options.bootloader } : {}),
   });
   const socket = await startControlSocket(join(dataDir, 'control.sock'), updates);
   try {

@@ -18,3 +18,6 @@ export * from './service-notifier.ts';
 export * from './service-watchdog.ts';
 export * from './log-record.ts';
 export * from './update-steps.ts';
+export * from './boot/index.ts';
+export * from './installers/raw-image.ts';
+export * from './agent-config.ts';

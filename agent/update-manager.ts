@@ -19,6 +19,7 @@ import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
 import { BootControlFile, type BootControl, type Deployment } from './boot-control.ts';
+import { bootVerdict, isSlot, type Bootloader, type Slot } from './boot/index.ts';
 import { runHealthCheck } from './health-check.ts';
 import type { Installer } from './installers/installer.ts';
 import { ObjectStore } from './object-store.ts';
@@ -48,6 +49,8 @@ export interface UpdateManagerOptions {
   clock: Clock;
   /** Test hook: called at each phase boundary of an update, before the next step starts. */
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
+  /** Required by an installer that switches by rebooting (raw images): boot environment, booted slot, reboot. */
+  bootloader?: Bootloader;
 }
 
 /** The points between steps of an update where a device may lose power (crash tests name them). */
@@ -81,6 +84,11 @@ export class UpdateManager {
   #last: Promise<void> = Promise.resolve();
 
   constructor(options: UpdateManagerOptions) {
+    if (options.installer.switchesByReboot && !options.bootloader)
+      throw new UprollError(
+        'INVALID_INPUT',
+        `the ${options.installer.kind} installer switches by rebooting: it needs a bootloader (uboot or grub)`,
+      );
     this.#options = options;
     this.boot = new BootControlFile(options.dataDir);
     this.objects = new ObjectStore(options.dataDir);
@@ -106,6 +114,31 @@ export class UpdateManager {
   /** How far the download of the running update is, while it downloads. */
   get progress(): DownloadProgress | undefined {
     return this.#progress;
+  }
+
+  /**
+   * The bootloader's side, for the status: its backend, the slot that
+   * booted, and what the environment boots next. Undefined without a
+   * bootloader; an environment that cannot be read is shown as an error.
+   */
+  async bootloaderStatus(): Promise<
+    | { backend: string; booted: Slot; next: Slot | null; trialNotStarted: Slot | null }
+    | { backend: string; error: { code: string; message: string } }
+    | undefined
+  > {
+    const bootloader = this.#options.bootloader;
+    if (!bootloader) return undefined;
+    try {
+      const [booted, env] = [await bootloader.bootedSlot(), await bootloader.env.read()];
+      return {
+        backend: bootloader.env.kind,
+        booted,
+        next: env.next ?? null,
+        trialNotStarted: env.trialNotStarted ?? null,
+      };
+    } catch (err) {
+      return { backend: bootloader.env.kind, error: describe(err, 'BOOT_CONTROL_FAILED') };
+    }
   }
 
   /** Resolves when the last update has finished, its manifest included. */
@@ -156,6 +189,12 @@ export class UpdateManager {
     const control = await this.boot.read();
     if (!control.trial || !control.active)
       throw new UprollError('COMMAND_REJECTED', 'no revision is on trial');
+    const bootloader = this.#options.bootloader;
+    if (bootloader && (await bootloader.bootedSlot()) !== control.active.deployment)
+      throw new UprollError(
+        'COMMAND_REJECTED',
+        `slot ${control.active.deployment} is on trial but has not booted yet`,
+      );
     await this.#commit(control.active);
     return this.boot.read();
   }
@@ -178,11 +217,12 @@ export class UpdateManager {
       throw new UprollError('COMMAND_REJECTED', 'there is no previous committed revision to go back to');
     const left = control.active;
     const back = await this.boot.rollback();
-    if (back.active) await this.installer.activate(back.active.deployment);
+    const reboot = await this.#enter(back);
     await this.#settle(left, 'rolled_back', {
       deployment: back.active?.deployment,
       error: { code: 'ROLLED_BACK_BY_COMMAND', message: `back to revision ${previous.revision} on command` },
     });
+    await reboot();
     return back;
   }
 
@@ -192,9 +232,13 @@ export class UpdateManager {
    * back by itself, below it the health check decides again); an update that
    * was in flight before the switch is resumed. The outcome is reported.
    */
-  async recover(): Promise<'idle' | 'committed' | 'rolled_back' | 'resumed' | 'failed'> {
+  async recover(): Promise<'idle' | 'committed' | 'rolled_back' | 'resumed' | 'failed' | 'rebooting'> {
     const control = await this.boot.read((problem) => this.#log(`boot control was damaged: ${problem}`));
-    if (control.active) await this.installer.activate(control.active.deployment);
+    const bootloader = this.#options.bootloader;
+    if (bootloader) {
+      const settled = await this.#recoverBoot(control, bootloader);
+      if (settled) return settled;
+    } else if (control.active) await this.installer.activate(control.active.deployment);
     await this.#settleUnrecorded(control);
     const pending = await this.history.pending();
     const trial = await this.boot.countBootAttemptIfOnTrial();
@@ -227,6 +271,66 @@ export class UpdateManager {
     await this.history.setPending({ ...pending, starts: pending.starts + 1 });
     this.#run(pending.command.rolloutId, () => this.#update(pending.command));
     return 'resumed';
+  }
+
+  /**
+   * At start, with a bootloader: the slot that booted decides, as the
+   * bootloader tells it ({@link bootVerdict}). Undefined: go on as usual (a
+   * trial that booted goes to its health check).
+   */
+  async #recoverBoot(
+    control: BootControl,
+    bootloader: Bootloader,
+  ): Promise<'rolled_back' | 'rebooting' | undefined> {
+    const active = control.active;
+    const booted = await bootloader.bootedSlot();
+    const verdict = bootVerdict({
+      recorded: active ? slotOf(active.deployment) : undefined,
+      trial: control.trial,
+      booted,
+      trialNotStarted: (await bootloader.env.read()).trialNotStarted,
+    });
+    switch (verdict.action) {
+      case 'reboot-into-trial':
+        this.#log(`slot ${active?.deployment} is armed for its trial boot: rebooting into it`);
+        await bootloader.reboot();
+        return 'rebooting';
+      case 'trial-failed':
+        await this.#rollBack(active!, {
+          code: 'BOOT_FAILED',
+          message: `slot ${active!.deployment} (revision ${active!.revision}) never booted to a commit: the bootloader fell back to slot ${booted}`,
+        });
+        return 'rolled_back';
+      case 'reboot-into-committed':
+        this.#log(`slot ${verdict.slot} is the committed one but did not boot: rebooting into it`);
+        await bootloader.env.commit(verdict.slot);
+        await bootloader.reboot();
+        return 'rebooting';
+      case 'mark-good':
+        await bootloader.env.commit(verdict.slot);
+        return undefined;
+      case 'check-trial':
+      case 'none':
+        return undefined;
+    }
+  }
+
+  /**
+   * With a bootloader: makes the boot environment's default the slot `control`
+   * names (the booted one when it names none); the returned function reboots
+   * when that is not the slot running now (call it once the outcome is
+   * recorded). Without one: the installer activates the deployment.
+   */
+  async #enter(control: BootControl): Promise<() => Promise<void>> {
+    const bootloader = this.#options.bootloader;
+    if (!bootloader) {
+      if (control.active) await this.installer.activate(control.active.deployment);
+      return async () => {};
+    }
+    const booted = await bootloader.bootedSlot();
+    const slot = control.active ? slotOf(control.active.deployment) : booted;
+    await bootloader.env.commit(slot);
+    return slot === booted ? async () => {} : () => bootloader.reboot();
   }
 
   /**
@@ -306,11 +410,13 @@ export class UpdateManager {
       await this.#boundary('verified');
       const control = await this.boot.read();
       this.#step({ step: 'writing', rolloutId, revision: revision.name });
+      // Never write the slot that runs, even when the record and the bootloader disagree.
+      const booted = await this.#options.bootloader?.bootedSlot();
       let written = 0;
       deployment = await this.installer.stage(
         revision,
         this.objects,
-        control.active ? [control.active.deployment] : [],
+        [...(control.active ? [control.active.deployment] : []), ...(booted ? [booted] : [])],
         async () => {
           if (++written === 1) await this.#boundary('writing');
         },
@@ -327,6 +433,17 @@ export class UpdateManager {
       releaseCounter: plan.releaseCounter,
       target: plan.target,
     };
+    const bootloader = this.#options.bootloader;
+    if (bootloader) {
+      // Armed before it is recorded: a trial recorded but never armed would look like a failed boot.
+      await bootloader.env.armTrial(slotOf(deployment));
+      await this.boot.switchTo(next);
+      await this.history.setPending(undefined);
+      await step('installed', { deployment });
+      await this.#boundary('switched');
+      await bootloader.reboot(); // the next start decides, in the slot the bootloader booted
+      return;
+    }
     await this.boot.switchTo(next);
     await this.history.setPending(undefined);
     await this.installer.activate(deployment);
@@ -395,6 +512,8 @@ export class UpdateManager {
   }
 
   async #commit(active: Deployment): Promise<void> {
+    // The boot environment first: once it is committed, the bootloader no longer falls back.
+    await this.#options.bootloader?.env.commit(slotOf(active.deployment));
     const control = await this.boot.commit();
     await this.installer.prune([
       active.deployment,
@@ -405,8 +524,9 @@ export class UpdateManager {
 
   async #rollBack(failed: Deployment, error: { code: string; message: string }): Promise<void> {
     const back = await this.boot.rollback();
-    if (back.active) await this.installer.activate(back.active.deployment);
+    const reboot = await this.#enter(back);
     await this.#settle(failed, 'rolled_back', { deployment: back.active?.deployment, error });
+    await reboot();
   }
 
   /** Records the outcome in the history, frees objects no kept revision needs, then reports it. */
@@ -438,10 +558,13 @@ export class UpdateManager {
 
   /** Keeps the objects of every revision in the history; the rest go. */
   async #pruneObjects(): Promise<void> {
+    // A rootfs image lives on in its slot once written: keeping a copy per revision in history
+    // would take a whole image each (reinstalling one from history downloads it again).
+    const dropImages = this.installer.switchesByReboot === true;
     const keep = new Set<string>();
     for (const entry of await this.history.entries()) {
       for (const artifact of (await this.history.revision(entry.revision))?.artifacts ?? [])
-        keep.add(artifact.sha256);
+        if (!(dropImages && artifact.image)) keep.add(artifact.sha256);
     }
     await this.objects.prune(keep);
   }
@@ -540,6 +663,12 @@ export class UpdateManager {
 
 function updateOf({ rolloutId, revision }: UpdateCommand) {
   return { rolloutId, revision };
+}
+
+function slotOf(deployment: string): Slot {
+  if (!isSlot(deployment))
+    throw new UprollError('BOOT_CONTROL_FAILED', `deployment ${deployment} is not an A/B slot`);
+  return deployment;
 }
 
 function busy(rolloutId: string): CommandReply {

@@ -24,6 +24,10 @@ export type UprollErrorCode =
   | 'UNHEALTHY_AFTER_COMMIT'
   /** A trial revision was interrupted too often (crashes, power loss); the device rolled back by itself. */
   | 'BOOT_ATTEMPTS_EXCEEDED'
+  /** The bootloader never booted the trial slot to the point of a commit and fell back to the previous slot by itself. */
+  | 'BOOT_FAILED'
+  /** The boot environment (U-Boot env, grubenv, boot file) could not be read or written, or holds values the agent does not understand. */
+  | 'BOOT_CONTROL_FAILED'
   /** The device is not connected or did not answer a command. */
   | 'DEVICE_UNREACHABLE'
   /** The device refused a command (invalid, or not applicable). */
@@ -169,6 +173,7 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set<UprollErrorCode>([
   'COMMAND_REJECTED',
   'NOT_ASSIGNED',
   'HEALTH_CHECK_FAILED',
+  'BOOT_FAILED',
   'OUT_OF_ORDER',
   'REPLAYED_REPORT',
   'WRONG_PASSPHRASE',

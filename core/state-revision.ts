@@ -73,13 +73,24 @@ export const stateRevisionSchema = z
           length: z.int().min(0).max(MAX_ARTIFACT_BYTES),
           /** Installed with mode 0755 (else 0644): scripts and programs of the deployment. */
           executable: z.literal(true).optional(),
+          /**
+           * `rootfs`: this artifact is a whole root filesystem image. The raw
+           * image installer writes it byte for byte into the inactive A/B slot
+           * (a block device) and boots that slot on trial; every other
+           * artifact of the revision is placed as a file beside the slot. At
+           * most one artifact of a revision is an image, and it is never
+           * executable.
+           */
+          image: z.literal('rootfs').optional(),
         }),
       )
       .max(1024)
       .refine(
         (list) => new Set(list.map((a) => a.path)).size === list.length,
         'artifact paths must be unique',
-      ),
+      )
+      .refine((list) => list.filter((a) => a.image).length <= 1, 'at most one artifact may be a rootfs image')
+      .refine((list) => list.every((a) => !(a.image && a.executable)), 'a rootfs image cannot be executable'),
     /** The OS to deploy, by OSTree commit checksum (installed by an OSTree system installer). */
     ostree: ostreeCommitSchema.optional(),
     health: healthCheckSchema.optional(),
@@ -87,9 +98,18 @@ export const stateRevisionSchema = z
   .refine((revision) => revision.artifacts.length > 0 || revision.ostree !== undefined, {
     message: 'needs at least one artifact or an OSTree commit',
     path: ['artifacts'],
+  })
+  .refine((revision) => !(revision.ostree && revision.artifacts.some((a) => a.image)), {
+    message: 'names the OS twice: an OSTree commit and a rootfs image',
+    path: ['ostree'],
   });
 export type StateRevision = z.infer<typeof stateRevisionSchema>;
 export type RevisionArtifact = StateRevision['artifacts'][number];
+
+/** The revision's root filesystem image (the artifact marked `image: "rootfs"`), if it has one. */
+export function rootfsImageOf(revision: StateRevision): RevisionArtifact | undefined {
+  return revision.artifacts.find((artifact) => artifact.image === 'rootfs');
+}
 
 /** The Image repository target path of a revision's document. */
 export function revisionTargetPath(name: string): string {

@@ -76,7 +76,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
     /** Releases a state revision (release counter: one above the last, unless given). */
     async publish(
       name: string,
-      artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean }[],
+      artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean; image?: 'rootfs' }[],
       options: {
         releaseCounter?: number;
         hardwareIds?: readonly string[];

@@ -10,7 +10,7 @@ export type FileWritten = (path: string) => Promise<void> | void;
  * only places files and points the system at a deployment.
  */
 export interface Installer {
-  readonly kind: 'ab' | 'ostree' | 'ostree-system';
+  readonly kind: 'ab' | 'ostree' | 'ostree-system' | 'image';
   /**
    * Fetches what the revision needs beyond its artifacts (an OSTree commit)
    * and checks it against the verified revision; returns the bytes fetched.
@@ -18,6 +18,12 @@ export interface Installer {
    * Installers without anything of their own to fetch leave it out.
    */
   fetch?(revision: StateRevision): Promise<number>;
+  /**
+   * True when the new deployment only runs after a reboot through the
+   * bootloader (raw A/B images): the update manager then arms a trial boot
+   * in the boot environment and reboots instead of activating it.
+   */
+  readonly switchesByReboot?: boolean;
   /**
    * Writes every artifact of `revision` (from the object store, each checked
    * again as it is read) into a deployment the device does not run, leaving

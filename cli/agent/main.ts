@@ -1,22 +1,20 @@
 import { once } from 'node:events';
 import { mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isUprollError, UprollError } from '../../core/index.ts';
 import {
-  healthCheckSchema,
-  isUprollError,
-  isValidTimezone,
-  parseValue,
-  UprollError,
-} from '../../core/index.ts';
-import {
+  agentPartsFor,
   formatLogRecord,
   isJournalStream,
+  loadAgentConfig,
   loadDeviceBundle,
+  mergeAgentConfig,
   serviceNotifierFrom,
   startDeviceAgent,
   updateStepRecord,
   watchdogIntervalMs,
+  type AgentConfigInput,
   type LogFormat,
   type LogRecord,
   type PhaseBoundary,
@@ -28,17 +26,35 @@ const USAGE = `uproll-agent: the Uproll device agent (update manager + NATS clou
 
 Usage:
   uproll-agent --bundle DIR --data-dir DIR [options]
+  uproll-agent --config FILE [options]
 
 Options:
+  --config FILE         JSON configuration, at most 64 KiB, unknown keys refused: bundle, dataDir,
+                        installer, slots {a, b}, boot {backend, fwEnvConfig | grubenv, trialBoots},
+                        bootedSlot {source: "cmdline", path}, rebootCommand [argv], healthCheck
+                        {command, timeoutMs, ...}, ostree {sysroot, os}, imageUrl, directorUrl,
+                        nats, timezone, cloud, logFormat (absolute paths; see the README's device
+                        section); options override it
   --bundle DIR          the device's identity bundle (uproll devices provision)
   --data-dir DIR        where the agent keeps its state: boot control, objects,
                         deployments, history, undelivered reports, trusted metadata
-  --installer KIND      ab (default: two slot directories) or ostree (with --ostree-sysroot:
-                        OSTree system deployments; without: a local OSTree repo of files)
+  --installer KIND      ab (default: two slot directories, switched by the agent),
+                        ostree (with --ostree-sysroot: OSTree system deployments; without: a
+                        local OSTree repo of files) or image (raw rootfs images into A/B slot
+                        devices, switched by the bootloader: needs --boot-backend uboot|grub)
   --ostree-sysroot DIR  the OSTree sysroot to deploy into (/ on an OSTree device): each revision's
                         OSTree commit is pulled from the Image repository's /ostree/ and deployed
                         with ostree admin deploy; needs --ostree-os
   --ostree-os NAME      the OSTree OS (stateroot) name under DIR/ostree/deploy/
+  --slot-a DEV, --slot-b DEV
+                        the block devices of slots a and b (installer image)
+  --boot-backend KIND   file (default: the agent's boot-control.json, no reboot), uboot
+                        (fw_setenv on a redundant environment) or grub (grub-editenv)
+  --fw-env-config FILE  the fw_env.config naming the U-Boot environment's two copies
+  --grubenv FILE        the grubenv file GRUB's load_env/save_env use
+  --trial-boots N       boots the bootloader gives a trial slot before it falls back (1-3, default 1)
+  --cmdline FILE        where the booted slot is read (uproll.slot= or root=; default /proc/cmdline)
+  --reboot-cmd CMD      shell command that reboots (default: systemctl reboot)
   --health-cmd CMD      shell command deciding a new revision is healthy (exit 0), used
                         when the revision names no health check; runs in the deployment
   --health-timeout MS   time limit of the health command (default 30000)
@@ -60,11 +76,20 @@ socket answers (device/systemd/uproll-agent.service).
 Exit status 0 after a clean stop, 1 on a start-up failure (uproll-agent: CODE: message).`;
 
 const OPTIONS = {
+  config: { type: 'string' },
   bundle: { type: 'string' },
   'data-dir': { type: 'string' },
   installer: { type: 'string' },
   'ostree-sysroot': { type: 'string' },
   'ostree-os': { type: 'string' },
+  'slot-a': { type: 'string' },
+  'slot-b': { type: 'string' },
+  'boot-backend': { type: 'string' },
+  'fw-env-config': { type: 'string' },
+  grubenv: { type: 'string' },
+  'trial-boots': { type: 'string' },
+  cmdline: { type: 'string' },
+  'reboot-cmd': { type: 'string' },
   'health-cmd': { type: 'string' },
   'health-timeout': { type: 'string' },
   'image-url': { type: 'string' },
@@ -87,53 +112,50 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.out(USAGE);
       return 0;
     }
-    if (!values.bundle || !values['data-dir']) throw new Usage('--bundle and --data-dir are required');
-    const style = values['log-format'] ?? 'text';
-    if (style !== 'text' && style !== 'json') throw new Usage('--log-format is text or json');
-    format = { style, journal: isJournalStream(process.env), tag: 'uproll-agent' };
-    const write = (record: LogRecord) => io.err(formatLogRecord(record, format));
-    const installer = values.installer ?? 'ab';
-    if (installer !== 'ab' && installer !== 'ostree') throw new Usage('--installer is ab or ostree');
-    const sysroot = values['ostree-sysroot'];
-    const os = values['ostree-os'];
-    if ((sysroot === undefined) !== (os === undefined))
+    if ((values['ostree-sysroot'] === undefined) !== (values['ostree-os'] === undefined))
       throw new Usage('--ostree-sysroot and --ostree-os go together');
-    if (sysroot !== undefined && installer !== 'ostree')
+    if (values['log-format'] !== undefined && !['text', 'json'].includes(values['log-format']))
+      throw new Usage('--log-format is text or json');
+    const file: AgentConfigInput = values.config ? await loadAgentConfig(values.config) : {};
+    if (values['ostree-sysroot'] !== undefined && (values.installer ?? file.installer) !== 'ostree')
       throw new Usage('--ostree-sysroot needs --installer ostree');
-    if (sysroot !== undefined && os !== undefined) await assertSysroot(sysroot, os);
-    const imageUrl = values['image-url']?.replace(/\/?$/, '/');
-    const identity = await loadDeviceBundle(values.bundle, {
+    const config = mergeAgentConfig(
+      file,
+      flagsOf(values, file),
+      values.config ? `${values.config} with the command line` : 'the command line',
+    );
+    if (!config.bundle || !config.dataDir)
+      throw new Usage('--bundle and --data-dir (or bundle and dataDir in --config) are required');
+    format = {
+      style: config.logFormat ?? 'text',
+      journal: isJournalStream(process.env),
+      tag: 'uproll-agent',
+    };
+    const write = (record: LogRecord) => io.err(formatLogRecord(record, format));
+    if (config.ostree) await assertSysroot(config.ostree.sysroot, config.ostree.os);
+    const imageUrl = config.imageUrl?.replace(/\/?$/, '/');
+    const identity = await loadDeviceBundle(config.bundle, {
       ...(imageUrl
         ? { imageMetadataUrl: `${imageUrl}metadata/`, imageTargetsUrl: `${imageUrl}targets/` }
         : {}),
-      ...(values['director-url'] ? { directorMetadataUrl: values['director-url'] } : {}),
-      ...(values.nats ? { natsServers: values.nats } : {}),
+      ...(config.directorUrl ? { directorMetadataUrl: config.directorUrl } : {}),
+      ...(config.nats ? { natsServers: config.nats } : {}),
     });
-    const healthCheck = values['health-cmd']
-      ? parseValue(
-          healthCheckSchema,
-          {
-            command: ['sh', '-c', values['health-cmd']],
-            timeoutMs: Number(values['health-timeout'] ?? 30_000),
-          },
-          '--health-cmd / --health-timeout',
-        )
-      : undefined;
-    if (values.timezone !== undefined && !isValidTimezone(values.timezone))
-      throw new Usage(`--timezone ${JSON.stringify(values.timezone)} is not a known IANA time zone`);
-    await mkdir(values['data-dir'], { recursive: true, mode: 0o700 });
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const { installer, bootloader } = agentPartsFor(config, config.dataDir);
     const log = (message: string) => write({ priority: 'info', message });
     const service = serviceNotifierFrom(process.env, { log });
     const watchdogMs = service.enabled ? watchdogIntervalMs(process.env, process.pid) : undefined;
     const agent = await startDeviceAgent({
       identity,
-      dataDir: values['data-dir'],
+      dataDir: config.dataDir,
       clock: systemClock,
       installer,
-      ...(sysroot !== undefined && os !== undefined ? { ostree: { sysroot, os } } : {}),
-      ...(healthCheck ? { healthCheck } : {}),
-      withoutCloud: values['no-cloud'] ?? false,
-      ...(values.timezone ? { timezone: values.timezone } : {}),
+      ...(config.ostree ? { ostree: config.ostree } : {}),
+      ...(bootloader ? { bootloader } : {}),
+      ...(config.healthCheck ? { healthCheck: config.healthCheck } : {}),
+      withoutCloud: config.cloud === false,
+      ...(config.timezone ? { timezone: config.timezone } : {}),
       log,
       onStep: (step) => write(updateStepRecord(step)),
       service,
@@ -172,4 +194,69 @@ async function assertSysroot(sysroot: string, os: string): Promise<void> {
       'FILE_NOT_FOUND',
       `${sysroot} is not an OSTree sysroot with OS ${os}: no ${osDir} (ostree admin init-fs, os-init)`,
     );
+}
+
+type Values = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true }>
+>['values'];
+
+/** The command line's settings, in the configuration file's terms (paths made absolute). */
+function flagsOf(values: Values, file: AgentConfigInput): AgentConfigInput {
+  const absolute = (path: string | undefined) => (path === undefined ? undefined : resolve(path));
+  const backend =
+    values['boot-backend'] ??
+    (values['fw-env-config']
+      ? 'uboot'
+      : values.grubenv
+        ? 'grub'
+        : values['trial-boots']
+          ? file.boot?.backend
+          : undefined);
+  const trialBoots = values['trial-boots'] === undefined ? undefined : Number(values['trial-boots']);
+  const slotA = absolute(values['slot-a']);
+  const slotB = absolute(values['slot-b']);
+  return {
+    bundle: absolute(values.bundle),
+    dataDir: absolute(values['data-dir']),
+    installer: values.installer as AgentConfigInput['installer'],
+    ...(values['ostree-sysroot'] && values['ostree-os']
+      ? { ostree: { sysroot: resolve(values['ostree-sysroot']), os: values['ostree-os'] } }
+      : {}),
+    logFormat: values['log-format'] as AgentConfigInput['logFormat'],
+    ...(slotA || slotB
+      ? {
+          slots: { ...(slotA ? { a: slotA } : {}), ...(slotB ? { b: slotB } : {}) } as {
+            a: string;
+            b: string;
+          },
+        }
+      : {}),
+    ...(backend
+      ? {
+          boot: {
+            backend,
+            ...(values['fw-env-config'] ? { fwEnvConfig: absolute(values['fw-env-config']) } : {}),
+            ...(values.grubenv ? { grubenv: absolute(values.grubenv) } : {}),
+            ...(trialBoots === undefined ? {} : { trialBoots }),
+          } as AgentConfigInput['boot'],
+        }
+      : {}),
+    ...(values.cmdline ? { bootedSlot: { source: 'cmdline' as const, path: resolve(values.cmdline) } } : {}),
+    ...(values['reboot-cmd']
+      ? { rebootCommand: ['sh', '-c', values['reboot-cmd']] as [string, ...string[]] }
+      : {}),
+    ...(values['health-cmd']
+      ? {
+          healthCheck: {
+            command: ['sh', '-c', values['health-cmd']] as [string, ...string[]],
+            timeoutMs: Number(values['health-timeout'] ?? 30_000),
+          },
+        }
+      : {}),
+    imageUrl: values['image-url'],
+    directorUrl: values['director-url'],
+    nats: values.nats,
+    timezone: values.timezone,
+    ...(values['no-cloud'] ? { cloud: false } : {}),
+  };
 }

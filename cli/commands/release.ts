@@ -76,12 +76,14 @@ export const releaseRevision: Command = {
   summary:
     'Publish a state revision: its artifacts stored once by sha256, the revision document signed as a target.',
   usage:
-    'uproll release revision NAME PATH=FILE... --hardware-id ID [--hardware-id ID ...] --release-counter N [--health-cmd CMD] [--json]',
+    'uproll release revision NAME PATH=FILE... --hardware-id ID [--hardware-id ID ...] --release-counter N [--rootfs-image PATH] [--health-cmd CMD] [--json]',
   details:
     'Each PATH=FILE puts FILE at PATH in the device deployment (PATH: relative, plain segments; FILE alone\n' +
     'means its base name). Objects the repository already holds are not stored again, so devices only\n' +
     'download what changed. --health-cmd is run with sh -c in the new deployment on the device and decides\n' +
-    'commit or rollback. Signs with the online keys (releases, snapshot, timestamp).\n' +
+    'commit or rollback. --rootfs-image PATH marks the artifact at PATH as a root filesystem image: an agent\n' +
+    'with the raw image installer writes it into its inactive A/B slot and boots that slot on trial.\n' +
+    'Signs with the online keys (releases, snapshot, timestamp).\n' +
     'A revision name is used once: the same revision again changes nothing; other content under a\n' +
     'published name is refused (REVISION_EXISTS).',
   options: {
@@ -94,6 +96,10 @@ export const releaseRevision: Command = {
     },
     'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
     ...healthOptions,
+    'rootfs-image': {
+      type: 'string',
+      description: 'the artifact PATH that is a root filesystem image (for A/B raw image slots)',
+    },
     ...passphraseOptions('', 'online key'),
     ...byOption,
   },
@@ -109,8 +115,16 @@ export const releaseRevision: Command = {
         : [basename(spec), spec];
       // An executable file stays executable on the device (a script the health check runs, say).
       const executable = ((await stat(file)).mode & 0o111) !== 0;
-      artifacts.push({ path, bytes: await readArtifact(file), ...(executable ? { executable } : {}) });
+      const image = values['rootfs-image'] === path;
+      artifacts.push({
+        path,
+        bytes: await readArtifact(file),
+        ...(image ? { image: 'rootfs' as const } : executable ? { executable } : {}),
+      });
     }
+    const rootfs = values['rootfs-image'];
+    if (typeof rootfs === 'string' && !artifacts.some((artifact) => artifact.path === rootfs))
+      throw new UsageError(`--rootfs-image ${rootfs} names no PATH of the revision`);
     const health = healthOf(values);
     const signers = await publishingSigners(values);
     const published = await new ImageRepository(imageRepoDir(values)).publishRevision(

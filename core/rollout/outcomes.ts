@@ -19,7 +19,12 @@ const TRANSIENT = new Set([
   'SLOW_RETRIEVAL',
   'DEVICE_BUSY',
 ]);
-const UNHEALTHY = new Set(['HEALTH_CHECK_FAILED', 'BOOT_ATTEMPTS_EXCEEDED', 'UNHEALTHY_AFTER_COMMIT']);
+const UNHEALTHY = new Set([
+  'HEALTH_CHECK_FAILED',
+  'BOOT_ATTEMPTS_EXCEEDED',
+  'BOOT_FAILED',
+  'UNHEALTHY_AFTER_COMMIT',
+]);
 
 export function classifyFailure(code: string): FailureClass {
   if (code === 'DEVICE_OFFLINE') return 'offline';

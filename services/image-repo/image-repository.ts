@@ -65,7 +65,8 @@ export interface ArtifactInput {
 /** A state revision to publish: its artifacts' bytes by path, the hardware it is for, its release counter. */
 export interface RevisionInput {
   name: string;
-  artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean }[];
+  /** `image: 'rootfs'` marks the root filesystem image the raw image installer writes into a slot. */
+  artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean; image?: 'rootfs' }[];
   hardwareIds: readonly string[];
   releaseCounter: number;
   health?: HealthCheckInput;
@@ -269,6 +270,7 @@ export class ImageRepository {
       sha256: describeFile(artifact.bytes).hashes.sha256,
       length: artifact.bytes.byteLength,
       ...(artifact.executable ? { executable: true as const } : {}),
+      ...(artifact.image ? { image: artifact.image } : {}),
     }));
     const document = parseValue(
       stateRevisionSchema,

@@ -57,9 +57,14 @@ export function updateManagerFor(
  * `restart()` stands for the agent process starting again on the same data.
  */
 export async function startAgentRig(
-  options: Partial<Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'clock'>> & {
-    /** `ab`, `ostree` (directories), or an installer made with the URL of the Image repository's OSTree repo (through the proxy). */
-    installer?: 'ab' | 'ostree' | ((urls: { ostreeUrl: string }) => Installer);
+  options: Partial<
+    Pick<UpdateManagerOptions, 'healthCheck' | 'download' | 'onBoundary' | 'clock' | 'bootloader'>
+  > & {
+    /**
+     * `ab` (default), `ostree` (directories), or an installer made for the rig's data directory and
+     * the URL of the Image repository's OSTree repo (through the proxy).
+     */
+    installer?: 'ab' | 'ostree' | ((where: { dataDir: string; ostreeUrl: string }) => Installer);
   } = {},
 ) {
   const { installer: chosen, clock = () => new Date(), ...managerOptions } = options;
@@ -76,7 +81,8 @@ export async function startAgentRig(
   const ostreeUrl = `${proxy.url}/ostree/`;
   const build = (overrides: Partial<UpdateManagerOptions> = {}) =>
     updateManagerFor(identity, dataDir, {
-      installer: typeof chosen === 'function' ? chosen({ ostreeUrl }) : chosen,
+      // A new installer at each start, as a new agent process makes.
+      installer: typeof chosen === 'function' ? chosen({ dataDir, ostreeUrl }) : chosen,
       clock,
       ...managerOptions,
       ...overrides,
@@ -103,7 +109,7 @@ export async function startAgentRig(
     /** Releases a revision in the Image repository and has the Director assign it to the device. */
     async release(
       name: string,
-      artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean }[],
+      artifacts: readonly { path: string; bytes: Uint8Array; executable?: boolean; image?: 'rootfs' }[],
       publish: Parameters<typeof repos.publish>[2] = {},
     ) {
       const published = await repos.publish(name, artifacts, publish);

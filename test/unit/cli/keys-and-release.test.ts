@@ -333,6 +333,26 @@ describe('uproll devices provision', () => {
     expect(refused).toMatchObject({ status: 1, stderr: expect.stringContaining('INVALID_INPUT') as string });
   });
 
+  it('marks the artifact --rootfs-image names as the root filesystem image, and refuses a PATH it lacks', async () => {
+    await init();
+    const rootfs = join(stateDir, 'rootfs.ext4');
+    await writeFile(rootfs, 'rootfs bytes');
+    const release = (name: string, image: string) =>
+      run(
+        ...['release', 'revision', name, `rootfs.ext4=${rootfs}`, '--rootfs-image', image],
+        ...['--hardware-id', 'rpi4', '--release-counter', '2', '--passphrase-env', 'TEST_ONLINE_PASSPHRASE'],
+        '--json',
+      );
+    const published = await release('img-1', 'rootfs.ext4');
+    expect(published.status, published.stderr).toBe(0);
+    const { revision } = JSON.parse(published.stdout) as { revision: StateRevision };
+    expect(revision.artifacts).toMatchObject([{ path: 'rootfs.ext4', image: 'rootfs' }]);
+    expect(await release('img-2', 'nope.ext4')).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('--rootfs-image nope.ext4 names no PATH') as string,
+    });
+  });
+
   describe('when the revision name is published already', () => {
     const publish = (...files: string[]) =>
       run(

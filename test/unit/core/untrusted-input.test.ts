@@ -5,6 +5,7 @@ import {
   missingObjects,
   parseJson,
   reportSubject,
+  rootfsImageOf,
   stateRevisionSchema,
   subjects,
   telemetrySchema,
@@ -106,6 +107,24 @@ describe('state revision documents', () => {
   it('refuses two artifacts at one path', () => {
     const twice = { ...revision, artifacts: [revision.artifacts[0], revision.artifacts[0]] };
     expect(stateRevisionSchema.safeParse(twice).success).toBe(false);
+  });
+
+  describe('with a root filesystem image', () => {
+    const image = { path: 'rootfs.ext4', sha256: 'b'.repeat(64), length: 4096, image: 'rootfs' };
+
+    it('accepts one artifact marked as the rootfs image, and finds it', () => {
+      const parsed = stateRevisionSchema.parse({ ...revision, artifacts: [image, ...revision.artifacts] });
+      expect(rootfsImageOf(parsed)).toEqual(image);
+      expect(rootfsImageOf(stateRevisionSchema.parse(revision))).toBeUndefined();
+    });
+
+    it.each([
+      ['two images', [image, { ...image, path: 'other.ext4' }]],
+      ['an executable image', [{ ...image, executable: true }]],
+      ['an image kind it does not know', [{ ...image, image: 'kernel' }]],
+    ])('refuses %s', (_what, artifacts) => {
+      expect(stateRevisionSchema.safeParse({ ...revision, artifacts }).success).toBe(false);
+    });
   });
 
   it('lists each missing object once, and none the device holds', () => {

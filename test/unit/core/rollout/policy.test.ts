@@ -92,6 +92,7 @@ describe('failure classes', () => {
     ['THRESHOLD_NOT_MET', 'verification'],
     ['HASH_MISMATCH', 'verification'],
     ['HEALTH_CHECK_FAILED', 'unhealthy'],
+    ['BOOT_FAILED', 'unhealthy'],
     ['NOT_ASSIGNED', 'other'],
     ['VERSION_REPORT_MISSING', 'other'],
   ])('%s is %s', (code, expected) => {
