@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { ControlClient, type HistoryEntry, type JournalEntry } from '../../agent/index.ts';
 import type { Telemetry } from '../../core/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
-import { spawnAgent, spawnBareNode } from './agent-process.ts';
+import { spawnAgent, spawnBareNode, type AgentLaunch } from './agent-process.ts';
+import { IMAGE_INSTALL } from './image-release.ts';
 import { medianRss, readRss, resetPeak, RssSampler, sleep } from './proc-rss.ts';
 
 const SAMPLE_MS = 50;
@@ -36,9 +37,13 @@ export interface RunFigures {
   installSeconds: number | undefined;
 }
 
-/** A temp dir, and the child processes of the run, removed and stopped whatever happens. */
+/**
+ * One run of the agent `launch` starts: idle RSS, then the update to `image`.
+ * A temp dir, and the child processes of the run, removed and stopped whatever happens.
+ */
 export async function benchmarkRun(
-  artifact: Uint8Array,
+  launch: AgentLaunch,
+  image: Uint8Array,
   onTempDir: (dir: string) => void,
 ): Promise<RunFigures> {
   const root = await mkdtemp(join(tmpdir(), 'uproll-bench-agent-'));
@@ -48,14 +53,19 @@ export async function benchmarkRun(
   try {
     repos = await startSimulatedRepositories(join(root, 'repositories'));
     await repos.publish('1.0', [{ path: 'app/config.txt', bytes: Buffer.from('revision 1.0\n') }]);
-    await repos.publish('2.0', [{ path: 'rootfs.img', bytes: artifact }]);
+    await IMAGE_INSTALL.publish(repos, '2.0', image);
     const bundleDir = join(root, 'bundle');
     await repos.enroll(DEVICE, { bundleDir });
     await repos.assign(DEVICE, '1.0');
 
     const bareNodeKb = await bareNodeRss();
 
-    agent = await spawnAgent({ bundleDir, dataDir: join(root, 'device') });
+    agent = await spawnAgent({
+      launch,
+      bundleDir,
+      dataDir: join(root, 'device'),
+      installer: IMAGE_INSTALL.installer,
+    });
     const control = new ControlClient(agent.controlSocket);
     await update(control, 'bench-1', '1.0');
     await sleep(SETTLE_MS);
