@@ -20,6 +20,8 @@ const DEVICE = 'bench-device';
 export interface RunFigures {
   /** RSS of `node -e 'setInterval(...)'` on the same Node, median over a second (KiB). */
   bareNodeKb: number;
+  /** Spawn to the agent's "ready" line (s). */
+  startSeconds: number;
   /** The agent's RSS after it committed the small revision, median over two seconds (KiB). */
   idleKb: number;
   /** The agent's peak RSS from the large update's command to its commit (KiB). */
@@ -60,12 +62,14 @@ export async function benchmarkRun(
 
     const bareNodeKb = await bareNodeRss();
 
+    const spawned = performance.now();
     agent = await spawnAgent({
       launch,
       bundleDir,
       dataDir: join(root, 'device'),
       installer: IMAGE_INSTALL.installer,
     });
+    const startSeconds = (performance.now() - spawned) / 1000;
     const control = new ControlClient(agent.controlSocket);
     await update(control, 'bench-1', '1.0');
     await sleep(SETTLE_MS);
@@ -93,6 +97,7 @@ export async function benchmarkRun(
     const installed = at('installed');
     return {
       bareNodeKb,
+      startSeconds,
       idleKb,
       peakKb: exactPeak ? Math.max(hwmKb, sampledPeakKb) : sampledPeakKb,
       peakSource: exactPeak ? 'VmHWM' : 'samples',

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AgentBuild } from '../../release/agent/build.ts';
+import { debianNode, type DebianPackage } from './debian-node.ts';
 
 const NODE_MODULES = fileURLToPath(new URL('../../node_modules/', import.meta.url));
 
@@ -15,6 +16,8 @@ export interface InstallSize {
   node: { path: string; bytes: number };
   /** `du` of the checkout's node_modules (what a device would need to run the sources), if measurable. */
   nodeModulesBytes: number | undefined;
+  /** Debian's nodejs and what it pulls in, from apt metadata ([] where there is no apt). */
+  debian: DebianPackage[];
 }
 
 export function installSize(build: AgentBuild): InstallSize {
@@ -26,5 +29,6 @@ export function installSize(build: AgentBuild): InstallSize {
     installBytes: Object.values(build.files).reduce((a, b) => a + b, 0),
     node: { path: node, bytes: statSync(node).size },
     nodeModulesBytes: du.status === 0 && Number.isFinite(kb) ? kb * 1024 : undefined,
+    debian: debianNode(),
   };
 }

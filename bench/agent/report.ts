@@ -31,6 +31,7 @@ export function seriesOf(perRun: RunFigures[], sizeMb: number) {
   const defined = (values: (number | undefined)[]) => values.filter((v): v is number => v !== undefined);
   return {
     bareNodeMb: perRun.map((r) => mb(r.bareNodeKb)),
+    startSeconds: perRun.map((r) => r.startSeconds),
     idleMb: perRun.map((r) => mb(r.idleKb)),
     idleOverBareMb: perRun.map((r) => mb(r.idleKb - r.bareNodeKb)),
     peakMb: perRun.map((r) => mb(r.peakKb)),
@@ -45,6 +46,7 @@ export function seriesOf(perRun: RunFigures[], sizeMb: number) {
 
 const ROWS: [keyof ReturnType<typeof seriesOf>, string, number, string][] = [
   ['bareNodeMb', 'bare node process RSS', 1, 'MB'],
+  ['startSeconds', 'start, spawn to ready', 2, 's'],
   ['idleMb', 'agent idle RSS', 1, 'MB'],
   ['idleOverBareMb', 'agent idle RSS - bare node', 1, 'MB'],
   ['peakMb', 'agent peak RSS during update (VmHWM)', 1, 'MB'],
@@ -108,6 +110,15 @@ function printInstall({ install, parts }: Report): void {
   );
   if (install.nodeModulesBytes !== undefined)
     console.log(`  ${"today: the checkout's node_modules".padEnd(44)}${mb(install.nodeModulesBytes)}`);
+  if (install.debian.length) {
+    const [nodejs] = install.debian;
+    const total = install.debian.reduce((sum, p) => sum + p.installedBytes, 0);
+    const each = install.debian.map((p) => `${p.name} ${(p.installedBytes / MB).toFixed(1)}`).join(' + ');
+    console.log(
+      `  Debian's nodejs ${nodejs!.version} (apt metadata, installed): ${each} = ${(total / MB).toFixed(1)} MB` +
+        ` (the agent needs Node >= 24)`,
+    );
+  }
   const top = parts.slice(0, 6).map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)} KiB`);
   console.log(`  bundle's largest parts: ${top.join(', ')}`);
 }
