@@ -33,6 +33,9 @@ export interface RunFigures {
   samples: number;
   /** RSS after the commit of the large update (KiB): what the agent keeps afterwards. */
   afterKb: number;
+  /** RssAnon and RssFile right after the idle samples (KiB). */
+  idleAnonKb: number;
+  idleFileKb: number;
   /** Command to commit of the large update (s), and its parts from the agent's telemetry. */
   updateSeconds: number;
   downloadSeconds: number | undefined;
@@ -74,6 +77,7 @@ export async function benchmarkRun(
     await update(control, 'bench-1', '1.0');
     await sleep(SETTLE_MS);
     const idleKb = await medianRss(agent.pid, IDLE_MS, SAMPLE_MS);
+    const { anonKb: idleAnonKb, fileKb: idleFileKb } = await readRss(agent.pid);
 
     await repos.assign(DEVICE, '2.0');
     const exactPeak = await resetPeak(agent.pid);
@@ -104,6 +108,8 @@ export async function benchmarkRun(
       sampledPeakKb,
       samples: samples.length,
       afterKb,
+      idleAnonKb,
+      idleFileKb,
       updateSeconds: (Date.parse(entry.at) - started) / 1000,
       downloadSeconds: downloaded === undefined ? undefined : (downloaded - started) / 1000,
       installSeconds:

@@ -3,7 +3,7 @@
 import { median } from '../stats.ts';
 import type { RunFigures } from './agent-run.ts';
 import type { InstallSize } from './install-size.ts';
-import type { SwupdateFigures, SwupdateMode } from './swupdate-run.ts';
+import type { PeerResults } from './peers.ts';
 
 const TARGET_IDLE_MB = 60;
 const TARGET_GROWTH_MB = 20;
@@ -21,8 +21,7 @@ export interface Report {
   agents: Record<string, RunFigures[]>;
   install: InstallSize;
   parts: [string, number][];
-  swupdate: Partial<Record<SwupdateMode, SwupdateFigures[]>>;
-  swupdateMissing?: string;
+  peers: PeerResults;
 }
 
 /** The series of one agent launch, in MB and seconds. */
@@ -34,6 +33,8 @@ export function seriesOf(perRun: RunFigures[], sizeMb: number) {
     startSeconds: perRun.map((r) => r.startSeconds),
     idleMb: perRun.map((r) => mb(r.idleKb)),
     idleOverBareMb: perRun.map((r) => mb(r.idleKb - r.bareNodeKb)),
+    idleAnonMb: perRun.map((r) => mb(r.idleAnonKb)),
+    idleFileMb: perRun.map((r) => mb(r.idleFileKb)),
     peakMb: perRun.map((r) => mb(r.peakKb)),
     growthMb: perRun.map((r) => mb(r.peakKb - r.idleKb)),
     afterMb: perRun.map((r) => mb(r.afterKb)),
@@ -49,6 +50,8 @@ const ROWS: [keyof ReturnType<typeof seriesOf>, string, number, string][] = [
   ['startSeconds', 'start, spawn to ready', 2, 's'],
   ['idleMb', 'agent idle RSS', 1, 'MB'],
   ['idleOverBareMb', 'agent idle RSS - bare node', 1, 'MB'],
+  ['idleAnonMb', '  private (RssAnon)', 1, 'MB'],
+  ['idleFileMb', '  node binary and other files (RssFile)', 1, 'MB'],
   ['peakMb', 'agent peak RSS during update (VmHWM)', 1, 'MB'],
   ['growthMb', 'growth during update (peak - idle)', 1, 'MB'],
   ['afterMb', 'agent RSS after the update', 1, 'MB'],
@@ -91,7 +94,7 @@ export function printReport(report: Report): void {
     );
   }
   printInstall(report);
-  printSwupdate(report, series);
+  printPeers(report, series);
 }
 
 function printInstall({ install, parts }: Report): void {
@@ -123,32 +126,23 @@ function printInstall({ install, parts }: Report): void {
   console.log(`  bundle's largest parts: ${top.join(', ')}`);
 }
 
-function printSwupdate(report: Report, series: Record<string, ReturnType<typeof seriesOf>>): void {
-  console.log(`\nThe same image installed by SWUpdate and by Uproll (${report.runs} runs, medians)`);
-  if (report.swupdateMissing) {
-    console.log(`  SWUpdate: ${report.swupdateMissing}`);
-    return;
-  }
+function printPeers(report: Report, series: Record<string, ReturnType<typeof seriesOf>>): void {
+  console.log(`\nThe same image installed by the peers and by Uproll (${report.runs} runs, medians)`);
   const row = (label: string, seconds: number[], peakMb: number[], note: string) =>
     console.log(
-      `  ${label.padEnd(44)}${median(seconds).toFixed(2).padStart(7)} s ${median(peakMb).toFixed(1).padStart(7)} MB` +
+      `  ${label.padEnd(46)}${median(seconds).toFixed(2).padStart(7)} s ${median(peakMb).toFixed(1).padStart(7)} MB` +
         `   ${note} (runs: ${seconds.map((s) => s.toFixed(2)).join(', ')} s)`,
     );
-  console.log(`  ${''.padEnd(44)}${'install'.padStart(9)} ${'peak RSS'.padStart(10)}`);
-  const names: Record<SwupdateMode, string> = {
-    file: 'swupdate -i (local signed .swu)',
-    download: 'swupdate -d (signed .swu from 127.0.0.1)',
-  };
-  for (const mode of ['file', 'download'] as const) {
-    const figures = report.swupdate[mode];
-    if (figures?.length)
+  console.log(`  ${''.padEnd(46)}${'install'.padStart(9)} ${'peak RSS'.padStart(10)}`);
+  for (const { label, figures } of report.peers.series)
+    if (figures.length)
       row(
-        names[mode],
+        label,
         figures.map((f) => f.seconds),
         figures.map((f) => f.peakKb / 1024),
         figures[0]!.peakSource,
       );
-  }
   for (const [label, s] of Object.entries(series))
     row(`uproll-agent, ${label} (Uptane, from 127.0.0.1)`, s.updateSeconds, s.peakMb, 'VmHWM');
+  for (const line of report.peers.missing) console.log(`  ${line}`);
 }

@@ -12,8 +12,8 @@ import { benchmarkRun, type RunFigures } from './agent-run.ts';
 import { makeOsImage } from './ext4-image.ts';
 import { IMAGE_INSTALL } from './image-release.ts';
 import { installSize } from './install-size.ts';
+import { runPeers } from './peers.ts';
 import { printReport, type Report } from './report.ts';
-import { prepareSwupdate, swupdateMissing, type SwupdateFigures, type SwupdateMode } from './swupdate-run.ts';
 
 const USAGE = `npm run bench:agent -- [options]
 
@@ -28,8 +28,10 @@ against simulated repositories on 127.0.0.1:
      then takes its idle RSS (median of VmRSS sampled every 50 ms for 2 s);
   3. assigns 2.0, has it install that, and takes its peak RSS from the command to
      the commit (VmHWM, reset just before; VmRSS sampled every 50 ms as a check).
-Then SWUpdate writes the same image into a file slot from a signed .swu, from the
-file (-i) and streamed from 127.0.0.1 (-d), peak RSS by /usr/bin/time -v.
+Then the peers write the same image into a file slot: SWUpdate from a signed .swu,
+from the file (-i) and streamed from 127.0.0.1 (-d), peak RSS by /usr/bin/time -v;
+RAUC from a signed plain bundle, through its service on a private D-Bus, peak RSS
+of the service (VmHWM, reset before each install).
 Growth = peak - idle. A bare \`node -e 'setInterval(...)'\` is the in-run baseline.
 Prints medians over the runs and ratios against the targets: idle RSS under 60 MB,
 growth under 20 MB during the update, the install under 30 MB (MB = 2^20 bytes).
@@ -38,6 +40,7 @@ Options:
   --runs N         runs (default 3)
   --size MB        size of the image (default 256)
   --no-swupdate    skip SWUpdate
+  --no-rauc        skip RAUC
   --json           print the figures as JSON
   --help           this text`;
 
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     size: { type: 'string', default: '256' },
     'no-swupdate': { type: 'boolean', default: false },
+    'no-rauc': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -88,20 +92,13 @@ try {
       progress(`run ${run + 1}/${runs}: ${launch.label} agent done`);
     }
 
-  const swupdate: Partial<Record<SwupdateMode, SwupdateFigures[]>> = {};
-  const missing = values['no-swupdate'] ? 'skipped (--no-swupdate)' : swupdateMissing();
-  if (!missing) {
-    const kit = await prepareSwupdate(join(root, 'swupdate'), image.bytes);
-    try {
-      for (let run = 0; run < runs; run++)
-        for (const mode of ['file', 'download'] as const) {
-          (swupdate[mode] ??= []).push(await kit.run(mode));
-          progress(`run ${run + 1}/${runs}: swupdate ${mode} done`);
-        }
-    } finally {
-      await kit.close();
-    }
-  }
+  const peers = await runPeers(
+    root,
+    image.bytes,
+    runs,
+    { swupdate: values['no-swupdate'], rauc: values['no-rauc'] },
+    progress,
+  );
 
   const report: Report = {
     runs,
@@ -113,8 +110,7 @@ try {
     agents,
     install: installSize(build),
     parts: build.parts,
-    swupdate,
-    ...(missing ? { swupdateMissing: missing } : {}),
+    peers,
   };
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);

@@ -1,7 +1,7 @@
 // The peer on the same work: SWUpdate (Debian `swupdate`) writes the same image into
 // a file-backed slot from a signed .swu (DEVICE-TOOLS.md, "SWUpdate"), from a local
 // file (-i) or streamed over HTTP from 127.0.0.1 (-d), as Uproll's agent downloads it.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, existsSync } from 'node:fs';
@@ -10,34 +10,34 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { track } from './agent-process.ts';
 import { readRss, sleep } from './proc-rss.ts';
+import { makeSigningCa, missingTool, tool } from './signing-ca.ts';
 
 const TIME = '/usr/bin/time';
 const HW = 'board:1.0';
 
 export type SwupdateMode = 'file' | 'download';
 
-export interface SwupdateFigures {
+/** One install by a peer updater. */
+export interface PeerFigures {
   seconds: number;
-  /** Peak RSS (KiB): GNU time's maximum over swupdate and its children, or sampled VmHWM of swupdate itself. */
+  /** Peak RSS (KiB): GNU time's maximum over the process and its children, or VmHWM of the process. */
   peakKb: number;
   peakSource: 'time -v' | 'VmHWM';
 }
 
 export interface SwupdateKit {
   /** Runs one install, checks the slot holds the image, and returns its figures. */
-  run(mode: SwupdateMode): Promise<SwupdateFigures>;
+  run(mode: SwupdateMode): Promise<PeerFigures>;
   close(): Promise<void>;
 }
 
 /** Why SWUpdate cannot run here, or undefined when it can. */
 export function swupdateMissing(): string | undefined {
-  for (const [tool, arg] of [
-    ['swupdate', '--version'],
-    ['openssl', 'version'],
-    ['cpio', '--version'],
-  ] as const)
-    if (spawnSync(tool, [arg]).status !== 0) return `${tool} is not installed (Debian package ${tool})`;
-  return undefined;
+  return missingTool([
+    ['swupdate', '--version', 'swupdate'],
+    ['openssl', 'version', 'openssl'],
+    ['cpio', '--version', 'cpio'],
+  ]);
 }
 
 /** A CA, a signer, a signed .swu of `image` for a slot file in `dir`, and a server of it on 127.0.0.1. */
@@ -46,7 +46,7 @@ export async function prepareSwupdate(dir: string, image: Uint8Array): Promise<S
   const at = (name: string) => join(dir, name);
   const sha256 = createHash('sha256').update(image).digest('hex');
   await writeFile(at('rootfs.ext4'), image);
-  await makeCa(dir);
+  await makeSigningCa(dir);
   await writeFile(at('sw-description'), swDescription(sha256, at('slot.img')));
   tool('openssl', [
     ...['cms', '-sign', '-in', at('sw-description'), '-out', at('sw-description.sig')],
@@ -96,7 +96,7 @@ export async function prepareSwupdate(dir: string, image: Uint8Array): Promise<S
 }
 
 /** Runs swupdate once, under GNU time when present; its own TMPDIR keeps its sockets private. */
-async function timed(dir: string, args: string[]): Promise<SwupdateFigures> {
+async function timed(dir: string, args: string[]): Promise<PeerFigures> {
   const tmp = await mkdtemp(join(dir, 'tmp-'));
   const timeFile = join(tmp, 'time.txt');
   const gnuTime = existsSync(TIME);
@@ -129,58 +129,6 @@ async function timed(dir: string, args: string[]): Promise<SwupdateFigures> {
 }
 
 /** A CA and a signer certificate it issued for signing (S/MIME purpose, SWUpdate's default). */
-async function makeCa(dir: string): Promise<void> {
-  const subj = (cn: string) => ['-subj', `/CN=${cn}`];
-  tool(
-    'openssl',
-    [
-      ...[
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-days',
-        '2',
-      ],
-      ...subj('uproll bench CA'),
-      ...['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'],
-    ],
-    dir,
-  );
-  tool(
-    'openssl',
-    [
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'signer.key',
-      '-out',
-      'signer.csr',
-      ...subj('uproll bench signer'),
-    ],
-    dir,
-  );
-  await writeFile(
-    join(dir, 'signer.ext'),
-    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n',
-  );
-  tool(
-    'openssl',
-    [
-      ...['x509', '-req', '-in', 'signer.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'],
-      ...['-out', 'signer.crt', '-days', '2', '-extfile', 'signer.ext'],
-    ],
-    dir,
-  );
-}
-
 function swDescription(sha256: string, slot: string): string {
   return `software =
 {
@@ -196,9 +144,4 @@ function swDescription(sha256: string, slot: string): string {
   );
 }
 `;
-}
-
-function tool(command: string, args: string[], cwd?: string): void {
-  const run = spawnSync(command, args, { cwd, encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${run.stderr || run.error}`);
 }
