@@ -4,6 +4,22 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const AGENT_BIN = fileURLToPath(new URL('../../bin/uproll-agent.js', import.meta.url));
+
+/** How an agent is started: the command before its own arguments. */
+export interface AgentLaunch {
+  label: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The agent from its TypeScript sources, type-stripped by this Node (bin/uproll-agent.js). */
+export const SOURCE_AGENT: AgentLaunch = { label: 'source', command: process.execPath, args: [AGENT_BIN] };
+
+/** The agent-only bundle, through its launcher (and its settings), on this Node. */
+export function bundledAgent(launcher: string): AgentLaunch {
+  return { label: 'bundle', command: launcher, args: [], env: { UPROLL_NODE: process.execPath } };
+}
 const READY = /^uproll-agent: (\S+) ready, control socket (.+)$/;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -23,12 +39,23 @@ export interface AgentHandle extends ChildHandle {
   controlSocket: string;
 }
 
-/** Spawns `uproll-agent --no-cloud` on the same Node and resolves once it reports ready. */
-export async function spawnAgent(options: { bundleDir: string; dataDir: string }): Promise<AgentHandle> {
-  const env = { ...process.env };
+/** Spawns `uproll-agent --no-cloud` as `launch` says and resolves once it reports ready. */
+export async function spawnAgent(options: {
+  launch: AgentLaunch;
+  bundleDir: string;
+  dataDir: string;
+  installer: string;
+}): Promise<AgentHandle> {
+  const { launch } = options;
+  const env = { ...process.env, ...launch.env };
   delete env['UPROLL_AGENT_CRASH_AT']; // never inherit the crash tests' fault injection
   const child = start(
-    [AGENT_BIN, '--bundle', options.bundleDir, '--data-dir', options.dataDir, '--no-cloud'],
+    launch.command,
+    [
+      ...launch.args,
+      ...['--bundle', options.bundleDir, '--data-dir', options.dataDir],
+      ...['--installer', options.installer, '--no-cloud'],
+    ],
     env,
   );
   const handle = handleOf(child);
@@ -59,7 +86,7 @@ export async function spawnAgent(options: { bundleDir: string; dataDir: string }
 
 /** A Node process that does nothing: what any Node program costs before its own code. */
 export function spawnBareNode(): ChildHandle {
-  return handleOf(start(['-e', 'setInterval(() => {}, 1000)'], process.env));
+  return handleOf(start(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], process.env));
 }
 
 /** Kills every child still running, at once (the benchmark is being interrupted). */
@@ -67,9 +94,14 @@ export function killAllChildren(): void {
   for (const child of live) child.kill('SIGKILL');
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  if (child.pid === undefined) throw new Error(`could not start ${process.execPath} ${args.join(' ')}`);
+function start(command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (child.pid === undefined) throw new Error(`could not start ${command} ${args.join(' ')}`);
+  return track(child);
+}
+
+/** Counts `child` among the children an interrupt kills. */
+export function track(child: ChildProcess): ChildProcess {
   live.add(child);
   child.once('exit', () => live.delete(child));
   child.once('error', () => live.delete(child));

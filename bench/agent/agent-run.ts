@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { ControlClient, type HistoryEntry, type JournalEntry } from '../../agent/index.ts';
 import type { Telemetry } from '../../core/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
-import { spawnAgent, spawnBareNode } from './agent-process.ts';
+import { spawnAgent, spawnBareNode, type AgentLaunch } from './agent-process.ts';
+import { IMAGE_INSTALL } from './image-release.ts';
 import { medianRss, readRss, resetPeak, RssSampler, sleep } from './proc-rss.ts';
 
 const SAMPLE_MS = 50;
@@ -19,6 +20,8 @@ const DEVICE = 'bench-device';
 export interface RunFigures {
   /** RSS of `node -e 'setInterval(...)'` on the same Node, median over a second (KiB). */
   bareNodeKb: number;
+  /** Spawn to the agent's "ready" line (s). */
+  startSeconds: number;
   /** The agent's RSS after it committed the small revision, median over two seconds (KiB). */
   idleKb: number;
   /** The agent's peak RSS from the large update's command to its commit (KiB). */
@@ -30,15 +33,22 @@ export interface RunFigures {
   samples: number;
   /** RSS after the commit of the large update (KiB): what the agent keeps afterwards. */
   afterKb: number;
+  /** RssAnon and RssFile right after the idle samples (KiB). */
+  idleAnonKb: number;
+  idleFileKb: number;
   /** Command to commit of the large update (s), and its parts from the agent's telemetry. */
   updateSeconds: number;
   downloadSeconds: number | undefined;
   installSeconds: number | undefined;
 }
 
-/** A temp dir, and the child processes of the run, removed and stopped whatever happens. */
+/**
+ * One run of the agent `launch` starts: idle RSS, then the update to `image`.
+ * A temp dir, and the child processes of the run, removed and stopped whatever happens.
+ */
 export async function benchmarkRun(
-  artifact: Uint8Array,
+  launch: AgentLaunch,
+  image: Uint8Array,
   onTempDir: (dir: string) => void,
 ): Promise<RunFigures> {
   const root = await mkdtemp(join(tmpdir(), 'uproll-bench-agent-'));
@@ -48,18 +58,26 @@ export async function benchmarkRun(
   try {
     repos = await startSimulatedRepositories(join(root, 'repositories'));
     await repos.publish('1.0', [{ path: 'app/config.txt', bytes: Buffer.from('revision 1.0\n') }]);
-    await repos.publish('2.0', [{ path: 'rootfs.img', bytes: artifact }]);
+    await IMAGE_INSTALL.publish(repos, '2.0', image);
     const bundleDir = join(root, 'bundle');
     await repos.enroll(DEVICE, { bundleDir });
     await repos.assign(DEVICE, '1.0');
 
     const bareNodeKb = await bareNodeRss();
 
-    agent = await spawnAgent({ bundleDir, dataDir: join(root, 'device') });
+    const spawned = performance.now();
+    agent = await spawnAgent({
+      launch,
+      bundleDir,
+      dataDir: join(root, 'device'),
+      installer: IMAGE_INSTALL.installer,
+    });
+    const startSeconds = (performance.now() - spawned) / 1000;
     const control = new ControlClient(agent.controlSocket);
     await update(control, 'bench-1', '1.0');
     await sleep(SETTLE_MS);
     const idleKb = await medianRss(agent.pid, IDLE_MS, SAMPLE_MS);
+    const { anonKb: idleAnonKb, fileKb: idleFileKb } = await readRss(agent.pid);
 
     await repos.assign(DEVICE, '2.0');
     const exactPeak = await resetPeak(agent.pid);
@@ -83,12 +101,15 @@ export async function benchmarkRun(
     const installed = at('installed');
     return {
       bareNodeKb,
+      startSeconds,
       idleKb,
       peakKb: exactPeak ? Math.max(hwmKb, sampledPeakKb) : sampledPeakKb,
       peakSource: exactPeak ? 'VmHWM' : 'samples',
       sampledPeakKb,
       samples: samples.length,
       afterKb,
+      idleAnonKb,
+      idleFileKb,
       updateSeconds: (Date.parse(entry.at) - started) / 1000,
       downloadSeconds: downloaded === undefined ? undefined : (downloaded - started) / 1000,
       installSeconds:

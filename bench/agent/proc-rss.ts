@@ -2,11 +2,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { median } from '../stats.ts';
 
-/** VmRSS (now) and VmHWM (peak since start, or since `resetPeak`), in KiB. */
-export async function readRss(pid: number): Promise<{ rssKb: number; hwmKb: number }> {
+/**
+ * VmRSS (now), VmHWM (peak since start, or since `resetPeak`), and what RSS is made of:
+ * RssAnon (private memory) and RssFile (pages of mapped files: the node binary's code), in KiB.
+ */
+export async function readRss(
+  pid: number,
+): Promise<{ rssKb: number; hwmKb: number; anonKb: number; fileKb: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM'), anonKb: field('RssAnon'), fileKb: field('RssFile') };
 }
 
 /**
