@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadDeviceBundle, type UpdateManager } from '../../agent/index.ts';
-import { workerKeyServices } from '../../cli/worker-keys.ts';
-import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
-import { telemetryOf, updateManagerFor } from '../helpers/agent-rig.ts';
-import { BOTH_PASSPHRASES, keyCli, ONLINE_ENV } from '../helpers/key-cli.ts';
+import { telemetryOf } from '../helpers/agent-rig.ts';
+import { startDirectorDevice } from '../helpers/director-device.ts';
+import { BOTH_PASSPHRASES } from '../helpers/key-cli.ts';
 
 /*
  * A Director key rotated (or revoked) while the rollout worker runs: the
@@ -17,43 +14,20 @@ import { BOTH_PASSPHRASES, keyCli, ONLINE_ENV } from '../helpers/key-cli.ts';
  */
 
 const DEVICE = 'dev-rot';
-let cli: Awaited<ReturnType<typeof keyCli>>;
-let servers: RepositoryServer[];
-let manager: UpdateManager;
-let worker: Awaited<ReturnType<typeof workerKeyServices>>;
-let releases = 0;
+let rig: Awaited<ReturnType<typeof startDirectorDevice>>;
+let cli: typeof rig.cli;
+let manager: typeof rig.manager;
+let worker: typeof rig.worker;
 
 beforeEach(async () => {
-  cli = await keyCli();
-  expect((await cli.init()).status).toBe(0);
-  const image = await startRepositoryServer({ dir: join(cli.stateDir, 'image-repo') });
-  const director = await startRepositoryServer({ dir: join(cli.stateDir, 'director'), areas: ['devices'] });
-  servers = [image, director];
-  const provisioned = await cli.run(
-    ...['devices', 'provision', DEVICE, '--hardware-id', 'rpi4', '--passphrase-env', ONLINE_ENV, '--no-nats'],
-    ...['--image-url', image.url, '--director-url', director.url],
-  );
-  expect(provisioned.status, provisioned.stderr).toBe(0);
-  const identity = await loadDeviceBundle(join(cli.stateDir, 'devices', DEVICE));
-  manager = updateManagerFor(identity, join(cli.stateDir, 'device-data'), { clock: () => new Date() });
-  worker = await workerKeyServices({ 'state-dir': cli.stateDir }, 'online passphrase');
+  rig = await startDirectorDevice(DEVICE);
+  ({ cli, manager, worker } = rig);
 });
-afterEach(async () => {
-  await manager.idle();
-  await Promise.all(servers.map((server) => server.close()));
-});
+afterEach(async () => rig.close());
 
 /** Releases a revision, has the running worker's Director assign it, and lets the device update to it. */
 async function rollOut(revision: string) {
-  const artifact = join(cli.stateDir, `${revision}.bin`);
-  await writeFile(artifact, randomBytes(256));
-  const published = await cli.run(
-    ...['release', 'revision', revision, `app.bin=${artifact}`, '--hardware-id', 'rpi4'],
-    ...['--release-counter', String(++releases), '--passphrase-env', ONLINE_ENV],
-  );
-  expect(published.status, published.stderr).toBe(0);
-  const rolloutId = `r-${revision}`;
-  await worker.releases.assign(DEVICE, revision, rolloutId);
+  const rolloutId = await rig.releaseAndAssign(revision);
   await manager.accept({ rolloutId, revision });
   await manager.idle();
   return (await telemetryOf(manager, rolloutId)).at(-1);

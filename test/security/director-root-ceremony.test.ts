@@ -1,13 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadDeviceBundle, type UpdateManager } from '../../agent/index.ts';
-import { workerKeyServices } from '../../cli/worker-keys.ts';
 import { ceremonyStatus, KeyStore, proposeRoot, signRootProposal } from '../../keys/index.ts';
-import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
-import { telemetryOf, updateManagerFor } from '../helpers/agent-rig.ts';
-import { BOTH_PASSPHRASES, keyCli, OFFLINE_ENV, ONLINE_ENV } from '../helpers/key-cli.ts';
+import { telemetryOf } from '../helpers/agent-rig.ts';
+import { startDirectorDevice } from '../helpers/director-device.ts';
+import { BOTH_PASSPHRASES, OFFLINE_ENV, ONLINE_ENV } from '../helpers/key-cli.ts';
 
 /*
  * The offline root ceremony of the Director, run with the CLI as for the
@@ -20,44 +17,18 @@ import { BOTH_PASSPHRASES, keyCli, OFFLINE_ENV, ONLINE_ENV } from '../helpers/ke
 
 const DEVICE = 'dev-ceremony';
 const DAY = 24 * 60 * 60 * 1000;
-let cli: Awaited<ReturnType<typeof keyCli>>;
-let servers: RepositoryServer[];
-let manager: UpdateManager;
-let worker: Awaited<ReturnType<typeof workerKeyServices>>;
-let releases = 0;
+let rig: Awaited<ReturnType<typeof startDirectorDevice>>;
+let cli: typeof rig.cli;
+let manager: typeof rig.manager;
+let worker: typeof rig.worker;
 
 beforeEach(async () => {
-  cli = await keyCli();
-  const init = await cli.run('keys', 'init', '--root-keys', '3', '--threshold', '1', ...BOTH_PASSPHRASES);
-  expect(init.status, init.stderr).toBe(0);
-  const image = await startRepositoryServer({ dir: join(cli.stateDir, 'image-repo') });
-  const director = await startRepositoryServer({ dir: join(cli.stateDir, 'director'), areas: ['devices'] });
-  servers = [image, director];
-  const provisioned = await cli.run(
-    ...['devices', 'provision', DEVICE, '--hardware-id', 'rpi4', '--passphrase-env', ONLINE_ENV, '--no-nats'],
-    ...['--image-url', image.url, '--director-url', director.url],
-  );
-  expect(provisioned.status, provisioned.stderr).toBe(0);
-  const identity = await loadDeviceBundle(join(cli.stateDir, 'devices', DEVICE));
-  manager = updateManagerFor(identity, join(cli.stateDir, 'device-data'), { clock: () => new Date() });
-  worker = await workerKeyServices({ 'state-dir': cli.stateDir }, 'online passphrase');
+  rig = await startDirectorDevice(DEVICE, ['--root-keys', '3', '--threshold', '1']);
+  ({ cli, manager, worker } = rig);
 });
-afterEach(async () => {
-  await manager.idle();
-  await Promise.all(servers.map((server) => server.close()));
-});
+afterEach(async () => rig.close());
 
-/** Releases a revision and has the running worker's Director assign it to the device. */
-async function releaseAndAssign(revision: string) {
-  const artifact = join(cli.stateDir, `${revision}.bin`);
-  await writeFile(artifact, randomBytes(256));
-  const published = await cli.run(
-    ...['release', 'revision', revision, `app.bin=${artifact}`, '--hardware-id', 'rpi4'],
-    ...['--release-counter', String(++releases), '--passphrase-env', ONLINE_ENV],
-  );
-  expect(published.status, published.stderr).toBe(0);
-  await worker.releases.assign(DEVICE, revision, `r-${revision}`);
-}
+const releaseAndAssign = (revision: string) => rig.releaseAndAssign(revision);
 
 /** The device updates to the revision assigned last; its last telemetry. */
 async function update(revision: string) {
