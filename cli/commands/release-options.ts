@@ -1,7 +1,7 @@
 import { roleSigners } from '../../keys/index.ts';
 import { UsageError, type OptionSpec } from '../command.ts';
 import { readPassphrase } from '../passphrase.ts';
-import { openKeyStore } from '../locations.ts';
+import { locationOptions, openKeyStore } from '../locations.ts';
 
 /** `--health-cmd` / `--health-timeout` of a revision, if given. */
 export function healthOf(values: Record<string, unknown>) {
@@ -20,6 +20,18 @@ export const healthOptions = {
     type: 'string',
     description: 'time limit of the health command in ms (default 30000)',
   },
+} satisfies Record<string, OptionSpec>;
+
+/** The options of where a revision goes: the key store, the Image repository, hardware and release counter. */
+export const revisionTargetOptions = {
+  keystore: locationOptions.keystore,
+  repo: locationOptions.repo,
+  'hardware-id': {
+    type: 'string',
+    multiple: true,
+    description: 'hardware the revision runs on (repeat for several)',
+  },
+  'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
 } satisfies Record<string, OptionSpec>;
 
 /** --hardware-id (at least one) and --release-counter, checked. */

@@ -1,9 +1,15 @@
 import { ImageOstreeRepo, ImageRepository } from '../../services/image-repo/index.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
 import { UsageError, type Command } from '../command.ts';
-import { imageRepoDir, locationOptions } from '../locations.ts';
+import { imageRepoDir } from '../locations.ts';
 import { passphraseOptions } from '../passphrase.ts';
-import { healthOf, healthOptions, publishingSigners, releaseTarget } from './release-options.ts';
+import {
+  healthOf,
+  healthOptions,
+  revisionTargetOptions,
+  publishingSigners,
+  releaseTarget,
+} from './release-options.ts';
 
 export const releaseOstree: Command = {
   name: 'release ostree',
@@ -23,18 +29,11 @@ export const releaseOstree: Command = {
     'A revision name is used once: the same tree or commit again changes nothing; other content under\n' +
     'a published name is refused (REVISION_EXISTS). Signs with the online keys.',
   options: {
-    keystore: locationOptions.keystore,
-    repo: locationOptions.repo,
+    ...revisionTargetOptions,
     tree: { type: 'string', description: 'directory to commit as the OS tree' },
     'from-repo': { type: 'string', description: 'a local OSTree repository to import the commit from' },
     commit: { type: 'string', description: 'with --from-repo: the ref or checksum to import' },
     ref: { type: 'string', description: 'the branch of the commit (default uproll/<hardware id>)' },
-    'hardware-id': {
-      type: 'string',
-      multiple: true,
-      description: 'hardware the revision runs on (repeat for several)',
-    },
-    'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
     ...healthOptions,
     ...passphraseOptions('', 'online key'),
     ...byOption,

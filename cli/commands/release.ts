@@ -5,7 +5,13 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions } from '../passphrase.ts';
 import { imageRepoDir, locationOptions } from '../locations.ts';
-import { healthOf, healthOptions, publishingSigners, releaseTarget } from './release-options.ts';
+import {
+  healthOf,
+  healthOptions,
+  revisionTargetOptions,
+  publishingSigners,
+  releaseTarget,
+} from './release-options.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
 
 /** Artifacts are read whole for now; a streaming publish is the next step. */
@@ -87,14 +93,7 @@ export const releaseRevision: Command = {
     'A revision name is used once: the same revision again changes nothing; other content under a\n' +
     'published name is refused (REVISION_EXISTS).',
   options: {
-    keystore: locationOptions.keystore,
-    repo: locationOptions.repo,
-    'hardware-id': {
-      type: 'string',
-      multiple: true,
-      description: 'hardware the revision runs on (repeat for several)',
-    },
-    'release-counter': { type: 'string', description: 'release counter; devices never install a lower one' },
+    ...revisionTargetOptions,
     ...healthOptions,
     'rootfs-image': {
       type: 'string',
