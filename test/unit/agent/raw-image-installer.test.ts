@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -242,6 +242,35 @@ describe('the raw image installer', () => {
     expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: undefined });
     expect(await device.boot()).toBe('b');
     expect(await restart()).toBe('idle');
+  });
+
+  describe('when a torn write left a grubenv nothing can read', () => {
+    it('recreates it at start, committed to the slot that booted, says so, and a later update works', async () => {
+      const dir = await startImageDevice('grub');
+      await releaseImage(dir, '1.0');
+      await rig.update('1.0', 'r1');
+      expect(await device.boot()).toBe('b');
+      expect(await restart()).toBe('committed');
+      // Power lost while the block was rewritten in place: one sector of zeroes, the rest never written.
+      await writeFile(device.files['grubenv']!, Buffer.alloc(512));
+      await expect(device.env.read()).rejects.toThrowWithCode('BOOT_CONTROL_FAILED');
+
+      const logged: string[] = [];
+      const manager = rig.restart({ log: (line) => logged.push(line) });
+      expect(await manager.recover()).toBe('idle');
+      expect(logged).toEqual([
+        expect.stringMatching(/boot environment repaired: .*recreated it to boot slot b/),
+      ]);
+      expect(manager.bootEnvRepaired?.message).toMatch(/was damaged .*slot b, committed, no trial/);
+      expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: undefined });
+      expect(await device.boot()).toBe('b');
+
+      await releaseImage(dir, '2.0');
+      await rig.update('2.0', 'r2');
+      expect(await device.boot()).toBe('a');
+      expect(await restart()).toBe('committed');
+      expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '2.0', deployment: 'a' } });
+    });
   });
 
   it('after a torn write of the arming, the old slot boots and the trial is rolled back as BOOT_FAILED', async () => {
