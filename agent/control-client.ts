@@ -4,7 +4,7 @@ import type { BootControl } from './boot-control.ts';
 import type { ControlCommand } from './control-socket.ts';
 import type { JournalEntry } from './report-journal.ts';
 import type { HistoryEntry } from './revision-history.ts';
-import type { UpdateManager } from './update-manager.ts';
+import type { BootEnvRepair, UpdateManager } from './update-manager.ts';
 
 /**
  * A client of the update manager's control socket: what a cloud client on
@@ -22,6 +22,8 @@ export class ControlClient {
     bootControl: BootControl;
     /** With a bootloader (raw image slots): its backend, the slot that booted, what it boots next. */
     bootloader?: Awaited<ReturnType<UpdateManager['bootloaderStatus']>>;
+    /** The boot environment this start found damaged and recreated. */
+    bootEnvRepaired?: BootEnvRepair;
     running: string | null;
     progress?: DownloadProgress;
   }> {

@@ -63,6 +63,7 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
         installer: manager.installer.kind,
         bootControl: await manager.boot.read(),
         ...(bootloader ? { bootloader } : {}),
+        ...(manager.bootEnvRepaired ? { bootEnvRepaired: manager.bootEnvRepaired } : {}),
         running: manager.running ?? null,
         ...(manager.progress ? { progress: manager.progress } : {}),
       });

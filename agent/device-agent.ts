@@ -190,6 +190,7 @@ async function startCloudSide(
       trial: status.bootControl.trial,
       running: status.running,
       ...(status.progress ? { progress: status.progress } : {}),
+      ...(status.bootEnvRepaired ? { bootEnvRepaired: status.bootEnvRepaired } : {}),
       timezone,
     });
   };

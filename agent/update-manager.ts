@@ -56,6 +56,12 @@ export interface UpdateManagerOptions {
 /** The points between steps of an update where a device may lose power (crash tests name them). */
 export type PhaseBoundary = 'downloaded' | 'verified' | 'writing' | 'switched' | 'healthy';
 
+/** A boot environment the agent found damaged at start and made anew: when, and what it did. */
+export interface BootEnvRepair {
+  at: string;
+  message: string;
+}
+
 /** What to install: a verified revision, and where the trust in it came from. */
 interface InstallPlan {
   rolloutId: string;
@@ -82,6 +88,7 @@ export class UpdateManager {
   #running: { rolloutId: string } | undefined;
   #progress: DownloadProgress | undefined;
   #last: Promise<void> = Promise.resolve();
+  #bootEnvRepaired: BootEnvRepair | undefined;
 
   constructor(options: UpdateManagerOptions) {
     if (options.installer.switchesByReboot && !options.bootloader)
@@ -139,6 +146,11 @@ export class UpdateManager {
     } catch (err) {
       return { backend: bootloader.env.kind, error: describe(err, 'BOOT_CONTROL_FAILED') };
     }
+  }
+
+  /** The boot environment this start found damaged and recreated, if it did (the status and heartbeats tell it). */
+  get bootEnvRepaired(): BootEnvRepair | undefined {
+    return this.#bootEnvRepaired;
   }
 
   /** Resolves when the last update has finished, its manifest included. */
@@ -274,8 +286,9 @@ export class UpdateManager {
   }
 
   /**
-   * At start, with a bootloader: the slot that booted decides, as the
-   * bootloader tells it ({@link bootVerdict}). Undefined: go on as usual (a
+   * At start, with a bootloader: a damaged environment is recreated
+   * first, then the slot that booted decides, as the bootloader tells it
+   * ({@link bootVerdict}). Undefined: go on as usual (a
    * trial that booted goes to its health check).
    */
   async #recoverBoot(
@@ -284,6 +297,12 @@ export class UpdateManager {
   ): Promise<'rolled_back' | 'rebooting' | undefined> {
     const active = control.active;
     const booted = await bootloader.bootedSlot();
+    // Before anything reads it: a torn write must not keep the device from starting.
+    const repaired = await bootloader.env.repair(booted);
+    if (repaired) {
+      this.#bootEnvRepaired = { at: this.#now().toISOString(), message: repaired.slice(0, 1024) };
+      this.#log(`boot environment repaired: ${repaired}`);
+    }
     const verdict = bootVerdict({
       recorded: active ? slotOf(active.deployment) : undefined,
       trial: control.trial,

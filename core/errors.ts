@@ -28,6 +28,8 @@ export type UprollErrorCode =
   | 'BOOT_FAILED'
   /** The boot environment (U-Boot env, grubenv, boot file) could not be read or written, or holds values the agent does not understand. */
   | 'BOOT_CONTROL_FAILED'
+  /** The boot environment is damaged past reading and the agent cannot recreate it safely: the message names the fix. */
+  | 'BOOT_ENV_DAMAGED'
   /** The device is not connected or did not answer a command. */
   | 'DEVICE_UNREACHABLE'
   /** The device refused a command (invalid, or not applicable). */

@@ -41,6 +41,8 @@ export const heartbeatSchema = z.object({
   trial: z.boolean(),
   running: z.string().max(128).nullable(),
   progress: downloadProgressSchema.optional(),
+  /** The agent found its boot environment damaged at this start and recreated it (every heartbeat of the run says so). */
+  bootEnvRepaired: z.object({ at: z.iso.datetime(), message: z.string().max(1024) }).optional(),
   /** The device's IANA time zone, for maintenance windows in local time. */
   timezone: z
     .string()

@@ -42,6 +42,14 @@ export interface BootBackend {
    * Writes nothing when the environment says so already.
    */
   commit(slot: Slot): Promise<void>;
+  /**
+   * At start, before anything reads the environment: when it is damaged
+   * past reading (a torn write), recreates it booting `booted` committed
+   * with no trial, and returns what it did; undefined when it was sound.
+   * What cannot be recreated safely is refused (BOOT_ENV_DAMAGED, the
+   * message names the fix).
+   */
+  repair(booted: Slot): Promise<string | undefined>;
 }
 
 /**

@@ -1,5 +1,6 @@
+import { open } from 'node:fs/promises';
 import { z } from 'zod';
-import { parseValue } from '../../core/index.ts';
+import { parseValue, UprollError } from '../../core/index.ts';
 import { isSlot, type BootBackend, type BootEnvState, type Slot } from './boot-backend.ts';
 import { parseEnvLines, runBootTool } from './run-tool.ts';
 
@@ -10,6 +11,10 @@ export interface GrubEnvOptions {
   trialBoots?: number;
   grubEditenv?: string;
 }
+
+/** What grub-editenv (and GRUB's save_env) need to find at the start of the block, and its size. */
+const SIGNATURE = '# GRUB Environment Block\n';
+const BLOCK_BYTES = 1024;
 
 /** What a committed slot gets: the three tries the shipped grub.cfg counts down (and RAUC's default). */
 const COMMITTED_BOOTS = 3;
@@ -92,25 +97,54 @@ export class GrubEnv implements BootBackend {
     await this.#set(wanted);
   }
 
+  /**
+   * GRUB keeps one copy, written in place: a torn write leaves a block
+   * without its signature, or shorter than the 1024 bytes grub-editenv
+   * always writes, and neither GRUB nor grub-editenv reads it. Such a
+   * block is made anew, committed to the slot that booted (the kernel
+   * command line's word, so nothing is guessed). A missing file is left
+   * alone: grub-editenv reads it as empty, and a wrong path must not be
+   * papered over with a new file GRUB never reads.
+   */
+  async repair(booted: Slot): Promise<string | undefined> {
+    const damage = await this.#damage();
+    if (damage === undefined) return undefined;
+    await this.#editenv(['create'], 'recreating');
+    await this.commit(booted);
+    return `${this.where} was damaged (${damage}): recreated it to boot slot ${booted}, committed, no trial`;
+  }
+
+  async #damage(): Promise<string | undefined> {
+    const file = await open(this.#options.file, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new UprollError('BOOT_CONTROL_FAILED', `cannot open ${this.where}: ${err.message}`);
+    });
+    if (!file) return undefined;
+    try {
+      const head = Buffer.alloc(BLOCK_BYTES);
+      const { bytesRead } = await file.read(head, 0, BLOCK_BYTES, 0);
+      if (!head.subarray(0, bytesRead).toString('latin1').startsWith(SIGNATURE))
+        return 'no GRUB environment block signature';
+      if (bytesRead < BLOCK_BYTES) return `${bytesRead} bytes, not a whole ${BLOCK_BYTES}-byte block`;
+      return undefined;
+    } finally {
+      await file.close();
+    }
+  }
+
   async #vars() {
-    const text = await runBootTool(
-      this.#options.grubEditenv ?? 'grub-editenv',
-      [this.#options.file, 'list'],
-      {
-        what: `reading ${this.where}`,
-      },
-    );
+    const text = await this.#editenv(['list'], 'reading');
     return parseValue(envSchema, Object.fromEntries(parseEnvLines(text)), this.where, 'BOOT_CONTROL_FAILED');
   }
 
   async #set(vars: Record<string, string>): Promise<void> {
     const assignments = Object.entries(vars).map(([key, value]) => `${key}=${value}`);
-    await runBootTool(
-      this.#options.grubEditenv ?? 'grub-editenv',
-      [this.#options.file, 'set', ...assignments],
-      {
-        what: `writing ${this.where}`,
-      },
-    );
+    await this.#editenv(['set', ...assignments], 'writing');
+  }
+
+  #editenv(args: readonly string[], doing: string): Promise<string> {
+    return runBootTool(this.#options.grubEditenv ?? 'grub-editenv', [this.#options.file, ...args], {
+      what: `${doing} ${this.where}`,
+    });
   }
 }

@@ -5,6 +5,16 @@ import { UprollError } from '../../core/index.ts';
 const MAX_OUTPUT_BYTES = 256 * 1024;
 const STDERR_TAIL_BYTES = 512;
 
+/** A boot tool that ran and failed: its exit status tells some failures apart (fw_printenv 243: both copies bad). */
+export class BootToolError extends UprollError {
+  readonly exitStatus: number | undefined;
+
+  constructor(message: string, exitStatus: number | undefined) {
+    super('BOOT_CONTROL_FAILED', message);
+    this.exitStatus = exitStatus;
+  }
+}
+
 /**
  * Runs a boot environment tool (fw_printenv, fw_setenv, grub-editenv) with
  * no input, and returns what it printed. A failure to start, a
@@ -21,12 +31,9 @@ export function runBootTool(
     const out: Buffer[] = [];
     let outBytes = 0;
     let stderr = '';
-    const fail = (why: string) =>
+    const fail = (why: string, exitStatus?: number) =>
       reject(
-        new UprollError(
-          'BOOT_CONTROL_FAILED',
-          `${what}: ${program} ${why}${stderr ? `: ${stderr.trim()}` : ''}`,
-        ),
+        new BootToolError(`${what}: ${program} ${why}${stderr ? `: ${stderr.trim()}` : ''}`, exitStatus),
       );
     child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.byteLength;
@@ -40,7 +47,8 @@ export function runBootTool(
     child.once('close', (code, signal) => {
       if (outBytes > MAX_OUTPUT_BYTES) fail(`printed more than ${MAX_OUTPUT_BYTES} bytes`);
       else if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else fail(signal ? `was killed by ${signal}` : `exited with status ${code}`);
+      else if (signal) fail(`was killed by ${signal}`);
+      else fail(`exited with status ${code}`, code ?? undefined);
     });
     // Nothing on stdin: Node hands a child a socket there, which libubootenv cannot read as a file.
     child.stdin.on('error', () => {});

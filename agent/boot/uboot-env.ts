@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseValue, UprollError } from '../../core/index.ts';
 import type { BootBackend, BootEnvState, Slot } from './boot-backend.ts';
-import { parseEnvLines, runBootTool } from './run-tool.ts';
+import { BootToolError, parseEnvLines, runBootTool } from './run-tool.ts';
+
+/** fw_printenv's status when neither copy of a redundant environment has a good CRC. */
+const BOTH_COPIES_BAD = 243;
 
 export interface UBootEnvOptions {
   /** The fw_env.config naming the environment's two copies (`PATH OFFSET SIZE` lines): a redundant environment. */
@@ -74,6 +77,29 @@ export class UBootEnv implements BootBackend {
     const env = await this.#vars();
     if (env.uproll_slot === slot && env.upgrade_available !== '1') return;
     await this.#write({ uproll_slot: slot, upgrade_available: '0', bootcount: '0' });
+  }
+
+  /**
+   * A torn write damages one copy only (each write goes to the older one),
+   * and libubootenv reads the other: nothing to repair. Both copies bad is
+   * not a torn write of ours, and U-Boot then boots its built-in default
+   * environment, which holds the board's own variables (bootcmd, devices)
+   * the agent cannot know: refused, with the fix in the message.
+   */
+  async repair(booted: Slot): Promise<undefined> {
+    try {
+      await this.#print();
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof BootToolError && err.exitStatus === BOTH_COPIES_BAD)) throw err;
+      throw new UprollError(
+        'BOOT_ENV_DAMAGED',
+        `both copies of ${this.where} are damaged (fw_printenv exited ${BOTH_COPIES_BAD}). The agent does not ` +
+          `recreate a U-Boot environment: write each copy again from the board's env.txt with ` +
+          `uproll_slot=${booted} (the slot that booted), e.g. mkenvimage -r -s <size> -o <copy> env.txt, then restart the agent`,
+        { cause: err },
+      );
+    }
   }
 
   async #vars() {

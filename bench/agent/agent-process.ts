@@ -45,6 +45,8 @@ export async function spawnAgent(options: {
   bundleDir: string;
   dataDir: string;
   installer: string;
+  /** More arguments (e.g. a --config naming slots and a boot environment). */
+  args?: readonly string[];
 }): Promise<AgentHandle> {
   const { launch } = options;
   const env = { ...process.env, ...launch.env };
@@ -55,6 +57,7 @@ export async function spawnAgent(options: {
       ...launch.args,
       ...['--bundle', options.bundleDir, '--data-dir', options.dataDir],
       ...['--installer', options.installer, '--no-cloud'],
+      ...(options.args ?? []),
     ],
     env,
   );

@@ -36,7 +36,7 @@ export interface RunFigures {
   /** RssAnon and RssFile right after the idle samples (KiB). */
   idleAnonKb: number;
   idleFileKb: number;
-  /** Command to commit of the large update (s), and its parts from the agent's telemetry. */
+  /** Command to commit of the large update (s; with a bootloader, to the reboot it asks for), and its parts from the agent's telemetry. */
   updateSeconds: number;
   downloadSeconds: number | undefined;
   installSeconds: number | undefined;
@@ -57,24 +57,46 @@ export async function benchmarkRun(
   let agent: Awaited<ReturnType<typeof spawnAgent>> | undefined;
   try {
     repos = await startSimulatedRepositories(join(root, 'repositories'));
-    await repos.publish('1.0', [{ path: 'app/config.txt', bytes: Buffer.from('revision 1.0\n') }]);
+    await IMAGE_INSTALL.publishFirst(repos, '1.0', root);
     await IMAGE_INSTALL.publish(repos, '2.0', image);
     const bundleDir = join(root, 'bundle');
     await repos.enroll(DEVICE, { bundleDir });
     await repos.assign(DEVICE, '1.0');
+    const device = await IMAGE_INSTALL.device?.(root, image.byteLength);
 
     const bareNodeKb = await bareNodeRss();
 
+    const start = () =>
+      spawnAgent({
+        launch,
+        bundleDir,
+        dataDir: join(root, 'device'),
+        installer: IMAGE_INSTALL.installer,
+        ...(device ? { args: device.args } : {}),
+      });
     const spawned = performance.now();
-    agent = await spawnAgent({
-      launch,
-      bundleDir,
-      dataDir: join(root, 'device'),
-      installer: IMAGE_INSTALL.installer,
-    });
+    agent = await start();
     const startSeconds = (performance.now() - spawned) / 1000;
-    const control = new ControlClient(agent.controlSocket);
-    await update(control, 'bench-1', '1.0');
+    let control = new ControlClient(agent.controlSocket);
+    let reboots = 0;
+    /** Commands an update; resolves when it is installed (the reboot asked for, with a bootloader) or committed. */
+    const install = async (rolloutId: string, revision: string) => {
+      if (!device) return update(control, rolloutId, revision);
+      await command(control, rolloutId, revision);
+      await device.rebootAsked(++reboots);
+      return undefined;
+    };
+    /** With a bootloader: the reboot (agent stopped, one boot), and the new agent's commit of the trial. */
+    const finish = async (rolloutId: string, revision: string) => {
+      if (!device) return;
+      await agent!.stop();
+      await device.boot();
+      agent = await start();
+      control = new ControlClient(agent.controlSocket);
+      await committed(control, rolloutId, revision);
+    };
+    await install('bench-1', '1.0');
+    await finish('bench-1', '1.0');
     await sleep(SETTLE_MS);
     const idleKb = await medianRss(agent.pid, IDLE_MS, SAMPLE_MS);
     const { anonKb: idleAnonKb, fileKb: idleFileKb } = await readRss(agent.pid);
@@ -83,15 +105,17 @@ export async function benchmarkRun(
     const exactPeak = await resetPeak(agent.pid);
     const sampler = new RssSampler(agent.pid, SAMPLE_MS);
     const started = Date.now();
-    let entry: HistoryEntry;
+    let entry: HistoryEntry | undefined;
     let samples: number[];
     try {
-      entry = await update(control, 'bench-2', '2.0');
+      entry = await install('bench-2', '2.0');
     } finally {
       samples = await sampler.stop();
     }
+    const installedAt = Date.now();
     const { hwmKb, rssKb: afterKb } = await readRss(agent.pid);
     const sampledPeakKb = Math.max(...samples);
+    await finish('bench-2', '2.0');
     const phases = await telemetryOf(control, 'bench-2');
     const at = (phase: string) => {
       const time = phases.find((t) => t.phase === phase)?.at;
@@ -110,7 +134,7 @@ export async function benchmarkRun(
       afterKb,
       idleAnonKb,
       idleFileKb,
-      updateSeconds: (Date.parse(entry.at) - started) / 1000,
+      updateSeconds: ((entry ? Date.parse(entry.at) : installedAt) - started) / 1000,
       downloadSeconds: downloaded === undefined ? undefined : (downloaded - started) / 1000,
       installSeconds:
         downloaded === undefined || installed === undefined ? undefined : (installed - downloaded) / 1000,
@@ -137,9 +161,18 @@ async function bareNodeRss(): Promise<number> {
 
 /** Commands an update through the control socket and waits until the history records it committed. */
 async function update(control: ControlClient, rolloutId: string, revision: string): Promise<HistoryEntry> {
+  await command(control, rolloutId, revision);
+  return committed(control, rolloutId, revision);
+}
+
+async function command(control: ControlClient, rolloutId: string, revision: string): Promise<void> {
   const reply = await control.update({ rolloutId, revision });
   if (!reply.accepted)
     throw new Error(`update ${revision} refused: ${reply.error.code}: ${reply.error.message}`);
+}
+
+/** Waits until the history records the update committed. */
+async function committed(control: ControlClient, rolloutId: string, revision: string): Promise<HistoryEntry> {
   const deadline = Date.now() + UPDATE_TIMEOUT_MS;
   for (;;) {
     const entry = (await control.history()).find((e) => e.rolloutId === rolloutId);

@@ -55,7 +55,7 @@ const ROWS: [keyof ReturnType<typeof seriesOf>, string, number, string][] = [
   ['peakMb', 'agent peak RSS during update (VmHWM)', 1, 'MB'],
   ['growthMb', 'growth during update (peak - idle)', 1, 'MB'],
   ['afterMb', 'agent RSS after the update', 1, 'MB'],
-  ['updateSeconds', 'update, command to commit', 2, 's'],
+  ['updateSeconds', 'update, command to commit (raw image: to its reboot)', 2, 's'],
   ['downloadSeconds', '  verify metadata + download', 2, 's'],
   ['installSeconds', '  re-check + write slot + switch', 2, 's'],
   ['mbPerSecond', 'throughput (download + verify + write)', 0, 'MB/s'],

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -146,6 +145,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const log = (message: string) => write({ priority: 'info', message });
     const service = serviceNotifierFrom(process.env, { log });
     const watchdogMs = service.enabled ? watchdogIntervalMs(process.env, process.pid) : undefined;
+    const stopRequested = stopSignal();
     const agent = await startDeviceAgent({
       identity,
       dataDir: config.dataDir,
@@ -164,8 +164,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (boundary === CRASH_AT) process.kill(process.pid, 'SIGKILL');
       },
     });
+    stopRequested.up();
     log(`${agent.deviceId} ready, control socket ${agent.controlSocket}`);
-    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    await stopRequested.signal;
     await agent.stop();
     return 0;
   } catch (err) {
@@ -180,6 +181,30 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 class Usage extends Error {}
+
+/**
+ * SIGINT/SIGTERM, handled from before the agent says it is ready (READY=1,
+ * the log line): a stop that comes right after must be a clean stop, not
+ * the signal's default death. Until `up()`, a signal still ends the process
+ * at once, as before (a start may wait for NATS for as long as it is away).
+ */
+function stopSignal(): { signal: Promise<NodeJS.Signals>; up(): void } {
+  let up = false;
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    const on = (received: NodeJS.Signals) => {
+      if (up) return resolve(received);
+      process.removeAllListeners(received);
+      process.kill(process.pid, received); // dies of it, as without a handler
+    };
+    for (const name of ['SIGINT', 'SIGTERM'] as const) process.once(name, on);
+  });
+  return {
+    signal,
+    up: () => {
+      up = true;
+    },
+  };
+}
 
 /** Refuses to start on a sysroot without the OS: every update would fail on it. */
 async function assertSysroot(sysroot: string, os: string): Promise<void> {

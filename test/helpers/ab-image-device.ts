@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   bootedSlotFromCmdline,
@@ -69,4 +70,16 @@ export async function rootfsImage(dir: string, name: string, files: Record<strin
   const image = join(dir, `${name}.ext4`);
   await tool('mkfs.ext4', ['-q', '-F', '-d', tree, image, '2M']);
   return readFile(image);
+}
+
+/** The sha256 of a slot's first `length` bytes: what the bootloader would read as the image. */
+export async function slotSha256(path: string, length: number): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const bytes = Buffer.alloc(length);
+    await file.read(bytes, 0, length, 0);
+    return createHash('sha256').update(bytes).digest('hex');
+  } finally {
+    await file.close();
+  }
 }

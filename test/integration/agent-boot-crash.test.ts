@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subscription } from '@nats-io/transport-node';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootControlFile, bootedSlotFromCmdline, type PhaseBoundary } from '../../agent/index.ts';
 import type { Telemetry } from '../../core/index.ts';
 import { DeviceCommands } from '../../services/nats/index.ts';
-import type { BootloaderKind } from '../helpers/ab-image-device.ts';
+import { slotSha256, type BootloaderKind } from '../helpers/ab-image-device.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startHarness, type Harness } from './harness.ts';
 import { imageAgentDevice, releaseRootfs } from './image-agent-device.ts';
@@ -38,17 +38,6 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-async function sha256OfStart(path: string, length: number): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    await file.read(bytes, 0, length, 0);
-    return createHash('sha256').update(bytes).digest('hex');
-  } finally {
-    await file.close();
-  }
-}
-
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /**
@@ -68,7 +57,7 @@ async function expectBootableKnownState(device: Awaited<ReturnType<typeof imageA
     return;
   }
   const image = images.get(recorded.revision)!;
-  expect(await sha256OfStart(device.hardware.slots[booted], image.byteLength)).toBe(sha256(image));
+  expect(await slotSha256(device.hardware.slots[booted], image.byteLength)).toBe(sha256(image));
 }
 
 /** What the device's update of `rolloutId` ended with, as the server heard it. */

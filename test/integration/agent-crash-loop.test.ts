@@ -1,15 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootControlFile, type PhaseBoundary } from '../../agent/index.ts';
 import type { StateRevision, Telemetry } from '../../core/index.ts';
 import { DeviceCommands } from '../../services/nats/index.ts';
+import { startAgentProcess } from '../helpers/agent-process.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -44,17 +42,9 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-/** `uproll-agent` in its own process, resolved once it is ready for commands. */
-async function startAgentProcess(bundle: string, dataDir: string, crashAt?: PhaseBoundary) {
-  const child = spawn(process.execPath, ['bin/uproll-agent.js', '--bundle', bundle, '--data-dir', dataDir], {
-    env: { ...process.env, ...(crashAt ? { UPROLL_AGENT_CRASH_AT: crashAt } : {}) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  for await (const line of createInterface({ input: child.stderr })) {
-    if (line.includes(' ready, control socket ')) return { child, exited };
-  }
-  throw new Error(`uproll-agent exited before it was ready: ${String(await exited)}`);
+/** `uproll-agent` on the device's bundle and data, resolved once it is ready for commands. */
+function startAgent(bundle: string, dataDir: string, crashAt?: PhaseBoundary) {
+  return startAgentProcess(['--bundle', bundle, '--data-dir', dataDir], crashAt ? { crashAt } : {}).ready();
 }
 
 /** The files of the deployment boot control points at are exactly its revision's. */
@@ -75,11 +65,6 @@ async function heardOutcome(deviceId: string, rolloutId: string): Promise<Teleme
   );
 }
 
-async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  child.kill('SIGTERM');
-  await exited;
-}
-
 describe(`the agent killed with SIGKILL at every phase boundary, ${RUNS} times each`, () => {
   it.concurrent.each(BOUNDARIES)(
     'after %s: always comes back on a whole, committed revision, and the server learns the outcome',
@@ -97,16 +82,15 @@ describe(`the agent killed with SIGKILL at every phase boundary, ${RUNS} times e
         await h.repos.assign(deviceId, target);
         const rolloutId = `${deviceId}-run-${run}`;
 
-        const doomed = await startAgentProcess(bundle, dataDir, boundary);
+        const doomed = await startAgent(bundle, dataDir, boundary);
         await commands.sendUpdateCommand(deviceId, { rolloutId, revision: target });
-        const [, signal] = await doomed.exited;
-        expect(signal).toBe('SIGKILL');
+        expect((await doomed.exited).signal).toBe('SIGKILL');
         kills += 1;
         await expectWholeDeployment(dataDir); // whatever runs now is never half-written
 
-        const agent = await startAgentProcess(bundle, dataDir);
+        const agent = await startAgent(bundle, dataDir);
         expect(await heardOutcome(deviceId, rolloutId)).toMatchObject({ revision: target });
-        await stop(agent.child, agent.exited);
+        await agent.stop();
         expect(await expectWholeDeployment(dataDir)).toBe(target);
       }
       expect(kills).toBe(RUNS);

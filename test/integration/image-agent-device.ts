@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfigInput } from '../../agent/index.ts';
 import { abImageDevice, rootfsImage, type BootloaderKind } from '../helpers/ab-image-device.ts';
-import { startAgentProcess, type ReadyAgentProcess } from '../helpers/agent-process.ts';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { uniqueId, type Harness } from './harness.ts';
 
@@ -38,7 +38,7 @@ export async function imageAgentDevice(h: Harness, workDir: string, kind: Bootlo
   };
   const configFile = join(dir, 'agent.json');
   await writeFile(configFile, JSON.stringify(config));
-  let agent: ReadyAgentProcess | undefined;
+  let agent: AgentProcess | undefined;
   const rebootsAsked = async () => (await readFile(reboots, 'utf8')).split('\n').filter(Boolean).length;
   const device = {
     deviceId,
@@ -50,7 +50,7 @@ export async function imageAgentDevice(h: Harness, workDir: string, kind: Bootlo
       return agent;
     },
     async start(crashAt?: string) {
-      agent = await startAgentProcess(['--config', configFile], crashAt ? { crashAt } : {});
+      agent = await startAgentProcess(['--config', configFile], crashAt ? { crashAt } : {}).ready();
       return agent;
     },
     /** Waits for the agent to ask for its `n`th reboot, then: the agent stops, the bootloader boots `boots` times, the agent starts. */

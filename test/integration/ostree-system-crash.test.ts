@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootControlFile, OstreeSystemInstaller, type PhaseBoundary } from '../../agent/index.ts';
 import type { Telemetry } from '../../core/index.ts';
 import { ImageOstreeRepo } from '../../services/image-repo/index.ts';
 import { DeviceCommands } from '../../services/nats/index.ts';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createLoopMount, type LoopMount } from '../helpers/loop-sysroot.ts';
 import { writeOsTree } from '../helpers/os-tree.ts';
@@ -23,7 +21,7 @@ const OS = 'uproll';
 let disk: LoopMount | undefined;
 let h: Harness | undefined;
 const motdOf = new Map<string, string>();
-const children = new Set<ChildProcess>();
+const agents = new Set<AgentProcess>();
 const heard: Telemetry[] = [];
 let telemetry: Subscription | undefined;
 
@@ -46,31 +44,22 @@ beforeAll(async () => {
   });
 }, 120_000);
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL'); // nothing may stay inside the sysroots
-  await Promise.all([...children].map((child) => once(child, 'exit')));
+  for (const agent of agents) agent.child.kill('SIGKILL'); // nothing may stay inside the sysroots
+  await Promise.all([...agents].map((agent) => agent.exited));
   telemetry?.unsubscribe();
   await h?.close();
   await disk?.remove();
 });
 
-async function startAgentProcess(bundle: string, dataDir: string, sysroot: string, crashAt?: PhaseBoundary) {
+/** `uproll-agent --installer ostree` on the sysroot, resolved once it is ready for commands. */
+async function startAgent(bundle: string, dataDir: string, sysroot: string, crashAt?: PhaseBoundary) {
   const argv = ['--bundle', bundle, '--data-dir', dataDir, '--installer', 'ostree'];
-  const child = spawn(
-    process.execPath,
-    ['bin/uproll-agent.js', ...argv, '--ostree-sysroot', sysroot, '--ostree-os', OS],
-    {
-      env: { ...process.env, ...(crashAt ? { UPROLL_AGENT_CRASH_AT: crashAt } : {}) },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  children.add(child);
-  const exited = once(child, 'exit').finally(() => children.delete(child)) as Promise<
-    [number | null, NodeJS.Signals | null]
-  >;
-  for await (const line of createInterface({ input: child.stderr })) {
-    if (line.includes(' ready, control socket ')) return { child, exited };
-  }
-  throw new Error(`uproll-agent exited before it was ready: ${String(await exited)}`);
+  const agent = startAgentProcess([...argv, '--ostree-sysroot', sysroot, '--ostree-os', OS], {
+    ...(crashAt ? { crashAt } : {}),
+  });
+  agents.add(agent);
+  void agent.exited.finally(() => agents.delete(agent));
+  return agent.ready();
 }
 
 /** The sysroot boots first what the boot control names, with that revision's files; returns it once committed. */
@@ -112,17 +101,16 @@ describe(`the agent on an OSTree sysroot killed with SIGKILL at every phase boun
         await h!.repos.assign(deviceId, target);
         const rolloutId = `${deviceId}-run-${run}`;
 
-        const doomed = await startAgentProcess(bundle, dataDir, sysroot, boundary);
+        const doomed = await startAgent(bundle, dataDir, sysroot, boundary);
         await commands.sendUpdateCommand(deviceId, { rolloutId, revision: target });
-        expect((await doomed.exited)[1]).toBe('SIGKILL');
+        expect((await doomed.exited).signal).toBe('SIGKILL');
         await expectBootsActive(dataDir, installer);
 
-        const agent = await startAgentProcess(bundle, dataDir, sysroot);
+        const agent = await startAgent(bundle, dataDir, sysroot);
         await eventually(`${deviceId} to commit ${rolloutId}`, () =>
           heard.find((t) => t.deviceId === deviceId && t.rolloutId === rolloutId && t.phase === 'committed'),
         );
-        agent.child.kill('SIGTERM');
-        await agent.exited;
+        await agent.stop();
         expect(await expectBootsActive(dataDir, installer)).toBe(target);
       }
     },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { RawImageInstaller } from '../../../agent/index.ts';
 import {
   abImageDevice,
   rootfsImage,
+  slotSha256,
   type AbImageDevice,
   type BootloaderKind,
 } from '../../helpers/ab-image-device.ts';
@@ -24,18 +25,6 @@ afterEach(async () => {
 
 const phasesOf = (telemetry: { phase: string }[]) => telemetry.map((t) => t.phase);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** The sha256 of a slot's first `length` bytes. */
-async function slotHash(path: string, length: number): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    await file.read(bytes, 0, length, 0);
-    return sha256(bytes);
-  } finally {
-    await file.close();
-  }
-}
 
 /** A device powered on in slot a, its agent with the raw image installer; a health check that passes unless told. */
 async function startImageDevice(kind: BootloaderKind) {
@@ -74,7 +63,7 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
       const { telemetry } = await rig.update('1.0', 'r1');
       expect(phasesOf(telemetry)).toEqual(['downloaded', 'verified', 'installed']);
       expect(telemetry[2]).toMatchObject({ deployment: 'b' });
-      expect(await slotHash(device.slots.b, image.byteLength)).toBe(sha256(image));
+      expect(await slotSha256(device.slots.b, image.byteLength)).toBe(sha256(image));
       await tool('e2fsck', ['-fn', device.slots.b]); // the slot holds a whole filesystem
       expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: 'b' });
       expect(await rig.manager.bootloaderStatus()).toEqual({
@@ -169,7 +158,7 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
       await rig.manager.installFromHistory('1.0', 'again');
       await rig.manager.idle();
       expect(rig.proxy.stats.objectBytes).toBe(image.byteLength);
-      expect(await slotHash(device.slots.a, image.byteLength)).toBe(sha256(image));
+      expect(await slotSha256(device.slots.a, image.byteLength)).toBe(sha256(image));
     });
 
     it('goes back to the previous slot by a reboot on a rollback command', async () => {
@@ -232,16 +221,45 @@ describe('the raw image installer', () => {
     // A power cut between arming a trial of slot a and recording it; the device powers on in slot a.
     await device.env.armTrial('a');
     expect(await device.boot()).toBe('a');
-    const before = await slotHash(device.slots.a, 2 * 1024 * 1024);
+    const before = await slotSha256(device.slots.a, 2 * 1024 * 1024);
     await releaseImage(dir, '2.0');
     const { telemetry } = await rig.update('2.0', 'r2');
     expect(telemetry.at(-1)).toMatchObject({ phase: 'failed', error: { code: 'INSTALL_FAILED' } });
-    expect(await slotHash(device.slots.a, 2 * 1024 * 1024)).toBe(before);
+    expect(await slotSha256(device.slots.a, 2 * 1024 * 1024)).toBe(before);
     // At its next start the agent sends the device back to its committed slot.
     expect(await restart()).toBe('rebooting');
     expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: undefined });
     expect(await device.boot()).toBe('b');
     expect(await restart()).toBe('idle');
+  });
+
+  describe('when a torn write left a grubenv nothing can read', () => {
+    it('recreates it at start, committed to the slot that booted, says so, and a later update works', async () => {
+      const dir = await startImageDevice('grub');
+      await releaseImage(dir, '1.0');
+      await rig.update('1.0', 'r1');
+      expect(await device.boot()).toBe('b');
+      expect(await restart()).toBe('committed');
+      // Power lost while the block was rewritten in place: one sector of zeroes, the rest never written.
+      await writeFile(device.files['grubenv']!, Buffer.alloc(512));
+      await expect(device.env.read()).rejects.toThrowWithCode('BOOT_CONTROL_FAILED');
+
+      const logged: string[] = [];
+      const manager = rig.restart({ log: (line) => logged.push(line) });
+      expect(await manager.recover()).toBe('idle');
+      expect(logged).toEqual([
+        expect.stringMatching(/boot environment repaired: .*recreated it to boot slot b/),
+      ]);
+      expect(manager.bootEnvRepaired?.message).toMatch(/was damaged .*slot b, committed, no trial/);
+      expect(await device.env.read()).toEqual({ next: 'b', trialNotStarted: undefined });
+      expect(await device.boot()).toBe('b');
+
+      await releaseImage(dir, '2.0');
+      await rig.update('2.0', 'r2');
+      expect(await device.boot()).toBe('a');
+      expect(await restart()).toBe('committed');
+      expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '2.0', deployment: 'a' } });
+    });
   });
 
   it('after a torn write of the arming, the old slot boots and the trial is rolled back as BOOT_FAILED', async () => {

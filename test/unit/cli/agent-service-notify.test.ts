@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulatedRepositories } from '../../../sim/index.ts';
-import { spawnAgent, type AgentProcess } from '../../helpers/agent-process.ts';
+import { startAgentProcess, type AgentProcess } from '../../helpers/agent-process.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { bindNotifySocket, type NotifySocket } from '../../helpers/notify-socket.ts';
 
@@ -32,7 +32,7 @@ const agentArgs = () => ['--bundle', bundle, '--data-dir', join(root, 'data'), '
 describe('uproll-agent as a systemd notify service', () => {
   it('says READY=1 once its control socket listens, pings the watchdog, and says STOPPING=1 on SIGTERM', async () => {
     // WATCHDOG_USEC of 2 s: a ping every second.
-    agent = spawnAgent(agentArgs(), { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' });
+    agent = startAgentProcess(agentArgs(), { env: { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' } });
 
     expect(await notify.received('READY=1')).toContain('STATUS=ready');
     await eventually('the agent to log that it is ready', () =>
@@ -52,13 +52,16 @@ describe('uproll-agent as a systemd notify service', () => {
   describe('when the entry point hands over to another Node process (as on a Node without type stripping)', () => {
     it('the agent in the child pings the watchdog systemd set up for the parent', async () => {
       // WATCHDOG_PID is the pid systemd started: the shell's, which exec keeps for the entry point.
-      agent = spawnAgent([], { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' }, [
-        'sh',
-        '-c',
-        `WATCHDOG_PID=$$ exec "${process.execPath}" --no-experimental-strip-types bin/uproll-agent.js "$@"`,
-        'sh',
-        ...agentArgs(),
-      ]);
+      agent = startAgentProcess([], {
+        env: { NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '2000000' },
+        command: [
+          'sh',
+          '-c',
+          `WATCHDOG_PID=$$ exec "${process.execPath}" --no-experimental-strip-types bin/uproll-agent.js "$@"`,
+          'sh',
+          ...agentArgs(),
+        ],
+      });
 
       await notify.received('READY=1');
       await notify.received('WATCHDOG=1');
@@ -67,10 +70,12 @@ describe('uproll-agent as a systemd notify service', () => {
 
   describe('when the watchdog watches another process (WATCHDOG_PID)', () => {
     it('is ready but never pings', async () => {
-      agent = spawnAgent(agentArgs(), {
-        NOTIFY_SOCKET: notify.path,
-        WATCHDOG_USEC: '200000',
-        WATCHDOG_PID: '1',
+      agent = startAgentProcess(agentArgs(), {
+        env: {
+          NOTIFY_SOCKET: notify.path,
+          WATCHDOG_USEC: '200000',
+          WATCHDOG_PID: '1',
+        },
       });
       await notify.received('READY=1');
       agent.child.kill('SIGTERM');
@@ -82,10 +87,8 @@ describe('uproll-agent as a systemd notify service', () => {
 
   describe('when there is no NOTIFY_SOCKET', () => {
     it('runs and stops as before, without a notification', async () => {
-      agent = spawnAgent(agentArgs(), { NOTIFY_SOCKET: '', WATCHDOG_USEC: '2000000' });
-      await eventually('the agent to be ready', () =>
-        agent!.stderr.some((l) => l.includes(' ready, control socket ')),
-      );
+      agent = startAgentProcess(agentArgs(), { env: { NOTIFY_SOCKET: '', WATCHDOG_USEC: '2000000' } });
+      await agent.ready();
       agent.child.kill('SIGTERM');
 
       expect(await agent.exited).toEqual({ code: 0, signal: null });
@@ -96,7 +99,7 @@ describe('uproll-agent as a systemd notify service', () => {
 
 describe('uproll-agent --log-format', () => {
   it('json: every line one JSON object with its priority and message', async () => {
-    agent = spawnAgent([...agentArgs(), '--log-format', 'json'], { NOTIFY_SOCKET: '' });
+    agent = startAgentProcess([...agentArgs(), '--log-format', 'json'], { env: { NOTIFY_SOCKET: '' } });
     const ready = await eventually('the ready line', () => agent!.stderr.find((l) => l.includes(' ready, ')));
     agent.child.kill('SIGTERM');
     await agent.exited;
@@ -109,7 +112,7 @@ describe('uproll-agent --log-format', () => {
   });
 
   it('refuses a format it does not know, with exit status 2', async () => {
-    agent = spawnAgent([...agentArgs(), '--log-format', 'xml']);
+    agent = startAgentProcess([...agentArgs(), '--log-format', 'xml']);
 
     expect(await agent.exited).toEqual({ code: 2, signal: null });
     expect(agent.stderr[0]).toBe('uproll-agent: --log-format is text or json');

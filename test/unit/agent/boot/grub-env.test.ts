@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,43 @@ describe('the GRUB boot environment (grubenv, RAUC convention), booted by real G
       }
       expect(await vars()).toMatchObject({ BOOT_ORDER: 'B A', BOOT_B_LEFT: '3', uproll_trial: '' });
     });
+  });
+
+  describe('when a torn write damaged the block (GRUB keeps one copy, written in place)', () => {
+    const tear = async (bytes: Buffer) => writeFile(grubenv, bytes);
+
+    it.each([
+      ['lost its signature', () => Buffer.alloc(1024, 0xa5)],
+      ['was cut short', () => Buffer.from('# GRUB Environment Block\nBOOT_ORDER=B A\nBOOT_B_LE')],
+      ['was truncated to nothing', () => Buffer.alloc(0)],
+    ])('that %s, it is recreated to boot the slot that booted, committed', async (_, damaged) => {
+      await env.armTrial('b');
+      await tear(damaged());
+      expect(await env.repair('b')).toMatch(
+        /grubenv .* was damaged .*recreated it to boot slot b, committed/,
+      );
+      expect(await vars()).toEqual({
+        BOOT_ORDER: 'B A',
+        BOOT_B_LEFT: '3',
+        BOOT_A_LEFT: '3',
+        uproll_trial: '',
+      });
+      expect(await env.read()).toEqual({ next: 'b', trialNotStarted: undefined });
+      expect(await bootGrubEmu(grubenv)).toBe('b');
+    });
+
+    it('grub-editenv itself cannot read such a block', async () => {
+      await tear(Buffer.alloc(1024, 0xa5));
+      await expect(env.read()).rejects.toThrowWithCode('BOOT_CONTROL_FAILED');
+    });
+  });
+
+  it('repairs nothing in a sound grubenv, and writes nothing', async () => {
+    await env.armTrial('b');
+    const before = await readFile(grubenv);
+    expect(await env.repair('a')).toBeUndefined();
+    expect(await readFile(grubenv)).toEqual(before);
+    expect(await env.read()).toEqual({ next: 'b', trialNotStarted: 'b' });
   });
 
   it('refuses a grubenv whose order it does not understand (BOOT_CONTROL_FAILED)', async () => {

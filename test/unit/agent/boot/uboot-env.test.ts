@@ -94,6 +94,20 @@ describe('the U-Boot boot environment (redundant, libubootenv)', () => {
       for (const copy of copies) await writeFile(copy, Buffer.alloc(0x4000, 0xa5));
       await expect(env.read()).rejects.toThrowWithCode('BOOT_CONTROL_FAILED');
     });
+
+    it('has nothing to repair: the older copy still reads', async () => {
+      await env.armTrial('b');
+      await tearNewestUBootCopy(copies);
+      expect(await env.repair('a')).toBeUndefined();
+      expect(await env.read()).toEqual({ next: 'a', trialNotStarted: undefined });
+    });
+
+    it('does not recreate both bad copies: BOOT_ENV_DAMAGED names the fix and the booted slot', async () => {
+      for (const copy of copies) await writeFile(copy, Buffer.alloc(0x4000, 0xa5));
+      const repair = env.repair('b');
+      await expect(repair).rejects.toThrowWithCode('BOOT_ENV_DAMAGED');
+      await expect(repair).rejects.toThrow(/env\.txt with uproll_slot=b .*mkenvimage -r/);
+    });
   });
 
   it('refuses an environment whose slot variable it does not understand', async () => {
