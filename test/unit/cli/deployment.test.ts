@@ -92,6 +92,22 @@ describe('the deployment a command reaches', () => {
       expect(tail.code).toBe(1);
       expect(tail.stderr).toMatch(new RegExp(`^uproll: NATS_UNREACHABLE: cannot reach NATS at ${nats}: `));
     }, 30_000);
+
+    it('stops serve at start with the same code, instead of running without its NATS', async () => {
+      const serve = await run([
+        'serve',
+        '--only',
+        'projector',
+        '--temporal',
+        temporal,
+        '--nats',
+        nats,
+        '--nats-seed-file',
+        seedFile,
+      ]);
+      expect(serve.code).toBe(1);
+      expect(serve.stderr).toMatch(new RegExp(`^uproll: NATS_UNREACHABLE: cannot reach NATS at ${nats}: `));
+    }, 30_000);
   });
 
   it('says so in the help of the commands that reach it', async () => {
