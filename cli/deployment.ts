@@ -95,8 +95,9 @@ export function namedDeploymentOf(values: Record<string, unknown>): NamedDeploym
   const parsed = namedSchema.safeParse({ temporal, nats, natsCredsFile });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const name = issue?.path[0] === 'natsCredsFile' ? 'nats-seed-file' : String(issue?.path[0]);
-    throw new UprollError('INVALID_INPUT', `--${name}: ${issue?.message ?? 'invalid'}`);
+    const setting = SETTINGS[['temporal', 'nats', 'natsCredsFile'].indexOf(String(issue?.path[0]))];
+    const name = setting ? `--${setting.option} ($${setting.env})` : 'the deployment';
+    throw new UprollError('INVALID_INPUT', `${name}: ${issue?.message ?? 'invalid'}`);
   }
   return parsed.data;
 }

@@ -61,7 +61,18 @@ describe('the deployment a command reaches', () => {
       seedFile,
     ]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('uproll: INVALID_INPUT: --temporal: must be HOST:PORT');
+    expect(bad.stderr).toContain('uproll: INVALID_INPUT: --temporal ($UPROLL_TEMPORAL): must be HOST:PORT');
+  });
+
+  it('takes an option over its variable', async () => {
+    const elsewhere = `nats://127.0.0.1:${await findFreePort()}`;
+    const tail = await run(['events', 'tail', '--nats', elsewhere], {
+      UPROLL_TEMPORAL: temporal,
+      UPROLL_NATS: nats,
+      UPROLL_NATS_CREDS: seedFile,
+    });
+    expect(tail.code).toBe(1);
+    expect(tail.stderr).toContain(`uproll: NATS_UNREACHABLE: cannot reach NATS at ${elsewhere}: `);
   });
 
   describe('when its servers do not answer', () => {
@@ -93,20 +104,22 @@ describe('the deployment a command reaches', () => {
       expect(tail.stderr).toMatch(new RegExp(`^uproll: NATS_UNREACHABLE: cannot reach NATS at ${nats}: `));
     }, 30_000);
 
-    it('stops serve at start with the same code, instead of running without its NATS', async () => {
-      const serve = await run([
-        'serve',
-        '--only',
-        'projector',
-        '--temporal',
-        temporal,
-        '--nats',
-        nats,
-        '--nats-seed-file',
-        seedFile,
-      ]);
-      expect(serve.code).toBe(1);
-      expect(serve.stderr).toMatch(new RegExp(`^uproll: NATS_UNREACHABLE: cannot reach NATS at ${nats}: `));
+    it('stops serve and worker at start with the same code, instead of running without their NATS', async () => {
+      for (const command of [['serve', '--only', 'projector'], ['worker']]) {
+        const started = await run([
+          ...command,
+          '--temporal',
+          temporal,
+          '--nats',
+          nats,
+          '--nats-seed-file',
+          seedFile,
+        ]);
+        expect(started.code, command[0]).toBe(1);
+        expect(started.stderr).toMatch(
+          new RegExp(`^uproll: NATS_UNREACHABLE: cannot reach NATS at ${nats}: `),
+        );
+      }
     }, 30_000);
   });
 
@@ -125,6 +138,8 @@ describe('the deployment a command reaches', () => {
       ['events', 'tail'],
       ['events', 'rebuild'],
       ['serve'],
+      ['worker'],
+      ['api', 'serve'],
     ]) {
       const io = captureIo();
       expect(await main([...command, '--help'], io)).toBe(0);
