@@ -198,6 +198,11 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
     ]);
     expect(events.map((e) => e.type)).toContain('device.update.committed');
 
+    // The environment names it as well as the options do.
+    const list = await uproll(['rollout', 'list', '--json'], deploymentEnv);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain(`"rolloutId":"${rolloutId}"`);
+
     // Everything above went to the deployment: the state directory never had a local stack.
     await expect(stat(stackPaths(stateDir).settings)).rejects.toThrow(/ENOENT/);
   }, 240_000);
