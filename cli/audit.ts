@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ACTOR_PATTERN, type DomainEvent } from '../core/index.ts';
-import { readSettings } from '../services/dev-stack/index.ts';
 import { EventLog, EventOutbox } from '../services/nats/index.ts';
 import { stateDirOf, UsageError, type Io, type OptionSpec } from './command.ts';
-import { withServiceNats } from './commands/events.ts';
+import { withDeploymentNats } from './deployment-connections.ts';
+import { hasDeployment } from './deployment.ts';
 import { systemClock } from './system-clock.ts';
 
 /** `--by`: who does what a command changes. */
@@ -31,9 +31,10 @@ export function outboxOf(values: Record<string, unknown>): EventOutbox {
 /**
  * Records what an operator did on the audit trail, with who (`data.by`):
  * kept first in the state directory's outbox, so that nothing is lost, then
- * sent to the event log when the local stack runs. Offline (a key ceremony
- * on an air-gapped machine) it stays in the outbox for `uproll serve` or the
- * next command that reaches the stack.
+ * sent to the event log of the deployment the options or the environment
+ * name, else of the local stack. Offline (a key ceremony on an air-gapped
+ * machine) it stays in the outbox for `uproll serve` or the next command
+ * that reaches the event log.
  */
 export async function recordAudit(
   values: Record<string, unknown>,
@@ -43,11 +44,11 @@ export async function recordAudit(
 ): Promise<void> {
   const outbox = outboxOf(values);
   await outbox.add(randomUUID(), { ...event, at: systemClock().toISOString(), data: { ...event.data, by } });
-  if (!(await readSettings(stateDirOf(values)))) {
+  if (!(await hasDeployment(values))) {
     io.err(`audit: ${event.type} kept in ${outbox.path} until the event log is reachable`);
     return;
   }
-  await withServiceNats(values, (nc) => outbox.flush(new EventLog(nc))).catch(() => {
+  await withDeploymentNats(values, (nc) => outbox.flush(new EventLog(nc))).catch(() => {
     io.err(`audit: ${event.type} kept in ${outbox.path} until the event log is reachable`);
   });
 }

@@ -1,22 +1,16 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../activities/index.ts';
 import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
 import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
-import { requireSettings, serviceCredentials, stackAddresses } from '../services/dev-stack/index.ts';
-import { connectToNats, ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
+import { ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
+import { connectDeploymentNats, connectDeploymentTemporal } from './deployment-connections.ts';
+import { localDeployment, type Deployment } from './deployment.ts';
 import { startProjector } from '../services/projections/index.ts';
 import { isRolloutActive } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
-
-/** Where a deployment's Temporal and NATS are, and the services user's NATS credentials (.creds text or a seed). */
-export interface Deployment {
-  temporal: string;
-  nats: string;
-  natsCredentials: string;
-}
 
 export interface FleetServicesOptions {
   /** The local stack these services run on, unless `deployment` names another. */
@@ -55,11 +49,7 @@ export interface FleetServicesOptions {
 export async function startFleetServices(options: FleetServicesOptions) {
   const deployment = options.deployment ?? (await localDeployment(options.stateDir));
   const addresses = { temporal: deployment.temporal, nats: deployment.nats };
-  const nc: NatsConnection = await connectToNats({
-    servers: addresses.nats,
-    nkeySeed: deployment.natsCredentials,
-    name: 'uproll-services',
-  });
+  const nc: NatsConnection = await connectDeploymentNats(deployment, 'uproll-services');
   const closers: (() => Promise<unknown>)[] = [() => nc.drain()];
   let worker: RolloutWorker | undefined;
   const close = async () => {
@@ -75,7 +65,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
       closers.unshift(() => projector.stop());
     }
     const eventLog = new EventLog(nc);
-    const connection = await Connection.connect({ address: addresses.temporal });
+    const connection = await connectDeploymentTemporal(deployment);
     closers.unshift(() => connection.close());
     const client = new Client({ connection });
     if (options.bridge !== false) {
@@ -138,13 +128,3 @@ export async function startFleetServices(options: FleetServicesOptions) {
 }
 
 export type FleetServices = Awaited<ReturnType<typeof startFleetServices>>;
-
-/** The deployment of the local stack under `stateDir` (`uproll dev up`). */
-export async function localDeployment(stateDir: string): Promise<Deployment> {
-  const addresses = stackAddresses(await requireSettings(stateDir));
-  return {
-    temporal: addresses.temporal,
-    nats: addresses.nats,
-    natsCredentials: await serviceCredentials(stateDir),
-  };
-}

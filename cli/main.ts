@@ -1,4 +1,5 @@
 import { codedErrorOf } from './coded-errors.ts';
+import { namedDeploymentOf } from './deployment.ts';
 import { helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
@@ -159,6 +160,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.out(helpText(found.command));
       return 0;
     }
+    namedDeploymentOf(args.values); // half a deployment in the environment is refused before anything changes
     return await found.command.run(args, io);
   } catch (err) {
     if (err instanceof UsageError) {

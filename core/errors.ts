@@ -118,6 +118,10 @@ export type UprollErrorCode =
   | 'PORT_IN_USE'
   /** The local stack is not running or not reachable. */
   | 'STACK_NOT_RUNNING'
+  /** The deployment's Temporal (`--temporal`, `$UPROLL_TEMPORAL`) did not answer. */
+  | 'TEMPORAL_UNREACHABLE'
+  /** The deployment's NATS (`--nats`, `$UPROLL_NATS`) did not answer, or refused the services' credentials. */
+  | 'NATS_UNREACHABLE'
   /** A server process did not become ready in time. */
   | 'STARTUP_FAILED'
   /** No NATS identity (operator, account, services user) in the state directory: nothing could sign a device's credentials. */

@@ -4,11 +4,12 @@ import { UprollError } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import { roleKeys, roleSigners } from '../../keys/index.ts';
 import { issueApiToken, managementRoutes, startApiServer } from '../../services/api/index.ts';
-import { readSettings, serviceCredentials, stackAddresses } from '../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
-import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
-import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { ensureStreams, EventLog } from '../../services/nats/index.ts';
+import { portOption, UsageError, type Command, type Io } from '../command.ts';
+import { connectDeploymentNats } from '../deployment-connections.ts';
+import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { systemClock } from '../system-clock.ts';
@@ -59,23 +60,21 @@ export const apiServe: Command = {
   summary: 'Serve the management API (keys, devices, releases) for people with tokens, until stopped.',
   usage: 'uproll api serve [--host H] [--port N] [--passphrase-env NAME] [--json]',
   details:
-    'Refused calls are appended to the event log (uproll.evt.api.management) when the local stack runs.\n' +
+    'Refused calls and audit events go to the event log (uproll.evt.api.management) of the deployment\n' +
+    '--temporal, --nats and --nats-seed-file (or $UPROLL_TEMPORAL, $UPROLL_NATS, $UPROLL_NATS_CREDS)\n' +
+    'name, else of the local stack when there is one.\n' +
     '`uproll serve --only api` serves it against any deployment.',
   options: {
     ...locationOptions,
+    ...deploymentOptions,
     host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
     port: { type: 'string', description: 'port (default 18090)' },
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
     const passphrase = await readPassphrase(values, '', 'online key');
-    const settings = await readSettings(stateDirOf(values));
-    const nc = settings
-      ? await connectToNats({
-          servers: stackAddresses(settings).nats,
-          nkeySeed: await serviceCredentials(stateDirOf(values)),
-          name: 'uproll-api',
-        })
+    const nc = (await hasDeployment(values))
+      ? await connectDeploymentNats(await deploymentOf(values), 'uproll-api')
       : undefined;
     if (nc) await ensureStreams(nc);
     const server = await startManagementApi({

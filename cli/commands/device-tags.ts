@@ -3,6 +3,7 @@ import { DirectorRepository, tagDevice } from '../../services/director/index.ts'
 import { actorOf, byOption, recordAudit } from '../audit.ts';
 import { UsageError, type Command } from '../command.ts';
 import { directorDir, locationOptions } from '../locations.ts';
+import { deploymentOptions } from '../deployment.ts';
 
 export const devicesTag: Command = {
   name: 'devices tag',
@@ -12,9 +13,12 @@ export const devicesTag: Command = {
   details:
     `A tag is 1-64 of a-z 0-9 . _ -, starting with a letter or digit; a device carries at most ${MAX_TAGS_PER_DEVICE}.\n` +
     'Kept by the Director. A rollout to a tag that is still running gives its release to a device tagged meanwhile.\n' +
-    'Each change is a device.tagged event on the audit trail, with who made it.',
+    'Each change is a device.tagged event on the audit trail, with who made it, sent to the event log\n' +
+    'of the deployment --temporal, --nats and --nats-seed-file name (or $UPROLL_TEMPORAL, $UPROLL_NATS\n' +
+    'and $UPROLL_NATS_CREDS), else of the local stack; unreachable, it waits in the audit outbox.',
   options: {
     ...locationOptions,
+    ...deploymentOptions,
     remove: {
       type: 'string',
       multiple: true,

@@ -1,7 +1,5 @@
-import type { NatsConnection } from '@nats-io/transport-node';
 import { TOKEN_PATTERN, UprollError } from '../../core/index.ts';
-import { requireSettings, serviceCredentials, stackAddresses } from '../../services/dev-stack/index.ts';
-import { connectToNats, type StoredEvent } from '../../services/nats/index.ts';
+import type { StoredEvent } from '../../services/nats/index.ts';
 import {
   ALL_EVENTS,
   auditLine,
@@ -10,7 +8,9 @@ import {
   readEvents,
   rebuildProjections,
 } from '../../services/projections/index.ts';
-import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { UsageError, type Command, type Io } from '../command.ts';
+import { withDeploymentNats } from '../deployment-connections.ts';
+import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
 
 const AGGREGATES = ['device', 'rollout', 'repository', 'api'] as const;
 
@@ -21,8 +21,10 @@ export const eventsTail: Command = {
     'uproll events tail [--aggregate device|rollout|repository|api] [--id ID] [--limit N] [--follow] [--json]',
   details:
     'With --limit, the last N events that match. --follow keeps printing new events until interrupted.\n' +
-    'With --json, one JSON object per line: the event with its stream sequence.',
+    'With --json, one JSON object per line: the event with its stream sequence.\n' +
+    DEPLOYMENT_HELP,
   options: {
+    ...deploymentOptions,
     aggregate: { type: 'string', description: `only events of this aggregate (${AGGREGATES.join(', ')})` },
     id: { type: 'string', description: 'only events of this aggregate id (a device id, a rollout id, ...)' },
     limit: { type: 'string', description: 'only the last N events (default: all)' },
@@ -33,7 +35,7 @@ export const eventsTail: Command = {
     const filter = eventFilter(values);
     const limit = limitOption(values);
     const print = (stored: StoredEvent) => printEvents([stored], values.json === true, io);
-    return withServiceNats(values, async (nc) => {
+    return withDeploymentNats(values, async (nc) => {
       const logEnd = await lastEventSequence(nc);
       const backlog: StoredEvent[] = [];
       for await (const stored of readEvents(nc, { filter })) {
@@ -61,10 +63,11 @@ export const eventsRebuild: Command = {
   name: 'events rebuild',
   summary: 'Rebuild the projections (rollouts, devices, fleet) by replaying the whole event log.',
   usage: 'uproll events rebuild [--json]',
-  options: {},
+  details: DEPLOYMENT_HELP,
+  options: { ...deploymentOptions },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    return withServiceNats(values, async (nc) => {
+    return withDeploymentNats(values, async (nc) => {
       const result = await rebuildProjections(nc);
       if (values.json) io.out(JSON.stringify(result));
       else
@@ -77,37 +80,6 @@ export const eventsRebuild: Command = {
     });
   },
 };
-
-/**
- * Runs `body` with the services' NATS connection to the local stack;
- * STACK_NOT_RUNNING when there is no stack or its NATS does not answer.
- */
-export async function withServiceNats<T>(
-  values: Record<string, unknown>,
-  body: (nc: NatsConnection) => Promise<T>,
-): Promise<T> {
-  const stateDir = stateDirOf(values);
-  const addresses = stackAddresses(await requireSettings(stateDir));
-  const credentials = await serviceCredentials(stateDir);
-  const nc = await connectToNats({
-    servers: addresses.nats,
-    nkeySeed: credentials,
-    name: 'uproll-cli',
-  }).catch((cause: unknown) => {
-    throw new UprollError(
-      'STACK_NOT_RUNNING',
-      `cannot reach NATS at ${addresses.nats}: run \`uproll dev up\``,
-      {
-        cause,
-      },
-    );
-  });
-  try {
-    return await body(nc);
-  } finally {
-    await nc.close();
-  }
-}
 
 /** The log subject the options select: one aggregate, one id, both, or everything. */
 function eventFilter(values: Record<string, unknown>): string {

@@ -7,7 +7,9 @@ import {
   type DeviceView,
 } from '../../services/projections/index.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
-import { limitOption, printEvents, withServiceNats } from './events.ts';
+import { limitOption, printEvents } from './events.ts';
+import { withDeploymentNats } from '../deployment-connections.ts';
+import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
 
 const DEFAULT_EVENTS = 10;
 
@@ -19,11 +21,12 @@ export const devicesList: Command = {
     'RUNS is what the device runs by its latest signed report (or its last committed update);\n' +
     'LAST UPDATE is the latest update and its phase ("offline" when the device never answered:\n' +
     'the rollout counts it pending). LAST SEEN is its latest heartbeat. Read from the device\n' +
-    'projection, which the services keep from the event log (`uproll events rebuild` builds it again).',
-  options: {},
+    'projection, which the services keep from the event log (`uproll events rebuild` builds it again).\n' +
+    DEPLOYMENT_HELP,
+  options: { ...deploymentOptions },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    return withServiceNats(values, async (nc) => {
+    return withDeploymentNats(values, async (nc) => {
       const devices = Object.values((await readProjections(nc)).devices).sort((a, b) =>
         a.deviceId.localeCompare(b.deviceId),
       );
@@ -49,7 +52,9 @@ export const devicesShow: Command = {
   name: 'devices show',
   summary: "One device's projection and its last events.",
   usage: 'uproll devices show DEVICE_ID [--events N] [--json]',
+  details: DEPLOYMENT_HELP,
   options: {
+    ...deploymentOptions,
     events: { type: 'string', description: `how many of its last events (default ${DEFAULT_EVENTS})` },
   },
   async run({ values, positionals }, io) {
@@ -58,7 +63,7 @@ export const devicesShow: Command = {
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     assertToken(deviceId, 'device id');
     const limit = limitOption(values, 'events') ?? DEFAULT_EVENTS;
-    return withServiceNats(values, async (nc) => {
+    return withDeploymentNats(values, async (nc) => {
       const device = await readDeviceView(nc, deviceId);
       const presence = (await readPresence(nc, [deviceId]))[deviceId];
       const events: StoredEvent[] = [];

@@ -5,7 +5,8 @@ import {
   type RolloutViewStatus,
 } from '../../services/projections/index.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
-import { withServiceNats } from './events.ts';
+import { withDeploymentNats } from '../deployment-connections.ts';
+import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
 
 const STATUSES: readonly RolloutViewStatus[] = ['running', 'paused', 'completed', 'aborted', 'rolled_back'];
 
@@ -29,14 +30,16 @@ export const rolloutList: Command = {
   usage: `uproll rollout list [--status ${STATUSES.join('|')}] [--json]`,
   details:
     'Read from the rollout projection, which the services keep from the event log\n' +
-    '(`uproll events rebuild` builds it again). SKIPPED is known once a rollout ended.',
+    '(`uproll events rebuild` builds it again). SKIPPED is known once a rollout ended.\n' +
+    DEPLOYMENT_HELP,
   options: {
+    ...deploymentOptions,
     status: { type: 'string', description: `only rollouts in this status (${STATUSES.join(', ')})` },
   },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const status = statusOption(values['status']);
-    return withServiceNats(values, async (nc) => {
+    return withDeploymentNats(values, async (nc) => {
       printRolloutList(Object.values((await readProjections(nc)).rollouts), status, values.json === true, io);
       return 0;
     });

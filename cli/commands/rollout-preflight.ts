@@ -3,7 +3,7 @@ import { DirectorRepository, targetDevices } from '../../services/director/index
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { EventLog } from '../../services/nats/index.ts';
 import { directorDir, imageRepoDir } from '../locations.ts';
-import { withServiceNats } from './events.ts';
+import { withDeploymentNats } from '../deployment-connections.ts';
 
 /** The revision names listed in a refusal, at most. */
 const NAMES_SHOWN = 10;
@@ -73,7 +73,7 @@ export async function requireUnusedRolloutId(
   values: Record<string, unknown>,
   rolloutId: string,
 ): Promise<void> {
-  if (await withServiceNats(values, (nc) => new EventLog(nc).hasEvents('rollout', rolloutId)))
+  if (await withDeploymentNats(values, (nc) => new EventLog(nc).hasEvents('rollout', rolloutId)))
     throw new UprollError(
       'ROLLOUT_EXISTS',
       `rollout ${rolloutId} was started before (it is on the event log): choose another id`,

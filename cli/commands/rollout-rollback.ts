@@ -4,7 +4,7 @@ import { EventLog, type StoredEvent } from '../../services/nats/index.ts';
 import { startRollback } from '../../services/temporal/index.ts';
 import type { RollbackInput, RollbackOutcome, RollbackResult } from '../../workflows/index.ts';
 import type { Io } from '../command.ts';
-import { withServiceNats } from './events.ts';
+import { withDeploymentNats } from '../deployment-connections.ts';
 import { taskQueueOf } from '../task-queue.ts';
 
 /** One rollback after the rollout ended (the first, or a retry), from the rollout's events. */
@@ -44,7 +44,7 @@ export function rollBackEnded(
   by: string,
   io: Io,
 ): Promise<number> {
-  return withServiceNats(values, async (nc) => {
+  return withDeploymentNats(values, async (nc) => {
     const events = await new EventLog(nc).read('rollout', rolloutId);
     if (events.length === 0)
       throw new UprollError(

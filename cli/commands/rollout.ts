@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   assertTag,
   planWaves,
@@ -8,7 +8,6 @@ import {
   type RolloutPolicyInput,
   type RolloutTarget,
 } from '../../core/index.ts';
-import { requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
 import { EventLog } from '../../services/nats/index.ts';
 import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
@@ -19,9 +18,10 @@ import {
   rolloutProgressQuery,
   type RolloutProgress,
 } from '../../workflows/rollout-messages.ts';
-import { stateDirOf, UsageError, type Command, type Io, type OptionSpec } from '../command.ts';
+import { UsageError, type Command, type Io, type OptionSpec } from '../command.ts';
 import { locationOptions } from '../locations.ts';
-import { withServiceNats } from './events.ts';
+import { withDeploymentNats, withDeploymentTemporal as withTemporal } from '../deployment-connections.ts';
+import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
 import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
 import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 import { actorOf } from '../audit.ts';
@@ -81,7 +81,7 @@ export const rolloutPlan: Command = {
   options: { ...locationOptions, ...targetOptions, ...policyOptions },
   details:
     'The devices come from the Director --director names, as `rollout start` checks them; a target\n' +
-    'that names no device is refused (INVALID_INPUT).',
+    'that names no device is refused (INVALID_INPUT). It reaches neither Temporal nor NATS.',
   async run({ values }, io) {
     const policy = rolloutPolicySchema.parse(await policyOf(values));
     const devices = await rolloutDevices(values, targetOf(values));
@@ -110,9 +110,11 @@ export const rolloutStart: Command = {
     'device of the Director (--director), as `rollout plan` shows it.\n' +
     'With --wait, prints every state change (waves, gates, pauses and why, resume, abort, the end) and stops\n' +
     'when the rollout ends or pauses; with --json, one JSON object at the end.\n' +
-    ROLLOUT_EXIT_HELP,
+    ROLLOUT_EXIT_HELP +
+    `\n${DEPLOYMENT_HELP}`,
   options: {
     ...locationOptions,
+    ...deploymentOptions,
     ...taskQueueOption,
     revision: { type: 'string', description: 'the state revision to roll out (uproll release revision)' },
     ...targetOptions,
@@ -154,12 +156,13 @@ export const rolloutStatus: Command = {
   name: 'rollout status',
   summary: 'Waves, counts and every device that did not commit, of one rollout.',
   usage: 'uproll rollout status ROLLOUT_ID [--json]',
-  options: {},
+  details: DEPLOYMENT_HELP,
+  options: { ...deploymentOptions },
   run({ values, positionals }, io) {
     const rolloutId = requireId(positionals);
     return withTemporal(values, async (client) => {
       const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
-      const rollback = await withServiceNats(values, async (nc) =>
+      const rollback = await withDeploymentNats(values, async (nc) =>
         rollbackAfterEndOf(await new EventLog(nc).read('rollout', rolloutId)),
       );
       // Temporal's rollout ended before its rollback; the event log knows what came after.
@@ -188,7 +191,9 @@ function controlCommand(
     name: `rollout ${verb}`,
     summary: `${verb[0]?.toUpperCase()}${verb.slice(1)} a rollout; prints its progress after.`,
     usage: `uproll rollout ${verb} ROLLOUT_ID [--by NAME] [--json]`,
+    details: DEPLOYMENT_HELP,
     options: {
+      ...deploymentOptions,
       by: { type: 'string', description: 'who asks, for the audit trail (required; or set $UPROLL_BY)' },
     },
     run({ values, positionals }, io) {
@@ -227,7 +232,8 @@ export const rolloutRollback: Command = {
     'event log says it left on its revision goes back to the one before (a device that moved on since is\n' +
     'left alone). Once only: a rollout rolled back before is refused (ALREADY_ROLLED_BACK); --retry then\n' +
     'asks again only the devices it found busy or failed (offline, say), as rollback/ROLLOUT_ID/<n>.\n' +
-    'Exit codes after the end: 0 every device asked went back or was left alone, 3 some were busy or failed.',
+    'Exit codes after the end: 0 every device asked went back or was left alone, 3 some were busy or failed.\n' +
+    DEPLOYMENT_HELP,
   options: {
     ...rollbackControl.options,
     ...taskQueueOption,
@@ -253,9 +259,11 @@ export const rolloutRetryFailed: Command = {
   details:
     'The new rollout is ROLLOUT_ID-retry-<n> unless --as names it; it has its own waves and gates.\n' +
     'Devices skipped because another rollout held them are retried too. Checked like `rollout start`.\n' +
-    ROLLOUT_EXIT_HELP,
+    ROLLOUT_EXIT_HELP +
+    `\n${DEPLOYMENT_HELP}`,
   options: {
     ...locationOptions,
+    ...deploymentOptions,
     ...taskQueueOption,
     as: { type: 'string', description: 'id of the new rollout' },
     ...policyOptions,
@@ -316,8 +324,9 @@ export const rolloutWatch: Command = {
     "Prints the rollout's events so far, then each new one (waves, gates, pauses and why, resume, abort,\n" +
     'the end), with the bars after each wave; stops when it ends or pauses, saying why.\n' +
     'With --json, one event per line, then the progress.\n' +
-    ROLLOUT_EXIT_HELP,
-  options: {},
+    ROLLOUT_EXIT_HELP +
+    `\n${DEPLOYMENT_HELP}`,
+  options: { ...deploymentOptions },
   run({ values, positionals }, io) {
     const rolloutId = requireId(positionals);
     return withTemporal(values, (client) =>
@@ -339,7 +348,7 @@ function reportUntilSettled(
   style: 'summary' | 'bars',
 ): Promise<number> {
   const json = values.json === true;
-  return withServiceNats(values, async (nc) => {
+  return withDeploymentNats(values, async (nc) => {
     const end = await followRollout(nc, handle, rolloutId, async (stored) => {
       if (json) {
         if (style === 'bars') io.out(JSON.stringify({ sequence: stored.sequence, ...stored.event }));
@@ -405,23 +414,6 @@ function renderBars(progress: RolloutProgress): string {
     `  committed ${c.committed}  rolled back ${c.rolledBack}  failed ${c.failed}  skipped ${c.skipped}  pending ${c.pending}  waiting for window ${c.waitingForWindow}  in flight ${c.inFlight}  of ${c.total}`,
   );
   return lines.join('\n');
-}
-
-async function withTemporal<T>(
-  values: Record<string, unknown>,
-  body: (client: Client) => Promise<T>,
-): Promise<T> {
-  const addresses = stackAddresses(await requireSettings(stateDirOf(values)));
-  const connection = await Connection.connect({ address: addresses.temporal, connectTimeout: 5000 }).catch(
-    (cause: unknown) => {
-      throw new UprollError('STACK_NOT_RUNNING', `cannot reach Temporal at ${addresses.temporal}`, { cause });
-    },
-  );
-  try {
-    return await body(new Client({ connection }));
-  } finally {
-    await connection.close();
-  }
 }
 
 function targetOf(values: Record<string, unknown>): RolloutTarget {

@@ -1,21 +1,16 @@
-import { readFile, stat } from 'node:fs/promises';
-import { isNatsCreds } from '../../keys/index.ts';
-import { UprollError } from '../../core/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { ensureFreshnessSchedule, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { outboxOf } from '../audit.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
-import { localDeployment, startFleetServices, type Deployment } from '../fleet-services.ts';
+import { startFleetServices } from '../fleet-services.ts';
+import { deploymentOf, deploymentOptions, type Deployment } from '../deployment.ts';
 import { directorDir, imageRepoDir, locationOptions } from '../locations.ts';
 import { workerKeyServices } from '../worker-keys.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
 import { startManagementApi } from './api.ts';
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
-
-/** A .creds file is under a kilobyte; anything much larger is not one. */
-const MAX_CREDENTIALS_BYTES = 64 * 1024;
 
 /** What `uproll serve` can run, each switchable so a deployment can split them across machines. */
 export const SERVE_PARTS = ['image', 'director', 'api', 'bridge', 'projector', 'reports', 'worker'] as const;
@@ -42,9 +37,12 @@ export const serve: Command = {
     'Parts (all by default):',
     ...SERVE_PARTS.map((part) => `  ${part.padEnd(10)} ${PART_HELP[part]}`),
     '',
-    'Without --temporal, --nats and --nats-seed-file it runs on the local stack of --state-dir',
-    "(`uproll dev up`). --nats-seed-file names the services user's credentials: the .creds file (mode",
-    '0600) that `uproll nats init` writes, or an nkey seed for a server that lists nkey users. Several',
+    'Without --temporal, --nats and --nats-seed-file (or $UPROLL_TEMPORAL, $UPROLL_NATS and',
+    '$UPROLL_NATS_CREDS, as every command that reaches the deployment takes them) it runs on the',
+    "local stack of --state-dir (`uproll dev up`). --nats-seed-file names the services user's",
+    'credentials: the .creds file (mode 0600) that `uproll nats init` writes, or an nkey seed for a',
+    'server that lists nkey users. A server that does not answer fails with TEMPORAL_UNREACHABLE or',
+    'NATS_UNREACHABLE. Several',
     'processes may run the same parts: the worker shares the task queue, the consumers are durable.',
     'Deployments that share a Temporal namespace each take a --task-queue of their own (and give it to\n' +
       'the commands that start rollouts, or set $UPROLL_TASK_QUEUE for all of them).',
@@ -53,13 +51,7 @@ export const serve: Command = {
   options: {
     ...locationOptions,
     only: { type: 'string', description: `parts to run, comma-separated (${SERVE_PARTS.join(',')})` },
-    temporal: { type: 'string', description: 'Temporal frontend address, e.g. temporal.internal:7233' },
-    nats: { type: 'string', description: 'NATS server URL(s), comma-separated' },
-    'nats-seed-file': {
-      type: 'string',
-      description:
-        "the services user's NATS credentials (<state-dir>/nats/services.creds from `uproll nats init`)",
-    },
+    ...deploymentOptions,
     host: { type: 'string', description: 'address the HTTP parts listen on (default 127.0.0.1)' },
     'image-port': { type: 'string', description: 'port of the Image repository (default 18080)' },
     'director-port': { type: 'string', description: 'port of the Director (default 18081)' },
@@ -105,42 +97,6 @@ function partsOf(only: unknown): Set<ServePart> {
       `--only takes parts among ${SERVE_PARTS.join(', ')}; not ${unknown.join(', ') || '""'}`,
     );
   return new Set(names as ServePart[]);
-}
-
-/** The deployment the options name, all three of them or none (then the local stack). */
-async function deploymentOf(values: Record<string, unknown>): Promise<Deployment> {
-  const given = (['temporal', 'nats', 'nats-seed-file'] as const).filter(
-    (name) => values[name] !== undefined,
-  );
-  if (given.length === 0) return localDeployment(stateDirOf(values));
-  if (given.length < 3)
-    throw new UsageError(
-      '--temporal, --nats and --nats-seed-file go together (or none, for the local stack)',
-    );
-  const seedFile = String(values['nats-seed-file']);
-  const bytes = await stat(seedFile).then(
-    (s) => s.size,
-    () => 0,
-  );
-  if (bytes > MAX_CREDENTIALS_BYTES)
-    throw new UprollError(
-      'INPUT_TOO_LARGE',
-      `--nats-seed-file ${seedFile} is larger than ${MAX_CREDENTIALS_BYTES} bytes`,
-    );
-  const seed = (
-    await readFile(seedFile, 'utf8').catch((err: unknown) => {
-      throw new UprollError(
-        'INVALID_INPUT',
-        `cannot read --nats-seed-file ${seedFile}: ${(err as Error).message}`,
-      );
-    })
-  ).trim();
-  if (!isNatsCreds(seed) && !/^SU[A-Z2-7]{56}$/.test(seed))
-    throw new UprollError(
-      'INVALID_INPUT',
-      `--nats-seed-file ${seedFile} does not hold NATS user credentials (a .creds file, or a user nkey seed)`,
-    );
-  return { temporal: String(values['temporal']), nats: String(values['nats']), natsCredentials: seed };
 }
 
 interface RunningParts {

@@ -2,6 +2,7 @@ import { ensureFreshnessSchedule, installTemporalRuntime } from '../../services/
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 import { startFleetServices } from '../fleet-services.ts';
 import { stateDirOf, type Command } from '../command.ts';
+import { DEPLOYMENT_HELP, deploymentOf, deploymentOptions } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { locationOptions } from '../locations.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
@@ -9,15 +10,18 @@ import { workerKeyServices } from '../worker-keys.ts';
 
 export const worker: Command = {
   name: 'worker',
-  summary: 'Run the rollout worker and the telemetry bridge on the local stack until stopped.',
+  summary:
+    'Run the rollout worker and the telemetry bridge on a deployment (default: the local stack) until stopped.',
   usage: 'uproll worker [--task-queue NAME] [--passphrase-env NAME] [--json]',
   details:
     'Prints one line (a JSON object with --json) once it polls the task queue. SIGINT or SIGTERM stop\n' +
     'it gracefully (a second signal meanwhile is ignored); a crash loses nothing: Temporal resumes every update on the next worker.\n' +
     'With the online key passphrase it also runs the metadata freshness job, hourly, on a Schedule,\n' +
-    'and runs rollouts (the Director assigns releases with its online keys).',
+    'and runs rollouts (the Director assigns releases with its online keys).\n' +
+    DEPLOYMENT_HELP,
   options: {
     ...locationOptions,
+    ...deploymentOptions,
     ...taskQueueOption,
     ...passphraseOptions('', 'online key'),
   },
@@ -33,6 +37,7 @@ export const worker: Command = {
     try {
       const services = await startFleetServices({
         stateDir: stateDirOf(values),
+        deployment: await deploymentOf(values),
         onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
         ...(keyed ?? {}),
         taskQueue,

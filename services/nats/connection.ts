@@ -15,6 +15,8 @@ export interface NatsConnectOptions {
   inboxPrefix?: string;
   /** Keep trying when the server is not up yet instead of failing at once. */
   waitOnFirstConnect?: boolean;
+  /** How long the first connection may take before it fails (default: the client's 20 s). */
+  timeoutMs?: number;
   /** TLS (and mTLS with a client certificate) when the server requires it: PEM file paths. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
@@ -33,6 +35,7 @@ export function connectToNats(options: NatsConnectOptions): Promise<NatsConnecti
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     reconnectJitter: 500,
+    ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   });
 }

@@ -7,14 +7,10 @@ import { createInterface } from 'node:readline';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { subjects } from '../../core/index.ts';
-import {
-  findFreePort,
-  findNatsServer,
-  requireSettings,
-  stackAddresses,
-} from '../../services/dev-stack/index.ts';
+import { findFreePort, requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
 import { connectToNats, readPresence } from '../../services/nats/index.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { ownNatsServer } from '../helpers/own-nats-server.ts';
 import { uniqueId } from './harness.ts';
 
 // An operator's own nats-server, as the README's "A first real deployment" sets it up: `uproll nats
@@ -24,10 +20,8 @@ import { uniqueId } from './harness.ts';
 
 let stateDir: string;
 let work: string;
+let natsServer: Awaited<ReturnType<typeof ownNatsServer>>;
 let natsUrl: string;
-let monitorUrl: string;
-let configFile: string;
-let natsServer: ChildProcess | undefined;
 const running: ChildProcess[] = [];
 const connections: NatsConnection[] = [];
 const env = (): NodeJS.ProcessEnv => ({
@@ -47,23 +41,6 @@ async function uproll(...args: string[]) {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [status] = (await once(child, 'exit')) as [number | null];
   return { status, stdout, stderr };
-}
-
-async function startNatsServer(): Promise<void> {
-  const child = spawn(await findNatsServer(), ['-c', configFile], { stdio: 'ignore' });
-  natsServer = child;
-  await eventually('the operator’s nats-server to be ready with JetStream', async () => {
-    if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}`);
-    const health = await fetch(`${monitorUrl}/healthz?js-enabled=true`).catch(() => undefined);
-    return health?.ok;
-  });
-}
-
-async function stopNatsServer(): Promise<void> {
-  if (!natsServer || natsServer.exitCode !== null) return;
-  const exited = once(natsServer, 'exit');
-  natsServer.kill('SIGTERM');
-  await exited;
 }
 
 /** Connects as a device with the credentials in its bundle, as its agent does. */
@@ -91,10 +68,8 @@ async function connectAsServices(): Promise<NatsConnection> {
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'uproll-own-nats-'));
   work = await mkdtemp(join(tmpdir(), 'uproll-own-nats-work-'));
-  const [port, monitor] = [await findFreePort(), await findFreePort()];
-  natsUrl = `nats://127.0.0.1:${port}`;
-  monitorUrl = `http://127.0.0.1:${monitor}`;
-  configFile = join(work, 'nats-server.conf');
+  natsServer = await ownNatsServer(work);
+  natsUrl = natsServer.url;
   const keys = await uproll(
     ...['keys', 'init', '--offline-passphrase-env', 'OFFLINE_PASS', '--online-passphrase-env', 'ONLINE_PASS'],
   );
@@ -107,7 +82,7 @@ afterAll(async () => {
     child.kill('SIGTERM');
     await once(child, 'exit');
   }
-  await stopNatsServer();
+  await natsServer.stop();
   await rm(stateDir, { recursive: true, force: true });
   await rm(work, { recursive: true, force: true });
 }, 60_000);
@@ -127,15 +102,11 @@ describe("a deployment on the operator's own nats-server", () => {
   });
 
   it('nats config writes a configuration the server starts from as it is', async () => {
-    const written = await uproll(
-      ...['nats', 'config', '--out', configFile, '--host', '127.0.0.1'],
-      ...['--port', new URL(natsUrl).port, '--monitor-port', new URL(monitorUrl).port],
-      ...['--store-dir', join(work, 'jetstream'), '--resolver-dir', join(work, 'accounts')],
-    );
+    const written = await uproll('nats', 'config', ...natsServer.configArgs);
     expect(written.status, written.stderr).toBe(0);
-    expect(await readFile(configFile, 'utf8')).not.toMatch(/\bS[OAU][A-Z2-7]{56}\b/);
+    expect(await readFile(natsServer.configFile, 'utf8')).not.toMatch(/\bS[OAU][A-Z2-7]{56}\b/);
 
-    await startNatsServer();
+    await natsServer.start();
   });
 
   it('uproll serve runs against it, and provisioned agents connect with the server told nothing', async () => {
@@ -232,8 +203,8 @@ describe("a deployment on the operator's own nats-server", () => {
     expect(await dropped).toBe('disconnect');
     await expect(connectAsDevice(deviceA)).rejects.toThrow(/authorization/i);
     // Restarted from the file written before the revocation: the resolver kept the newer account.
-    await stopNatsServer();
-    await startNatsServer();
+    await natsServer.stop();
+    await natsServer.start();
     await expect(connectAsDevice(deviceA)).rejects.toThrow(/authorization/i);
     await expect(connectAsDevice(deviceB)).resolves.toBeDefined();
   }, 60_000);

@@ -1,0 +1,84 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Client, Connection } from '@temporalio/client';
+import { UprollError } from '../core/index.ts';
+import { connectToNats } from '../services/nats/index.ts';
+import { deploymentOf, type Deployment } from './deployment.ts';
+
+/** An unreachable server fails the command in seconds, not after a client's own long wait. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** The reason a connection failed, in one line. */
+const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
+
+/**
+ * Connects to the deployment's NATS as the services user: NATS_UNREACHABLE
+ * when it does not answer or refuses the credentials (STACK_NOT_RUNNING, with
+ * the command to run, for the local stack).
+ */
+export async function connectDeploymentNats(deployment: Deployment, name: string): Promise<NatsConnection> {
+  return connectToNats({
+    servers: deployment.nats,
+    nkeySeed: deployment.natsCredentials,
+    name,
+    timeoutMs: CONNECT_TIMEOUT_MS,
+  }).catch((cause: unknown) => {
+    throw deployment.local
+      ? new UprollError(
+          'STACK_NOT_RUNNING',
+          `cannot reach NATS at ${deployment.nats}: run \`uproll dev up\``,
+          {
+            cause,
+          },
+        )
+      : new UprollError('NATS_UNREACHABLE', `cannot reach NATS at ${deployment.nats}: ${reasonOf(cause)}`, {
+          cause,
+        });
+  });
+}
+
+/** Connects to the deployment's Temporal: TEMPORAL_UNREACHABLE (STACK_NOT_RUNNING for the local stack). */
+export async function connectDeploymentTemporal(deployment: Deployment): Promise<Connection> {
+  return Connection.connect({ address: deployment.temporal, connectTimeout: CONNECT_TIMEOUT_MS }).catch(
+    (cause: unknown) => {
+      throw deployment.local
+        ? new UprollError(
+            'STACK_NOT_RUNNING',
+            `cannot reach Temporal at ${deployment.temporal}: run \`uproll dev up\``,
+            {
+              cause,
+            },
+          )
+        : new UprollError(
+            'TEMPORAL_UNREACHABLE',
+            `cannot reach Temporal at ${deployment.temporal}: ${reasonOf(cause)}`,
+            { cause },
+          );
+    },
+  );
+}
+
+/** Runs `body` with the services' NATS connection to the deployment the options name, closed after. */
+export async function withDeploymentNats<T>(
+  values: Record<string, unknown>,
+  body: (nc: NatsConnection) => Promise<T>,
+): Promise<T> {
+  const nc = await connectDeploymentNats(await deploymentOf(values), 'uproll-cli');
+  try {
+    return await body(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Runs `body` with a Temporal client of the deployment the options name, closed after. */
+export async function withDeploymentTemporal<T>(
+  values: Record<string, unknown>,
+  body: (client: Client) => Promise<T>,
+): Promise<T> {
+  const connection = await connectDeploymentTemporal(await deploymentOf(values));
+  try {
+    return await body(new Client({ connection }));
+  } finally {
+    await connection.close();
+  }
+}
