@@ -40,7 +40,10 @@ export async function writeSettings(stateDir: string, settings: StackSettings): 
 export async function requireSettings(stateDir: string): Promise<StackSettings> {
   const settings = await readSettings(stateDir);
   if (!settings) {
-    throw new UprollError('STACK_NOT_RUNNING', `no local stack in ${stateDir}: run \`uproll dev up\` first`);
+    throw new UprollError(
+      'STACK_NOT_RUNNING',
+      `no local stack in ${stateDir}: run \`uproll dev up\` first, or name your deployment (--temporal, --nats and --nats-seed-file, or $UPROLL_TEMPORAL, $UPROLL_NATS and $UPROLL_NATS_CREDS)`,
+    );
   }
   return settings;
 }
