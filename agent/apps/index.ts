@@ -1,0 +1,2 @@
+export * from './image-bundle.ts';
+export * from './layer-extract.ts';
