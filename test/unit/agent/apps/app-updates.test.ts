@@ -55,7 +55,8 @@ const logOf = (r: AgentRig, id: string) => readFile(r.manager.apps.logOf(id), 'u
 const runsOf = (r: AgentRig, name: string) =>
   readFile(join(r.dataDir, 'apps', 'volumes', name, 'data', 'runs'), 'utf8');
 
-describe('apps in a revision', () => {
+// Real containers: each test starts several, and the machine is shared.
+describe('apps in a revision', { timeout: 60_000 }, () => {
   it('run in a container once the revision is installed, and their output shows their version', async () => {
     rig = await startAgentRig();
     const web = app('web', images.web1);
