@@ -43,7 +43,7 @@ export type AppHealth = z.infer<typeof appHealthSchema>;
  * artifacts, and a layer two apps or two revisions share is stored and
  * downloaded once.
  */
-export const appSchema = z
+export const appFieldsSchema = z
   .object({
     name: appNameSchema,
     image: z.object({ manifest: sha256 }).strict(),
@@ -73,11 +73,15 @@ export const appSchema = z
     after: z.array(appNameSchema).max(MAX_APPS).optional(),
     health: appHealthSchema.optional(),
   })
-  .strict()
-  .refine((app) => app.blobs.some((blob) => blob.sha256 === app.image.manifest), {
+  .strict();
+/** {@link appFieldsSchema} whose blob list holds its manifest. */
+export const appSchema = appFieldsSchema.refine(
+  (app) => app.blobs.some((blob) => blob.sha256 === app.image.manifest),
+  {
     message: 'blobs must list the image manifest',
     path: ['blobs'],
-  });
+  },
+);
 export type App = z.infer<typeof appSchema>;
 export type AppInput = z.input<typeof appSchema>;
 
