@@ -44,6 +44,9 @@ export class AppSupervisor {
   readonly #objects: ObjectStore;
   readonly #exits = new Map<string, number | null>();
   readonly #restarts = new Map<string, number>();
+  /** The apps the last switch made run, by container id (what a restart needs). */
+  readonly #wanted = new Map<string, App>();
+  #switching = false;
 
   constructor(options: { dataDir: string; objects: ObjectStore; runc?: Runc }) {
     this.dir = join(options.dataDir, 'apps');
@@ -62,6 +65,15 @@ export class AppSupervisor {
    * containers it started (those whose health goal is still to be met).
    */
   async switchTo(apps: readonly App[]): Promise<string[]> {
+    this.#switching = true;
+    try {
+      return await this.#switchTo(apps);
+    } finally {
+      this.#switching = false;
+    }
+  }
+
+  async #switchTo(apps: readonly App[]): Promise<string[]> {
     const ordered = startOrder(apps);
     if (!ordered) throw new UprollError('INVALID_INPUT', 'the apps\u2019 `after` lists form a cycle');
     const wanted = new Map(ordered.map((app) => [containerIdOf(app), app]));
@@ -75,6 +87,8 @@ export class AppSupervisor {
       join(this.dir, 'current.json'),
       `${JSON.stringify({ apps: ordered.map((app) => ({ name: app.name, container: containerIdOf(app), restart: app.restart })) })}\n`,
     );
+    this.#wanted.clear();
+    for (const [id, app] of wanted) this.#wanted.set(id, app);
     for (const id of existing) if (!wanted.has(id)) await this.runc.delete(id);
     const started: string[] = [];
     for (const [id, app] of wanted) {
@@ -157,6 +171,44 @@ export class AppSupervisor {
       if ((await this.runc.exec(id, health.exec, health.timeoutMs)) === 0) return true;
     }
     return false;
+  }
+
+  /**
+   * Applies each app's restart policy once: a container that stopped is
+   * started again under `always`, and under `on-failure` when it exited
+   * with a code other than 0 (or one the agent could not see). Returns the
+   * apps restarted. The agent calls it periodically ({@link supervise}).
+   */
+  async superviseOnce(): Promise<string[]> {
+    const restarted: string[] = [];
+    if (this.#switching) return restarted; // a switch decides what runs
+    for (const [id, app] of this.#wanted) {
+      if (app.restart === 'no') continue;
+      const state = await this.runc.state(id);
+      if (state?.status !== 'stopped') continue;
+      const code = this.#exits.get(id);
+      if (app.restart === 'on-failure' && code === 0) continue;
+      await this.runc.delete(id);
+      await this.#start(id, app);
+      this.#restarts.set(id, (this.#restarts.get(id) ?? 0) + 1);
+      restarted.push(app.name);
+    }
+    return restarted;
+  }
+
+  /** Runs {@link superviseOnce} every `intervalMs` until the returned function is called. */
+  supervise(intervalMs: number, log: (line: string) => void = () => {}): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.superviseOnce()
+        .then((names) => names.forEach((name) => log(`app ${name} stopped: restarted by its restart policy`)))
+        .catch((err: unknown) => log(`supervising apps failed: ${(err as Error).message}`))
+        .finally(() => (busy = false));
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** Each app that should run, with its container's state, exit code and restarts. */

@@ -2,8 +2,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient, startControlSocket } from '../../../../agent/index.ts';
 import type { AppRelease, OciImage } from '../../../../services/image-repo/index.ts';
 import { randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
+import { eventually } from '../../../helpers/eventually.ts';
 import { busyboxImage } from '../../../helpers/oci-image.ts';
 
 /** Apps of these tests: busybox images that say their version, keep a run log in their volume, then run on (or crash). */
@@ -63,8 +65,14 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     await rig.release('1.0', os, { apps: [web] });
     const { telemetry } = await rig.update('1.0');
     expect(telemetry.at(-1)).toMatchObject({ phase: 'committed' });
-    expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running', restarts: 0 });
-    expect(await logOf(rig, (await statusOf(rig, 'web'))!.container)).toContain('web 1.0 starting');
+    const socket = await startControlSocket(join(rig.dataDir, 'control.sock'), rig.manager);
+    try {
+      const { apps } = await new ControlClient(socket.path).status();
+      expect(apps).toMatchObject([{ name: 'web', state: 'running', exitCode: null, restarts: 0 }]);
+      expect(await logOf(rig, apps[0]!.container)).toContain('web 1.0 starting');
+    } finally {
+      await socket.close();
+    }
   });
 
   it('an update that changes one app restarts only that one, without restaging the OS', async () => {
@@ -112,5 +120,23 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '1.0' }, trial: false });
     expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running', container: committed!.container });
     expect(await runsOf(rig, 'web')).toBe('web 1.0 ran\nweb 2.0 ran\nweb 1.0 ran\n');
+  });
+
+  it('an app that dies is started again by its restart policy, and the status says so', async () => {
+    rig = await startAgentRig();
+    await rig.release('1.0', os, {
+      apps: [app('web', images.web1, { restart: 'always' }), app('db', images.db1, { restart: 'no' })],
+    });
+    expect((await rig.update('1.0')).telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    for (const name of ['web', 'db'])
+      await rig.manager.apps.runc.kill((await statusOf(rig, name))!.container, 'KILL');
+    await eventually('both apps to have exited', async () =>
+      (await rig!.manager.apps.status()).every((a) => a.state === 'exited' && a.exitCode !== null),
+    );
+    expect(await statusOf(rig, 'web')).toMatchObject({ state: 'exited', exitCode: 137, restarts: 0 });
+    expect(await rig.manager.apps.superviseOnce()).toEqual(['web']);
+    expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running', restarts: 1 });
+    expect(await statusOf(rig, 'db')).toMatchObject({ state: 'exited', exitCode: 137, restarts: 0 });
+    expect(await runsOf(rig, 'web')).toBe('web 1.0 ran\nweb 1.0 ran\n');
   });
 });
