@@ -48,7 +48,16 @@ export class AppSupervisor {
   readonly #wanted = new Map<string, App>();
   #switching = false;
 
-  constructor(options: { dataDir: string; objects: ObjectStore; runc?: Runc }) {
+  readonly #onStarted: ((container: string) => Promise<void> | void) | undefined;
+
+  constructor(options: {
+    dataDir: string;
+    objects: ObjectStore;
+    runc?: Runc;
+    /** Test hook: called after each container a switch starts (crash tests stop there). */
+    onStarted?: (container: string) => Promise<void> | void;
+  }) {
+    this.#onStarted = options.onStarted;
     this.dir = join(options.dataDir, 'apps');
     this.runc = options.runc ?? new Runc(join(this.dir, 'runc'));
     this.#objects = options.objects;
@@ -97,6 +106,7 @@ export class AppSupervisor {
       if (state) await this.runc.delete(id); // stopped or half made: start it afresh
       await this.#start(id, app);
       started.push(id);
+      await this.#onStarted?.(id);
     }
     return started;
   }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ControlClient, startControlSocket } from '../../../../agent/index.ts';
+import { AppSupervisor, ControlClient, ObjectStore, startControlSocket } from '../../../../agent/index.ts';
 import type { AppRelease, OciImage } from '../../../../services/image-repo/index.ts';
 import { randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
 import { eventually } from '../../../helpers/eventually.ts';
@@ -138,5 +138,41 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running', restarts: 1 });
     expect(await statusOf(rig, 'db')).toMatchObject({ state: 'exited', exitCode: 137, restarts: 0 });
     expect(await runsOf(rig, 'web')).toBe('web 1.0 ran\nweb 1.0 ran\n');
+  });
+
+  it('an agent killed mid-switch comes back with one consistent set of apps', async () => {
+    rig = await startAgentRig();
+    await rig.release('1.0', os, {
+      apps: [app('db', images.db1), app('web', images.web1, { after: ['db'] })],
+    });
+    expect((await rig.update('1.0')).telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    const v2 = [app('db', images.db1, { env: { SCHEMA: '2' } }), app('web', images.web2, { after: ['db'] })];
+    await rig.release('2.0', os, { apps: v2 });
+    // The agent "dies" once the first container of 2.0 runs: the old ones are gone, web 2.0 is not started.
+    let firstStarted!: () => void;
+    const started = new Promise<void>((resolve) => (firstStarted = resolve));
+    const dying = rig.restart({
+      apps: new AppSupervisor({
+        dataDir: rig.dataDir,
+        objects: new ObjectStore(rig.dataDir),
+        onStarted: () => {
+          firstStarted();
+          return new Promise<void>(() => {});
+        },
+      }),
+    });
+    await dying.accept({ rolloutId: 'r2', revision: '2.0' });
+    await started;
+    expect(await dying.apps.runc.list()).toHaveLength(1);
+
+    const manager = rig.restart();
+    expect(await manager.recover()).toBe('committed');
+    const apps = await manager.apps.status();
+    expect(apps.map((a) => [a.name, a.state])).toEqual([
+      ['db', 'running'],
+      ['web', 'running'],
+    ]);
+    expect((await manager.apps.runc.list()).sort()).toEqual(apps.map((a) => a.container).sort()); // nothing else
+    expect(await logOf(rig, apps[1]!.container)).toContain('web 2.0 starting');
   });
 });
