@@ -7,6 +7,7 @@ import {
   TERMINAL_PHASES,
   TRUST_ATTACK_CODES,
   UprollError,
+  type App,
   type CommandReply,
   type DevicePhase,
   type DownloadProgress,
@@ -601,12 +602,15 @@ export class UpdateManager {
     // would take a whole image each (reinstalling one from history downloads it again).
     const dropImages = this.installer.switchesByReboot === true;
     const keep = new Set<string>();
+    const apps: App[] = [];
     for (const entry of await this.history.entries()) {
       const revision = await this.history.revision(entry.revision);
       for (const artifact of revision ? revisionObjects(revision) : [])
         if (!(dropImages && artifact.image)) keep.add(artifact.sha256);
+      apps.push(...(revision?.apps ?? []));
     }
     await this.objects.prune(keep);
+    await this.apps.prune(apps);
   }
 
   /** Journals one step (and, at the end of an update, a signed manifest for the Director). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson, startOrder, UprollError, type App } from '../../core/index.ts';
@@ -245,6 +245,29 @@ export class AppSupervisor {
       });
     }
     return statuses;
+  }
+
+  /**
+   * Frees the bundles of images no app in `keep` uses (revisions kept in
+   * history still may), and the config and output of containers that no
+   * longer exist. Volumes are never touched: they are the apps' data.
+   */
+  async prune(keep: readonly App[]): Promise<void> {
+    const manifests = new Set(keep.map((app) => app.image.manifest));
+    const bundles = join(this.dir, 'bundles');
+    for (const name of await readdir(bundles).catch(() => [] as string[]))
+      if (!manifests.has(name)) await rm(join(bundles, name), { recursive: true, force: true });
+    const alive = new Set(
+      await stat(this.runc.root).then(
+        () => this.runc.list(),
+        () => [] as string[],
+      ),
+    );
+    for (const id of await readdir(join(this.dir, 'containers')).catch(() => [] as string[]))
+      if (!alive.has(id)) {
+        await rm(join(this.dir, 'containers', id), { recursive: true, force: true });
+        await rm(this.logOf(id), { force: true });
+      }
   }
 
   /** The output file of a container. */

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,13 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     expect(web).toMatchObject({ state: 'running' });
     expect(await logOf(rig, web!.container)).toContain('web 2.0 starting');
     expect(await runsOf(rig, 'db')).toBe('db 1.0 ran\n'); // db started once in all
+    // What the replaced container left (its config, its output) is freed; the images stay for a rollback.
+    expect((await readdir(join(rig.dataDir, 'apps', 'containers'))).sort()).toEqual(
+      (await rig.manager.apps.runc.list()).sort(),
+    );
+    expect((await readdir(join(rig.dataDir, 'apps', 'bundles'))).sort()).toEqual(
+      [images.db1.manifest, images.web1.manifest, images.web2.manifest].sort(),
+    );
   });
 
   it('a new version that crashes is rolled back: the old one runs again, its volume data kept', async () => {
