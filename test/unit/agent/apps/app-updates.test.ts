@@ -182,4 +182,23 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     expect((await manager.apps.runc.list()).sort()).toEqual(apps.map((a) => a.container).sort()); // nothing else
     expect(await logOf(rig, apps[1]!.container)).toContain('web 2.0 starting');
   });
+
+  it('an exec health goal is run inside the container: it commits once the probe passes, rolls back if it never does', async () => {
+    rig = await startAgentRig();
+    const ready = app('web', images.web1, {
+      command: ['/bin/sh', '-c', 'sleep 0.3; touch /tmp/ready; exec sleep 3600'],
+      health: { exec: ['/bin/test', '-f', '/tmp/ready'], attempts: 50, intervalMs: 100 },
+    });
+    await rig.release('1.0', os, { apps: [ready] });
+    expect((await rig.update('1.0')).telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+
+    const never = app('web', images.web2, {
+      health: { exec: ['/bin/test', '-f', '/tmp/ready'], attempts: 3, intervalMs: 100 },
+    });
+    await rig.release('2.0', os, { apps: [never] });
+    const { telemetry } = await rig.update('2.0');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'rolled_back', error: { code: 'APP_UNHEALTHY' } });
+    expect(telemetry.at(-1)?.error?.message).toContain('web 2.0 starting');
+    expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running' });
+  });
 });
