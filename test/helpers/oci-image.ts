@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readOciLayout, type OciImage } from '../../services/image-repo/index.ts';
@@ -43,4 +44,29 @@ export async function busyboxImage(
     ...options.cmd.flatMap((arg) => ['--config.cmd', arg]),
   ]);
   return readOciLayout(layout, tag);
+}
+
+/** An image made by hand from uncompressed layer tars (hostile layers, say), as a release publishes it. */
+export function imageOfLayers(layers: readonly Buffer[], cmd: string[] = ['/bin/true']): OciImage {
+  const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  const config = Buffer.from(JSON.stringify({ config: { Cmd: cmd } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: `sha256:${sha256(config)}`,
+        size: config.length,
+      },
+      layers: layers.map((layer) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: `sha256:${sha256(layer)}`,
+        size: layer.length,
+      })),
+    }),
+  );
+  return {
+    manifest: sha256(manifest),
+    blobs: [manifest, config, ...layers].map((bytes) => ({ sha256: sha256(bytes), bytes })),
+  };
 }

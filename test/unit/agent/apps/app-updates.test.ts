@@ -6,7 +6,8 @@ import { AppSupervisor, ControlClient, ObjectStore, startControlSocket } from '.
 import type { AppRelease, OciImage } from '../../../../services/image-repo/index.ts';
 import { randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
 import { eventually } from '../../../helpers/eventually.ts';
-import { busyboxImage } from '../../../helpers/oci-image.ts';
+import { busyboxImage, imageOfLayers } from '../../../helpers/oci-image.ts';
+import { tarOf } from '../../../helpers/tar-builder.ts';
 
 /** Apps of these tests: busybox images that say their version, keep a run log in their volume, then run on (or crash). */
 let images: Record<'web1' | 'web2' | 'web2crash' | 'db1', OciImage>;
@@ -200,5 +201,23 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     expect(telemetry.at(-1)).toMatchObject({ phase: 'rolled_back', error: { code: 'APP_UNHEALTHY' } });
     expect(telemetry.at(-1)?.error?.message).toContain('web 2.0 starting');
     expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running' });
+  });
+
+  it('a new image whose layer escapes its rootfs fails the update with LAYER_UNSAFE; the running apps are untouched', async () => {
+    rig = await startAgentRig();
+    await rig.release('1.0', os, { apps: [app('web', images.web1)] });
+    await rig.update('1.0');
+    const before = await rig.manager.apps.runc.state((await statusOf(rig, 'web'))!.container);
+    const hostile = imageOfLayers([tarOf([{ name: '../../../evil', body: 'x' }])]);
+    await rig.release('2.0', os, { apps: [app('web', hostile)] });
+    const { telemetry } = await rig.update('2.0');
+    expect(telemetry.map((t) => t.phase)).toEqual(['downloaded', 'verified', 'failed']);
+    expect(telemetry.at(-1)?.error?.code).toBe('LAYER_UNSAFE');
+    expect(await rig.manager.boot.read()).toMatchObject({ active: { revision: '1.0' }, trial: false });
+    expect(await rig.manager.apps.runc.state(before!.id)).toMatchObject({
+      status: 'running',
+      pid: before!.pid,
+    });
+    expect(await readdir(join(rig.dataDir, 'apps', 'bundles'))).toEqual([images.web1.manifest]);
   });
 });

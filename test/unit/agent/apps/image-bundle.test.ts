@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
@@ -7,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { extractLayer, ObjectStore, prepareBundle } from '../../../../agent/index.ts';
 import { appSchema, type App } from '../../../../core/index.ts';
 import type { OciImage } from '../../../../services/image-repo/index.ts';
-import { busyboxImage } from '../../../helpers/oci-image.ts';
+import { busyboxImage, imageOfLayers } from '../../../helpers/oci-image.ts';
 import { tarOf, type TarMember } from '../../../helpers/tar-builder.ts';
 
 let root: string;
@@ -18,7 +17,6 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const appOf = (image: OciImage): App =>
   appSchema.parse({
     name: 'web',
@@ -107,29 +105,7 @@ describe('a layer tar entry that would land outside the rootfs', () => {
   });
 
   it('is refused through the whole unpack too, leaving no bundle', async () => {
-    const layer = tarOf([{ name: '../../evil', body: 'x' }]);
-    const config = Buffer.from(JSON.stringify({ config: { Cmd: ['/evil'] } }));
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        config: {
-          mediaType: 'application/vnd.oci.image.config.v1+json',
-          digest: `sha256:${sha256(config)}`,
-          size: config.length,
-        },
-        layers: [
-          {
-            mediaType: 'application/vnd.oci.image.layer.v1.tar',
-            digest: `sha256:${sha256(layer)}`,
-            size: layer.length,
-          },
-        ],
-      }),
-    );
-    const image = {
-      manifest: sha256(manifest),
-      blobs: [manifest, config, layer].map((bytes) => ({ sha256: sha256(bytes), bytes })),
-    };
+    const image = imageOfLayers([tarOf([{ name: '../../evil', body: 'x' }])]);
     await store(image);
     await expect(prepareBundle(appOf(image), objects, appsDir())).rejects.toThrowWithCode('LAYER_UNSAFE');
     expect(await readdir(join(appsDir(), 'bundles'))).toEqual([]);
