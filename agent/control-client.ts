@@ -1,5 +1,6 @@
 import { request, type IncomingMessage } from 'node:http';
 import { UprollError, type CommandReply, type DownloadProgress, type UpdateCommand } from '../core/index.ts';
+import type { AppStatus } from './apps/index.ts';
 import type { BootControl } from './boot-control.ts';
 import type { ControlCommand } from './control-socket.ts';
 import type { JournalEntry } from './report-journal.ts';
@@ -26,6 +27,8 @@ export class ControlClient {
     bootEnvRepaired?: BootEnvRepair;
     running: string | null;
     progress?: DownloadProgress;
+    /** Each app the active revision runs: running or exited, exit code, restarts. */
+    apps: AppStatus[];
   }> {
     return this.#call('GET', '/v1/status');
   }

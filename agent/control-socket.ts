@@ -40,7 +40,7 @@ export interface ControlSocket {
  * 0600), an open protocol any cloud client on the device can drive
  * (Uproll's over NATS, or another provider's). See the README.
  *
- *   GET  /v1/status               installer, boot control, running update and its download progress
+ *   GET  /v1/status               installer, boot control, running update and its download progress, apps
  *   GET  /v1/history              outcomes of past updates, oldest first
  *   POST /v1/updates              stage and run a state revision (an update command)
  *   PUT  /v1/objects/<sha256>     hand over an object (checked against its name)
@@ -66,6 +66,7 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
         ...(manager.bootEnvRepaired ? { bootEnvRepaired: manager.bootEnvRepaired } : {}),
         running: manager.running ?? null,
         ...(manager.progress ? { progress: manager.progress } : {}),
+        apps: await manager.apps.status(),
       });
     }
     if (key === 'GET /v1/history') return json(response, 200, await manager.history.entries());

@@ -18,6 +18,9 @@ import { UpdateManager, type PhaseBoundary } from './update-manager.ts';
 import { updateStepStatus, type UpdateStep } from './update-steps.ts';
 import { uptaneClientFor } from './uptane-client.ts';
 
+/** How often the agent looks for stopped apps to restart. */
+const APP_SUPERVISE_MS = 2000;
+
 export interface DeviceAgentOptions {
   identity: AgentIdentity;
   dataDir: string;
@@ -117,6 +120,8 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     await socket.close();
     throw err;
   }
+  // Apps that stop are started again as their restart policy says.
+  const stopSupervising = updates.apps.supervise(APP_SUPERVISE_MS, log);
   // Up: the control socket answers and what a crash left is settled. The cloud side may wait for NATS.
   await service.notify({ READY: '1', STATUS: 'ready' });
   const probe = new ControlClient(socket.path);
@@ -133,6 +138,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
           log,
         }).catch((err: unknown) => {
           watchdog.stop();
+          stopSupervising();
           throw err;
         });
   return {
@@ -141,6 +147,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
     controlSocket: socket.path,
     async stop() {
       watchdog.stop(); // systemd stops watching once the unit deactivates
+      stopSupervising(); // the apps themselves run on without the agent
       await service.notify({ STOPPING: '1', STATUS: 'stopping' });
       await updates.idle();
       await stopCloud();

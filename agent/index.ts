@@ -21,3 +21,4 @@ export * from './update-steps.ts';
 export * from './boot/index.ts';
 export * from './installers/raw-image.ts';
 export * from './agent-config.ts';
+export * from './apps/index.ts';

@@ -97,6 +97,16 @@ export class ObjectStore {
     verifier.finish();
   }
 
+  /** Checks bytes read from an object are exactly `artifact` (length and sha256), before they are used. */
+  checkBytes(artifact: RevisionArtifact, bytes: Uint8Array): void {
+    const verifier = new TargetVerifier(
+      { length: artifact.length, hashes: { sha256: artifact.sha256 } },
+      artifact.path,
+    );
+    verifier.update(bytes);
+    verifier.finish();
+  }
+
   /** Deletes every object not in `keep` (objects of revisions no longer in history). */
   async prune(keep: ReadonlySet<string>): Promise<void> {
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {

@@ -2,9 +2,12 @@ import {
   isUprollError,
   missingObjects,
   revisionNameOf,
+  revisionObjects,
+  sameOsPart,
   TERMINAL_PHASES,
   TRUST_ATTACK_CODES,
   UprollError,
+  type App,
   type CommandReply,
   type DevicePhase,
   type DownloadProgress,
@@ -18,6 +21,7 @@ import {
 import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
+import { AppSupervisor } from './apps/index.ts';
 import { BootControlFile, type BootControl, type Deployment } from './boot-control.ts';
 import { bootVerdict, isSlot, type Bootloader, type Slot } from './boot/index.ts';
 import { runHealthCheck } from './health-check.ts';
@@ -51,6 +55,8 @@ export interface UpdateManagerOptions {
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
   /** Required by an installer that switches by rebooting (raw images): boot environment, booted slot, reboot. */
   bootloader?: Bootloader;
+  /** Runs the revisions' apps (default: runc under `<dataDir>/apps`; never called on a device without apps). */
+  apps?: AppSupervisor;
 }
 
 /** The points between steps of an update where a device may lose power (crash tests name them). */
@@ -84,6 +90,7 @@ export class UpdateManager {
   readonly objects: ObjectStore;
   readonly journal: ReportJournal;
   readonly history: RevisionHistory;
+  readonly apps: AppSupervisor;
   readonly #options: UpdateManagerOptions;
   #running: { rolloutId: string } | undefined;
   #progress: DownloadProgress | undefined;
@@ -101,6 +108,7 @@ export class UpdateManager {
     this.objects = new ObjectStore(options.dataDir);
     this.journal = new ReportJournal(options.dataDir);
     this.history = new RevisionHistory(options.dataDir, (problem) => this.#log(problem));
+    this.apps = options.apps ?? new AppSupervisor({ dataDir: options.dataDir, objects: this.objects });
   }
 
   get installer(): Installer {
@@ -230,6 +238,7 @@ export class UpdateManager {
     const left = control.active;
     const back = await this.boot.rollback();
     const reboot = await this.#enter(back);
+    await this.#startAppsOf(back);
     await this.#settle(left, 'rolled_back', {
       deployment: back.active?.deployment,
       error: { code: 'ROLLED_BACK_BY_COMMAND', message: `back to revision ${previous.revision} on command` },
@@ -252,6 +261,8 @@ export class UpdateManager {
       if (settled) return settled;
     } else if (control.active) await this.installer.activate(control.active.deployment);
     await this.#settleUnrecorded(control);
+    // Not on trial: the committed revision's apps run (an agent that died mid-switch left a mixed set).
+    if (!control.trial) await this.#startAppsOf(await this.boot.read());
     const pending = await this.history.pending();
     const trial = await this.boot.countBootAttemptIfOnTrial();
     if (trial?.active) {
@@ -419,27 +430,37 @@ export class UpdateManager {
     const step = (phase: DevicePhase, extra: Partial<Telemetry> = {}) =>
       this.#report({ rolloutId, revision: revision.name }, phase, extra);
     let deployment: string;
+    let osUnchanged = false;
     try {
       const fetched =
         (await this.#fetchMissing(rolloutId, revision)) + ((await this.installer.fetch?.(revision)) ?? 0);
       await step('downloaded', { bytes: fetched });
       await this.#boundary('downloaded');
-      for (const artifact of revision.artifacts) await this.objects.check(artifact);
+      for (const artifact of revisionObjects(revision)) await this.objects.check(artifact);
       await step('verified');
       await this.#boundary('verified');
+      // Images are unpacked (each blob checked again) before anything that runs changes.
+      await this.apps.prepare(revision.apps ?? []);
       const control = await this.boot.read();
       this.#step({ step: 'writing', rolloutId, revision: revision.name });
-      // Never write the slot that runs, even when the record and the bootloader disagree.
-      const booted = await this.#options.bootloader?.bootedSlot();
-      let written = 0;
-      deployment = await this.installer.stage(
-        revision,
-        this.objects,
-        [...(control.active ? [control.active.deployment] : []), ...(booted ? [booted] : [])],
-        async () => {
-          if (++written === 1) await this.#boundary('writing');
-        },
-      );
+      const running = control.active && (await this.history.revision(control.active.revision));
+      if (control.active && running && sameOsPart(running, revision)) {
+        // Only the apps change: the OS deployment that runs stays, nothing is restaged or rebooted.
+        deployment = control.active.deployment;
+        osUnchanged = true;
+      } else {
+        // Never write the slot that runs, even when the record and the bootloader disagree.
+        const booted = await this.#options.bootloader?.bootedSlot();
+        let written = 0;
+        deployment = await this.installer.stage(
+          revision,
+          this.objects,
+          [...(control.active ? [control.active.deployment] : []), ...(booted ? [booted] : [])],
+          async () => {
+            if (++written === 1) await this.#boundary('writing');
+          },
+        );
+      }
     } catch (err) {
       await this.history.setPending(undefined);
       await this.#fail(rolloutId, revision.name, describe(err, 'INSTALL_FAILED'));
@@ -453,7 +474,7 @@ export class UpdateManager {
       target: plan.target,
     };
     const bootloader = this.#options.bootloader;
-    if (bootloader) {
+    if (bootloader && !osUnchanged) {
       // Armed before it is recorded: a trial recorded but never armed would look like a failed boot.
       await bootloader.env.armTrial(slotOf(deployment));
       await this.boot.switchTo(next);
@@ -506,6 +527,8 @@ export class UpdateManager {
   ): Promise<'committed' | 'rolled_back'> {
     const check = revision?.health ?? this.#options.healthCheck;
     try {
+      const apps = revision?.apps ?? [];
+      await this.apps.awaitHealthy(apps, await this.apps.switchTo(apps));
       if (check) {
         const dir = this.installer.pathOf(active.deployment);
         await runHealthCheck(check, {
@@ -519,7 +542,7 @@ export class UpdateManager {
         });
       }
     } catch (err) {
-      const error = describe(err, 'HEALTH_CHECK_FAILED');
+      const error = capped(describe(err, 'HEALTH_CHECK_FAILED'));
       this.#step({ step: 'unhealthy', rolloutId: active.rolloutId, revision: active.revision, error });
       await this.#rollBack(active, error);
       return 'rolled_back';
@@ -544,8 +567,25 @@ export class UpdateManager {
   async #rollBack(failed: Deployment, error: { code: string; message: string }): Promise<void> {
     const back = await this.boot.rollback();
     const reboot = await this.#enter(back);
+    await this.#startAppsOf(back);
     await this.#settle(failed, 'rolled_back', { deployment: back.active?.deployment, error });
     await reboot();
+  }
+
+  /**
+   * Runs the apps of the revision `control` makes active (none without
+   * one), its volumes untouched. A failure is logged: the rollback itself
+   * stands, and the next start tries again.
+   */
+  async #startAppsOf(control: BootControl): Promise<void> {
+    try {
+      const revision = control.active ? await this.history.revision(control.active.revision) : undefined;
+      await this.apps.switchTo(revision?.apps ?? []);
+    } catch (err) {
+      this.#log(
+        `starting the apps of revision ${control.active?.revision ?? 'none'} failed: ${(err as Error).message}`,
+      );
+    }
   }
 
   /** Records the outcome in the history, frees objects no kept revision needs, then reports it. */
@@ -581,11 +621,15 @@ export class UpdateManager {
     // would take a whole image each (reinstalling one from history downloads it again).
     const dropImages = this.installer.switchesByReboot === true;
     const keep = new Set<string>();
+    const apps: App[] = [];
     for (const entry of await this.history.entries()) {
-      for (const artifact of (await this.history.revision(entry.revision))?.artifacts ?? [])
+      const revision = await this.history.revision(entry.revision);
+      for (const artifact of revision ? revisionObjects(revision) : [])
         if (!(dropImages && artifact.image)) keep.add(artifact.sha256);
+      apps.push(...(revision?.apps ?? []));
     }
     await this.objects.prune(keep);
+    await this.apps.prune(apps);
   }
 
   /** Journals one step (and, at the end of an update, a signed manifest for the Director). */
@@ -696,6 +740,14 @@ function busy(rolloutId: string): CommandReply {
 
 function rejected(code: string, message: string): CommandReply {
   return { accepted: false, error: { code, message } };
+}
+
+/** Error messages travel in telemetry: an app's output in one is kept short. */
+const MAX_ERROR_MESSAGE = 2000;
+function capped(error: { code: string; message: string }) {
+  return error.message.length > MAX_ERROR_MESSAGE
+    ? { ...error, message: `${error.message.slice(0, MAX_ERROR_MESSAGE)}…` }
+    : error;
 }
 
 function describe(err: unknown, fallback: string): { code: string; message: string } {

@@ -77,6 +77,12 @@ export type UprollErrorCode =
   | 'DIRECTOR_IMAGE_MISMATCH'
   /** Director targets for an ECU that is not this device's, twice for one ECU, or for another device. */
   | 'ECU_MISMATCH'
+  /** An OCI layer tar is malformed or has an entry that would land outside the app's root filesystem (`..`, absolute, through a symlink). */
+  | 'LAYER_UNSAFE'
+  /** An app could not be prepared or started (its image, runc). */
+  | 'APP_START_FAILED'
+  /** An app of the new revision did not reach its health goal; the device rolled back. */
+  | 'APP_UNHEALTHY'
   /** The OSTree commit pulled is not the one the verified revision names (its checksum differs). */
   | 'OSTREE_COMMIT_MISMATCH'
   /** The Director repository delegates, which Uptane forbids. */
@@ -179,6 +185,8 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set<UprollErrorCode>([
   'COMMAND_REJECTED',
   'NOT_ASSIGNED',
   'HEALTH_CHECK_FAILED',
+  'APP_UNHEALTHY',
+  'LAYER_UNSAFE',
   'BOOT_FAILED',
   'OUT_OF_ORDER',
   'REPLAYED_REPORT',

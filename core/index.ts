@@ -6,6 +6,8 @@ export * from './identifier-schemas.ts';
 export * from './phases.ts';
 export * from './update-command.ts';
 export * from './state-revision.ts';
+export * from './apps.ts';
+export * from './oci-image.ts';
 export * from './telemetry.ts';
 export * from './device-update-progress.ts';
 export type * from './domain-events.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { appBlobLabel, appsSchema } from './apps.ts';
 
 /** Byte cap on a state revision document as it arrives from the Image repository. */
 export const MAX_REVISION_BYTES = 256 * 1024;
@@ -94,11 +95,17 @@ export const stateRevisionSchema = z
     /** The OS to deploy, by OSTree commit checksum (installed by an OSTree system installer). */
     ostree: ostreeCommitSchema.optional(),
     health: healthCheckSchema.optional(),
+    /** The device's apps: OCI images run as containers, started in `after` order once the OS part is in place. */
+    apps: appsSchema.optional(),
   })
-  .refine((revision) => revision.artifacts.length > 0 || revision.ostree !== undefined, {
-    message: 'needs at least one artifact or an OSTree commit',
-    path: ['artifacts'],
-  })
+  .refine(
+    (revision) =>
+      revision.artifacts.length > 0 || revision.ostree !== undefined || (revision.apps?.length ?? 0) > 0,
+    {
+      message: 'needs at least one artifact, an OSTree commit or an app',
+      path: ['artifacts'],
+    },
+  )
   .refine((revision) => !(revision.ostree && revision.artifacts.some((a) => a.image)), {
     message: 'names the OS twice: an OSTree commit and a rootfs image',
     path: ['ostree'],
@@ -133,10 +140,33 @@ export function objectPath(sha256: string): string {
 export function missingObjects(revision: StateRevision, present: ReadonlySet<string>): RevisionArtifact[] {
   const seen = new Set(present);
   const missing: RevisionArtifact[] = [];
-  for (const artifact of revision.artifacts) {
+  for (const artifact of revisionObjects(revision)) {
     if (seen.has(artifact.sha256)) continue;
     seen.add(artifact.sha256);
     missing.push(artifact);
   }
   return missing;
+}
+
+/**
+ * Every object a revision needs on the device: its artifacts, then each
+ * blob of each app's OCI image (labelled `apps/<app>/<sha256>`; the same
+ * blob may appear under several apps).
+ */
+export function revisionObjects(revision: StateRevision): RevisionArtifact[] {
+  const blobs = (revision.apps ?? []).flatMap((app) =>
+    app.blobs.map((blob) => ({
+      path: appBlobLabel(app, blob.sha256),
+      sha256: blob.sha256,
+      length: blob.length,
+    })),
+  );
+  return [...revision.artifacts, ...blobs];
+}
+
+/** True when two revisions install the same OS part (artifacts and OSTree commit): only their apps differ. */
+export function sameOsPart(a: StateRevision, b: StateRevision): boolean {
+  const os = (revision: StateRevision) =>
+    JSON.stringify({ artifacts: revision.artifacts, ostree: revision.ostree ?? null });
+  return os(a) === os(b);
 }

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../services/fs/index.ts';
 import {
   ImageRepository,
   startRepositoryServer,
+  type AppRelease,
   type RepositoryServer,
 } from '../services/image-repo/index.ts';
 
@@ -82,6 +83,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
         hardwareIds?: readonly string[];
         health?: HealthCheckInput;
         ostree?: OstreeCommit;
+        apps?: readonly AppRelease[];
       } = {},
     ) {
       releaseCounter = options.releaseCounter ?? releaseCounter + 1;
@@ -93,6 +95,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
           releaseCounter,
           ...(options.health ? { health: options.health } : {}),
           ...(options.ostree ? { ostree: options.ostree } : {}),
+          ...(options.apps ? { apps: options.apps } : {}),
         },
         imageSigners,
         now(),

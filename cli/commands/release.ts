@@ -13,6 +13,7 @@ import {
   releaseTarget,
 } from './release-options.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
+import { appOptions, appsOf } from './release-apps.ts';
 
 /** Artifacts are read whole for now; a streaming publish is the next step. */
 const MAX_ARTIFACT_BYTES = 1024 ** 3;
@@ -82,12 +83,15 @@ export const releaseRevision: Command = {
   summary:
     'Publish a state revision: its artifacts stored once by sha256, the revision document signed as a target.',
   usage:
-    'uproll release revision NAME PATH=FILE... --hardware-id ID [--hardware-id ID ...] --release-counter N [--rootfs-image PATH] [--health-cmd CMD] [--json]',
+    'uproll release revision NAME [PATH=FILE...] [--app NAME=OCI_LAYOUT_DIR[:TAG] ...] [--app-config FILE] --hardware-id ID [--hardware-id ID ...] --release-counter N [--rootfs-image PATH] [--health-cmd CMD] [--json]',
   details:
     'Each PATH=FILE puts FILE at PATH in the device deployment (PATH: relative, plain segments; FILE alone\n' +
     'means its base name). Objects the repository already holds are not stored again, so devices only\n' +
     'download what changed. --health-cmd is run with sh -c in the new deployment on the device and decides\n' +
-    'commit or rollback. --rootfs-image PATH marks the artifact at PATH as a root filesystem image: an agent\n' +
+    'commit or rollback. --app NAME=DIR[:TAG] adds an app from a local OCI image layout (umoci, skopeo):\n' +
+    'its manifest, config and layers become objects too, so a layer shared by apps or revisions is stored and\n' +
+    'downloaded once; --app-config FILE gives each app its command, env, volumes, restart, after and health.\n' +
+    '--rootfs-image PATH marks the artifact at PATH as a root filesystem image: an agent\n' +
     'with the raw image installer writes it into its inactive A/B slot and boots that slot on trial.\n' +
     'Signs with the online keys (releases, snapshot, timestamp).\n' +
     'A revision name is used once: the same revision again changes nothing; other content under a\n' +
@@ -95,6 +99,7 @@ export const releaseRevision: Command = {
   options: {
     ...revisionTargetOptions,
     ...healthOptions,
+    ...appOptions,
     'rootfs-image': {
       type: 'string',
       description: 'the artifact PATH that is a root filesystem image (for A/B raw image slots)',
@@ -105,7 +110,10 @@ export const releaseRevision: Command = {
   async run({ values, positionals }, io) {
     const by = actorOf(values);
     const [name, ...specs] = positionals;
-    if (!name || specs.length === 0) throw new UsageError('name the revision and at least one PATH=FILE');
+    if (!name) throw new UsageError('name the revision and at least one PATH=FILE or --app');
+    const apps = await appsOf(values);
+    if (specs.length === 0 && apps.length === 0)
+      throw new UsageError('name the revision and at least one PATH=FILE or --app');
     const { hardwareIds, releaseCounter } = releaseTarget(values);
     const artifacts = [];
     for (const spec of specs) {
@@ -127,7 +135,14 @@ export const releaseRevision: Command = {
     const health = healthOf(values);
     const signers = await publishingSigners(values);
     const published = await new ImageRepository(imageRepoDir(values)).publishRevision(
-      { name, artifacts, hardwareIds, releaseCounter, ...(health ? { health } : {}) },
+      {
+        name,
+        artifacts,
+        hardwareIds,
+        releaseCounter,
+        ...(health ? { health } : {}),
+        ...(apps.length > 0 ? { apps } : {}),
+      },
       signers,
       new Date(),
     );
@@ -137,8 +152,9 @@ export const releaseRevision: Command = {
         aggregateId: 'image',
         type: 'repository.revision.published',
         data: {
-          summary: `revision ${name} (${artifacts.length} artifacts, counter ${releaseCounter}) as ${published.target}`,
+          summary: `revision ${name} (${artifacts.length} artifacts, ${apps.length} apps, counter ${releaseCounter}) as ${published.target}`,
           revision: name,
+          apps: apps.map((app) => ({ name: app.name, manifest: app.image.manifest })),
           hardwareIds,
           releaseCounter,
           target: published.target,

@@ -8,6 +8,7 @@ import {
   revisionTargetPath,
   stateRevisionSchema,
   UprollError,
+  type AppInput,
   type HealthCheckInput,
   type OstreeCommit,
   type StateRevision,
@@ -27,6 +28,7 @@ import {
 import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { FileBlobStore, MetadataFiles, type BlobStore } from '../repo/index.ts';
 import { ImageOstreeRepo } from './ostree-repo.ts';
+import type { OciImage } from './oci-layout.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
 export interface ExpiryPolicy {
@@ -72,7 +74,12 @@ export interface RevisionInput {
   health?: HealthCheckInput;
   /** The OS as an OSTree commit of the repository's OSTree repository (`ImageOstreeRepo`). */
   ostree?: OstreeCommit;
+  /** Apps: each OCI image's blobs are stored as objects like artifacts (read with `readOciLayout`). */
+  apps?: readonly AppRelease[];
 }
+
+/** An app to release: how it runs (`AppInput` without its blob list) and its image's blobs. */
+export type AppRelease = Omit<AppInput, 'image' | 'blobs'> & { image: OciImage };
 
 /** The versions the repository serves now, read from its own metadata. */
 export interface RepositoryVersions {
@@ -280,6 +287,15 @@ export class ImageRepository {
         artifacts,
         ostree: revision.ostree,
         health: revision.health,
+        ...(revision.apps
+          ? {
+              apps: revision.apps.map(({ image, ...app }) => ({
+                ...app,
+                image: { manifest: image.manifest },
+                blobs: image.blobs.map((b) => ({ sha256: b.sha256, length: b.bytes.byteLength })),
+              })),
+            }
+          : {}),
       },
       `revision ${revision.name}`,
     );
@@ -312,6 +328,13 @@ export class ImageRepository {
     for (const [i, artifact] of revision.artifacts.entries()) {
       const key = `targets/${objectPath(artifacts[i]!.sha256)}`;
       if ((await this.#store.get(key)) === undefined) await this.#store.put(key, artifact.bytes);
+    }
+    // App blobs are objects too, checked against their sha256 before they are stored.
+    for (const blob of (revision.apps ?? []).flatMap((app) => app.image.blobs)) {
+      if (describeFile(blob.bytes).hashes.sha256 !== blob.sha256)
+        throw new UprollError('HASH_MISMATCH', `an app blob is not sha256 ${blob.sha256}`);
+      const key = `targets/${objectPath(blob.sha256)}`;
+      if ((await this.#store.get(key)) === undefined) await this.#store.put(key, blob.bytes);
     }
     const versions = await this.publish([documentTarget], signers, now);
     return { versions, revision: document, target, alreadyPublished: false };

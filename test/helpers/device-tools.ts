@@ -16,6 +16,10 @@ const PACKAGES: Record<string, string> = {
   e2fsck: 'e2fsprogs',
   truncate: 'coreutils',
   sha256sum: 'coreutils',
+  umoci: 'umoci',
+  runc: 'runc',
+  chroot: 'coreutils',
+  busybox: 'busybox-static',
 };
 
 /**
