@@ -430,24 +430,27 @@ export class UpdateManager {
     const step = (phase: DevicePhase, extra: Partial<Telemetry> = {}) =>
       this.#report({ rolloutId, revision: revision.name }, phase, extra);
     let deployment: string;
-    let osUnchanged = false;
+    let osUnchanged: boolean;
     try {
+      const control = await this.boot.read();
+      const running = control.active && (await this.history.revision(control.active.revision));
+      // Only the apps change: the OS deployment that runs stays; its artifacts are neither
+      // fetched (a pruned rootfs image would come again for nothing) nor restaged nor rebooted.
+      osUnchanged = Boolean(control.active && running && sameOsPart(running, revision));
+      const needed: StateRevision = osUnchanged ? { ...revision, artifacts: [] } : revision;
       const fetched =
-        (await this.#fetchMissing(rolloutId, revision)) + ((await this.installer.fetch?.(revision)) ?? 0);
+        (await this.#fetchMissing(rolloutId, needed)) +
+        (osUnchanged ? 0 : ((await this.installer.fetch?.(revision)) ?? 0));
       await step('downloaded', { bytes: fetched });
       await this.#boundary('downloaded');
-      for (const artifact of revisionObjects(revision)) await this.objects.check(artifact);
+      for (const artifact of revisionObjects(needed)) await this.objects.check(artifact);
       await step('verified');
       await this.#boundary('verified');
       // Images are unpacked (each blob checked again) before anything that runs changes.
       await this.apps.prepare(revision.apps ?? []);
-      const control = await this.boot.read();
       this.#step({ step: 'writing', rolloutId, revision: revision.name });
-      const running = control.active && (await this.history.revision(control.active.revision));
-      if (control.active && running && sameOsPart(running, revision)) {
-        // Only the apps change: the OS deployment that runs stays, nothing is restaged or rebooted.
+      if (osUnchanged && control.active) {
         deployment = control.active.deployment;
-        osUnchanged = true;
       } else {
         // Never write the slot that runs, even when the record and the bootloader disagree.
         const booted = await this.#options.bootloader?.bootedSlot();

@@ -148,17 +148,36 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
       const dir = await startImageDevice(kind);
       const image = await releaseImage(dir, '1.0', [{ path: 'etc/app.conf', bytes: Buffer.from('x = 1') }]);
       await rig.update('1.0', 'r1');
-      await device.boot();
+      expect(await device.boot()).toBe('b');
       expect(await restart()).toBe('committed');
       const held = await rig.manager.objects.present();
       expect(held.has(sha256(image))).toBe(false);
       expect(held.has(sha256(Buffer.from('x = 1')))).toBe(true);
+      await releaseImage(dir, '2.0');
+      await rig.update('2.0', 'r2');
+      expect(await device.boot()).toBe('a');
+      expect(await restart()).toBe('committed');
 
       rig.proxy.reset();
       await rig.manager.installFromHistory('1.0', 'again');
       await rig.manager.idle();
       expect(rig.proxy.stats.objectBytes).toBe(image.byteLength);
-      expect(await slotSha256(device.slots.a, image.byteLength)).toBe(sha256(image));
+      expect(await slotSha256(device.slots.b, image.byteLength)).toBe(sha256(image));
+    });
+
+    it('reinstalls the revision it runs without fetching or writing its image again', async () => {
+      const dir = await startImageDevice(kind);
+      await releaseImage(dir, '1.0');
+      await rig.update('1.0', 'r1');
+      expect(await device.boot()).toBe('b');
+      expect(await restart()).toBe('committed');
+      const slotA = await slotSha256(device.slots.a, 4096);
+
+      rig.proxy.reset();
+      await rig.manager.installFromHistory('1.0', 'again');
+      await rig.manager.idle();
+      expect(rig.proxy.stats.objectBytes).toBe(0);
+      expect(await slotSha256(device.slots.a, 4096)).toBe(slotA);
     });
 
     it('goes back to the previous slot by a reboot on a rollback command', async () => {
