@@ -28,3 +28,10 @@ export function spawnUproll(argv: readonly string[], env: NodeJS.ProcessEnv = {}
   }));
   return { child, stdout, stderr, exited };
 }
+
+/** Runs the `uproll` command in its own process to its end: its exit status and what it printed. */
+export async function runUproll(argv: readonly string[], env: NodeJS.ProcessEnv = {}) {
+  const cli = spawnUproll(argv, env);
+  const { code } = await cli.exited;
+  return { status: code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDeviceBundle } from '../../agent/index.ts';
 import { workerKeyServices } from '../../cli/worker-keys.ts';
@@ -60,6 +60,23 @@ export async function startDirectorDevice(deviceId: string, initArgs: readonly s
       const rolloutId = `r-${revision}`;
       await worker.releases.assign(deviceId, revision, rolloutId);
       return rolloutId;
+    },
+    /** The device's last signed report reaches the Director (as the report listener delivers it). */
+    async report() {
+      const manifests = (await manager.journal.after(0)).filter((e) => e.kind === 'manifest');
+      await worker.director.receiveManifest(
+        deviceId,
+        Buffer.from(JSON.stringify(manifests.at(-1)?.body)),
+        new Date(),
+      );
+    },
+    /** The version of the Director root the device trusts now. */
+    async trustedDirectorRoot() {
+      const root = await readFile(
+        join(cli.stateDir, 'device-data', 'trust', 'director', 'root.json'),
+        'utf8',
+      );
+      return (JSON.parse(root) as { signed: { version: number } }).signed.version;
     },
     async close() {
       await manager.idle();

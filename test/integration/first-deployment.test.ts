@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runUproll } from '../helpers/cli-process.ts';
 import type { DeviceView } from '../../services/projections/index.ts';
 import { findFreePort } from '../../services/dev-stack/index.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -25,15 +26,7 @@ const env = (): NodeJS.ProcessEnv => ({
 const running: ChildProcess[] = [];
 
 /** Runs `uproll ARGS` to its end. */
-async function uproll(...args: string[]) {
-  const child = spawn(process.execPath, ['bin/uproll.js', ...args], { env: env() });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [status] = (await once(child, 'exit')) as [number | null];
-  return { status, stdout, stderr };
-}
+const uproll = (...args: string[]) => runUproll(args, env());
 
 /** Starts a long-running process and resolves once it printed its first line. */
 async function start(bin: string, args: string[]): Promise<{ child: ChildProcess; first: string }> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DeviceView } from '../../services/projections/index.ts';
 import { findFreePort, requireSettings, stackAddresses, stackPaths } from '../../services/dev-stack/index.ts';
-import { spawnUproll, type CliProcess } from '../helpers/cli-process.ts';
+import { spawnUproll, type CliProcess, runUproll } from '../helpers/cli-process.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { ownNatsServer } from '../helpers/own-nats-server.ts';
 import { uniqueId } from './harness.ts';
@@ -40,11 +40,7 @@ const baseEnv = (): NodeJS.ProcessEnv => ({
 });
 
 /** Runs `uproll ARGS` to its end. */
-async function uproll(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const cli = spawnUproll(args, { ...baseEnv(), ...env });
-  const { code } = await cli.exited;
-  return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
-}
+const uproll = (args: string[], env: NodeJS.ProcessEnv = {}) => runUproll(args, { ...baseEnv(), ...env });
 
 /** Starts a long-running process and resolves with its first line (its ready line). */
 async function start(args: string[]): Promise<{ cli: CliProcess; first: string }> {
@@ -60,7 +56,7 @@ async function start(args: string[]): Promise<{ cli: CliProcess; first: string }
 
 async function devices(): Promise<DeviceView[]> {
   const listed = await uproll(['devices', 'list', '--json', ...deployment]);
-  expect(listed.code, listed.stderr).toBe(0);
+  expect(listed.status, listed.stderr).toBe(0);
   return JSON.parse(listed.stdout) as DeviceView[];
 }
 
@@ -95,9 +91,9 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
       ...['keys', 'init', '--offline-passphrase-env', 'OFFLINE_PASS'],
       ...['--online-passphrase-env', 'ONLINE_PASS'],
     ]);
-    expect(keys.code, keys.stderr).toBe(0);
-    expect((await uproll(['nats', 'init', '--url', natsServer.url])).code).toBe(0);
-    expect((await uproll(['nats', 'config', ...natsServer.configArgs])).code).toBe(0);
+    expect(keys.status, keys.stderr).toBe(0);
+    expect((await uproll(['nats', 'init', '--url', natsServer.url])).status).toBe(0);
+    expect((await uproll(['nats', 'config', ...natsServer.configArgs])).status).toBe(0);
     await natsServer.start();
 
     const [imagePort, directorPort, apiPort] = [
@@ -125,7 +121,7 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
       ],
       deploymentEnv,
     );
-    expect(provisioned.code, provisioned.stderr).toBe(0);
+    expect(provisioned.status, provisioned.stderr).toBe(0);
     expect(provisioned.stderr).not.toContain('kept in');
     const dataDir = join(work, deviceId);
     await mkdir(dataDir);
@@ -154,17 +150,17 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
       ],
       deploymentEnv,
     );
-    expect(released.code, released.stderr).toBe(0);
+    expect(released.status, released.stderr).toBe(0);
 
     const rollout = await uproll([
       ...['rollout', 'start', rolloutId, '--revision', 'app-1.0', '--device', deviceId],
       ...['--canary', '1', '--waves', '100', '--task-queue', taskQueue, '--wait', ...deployment],
     ]);
-    expect(rollout.code, rollout.stdout + rollout.stderr).toBe(0);
+    expect(rollout.status, rollout.stdout + rollout.stderr).toBe(0);
     expect(rollout.stdout).toContain('rollout.completed        1 committed, 0 rolled back, 0 failed');
 
     const status = await uproll(['rollout', 'status', rolloutId, ...deployment]);
-    expect(status.code, status.stderr).toBe(0);
+    expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toContain(`rollout ${rolloutId} of app-1.0: completed`);
 
     const fleet = await eventually('the fleet view to show the device on app-1.0', async () => {
@@ -175,7 +171,7 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
 
     // An audit event a command records reaches the deployment's event log.
     const tagged = await uproll(['devices', 'tag', deviceId, 'lab', ...deployment]);
-    expect(tagged.code, tagged.stderr).toBe(0);
+    expect(tagged.status, tagged.stderr).toBe(0);
     expect(tagged.stderr).not.toContain('kept in');
     const trail = await uproll([
       'events',
@@ -187,7 +183,7 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
       '--json',
       ...deployment,
     ]);
-    expect(trail.code, trail.stderr).toBe(0);
+    expect(trail.status, trail.stderr).toBe(0);
     const events = trail.stdout
       .trim()
       .split('\n')
@@ -200,7 +196,7 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
 
     // The environment names it as well as the options do.
     const list = await uproll(['rollout', 'list', '--json'], deploymentEnv);
-    expect(list.code, list.stderr).toBe(0);
+    expect(list.status, list.stderr).toBe(0);
     expect(list.stdout).toContain(`"rolloutId":"${rolloutId}"`);
 
     // Everything above went to the deployment: the state directory never had a local stack.

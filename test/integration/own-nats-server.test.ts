@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runUproll } from '../helpers/cli-process.ts';
 import { subjects } from '../../core/index.ts';
 import { findFreePort, requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
 import { connectToNats, readPresence } from '../../services/nats/index.ts';
@@ -33,15 +34,7 @@ const env = (): NodeJS.ProcessEnv => ({
 });
 
 /** Runs `uproll ARGS` to its end. */
-async function uproll(...args: string[]) {
-  const child = spawn(process.execPath, ['bin/uproll.js', ...args], { env: env() });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [status] = (await once(child, 'exit')) as [number | null];
-  return { status, stdout, stderr };
-}
+const uproll = (...args: string[]) => runUproll(args, env());
 
 /** Connects as a device with the credentials in its bundle, as its agent does. */
 async function connectAsDevice(deviceId: string): Promise<NatsConnection> {

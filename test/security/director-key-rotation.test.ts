@@ -17,11 +17,10 @@ const DEVICE = 'dev-rot';
 let rig: Awaited<ReturnType<typeof startDirectorDevice>>;
 let cli: typeof rig.cli;
 let manager: typeof rig.manager;
-let worker: typeof rig.worker;
 
 beforeEach(async () => {
   rig = await startDirectorDevice(DEVICE);
-  ({ cli, manager, worker } = rig);
+  ({ cli, manager } = rig);
 });
 afterEach(async () => rig.close());
 
@@ -47,24 +46,8 @@ async function directorSignatures() {
   };
 }
 
-/** The device's last signed report reaches the Director (as the report listener delivers it). */
-async function report() {
-  const manifests = (await manager.journal.after(0)).filter((e) => e.kind === 'manifest');
-  await worker.director.receiveManifest(
-    DEVICE,
-    Buffer.from(JSON.stringify(manifests.at(-1)?.body)),
-    new Date(),
-  );
-}
-
-const trustedDirectorRoot = async () =>
-  (
-    JSON.parse(
-      await readFile(join(cli.stateDir, 'device-data', 'trust', 'director', 'root.json'), 'utf8'),
-    ) as {
-      signed: { version: number };
-    }
-  ).signed.version;
+const report = () => rig.report();
+const trustedDirectorRoot = () => rig.trustedDirectorRoot();
 
 const directorKey = async (role: string) =>
   (await cli.keys()).find((k) => k.repository === 'director' && k.role === role && !k.revoked)!;

@@ -20,11 +20,10 @@ const DAY = 24 * 60 * 60 * 1000;
 let rig: Awaited<ReturnType<typeof startDirectorDevice>>;
 let cli: typeof rig.cli;
 let manager: typeof rig.manager;
-let worker: typeof rig.worker;
 
 beforeEach(async () => {
   rig = await startDirectorDevice(DEVICE, ['--root-keys', '3', '--threshold', '1']);
-  ({ cli, manager, worker } = rig);
+  ({ cli, manager } = rig);
 });
 afterEach(async () => rig.close());
 
@@ -38,22 +37,8 @@ async function update(revision: string) {
   return (await telemetryOf(manager, rolloutId)).at(-1);
 }
 
-/** The device's last signed report reaches the Director (as the report listener delivers it). */
-async function report() {
-  const manifests = (await manager.journal.after(0)).filter((e) => e.kind === 'manifest');
-  await worker.director.receiveManifest(
-    DEVICE,
-    Buffer.from(JSON.stringify(manifests.at(-1)?.body)),
-    new Date(),
-  );
-}
-
-const trustedDirectorRoot = async () =>
-  (
-    JSON.parse(
-      await readFile(join(cli.stateDir, 'device-data', 'trust', 'director', 'root.json'), 'utf8'),
-    ) as { signed: { version: number } }
-  ).signed.version;
+const report = () => rig.report();
+const trustedDirectorRoot = () => rig.trustedDirectorRoot();
 
 const directorRoots = async () =>
   (await cli.keys()).filter((k) => k.repository === 'director' && k.role === 'root');
