@@ -152,7 +152,7 @@ export const releaseRevision: Command = {
         aggregateId: 'image',
         type: 'repository.revision.published',
         data: {
-          summary: `revision ${name} (${artifacts.length} artifacts, ${apps.length} apps, counter ${releaseCounter}) as ${published.target}`,
+          summary: `revision ${name} (${artifacts.length} artifacts${apps.length > 0 ? `, ${apps.length} apps` : ''}, counter ${releaseCounter}) as ${published.target}`,
           revision: name,
           apps: apps.map((app) => ({ name: app.name, manifest: app.image.manifest })),
           hardwareIds,
