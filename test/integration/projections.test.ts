@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { main as cli } from '../../cli/main.ts';
 import { findFreePort, writeSettings } from '../../services/dev-stack/index.ts';
 import {
@@ -61,11 +62,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function uproll(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli([...argv, '--state-dir', h.stateDir], io);
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const uproll = (...argv: string[]) => runCliInProcess([...argv, '--state-dir', h.stateDir]);
 
 /** The part of the projections this file's rollout made. */
 function ours(projections: Projections) {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main as cli } from '../../cli/main.ts';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import type { RolloutListRow } from '../../cli/commands/rollout-list.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
-import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
@@ -57,11 +56,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function uproll(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli([...argv, '--state-dir', h.stateDir], io);
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const uproll = (...argv: string[]) => runCliInProcess([...argv, '--state-dir', h.stateDir]);
 
 function ours(stdout: string): RolloutListRow[] {
   return (JSON.parse(stdout) as RolloutListRow[]).filter((row) =>

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main as cli } from '../../cli/main.ts';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { DeviceLeases } from '../../services/nats/index.ts';
 import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
-import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -37,21 +36,19 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function uproll(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli(
-    [...argv, '--state-dir', h.stateDir, '--director', h.repos.director.dir, '--repo', h.repos.image.dir],
-    io,
-  );
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const uproll = (...argv: string[]) =>
+  runCliInProcess([
+    ...argv,
+    '--state-dir',
+    h.stateDir,
+    '--director',
+    h.repos.director.dir,
+    '--repo',
+    h.repos.image.dir,
+  ]);
 
 /** `rollout abort`, `resume` etc. take no location options. */
-async function control(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli([...argv, '--state-dir', h.stateDir], io);
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const control = (...argv: string[]) => runCliInProcess([...argv, '--state-dir', h.stateDir]);
 
 async function release(prefix: string, failingOn: readonly string[] = []): Promise<string> {
   const revision = uniqueId(prefix);

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main as cli } from '../../cli/main.ts';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import type { DomainEvent, RolloutPolicyInput } from '../../core/index.ts';
 import { DeviceLeases } from '../../services/nats/index.ts';
 import { emptyProjections, foldEvents } from '../../services/projections/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import type { RolloutResult } from '../../workflows/index.ts';
-import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -37,11 +36,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function control(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli([...argv, '--state-dir', h.stateDir], io);
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const control = (...argv: string[]) => runCliInProcess([...argv, '--state-dir', h.stateDir]);
 
 /** A released revision, rolled out to `target` until it ended; returns the rollout's id. */
 async function rollOut(

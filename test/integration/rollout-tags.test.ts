@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main as cli } from '../../cli/main.ts';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { rolloutHandle } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
-import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -31,21 +30,19 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function uproll(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli(
-    [...argv, '--state-dir', h.stateDir, '--director', h.repos.director.dir, '--repo', h.repos.image.dir],
-    io,
-  );
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const uproll = (...argv: string[]) =>
+  runCliInProcess([
+    ...argv,
+    '--state-dir',
+    h.stateDir,
+    '--director',
+    h.repos.director.dir,
+    '--repo',
+    h.repos.image.dir,
+  ]);
 
 /** Commands that read the stack only take no location options. */
-async function uprollStack(...argv: string[]) {
-  const io = captureIo();
-  const status = await cli([...argv, '--state-dir', h.stateDir], io);
-  return { status, stdout: io.stdout(), stderr: io.stderr() };
-}
+const uprollStack = (...argv: string[]) => runCliInProcess([...argv, '--state-dir', h.stateDir]);
 
 /** The devices whose log says they committed `rolloutId`. */
 async function committedIn(rolloutId: string): Promise<string[]> {

@@ -1,5 +1,6 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { healthCheckSchema, type RolloutPolicyInput } from '../../core/index.ts';
 import { SIM_HARDWARE_ID } from '../../sim/index.ts';
 import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
@@ -8,8 +9,6 @@ import {
   resumeRolloutUpdate,
   rolloutProgressQuery,
 } from '../../workflows/rollout-messages.ts';
-import { main as cli } from '../../cli/main.ts';
-import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
@@ -331,11 +330,7 @@ describe('rolloutWorkflow', () => {
   describe('through the release manager CLI', () => {
     /** The repositories the worker uses: start and retry-failed check the revision and devices there. */
     const locations = () => ['--director', h.repos.director.dir, '--repo', h.repos.image.dir];
-    async function uproll(...argv: string[]) {
-      const io = captureIo();
-      const status = await cli([...argv, '--state-dir', h.stateDir], io);
-      return { status, stdout: io.stdout(), stderr: io.stderr() };
-    }
+    const uproll = (...argv: string[]) => runCliInProcess([...argv, '--state-dir', h.stateDir]);
 
     it('plans, starts, waits for and shows a rollout; refuses what does not apply', async () => {
       const devices = fleet.slice(0, 5).flatMap((d) => ['--device', d]);
