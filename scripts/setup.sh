@@ -48,7 +48,8 @@ ensure_temporal() {
 
 # Each Debian package, by a program it ships. The device tests run the real
 # tools: U-Boot and GRUB environments, grub-emu, OSTree, file-backed ext4
-# images, systemd in nspawn; bench/agent runs SWUpdate and RAUC beside Uproll.
+# images, systemd in nspawn, apps as containers (runc, images built with umoci
+# from a static busybox); bench/agent runs SWUpdate and RAUC beside Uproll.
 APT_PACKAGES=(
   nats-server:nats-server
   ostree:ostree
@@ -64,6 +65,9 @@ APT_PACKAGES=(
   cpio:cpio
   swupdate:swupdate
   rauc:rauc
+  runc:runc
+  umoci:umoci
+  busybox:busybox-static
 )
 
 ensure_apt_packages() {
