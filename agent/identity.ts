@@ -23,8 +23,12 @@ export const deviceBundleSchema = z.object({
     imageRoot: z.string(),
     directorRoot: z.string(),
     natsSeed: z.string().optional(),
+    serverCa: z.string().optional(),
   }),
-  nats: z.object({ servers: z.string(), tls: z.boolean().optional() }).optional(),
+  /** `tls`: verify the server with `files.serverCa`; `mtls`: present the device certificate too. */
+  nats: z
+    .object({ servers: z.string(), tls: z.boolean().optional(), mtls: z.boolean().optional() })
+    .optional(),
   repositories: z
     .object({ imageMetadataUrl: urlSchema, imageTargetsUrl: urlSchema, directorMetadataUrl: urlSchema })
     .optional(),
@@ -38,10 +42,13 @@ export interface AgentIdentity {
   imageRoot: Uint8Array;
   directorRoot: Uint8Array;
   repositories: { imageMetadataUrl: string; imageTargetsUrl: string; directorMetadataUrl: string };
+  /** The CA of the servers' certificates (HTTPS repositories, NATS), when the bundle carries one. */
+  serverCaFile?: string;
   nats?: {
     servers: string;
     nkeySeed: string;
-    tls?: { caFile: string; certFile: string; keyFile: string };
+    /** The CA of NATS's server certificate; the device's own certificate too for mTLS. */
+    tls?: { caFile: string; certFile?: string; keyFile?: string };
   };
 }
 
@@ -90,6 +97,7 @@ export async function loadDeviceBundle(
     imageRoot: await read(bundle.files.imageRoot),
     directorRoot: await read(bundle.files.directorRoot),
     repositories: { imageMetadataUrl, imageTargetsUrl, directorMetadataUrl },
+    ...(bundle.files.serverCa ? { serverCaFile: join(dir, bundle.files.serverCa) } : {}),
     ...(servers && seed
       ? {
           nats: {
@@ -98,9 +106,14 @@ export async function loadDeviceBundle(
             ...(bundle.nats?.tls
               ? {
                   tls: {
-                    caFile: join(dir, bundle.files.caCertificate),
-                    certFile: join(dir, bundle.files.tlsCertificate),
-                    keyFile: join(dir, bundle.files.tlsKey),
+                    // The servers' CA; a bundle from before there was one names the fleet CA only.
+                    caFile: join(dir, bundle.files.serverCa ?? bundle.files.caCertificate),
+                    ...(bundle.nats.mtls
+                      ? {
+                          certFile: join(dir, bundle.files.tlsCertificate),
+                          keyFile: join(dir, bundle.files.tlsKey),
+                        }
+                      : {}),
                   },
                 }
               : {}),

@@ -21,6 +21,7 @@ export async function connectDeploymentNats(deployment: Deployment, name: string
     nkeySeed: deployment.natsCredentials,
     name,
     timeoutMs: CONNECT_TIMEOUT_MS,
+    ...(deployment.natsTls ? { tls: deployment.natsTls } : {}),
   }).catch((cause: unknown) => {
     throw deployment.local
       ? new UprollError(

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { UprollError } from '../core/index.ts';
 import { isNatsCreds } from '../keys/index.ts';
 import {
+  localNatsTls,
   readSettings,
   requireSettings,
   serviceCredentials,
@@ -22,6 +23,8 @@ export interface Deployment {
   natsCredentials: string;
   /** The local stack of the state directory, not a deployment named by options or the environment. */
   local: boolean;
+  /** The CA NATS's server certificate is verified with (the local stack's unless it runs `--insecure`). */
+  natsTls?: { caFile: string };
 }
 
 /** `--temporal`, `--nats`, `--nats-seed-file`: the deployment a command reaches. */
@@ -125,11 +128,13 @@ export async function hasDeployment(values: Record<string, unknown>): Promise<bo
 /** The deployment of the local stack under `stateDir` (`uproll dev up`). */
 export async function localDeployment(stateDir: string): Promise<Deployment> {
   const addresses = stackAddresses(await requireSettings(stateDir));
+  const natsTls = await localNatsTls(stateDir);
   return {
     temporal: addresses.temporal,
     nats: addresses.nats,
     natsCredentials: await serviceCredentials(stateDir),
     local: true,
+    ...(natsTls ? { natsTls } : {}),
   };
 }
 

@@ -78,3 +78,43 @@ export function isIssuedBy(certificate: string, caCertificate: string): boolean 
   const cert = new X509Certificate(certificate);
   return cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
+
+/** A literal IPv4 or IPv6 address (a SAN of type IP), as opposed to a DNS name. */
+const isIpAddress = (host: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+
+/**
+ * A server certificate (NATS, the repositories, the API) for the names and
+ * addresses clients reach it by: each a subjectAltName, as clients check
+ * them (RFC 6125), server authentication only, signed by the CA.
+ */
+export function issueServerCertificate(input: {
+  caKey: KeyObject;
+  caCertificate: string;
+  serverKey: KeyObject;
+  hosts: readonly string[];
+  now: Date;
+  days?: number;
+}): string {
+  const ca = forge.pki.certificateFromPem(input.caCertificate);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forgeKeys(input.serverKey).publicKey;
+  cert.serialNumber = serialNumber();
+  cert.validity.notBefore = input.now;
+  cert.validity.notAfter = new Date(input.now.getTime() + (input.days ?? 397) * DAY);
+  cert.setSubject([{ name: 'commonName', value: input.hosts[0] ?? 'uproll' }]);
+  cert.setIssuer(ca.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      // forge takes an IP SAN (type 7) as text in `ip`, a DNS name (type 2) in `value`.
+      altNames: input.hosts.map((host) =>
+        isIpAddress(host) ? { type: 7, ip: host } : { type: 2, value: host },
+      ),
+    },
+  ]);
+  cert.sign(forgeKeys(input.caKey).privateKey, forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}

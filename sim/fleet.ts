@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../agent/index.ts';
-import { provisionNatsDevices } from '../services/dev-stack/index.ts';
+import { localNatsTls, provisionNatsDevices } from '../services/dev-stack/index.ts';
 import type { SimulatedRepositories } from './repositories.ts';
 
 export interface SimulatedDevice {
@@ -35,12 +35,13 @@ export async function startSimulatedFleet(options: {
     options.devices.map((d) => d.deviceId),
     { clock: () => new Date() },
   );
+  const tls = await localNatsTls(options.stateDir);
   try {
     for (const [i, device] of options.devices.entries()) {
       const { credentials: seed } = credentials[i] as (typeof credentials)[number];
       await mkdir(dataDirOf(device.deviceId), { recursive: true });
       const identity = await options.repositories.enroll(device.deviceId, {
-        nats: { servers: options.natsServers, seed },
+        nats: { servers: options.natsServers, seed, ...(tls ? { tls } : {}) },
       });
       agents.push(
         await startDeviceAgent({

@@ -78,6 +78,8 @@ export function releasedImageOf(
 export interface ProtocolFleetOptions {
   /** `host:port` of the NATS server. */
   servers: string;
+  /** The CA NATS's certificate is verified with, when it speaks TLS. */
+  tls?: { caFile: string };
   /** A seed whose user may answer `uproll.cmd.*.*` and publish `uproll.dev.*.*` (the services' rights). */
   nkeySeed: string;
   /** The devices this fleet answers for, with the keys their manifests are signed with; any other device is offline. */
@@ -131,6 +133,7 @@ export async function startProtocolFleet(options: ProtocolFleetOptions): Promise
     servers: options.servers,
     nkeySeed: options.nkeySeed,
     name: 'uproll-sim-protocol-fleet',
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   const js = jetstream(nc);
   const counts = { commands: 0, duplicates: 0, rejected: 0, reports: 0, lost: 0 };

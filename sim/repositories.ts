@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthCheckInput, OstreeCommit } from '../core/index.ts';
 import { inMemorySigner, tufPublicKey, type Signer } from '../core/tuf/index.ts';
@@ -105,7 +105,11 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
     /** Registers a device with the Director and returns its identity (and writes a bundle to `bundleDir`). */
     async enroll(
       deviceId: string,
-      options: { hardwareId?: string; nats?: { servers: string; seed: string }; bundleDir?: string } = {},
+      options: {
+        hardwareId?: string;
+        nats?: { servers: string; seed: string; tls?: { caFile: string } };
+        bundleDir?: string;
+      } = {},
     ): Promise<AgentIdentity> {
       const key = generateKeyPairSync('ed25519').privateKey;
       const ecus = [{ serial: `${deviceId}-primary`, hardwareId: options.hardwareId ?? SIM_HARDWARE_ID }];
@@ -120,7 +124,15 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
           imageTargetsUrl: imageServer.targetsUrl,
           directorMetadataUrl: `${directorServer.url}/devices/${deviceId}/metadata/`,
         },
-        ...(options.nats ? { nats: { servers: options.nats.servers, nkeySeed: options.nats.seed } } : {}),
+        ...(options.nats
+          ? {
+              nats: {
+                servers: options.nats.servers,
+                nkeySeed: options.nats.seed,
+                ...(options.nats.tls ? { tls: options.nats.tls } : {}),
+              },
+            }
+          : {}),
       };
       if (options.bundleDir) {
         const bundleDir = options.bundleDir;
@@ -131,6 +143,7 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
         await write('image-root.json', identity.imageRoot);
         await write('director-root.json', identity.directorRoot);
         if (options.nats) await write('nats.creds', `${options.nats.seed}\n`, 0o600);
+        if (options.nats?.tls) await write('server-ca.crt', await readFile(options.nats.tls.caFile));
         const bundle = {
           deviceId,
           ecus,
@@ -142,8 +155,11 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
             imageRoot: 'image-root.json',
             directorRoot: 'director-root.json',
             ...(options.nats ? { natsSeed: 'nats.creds' } : {}),
+            ...(options.nats?.tls ? { serverCa: 'server-ca.crt' } : {}),
           },
-          ...(options.nats ? { nats: { servers: options.nats.servers } } : {}),
+          ...(options.nats
+            ? { nats: { servers: options.nats.servers, ...(options.nats.tls ? { tls: true } : {}) } }
+            : {}),
           repositories: identity.repositories,
         };
         await write('bundle.json', `${JSON.stringify(bundle, null, 2)}\n`);

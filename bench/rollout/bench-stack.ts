@@ -7,6 +7,7 @@ import { startFleetServices, type FleetServices } from '../../cli/fleet-services
 import {
   findFreePort,
   localStackStatus,
+  localNatsTls,
   serviceCredentials,
   startLocalStack,
   stopLocalStack,
@@ -110,6 +111,7 @@ export async function startBenchStack(options: {
     const fleet = await startProtocolFleet({
       servers: services.addresses.nats,
       nkeySeed: await serviceCredentials(stateDir),
+      tls: await localNatsTls(stateDir),
       devices: keys,
       releasedImage: releasedImageOf(repos),
       observer: {

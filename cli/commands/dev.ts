@@ -5,6 +5,7 @@ import {
   stopLocalStack,
   type StackStatus,
 } from '../../services/dev-stack/index.ts';
+import { UprollError } from '../../core/index.ts';
 import { portOption, stateDirOf, type Command, type Io } from '../command.ts';
 import { systemClock } from '../system-clock.ts';
 
@@ -24,14 +25,26 @@ function printStatus(status: StackStatus, io: Io): void {
 export const devUp: Command = {
   name: 'dev up',
   summary: 'Start the local stack: a Temporal dev server and nats-server with JetStream.',
-  usage: 'uproll dev up [--temporal-port N] [--nats-port N] [--nats-monitor-port N] [--json]',
+  usage:
+    'uproll dev up [--temporal-port N] [--nats-port N] [--nats-monitor-port N] [--tls-host NAME,...] [--insecure] [--json]',
   details:
     'State (Temporal database, JetStream files, NATS users) lives in the state directory and survives\n' +
-    '`down` and `up`. Ports chosen at the first `up` are kept unless given again.',
+    '`down` and `up`. Ports chosen at the first `up` are kept unless given again.\n' +
+    'NATS accepts TLS only, with a certificate for 127.0.0.1, ::1, localhost and the --tls-host names\n' +
+    "from the deployment's server CA (<state-dir>/tls/ca.crt, in every device bundle); --insecure, for\n" +
+    'development only, keeps it plain text (both kept until given again). Monitoring is on 127.0.0.1.',
   options: {
     'temporal-port': { type: 'string', description: 'Temporal frontend gRPC port (default 17233)' },
     'nats-port': { type: 'string', description: 'NATS client port (default 14222)' },
-    'nats-monitor-port': { type: 'string', description: 'NATS monitoring HTTP port (default 18222)' },
+    'nats-monitor-port': {
+      type: 'string',
+      description: 'NATS monitoring HTTP port, on 127.0.0.1 (default 18222)',
+    },
+    'tls-host': {
+      type: 'string',
+      description: 'host names devices reach NATS by, comma-separated, for its certificate',
+    },
+    insecure: { type: 'boolean', description: 'plain-text NATS, for development only' },
   },
   async run({ values }, io) {
     const ports = Object.fromEntries(
@@ -45,6 +58,8 @@ export const devUp: Command = {
       clock: systemClock,
       stateDir: stateDirOf(values),
       ports,
+      ...(values['insecure'] === true ? { insecure: true } : {}),
+      ...(typeof values['tls-host'] === 'string' ? { tlsHosts: hostsOption(values['tls-host']) } : {}),
       onProgress: values.json ? undefined : (message) => io.err(message),
     });
     if (values.json) io.out(JSON.stringify(status));
@@ -84,3 +99,20 @@ export const devStatus: Command = {
     return status.temporal.running && status.nats.running ? 0 : 3;
   },
 };
+
+const HOST_NAME = /^[A-Za-z0-9.:-]{1,253}$/;
+
+/** `--tls-host a.example.com,10.0.0.5`: names for the NATS certificate, each a host name or an address. */
+function hostsOption(value: string): string[] {
+  const hosts = value
+    .split(',')
+    .map((host) => host.trim())
+    .filter(Boolean);
+  const bad = hosts.find((host) => !HOST_NAME.test(host));
+  if (bad !== undefined || hosts.length > 64)
+    throw new UprollError(
+      'INVALID_INPUT',
+      `--tls-host takes up to 64 host names or addresses; not ${bad ?? value}`,
+    );
+  return hosts;
+}

@@ -26,6 +26,10 @@ export interface StartStackOptions {
   onProgress?: (message: string) => void;
   /** Start only NATS (tests that restart their own server); default both. */
   natsOnly?: boolean;
+  /** Plain-text NATS, for development only: kept once chosen, like the ports. Default: TLS. */
+  insecure?: boolean;
+  /** Host names besides loopback and `host` the NATS certificate names (how devices reach the stack). */
+  tlsHosts?: string[];
 }
 
 export interface ComponentStatus {
@@ -58,6 +62,8 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
     host: options.host ?? previous?.host ?? '127.0.0.1',
     namespace: previous?.namespace ?? 'default',
     ports: { ...DEFAULT_PORTS, ...previous?.ports, ...options.ports },
+    tls: options.insecure === undefined ? (previous?.tls ?? true) : !options.insecure,
+    tlsHosts: options.tlsHosts ?? previous?.tlsHosts ?? [],
   };
   await writeSettings(stateDir, settings);
   const addresses = stackAddresses(settings);

@@ -14,6 +14,7 @@ import {
   type NatsIdentity,
   type NatsUserCredentials,
 } from '../nats-auth/index.ts';
+import { ensureServerTls, serverTlsPaths, type ServerTlsFiles } from '../tls/index.ts';
 import { readSettings, requireSettings, stackAddresses } from './settings.ts';
 import { stackPaths } from './state-dir.ts';
 import { runningPid } from './processes.ts';
@@ -114,12 +115,20 @@ export async function sendAccountUpdate(stateDir: string): Promise<void> {
   if (!settings) return;
   await writeLocalNatsConfig(stateDir, identity);
   if ((await runningPid(stackPaths(stateDir).nats.pid, 'nats-server')) !== undefined)
-    await pushAccountJwt(stateDir, identity, stackAddresses(settings).nats);
+    await pushAccountJwt(stateDir, identity, stackAddresses(settings).nats, {
+      ...(settings.tls ? { tls: { caFile: serverTlsPaths(stateDir).caCertificate } } : {}),
+    });
 }
 
-/** Creates the NATS identity on first use and writes the local stack's nats.conf from it. */
+/**
+ * Creates the NATS identity (and, unless the stack is `--insecure`, its
+ * server certificate) on first use and writes the local stack's nats.conf.
+ */
 export async function applyNatsConfig(stateDir: string, clock: Clock): Promise<void> {
   const { identity } = await initNatsIdentity(stateDir, { clock });
+  const settings = await requireSettings(stateDir);
+  if (settings.tls)
+    await ensureServerTls(stateDir, { hosts: [settings.host, ...settings.tlsHosts], now: clock() });
   await writeLocalNatsConfig(stateDir, identity);
 }
 
@@ -135,7 +144,23 @@ async function writeLocalNatsConfig(stateDir: string, identity: NatsIdentity): P
       storeDir: paths.nats.store,
       resolverDir: paths.nats.resolver,
       auth: natsServerAuthOf(identity),
+      ...(settings.tls ? { tls: serverTlsOf(stateDir) } : {}),
     });
     await writeFileAtomic(paths.nats.config, config);
   });
+}
+
+/** The server certificate `startLocalStack` issued (`ensureServerTls`). */
+function serverTlsOf(stateDir: string): ServerTlsFiles {
+  const paths = serverTlsPaths(stateDir);
+  return { caFile: paths.caCertificate, certFile: paths.certificate, keyFile: paths.key };
+}
+
+/**
+ * What a client of the local stack's NATS verifies it with: the CA of its
+ * server certificate, or undefined for a stack started `--insecure`.
+ */
+export async function localNatsTls(stateDir: string): Promise<{ caFile: string } | undefined> {
+  const settings = await readSettings(stateDir);
+  return settings?.tls ? { caFile: serverTlsPaths(stateDir).caCertificate } : undefined;
 }

@@ -12,6 +12,10 @@ const settingsSchema = z.object({
   host: z.string().min(1),
   namespace: z.string().min(1),
   ports: z.object({ temporal: portSchema, nats: portSchema, natsMonitor: portSchema }),
+  /** NATS clients over TLS only (the default); false only when `dev up --insecure` asked for plain text. */
+  tls: z.boolean().default(true),
+  /** Names besides the loopback ones and `host` that the NATS certificate is issued for. */
+  tlsHosts: z.array(z.string().min(1).max(253)).max(64).default([]),
 });
 
 /** Where the local stack listens; chosen at the first `up` and kept. */
@@ -22,7 +26,8 @@ export function stackAddresses(settings: StackSettings) {
   return {
     temporal: `${settings.host}:${settings.ports.temporal}`,
     nats: `${settings.host}:${settings.ports.nats}`,
-    natsMonitor: `http://${settings.host}:${settings.ports.natsMonitor}`,
+    // Monitoring is on loopback only, wherever clients connect from.
+    natsMonitor: `http://127.0.0.1:${settings.ports.natsMonitor}`,
   };
 }
 
@@ -32,7 +37,11 @@ export async function readSettings(stateDir: string): Promise<StackSettings | un
   return parseJson(settingsSchema, text, { maxBytes: 64 * 1024, what: stackPaths(stateDir).settings });
 }
 
-export async function writeSettings(stateDir: string, settings: StackSettings): Promise<void> {
+/** Settings as written: `tls` defaults to on, `tlsHosts` to none. */
+export async function writeSettings(
+  stateDir: string,
+  settings: z.input<typeof settingsSchema>,
+): Promise<void> {
   await writeFileAtomic(stackPaths(stateDir).settings, `${JSON.stringify(settings, null, 2)}\n`);
 }
 

@@ -20,8 +20,9 @@ export async function pushAccountJwt(
   stateDir: string,
   identity: NatsIdentity,
   servers: string,
-  timeoutMs = 10_000,
+  options: { timeoutMs?: number; tls?: { caFile: string } } = {},
 ): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const creds = await readFile(natsIdentityPaths(stateDir).systemCreds);
   const failed = (why: string, cause?: unknown) =>
     new UprollError('NATS_UPDATE_FAILED', `the account update did not reach NATS at ${servers}: ${why}`, {
@@ -33,6 +34,7 @@ export async function pushAccountJwt(
     name: 'uproll-account-update',
     reconnect: false,
     timeout: timeoutMs,
+    ...(options.tls ? { tls: options.tls } : {}),
   }).catch((err: unknown) => {
     throw failed((err as Error).message, err);
   });

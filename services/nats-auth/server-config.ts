@@ -13,8 +13,13 @@ export interface NatsServerConfigInput {
   serverName: string;
   host: string;
   port: number;
-  /** HTTP monitoring port (`/healthz`, `/varz`); none when unset. */
+  /**
+   * HTTP monitoring port (`/healthz`, `/varz`), always on loopback: its pages
+   * name every connected device, for any local user to read. None when unset.
+   */
   monitorPort?: number;
+  /** Client connections over TLS only (PEM paths); `verifyClients` asks for a certificate from the CA too (mTLS). */
+  tls?: { certFile: string; keyFile: string; caFile: string; verifyClients?: boolean };
   /** JetStream file storage directory. */
   storeDir: string;
   /** Where the server's account resolver keeps the account JWTs it was sent. */
@@ -49,7 +54,8 @@ export function renderNatsServerConfig(input: NatsServerConfigInput): string {
     server_name: input.serverName,
     host: input.host,
     port: input.port,
-    ...(input.monitorPort !== undefined ? { http: `${input.host}:${input.monitorPort}` } : {}),
+    ...(input.monitorPort !== undefined ? { http: `127.0.0.1:${input.monitorPort}` } : {}),
+    ...(input.tls ? { tls: natsTlsSettings(input.tls) } : {}),
     max_payload: 1024 * 1024,
     jetstream: {
       store_dir: input.storeDir,
@@ -69,4 +75,15 @@ export function renderNatsAuthInclude(auth: NatsServerAuth, resolverDir: string)
   return `${Object.entries(natsAuthSettings(auth, resolverDir))
     .map(([key, value]) => `${key}: ${JSON.stringify(value, null, 2)}`)
     .join('\n')}\n`;
+}
+
+/** nats-server's `tls` block: a client that does not speak TLS is refused before it can authenticate. */
+function natsTlsSettings(tls: NonNullable<NatsServerConfigInput['tls']>) {
+  return {
+    cert_file: tls.certFile,
+    key_file: tls.keyFile,
+    ca_file: tls.caFile,
+    verify: tls.verifyClients ?? false,
+    timeout: 5,
+  };
 }

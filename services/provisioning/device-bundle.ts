@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { assertToken, UprollError } from '../../core/index.ts';
 import { tufPublicKey } from '../../core/tuf/index.ts';
 import { issueDeviceCertificate, roleKeys, roleSigners, type KeyStore } from '../../keys/index.ts';
-import { natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
+import { localNatsTls, natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
+import { serverCaFile } from '../tls/index.ts';
 import { readNatsIdentity } from '../nats-auth/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
@@ -22,8 +23,11 @@ export interface DeviceBundle {
     imageRoot: string;
     directorRoot: string;
     natsSeed?: string;
+    /** The CA of the servers' certificates (NATS, the repositories), when they have one. */
+    serverCa?: string;
   };
-  nats?: { servers: string };
+  /** `tls`: NATS accepts TLS only, verified with `files.serverCa`. */
+  nats?: { servers: string; tls?: boolean };
   /** Where the device finds its metadata and targets (an agent may also be told on its command line). */
   repositories?: { imageMetadataUrl: string; imageTargetsUrl: string; directorMetadataUrl: string };
 }
@@ -74,6 +78,7 @@ export async function provisionDeviceBundle(input: {
     throw new UprollError('INVALID_INPUT', `${input.out} is not empty: a bundle is never overwritten`);
   }
   const natsServers = input.withoutNats ? undefined : await deploymentNats(input.stateDir);
+  const serverCa = await serverCaFile(input.stateDir);
   await mkdir(input.out, { recursive: true, mode: 0o700 });
   const ecus = [{ serial: input.ecuSerial ?? `${deviceId}-primary`, hardwareId: input.hardwareId }];
 
@@ -114,6 +119,10 @@ export async function provisionDeviceBundle(input: {
   await write(files.tlsKey, tls.export({ type: 'pkcs8', format: 'pem' }), SECRET);
   await write(files.tlsCertificate, certificate);
   await write(files.caCertificate, caCertificate);
+  if (serverCa) {
+    files.serverCa = 'server-ca.crt';
+    await write(files.serverCa, await readFile(serverCa));
+  }
   await write(files.imageRoot, await input.image.currentRootBytes());
   await write(files.directorRoot, await input.director.currentRoot());
 
@@ -125,7 +134,8 @@ export async function provisionDeviceBundle(input: {
     });
     files.natsSeed = 'nats.creds';
     await write(files.natsSeed, credentials, SECRET);
-    nats = { servers: natsServers };
+    const natsTls = (await localNatsTls(input.stateDir)) !== undefined;
+    nats = { servers: natsServers, ...(natsTls ? { tls: true } : {}) };
   }
   const base = (url: string) => url.replace(/\/?$/, '/');
   const repositories = input.urls && {

@@ -1,4 +1,4 @@
-import { serviceCredentials } from '../../services/dev-stack/index.ts';
+import { localNatsTls, serviceCredentials } from '../../services/dev-stack/index.ts';
 import {
   enrollDevices,
   releasedImageOf,
@@ -31,6 +31,7 @@ export async function startFleetOf(options: {
   const fleet = await startProtocolFleet({
     servers: options.natsUrl,
     nkeySeed: await serviceCredentials(options.stateDir),
+    tls: await localNatsTls(options.stateDir),
     devices: await enrollDevices(options.repos, devices),
     releasedImage: releasedImageOf(options.repos),
     ...(options.unhealthy ? { unhealthy: options.unhealthy } : {}),

@@ -73,7 +73,10 @@ describe(`the agent killed with SIGKILL at every phase boundary, ${RUNS} times e
       const { credentials: seed } = await h.provisionDevice(deviceId);
       const bundle = join(workDir, deviceId, 'bundle');
       const dataDir = join(workDir, deviceId, 'data');
-      await h.repos.enroll(deviceId, { nats: { servers: h.addresses.nats, seed }, bundleDir: bundle });
+      await h.repos.enroll(deviceId, {
+        nats: { servers: h.addresses.nats, seed, tls: h.natsTls },
+        bundleDir: bundle,
+      });
       const commands = new DeviceCommands(h.nc, { timeoutMs: 10_000 });
       let kills = 0;
 

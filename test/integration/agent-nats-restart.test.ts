@@ -15,6 +15,7 @@ import {
   stackAddresses,
   startLocalStack,
   stopLocalStack,
+  localNatsTls,
 } from '../../services/dev-stack/index.ts';
 import {
   connectToNats,
@@ -47,6 +48,7 @@ beforeAll(async () => {
   const natsUrl = stackAddresses(await requireSettings(stateDir)).nats;
   service = await connectToNats({
     servers: natsUrl,
+    tls: await localNatsTls(stateDir),
     nkeySeed: await serviceCredentials(stateDir),
     name: 'test',
   });
@@ -54,7 +56,9 @@ beforeAll(async () => {
   repos = await startSimulatedRepositories(join(stateDir, 'repositories'));
   proxy = await startCountingProxy(repos.imageServer.url);
   const { credentials: seed } = await provisionNatsDevice(stateDir, deviceId, { clock: () => new Date() });
-  const enrolled = await repos.enroll(deviceId, { nats: { servers: natsUrl, seed } });
+  const enrolled = await repos.enroll(deviceId, {
+    nats: { servers: natsUrl, seed, tls: await localNatsTls(stateDir) },
+  });
   agent = await startDeviceAgent({
     identity: {
       ...enrolled,

@@ -2,7 +2,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { inject, afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
-import { serviceCredentials, stackAddresses, requireSettings } from '../../services/dev-stack/index.ts';
+import {
+  localNatsTls,
+  serviceCredentials,
+  stackAddresses,
+  requireSettings,
+} from '../../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { spawnUproll, type CliProcess } from '../helpers/cli-process.ts';
@@ -97,6 +102,7 @@ describe('uproll piped into head', () => {
 async function appendEvents(deviceId: string, count: number): Promise<void> {
   const nc = await connectToNats({
     servers: stackAddresses(await requireSettings(stateDir)).nats,
+    tls: await localNatsTls(stateDir),
     nkeySeed: await serviceCredentials(stateDir),
     name: 'cli-processes-test',
   });

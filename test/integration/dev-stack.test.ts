@@ -6,7 +6,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { isAlive } from '../../services/dev-stack/processes.ts';
-import { findFreePort, serviceCredentials, stopLocalStack } from '../../services/dev-stack/index.ts';
+import {
+  findFreePort,
+  localNatsTls,
+  serviceCredentials,
+  stopLocalStack,
+} from '../../services/dev-stack/index.ts';
 import { connectToNats, ensureStreams, EventLog } from '../../services/nats/index.ts';
 import { captureIo } from '../cli-io.ts';
 
@@ -23,6 +28,7 @@ async function uproll(...argv: string[]) {
 async function withServiceEventLog<T>(body: (log: EventLog) => Promise<T>): Promise<T> {
   const nc = await connectToNats({
     servers: `127.0.0.1:${ports[3]}`,
+    tls: await localNatsTls(stateDir),
     nkeySeed: await serviceCredentials(stateDir),
     name: 'dev-stack-test',
   });

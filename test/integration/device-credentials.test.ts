@@ -6,6 +6,7 @@ import {
   requireSettings,
   revokeNatsDevice,
   stackAddresses,
+  localNatsTls,
 } from '../../services/dev-stack/index.ts';
 import { connectToNats } from '../../services/nats/index.ts';
 import { uniqueId } from './harness.ts';
@@ -21,6 +22,7 @@ afterAll(async () => {
 async function connectAs(deviceId: string, seed: string): Promise<NatsConnection> {
   const nc = await connectToNats({
     servers: stackAddresses(await requireSettings(stateDir)).nats,
+    tls: await localNatsTls(stateDir),
     nkeySeed: seed,
     name: deviceId,
     inboxPrefix: subjects.deviceInboxPrefix(deviceId),

@@ -59,6 +59,7 @@ beforeAll(async () => {
   const { credentials: seed } = await h.provisionDevice(deviceId);
   device = await connectToNats({
     servers: h.addresses.nats,
+    tls: h.natsTls,
     nkeySeed: seed,
     name: deviceId,
     inboxPrefix: subjects.deviceInboxPrefix(deviceId),

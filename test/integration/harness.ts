@@ -10,7 +10,7 @@ import {
   type HealthCheck,
 } from '../../agent/index.ts';
 import { startFleetServices, type FleetServicesOptions } from '../../cli/fleet-services.ts';
-import { provisionNatsDevice } from '../../services/dev-stack/index.ts';
+import { localNatsTls, provisionNatsDevice } from '../../services/dev-stack/index.ts';
 import { installTemporalRuntime } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories } from '../../sim/index.ts';
 import { startCountingProxy } from '../helpers/counting-proxy.ts';
@@ -46,6 +46,7 @@ export async function startHarness(
   });
   const proxy = await startCountingProxy(repos.imageServer.url);
   const agents: DeviceAgent[] = [];
+  const natsTls = await localNatsTls(stateDir);
 
   const harness = {
     ...services,
@@ -53,13 +54,15 @@ export async function startHarness(
     repos,
     proxy,
     agents,
+    /** What a client verifies the stack's NATS with (TLS unless it runs `--insecure`). */
+    natsTls,
 
     /** Provisions a device's NATS user and enrolls it with the Director: its identity, no agent yet. */
     async enroll(deviceId: string): Promise<AgentIdentity> {
       const { credentials: seed } = await provisionNatsDevice(stateDir, deviceId, {
         clock: () => new Date(),
       });
-      return repos.enroll(deviceId, { nats: { servers: services.addresses.nats, seed } });
+      return repos.enroll(deviceId, { nats: { servers: services.addresses.nats, seed, tls: natsTls } });
     },
 
     /** Starts a device's agent (enrolling it first, unless its identity is given). */

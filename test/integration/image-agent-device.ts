@@ -18,7 +18,10 @@ export async function imageAgentDevice(h: Harness, workDir: string, kind: Bootlo
   const dir = join(workDir, deviceId);
   const { credentials: seed } = await h.provisionDevice(deviceId);
   const bundle = join(dir, 'bundle');
-  await h.repos.enroll(deviceId, { nats: { servers: h.addresses.nats, seed }, bundleDir: bundle });
+  await h.repos.enroll(deviceId, {
+    nats: { servers: h.addresses.nats, seed, tls: h.natsTls },
+    bundleDir: bundle,
+  });
   await mkdir(join(dir, 'hw'), { recursive: true });
   const hardware = await abImageDevice(join(dir, 'hw'), kind);
   const reboots = join(dir, 'reboots');

@@ -18,6 +18,7 @@ beforeAll(async () => {
   await h.provisionDevice(deviceB);
   a = await connectToNats({
     servers: h.addresses.nats,
+    tls: h.natsTls,
     nkeySeed: identityA.credentials,
     name: deviceA,
     inboxPrefix: subjects.deviceInboxPrefix(deviceA),

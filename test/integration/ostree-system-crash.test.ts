@@ -92,7 +92,10 @@ describe(`the agent on an OSTree sysroot killed with SIGKILL at every phase boun
       const { credentials: seed } = await h!.provisionDevice(deviceId);
       const root = join(h!.repos.image.dir, '..', deviceId);
       const [bundle, dataDir] = [join(root, 'bundle'), join(root, 'data')];
-      await h!.repos.enroll(deviceId, { nats: { servers: h!.addresses.nats, seed }, bundleDir: bundle });
+      await h!.repos.enroll(deviceId, {
+        nats: { servers: h!.addresses.nats, seed, tls: h!.natsTls },
+        bundleDir: bundle,
+      });
       const commands = new DeviceCommands(h!.nc, { timeoutMs: 10_000 });
       const names = [...motdOf.keys()];
 

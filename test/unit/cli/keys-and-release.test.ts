@@ -420,7 +420,7 @@ describe('uproll devices provision', () => {
     const bundleDir = join(stateDir, 'devices', 'dev-7');
     const bundle = JSON.parse(await readFile(join(bundleDir, 'bundle.json'), 'utf8')) as {
       files: Record<string, string>;
-      nats: { servers: string };
+      nats: { servers: string; tls?: boolean };
     };
     expect(Object.keys(bundle.files).sort()).toEqual([
       'caCertificate',
@@ -428,6 +428,7 @@ describe('uproll devices provision', () => {
       'directorRoot',
       'imageRoot',
       'natsSeed',
+      'serverCa',
       'tlsCertificate',
       'tlsKey',
     ]);
@@ -439,7 +440,11 @@ describe('uproll devices provision', () => {
         await readFile(join(bundleDir, 'ca.crt'), 'utf8'),
       ),
     ).toBe(true);
-    expect(bundle.nats.servers).toBe('127.0.0.1:14222');
+    expect(bundle.nats).toEqual({ servers: '127.0.0.1:14222', tls: true });
+    // The CA of the stack's server certificate, which the device verifies NATS with.
+    expect(await readFile(join(bundleDir, 'server-ca.crt'), 'utf8')).toBe(
+      await readFile(join(stateDir, 'tls', 'ca.crt'), 'utf8'),
+    );
 
     const inventory = await new DirectorRepository(join(stateDir, 'director')).inventory('dev-7');
     const deviceKey = createPrivateKey(await readFile(join(bundleDir, 'device.key')));

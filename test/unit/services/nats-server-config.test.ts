@@ -18,7 +18,7 @@ beforeAll(async () => {
   ({ identity } = await initNatsIdentity(stateDir, { clock: () => new Date() }));
 });
 
-const render = () =>
+const render = (options: Partial<Parameters<typeof renderNatsServerConfig>[0]> = {}) =>
   renderNatsServerConfig({
     serverName: 'test',
     host: '127.0.0.1',
@@ -27,6 +27,7 @@ const render = () =>
     storeDir: '/tmp/store',
     resolverDir: '/tmp/resolver',
     auth: natsServerAuthOf(identity),
+    ...options,
   });
 
 describe('nats-server configuration', () => {
@@ -54,6 +55,23 @@ describe('nats-server configuration', () => {
     expect(include).toContain(`system_account: "${systemAccountOf(identity)}"\n`);
     expect(include).toMatch(/^resolver: \{\n {2}"type": "full"/m);
     expect(include).toMatch(/^resolver_preload: \{/m);
+  });
+
+  it('binds monitoring to loopback even when clients connect on every address: its pages name each device', () => {
+    const config = JSON.parse(render({ host: '0.0.0.0' })) as Record<string, unknown>;
+    expect(config).toMatchObject({ host: '0.0.0.0', http: '127.0.0.1:8222' });
+    expect(JSON.parse(render({ monitorPort: undefined }))).not.toHaveProperty('http');
+  });
+
+  it('asks for TLS on client connections when given a certificate, client certificates only for mTLS', () => {
+    const tls = { certFile: '/t/server.crt', keyFile: '/t/server.key', caFile: '/t/ca.crt' };
+    expect(JSON.parse(render({ tls }))).toMatchObject({
+      tls: { cert_file: tls.certFile, key_file: tls.keyFile, ca_file: tls.caFile, verify: false },
+    });
+    expect(JSON.parse(render({ tls: { ...tls, verifyClients: true } }))).toMatchObject({
+      tls: { verify: true },
+    });
+    expect(JSON.parse(render())).not.toHaveProperty('tls');
   });
 
   it('never contains a seed', () => {
