@@ -1,7 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, HealthCheck } from '../core/index.ts';
-import type { DownloadOptions } from '../services/tuf/index.ts';
+import { trustServerCa, type DownloadOptions } from '../services/tuf/index.ts';
 import { heartbeatAppsOf } from './app-heartbeat.ts';
 import { CloudClient } from './cloud-client.ts';
 import { ControlClient } from './control-client.ts';
@@ -81,12 +82,15 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
   const log = options.log ?? (() => {});
   const { identity, dataDir } = options;
   const service = options.service ?? noServiceNotifier;
+  // The repositories' HTTPS certificates come from the deployment's CA, which the bundle carries.
+  if (identity.serverCaFile) trustServerCa(await readFile(identity.serverCaFile, 'utf8'));
   const installer =
     options.installer === 'ostree'
       ? options.ostree
         ? new OstreeSystemInstaller({
             ...options.ostree,
             remoteUrl: options.ostree.remoteUrl ?? ostreeUrlOf(identity.repositories.imageTargetsUrl),
+            ...(identity.serverCaFile ? { tlsCaFile: identity.serverCaFile } : {}),
           })
         : new OstreeInstaller(dataDir)
       : typeof options.installer === 'object'

@@ -43,6 +43,11 @@ export const deploymentOptions = {
     description:
       "the services user's NATS .creds file, <state-dir>/nats/services.creds (or $UPROLL_NATS_CREDS)",
   },
+  'nats-ca-file': {
+    type: 'string',
+    description:
+      "the CA NATS's TLS certificate is verified with, if not a system one (or $UPROLL_NATS_CA; e.g. <state-dir>/tls/ca.crt)",
+  },
 } satisfies Record<string, OptionSpec>;
 
 /** One help paragraph for every command that takes the deployment options. */
@@ -112,12 +117,25 @@ export function namedDeploymentOf(values: Record<string, unknown>): NamedDeploym
 export async function deploymentOf(values: Record<string, unknown>): Promise<Deployment> {
   const named = namedDeploymentOf(values);
   if (!named) return localDeployment(stateDirOf(values));
+  const caFile = natsCaFileOf(values);
   return {
     temporal: named.temporal,
     nats: named.nats,
     natsCredentials: await readCredentialsFile(named.natsCredsFile),
     local: false,
+    ...(caFile ? { natsTls: { caFile } } : {}),
   };
+}
+
+/** `--nats-ca-file` (else $UPROLL_NATS_CA): a private CA for a named deployment's NATS. */
+function natsCaFileOf(values: Record<string, unknown>): string | undefined {
+  const file =
+    typeof values['nats-ca-file'] === 'string'
+      ? values['nats-ca-file']
+      : process.env['UPROLL_NATS_CA'] || undefined;
+  if (file !== undefined && (file.length === 0 || file.length > MAX_SETTING_CHARS))
+    throw new UprollError('INVALID_INPUT', '--nats-ca-file ($UPROLL_NATS_CA) must name a file');
+  return file;
 }
 
 /** Whether the options name a deployment or a local stack was set up: somewhere to send the audit outbox. */

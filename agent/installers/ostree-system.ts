@@ -26,6 +26,8 @@ export interface OstreeSystemInstallerOptions {
   ostree?: string;
   /** Time limit of one pull (default one hour). */
   pullTimeoutMs?: number;
+  /** The CA an HTTPS `remoteUrl` is verified with (the deployment's, from the bundle). */
+  tlsCaFile?: string;
 }
 
 /**
@@ -51,7 +53,7 @@ export class OstreeSystemInstaller implements Installer {
   constructor(options: OstreeSystemInstallerOptions) {
     if (!OS_NAME.test(options.os))
       throw new UprollError('INVALID_INPUT', `${JSON.stringify(options.os)} is not an OSTree OS name`);
-    this.#options = { ostree: '/usr/bin/ostree', pullTimeoutMs: 3_600_000, ...options };
+    this.#options = { ostree: '/usr/bin/ostree', pullTimeoutMs: 3_600_000, tlsCaFile: '', ...options };
     this.#repo = join(options.sysroot, 'ostree', 'repo');
   }
 
@@ -220,6 +222,7 @@ export class OstreeSystemInstaller implements Installer {
         `--repo=${this.#repo}`,
         '--force',
         '--no-gpg-verify',
+        ...(this.#options.tlsCaFile ? [`--set=tls-ca-path=${this.#options.tlsCaFile}`] : []),
         REMOTE,
         this.#options.remoteUrl,
       );

@@ -15,6 +15,7 @@ import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { systemClock } from '../system-clock.ts';
 import { outboxOf } from '../audit.ts';
+import type { ServerKeyPair } from '../../services/tls/index.ts';
 
 async function apiKey(store: KeyStore) {
   const [record] = await roleKeys(store, 'fleet', 'api');
@@ -106,6 +107,8 @@ export async function startManagementApi(options: {
   eventLog?: EventLog;
   /** The deployment's NATS: `GET /api/devices` adds what the heartbeats said (last seen, apps). */
   nc?: NatsConnection;
+  /** HTTPS with this certificate; plain HTTP without. */
+  tls?: ServerKeyPair;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const { values, passphrase, io, eventLog, nc } = options;
   const store = openKeyStore(values, { onlineOnly: true });
@@ -115,6 +118,7 @@ export async function startManagementApi(options: {
     now: systemClock,
     host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
     port: portOption(values, 'port') ?? 18090,
+    ...(options.tls ? { tls: options.tls } : {}),
     routes: managementRoutes({
       store,
       image: new ImageRepository(imageRepoDir(values)),

@@ -5,9 +5,9 @@ import {
   stopLocalStack,
   type StackStatus,
 } from '../../services/dev-stack/index.ts';
-import { UprollError } from '../../core/index.ts';
 import { portOption, stateDirOf, type Command, type Io } from '../command.ts';
 import { systemClock } from '../system-clock.ts';
+import { tlsHostsOf } from '../server-tls.ts';
 
 function printStatus(status: StackStatus, io: Io): void {
   const line = (name: string, c: { running: boolean; pid?: number; address: string }) =>
@@ -59,7 +59,7 @@ export const devUp: Command = {
       stateDir: stateDirOf(values),
       ports,
       ...(values['insecure'] === true ? { insecure: true } : {}),
-      ...(typeof values['tls-host'] === 'string' ? { tlsHosts: hostsOption(values['tls-host']) } : {}),
+      ...(typeof values['tls-host'] === 'string' ? { tlsHosts: tlsHostsOf(values) } : {}),
       onProgress: values.json ? undefined : (message) => io.err(message),
     });
     if (values.json) io.out(JSON.stringify(status));
@@ -99,20 +99,3 @@ export const devStatus: Command = {
     return status.temporal.running && status.nats.running ? 0 : 3;
   },
 };
-
-const HOST_NAME = /^[A-Za-z0-9.:-]{1,253}$/;
-
-/** `--tls-host a.example.com,10.0.0.5`: names for the NATS certificate, each a host name or an address. */
-function hostsOption(value: string): string[] {
-  const hosts = value
-    .split(',')
-    .map((host) => host.trim())
-    .filter(Boolean);
-  const bad = hosts.find((host) => !HOST_NAME.test(host));
-  if (bad !== undefined || hosts.length > 64)
-    throw new UprollError(
-      'INVALID_INPUT',
-      `--tls-host takes up to 64 host names or addresses; not ${bad ?? value}`,
-    );
-  return hosts;
-}

@@ -11,14 +11,15 @@ import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { listenForStopSignals } from '../stop-signals.ts';
 import { startManagementApi } from './api.ts';
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
+import { serverKeyPairOf, serverTlsOptions } from '../server-tls.ts';
 
 /** What `uproll serve` can run, each switchable so a deployment can split them across machines. */
 export const SERVE_PARTS = ['image', 'director', 'api', 'bridge', 'projector', 'reports', 'worker'] as const;
 export type ServePart = (typeof SERVE_PARTS)[number];
 
 const PART_HELP: Record<ServePart, string> = {
-  image: 'the Image repository over HTTP (metadata and targets; --image-port, default 18080)',
-  director: "the Director over HTTP (each device's metadata; --director-port, default 18081)",
+  image: 'the Image repository over HTTPS (metadata and targets; --image-port, default 18080)',
+  director: "the Director over HTTPS (each device's metadata; --director-port, default 18081)",
   api: 'the management API (--api-port, default 18090; needs the online key passphrase)',
   bridge: 'the telemetry bridge (device reports to their updates) and device presence',
   projector: 'the KV projections (rollouts, devices, fleet versions) from the event log',
@@ -46,6 +47,9 @@ export const serve: Command = {
     'processes may run the same parts: the worker shares the task queue, the consumers are durable.',
     'Deployments that share a Temporal namespace each take a --task-queue of their own (and give it to\n' +
       'the commands that start rollouts, or set $UPROLL_TASK_QUEUE for all of them).',
+    'The Image repository, the Director and the API speak HTTPS: with --tls-cert and --tls-key, else',
+    "with a certificate for --host, loopback and --tls-host from the deployment's server CA",
+    '(<state-dir>/tls/ca.crt, which device bundles carry). --insecure serves plain HTTP (development only).',
     'Prints one line (JSON with --json) once every part is up; stops cleanly on the first signal.',
   ].join('\n'),
   options: {
@@ -56,6 +60,7 @@ export const serve: Command = {
     'image-port': { type: 'string', description: 'port of the Image repository (default 18080)' },
     'director-port': { type: 'string', description: 'port of the Director (default 18081)' },
     'api-port': { type: 'string', description: 'port of the management API (default 18090)' },
+    ...serverTlsOptions,
     ...taskQueueOption,
     ...passphraseOptions('', 'online key'),
   },
@@ -123,12 +128,17 @@ async function startParts(
   };
   const info: RunningParts['info'] = { parts: [...parts], urls: {} };
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
+  const tls =
+    parts.has('image') || parts.has('director') || parts.has('api')
+      ? await serverKeyPairOf(values, host)
+      : undefined;
   try {
     if (parts.has('image')) {
       const server = await startRepositoryServer({
         dir: imageRepoDir(values),
         host,
         port: portOption(values, 'image-port') ?? 18080,
+        tls,
       });
       closers.push(() => server.close());
       info.urls.image = server.url;
@@ -139,6 +149,7 @@ async function startParts(
         areas: ['devices'],
         host,
         port: portOption(values, 'director-port') ?? 18081,
+        tls,
       });
       closers.push(() => server.close());
       info.urls.director = server.url;
@@ -185,6 +196,7 @@ async function startParts(
       values: { ...values, host, port: values['api-port'] },
       passphrase: passphrase!,
       io,
+      tls,
       ...(eventLog ? { eventLog } : {}),
       ...(nc ? { nc } : {}),
     });

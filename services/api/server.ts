@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:net';
+import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
 import {
   isUprollError,
   UprollError,
@@ -72,13 +74,15 @@ export async function startApiServer(options: {
   port?: number;
   /** The reference time of token expiry. */
   now: Clock;
+  /** Serve HTTPS with this certificate; plain HTTP without (development only). */
+  tls?: ServerKeyPair;
 }): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((request, response) => {
+  const { server, scheme } = createWebServer((request, response) => {
     void handle(request, response).catch(() => {
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });
-  });
+  }, options.tls);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
@@ -134,7 +138,7 @@ export async function startApiServer(options: {
   await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
   const address = server.address();
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${typeof address === 'object' && address ? address.port : 0}`,
+    url: `${scheme}://${urlHost(options.host ?? '127.0.0.1')}:${typeof address === 'object' && address ? address.port : 0}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
 
 export interface RepositoryServer {
   /** e.g. `http://127.0.0.1:4567` */
@@ -35,18 +37,20 @@ export async function startRepositoryServer(options: {
   port?: number;
   /** Top-level folders served (default: metadata and targets). */
   areas?: readonly string[];
+  /** Serve HTTPS with this certificate; plain HTTP without (development only). */
+  tls?: ServerKeyPair;
 }): Promise<RepositoryServer> {
   const areas = new Set(options.areas ?? IMAGE_AREAS);
-  const server = createServer((request, response) => {
+  const { server, scheme } = createWebServer((request, response) => {
     handle(options.dir, areas, request, response).catch(() => {
       if (!response.headersSent) response.writeHead(500);
       response.end();
     });
-  });
+  }, options.tls);
   const host = options.host ?? '127.0.0.1';
   await listen(server, host, options.port ?? 0);
   const address = server.address();
-  const url = `http://${host}:${typeof address === 'object' && address ? address.port : 0}`;
+  const url = `${scheme}://${urlHost(host)}:${typeof address === 'object' && address ? address.port : 0}`;
   return {
     url,
     metadataUrl: `${url}/metadata/`,

@@ -1,1 +1,2 @@
 export * from './server-tls.ts';
+export * from './web-server.ts';

@@ -1,6 +1,7 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { UprollError } from '../../core/index.ts';
+import { serverTrustAgent } from './server-trust.ts';
 
 /**
  * A GET for large bodies, on node:http rather than fetch: the response is
@@ -12,9 +13,15 @@ export function getStream(
   url: string,
   options: { headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<IncomingMessage> {
-  const get = new URL(url).protocol === 'https:' ? httpsGet : httpGet;
+  const https = new URL(url).protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const request = get(url, { headers: options.headers, signal: options.signal }, resolve);
+    const request = https
+      ? httpsGet(
+          url,
+          { headers: options.headers, signal: options.signal, agent: serverTrustAgent() },
+          resolve,
+        )
+      : httpGet(url, { headers: options.headers, signal: options.signal }, resolve);
     request.on('error', (cause) =>
       reject(new UprollError('DOWNLOAD_FAILED', `could not fetch ${url}`, { cause })),
     );

@@ -1,4 +1,5 @@
 import { UprollError } from '../../core/index.ts';
+import { getStream } from './http-get.ts';
 import { SLOW_RETRIEVAL_DEFAULTS, slowRetrievalWatchdog } from './slow-retrieval.ts';
 
 /**
@@ -35,25 +36,23 @@ async function read(
   signal: AbortSignal,
   watchdog: { received(bytes: number): void },
 ): Promise<Uint8Array | undefined> {
-  let response: Response;
-  try {
-    response = await fetch(url, { redirect: 'error', signal });
-  } catch (cause) {
-    throw new UprollError('DOWNLOAD_FAILED', `could not fetch ${url}`, { cause });
-  }
-  if (response.status === 404) {
-    await response.body?.cancel();
+  // node:http(s), not fetch: HTTPS verified with the deployment's CA too (server-trust.ts).
+  const response = await getStream(url, { signal });
+  const status = response.statusCode ?? 0;
+  if (status === 404) {
+    response.destroy();
     return undefined;
   }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new UprollError('DOWNLOAD_FAILED', `fetching ${url} answered HTTP ${response.status}`);
+  if (status < 200 || status > 299) {
+    // A redirect is refused too: a repository never needs one.
+    response.destroy();
+    throw new UprollError('DOWNLOAD_FAILED', `fetching ${url} answered HTTP ${status}`);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
-    // Leaving the loop early cancels the body: a server that sends forever is cut off.
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    // Leaving the loop early destroys the response: a server that sends forever is cut off.
+    for await (const chunk of response as AsyncIterable<Uint8Array>) {
       chunks.push(chunk);
       size += chunk.byteLength;
       watchdog.received(chunk.byteLength);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -109,7 +109,11 @@ describe('a first real deployment, step by step as the README says', () => {
         String(apiPort),
       ],
     ]);
-    expect(JSON.parse(serve.first)).toMatchObject({ ready: true });
+    // TLS everywhere by default: the repositories over HTTPS, NATS over TLS, one CA the bundles carry.
+    expect(JSON.parse(serve.first)).toMatchObject({
+      ready: true,
+      urls: { image: `https://127.0.0.1:${imagePort}`, director: `https://127.0.0.1:${directorPort}` },
+    });
 
     for (const [deviceId, installer] of [
       ['dev-a', 'ab'],
@@ -120,15 +124,19 @@ describe('a first real deployment, step by step as the README says', () => {
         ...['devices', 'provision', deviceId, '--hardware-id', 'rpi4', '--passphrase-env', 'ONLINE_PASS'],
         ...[
           '--image-url',
-          `http://127.0.0.1:${imagePort}`,
+          `https://127.0.0.1:${imagePort}`,
           '--director-url',
-          `http://127.0.0.1:${directorPort}`,
+          `https://127.0.0.1:${directorPort}`,
         ],
       );
       expect(provisioned.status, provisioned.stderr).toBe(0);
       const dataDir = join(work, deviceId);
       await mkdir(dataDir);
       const bundle = join(stateDir, 'devices', deviceId);
+      expect(JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8'))).toMatchObject({
+        files: { serverCa: 'server-ca.crt' },
+        nats: { tls: true },
+      });
       running.push(
         spawn(process.execPath, [
           ...['bin/uproll-agent.js', '--bundle', bundle, '--data-dir', dataDir, '--installer', installer],

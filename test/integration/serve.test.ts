@@ -14,6 +14,7 @@ import {
   stopLocalStack,
 } from '../../services/dev-stack/index.ts';
 import { captureIo } from '../cli-io.ts';
+import { getTrusting } from '../helpers/https-get.ts';
 
 // `uproll serve` as an operator runs it: its own process, against a Temporal and a NATS given by
 // address (here a stack of this file's own, so its worker and consumers meet no other test's), with
@@ -98,6 +99,8 @@ describe('uproll serve', () => {
       stack.nats,
       '--nats-seed-file',
       seedFile,
+      '--nats-ca-file',
+      join(stackDir, 'tls', 'ca.crt'),
       '--passphrase-env',
       'UPROLL_TEST_ONLINE',
       '--image-port',
@@ -118,17 +121,23 @@ describe('uproll serve', () => {
     const urls = server.ready!.urls;
 
     // The Image repository serves its signed root; the Director serves per-device folders only.
-    const root = await fetch(`${urls['image']}/metadata/1.root.json`);
+    // All over HTTPS, with a certificate from the deployment's server CA.
+    const get = (url: string) => getTrusting(url, join(deployDir, 'tls', 'ca.crt'));
+    expect(Object.values(urls).every((url) => url.startsWith('https://127.0.0.1:'))).toBe(true);
+    const root = await get(`${urls['image']}/metadata/1.root.json`);
     expect(root.status).toBe(200);
-    expect(Buffer.from(await root.arrayBuffer())).toEqual(
-      await readFile(join(deployDir, 'image-repo', 'metadata', '1.root.json')),
-    );
-    expect((await fetch(`${urls['director']}/devices/nosuch/metadata/root.json`)).status).toBe(404);
-    expect((await fetch(`${urls['director']}/keys/`)).status).toBe(404);
+    expect(root.body).toEqual(await readFile(join(deployDir, 'image-repo', 'metadata', '1.root.json')));
+    expect((await get(`${urls['director']}/devices/nosuch/metadata/root.json`)).status).toBe(404);
+    expect((await get(`${urls['director']}/keys/`)).status).toBe(404);
     // The management API wants a token.
-    const refused = await fetch(`${urls['api']}/keys`);
+    const refused = await get(`${urls['api']}/keys`);
     expect(refused.status).toBe(401);
-    expect(await refused.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(refused.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    // A client that does not trust the CA is refused, and plain HTTP gets no answer.
+    await expect(fetch(`${urls['image']}/metadata/1.root.json`)).rejects.toThrow();
+    await expect(
+      fetch(`${urls['image']!.replace('https:', 'http:')}/metadata/1.root.json`),
+    ).rejects.toThrow();
     // The rollout worker polls the task queue it was given, and no other.
     const connection = await Connection.connect({ address: stack.temporal });
     try {
@@ -164,7 +173,20 @@ describe('uproll serve', () => {
   it('runs only the parts named: the Image repository needs no Temporal, NATS or passphrase', async () => {
     const port = await findFreePort();
     const server = await serve(['--only', 'image', '--image-port', String(port)]);
-    expect(server.ready).toMatchObject({ parts: ['image'], urls: { image: `http://127.0.0.1:${port}` } });
+    expect(server.ready).toMatchObject({ parts: ['image'], urls: { image: `https://127.0.0.1:${port}` } });
+    const root = await getTrusting(
+      `${server.ready!.urls['image']}/metadata/1.root.json`,
+      join(deployDir, 'tls', 'ca.crt'),
+    );
+    expect(root.status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('serves plain HTTP only when asked with --insecure', async () => {
+    const port = await findFreePort();
+    const server = await serve(['--only', 'image', '--image-port', String(port), '--insecure']);
+    expect(server.ready).toMatchObject({ urls: { image: `http://127.0.0.1:${port}` } });
     expect((await fetch(`${server.ready!.urls['image']}/metadata/1.root.json`)).status).toBe(200);
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
