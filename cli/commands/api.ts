@@ -15,6 +15,7 @@ import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
 import { systemClock } from '../system-clock.ts';
 import { outboxOf } from '../audit.ts';
+import { serverKeyPairOf, serverTlsOptions } from '../server-tls.ts';
 import type { ServerKeyPair } from '../../services/tls/index.ts';
 
 async function apiKey(store: KeyStore) {
@@ -60,21 +61,27 @@ export const apiToken: Command = {
 export const apiServe: Command = {
   name: 'api serve',
   summary: 'Serve the management API (keys, devices, releases) for people with tokens, until stopped.',
-  usage: 'uproll api serve [--host H] [--port N] [--passphrase-env NAME] [--json]',
+  usage:
+    'uproll api serve [--host H] [--port N] [--tls-cert FILE --tls-key FILE | --tls-host NAME,... | --insecure] [--passphrase-env NAME] [--json]',
   details:
     'Refused calls and audit events go to the event log (uproll.evt.api.management) of the deployment\n' +
     '--temporal, --nats and --nats-seed-file (or $UPROLL_TEMPORAL, $UPROLL_NATS, $UPROLL_NATS_CREDS)\n' +
     'name, else of the local stack when there is one.\n' +
-    '`uproll serve --only api` serves it against any deployment.',
+    '`uproll serve --only api` serves it against any deployment. HTTPS as `uproll serve` (--insecure: HTTP).',
   options: {
     ...locationOptions,
     ...deploymentOptions,
     host: { type: 'string', description: 'address to listen on (default 127.0.0.1)' },
     port: { type: 'string', description: 'port (default 18090)' },
+    ...serverTlsOptions,
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
     const passphrase = await readPassphrase(values, '', 'online key');
+    const tls = await serverKeyPairOf(
+      values,
+      typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
+    );
     const nc = (await hasDeployment(values))
       ? await connectDeploymentNats(await deploymentOf(values), 'uproll-api')
       : undefined;
@@ -83,6 +90,7 @@ export const apiServe: Command = {
       values,
       passphrase,
       io,
+      tls,
       ...(nc ? { eventLog: new EventLog(nc), nc } : {}),
     });
     io.out(values.json ? JSON.stringify({ url: server.url }) : `management API on ${server.url}/api`);
