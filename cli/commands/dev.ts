@@ -8,6 +8,7 @@ import {
 import { portOption, stateDirOf, type Command, type Io } from '../command.ts';
 import { systemClock } from '../system-clock.ts';
 import { tlsHostsOf } from '../server-tls.ts';
+import { fleetCaPath, keystoreDir, locationOptions } from '../locations.ts';
 
 function printStatus(status: StackStatus, io: Io): void {
   const line = (name: string, c: { running: boolean; pid?: number; address: string }) =>
@@ -26,13 +27,15 @@ export const devUp: Command = {
   name: 'dev up',
   summary: 'Start the local stack: a Temporal dev server and nats-server with JetStream.',
   usage:
-    'uproll dev up [--temporal-port N] [--nats-port N] [--nats-monitor-port N] [--tls-host NAME,...] [--insecure] [--json]',
+    'uproll dev up [--temporal-port N] [--nats-port N] [--nats-monitor-port N] [--tls-host NAME,...] [--insecure | --mtls] [--json]',
   details:
     'State (Temporal database, JetStream files, NATS users) lives in the state directory and survives\n' +
     '`down` and `up`. Ports chosen at the first `up` are kept unless given again.\n' +
     'NATS accepts TLS only, with a certificate for 127.0.0.1, ::1, localhost and the --tls-host names\n' +
     "from the deployment's server CA (<state-dir>/tls/ca.crt, in every device bundle); --insecure, for\n" +
-    'development only, keeps it plain text (both kept until given again). Monitoring is on 127.0.0.1.',
+    'development only, keeps it plain text (both kept until given again). Monitoring is on 127.0.0.1.\n' +
+    '--mtls (kept once given) has NATS ask every client for a certificate: devices present theirs, from\n' +
+    'the fleet CA of `keys init`, and bundles provisioned from then on say so.',
   options: {
     'temporal-port': { type: 'string', description: 'Temporal frontend gRPC port (default 17233)' },
     'nats-port': { type: 'string', description: 'NATS client port (default 14222)' },
@@ -45,6 +48,12 @@ export const devUp: Command = {
       description: 'host names devices reach NATS by, comma-separated, for its certificate',
     },
     insecure: { type: 'boolean', description: 'plain-text NATS, for development only' },
+    mtls: {
+      type: 'boolean',
+      description:
+        'NATS asks every client for a certificate: devices theirs from the fleet CA (keys init first)',
+    },
+    keystore: locationOptions.keystore,
   },
   async run({ values }, io) {
     const ports = Object.fromEntries(
@@ -59,6 +68,7 @@ export const devUp: Command = {
       stateDir: stateDirOf(values),
       ports,
       ...(values['insecure'] === true ? { insecure: true } : {}),
+      ...(values['mtls'] === true ? { mtls: { fleetCaFile: fleetCaPath(keystoreDir(values)) } } : {}),
       ...(typeof values['tls-host'] === 'string' ? { tlsHosts: tlsHostsOf(values) } : {}),
       onProgress: values.json ? undefined : (message) => io.err(message),
     });

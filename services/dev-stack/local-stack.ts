@@ -30,6 +30,8 @@ export interface StartStackOptions {
   insecure?: boolean;
   /** Host names besides loopback and `host` the NATS certificate names (how devices reach the stack). */
   tlsHosts?: string[];
+  /** NATS asks every client for a certificate (devices: theirs from the fleet CA, `fleetCaFile`). */
+  mtls?: { fleetCaFile: string };
 }
 
 export interface ComponentStatus {
@@ -64,6 +66,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
     ports: { ...DEFAULT_PORTS, ...previous?.ports, ...options.ports },
     tls: options.insecure === undefined ? (previous?.tls ?? true) : !options.insecure,
     tlsHosts: options.tlsHosts ?? previous?.tlsHosts ?? [],
+    mtls: options.mtls !== undefined || (previous?.mtls ?? false),
   };
   await writeSettings(stateDir, settings);
   const addresses = stackAddresses(settings);
@@ -72,7 +75,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
     const natsServer = await findNatsServer();
     await assertPortFree(settings.host, settings.ports.nats, 'NATS');
     await assertPortFree(settings.host, settings.ports.natsMonitor, 'NATS monitoring');
-    await applyNatsConfig(stateDir, options.clock);
+    await applyNatsConfig(stateDir, options.clock, options.mtls);
     progress(`starting nats-server on ${addresses.nats}`);
     const pid = await startBackground({
       command: natsServer,

@@ -14,7 +14,13 @@ import {
   type NatsIdentity,
   type NatsUserCredentials,
 } from '../nats-auth/index.ts';
-import { ensureServerTls, serverTlsPaths, type ServerTlsFiles } from '../tls/index.ts';
+import {
+  clientTlsPaths,
+  ensureClientTls,
+  ensureServerTls,
+  serverTlsPaths,
+  type ServerTlsFiles,
+} from '../tls/index.ts';
 import { readSettings, requireSettings, stackAddresses } from './settings.ts';
 import { stackPaths } from './state-dir.ts';
 import { runningPid } from './processes.ts';
@@ -116,7 +122,7 @@ export async function sendAccountUpdate(stateDir: string): Promise<void> {
   await writeLocalNatsConfig(stateDir, identity);
   if ((await runningPid(stackPaths(stateDir).nats.pid, 'nats-server')) !== undefined)
     await pushAccountJwt(stateDir, identity, stackAddresses(settings).nats, {
-      ...(settings.tls ? { tls: { caFile: serverTlsPaths(stateDir).caCertificate } } : {}),
+      tls: await localNatsTls(stateDir),
     });
 }
 
@@ -124,11 +130,16 @@ export async function sendAccountUpdate(stateDir: string): Promise<void> {
  * Creates the NATS identity (and, unless the stack is `--insecure`, its
  * server certificate) on first use and writes the local stack's nats.conf.
  */
-export async function applyNatsConfig(stateDir: string, clock: Clock): Promise<void> {
+export async function applyNatsConfig(
+  stateDir: string,
+  clock: Clock,
+  mtls?: { fleetCaFile: string },
+): Promise<void> {
   const { identity } = await initNatsIdentity(stateDir, { clock });
   const settings = await requireSettings(stateDir);
   if (settings.tls)
     await ensureServerTls(stateDir, { hosts: [settings.host, ...settings.tlsHosts], now: clock() });
+  if (settings.tls && settings.mtls && mtls) await ensureClientTls(stateDir, { ...mtls, now: clock() });
   await writeLocalNatsConfig(stateDir, identity);
 }
 
@@ -144,23 +155,38 @@ async function writeLocalNatsConfig(stateDir: string, identity: NatsIdentity): P
       storeDir: paths.nats.store,
       resolverDir: paths.nats.resolver,
       auth: natsServerAuthOf(identity),
-      ...(settings.tls ? { tls: serverTlsOf(stateDir) } : {}),
+      ...(settings.tls ? { tls: serverTlsOf(stateDir, settings.mtls) } : {}),
     });
     await writeFileAtomic(paths.nats.config, config);
   });
 }
 
 /** The server certificate `startLocalStack` issued (`ensureServerTls`). */
-function serverTlsOf(stateDir: string): ServerTlsFiles {
+function serverTlsOf(stateDir: string, mtls: boolean): ServerTlsFiles & { verifyClients: boolean } {
   const paths = serverTlsPaths(stateDir);
-  return { caFile: paths.caCertificate, certFile: paths.certificate, keyFile: paths.key };
+  // With mTLS, ca_file is whom clients' certificates may come from (fleet CA and server CA).
+  const caFile = mtls ? clientTlsPaths(stateDir).clientsCa : paths.caCertificate;
+  return { caFile, certFile: paths.certificate, keyFile: paths.key, verifyClients: mtls };
 }
 
 /**
  * What a client of the local stack's NATS verifies it with: the CA of its
  * server certificate, or undefined for a stack started `--insecure`.
  */
-export async function localNatsTls(stateDir: string): Promise<{ caFile: string } | undefined> {
+export async function localNatsTls(
+  stateDir: string,
+): Promise<{ caFile: string; certFile?: string; keyFile?: string } | undefined> {
   const settings = await readSettings(stateDir);
-  return settings?.tls ? { caFile: serverTlsPaths(stateDir).caCertificate } : undefined;
+  if (!settings?.tls) return undefined;
+  const caFile = serverTlsPaths(stateDir).caCertificate;
+  if (!settings.mtls) return { caFile };
+  // The services' own client certificate: never a device's.
+  const client = clientTlsPaths(stateDir);
+  return { caFile, certFile: client.servicesCertificate, keyFile: client.servicesKey };
+}
+
+/** Whether the local stack's NATS asks devices for their certificate (the bundle then says `mtls`). */
+export async function localNatsMtls(stateDir: string): Promise<boolean> {
+  const settings = await readSettings(stateDir);
+  return (settings?.tls && settings.mtls) ?? false;
 }

@@ -14,6 +14,8 @@ const settingsSchema = z.object({
   ports: z.object({ temporal: portSchema, nats: portSchema, natsMonitor: portSchema }),
   /** NATS clients over TLS only (the default); false only when `dev up --insecure` asked for plain text. */
   tls: z.boolean().default(true),
+  /** Every NATS client presents a certificate too: devices theirs from the fleet CA (`dev up --mtls`). */
+  mtls: z.boolean().default(false),
   /** Names besides the loopback ones and `host` that the NATS certificate is issued for. */
   tlsHosts: z.array(z.string().min(1).max(253)).max(64).default([]),
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { assertToken, UprollError } from '../../core/index.ts';
 import { tufPublicKey } from '../../core/tuf/index.ts';
 import { issueDeviceCertificate, roleKeys, roleSigners, type KeyStore } from '../../keys/index.ts';
-import { localNatsTls, natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
+import { localNatsMtls, localNatsTls, natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
 import { serverCaFile } from '../tls/index.ts';
 import { readNatsIdentity } from '../nats-auth/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
@@ -26,8 +26,8 @@ export interface DeviceBundle {
     /** The CA of the servers' certificates (NATS, the repositories), when they have one. */
     serverCa?: string;
   };
-  /** `tls`: NATS accepts TLS only, verified with `files.serverCa`. */
-  nats?: { servers: string; tls?: boolean };
+  /** `tls`: NATS accepts TLS only, verified with `files.serverCa`; `mtls`: the device presents its certificate. */
+  nats?: { servers: string; tls?: boolean; mtls?: boolean };
   /** Where the device finds its metadata and targets (an agent may also be told on its command line). */
   repositories?: { imageMetadataUrl: string; imageTargetsUrl: string; directorMetadataUrl: string };
 }
@@ -135,7 +135,8 @@ export async function provisionDeviceBundle(input: {
     files.natsSeed = 'nats.creds';
     await write(files.natsSeed, credentials, SECRET);
     const natsTls = (await localNatsTls(input.stateDir)) !== undefined;
-    nats = { servers: natsServers, ...(natsTls ? { tls: true } : {}) };
+    const mtls = await localNatsMtls(input.stateDir);
+    nats = { servers: natsServers, ...(natsTls ? { tls: true } : {}), ...(mtls ? { mtls } : {}) };
   }
   const base = (url: string) => url.replace(/\/?$/, '/');
   const repositories = input.urls && {

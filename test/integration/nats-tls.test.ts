@@ -1,10 +1,12 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDeviceBundle } from '../../agent/index.ts';
 import { subjects } from '../../core/index.ts';
+import { createFleetCa, issueDeviceCertificate } from '../../keys/index.ts';
 import {
   findFreePort,
   localNatsTls,
@@ -142,5 +144,73 @@ describe('a dev stack started --insecure', () => {
     const session = await plainTextSession(address, await serviceCredentials(insecureDir));
     expect(session.pong).toBe(true);
     expect(await localNatsTls(insecureDir)).toBeUndefined();
+  });
+});
+
+describe('a dev stack started with mTLS', () => {
+  let mtlsDir: string;
+  let fleetCa: { key: KeyObject; certificate: string };
+  beforeAll(async () => {
+    mtlsDir = await mkdtemp(join(tmpdir(), 'uproll-nats-mtls-'));
+    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    fleetCa = { key, certificate: createFleetCa(key, new Date()) };
+    await writeFile(join(mtlsDir, 'fleet-ca.crt'), fleetCa.certificate);
+    const ports = {
+      nats: await findFreePort(),
+      natsMonitor: await findFreePort(),
+      temporal: await findFreePort(),
+    };
+    await startLocalStack({
+      stateDir: mtlsDir,
+      ports,
+      clock,
+      natsOnly: true,
+      mtls: { fleetCaFile: join(mtlsDir, 'fleet-ca.crt') },
+    });
+  });
+  afterAll(async () => {
+    await stopLocalStack(mtlsDir);
+    await rm(mtlsDir, { recursive: true, force: true });
+  });
+
+  it('lets in a device presenting its certificate from the fleet CA, and refuses one without', async () => {
+    const deviceId = uniqueId('mtls-dev');
+    const { credentials } = await provisionNatsDevice(mtlsDir, deviceId, { clock });
+    const address = stackAddresses(await requireSettings(mtlsDir)).nats;
+    const { caFile } = (await localNatsTls(mtlsDir))!;
+    const deviceKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const certFile = join(mtlsDir, 'device.crt');
+    const keyFile = join(mtlsDir, 'device.key');
+    await writeFile(
+      certFile,
+      issueDeviceCertificate({
+        caKey: fleetCa.key,
+        caCertificate: fleetCa.certificate,
+        deviceId,
+        deviceKey,
+        now: new Date(),
+      }),
+    );
+    await writeFile(keyFile, deviceKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const device = {
+      servers: address,
+      nkeySeed: credentials,
+      name: deviceId,
+      inboxPrefix: subjects.deviceInboxPrefix(deviceId),
+    };
+
+    const nc = await connectToNats({ ...device, tls: { caFile, certFile, keyFile } });
+    await nc.flush();
+    await nc.close();
+    await expect(connectToNats({ ...device, timeoutMs: 5000, tls: { caFile } })).rejects.toThrow();
+    // The services connect with their own client certificate, from the server CA.
+    const services = await connectToNats({
+      servers: address,
+      nkeySeed: await serviceCredentials(mtlsDir),
+      name: 'services',
+      tls: await localNatsTls(mtlsDir),
+    });
+    await services.flush();
+    await services.close();
   });
 });
