@@ -114,9 +114,9 @@ describe("the CLI on an operator's own deployment, with no local stack", () => {
         ...['devices', 'provision', deviceId, '--hardware-id', 'rpi4', '--passphrase-env', 'ONLINE_PASS'],
         ...[
           '--image-url',
-          `http://127.0.0.1:${imagePort}`,
+          `https://127.0.0.1:${imagePort}`,
           '--director-url',
-          `http://127.0.0.1:${directorPort}`,
+          `https://127.0.0.1:${directorPort}`,
         ],
       ],
       deploymentEnv,

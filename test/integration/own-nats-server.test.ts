@@ -128,8 +128,8 @@ describe("a deployment on the operator's own nats-server", () => {
     for (const deviceId of [deviceA, deviceB]) {
       const provisioned = await uproll(
         ...['devices', 'provision', deviceId, '--hardware-id', 'rpi4', '--passphrase-env', 'ONLINE_PASS'],
-        ...['--image-url', `http://127.0.0.1:${imagePort}`],
-        ...['--director-url', `http://127.0.0.1:${directorPort}`],
+        ...['--image-url', `https://127.0.0.1:${imagePort}`],
+        ...['--director-url', `https://127.0.0.1:${directorPort}`],
       );
       expect(provisioned.status, provisioned.stderr).toBe(0);
     }
