@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseJson, startOrder, UprollError, type App } from '../../core/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
+import { httpProbePasses } from './http-probe.ts';
 import { prepareBundle } from './image-bundle.ts';
 import { Runc } from './runc.ts';
 import { runtimeSpec } from './runtime-spec.ts';
@@ -136,7 +137,8 @@ export class AppSupervisor {
 
   /**
    * Waits until every app in `apps` meets its health goal: the ones in
-   * `started` by their goal (`runningForMs` unbroken, or `exec` exiting 0),
+   * `started` by their goal (`runningForMs` unbroken, `exec` exiting 0, or
+   * an `http` GET answered),
    * the others by still running. APP_UNHEALTHY names the first app that
    * does not, with the last lines of its output.
    */
@@ -147,8 +149,14 @@ export class AppSupervisor {
       const ok = !started.includes(id)
         ? (await this.runc.state(id))?.status === 'running'
         : 'exec' in health
-          ? await this.#execPasses(id, health)
-          : await this.#keepsRunning(id, health.runningForMs);
+          ? await this.#probePasses(id, health, () =>
+              this.runc.exec(id, health.exec, health.timeoutMs).then((code) => code === 0),
+            )
+          : 'http' in health
+            ? await this.#probePasses(id, health, (pid) =>
+                httpProbePasses(pid, health.http, health.timeoutMs),
+              )
+            : await this.#keepsRunning(id, health.runningForMs);
       if (!ok) {
         const code = this.#exits.get(id);
         throw new UprollError(
@@ -171,14 +179,17 @@ export class AppSupervisor {
     return true;
   }
 
-  async #execPasses(
+  /** Tries `probe` up to `attempts` times while the container runs (it gets the container's init pid). */
+  async #probePasses(
     id: string,
-    health: { exec: string[]; timeoutMs: number; attempts: number; intervalMs: number },
+    health: { attempts: number; intervalMs: number },
+    probe: (pid: number) => Promise<boolean>,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < health.attempts; attempt++) {
       if (attempt > 0) await delay(health.intervalMs);
-      if ((await this.runc.state(id))?.status !== 'running') return false;
-      if ((await this.runc.exec(id, health.exec, health.timeoutMs)) === 0) return true;
+      const state = await this.runc.state(id);
+      if (state?.status !== 'running') return false;
+      if (await probe(state.pid)) return true;
     }
     return false;
   }
