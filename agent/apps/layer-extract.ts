@@ -1,5 +1,6 @@
-import { chmod, link, lstat, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { UprollError } from '../../core/index.ts';
 import { tarEntries, type TarEntry } from './tar-entries.ts';
 
@@ -7,15 +8,19 @@ const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /**
- * Applies one OCI layer (an uncompressed tar, its digest already checked)
- * onto `rootfs`. Every entry must stay inside it: absolute names, `..`
- * segments and paths through a symlink are refused with LAYER_UNSAFE, and
- * no symlink is ever followed while writing (each parent is checked with
- * lstat). Whiteouts delete what lower layers put there. Devices and fifos
- * are skipped; setuid/setgid bits are dropped.
+ * Applies one OCI layer (an uncompressed tar, its digest already checked,
+ * whole or as a stream: files are written chunk by chunk, so memory does
+ * not grow with the layer) onto `rootfs`. Every entry must stay inside
+ * it: absolute names, `..` segments and paths through a symlink are
+ * refused with LAYER_UNSAFE, and no symlink is ever followed while writing
+ * (each parent is checked with lstat). Whiteouts delete what lower layers
+ * put there. Devices and fifos are skipped; setuid/setgid bits are dropped.
  */
-export async function extractLayer(tar: Uint8Array, rootfs: string): Promise<void> {
-  for (const entry of tarEntries(tar)) {
+export async function extractLayer(
+  tar: Uint8Array | AsyncIterable<Uint8Array>,
+  rootfs: string,
+): Promise<void> {
+  for await (const entry of tarEntries(tar instanceof Uint8Array ? Readable.from([tar]) : tar)) {
     const segments = safeSegments(entry.name);
     if (segments.length === 0) continue; // the archive's own root, "./"
     const parent = await parentDirectory(rootfs, segments.slice(0, -1));
@@ -46,7 +51,7 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
   if (existing) await rm(path, { recursive: true, force: true });
   switch (entry.type) {
     case 'file':
-      await writeFile(path, entry.body, { flag: 'wx', mode });
+      await writeBody(path, entry.body, mode);
       await chmod(path, mode); // whatever the umask
       return;
     case 'symlink':
@@ -63,6 +68,18 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
       await link(source, path);
       return;
     }
+  }
+}
+
+/** Writes a new file from its tar body as it is read (`wx`: never through something already there). */
+async function writeBody(path: string, body: AsyncIterable<Uint8Array>, mode: number): Promise<void> {
+  const file = await open(path, 'wx', mode);
+  try {
+    for await (const chunk of body)
+      for (let written = 0; written < chunk.byteLength;)
+        written += (await file.write(chunk, written)).bytesWritten;
+  } finally {
+    await file.close();
   }
 }
 

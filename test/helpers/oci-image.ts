@@ -46,8 +46,15 @@ export async function busyboxImage(
   return readOciLayout(layout, tag);
 }
 
-/** An image made by hand from uncompressed layer tars (hostile layers, say), as a release publishes it. */
-export function imageOfLayers(layers: readonly Buffer[], cmd: string[] = ['/bin/true']): OciImage {
+/**
+ * An image made by hand from layer tars (hostile layers, say), uncompressed
+ * unless `gzip` says they are gzipped already, as a release publishes it.
+ */
+export function imageOfLayers(
+  layers: readonly Buffer[],
+  cmd: string[] = ['/bin/true'],
+  options: { gzip?: boolean } = {},
+): OciImage {
   const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
   const config = Buffer.from(JSON.stringify({ config: { Cmd: cmd } }));
   const manifest = Buffer.from(
@@ -59,7 +66,7 @@ export function imageOfLayers(layers: readonly Buffer[], cmd: string[] = ['/bin/
         size: config.length,
       },
       layers: layers.map((layer) => ({
-        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        mediaType: `application/vnd.oci.image.layer.v1.tar${options.gzip ? '+gzip' : ''}`,
         digest: `sha256:${sha256(layer)}`,
         size: layer.length,
       })),
