@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson, startOrder, UprollError, type App } from '../../core/index.ts';
@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { httpProbePasses } from './http-probe.ts';
 import { prepareBundle } from './image-bundle.ts';
+import { imageUser } from './image-user.ts';
 import { Runc } from './runc.ts';
 import { runtimeSpec } from './runtime-spec.ts';
 
@@ -114,10 +115,12 @@ export class AppSupervisor {
 
   async #start(id: string, app: App): Promise<void> {
     const bundle = await prepareBundle(app, this.#objects, this.dir);
+    const user = await imageUser(bundle.config, bundle.rootfs, app.name);
     const volumes = new Map<string, string>();
     for (const volume of app.volumes ?? []) {
       const dir = join(this.dir, 'volumes', app.name, volume.name);
       await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chown(dir, user.uid, user.gid); // the app's own data: it must write there as whoever it runs as
       volumes.set(volume.name, dir);
     }
     // config.json lives in a per-container directory whose rootfs is the shared, read-only image bundle.
@@ -126,7 +129,7 @@ export class AppSupervisor {
     await writeFile(
       join(containerDir, 'config.json'),
       JSON.stringify({
-        ...runtimeSpec(app, bundle.config, volumes),
+        ...runtimeSpec(app, bundle.config, volumes, user),
         root: { path: bundle.rootfs, readonly: true },
       }),
     );

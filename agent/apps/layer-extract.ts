@@ -1,4 +1,4 @@
-import { chmod, link, lstat, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UprollError } from '../../core/index.ts';
@@ -14,7 +14,9 @@ const OPAQUE = '.wh..wh..opq';
  * it: absolute names, `..` segments and paths through a symlink are
  * refused with LAYER_UNSAFE, and no symlink is ever followed while writing
  * (each parent is checked with lstat). Whiteouts delete what lower layers
- * put there. Devices and fifos are skipped; setuid/setgid bits are dropped.
+ * put there. Files, directories and symlinks keep the tar's uid, gid and
+ * mode (the agent runs as root), but devices and fifos are skipped and
+ * setuid/setgid bits are dropped: nothing in a layer gains privileges.
  */
 export async function extractLayer(
   tar: Uint8Array | AsyncIterable<Uint8Array>,
@@ -44,6 +46,7 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
   if (entry.type === 'directory') {
     if (existing && !existing.isDirectory()) await rm(path, { recursive: true, force: true });
     if (!existing?.isDirectory()) await mkdir(path);
+    await lchown(path, entry.uid, entry.gid);
     await chmod(path, mode);
     return;
   }
@@ -52,12 +55,14 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
   switch (entry.type) {
     case 'file':
       await writeBody(path, entry.body, mode);
+      await lchown(path, entry.uid, entry.gid);
       await chmod(path, mode); // whatever the umask
       return;
     case 'symlink':
       // Its target is only ever resolved inside the container, never while extracting.
       if (entry.linkName === '') throw unsafe(entry.name, 'is a symlink without a target');
       await symlink(entry.linkName, path);
+      await lchown(path, entry.uid, entry.gid); // the link itself, never its target
       return;
     case 'hardlink': {
       const target = safeSegments(entry.linkName);

@@ -8,13 +8,13 @@ const BUSYBOX = '/bin/busybox';
 
 /**
  * Builds a busybox image tagged `tag` in the OCI layout `layout` with umoci
- * (no registry), with `files` added to its rootfs and `cmd` as its Cmd,
- * and reads it back as the blobs a release publishes.
+ * (no registry), with `files` added to its rootfs, `cmd` as its Cmd and
+ * `user` as its User, and reads it back as the blobs a release publishes.
  */
 export async function busyboxImage(
   layout: string,
   tag: string,
-  options: { files?: Record<string, string>; cmd: string[] },
+  options: { files?: Record<string, string>; cmd: string[]; user?: string },
 ): Promise<OciImage> {
   if (!(await stat(BUSYBOX).catch(() => undefined)))
     throw new Error('this test needs a static busybox at /bin/busybox (Debian package busybox-static)');
@@ -42,6 +42,7 @@ export async function busyboxImage(
     '--image',
     `${layout}:${tag}`,
     ...options.cmd.flatMap((arg) => ['--config.cmd', arg]),
+    ...(options.user === undefined ? [] : ['--config.user', options.user]),
   ]);
   return readOciLayout(layout, tag);
 }
