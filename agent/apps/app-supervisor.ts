@@ -33,7 +33,7 @@ const currentSchema = z.object({
 });
 
 /**
- * Runs a revision's apps as runc containers under `<data>/apps`. A
+ * Runs a revision's apps as OCI containers (runc or crun) under `<data>/apps`. A
  * container's id names the app and a hash of everything it runs with
  * (image, command, env, volumes), so a switch keeps an unchanged app's
  * container as it is and replaces only the changed ones. The set that
@@ -44,7 +44,6 @@ export class AppSupervisor {
   readonly dir: string;
   readonly runc: Runc;
   readonly #objects: ObjectStore;
-  readonly #exits = new Map<string, number | null>();
   readonly #restarts = new Map<string, number>();
   /** The apps the last switch made run, by container id (what a restart needs). */
   readonly #wanted = new Map<string, App>();
@@ -56,12 +55,14 @@ export class AppSupervisor {
     dataDir: string;
     objects: ObjectStore;
     runc?: Runc;
+    /** The OCI runtime's command when no `runc` is given (default `runc`; `crun` works too). */
+    ociRuntime?: readonly [string, ...string[]];
     /** Test hook: called after each container a switch starts (crash tests stop there). */
     onStarted?: (container: string) => Promise<void> | void;
   }) {
     this.#onStarted = options.onStarted;
     this.dir = join(options.dataDir, 'apps');
-    this.runc = options.runc ?? new Runc(join(this.dir, 'runc'));
+    this.runc = options.runc ?? new Runc(join(this.dir, 'runc'), options.ociRuntime);
     this.#objects = options.objects;
   }
 
@@ -133,9 +134,8 @@ export class AppSupervisor {
         root: { path: bundle.rootfs, readonly: true },
       }),
     );
-    this.#exits.delete(id);
-    const { exited } = await this.runc.run(id, containerDir, this.logOf(id));
-    void exited.then((code) => this.#exits.set(id, code));
+    // How it ends is in its exit record (Runc), which outlives this agent process.
+    await this.runc.run(id, containerDir, this.logOf(id));
   }
 
   /**
@@ -161,7 +161,7 @@ export class AppSupervisor {
               )
             : await this.#keepsRunning(id, health.runningForMs);
       if (!ok) {
-        const code = this.#exits.get(id);
+        const code = (await this.runc.state(id))?.exitCode;
         throw new UprollError(
           'APP_UNHEALTHY',
           `app ${app.name} did not reach its health goal${code === undefined || code === null ? '' : ` (exit code ${code})`}; its last output:\n${await this.tail(id)}`,
@@ -210,7 +210,7 @@ export class AppSupervisor {
       if (app.restart === 'no') continue;
       const state = await this.runc.state(id);
       if (state?.status !== 'stopped') continue;
-      const code = this.#exits.get(id);
+      const code = state.exitCode;
       if (app.restart === 'on-failure' && code === 0) continue;
       await this.runc.delete(id);
       await this.#start(id, app);
@@ -253,7 +253,7 @@ export class AppSupervisor {
             : state.status === 'running'
               ? 'running'
               : 'starting',
-        exitCode: state?.status === 'stopped' ? (this.#exits.get(container) ?? null) : null,
+        exitCode: state?.status === 'stopped' ? (state.exitCode ?? null) : null,
         restarts: this.#restarts.get(container) ?? 0,
         startedAt: state?.created ?? null,
       });
