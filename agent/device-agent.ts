@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, HealthCheck } from '../core/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
+import { heartbeatAppsOf } from './app-heartbeat.ts';
 import { CloudClient } from './cloud-client.ts';
 import { ControlClient } from './control-client.ts';
 import { startControlSocket } from './control-socket.ts';
@@ -199,6 +200,7 @@ async function startCloudSide(
       ...(status.progress ? { progress: status.progress } : {}),
       ...(status.bootEnvRepaired ? { bootEnvRepaired: status.bootEnvRepaired } : {}),
       timezone,
+      ...(status.apps.length > 0 ? { apps: heartbeatAppsOf(status.apps) } : {}),
     });
   };
   await beat();

@@ -22,3 +22,4 @@ export * from './boot/index.ts';
 export * from './installers/raw-image.ts';
 export * from './agent-config.ts';
 export * from './apps/index.ts';
+export * from './app-heartbeat.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_APPS } from './apps.ts';
 import { deviceIdSchema, rolloutIdSchema } from './identifier-schemas.ts';
 import { DEVICE_PHASES } from './phases.ts';
 
@@ -33,6 +34,35 @@ export const downloadProgressSchema = z.object({
 });
 export type DownloadProgress = z.infer<typeof downloadProgressSchema>;
 
+/** Apps one heartbeat may list: as many as a revision holds, which keeps it under {@link MAX_TELEMETRY_BYTES}. */
+export const MAX_HEARTBEAT_APPS = MAX_APPS;
+
+/**
+ * What an app's container is doing: `restarting` means it stopped and its
+ * restart policy starts it again; `unhealthy` that it runs but misses its
+ * health goal; `missing` that the runtime has no such container.
+ */
+export const HEARTBEAT_APP_STATES = [
+  'running',
+  'starting',
+  'restarting',
+  'unhealthy',
+  'exited',
+  'missing',
+] as const;
+
+/** One app as a heartbeat shows it (device-reported: every string bounded). */
+export const heartbeatAppSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  container: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+  state: z.enum(HEARTBEAT_APP_STATES),
+  exitCode: z.int().min(-1024).max(1024).nullable(),
+  restarts: z.int().min(0).max(1_000_000_000),
+  /** When its container was created (runc's time, nanoseconds and all). */
+  startedAt: z.iso.datetime({ offset: true }).nullable(),
+});
+export type HeartbeatApp = z.infer<typeof heartbeatAppSchema>;
+
 /** `uproll.dev.<device>.heartbeat`: the device is alive, what it runs, what it is doing. */
 export const heartbeatSchema = z.object({
   deviceId: deviceIdSchema,
@@ -48,6 +78,8 @@ export const heartbeatSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_+/-]{1,64}$/)
     .optional(),
+  /** Each app the device should run and the state of its container. */
+  apps: z.array(heartbeatAppSchema).max(MAX_HEARTBEAT_APPS).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -57,4 +89,6 @@ export interface DevicePresence {
   /** The revision its last heartbeat said it runs. */
   revision?: string | null;
   timezone?: string;
+  /** Its apps as its last heartbeat showed them (read only when asked for: rollouts do not need them). */
+  apps?: HeartbeatApp[];
 }

@@ -26,6 +26,8 @@ export interface AppStatus {
   exitCode: number | null;
   restarts: number;
   startedAt: string | null;
+  /** Its restart policy (`no`, `on-failure`, `always`): whether a stopped container comes back. */
+  restart: string;
 }
 
 const currentSchema = z.object({
@@ -241,7 +243,7 @@ export class AppSupervisor {
     if (!text) return [];
     const current = parseJson(currentSchema, text, { maxBytes: 64 * 1024, what: 'apps/current.json' });
     const statuses: AppStatus[] = [];
-    for (const { name, container } of current.apps) {
+    for (const { name, container, restart } of current.apps) {
       const state = await this.runc.state(container);
       statuses.push({
         name,
@@ -256,6 +258,7 @@ export class AppSupervisor {
         exitCode: state?.status === 'stopped' ? (state.exitCode ?? null) : null,
         restarts: this.#restarts.get(container) ?? 0,
         startedAt: state?.created ?? null,
+        restart,
       });
     }
     return statuses;

@@ -6,7 +6,8 @@ import { roleKeys, roleSigners } from '../../keys/index.ts';
 import { issueApiToken, managementRoutes, startApiServer } from '../../services/api/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
-import { ensureStreams, EventLog } from '../../services/nats/index.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureStreams, EventLog, readPresence } from '../../services/nats/index.ts';
 import { portOption, UsageError, type Command, type Io } from '../command.ts';
 import { connectDeploymentNats } from '../deployment-connections.ts';
 import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
@@ -81,7 +82,7 @@ export const apiServe: Command = {
       values,
       passphrase,
       io,
-      ...(nc ? { eventLog: new EventLog(nc) } : {}),
+      ...(nc ? { eventLog: new EventLog(nc), nc } : {}),
     });
     io.out(values.json ? JSON.stringify({ url: server.url }) : `management API on ${server.url}/api`);
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
@@ -103,8 +104,10 @@ export async function startManagementApi(options: {
   passphrase: string;
   io: Io;
   eventLog?: EventLog;
+  /** The deployment's NATS: `GET /api/devices` adds what the heartbeats said (last seen, apps). */
+  nc?: NatsConnection;
 }): Promise<{ url: string; close(): Promise<void> }> {
-  const { values, passphrase, io, eventLog } = options;
+  const { values, passphrase, io, eventLog, nc } = options;
   const store = openKeyStore(values, { onlineOnly: true });
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
   return startApiServer({
@@ -122,6 +125,7 @@ export async function startManagementApi(options: {
         timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
       }),
       now: systemClock,
+      ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
     }),
     onChanged: async (event) => {
       const outbox = outboxOf(values);

@@ -9,18 +9,21 @@ import {
 import { UsageError, type Command, type Io } from '../command.ts';
 import { limitOption, printEvents } from './events.ts';
 import { withDeploymentNats } from '../deployment-connections.ts';
+import { appSummary, errorLines, oneLine } from '../device-text.ts';
 import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
 
 const DEFAULT_EVENTS = 10;
 
 export const devicesList: Command = {
   name: 'devices list',
-  summary: 'Every device the fleet knows: what it runs, its last update, when it was last heard of.',
+  summary:
+    'Every device the fleet knows: what it runs, its apps, its last update, when it was last heard of.',
   usage: 'uproll devices list [--json]',
   details:
     'RUNS is what the device runs by its latest signed report (or its last committed update);\n' +
     'LAST UPDATE is the latest update and its phase ("offline" when the device never answered:\n' +
-    'the rollout counts it pending). LAST SEEN is its latest heartbeat. Read from the device\n' +
+    'the rollout counts it pending). LAST SEEN is its latest heartbeat, APPS what that heartbeat\n' +
+    'said of its apps (name and state: running, starting, restarting, unhealthy, exited, missing). Read from the device\n' +
     'projection, which the services keep from the event log (`uproll events rebuild` builds it again).\n' +
     DEPLOYMENT_HELP,
   options: { ...deploymentOptions },
@@ -33,11 +36,16 @@ export const devicesList: Command = {
       const presence = await readPresence(
         nc,
         devices.map((d) => d.deviceId),
+        { withApps: true },
       );
       if (values.json)
         io.out(
           JSON.stringify(
-            devices.map((d) => ({ ...d, lastSeenAt: presence[d.deviceId]?.lastSeenAt ?? null })),
+            devices.map((d) => ({
+              ...d,
+              lastSeenAt: presence[d.deviceId]?.lastSeenAt ?? null,
+              apps: presence[d.deviceId]?.apps ?? [],
+            })),
           ),
         );
       else if (devices.length === 0)
@@ -50,7 +58,7 @@ export const devicesList: Command = {
 
 export const devicesShow: Command = {
   name: 'devices show',
-  summary: "One device's projection and its last events.",
+  summary: "One device's projection, its apps as its last heartbeat showed them, and its last events.",
   usage: 'uproll devices show DEVICE_ID [--events N] [--json]',
   details: DEPLOYMENT_HELP,
   options: {
@@ -65,7 +73,7 @@ export const devicesShow: Command = {
     const limit = limitOption(values, 'events') ?? DEFAULT_EVENTS;
     return withDeploymentNats(values, async (nc) => {
       const device = await readDeviceView(nc, deviceId);
-      const presence = (await readPresence(nc, [deviceId]))[deviceId];
+      const presence = (await readPresence(nc, [deviceId], { withApps: true }))[deviceId];
       const events: StoredEvent[] = [];
       for await (const stored of readEvents(nc, { filter: `uproll.evt.device.${deviceId}` })) {
         events.push(stored);
@@ -78,6 +86,7 @@ export const devicesShow: Command = {
           JSON.stringify({
             device: device ?? null,
             lastSeenAt: presence?.lastSeenAt ?? null,
+            apps: presence?.apps ?? [],
             events: events.map((stored) => ({ sequence: stored.sequence, ...stored.event })),
           }),
         );
@@ -97,7 +106,7 @@ function printTable(
   io: Io,
 ): void {
   const rows = [
-    ['DEVICE', 'RUNS', 'LAST UPDATE', 'ROLLOUT', 'LAST SEEN'],
+    ['DEVICE', 'RUNS', 'LAST UPDATE', 'ROLLOUT', 'LAST SEEN', 'APPS'],
     ...devices.map((d) =>
       [
         d.deviceId,
@@ -105,6 +114,7 @@ function printTable(
         lastUpdate(d),
         d.rolloutId ?? '-',
         presence[d.deviceId]?.lastSeenAt ?? 'never',
+        presence[d.deviceId]?.apps?.map(appSummary).join(', ') || '-',
       ].map(oneLine),
     ),
   ];
@@ -116,11 +126,6 @@ function printTable(
         .join('  ')
         .trimEnd(),
     );
-}
-
-/** Device-reported text on one line, without terminal escapes. */
-function oneLine(text: string): string {
-  return text.replace(/\p{Cc}+/gu, ' ');
 }
 
 /** The latest update as `revision phase`; a device that never answered is offline, not failed. */
@@ -137,11 +142,11 @@ function printDevice(
   io: Io,
 ): void {
   io.out(`device ${deviceId}`);
+  printApps(presence, io);
   if (!device) {
     io.out('  not in the projection yet (`uproll events rebuild` builds it from the event log)');
     return;
   }
-  const error = device.error ? `${device.error.code}: ${device.error.message}` : undefined;
   const report = device.lastReport
     ? `${device.lastReport.accepted ? 'accepted' : `rejected (${device.lastReport.error?.code ?? '?'})`} at ${device.lastReport.at}`
     : undefined;
@@ -155,10 +160,21 @@ function printDevice(
     ['rollout', device.rolloutId],
     ['workflow', device.workflowId],
     ['deployment', device.deployment],
-    ['last error', error],
     ['last report', report],
     ['updated', `${device.updatedAt} (event ${device.lastSequence})`],
   ];
   for (const [name, value] of fields)
     if (value !== undefined) io.out(`  ${name.padEnd(12)} ${oneLine(value)}`);
+  // The latest update's error, with an unhealthy app's last output below it.
+  const [first, ...output] = device.error ? errorLines(device.error) : [];
+  if (first !== undefined) io.out(`  ${'last error'.padEnd(12)} ${first}`);
+  for (const line of output) io.out(`  ${''.padEnd(12)}   ${line}`);
+}
+
+/** Each app as the device's last heartbeat showed it. */
+function printApps(presence: DevicePresence | undefined, io: Io): void {
+  for (const app of presence?.apps ?? [])
+    io.out(
+      `  ${'app'.padEnd(12)} ${appSummary(app)}${app.startedAt ? `, started ${app.startedAt}` : ''} [${app.container}]`,
+    );
 }

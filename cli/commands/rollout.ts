@@ -27,6 +27,7 @@ import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from 
 import { actorOf } from '../audit.ts';
 import { rollBackEnded, rollbackAfterEndOf, rollbackLines } from './rollout-rollback.ts';
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
+import { errorLines, oneLine } from '../device-text.ts';
 
 const targetOptions: Record<string, OptionSpec> = {
   device: { type: 'string', multiple: true, description: 'a device of the rollout (repeat for several)' },
@@ -496,6 +497,10 @@ function printProgress(progress: RolloutProgress, io: Io): void {
   io.out(
     `  ${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.pending} pending (offline), ${counts.waitingForWindow} waiting for their window, ${counts.inFlight} in flight, of ${counts.total}`,
   );
-  for (const failure of progress.failures)
-    io.out(`  ${failure.deviceId}  ${failure.outcome}  ${failure.reason.code}: ${failure.reason.message}`);
+  for (const failure of progress.failures) {
+    // Device-reported: an unhealthy app's last output goes below, indented, without terminal escapes.
+    const [first, ...output] = errorLines(failure.reason);
+    io.out(`  ${oneLine(failure.deviceId)}  ${failure.outcome}  ${first}`);
+    for (const line of output) io.out(`      ${line}`);
+  }
 }

@@ -167,7 +167,7 @@ async function startParts(
         nats: deployment.nats,
         ...(parts.has('worker') ? { taskQueue: taskQueueOf(values) } : {}),
       });
-      if (parts.has('api')) await startApi(services.eventLog);
+      if (parts.has('api')) await startApi(services.eventLog, services.nc);
     } else if (parts.has('api')) {
       await startApi(undefined);
     }
@@ -177,12 +177,16 @@ async function startParts(
     throw err;
   }
 
-  async function startApi(eventLog: Parameters<typeof startManagementApi>[0]['eventLog']) {
+  async function startApi(
+    eventLog: Parameters<typeof startManagementApi>[0]['eventLog'],
+    nc?: Parameters<typeof startManagementApi>[0]['nc'],
+  ) {
     const api = await startManagementApi({
       values: { ...values, host, port: values['api-port'] },
       passphrase: passphrase!,
       io,
       ...(eventLog ? { eventLog } : {}),
+      ...(nc ? { nc } : {}),
     });
     closers.push(() => api.close());
     info.urls.api = `${api.url}/api`;

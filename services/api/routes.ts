@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseJson, type Clock } from '../../core/index.ts';
+import { parseJson, type Clock, type DevicePresence } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository, RepositoryVersions } from '../image-repo/index.ts';
@@ -29,6 +29,8 @@ export function managementRoutes(deps: {
   director: DirectorRepository;
   releaseSigners: () => Promise<{ releases: Signer[]; snapshot: Signer[]; timestamp: Signer[] }>;
   now: Clock;
+  /** What the devices' heartbeats said (their apps included), when the API reaches the deployment's NATS. */
+  presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
 }): ApiRoute[] {
   return [
     { method: 'GET', path: '/api/keys', roles: ['security'], handle: () => deps.store.list() },
@@ -36,7 +38,17 @@ export function managementRoutes(deps: {
       method: 'GET',
       path: '/api/devices',
       roles: ['security', 'release'],
-      handle: () => deps.director.devices(),
+      async handle() {
+        const devices = await deps.director.devices();
+        if (!deps.presence) return devices;
+        // Each device as the Director knows it, with when it was last heard of and its apps.
+        const seen = await deps.presence.of(devices.map((d) => d.deviceId));
+        return devices.map((d) => ({
+          ...d,
+          lastSeenAt: seen[d.deviceId]?.lastSeenAt ?? null,
+          apps: seen[d.deviceId]?.apps ?? [],
+        }));
+      },
     },
     {
       method: 'GET',

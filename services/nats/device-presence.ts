@@ -12,7 +12,7 @@ import {
 /** KV bucket: one entry per device, the last time it was heard of and the time zone it reports. */
 export const PRESENCE_BUCKET = 'UPROLL_PRESENCE';
 
-/** A device heard again within this long is not written again (unless its revision or time zone changed). */
+/** A device heard again within this long is not written again (unless its revision, time zone or apps changed). */
 const REWRITE_AFTER_MS = 60_000;
 
 export interface PresenceTracker {
@@ -32,7 +32,10 @@ export async function startPresenceTracker(
 ): Promise<PresenceTracker> {
   const bucket = await openPresence(nc);
   const { now } = options;
-  const written = new Map<string, { at: number; timezone?: string; revision: string | null }>();
+  const written = new Map<
+    string,
+    { at: number; timezone?: string; revision: string | null; apps: string | undefined }
+  >();
   const subscription: Subscription = nc.subscribe('uproll.dev.*.heartbeat');
   const loop = (async () => {
     for await (const msg of subscription) {
@@ -48,12 +51,15 @@ export async function startPresenceTracker(
       }
       const at = now();
       const last = written.get(heartbeat.deviceId);
-      const unchanged = last?.timezone === heartbeat.timezone && last?.revision === heartbeat.revision;
+      const apps = heartbeat.apps ? JSON.stringify(heartbeat.apps) : undefined;
+      const unchanged =
+        last?.timezone === heartbeat.timezone && last?.revision === heartbeat.revision && last?.apps === apps;
       if (last && unchanged && at.getTime() - last.at < REWRITE_AFTER_MS) continue;
       const presence: DevicePresence = {
         lastSeenAt: at.toISOString(),
         revision: heartbeat.revision,
         ...(heartbeat.timezone ? { timezone: heartbeat.timezone } : {}),
+        ...(heartbeat.apps ? { apps: heartbeat.apps } : {}),
       };
       await bucket.put(heartbeat.deviceId, JSON.stringify(presence)).then(
         () =>
@@ -61,6 +67,7 @@ export async function startPresenceTracker(
             at: at.getTime(),
             timezone: heartbeat.timezone,
             revision: heartbeat.revision,
+            apps,
           }),
         (err: unknown) => options.onDropped?.(`presence of ${heartbeat.deviceId}: ${(err as Error).message}`),
       );
@@ -74,17 +81,24 @@ export async function startPresenceTracker(
   };
 }
 
-/** Reads what the heartbeats said of these devices; devices never heard of are absent. */
+/**
+ * Reads what the heartbeats said of these devices; devices never heard of
+ * are absent. Their apps only `withApps` (the fleet view): a rollout reads
+ * presence into its workflow history, where a fleet's app lists do not belong.
+ */
 export async function readPresence(
   nc: NatsConnection,
   deviceIds: readonly string[],
+  { withApps = false }: { withApps?: boolean } = {},
 ): Promise<Record<string, DevicePresence>> {
   const bucket = await openPresence(nc);
   const found: Record<string, DevicePresence> = {};
   await Promise.all(
     deviceIds.map(async (deviceId) => {
       const entry = await bucket.get(deviceId);
-      if (entry?.operation === 'PUT') found[deviceId] = entry.json<DevicePresence>();
+      if (entry?.operation !== 'PUT') return;
+      const { apps, ...presence } = entry.json<DevicePresence>();
+      found[deviceId] = withApps && apps ? { ...presence, apps } : presence;
     }),
   );
   return found;

@@ -4,7 +4,6 @@ import {
   jetstreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
-  type ConsumerMessages,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -196,9 +195,17 @@ export async function readDeviceView(
   return message.json<DeviceView>();
 }
 
+/** Values one fetch of {@link readBucket} asks for, and how long it waits for them. */
+const READ_BATCH = { max_messages: 1024, expires: 2_000 };
+
 /**
  * The latest value of every key in one bucket, read in one pass through an
- * ordered consumer (last per subject), not one request per key.
+ * ordered consumer (last per subject), not one request per key. It reads in
+ * fetches that end by themselves, and stops once the consumer has nothing
+ * pending or a fetch comes back empty. A read that waited for the pending
+ * count alone hung for good about one run in ten of
+ * test/integration/rollout-restart.test.ts: after a nats-server (2.9) restart
+ * the count can stay at 1 with nothing left to deliver.
  */
 async function readBucket<T>(nc: NatsConnection, bucket: string): Promise<Map<string, Entry<T>>> {
   const stream = `KV_${bucket}`;
@@ -209,21 +216,25 @@ async function readBucket<T>(nc: NatsConnection, bucket: string): Promise<Map<st
   const consumer = await jetstream(nc).consumers.get(stream, {
     deliver_policy: DeliverPolicy.LastPerSubject,
   });
-  let messages: ConsumerMessages | undefined;
   try {
-    if ((await consumer.info()).num_pending === 0) return entries;
-    messages = await consumer.consume({ max_messages: 1024 });
-    for await (const msg of messages) {
-      const operation = msg.headers?.get('KV-Operation') || 'PUT';
-      // Our own JSON values; a value that does not parse is left out rather than stopping every reader.
-      if (operation === 'PUT') {
-        const value = parseValue<T>(msg.data);
-        if (value !== undefined) entries.set(msg.subject.slice(prefix.length), { value, revision: msg.seq });
+    let pending = (await consumer.info()).num_pending;
+    while (pending > 0) {
+      let received = 0;
+      for await (const msg of await consumer.fetch(READ_BATCH)) {
+        received++;
+        pending = msg.info.pending;
+        const operation = msg.headers?.get('KV-Operation') || 'PUT';
+        // Our own JSON values; a value that does not parse is left out rather than stopping every reader.
+        if (operation === 'PUT') {
+          const value = parseValue<T>(msg.data);
+          if (value !== undefined)
+            entries.set(msg.subject.slice(prefix.length), { value, revision: msg.seq });
+        }
+        if (pending === 0) break;
       }
-      if (msg.info.pending === 0) break;
+      if (received === 0) break;
     }
   } finally {
-    await messages?.close();
     await consumer.delete().catch(() => false);
   }
   return entries;

@@ -13,7 +13,8 @@ type Found<T> = Exclude<T, false | undefined | null>;
  * Asks `check` until it answers something other than `false`, `undefined` or
  * `null`, and returns that answer. A check that throws is asked again. After
  * `timeoutMs` it throws, naming what it waited for and the last answer or
- * error it saw: a wait never gives up silently.
+ * error it saw: a wait never gives up silently, not even on a check that
+ * never answers (a query to a server that went away).
  */
 export async function eventually<T>(
   what: string,
@@ -24,7 +25,7 @@ export async function eventually<T>(
   let last: string;
   for (;;) {
     try {
-      const answer = await check();
+      const answer = await answerBefore(deadline, check);
       if (answer !== false && answer !== undefined && answer !== null) return answer as Found<T>;
       last = `the last answer was ${String(answer)}`;
     } catch (err) {
@@ -33,5 +34,22 @@ export async function eventually<T>(
     if (performance.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${last}`);
     await sleep(intervalMs);
+  }
+}
+
+const NO_ANSWER = Symbol('no answer');
+
+/** What `check` answers, or a throw once `deadline` passes without an answer. */
+async function answerBefore<T>(deadline: number, check: () => T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof NO_ANSWER>((resolve) => {
+    timer = setTimeout(() => resolve(NO_ANSWER), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    const answer = await Promise.race([check(), late]);
+    if (answer === NO_ANSWER) throw new Error('the check did not answer in time');
+    return answer;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -217,7 +217,7 @@ describe('uproll events and devices', () => {
       fleet.map((deviceId) => [deviceId, revision, 'committed', rolloutId]),
     );
     const table = await uproll('devices', 'list');
-    expect(table.stdout.split('\n')[0]).toMatch(/^DEVICE +RUNS +LAST UPDATE +ROLLOUT +LAST SEEN$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^DEVICE +RUNS +LAST UPDATE +ROLLOUT +LAST SEEN +APPS$/);
     expect(table.stdout).toMatch(
       new RegExp(`${fleet[0]} +${revision} +${revision} committed +${rolloutId} `),
     );

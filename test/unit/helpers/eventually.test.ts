@@ -39,4 +39,12 @@ describe('eventually', () => {
       ),
     ).rejects.toThrow(/the last check threw still broken/);
   });
+
+  it('fails in time when a check never answers', async () => {
+    await expect(
+      eventually('a check that hangs', () => new Promise<boolean>(() => {}), { timeoutMs: 50 }),
+    ).rejects.toThrow(
+      /timed out after 50 ms waiting for a check that hangs; the last check threw the check did not answer in time/,
+    );
+  });
 });

@@ -232,3 +232,54 @@ describe('management API', () => {
     await small.close();
   });
 });
+
+describe('GET /api/devices, when the API reaches the deployment NATS', () => {
+  it("lists each device with when its heartbeats were last heard and its apps' state", async () => {
+    const apps = [
+      {
+        name: 'web',
+        container: 'uproll-web-0123456789ab',
+        state: 'restarting' as const,
+        exitCode: 3,
+        restarts: 2,
+        startedAt: '2026-12-01T13:53:01.123456789Z',
+      },
+    ];
+    const asked: string[][] = [];
+    const withPresence = await startApiServer({
+      routes: managementRoutes({
+        store: new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-api-keys-')), { clock: () => new Date() }),
+        image: image.repository,
+        // Only its inventory is read here: two registered devices, as the Director lists them.
+        director: {
+          devices: () => Promise.resolve([{ deviceId: 'heard' }, { deviceId: 'silent' }]),
+        } as unknown as DirectorRepository,
+        releaseSigners: () => Promise.resolve(image.signers),
+        now: () => new Date(),
+        presence: {
+          of: (ids) => {
+            asked.push([...ids]);
+            return Promise.resolve({
+              heard: { lastSeenAt: '2026-12-01T13:53:02.000Z', revision: '1.0', apps },
+            });
+          },
+        },
+      }),
+      tokenKey: tokenKeys.publicKey,
+      now: () => new Date(),
+      onChanged: () => Promise.resolve(),
+    });
+    try {
+      const response = await fetch(`${withPresence.url}/api/devices`, {
+        headers: { authorization: `Bearer ${await token('release')}` },
+      });
+      expect(await response.json()).toEqual([
+        { deviceId: 'heard', lastSeenAt: '2026-12-01T13:53:02.000Z', apps },
+        { deviceId: 'silent', lastSeenAt: null, apps: [] },
+      ]);
+      expect(asked).toEqual([['heard', 'silent']]);
+    } finally {
+      await withPresence.close();
+    }
+  });
+});
