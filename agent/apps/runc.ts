@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
@@ -44,7 +45,10 @@ const EXIT_RECORDER = [
  * Containers run detached with stdout and stderr appended to a log file.
  * The runtime deletes a container whose process ended (crun has no
  * `--keep`); the exit record under `exitsDir` keeps it visible as stopped,
- * with its exit code, until it is deleted or started again.
+ * with its exit code, until it is deleted or started again. Each run has a
+ * nonce (`<id>.run` names the current one, `<id>.<nonce>.exit` is its
+ * record), so the late record of a run that was deleted (its recorder
+ * writes after the runtime returns) never brings that container back.
  */
 export class Runc {
   readonly root: string;
@@ -71,7 +75,9 @@ export class Runc {
    */
   async run(id: string, bundle: string, logPath: string): Promise<{ exited: Promise<number | null> }> {
     await mkdir(this.exitsDir, { recursive: true });
-    await rm(this.#exitPath(id), { force: true }); // a record of an earlier run of the same container
+    await this.#forgetRuns(id);
+    const nonce = randomBytes(6).toString('hex');
+    await writeFile(join(this.exitsDir, `${id}.run`), nonce);
     const log = await open(logPath, 'a');
     let child;
     try {
@@ -81,7 +87,7 @@ export class Runc {
         {
           stdio: ['ignore', log.fd, log.fd],
           detached: true,
-          env: { ...process.env, UPROLL_EXIT: this.#exitPath(id) },
+          env: { ...process.env, UPROLL_EXIT: join(this.exitsDir, `${id}.${nonce}.exit`) },
         },
       );
     } finally {
@@ -139,15 +145,17 @@ export class Runc {
       maxBuffer: 1024 * 1024,
     });
     const ids = new Set(stdout.split('\n').filter((line) => line !== ''));
-    for (const name of await readdir(this.exitsDir).catch(() => [] as string[]))
-      if (!name.endsWith('.partial')) ids.add(name);
+    for (const name of await readdir(this.exitsDir).catch(() => [] as string[])) {
+      const id = name.slice(0, -'.run'.length);
+      if (name.endsWith('.run') && (await this.#exitRecord(id))) ids.add(id);
+    }
     return [...ids];
   }
 
   /** Stops and removes the container (SIGKILL if it still runs) and its exit record; nothing when it does not exist. */
   async delete(id: string): Promise<void> {
     await exec(this.command[0], [...this.#argv('delete', '--force', id)]).catch(() => {});
-    await rm(this.#exitPath(id), { force: true });
+    await this.#forgetRuns(id);
   }
 
   /** Sends `signal` to the container's init process. */
@@ -174,13 +182,19 @@ export class Runc {
     return [...this.command.slice(1), '--root', this.root, ...args];
   }
 
-  #exitPath(id: string): string {
-    return join(this.exitsDir, id);
-  }
-
+  /** The record of the container's current run, once it ended; undefined while it runs or when it was deleted. */
   async #exitRecord(id: string): Promise<z.infer<typeof exitRecordSchema> | undefined> {
-    const text = await readFile(this.#exitPath(id)).catch(() => undefined);
+    const nonce = await readFile(join(this.exitsDir, `${id}.run`), 'utf8').catch(() => undefined);
+    if (!nonce || !/^[0-9a-f]{12}$/.test(nonce)) return undefined;
+    const text = await readFile(join(this.exitsDir, `${id}.${nonce}.exit`)).catch(() => undefined);
     if (!text) return undefined;
     return parseJson(exitRecordSchema, text, { maxBytes: 1024, what: `the exit record of ${id}` });
+  }
+
+  /** Drops the current-run pointer first (a late record is then ignored), then any records of the container. */
+  async #forgetRuns(id: string): Promise<void> {
+    await rm(join(this.exitsDir, `${id}.run`), { force: true });
+    for (const name of await readdir(this.exitsDir).catch(() => [] as string[]))
+      if (name.startsWith(`${id}.`)) await rm(join(this.exitsDir, name), { force: true });
   }
 }
