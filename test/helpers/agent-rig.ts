@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AbSlotsInstaller,
+  AppSupervisor,
+  ObjectStore,
   OstreeInstaller,
   UpdateManager,
   uptaneClientFor,
@@ -65,9 +67,11 @@ export async function startAgentRig(
      * the URL of the Image repository's OSTree repo (through the proxy).
      */
     installer?: 'ab' | 'ostree' | ((where: { dataDir: string; ostreeUrl: string }) => Installer);
+    /** The OCI runtime command the apps run with, at every start (default runc). */
+    ociRuntime?: readonly [string, ...string[]];
   } = {},
 ) {
-  const { installer: chosen, clock = () => new Date(), ...managerOptions } = options;
+  const { installer: chosen, clock = () => new Date(), ociRuntime, ...managerOptions } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
   const repos = await startSimulatedRepositories(join(root, 'repositories'), clock);
   const proxy = await startCountingProxy(repos.imageServer.url);
@@ -84,6 +88,9 @@ export async function startAgentRig(
       // A new installer at each start, as a new agent process makes.
       installer: typeof chosen === 'function' ? chosen({ dataDir, ostreeUrl }) : chosen,
       clock,
+      ...(ociRuntime
+        ? { apps: new AppSupervisor({ dataDir, objects: new ObjectStore(dataDir), ociRuntime }) }
+        : {}),
       ...managerOptions,
       ...overrides,
     });
