@@ -55,8 +55,10 @@ export interface UpdateManagerOptions {
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
   /** Required by an installer that switches by rebooting (raw images): boot environment, booted slot, reboot. */
   bootloader?: Bootloader;
-  /** Runs the revisions' apps (default: runc under `<dataDir>/apps`; never called on a device without apps). */
+  /** Runs the revisions' apps (default: `ociRuntime` under `<dataDir>/apps`; never called on a device without apps). */
   apps?: AppSupervisor;
+  /** The OCI runtime command of the default app supervisor (default `runc`; `crun` or a wrapper works too). */
+  ociRuntime?: readonly [string, ...string[]];
 }
 
 /** The points between steps of an update where a device may lose power (crash tests name them). */
@@ -108,7 +110,13 @@ export class UpdateManager {
     this.objects = new ObjectStore(options.dataDir);
     this.journal = new ReportJournal(options.dataDir);
     this.history = new RevisionHistory(options.dataDir, (problem) => this.#log(problem));
-    this.apps = options.apps ?? new AppSupervisor({ dataDir: options.dataDir, objects: this.objects });
+    this.apps =
+      options.apps ??
+      new AppSupervisor({
+        dataDir: options.dataDir,
+        objects: this.objects,
+        ...(options.ociRuntime ? { ociRuntime: options.ociRuntime } : {}),
+      });
   }
 
   get installer(): Installer {

@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AbSlotsInstaller,
-  AppSupervisor,
-  ObjectStore,
   OstreeInstaller,
   UpdateManager,
   uptaneClientFor,
@@ -88,9 +86,7 @@ export async function startAgentRig(
       // A new installer at each start, as a new agent process makes.
       installer: typeof chosen === 'function' ? chosen({ dataDir, ostreeUrl }) : chosen,
       clock,
-      ...(ociRuntime
-        ? { apps: new AppSupervisor({ dataDir, objects: new ObjectStore(dataDir), ociRuntime }) }
-        : {}),
+      ...(ociRuntime ? { ociRuntime } : {}),
       ...managerOptions,
       ...overrides,
     });
