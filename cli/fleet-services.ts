@@ -6,6 +6,7 @@ import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/in
 import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
 import { ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
+import { deploymentDeviceQuotas } from '../services/nats-auth/index.ts';
 import { connectDeploymentNats, connectDeploymentTemporal } from './deployment-connections.ts';
 import { localDeployment, type Deployment } from './deployment.ts';
 import { startProjector } from '../services/projections/index.ts';
@@ -57,7 +58,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
     for (const closer of closers) await closer().catch(() => {});
   };
   try {
-    await ensureStreams(nc);
+    await ensureStreams(nc, await deploymentDeviceQuotas(options.stateDir));
     if (options.projector !== false) {
       const projector = await startProjector(nc, {
         onError: (err, seq) => options.onDropped?.(`projection of event ${seq}: ${(err as Error).message}`),

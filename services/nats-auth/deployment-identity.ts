@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parseJson, UprollError, type Clock } from '../../core/index.ts';
 import { accountJwt, natsCreds, operatorJwt, publicKeyOf, userJwt } from '../../keys/index.ts';
 import { withFileLock, writeFileAtomic } from '../fs/index.ts';
-import { deviceQuotasSchema } from '../nats/index.ts';
+import { deviceQuotasOf, deviceQuotasSchema, type DeviceQuotas } from '../nats/index.ts';
 
 /**
  * A deployment's NATS identity (decentralized JWT auth): an operator that
@@ -80,6 +80,11 @@ export async function readNatsIdentity(stateDir: string): Promise<NatsIdentity |
     throw err;
   });
   return text && parseJson(identitySchema, text, { maxBytes: MAX_IDENTITY_BYTES, what: path });
+}
+
+/** What one device may use in this deployment: identity.json's `deviceQuotas`, defaults for the rest. */
+export async function deploymentDeviceQuotas(stateDir: string): Promise<DeviceQuotas> {
+  return deviceQuotasOf((await readNatsIdentity(stateDir))?.deviceQuotas);
 }
 
 /** The identity, or NATS_NOT_INITIALIZED naming the commands that create one. */
