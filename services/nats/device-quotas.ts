@@ -6,6 +6,8 @@ import { z } from 'zod';
  * device's user JWT; the per-device history limits are the streams' own.
  */
 export interface DeviceQuotas {
+  /** Connections at once; past it the services revoke the device (nats-server 2.9 cannot count per user). */
+  connections: number;
   /** Subscriptions on one connection (the agent holds a handful). */
   subscriptions: number;
   /** Bytes of one message, headers included (a signed report is at most 64 KiB). */
@@ -28,6 +30,7 @@ const GiB = 1024 ** 3;
  * most 3 GiB of the server's 10 GiB store, leaving the event log its room.
  */
 export const DEFAULT_DEVICE_QUOTAS: DeviceQuotas = {
+  connections: 10,
   subscriptions: 64,
   payloadBytes: 128 * 1024,
   telemetryPerDevice: 1_000,
@@ -40,6 +43,7 @@ const positive = z.int().positive();
 /** Quotas as a configuration file names them: any left out keeps its default. */
 export const deviceQuotasSchema = z
   .object({
+    connections: positive.max(1_000_000),
     subscriptions: positive.max(1_000_000),
     payloadBytes: positive.min(1024).max(1024 * 1024),
     telemetryPerDevice: positive.max(1_000_000_000),

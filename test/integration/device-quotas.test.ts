@@ -1,8 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { subjects } from '../../core/index.ts';
 import { connectToNats, DEFAULT_DEVICE_QUOTAS, TELEMETRY_STREAM } from '../../services/nats/index.ts';
+import { deviceUserKeys } from '../../services/nats-auth/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
@@ -129,6 +130,27 @@ describe('per-device quotas', () => {
       await publishTelemetry(b.nc, deviceB, 1, 100);
 
       expect(await storedTelemetryOf(deviceA)).toBe(before);
+    });
+  });
+
+  describe('when a device opens more connections than its quota', () => {
+    it('is revoked by the services, its connections closed, and another device stays connected', async () => {
+      const { stateDir } = inject('integration');
+      const hog = uniqueId('quota-hog');
+      credentials.set(hog, (await h.provisionDevice(hog)).credentials);
+      const limit = DEFAULT_DEVICE_QUOTAS.connections;
+      const hogs = await Promise.all(Array.from({ length: limit + 1 }, () => connectAs(hog)));
+      const b = await connectAs(deviceB);
+      const stored = await storedTelemetryOf(deviceB);
+
+      // The services' connection guard (every 10 s) finds it over its quota and revokes it.
+      await eventually('the server to close every connection of the revoked device', () =>
+        hogs.every(({ errors }) => /authorization|revoked/i.test(errors.join('\n'))),
+      );
+      expect(await deviceUserKeys(stateDir, hog)).toEqual([]);
+      expect(await deviceUserKeys(stateDir, deviceB)).toHaveLength(1);
+      await publishTelemetry(b.nc, deviceB, 1, 100);
+      expect(await storedTelemetryOf(deviceB)).toBe(stored + 1);
     });
   });
 });

@@ -112,9 +112,9 @@ describe("a deployment's NATS identity", () => {
 
     it('refuses a quota it does not know, naming it', async () => {
       await initNatsIdentity(stateDir, { clock });
-      await configure({ connections: 2 });
+      await configure({ bandwidth: 2 });
 
-      await expect(deploymentDeviceQuotas(stateDir)).rejects.toThrow(/connections/);
+      await expect(deploymentDeviceQuotas(stateDir)).rejects.toThrow(/bandwidth/);
     });
   });
 });
