@@ -8,7 +8,8 @@ import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ensureStreams, EventLog, readPresence } from '../../services/nats/index.ts';
-import { portOption, UsageError, type Command, type Io } from '../command.ts';
+import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
+import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { connectDeploymentNats } from '../deployment-connections.ts';
 import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -77,7 +78,7 @@ export const apiServe: Command = {
     const nc = (await hasDeployment(values))
       ? await connectDeploymentNats(await deploymentOf(values), 'uproll-api')
       : undefined;
-    if (nc) await ensureStreams(nc);
+    if (nc) await ensureStreams(nc, await deploymentDeviceQuotas(stateDirOf(values)));
     const server = await startManagementApi({
       values,
       passphrase,

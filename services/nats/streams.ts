@@ -1,6 +1,13 @@
-import { jetstreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
+import { DEFAULT_DEVICE_QUOTAS, type DeviceQuotas } from './device-quotas.ts';
 
 /** The event log: every domain event, one subject per aggregate. Kept forever. */
 export const EVENTS_STREAM = 'UPROLL_EVENTS';
@@ -13,7 +20,20 @@ export const LEASES_STREAM = 'UPROLL_LEASES';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
+/**
+ * Bounds a stream devices write to, one subject per device: past its count a
+ * device's new message replaces its own oldest (never another device's), and
+ * past the stream's bytes new messages are refused rather than any stored one
+ * pushed out (discard new; the per-subject limit still replaces old).
+ */
+const perDevice = (messages: number, bytes: number) => ({
+  max_msgs_per_subject: messages,
+  max_bytes: bytes,
+  discard: DiscardPolicy.New,
+  discard_new_per_subject: false,
+});
+
+const streams = (quotas: DeviceQuotas): (Partial<StreamConfig> & { name: string })[] => [
   {
     name: EVENTS_STREAM,
     subjects: ['uproll.evt.>'],
@@ -30,6 +50,7 @@ const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
     max_age: nanos(7 * DAY_MS),
     max_msg_size: 16 * 1024,
     duplicate_window: nanos(10 * 60 * 1000),
+    ...perDevice(quotas.telemetryPerDevice, quotas.telemetryStreamBytes),
   },
   {
     name: REPORTS_STREAM,
@@ -39,6 +60,7 @@ const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
     max_age: nanos(30 * DAY_MS),
     max_msg_size: 64 * 1024,
     duplicate_window: nanos(10 * 60 * 1000),
+    ...perDevice(quotas.reportsPerDevice, quotas.reportsStreamBytes),
   },
   {
     name: LEASES_STREAM,
@@ -50,9 +72,12 @@ const STREAMS: (Partial<StreamConfig> & { name: string })[] = [
 ];
 
 /** Creates the project's streams, or updates them to this configuration. Idempotent. */
-export async function ensureStreams(nc: NatsConnection): Promise<void> {
+export async function ensureStreams(
+  nc: NatsConnection,
+  quotas: DeviceQuotas = DEFAULT_DEVICE_QUOTAS,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  for (const config of STREAMS) {
+  for (const config of streams(quotas)) {
     const exists = await jsm.streams.info(config.name).then(
       () => true,
       () => false,
