@@ -3,6 +3,7 @@ import {
   missingObjects,
   revisionNameOf,
   revisionObjects,
+  revisionTargetPath,
   sameOsPart,
   TERMINAL_PHASES,
   TRUST_ATTACK_CODES,
@@ -69,11 +70,12 @@ export interface BootEnvRepair {
 }
 
 /** What to install: a verified revision, and where the trust in it came from. */
-interface InstallPlan {
+/** The target of a revision the device set out to install, once the Director named it. */
+type Attempt = Pick<Deployment, 'releaseCounter' | 'target'>;
+
+interface InstallPlan extends Attempt {
   rolloutId: string;
   revision: StateRevision;
-  releaseCounter: number;
-  target: Deployment['target'];
 }
 
 /**
@@ -194,9 +196,12 @@ export class UpdateManager {
   async installFromHistory(name: string, rolloutId: string): Promise<CommandReply> {
     if (this.#running) return busy(this.#running.rolloutId);
     const revision = await this.history.revision(name);
-    const entry = (await this.history.entries()).findLast((e) => e.revision === name);
+    // Only a revision that was installed once (verified whole): a failed attempt never was.
+    const entry = (await this.history.entries()).findLast(
+      (e) => e.revision === name && e.outcome !== 'failed',
+    );
     if (!revision || !entry)
-      return rejected('COMMAND_REJECTED', `revision ${name} is not in this device's history`);
+      return rejected('COMMAND_REJECTED', `revision ${name} was never installed on this device`);
     const plan = { rolloutId, revision, releaseCounter: entry.releaseCounter, target: entry.target };
     this.#step({ step: 'accepted', rolloutId, revision: name, source: 'history' });
     this.#run(rolloutId, () => this.#install(plan));
@@ -395,6 +400,7 @@ export class UpdateManager {
     const control = await this.boot.read();
     const primary = this.#primary;
     let plan: InstallPlan;
+    let attempted: Attempt | undefined;
     try {
       const verified = await this.#options.uptane.verify({
         [primary.serial]: { releaseCounter: control.active?.releaseCounter ?? 0 },
@@ -406,6 +412,10 @@ export class UpdateManager {
           `the Director assigns ${image ? image.path : 'nothing'} to ECU ${primary.serial}, not revision ${command.revision}`,
         );
       }
+      attempted = {
+        releaseCounter: image.releaseCounter,
+        target: { path: image.path, length: image.length, hashes: image.hashes },
+      };
       const revision = await this.#options.uptane.fetchRevision(image);
       if (revision.name !== command.revision)
         throw new UprollError('BAD_METADATA', `${image.path} describes revision ${revision.name}`);
@@ -413,12 +423,11 @@ export class UpdateManager {
       plan = {
         rolloutId: command.rolloutId,
         revision,
-        releaseCounter: image.releaseCounter,
-        target: { path: image.path, length: image.length, hashes: image.hashes },
+        ...attempted,
       };
     } catch (err) {
       await this.history.setPending(undefined);
-      await this.#fail(command.rolloutId, command.revision, describe(err, 'INSTALL_FAILED'));
+      await this.#fail(command.rolloutId, command.revision, describe(err, 'INSTALL_FAILED'), attempted);
       return;
     }
     await this.#install(plan);
@@ -466,7 +475,7 @@ export class UpdateManager {
       }
     } catch (err) {
       await this.history.setPending(undefined);
-      await this.#fail(rolloutId, revision.name, describe(err, 'INSTALL_FAILED'));
+      await this.#fail(rolloutId, revision.name, describe(err, 'INSTALL_FAILED'), plan);
       return;
     }
     const next: Deployment = {
@@ -602,14 +611,24 @@ export class UpdateManager {
     await this.#report(deployment, outcome, extra);
   }
 
-  async #fail(rolloutId: string, revision: string, error: { code: string; message: string }): Promise<void> {
+  /**
+   * Records and reports a failed attempt. The entry names the attempted
+   * revision's target (as far as the device got to know it), never the one
+   * that runs: the deployment is what still runs.
+   */
+  async #fail(
+    rolloutId: string,
+    revision: string,
+    error: { code: string; message: string },
+    attempted?: Attempt,
+  ): Promise<void> {
     const control = await this.boot.read();
     const entry: HistoryEntry = {
       revision,
       rolloutId,
       deployment: control.active?.deployment ?? 'none',
-      releaseCounter: control.active?.releaseCounter ?? 0,
-      target: control.active?.target ?? { path: '', length: 0, hashes: {} },
+      releaseCounter: attempted?.releaseCounter ?? 0,
+      target: attempted?.target ?? { path: revisionTargetPath(revision), length: 0, hashes: {} },
       outcome: 'failed',
       at: this.#now().toISOString(),
       error,

@@ -138,6 +138,24 @@ describe('the local control socket', () => {
     await expect(client.command({ command: 'commit' })).rejects.toThrow(/no revision is on trial/);
   });
 
+  it('refuses to install a revision whose verification failed', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await client.update({ rolloutId: 'r1', revision: '1.0' });
+    await phasesUntil('committed', 'r1');
+    const { revision } = await rig.release('2.0', randomArtifacts(1));
+    await rig.tamperObject(revision.artifacts[0]!.sha256);
+    await client.update({ rolloutId: 'r2', revision: '2.0' });
+    expect(await phasesUntil('failed', 'r2')).toEqual(['failed']);
+
+    expect(
+      await raw('POST', '/v1/commands', '{"command":"install","revision":"2.0","rolloutId":"r3"}'),
+    ).toEqual({
+      status: 409,
+      body: expect.objectContaining({ code: 'COMMAND_REJECTED' }) as object,
+    });
+    expect((await client.status()).bootControl.active).toMatchObject({ revision: '1.0', rolloutId: 'r1' });
+  });
+
   it('refuses malformed and oversized requests with their codes, and is readable by its owner only', async () => {
     expect(await raw('POST', '/v1/updates', '{"rolloutId": "r1", "revision": "../x"}')).toMatchObject({
       status: 400,

@@ -173,6 +173,29 @@ describe('revisions in history', () => {
     ]);
   });
 
+  it('records a failed attempt under the attempted target, and never installs it from history', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    const { revision, target } = await rig.release('2.0', randomArtifacts(1));
+    await rig.tamperObject(revision.artifacts[0]!.sha256);
+    const { telemetry } = await rig.update('2.0');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'failed', error: { code: 'HASH_MISMATCH' } });
+    const failed = (await rig.manager.history.entries()).at(-1);
+    expect(failed).toMatchObject({
+      revision: '2.0',
+      outcome: 'failed',
+      deployment: 'a',
+      target: { path: target },
+    });
+    expect(failed?.target.hashes['sha256']).toMatch(/^[0-9a-f]{64}$/);
+
+    expect(await rig.manager.installFromHistory('2.0', 'retry-2')).toMatchObject({
+      accepted: false,
+      error: { code: 'COMMAND_REJECTED' },
+    });
+    expect((await rig.manager.boot.read()).active).toMatchObject({ revision: '1.0', deployment: 'a' });
+  });
+
   it('refuses a revision that is not in history', async () => {
     expect(await rig.manager.installFromHistory('7.7', 'x')).toMatchObject({
       accepted: false,
