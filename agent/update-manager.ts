@@ -13,6 +13,7 @@ import {
   type DevicePhase,
   type DownloadProgress,
   type HealthCheck,
+  type RevisionArtifact,
   type StateRevision,
   type Telemetry,
   type UpdateCommand,
@@ -206,6 +207,37 @@ export class UpdateManager {
     this.#step({ step: 'accepted', rolloutId, revision: name, source: 'history' });
     this.#run(rolloutId, () => this.#install(plan));
     return { accepted: true, duplicate: false };
+  }
+
+  /**
+   * The object `sha256` as a revision the device holds, or the one the
+   * Director assigns it now, names it: what a local hand-over must be.
+   * Undefined when no such revision names it. The assigned revision is
+   * verified in full (as for an update) and kept; never while an update runs.
+   */
+  async expectedObject(sha256: string): Promise<RevisionArtifact | undefined> {
+    const named = (revision: StateRevision | undefined) =>
+      revision && revisionObjects(revision).find((object) => object.sha256 === sha256);
+    const pending = await this.history.pending();
+    const names = new Set([
+      ...(await this.history.entries()).map((entry) => entry.revision),
+      ...(pending ? [pending.command.revision] : []),
+    ]);
+    for (const name of names) {
+      const found = named(await this.history.revision(name));
+      if (found) return found;
+    }
+    if (this.#running) return undefined;
+    const control = await this.boot.read();
+    const primary = this.#primary;
+    const verified = await this.#options.uptane.verify({
+      [primary.serial]: { releaseCounter: control.active?.releaseCounter ?? 0 },
+    });
+    const image = verified.find((v) => v.ecuSerial === primary.serial);
+    if (!image || revisionNameOf(image.path) === undefined) return undefined;
+    const assigned = await this.#options.uptane.fetchRevision(image);
+    await this.history.keep(assigned);
+    return named(assigned);
   }
 
   /** Commits a trial now, without waiting for the health check. */
