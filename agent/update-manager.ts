@@ -24,6 +24,7 @@ import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
 import { AppSupervisor } from './apps/index.ts';
+import { secureDataDir } from './data-dir.ts';
 import { BootControlFile, type BootControl, type Deployment } from './boot-control.ts';
 import { bootVerdict, isSlot, type Bootloader, type Slot } from './boot/index.ts';
 import { runHealthCheck } from './health-check.ts';
@@ -291,6 +292,7 @@ export class UpdateManager {
    * was in flight before the switch is resumed. The outcome is reported.
    */
   async recover(): Promise<'idle' | 'committed' | 'rolled_back' | 'resumed' | 'failed' | 'rebooting'> {
+    await secureDataDir(this.#options.dataDir);
     const control = await this.boot.read((problem) => this.#log(`boot control was damaged: ${problem}`));
     const bootloader = this.#options.bootloader;
     if (bootloader) {
