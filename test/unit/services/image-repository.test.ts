@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -78,6 +79,24 @@ describe('Image repository', () => {
       expect((await fetch(`${server.url}${path}`)).status).toBe(404);
     }
     expect((await fetch(`${server.metadataUrl}timestamp.json`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('never follows a symlink out of its directory, to a file or through a folder', async () => {
+    const { repository } = await newImageRepository();
+    const outside = await mkdtemp(join(tmpdir(), 'uproll-outside-'));
+    await writeFile(join(outside, 'secret'), 'not for devices');
+    await mkdir(join(repository.dir, 'targets'), { recursive: true });
+    await symlink(join(outside, 'secret'), join(repository.dir, 'targets', 'secret'));
+    await symlink(outside, join(repository.dir, 'metadata', 'elsewhere'));
+    await symlink(
+      join(repository.dir, 'metadata', '1.root.json'),
+      join(repository.dir, 'metadata', 'alias.json'),
+    );
+    server = await startRepositoryServer({ dir: repository.dir });
+    for (const path of ['targets/secret', 'metadata/elsewhere/secret', 'metadata/alias.json'])
+      expect((await fetch(`${server.url}/${path}`)).status, path).toBe(404);
+    expect((await fetch(`${server.metadataUrl}1.root.json`)).status).toBe(200);
+    await rm(outside, { recursive: true });
   });
 
   it('refuses artifacts without hardware ids or with a bad name, and changes nothing', async () => {
