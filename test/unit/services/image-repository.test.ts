@@ -119,6 +119,28 @@ describe('Image repository', () => {
     expect(await repository.versions()).toEqual(before);
   });
 
+  it('refuses a plain artifact under revisions/, two of one name, or a name too long to store, and changes nothing', async () => {
+    const { repository, signers } = await newImageRepository();
+    const before = await repository.versions();
+    const artifact = (name: string, releaseCounter = 1) => ({
+      name,
+      bytes: rootfs,
+      hardwareIds: ['a'],
+      releaseCounter,
+    });
+    for (const artifacts of [
+      [artifact('revisions/9.9.json')],
+      [artifact('x.img'), artifact('x.img', 2)],
+      [artifact('a'.repeat(1024))],
+      [artifact(`apps/${'b'.repeat(200)}.img`)],
+    ])
+      await expect(repository.publish(artifacts, signers, REPO_NOW)).rejects.toThrow(
+        expect.objectContaining({ code: expect.stringMatching(/^INVALID_(INPUT|TARGET_PATH)$/) as string }),
+      );
+    expect(await repository.versions()).toEqual(before);
+    expect(await repository.releasedTargets()).toEqual({});
+  });
+
   it('re-signs the timestamp, and the snapshot when asked, without touching targets', async () => {
     const { repository, signers } = await newImageRepository();
     expect(await repository.refresh(signers, REPO_NOW, { snapshot: false })).toMatchObject({
