@@ -151,6 +151,10 @@ export type UprollErrorCode =
   | 'DEVICE_NOT_FOUND'
   /** A file or directory named (or needed) does not exist. */
   | 'FILE_NOT_FOUND'
+  /** No such route in this API (answered only to an authenticated caller). */
+  | 'ROUTE_NOT_FOUND'
+  /** The route exists, not with this method. */
+  | 'METHOD_NOT_ALLOWED'
   /** A failure without a code of its own: a bug, or a library error not mapped to a code yet. */
   | 'INTERNAL_ERROR';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -118,6 +118,12 @@ export async function startAgentRig(
       const published = await repos.publish(name, artifacts, publish);
       await repos.assign(deviceId, name);
       return published;
+    },
+    /** Replaces an object's bytes in the Image repository (same length, other content): its download fails to verify. */
+    async tamperObject(sha256: string) {
+      const path = join(repos.image.dir, 'targets', 'objects', sha256);
+      const bytes = await readFile(path);
+      await writeFile(path, Buffer.from(bytes.map((b) => b ^ 0xff)));
     },
     /** Commands the update and waits for it to end; returns its telemetry. */
     async update(revision: string, rolloutId = `r${++rollouts}-${revision}`) {
