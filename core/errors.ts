@@ -134,6 +134,8 @@ export type UprollErrorCode =
   | 'NATS_NOT_INITIALIZED'
   /** A NATS account update (a revocation) reached no server, or the server refused it; it is recorded and can be sent again. */
   | 'NATS_UPDATE_FAILED'
+  /** JetStream acknowledged a device's new report as a duplicate and did not store it (retried). */
+  | 'REPORT_NOT_STORED'
   // What operators name (CLI, API): things that do not exist, or exist already.
   /** No rollout with this id on Temporal. */
   | 'ROLLOUT_NOT_FOUND'

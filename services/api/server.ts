@@ -39,6 +39,8 @@ export interface RefusedCall {
   code: UprollErrorCode;
   subject?: string;
   role?: ApiRole;
+  /** The caller's address, as the server's socket sees it. */
+  remote?: string;
 }
 
 const STATUS: Partial<Record<UprollErrorCode, number>> = {
@@ -131,6 +133,7 @@ export async function startApiServer(options: {
           path,
           code,
           ...(caller ? { subject: caller.subject, role: caller.role } : {}),
+          ...(request.socket.remoteAddress ? { remote: request.socket.remoteAddress } : {}),
         });
       }
       send(

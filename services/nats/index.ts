@@ -7,3 +7,4 @@ export * from './device-leases.ts';
 export * from './device-presence.ts';
 export * from './event-outbox.ts';
 export * from './device-quotas.ts';
+export * from './refusal-sampler.ts';

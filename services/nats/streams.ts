@@ -19,6 +19,14 @@ export const REPORTS_STREAM = 'UPROLL_REPORTS';
 export const LEASES_STREAM = 'UPROLL_LEASES';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * Device streams do not de-duplicate: a Nats-Msg-Id is the publisher's to
+ * choose and the window is one per stream, so on a stream every device writes
+ * to, one device could take another's ids first. Agents send none; consumers
+ * drop repeats keyed by the subject's device. The window is the server's
+ * minimum, so ids a device sends anyway cost the server little memory.
+ */
+const DEVICE_DUPLICATE_WINDOW = nanos(100);
 
 /**
  * Bounds a stream devices write to, one subject per device: past its count a
@@ -49,7 +57,7 @@ const streams = (quotas: DeviceQuotas): (Partial<StreamConfig> & { name: string 
     retention: RetentionPolicy.Limits,
     max_age: nanos(7 * DAY_MS),
     max_msg_size: 16 * 1024,
-    duplicate_window: nanos(10 * 60 * 1000),
+    duplicate_window: DEVICE_DUPLICATE_WINDOW,
     ...perDevice(quotas.telemetryPerDevice, quotas.telemetryStreamBytes),
   },
   {
@@ -59,7 +67,7 @@ const streams = (quotas: DeviceQuotas): (Partial<StreamConfig> & { name: string 
     retention: RetentionPolicy.Limits,
     max_age: nanos(30 * DAY_MS),
     max_msg_size: 64 * 1024,
-    duplicate_window: nanos(10 * 60 * 1000),
+    duplicate_window: DEVICE_DUPLICATE_WINDOW,
     ...perDevice(quotas.reportsPerDevice, quotas.reportsStreamBytes),
   },
   {

@@ -25,7 +25,10 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 async function stored(image: OciImage) {
   const objects = new ObjectStore(join(root, 'device'));
   for (const blob of image.blobs)
-    await objects.put(blob.sha256, Readable.from([blob.bytes]), blob.bytes.byteLength);
+    await objects.put(
+      { path: blob.sha256, sha256: blob.sha256, length: blob.bytes.byteLength },
+      Readable.from([blob.bytes]),
+    );
   const app = appSchema.parse({
     name: 'layered',
     image: { manifest: image.manifest },
