@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,5 +70,29 @@ describe("when a device takes another device's message ids first", () => {
     // Committing takes B's signed version report: the Director had it from the stream.
     expect(await handle.result()).toMatchObject({ outcome: 'committed' });
     expect(await storedMessages(h.nc, REPORTS_STREAM, reportSubject(deviceB))).not.toHaveLength(0);
+  });
+
+  it('a device provisioned again with an empty data directory has its new reports stored, under ids it used before', async () => {
+    // Its report journal starts again at 1: with message ids of device/sequence, JetStream acked
+    // the new reports as duplicates of the old ones for ten minutes (a second `uproll demo` hung).
+    const deviceC = uniqueId('msgid-c');
+    const healthCheck = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
+    const updateOnce = async () => {
+      const revision = uniqueId('rev');
+      await h.release(revision, [{ path: 'rootfs.img', bytes: randomBytes(4096) }], [deviceC]);
+      const handle = await startDeviceUpdate(
+        h.client,
+        { deviceId: deviceC, command: { rolloutId: uniqueId('r'), revision } },
+        { taskQueue },
+      );
+      return handle.result();
+    };
+    const first = await h.startAgent(deviceC, { healthCheck });
+    expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
+    await first.stop();
+    await rm(first.dataDir, { recursive: true, force: true });
+
+    await h.startAgent(deviceC, { healthCheck });
+    expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
   });
 });
