@@ -154,3 +154,10 @@ export async function telemetryOf(manager: UpdateManager, rolloutId: string): Pr
 export function randomArtifacts(count: number, size = 4096) {
   return Array.from({ length: count }, (_, i) => ({ path: `part-${i}.bin`, bytes: randomBytes(size) }));
 }
+
+/** Waits for the rig's update to end, deletes every container it started (also after a failed test), and closes it. */
+export async function closeAppRig(rig: AgentRig): Promise<void> {
+  await rig.manager.idle();
+  for (const id of await rig.manager.apps.runc.list().catch(() => [])) await rig.manager.apps.runc.delete(id);
+  await rig.close();
+}

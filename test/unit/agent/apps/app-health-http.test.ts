@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { appHealthSchema } from '../../../../core/index.ts';
 import type { AppRelease, OciImage } from '../../../../services/image-repo/index.ts';
-import { randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
+import { closeAppRig, randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
 import { busyboxImage } from '../../../helpers/oci-image.ts';
 
 /** busybox httpd serving /www on port 8080 of the container's own network namespace. */
@@ -21,10 +21,7 @@ afterAll(() => rm(layouts, { recursive: true, force: true }));
 
 let rig: AgentRig | undefined;
 afterEach(async () => {
-  if (!rig) return;
-  await rig.manager.idle();
-  for (const id of await rig.manager.apps.runc.list().catch(() => [])) await rig.manager.apps.runc.delete(id);
-  await rig.close();
+  if (rig) await closeAppRig(rig);
   rig = undefined;
 });
 

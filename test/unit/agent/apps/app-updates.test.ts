@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AppSupervisor, ControlClient, ObjectStore, startControlSocket } from '../../../../agent/index.ts';
 import type { AppRelease, OciImage } from '../../../../services/image-repo/index.ts';
-import { randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
+import { closeAppRig, randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
 import { eventually } from '../../../helpers/eventually.ts';
 import { OCI_RUNTIMES } from '../../../helpers/device-tools.ts';
 import { busyboxImage, imageOfLayers } from '../../../helpers/oci-image.ts';
@@ -37,11 +37,7 @@ afterAll(() => rm(layouts, { recursive: true, force: true }));
 
 let rig: AgentRig | undefined;
 afterEach(async () => {
-  if (!rig) return;
-  await rig.manager.idle();
-  // Every container a test started goes, even when the test failed.
-  for (const id of await rig.manager.apps.runc.list().catch(() => [])) await rig.manager.apps.runc.delete(id);
-  await rig.close();
+  if (rig) await closeAppRig(rig);
   rig = undefined;
 });
 
