@@ -52,6 +52,11 @@ export const agentConfigSchema = z
         os: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a plain OS name'),
       })
       .optional(),
+    /**
+     * The OCI runtime the apps run with, as a command with runc's command
+     * line (default `["runc"]`; `["crun"]`, or a wrapper before it).
+     */
+    ociRuntime: argv.optional(),
     /** `text` (default: message key=value …) or `json` (one object per line). */
     logFormat: z.enum(['text', 'json']).optional(),
   })
@@ -123,13 +128,18 @@ export function mergeAgentConfig(file: AgentConfigInput, flags: AgentConfigInput
   );
 }
 
-/** The installer and (for raw images) the bootloader a configuration names. */
+/** The installer, (for raw images) the bootloader and the apps' OCI runtime a configuration names. */
 export function agentPartsFor(
   config: AgentConfig,
   dataDir: string,
-): { installer: 'ab' | 'ostree' | Installer; bootloader?: Bootloader } {
+): {
+  installer: 'ab' | 'ostree' | Installer;
+  bootloader?: Bootloader;
+  ociRuntime: readonly [string, ...string[]];
+} {
+  const ociRuntime = config.ociRuntime ?? ['runc'];
   if (config.installer !== 'image' || !config.slots || !config.boot || config.boot.backend === 'file')
-    return { installer: config.installer === 'ostree' ? 'ostree' : 'ab' };
+    return { installer: config.installer === 'ostree' ? 'ostree' : 'ab', ociRuntime };
   const boot = config.boot;
   const slots = config.slots;
   const env =
@@ -141,6 +151,7 @@ export function agentPartsFor(
       : new GrubEnv({ file: boot.grubenv, ...(boot.trialBoots ? { trialBoots: boot.trialBoots } : {}) });
   const cmdline = config.bootedSlot?.path ?? '/proc/cmdline';
   return {
+    ociRuntime,
     installer: new RawImageInstaller(dataDir, { slots }),
     bootloader: {
       env,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson } from '../core/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import { PRIVATE } from './data-dir.ts';
 
 /** A revision placed by an installer: what it is, where it is, and the target that vouched for it. */
 export const deploymentSchema = z.object({
@@ -73,7 +74,7 @@ export class BootControlFile {
     } catch (damage) {
       if (copy === undefined) throw damage;
       const good = parseJson(bootControlSchema, copy, { maxBytes: MAX_BYTES, what: this.lastGoodPath });
-      await writeFileAtomic(this.path, copy);
+      await writeFileAtomic(this.path, copy, PRIVATE);
       onDamage?.(
         `${(damage as Error).message}; restored the last good boot control (revision ${good.active?.revision ?? 'none'})`,
       );
@@ -116,8 +117,8 @@ export class BootControlFile {
   async #write(control: BootControl): Promise<BootControl> {
     await mkdir(this.#dir, { recursive: true });
     const text = `${JSON.stringify(control, null, 2)}\n`;
-    await writeFileAtomic(this.path, text);
-    await writeFileAtomic(this.lastGoodPath, text);
+    await writeFileAtomic(this.path, text, PRIVATE);
+    await writeFileAtomic(this.lastGoodPath, text, PRIVATE);
     return control;
   }
 }

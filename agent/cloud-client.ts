@@ -16,6 +16,7 @@ import {
   type UpdateCommand,
 } from '../core/index.ts';
 import { connectToNats, type NatsConnectOptions } from '../services/nats/index.ts';
+import { deliverUntilStored } from './report-delivery.ts';
 import type { JournalEntry } from './report-journal.ts';
 
 export interface CloudClientOptions {
@@ -26,7 +27,6 @@ export interface CloudClientOptions {
   log?: (line: string) => void;
 }
 
-const MAX_BACKOFF_MS = 10_000;
 const CLOSE_GRACE_MS = 5000;
 
 /**
@@ -34,8 +34,8 @@ const CLOSE_GRACE_MS = 5000;
  * the update manager's reports to JetStream (telemetry and signed
  * manifests). It only ever uses its own subjects and inbox, which is all
  * its NATS user is allowed. NATS reconnects forever; a report is retried
- * with backoff until the server stores it, and its message id (the
- * journal's sequence number) makes a repeat after a crash a no-op.
+ * with backoff until the server stores it (a repeat after a crash is
+ * harmless: the consumers drop it).
  */
 export class CloudClient {
   readonly #options: CloudClientOptions;
@@ -111,26 +111,26 @@ export class CloudClient {
     await this.#nc.flush();
   }
 
-  /** Stores one journal entry in JetStream, retrying until it is stored or the client closes. */
+  /**
+   * Stores one journal entry in JetStream, retrying until it is stored or the
+   * client closes. It sends no Nats-Msg-Id: JetStream de-duplicates ids per
+   * stream, and every device writes to the same stream, so an id a device
+   * chooses could be taken by another device first. A repeat after a lost ack
+   * is stored twice and dropped by the consumers, which key it by the
+   * subject's device (NATS permissions enforce it).
+   */
   async deliver(entry: JournalEntry): Promise<void> {
     const subject =
       entry.kind === 'manifest'
         ? reportSubject(this.#options.deviceId)
         : subjects.telemetry(this.#options.deviceId);
-    const msgID = `${this.#options.deviceId}/${entry.seq}`;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#js.publish(subject, JSON.stringify(entry.body), { msgID, timeout: 5000 });
-        return;
-      } catch (err) {
-        if (this.#closing.signal.aborted || this.#nc.isClosed()) throw err;
-        if (attempt === 1)
-          this.#options.log?.(`report ${entry.seq} waits for NATS: ${(err as Error).message}`);
-        await sleep(Math.min(250 * 2 ** Math.min(attempt, 6), MAX_BACKOFF_MS), undefined, {
-          signal: this.#closing.signal,
-        }).catch(() => {});
-      }
-    }
+    await deliverUntilStored({
+      publish: () => this.#js.publish(subject, JSON.stringify(entry.body), { timeout: 5000 }),
+      seq: entry.seq,
+      signal: this.#closing.signal,
+      stopped: () => this.#closing.signal.aborted || this.#nc.isClosed(),
+      ...(this.#options.log ? { log: this.#options.log } : {}),
+    });
   }
 
   /** Says the device is alive (plain NATS: a missed heartbeat is replaced by the next one). */

@@ -4,7 +4,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { z } from 'zod';
 import {
   isUprollError,
-  MAX_ARTIFACT_BYTES,
   MAX_COMMAND_BYTES,
   parseJson,
   rolloutIdSchema,
@@ -43,7 +42,7 @@ export interface ControlSocket {
  *   GET  /v1/status               installer, boot control, running update and its download progress, apps
  *   GET  /v1/history              outcomes of past updates, oldest first
  *   POST /v1/updates              stage and run a state revision (an update command)
- *   PUT  /v1/objects/<sha256>     hand over an object (checked against its name)
+ *   PUT  /v1/objects/<sha256>     hand over an object a known or assigned revision names (checked as it streams)
  *   POST /v1/commands             install a revision from history, commit, roll back
  *   GET  /v1/events?after=N       server-sent events: every report, numbered, from the journal
  *   POST /v1/events/ack           the client delivered every report up to `upto`
@@ -77,7 +76,14 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
     if (request.method === 'PUT' && url.pathname.startsWith('/v1/objects/')) {
       const sha256 = sha256Schema.safeParse(url.pathname.slice('/v1/objects/'.length));
       if (!sha256.success) throw new UprollError('INVALID_INPUT', 'objects are named by their sha256');
-      const length = await manager.objects.put(sha256.data, request, MAX_ARTIFACT_BYTES);
+      // Only an object a revision names, capped at its length (not at the 1 TiB any artifact may be).
+      const artifact = await manager.expectedObject(sha256.data);
+      if (!artifact)
+        throw new UprollError(
+          'NOT_ASSIGNED',
+          `object ${sha256.data} is in no revision this device holds or is assigned`,
+        );
+      const length = await manager.objects.put(artifact, request);
       return json(response, 201, { sha256: sha256.data, length });
     }
     if (key === 'POST /v1/commands')
@@ -162,7 +168,13 @@ function json(response: ServerResponse, status: number, value: unknown): void {
 function problem(response: ServerResponse, err: unknown): void {
   const code = isUprollError(err) ? err.code : 'INSTALL_FAILED';
   const status =
-    code === 'INPUT_TOO_LARGE' ? 413 : code === 'COMMAND_REJECTED' ? 409 : isUprollError(err) ? 400 : 500;
+    code === 'INPUT_TOO_LARGE' || code === 'ENDLESS_DATA'
+      ? 413
+      : code === 'COMMAND_REJECTED'
+        ? 409
+        : isUprollError(err)
+          ? 400
+          : 500;
   if (!response.headersSent)
     json(response, status, { code, message: err instanceof Error ? err.message : String(err) });
   else response.end();

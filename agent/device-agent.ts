@@ -45,6 +45,8 @@ export interface DeviceAgentOptions {
   bootloader?: Bootloader;
   /** Used when a revision names no health check of its own. */
   healthCheck?: HealthCheck;
+  /** The OCI runtime command that runs the revisions' apps (default `runc`). */
+  ociRuntime?: readonly [string, ...string[]];
   download?: Pick<DownloadOptions, 'attempts' | 'minBytesPerSecond' | 'windowMs'>;
   /** How often the cloud client says the device is alive (default 30 s). */
   heartbeatMs?: number;
@@ -106,6 +108,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
       ...(options.download ? { floor: options.download } : {}),
     }),
     healthCheck: options.healthCheck,
+    ...(options.ociRuntime ? { ociRuntime: options.ociRuntime } : {}),
     download: options.download,
     log,
     onStep: (step) => {

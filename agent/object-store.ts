@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Schema, UprollError, type RevisionArtifact } from '../core/index.ts';
@@ -46,30 +46,31 @@ export class ObjectStore {
     return fetched;
   }
 
-  /** Stores an object handed over locally (control socket, USB), keeping it only if it is `sha256`. */
-  async put(sha256: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number> {
+  /**
+   * Stores an object handed over locally (control socket, USB), keeping it
+   * only if it is exactly `artifact`: checked while it streams, so a body
+   * longer than the artifact is refused at the first byte over.
+   */
+  async put(artifact: RevisionArtifact, body: AsyncIterable<Uint8Array>): Promise<number> {
     await mkdir(this.dir, { recursive: true });
-    const path = this.pathOf(sha256);
+    const path = this.pathOf(artifact.sha256);
     const temp = `${path}.upload-${randomBytes(6).toString('hex')}`;
-    const hash = createHash('sha256');
-    let length = 0;
-    const file = await open(temp, 'wx');
+    const verifier = new TargetVerifier(
+      { length: artifact.length, hashes: { sha256: artifact.sha256 } },
+      `object ${artifact.sha256} (${artifact.path})`,
+    );
+    const file = await open(temp, 'wx', 0o600);
     try {
       for await (const chunk of body) {
-        length += chunk.byteLength;
-        if (length > maxBytes)
-          throw new UprollError('INPUT_TOO_LARGE', `object ${sha256} is over ${maxBytes} bytes`);
-        hash.update(chunk);
+        verifier.update(chunk);
         await file.write(chunk);
       }
+      verifier.finish();
       await syncFile(file);
       await file.close();
-      const digest = hash.digest('hex');
-      if (digest !== sha256)
-        throw new UprollError('HASH_MISMATCH', `the uploaded object has sha256 ${digest}, not ${sha256}`);
       await rename(temp, path);
       await syncDirectory(this.dir);
-      return length;
+      return artifact.length;
     } catch (err) {
       await file.close().catch(() => {});
       await rm(temp, { force: true });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson } from '../core/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import { PRIVATE } from './data-dir.ts';
 
 /** What a device tells the fleet: a step of an update, or a signed manifest for the Director. */
 export type ReportKind = 'telemetry' | 'manifest';
@@ -56,9 +57,9 @@ export class ReportJournal {
       const seq = (await this.#last()) + 1;
       const entry: JournalEntry = { seq, kind, body: await build(seq) };
       await mkdir(this.dir, { recursive: true });
-      await writeFileAtomic(join(this.dir, fileName(seq)), JSON.stringify(entry));
+      await writeFileAtomic(join(this.dir, fileName(seq)), JSON.stringify(entry), PRIVATE);
       // Kept apart from the entries and the cursor: a torn entry or cursor never gives its number away.
-      await writeFileAtomic(join(this.dir, 'last-seq.json'), JSON.stringify({ last: seq }));
+      await writeFileAtomic(join(this.dir, 'last-seq.json'), JSON.stringify({ last: seq }), PRIVATE);
       this.#lastSeq = seq;
       await this.#trim();
       this.#events.emit('append', entry);
@@ -104,7 +105,7 @@ export class ReportJournal {
     const run = this.#lock.then(async () => {
       if (seq <= (await this.acked())) return;
       await mkdir(this.dir, { recursive: true });
-      await writeFileAtomic(join(this.dir, 'cursor.json'), JSON.stringify({ acked: seq }));
+      await writeFileAtomic(join(this.dir, 'cursor.json'), JSON.stringify({ acked: seq }), PRIVATE);
       for (const [n, name] of await this.#files())
         if (n <= seq) await rm(join(this.dir, name), { force: true });
     });

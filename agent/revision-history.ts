@@ -9,6 +9,7 @@ import {
   type StateRevision,
 } from '../core/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import { PRIVATE } from './data-dir.ts';
 import { deploymentSchema } from './boot-control.ts';
 
 const historyEntrySchema = deploymentSchema.extend({
@@ -86,6 +87,6 @@ export class RevisionHistory {
 
   async #write(name: string, value: unknown): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
-    await writeFileAtomic(join(this.#dir, name), `${JSON.stringify(value, null, 2)}\n`);
+    await writeFileAtomic(join(this.#dir, name), `${JSON.stringify(value, null, 2)}\n`, PRIVATE);
   }
 }

@@ -3,6 +3,7 @@ import {
   missingObjects,
   revisionNameOf,
   revisionObjects,
+  revisionTargetPath,
   sameOsPart,
   TERMINAL_PHASES,
   TRUST_ATTACK_CODES,
@@ -12,6 +13,7 @@ import {
   type DevicePhase,
   type DownloadProgress,
   type HealthCheck,
+  type RevisionArtifact,
   type StateRevision,
   type Telemetry,
   type UpdateCommand,
@@ -22,6 +24,7 @@ import type { Signer } from '../core/tuf/index.ts';
 import { signDeviceManifest, signEcuVersionReport, type DeviceIdentity } from '../core/uptane/index.ts';
 import type { DownloadOptions } from '../services/tuf/index.ts';
 import { AppSupervisor } from './apps/index.ts';
+import { secureDataDir } from './data-dir.ts';
 import { BootControlFile, type BootControl, type Deployment } from './boot-control.ts';
 import { bootVerdict, isSlot, type Bootloader, type Slot } from './boot/index.ts';
 import { runHealthCheck } from './health-check.ts';
@@ -55,8 +58,10 @@ export interface UpdateManagerOptions {
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
   /** Required by an installer that switches by rebooting (raw images): boot environment, booted slot, reboot. */
   bootloader?: Bootloader;
-  /** Runs the revisions' apps (default: runc under `<dataDir>/apps`; never called on a device without apps). */
+  /** Runs the revisions' apps (default: `ociRuntime` under `<dataDir>/apps`; never called on a device without apps). */
   apps?: AppSupervisor;
+  /** The OCI runtime command of the default app supervisor (default `runc`; `crun` or a wrapper works too). */
+  ociRuntime?: readonly [string, ...string[]];
 }
 
 /** The points between steps of an update where a device may lose power (crash tests name them). */
@@ -69,11 +74,12 @@ export interface BootEnvRepair {
 }
 
 /** What to install: a verified revision, and where the trust in it came from. */
-interface InstallPlan {
+/** The target of a revision the device set out to install, once the Director named it. */
+type Attempt = Pick<Deployment, 'releaseCounter' | 'target'>;
+
+interface InstallPlan extends Attempt {
   rolloutId: string;
   revision: StateRevision;
-  releaseCounter: number;
-  target: Deployment['target'];
 }
 
 /**
@@ -108,7 +114,13 @@ export class UpdateManager {
     this.objects = new ObjectStore(options.dataDir);
     this.journal = new ReportJournal(options.dataDir);
     this.history = new RevisionHistory(options.dataDir, (problem) => this.#log(problem));
-    this.apps = options.apps ?? new AppSupervisor({ dataDir: options.dataDir, objects: this.objects });
+    this.apps =
+      options.apps ??
+      new AppSupervisor({
+        dataDir: options.dataDir,
+        objects: this.objects,
+        ...(options.ociRuntime ? { ociRuntime: options.ociRuntime } : {}),
+      });
   }
 
   get installer(): Installer {
@@ -194,13 +206,47 @@ export class UpdateManager {
   async installFromHistory(name: string, rolloutId: string): Promise<CommandReply> {
     if (this.#running) return busy(this.#running.rolloutId);
     const revision = await this.history.revision(name);
-    const entry = (await this.history.entries()).findLast((e) => e.revision === name);
+    // Only a revision that was installed once (verified whole): a failed attempt never was.
+    const entry = (await this.history.entries()).findLast(
+      (e) => e.revision === name && e.outcome !== 'failed',
+    );
     if (!revision || !entry)
-      return rejected('COMMAND_REJECTED', `revision ${name} is not in this device's history`);
+      return rejected('COMMAND_REJECTED', `revision ${name} was never installed on this device`);
     const plan = { rolloutId, revision, releaseCounter: entry.releaseCounter, target: entry.target };
     this.#step({ step: 'accepted', rolloutId, revision: name, source: 'history' });
     this.#run(rolloutId, () => this.#install(plan));
     return { accepted: true, duplicate: false };
+  }
+
+  /**
+   * The object `sha256` as a revision the device holds, or the one the
+   * Director assigns it now, names it: what a local hand-over must be.
+   * Undefined when no such revision names it. The assigned revision is
+   * verified in full (as for an update) and kept; never while an update runs.
+   */
+  async expectedObject(sha256: string): Promise<RevisionArtifact | undefined> {
+    const named = (revision: StateRevision | undefined) =>
+      revision && revisionObjects(revision).find((object) => object.sha256 === sha256);
+    const pending = await this.history.pending();
+    const names = new Set([
+      ...(await this.history.entries()).map((entry) => entry.revision),
+      ...(pending ? [pending.command.revision] : []),
+    ]);
+    for (const name of names) {
+      const found = named(await this.history.revision(name));
+      if (found) return found;
+    }
+    if (this.#running) return undefined;
+    const control = await this.boot.read();
+    const primary = this.#primary;
+    const verified = await this.#options.uptane.verify({
+      [primary.serial]: { releaseCounter: control.active?.releaseCounter ?? 0 },
+    });
+    const image = verified.find((v) => v.ecuSerial === primary.serial);
+    if (!image || revisionNameOf(image.path) === undefined) return undefined;
+    const assigned = await this.#options.uptane.fetchRevision(image);
+    await this.history.keep(assigned);
+    return named(assigned);
   }
 
   /** Commits a trial now, without waiting for the health check. */
@@ -254,6 +300,7 @@ export class UpdateManager {
    * was in flight before the switch is resumed. The outcome is reported.
    */
   async recover(): Promise<'idle' | 'committed' | 'rolled_back' | 'resumed' | 'failed' | 'rebooting'> {
+    await secureDataDir(this.#options.dataDir);
     const control = await this.boot.read((problem) => this.#log(`boot control was damaged: ${problem}`));
     const bootloader = this.#options.bootloader;
     if (bootloader) {
@@ -395,6 +442,7 @@ export class UpdateManager {
     const control = await this.boot.read();
     const primary = this.#primary;
     let plan: InstallPlan;
+    let attempted: Attempt | undefined;
     try {
       const verified = await this.#options.uptane.verify({
         [primary.serial]: { releaseCounter: control.active?.releaseCounter ?? 0 },
@@ -406,6 +454,10 @@ export class UpdateManager {
           `the Director assigns ${image ? image.path : 'nothing'} to ECU ${primary.serial}, not revision ${command.revision}`,
         );
       }
+      attempted = {
+        releaseCounter: image.releaseCounter,
+        target: { path: image.path, length: image.length, hashes: image.hashes },
+      };
       const revision = await this.#options.uptane.fetchRevision(image);
       if (revision.name !== command.revision)
         throw new UprollError('BAD_METADATA', `${image.path} describes revision ${revision.name}`);
@@ -413,12 +465,11 @@ export class UpdateManager {
       plan = {
         rolloutId: command.rolloutId,
         revision,
-        releaseCounter: image.releaseCounter,
-        target: { path: image.path, length: image.length, hashes: image.hashes },
+        ...attempted,
       };
     } catch (err) {
       await this.history.setPending(undefined);
-      await this.#fail(command.rolloutId, command.revision, describe(err, 'INSTALL_FAILED'));
+      await this.#fail(command.rolloutId, command.revision, describe(err, 'INSTALL_FAILED'), attempted);
       return;
     }
     await this.#install(plan);
@@ -466,7 +517,7 @@ export class UpdateManager {
       }
     } catch (err) {
       await this.history.setPending(undefined);
-      await this.#fail(rolloutId, revision.name, describe(err, 'INSTALL_FAILED'));
+      await this.#fail(rolloutId, revision.name, describe(err, 'INSTALL_FAILED'), plan);
       return;
     }
     const next: Deployment = {
@@ -602,14 +653,24 @@ export class UpdateManager {
     await this.#report(deployment, outcome, extra);
   }
 
-  async #fail(rolloutId: string, revision: string, error: { code: string; message: string }): Promise<void> {
+  /**
+   * Records and reports a failed attempt. The entry names the attempted
+   * revision's target (as far as the device got to know it), never the one
+   * that runs: the deployment is what still runs.
+   */
+  async #fail(
+    rolloutId: string,
+    revision: string,
+    error: { code: string; message: string },
+    attempted?: Attempt,
+  ): Promise<void> {
     const control = await this.boot.read();
     const entry: HistoryEntry = {
       revision,
       rolloutId,
       deployment: control.active?.deployment ?? 'none',
-      releaseCounter: control.active?.releaseCounter ?? 0,
-      target: control.active?.target ?? { path: '', length: 0, hashes: {} },
+      releaseCounter: attempted?.releaseCounter ?? 0,
+      target: attempted?.target ?? { path: revisionTargetPath(revision), length: 0, hashes: {} },
       outcome: 'failed',
       at: this.#now().toISOString(),
       error,

@@ -18,6 +18,7 @@ import {
   type VerifiedImage,
 } from '../core/uptane/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import { PRIVATE } from './data-dir.ts';
 import type { AgentIdentity } from './identity.ts';
 import { fetchCapped, joinUrl, metadataDirectory } from '../services/tuf/index.ts';
 
@@ -81,7 +82,7 @@ export class UptaneClient {
       now,
     });
     await mkdir(join(this.#options.dataDir, 'trust'), { recursive: true });
-    await writeFileAtomic(this.#secureTimePath, JSON.stringify({ lastVerified: now.toISOString() }));
+    await writeFileAtomic(this.#secureTimePath, JSON.stringify({ lastVerified: now.toISOString() }), PRIVATE);
     return verified;
   }
 

@@ -6,6 +6,11 @@ import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/in
 import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
 import { ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
+import {
+  deploymentDeviceQuotas,
+  readNatsIdentity,
+  startDeviceConnectionGuard,
+} from '../services/nats-auth/index.ts';
 import { connectDeploymentNats, connectDeploymentTemporal } from './deployment-connections.ts';
 import { localDeployment, type Deployment } from './deployment.ts';
 import { startProjector } from '../services/projections/index.ts';
@@ -24,6 +29,8 @@ export interface FleetServicesOptions {
   bridgeConsumer?: string;
   /** Told about telemetry the bridge dropped. */
   onDropped?: (reason: string) => void;
+  /** Told about a device revoked for its connections, or a count of them that failed. */
+  onWarning?: (message: string) => void;
   /** The metadata freshness job, for a worker that holds the online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
   /** Keep the KV projections (rollouts, devices, fleet versions) up to date from the event log (default true). */
@@ -57,7 +64,25 @@ export async function startFleetServices(options: FleetServicesOptions) {
     for (const closer of closers) await closer().catch(() => {});
   };
   try {
-    await ensureStreams(nc);
+    const quotas = await deploymentDeviceQuotas(options.stateDir);
+    await ensureStreams(nc, quotas);
+    // Only where this state directory holds the deployment's NATS identity: it revokes with it.
+    if (await readNatsIdentity(options.stateDir)) {
+      const guard = startDeviceConnectionGuard({
+        stateDir: options.stateDir,
+        servers: deployment.nats,
+        ...(deployment.natsTls ? { tls: deployment.natsTls } : {}),
+        connectionsPerDevice: quotas.connections,
+        intervalMs: 10_000,
+        clock: systemClock,
+        onRevoked: (deviceId, count) =>
+          options.onWarning?.(
+            `device ${deviceId} revoked: ${count} connections, over its quota of ${quotas.connections}`,
+          ),
+        onError: (err) => options.onWarning?.(`counting device connections: ${(err as Error).message}`),
+      });
+      closers.unshift(() => guard.stop());
+    }
     if (options.projector !== false) {
       const projector = await startProjector(nc, {
         onError: (err, seq) => options.onDropped?.(`projection of event ${seq}: ${(err as Error).message}`),

@@ -18,20 +18,43 @@ const mountPathSchema = z
   .regex(/^(\/[A-Za-z0-9._-]+)+$/, 'must be an absolute path of plain segments')
   .refine((path) => path.split('/').every((segment) => !/^\.+$/.test(segment)), 'must not use . or ..');
 
+/** How often and how long a probe is tried before the app counts as unhealthy. */
+const probeTries = {
+  timeoutMs: z.int().min(1).max(600_000).default(10_000),
+  attempts: z.int().min(1).max(60).default(10),
+  intervalMs: z.int().min(0).max(60_000).default(500),
+};
+
+/**
+ * An HTTP GET the agent sends to `127.0.0.1:port` inside the app's own
+ * network namespace: it passes when the answer has `status` (default: any
+ * 2xx). `path` is a plain URL path with an optional query, no host part.
+ */
+export const httpProbeSchema = z
+  .object({
+    port: z.int().min(1).max(65535),
+    path: z
+      .string()
+      .max(1024)
+      .regex(
+        /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/,
+        'must be a plain URL path',
+      )
+      .default('/'),
+    status: z.int().min(100).max(599).optional(),
+  })
+  .strict();
+export type HttpProbe = z.infer<typeof httpProbeSchema>;
+
 /**
  * What decides that an app reached its goal after a start: it kept running
- * for `runningForMs`, or `exec` (run inside its container) exited 0.
+ * for `runningForMs`, `exec` (run inside its container) exited 0, or an
+ * `http` GET inside its network namespace got the expected status.
  */
 export const appHealthSchema = z.union([
   z.object({ runningForMs: z.int().min(0).max(600_000) }).strict(),
-  z
-    .object({
-      exec: z.array(argSchema).min(1).max(64),
-      timeoutMs: z.int().min(1).max(600_000).default(10_000),
-      attempts: z.int().min(1).max(60).default(10),
-      intervalMs: z.int().min(0).max(60_000).default(500),
-    })
-    .strict(),
+  z.object({ exec: z.array(argSchema).min(1).max(64), ...probeTries }).strict(),
+  z.object({ http: httpProbeSchema, ...probeTries }).strict(),
 ]);
 export type AppHealth = z.infer<typeof appHealthSchema>;
 

@@ -134,6 +134,8 @@ export type UprollErrorCode =
   | 'NATS_NOT_INITIALIZED'
   /** A NATS account update (a revocation) reached no server, or the server refused it; it is recorded and can be sent again. */
   | 'NATS_UPDATE_FAILED'
+  /** JetStream acknowledged a device's new report as a duplicate and did not store it (retried). */
+  | 'REPORT_NOT_STORED'
   // What operators name (CLI, API): things that do not exist, or exist already.
   /** No rollout with this id on Temporal. */
   | 'ROLLOUT_NOT_FOUND'
@@ -151,6 +153,10 @@ export type UprollErrorCode =
   | 'DEVICE_NOT_FOUND'
   /** A file or directory named (or needed) does not exist. */
   | 'FILE_NOT_FOUND'
+  /** No such route in this API (answered only to an authenticated caller). */
+  | 'ROUTE_NOT_FOUND'
+  /** The route exists, not with this method. */
+  | 'METHOD_NOT_ALLOWED'
   /** A failure without a code of its own: a bug, or a library error not mapped to a code yet. */
   | 'INTERNAL_ERROR';
 

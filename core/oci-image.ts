@@ -58,6 +58,12 @@ export const ociConfigSchema = z.object({
         .max(256)
         .nullish(),
       WorkingDir: z.string().max(4096).nullish(),
+      /** Who the process runs as: `uid`, `uid:gid`, or names from the image's /etc/passwd and /etc/group. */
+      User: z
+        .string()
+        .max(256)
+        .regex(/^([A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?)?$/, 'must be user[:group], by name or number')
+        .nullish(),
     })
     .nullish(),
 });

@@ -118,9 +118,12 @@ export function rootfsImageOf(revision: StateRevision): RevisionArtifact | undef
   return revision.artifacts.find((artifact) => artifact.image === 'rootfs');
 }
 
+/** Where state revision documents live among the Image repository's targets. */
+export const REVISIONS_PREFIX = 'revisions/';
+
 /** The Image repository target path of a revision's document. */
 export function revisionTargetPath(name: string): string {
-  return `revisions/${name}.json`;
+  return `${REVISIONS_PREFIX}${name}.json`;
 }
 
 /** The revision name a target path names, or undefined when it is not a revision document. */

@@ -14,6 +14,17 @@ export interface NatsUserPermissions {
   responses?: { max: number; ttlMs: number };
 }
 
+/**
+ * What one user may hold on each of its connections; nats-server 2.9 enforces
+ * these two (a user JWT has no connection count: that is per account).
+ */
+export interface NatsUserLimits {
+  /** Subscriptions at once; one more is refused ("maximum subscriptions exceeded"). */
+  subscriptions: number;
+  /** Bytes of one message, headers included; a bigger one closes the connection. */
+  payloadBytes: number;
+}
+
 const encoder = new TextEncoder();
 const base64url = (bytes: Uint8Array | string) =>
   Buffer.from(typeof bytes === 'string' ? encoder.encode(bytes) : bytes).toString('base64url');
@@ -107,7 +118,7 @@ export function accountJwt(input: {
 /**
  * A user JWT signed by `signerSeed` (the account's key or one of its signing
  * keys) for the account `account`. Without `permissions` the user may use
- * every subject of the account.
+ * every subject of the account; without `limits` it has none.
  */
 export function userJwt(input: {
   signerSeed: string;
@@ -116,8 +127,9 @@ export function userJwt(input: {
   name: string;
   issuedAt: Date;
   permissions?: NatsUserPermissions;
+  limits?: NatsUserLimits;
 }) {
-  const { permissions } = input;
+  const { permissions, limits } = input;
   const signer = publicKeyOf(input.signerSeed);
   return signClaims(input.signerSeed, input.user, input.name, input.issuedAt, {
     type: 'user',
@@ -126,9 +138,9 @@ export function userJwt(input: {
     ...(permissions?.responses
       ? { resp: { max: permissions.responses.max, ttl: permissions.responses.ttlMs * 1_000_000 } }
       : {}),
-    subs: UNLIMITED,
+    subs: limits?.subscriptions ?? UNLIMITED,
     data: UNLIMITED,
-    payload: UNLIMITED,
+    payload: limits?.payloadBytes ?? UNLIMITED,
     ...(signer === input.account ? {} : { issuer_account: input.account }),
   });
 }

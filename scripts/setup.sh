@@ -66,6 +66,7 @@ APT_PACKAGES=(
   swupdate:swupdate
   rauc:rauc
   runc:runc
+  crun:crun
   umoci:umoci
   busybox:busybox-static
 )

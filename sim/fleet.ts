@@ -1,17 +1,26 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startDeviceAgent, type DeviceAgent, type HealthCheck } from '../agent/index.ts';
+import {
+  AppSupervisor,
+  ObjectStore,
+  startDeviceAgent,
+  type DeviceAgent,
+  type HealthCheck,
+} from '../agent/index.ts';
 import { localNatsTls, provisionNatsDevices } from '../services/dev-stack/index.ts';
 import type { SimulatedRepositories } from './repositories.ts';
 
 export interface SimulatedDevice {
   deviceId: string;
+  /** Default: the simulated repositories' SIM_HARDWARE_ID. */
+  hardwareId?: string;
   healthCheck?: HealthCheck;
 }
 
 export interface SimulatedFleet {
   agents: DeviceAgent[];
   dataDirOf(deviceId: string): string;
+  /** Stops the agents; the containers of their apps run on, as on a real device ({@link deleteContainersUnder}). */
   stop(): Promise<void>;
 }
 
@@ -42,6 +51,7 @@ export async function startSimulatedFleet(options: {
       await mkdir(dataDirOf(device.deviceId), { recursive: true });
       const identity = await options.repositories.enroll(device.deviceId, {
         nats: { servers: options.natsServers, seed, ...(tls ? { tls } : {}) },
+        ...(device.hardwareId ? { hardwareId: device.hardwareId } : {}),
       });
       agents.push(
         await startDeviceAgent({
@@ -64,4 +74,17 @@ export async function startSimulatedFleet(options: {
       await Promise.all(agents.map((agent) => agent.stop()));
     },
   };
+}
+
+/**
+ * Stops and deletes every app container of the simulated devices under
+ * `dataRoot` (those of a run that was interrupted, too): an agent's apps
+ * outlive it, and nothing else would ever stop them.
+ */
+export async function deleteContainersUnder(dataRoot: string): Promise<void> {
+  for (const deviceId of await readdir(dataRoot).catch(() => [] as string[])) {
+    const dataDir = join(dataRoot, deviceId);
+    const { runc } = new AppSupervisor({ dataDir, objects: new ObjectStore(dataDir) });
+    for (const id of await runc.list().catch(() => [] as string[])) await runc.delete(id);
+  }
 }

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson, startOrder, UprollError, type App } from '../../core/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
+import { httpProbePasses } from './http-probe.ts';
 import { prepareBundle } from './image-bundle.ts';
+import { imageUser } from './image-user.ts';
 import { Runc } from './runc.ts';
 import { runtimeSpec } from './runtime-spec.ts';
 
@@ -33,7 +35,7 @@ const currentSchema = z.object({
 });
 
 /**
- * Runs a revision's apps as runc containers under `<data>/apps`. A
+ * Runs a revision's apps as OCI containers (runc or crun) under `<data>/apps`. A
  * container's id names the app and a hash of everything it runs with
  * (image, command, env, volumes), so a switch keeps an unchanged app's
  * container as it is and replaces only the changed ones. The set that
@@ -44,7 +46,6 @@ export class AppSupervisor {
   readonly dir: string;
   readonly runc: Runc;
   readonly #objects: ObjectStore;
-  readonly #exits = new Map<string, number | null>();
   readonly #restarts = new Map<string, number>();
   /** The apps the last switch made run, by container id (what a restart needs). */
   readonly #wanted = new Map<string, App>();
@@ -56,12 +57,14 @@ export class AppSupervisor {
     dataDir: string;
     objects: ObjectStore;
     runc?: Runc;
+    /** The OCI runtime's command when no `runc` is given (default `runc`; `crun` works too). */
+    ociRuntime?: readonly [string, ...string[]];
     /** Test hook: called after each container a switch starts (crash tests stop there). */
     onStarted?: (container: string) => Promise<void> | void;
   }) {
     this.#onStarted = options.onStarted;
     this.dir = join(options.dataDir, 'apps');
-    this.runc = options.runc ?? new Runc(join(this.dir, 'runc'));
+    this.runc = options.runc ?? new Runc(join(this.dir, 'runc'), options.ociRuntime);
     this.#objects = options.objects;
   }
 
@@ -115,10 +118,12 @@ export class AppSupervisor {
 
   async #start(id: string, app: App): Promise<void> {
     const bundle = await prepareBundle(app, this.#objects, this.dir);
+    const user = await imageUser(bundle.config, bundle.rootfs, app.name);
     const volumes = new Map<string, string>();
     for (const volume of app.volumes ?? []) {
       const dir = join(this.dir, 'volumes', app.name, volume.name);
       await mkdir(dir, { recursive: true, mode: 0o700 });
+      await chown(dir, user.uid, user.gid); // the app's own data: it must write there as whoever it runs as
       volumes.set(volume.name, dir);
     }
     // config.json lives in a per-container directory whose rootfs is the shared, read-only image bundle.
@@ -127,18 +132,18 @@ export class AppSupervisor {
     await writeFile(
       join(containerDir, 'config.json'),
       JSON.stringify({
-        ...runtimeSpec(app, bundle.config, volumes),
+        ...runtimeSpec(app, bundle.config, volumes, user),
         root: { path: bundle.rootfs, readonly: true },
       }),
     );
-    this.#exits.delete(id);
-    const { exited } = await this.runc.run(id, containerDir, this.logOf(id));
-    void exited.then((code) => this.#exits.set(id, code));
+    // How it ends is in its exit record (Runc), which outlives this agent process.
+    await this.runc.run(id, containerDir, this.logOf(id));
   }
 
   /**
    * Waits until every app in `apps` meets its health goal: the ones in
-   * `started` by their goal (`runningForMs` unbroken, or `exec` exiting 0),
+   * `started` by their goal (`runningForMs` unbroken, `exec` exiting 0, or
+   * an `http` GET answered),
    * the others by still running. APP_UNHEALTHY names the first app that
    * does not, with the last lines of its output.
    */
@@ -149,10 +154,16 @@ export class AppSupervisor {
       const ok = !started.includes(id)
         ? (await this.runc.state(id))?.status === 'running'
         : 'exec' in health
-          ? await this.#execPasses(id, health)
-          : await this.#keepsRunning(id, health.runningForMs);
+          ? await this.#probePasses(id, health, () =>
+              this.runc.exec(id, health.exec, health.timeoutMs).then((code) => code === 0),
+            )
+          : 'http' in health
+            ? await this.#probePasses(id, health, (pid) =>
+                httpProbePasses(pid, health.http, health.timeoutMs),
+              )
+            : await this.#keepsRunning(id, health.runningForMs);
       if (!ok) {
-        const code = this.#exits.get(id);
+        const code = (await this.runc.state(id))?.exitCode;
         throw new UprollError(
           'APP_UNHEALTHY',
           `app ${app.name} did not reach its health goal${code === undefined || code === null ? '' : ` (exit code ${code})`}; its last output:\n${await this.tail(id)}`,
@@ -173,14 +184,17 @@ export class AppSupervisor {
     return true;
   }
 
-  async #execPasses(
+  /** Tries `probe` up to `attempts` times while the container runs (it gets the container's init pid). */
+  async #probePasses(
     id: string,
-    health: { exec: string[]; timeoutMs: number; attempts: number; intervalMs: number },
+    health: { attempts: number; intervalMs: number },
+    probe: (pid: number) => Promise<boolean>,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < health.attempts; attempt++) {
       if (attempt > 0) await delay(health.intervalMs);
-      if ((await this.runc.state(id))?.status !== 'running') return false;
-      if ((await this.runc.exec(id, health.exec, health.timeoutMs)) === 0) return true;
+      const state = await this.runc.state(id);
+      if (state?.status !== 'running') return false;
+      if (await probe(state.pid)) return true;
     }
     return false;
   }
@@ -198,7 +212,7 @@ export class AppSupervisor {
       if (app.restart === 'no') continue;
       const state = await this.runc.state(id);
       if (state?.status !== 'stopped') continue;
-      const code = this.#exits.get(id);
+      const code = state.exitCode;
       if (app.restart === 'on-failure' && code === 0) continue;
       await this.runc.delete(id);
       await this.#start(id, app);
@@ -241,7 +255,7 @@ export class AppSupervisor {
             : state.status === 'running'
               ? 'running'
               : 'starting',
-        exitCode: state?.status === 'stopped' ? (this.#exits.get(container) ?? null) : null,
+        exitCode: state?.status === 'stopped' ? (state.exitCode ?? null) : null,
         restarts: this.#restarts.get(container) ?? 0,
         startedAt: state?.created ?? null,
         restart,

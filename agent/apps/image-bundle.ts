@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import {
   appBlobLabel,
   MAX_OCI_CONFIG_BYTES,
@@ -14,13 +13,18 @@ import {
   UprollError,
   type App,
   type OciConfig,
+  type RevisionArtifact,
 } from '../../core/index.ts';
 import { syncDirectory } from '../../services/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { extractLayer } from './layer-extract.ts';
+import { layerStream } from './layer-stream.ts';
 
-/** Uncompressed size cap of one layer: layers are unpacked in memory for now. */
-export const MAX_UNPACKED_LAYER_BYTES = 1024 ** 3;
+/**
+ * Uncompressed size cap of one layer, so a gzip bomb stops there rather
+ * than at a full disk. Memory does not depend on it: layers are streamed.
+ */
+export const MAX_UNPACKED_LAYER_BYTES = 2 ** 34;
 
 /** An unpacked image: its bundle directory (with `rootfs/`) and the image config that says how to run it. */
 export interface ImageBundle {
@@ -52,16 +56,35 @@ export async function prepareBundle(app: App, objects: ObjectStore, appsDir: str
   });
   if (await stat(join(dir, 'complete')).catch(() => undefined)) return { dir, rootfs, config };
 
-  // Every layer is read and checked first: a bad one stops the unpack before anything is written.
-  const layers: Uint8Array[] = [];
+  // Every layer object is checked first (streamed, not held): a bad one stops the unpack before anything is written.
+  const layers: { artifact: RevisionArtifact; gzip: boolean }[] = [];
   for (const layer of manifest.layers) {
-    const bytes = await readBlob(app, sha256Of(layer.digest), objects, layer.size);
-    layers.push(OCI_LAYER_TYPES[layer.mediaType] === 'gzip' ? gunzip(bytes, app) : bytes);
+    const artifact = listedBlob(app, sha256Of(layer.digest), layer.size);
+    await stat(objects.pathOf(artifact.sha256)).catch(() => {
+      throw new UprollError(
+        'APP_START_FAILED',
+        `app ${app.name}: blob ${artifact.sha256} is not on the device`,
+      );
+    });
+    await objects.check(artifact);
+    layers.push({ artifact, gzip: OCI_LAYER_TYPES[layer.mediaType] === 'gzip' });
   }
   const partial = join(appsDir, 'bundles', `${app.image.manifest}.partial-${randomBytes(4).toString('hex')}`);
   try {
     await mkdir(join(partial, 'rootfs'), { recursive: true, mode: 0o755 });
-    for (const tar of layers) await extractLayer(tar, join(partial, 'rootfs'));
+    for (const { artifact, gzip } of layers) {
+      const layer = layerStream(objects.pathOf(artifact.sha256), artifact, {
+        gzip,
+        maxUnpacked: MAX_UNPACKED_LAYER_BYTES,
+        what: `app ${app.name}: layer ${artifact.sha256}`,
+      });
+      try {
+        await extractLayer(layer.tar, join(partial, 'rootfs'));
+        await layer.finish();
+      } finally {
+        await layer.close();
+      }
+    }
     await writeFile(join(partial, 'complete'), `${app.image.manifest}\n`);
     await rm(dir, { recursive: true, force: true }); // an incomplete bundle of an earlier attempt
     await rename(partial, dir);
@@ -73,8 +96,8 @@ export async function prepareBundle(app: App, objects: ObjectStore, appsDir: str
   return { dir, rootfs, config };
 }
 
-/** Reads one blob from the object store; it must be listed by the revision and match its digest and length. */
-async function readBlob(app: App, sha256: string, objects: ObjectStore, cap: number): Promise<Uint8Array> {
+/** The blob `sha256` as the revision lists it (its length at most `cap`), named for error messages. */
+function listedBlob(app: App, sha256: string, cap: number): RevisionArtifact {
   const listed = app.blobs.find((blob) => blob.sha256 === sha256);
   if (!listed)
     throw new UprollError(
@@ -83,25 +106,16 @@ async function readBlob(app: App, sha256: string, objects: ObjectStore, cap: num
     );
   if (listed.length > cap)
     throw new UprollError('INPUT_TOO_LARGE', `app ${app.name}: blob ${sha256} is over ${cap} bytes`);
-  const artifact = { path: appBlobLabel(app, sha256), sha256, length: listed.length };
+  return { path: appBlobLabel(app, sha256), sha256, length: listed.length };
+}
+
+/** Reads one small blob (manifest, config) from the object store; it must be listed by the revision and match its digest and length. */
+async function readBlob(app: App, sha256: string, objects: ObjectStore, cap: number): Promise<Uint8Array> {
+  const artifact = listedBlob(app, sha256, cap);
   // Checked when read (not only when fetched): a storage fault or tampering is caught here.
   const bytes = await readFile(objects.pathOf(sha256)).catch(() => {
     throw new UprollError('APP_START_FAILED', `app ${app.name}: blob ${sha256} is not on the device`);
   });
   objects.checkBytes(artifact, bytes);
   return bytes;
-}
-
-function gunzip(bytes: Uint8Array, app: App): Uint8Array {
-  try {
-    return gunzipSync(bytes, { maxOutputLength: MAX_UNPACKED_LAYER_BYTES });
-  } catch (cause) {
-    throw new UprollError(
-      'LAYER_UNSAFE',
-      `app ${app.name}: a layer does not gunzip within ${MAX_UNPACKED_LAYER_BYTES} bytes`,
-      {
-        cause,
-      },
-    );
-  }
 }

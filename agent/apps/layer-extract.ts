@@ -1,5 +1,6 @@
-import { chmod, link, lstat, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { UprollError } from '../../core/index.ts';
 import { tarEntries, type TarEntry } from './tar-entries.ts';
 
@@ -7,15 +8,21 @@ const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /**
- * Applies one OCI layer (an uncompressed tar, its digest already checked)
- * onto `rootfs`. Every entry must stay inside it: absolute names, `..`
- * segments and paths through a symlink are refused with LAYER_UNSAFE, and
- * no symlink is ever followed while writing (each parent is checked with
- * lstat). Whiteouts delete what lower layers put there. Devices and fifos
- * are skipped; setuid/setgid bits are dropped.
+ * Applies one OCI layer (an uncompressed tar, its digest already checked,
+ * whole or as a stream: files are written chunk by chunk, so memory does
+ * not grow with the layer) onto `rootfs`. Every entry must stay inside
+ * it: absolute names, `..` segments and paths through a symlink are
+ * refused with LAYER_UNSAFE, and no symlink is ever followed while writing
+ * (each parent is checked with lstat). Whiteouts delete what lower layers
+ * put there. Files, directories and symlinks keep the tar's uid, gid and
+ * mode (the agent runs as root), but devices and fifos are skipped and
+ * setuid/setgid bits are dropped: nothing in a layer gains privileges.
  */
-export async function extractLayer(tar: Uint8Array, rootfs: string): Promise<void> {
-  for (const entry of tarEntries(tar)) {
+export async function extractLayer(
+  tar: Uint8Array | AsyncIterable<Uint8Array>,
+  rootfs: string,
+): Promise<void> {
+  for await (const entry of tarEntries(tar instanceof Uint8Array ? Readable.from([tar]) : tar)) {
     const segments = safeSegments(entry.name);
     if (segments.length === 0) continue; // the archive's own root, "./"
     const parent = await parentDirectory(rootfs, segments.slice(0, -1));
@@ -39,6 +46,7 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
   if (entry.type === 'directory') {
     if (existing && !existing.isDirectory()) await rm(path, { recursive: true, force: true });
     if (!existing?.isDirectory()) await mkdir(path);
+    await lchown(path, entry.uid, entry.gid);
     await chmod(path, mode);
     return;
   }
@@ -46,13 +54,15 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
   if (existing) await rm(path, { recursive: true, force: true });
   switch (entry.type) {
     case 'file':
-      await writeFile(path, entry.body, { flag: 'wx', mode });
+      await writeBody(path, entry.body, mode);
+      await lchown(path, entry.uid, entry.gid);
       await chmod(path, mode); // whatever the umask
       return;
     case 'symlink':
       // Its target is only ever resolved inside the container, never while extracting.
       if (entry.linkName === '') throw unsafe(entry.name, 'is a symlink without a target');
       await symlink(entry.linkName, path);
+      await lchown(path, entry.uid, entry.gid); // the link itself, never its target
       return;
     case 'hardlink': {
       const target = safeSegments(entry.linkName);
@@ -63,6 +73,18 @@ async function place(entry: TarEntry, path: string, rootfs: string): Promise<voi
       await link(source, path);
       return;
     }
+  }
+}
+
+/** Writes a new file from its tar body as it is read (`wx`: never through something already there). */
+async function writeBody(path: string, body: AsyncIterable<Uint8Array>, mode: number): Promise<void> {
+  const file = await open(path, 'wx', mode);
+  try {
+    for await (const chunk of body)
+      for (let written = 0; written < chunk.byteLength;)
+        written += (await file.write(chunk, written)).bytesWritten;
+  } finally {
+    await file.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import { UprollError, type App, type OciConfig } from '../../core/index.ts';
+import type { ProcessUser } from './image-user.ts';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The few capabilities an ordinary service needs (those `runc spec` grants), nothing more. */
@@ -8,10 +9,15 @@ const CAPABILITIES = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
  * The OCI runtime config (config.json) of an app: its process from the
  * revision's `command` (else the image's Entrypoint + Cmd), the image's
  * environment with the revision's over it, each volume bound from
- * `volumeDirs`, and a minimal safe setup: no new privileges, a read-only
+ * `volumeDirs`, as `user` (the image's User, resolved), and a minimal safe setup: no new privileges, a read-only
  * rootfs with a private /tmp, a private network namespace, no devices.
  */
-export function runtimeSpec(app: App, image: OciConfig, volumeDirs: ReadonlyMap<string, string>) {
+export function runtimeSpec(
+  app: App,
+  image: OciConfig,
+  volumeDirs: ReadonlyMap<string, string>,
+  user: ProcessUser = { uid: 0, gid: 0 },
+) {
   const args = app.command ?? [...(image.config?.Entrypoint ?? []), ...(image.config?.Cmd ?? [])];
   if (args.length === 0)
     throw new UprollError(
@@ -28,7 +34,7 @@ export function runtimeSpec(app: App, image: OciConfig, volumeDirs: ReadonlyMap<
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: 0, gid: 0 },
+      user: { uid: user.uid, gid: user.gid },
       args,
       env: [...env].map(([name, value]) => `${name}=${value}`),
       cwd: cwd?.startsWith('/') ? cwd : '/',

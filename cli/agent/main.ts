@@ -141,7 +141,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       ...(config.nats ? { natsServers: config.nats } : {}),
     });
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const { installer, bootloader } = agentPartsFor(config, config.dataDir);
+    const { installer, bootloader, ociRuntime } = agentPartsFor(config, config.dataDir);
     const log = (message: string) => write({ priority: 'info', message });
     const service = serviceNotifierFrom(process.env, { log });
     const watchdogMs = service.enabled ? watchdogIntervalMs(process.env, process.pid) : undefined;
@@ -151,6 +151,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       dataDir: config.dataDir,
       clock: systemClock,
       installer,
+      ociRuntime,
       ...(config.ostree ? { ostree: config.ostree } : {}),
       ...(bootloader ? { bootloader } : {}),
       ...(config.healthCheck ? { healthCheck: config.healthCheck } : {}),

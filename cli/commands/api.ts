@@ -7,8 +7,9 @@ import { issueApiToken, managementRoutes, startApiServer } from '../../services/
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ensureStreams, EventLog, readPresence } from '../../services/nats/index.ts';
-import { portOption, UsageError, type Command, type Io } from '../command.ts';
+import { ensureStreams, EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
+import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
+import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { connectDeploymentNats } from '../deployment-connections.ts';
 import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -85,7 +86,7 @@ export const apiServe: Command = {
     const nc = (await hasDeployment(values))
       ? await connectDeploymentNats(await deploymentOf(values), 'uproll-api')
       : undefined;
-    if (nc) await ensureStreams(nc);
+    if (nc) await ensureStreams(nc, await deploymentDeviceQuotas(stateDirOf(values)));
     const server = await startManagementApi({
       values,
       passphrase,
@@ -115,13 +116,24 @@ export async function startManagementApi(options: {
   eventLog?: EventLog;
   /** The deployment's NATS: `GET /api/devices` adds what the heartbeats said (last seen, apps). */
   nc?: NatsConnection;
+  /** At most one `api.call.refused` per caller in this window (default one minute). */
+  refusalWindowMs?: number;
   /** HTTPS with this certificate; plain HTTP without. */
   tls?: ServerKeyPair;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const { values, passphrase, io, eventLog, nc } = options;
+  // Refused calls are an attacker's to make: counted per caller (token subject, else address), not one event each.
+  const refusals = eventLog
+    ? new RefusalSampler({
+        eventLog,
+        now: systemClock,
+        ...(options.refusalWindowMs ? { windowMs: options.refusalWindowMs } : {}),
+        onError: (err) => io.err(`audit: refused calls not recorded: ${(err as Error).message}`),
+      })
+    : undefined;
   const store = openKeyStore(values, { onlineOnly: true });
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
-  return startApiServer({
+  const server = await startApiServer({
     tokenKey,
     now: systemClock,
     host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
@@ -150,16 +162,20 @@ export async function startManagementApi(options: {
       io.err(
         `refused ${call.method} ${call.path}: ${call.code}${call.subject ? ` (${call.subject}, ${call.role})` : ''}`,
       );
-      await eventLog?.append(
-        {
-          aggregate: 'api',
-          aggregateId: 'management',
-          type: 'api.call.refused',
-          at: systemClock().toISOString(),
-          data: call,
-        },
-        { msgId: `api-refused/${randomUUID()}` },
-      );
+      await refusals?.record({
+        aggregate: 'api',
+        aggregateId: 'management',
+        type: 'api.call.refused',
+        source: call.subject ?? call.remote ?? 'unknown',
+        data: { ...call },
+      });
     },
   });
+  return {
+    url: server.url,
+    async close() {
+      await server.close();
+      await refusals?.close(); // what was counted and not told yet
+    },
+  };
 }

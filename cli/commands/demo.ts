@@ -1,30 +1,22 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { UprollError, type DomainEvent, type RolloutPolicyInput } from '../../core/index.ts';
+import { UprollError } from '../../core/index.ts';
 import { localStackStatus, requireSettings, stackAddresses } from '../../services/dev-stack/index.ts';
-import { installTemporalRuntime, startRollout } from '../../services/temporal/index.ts';
+import { installTemporalRuntime } from '../../services/temporal/index.ts';
 import {
+  deleteContainersUnder,
   SIM_HARDWARE_ID,
   startSimulatedFleet,
   startSimulatedRepositories,
   type SimulatedFleet,
 } from '../../sim/index.ts';
-import type { RolloutResult } from '../../workflows/index.ts';
 import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { startFleetServices } from '../fleet-services.ts';
+import { appStoryEndedAsExpected, runAppStory, type AppStory } from './demo-app-story.ts';
+import { rollOut, type DemoRollout } from './demo-rollout.ts';
 
 const ROOTFS_BYTES = 256 * 1024;
-
-/** Waves for the demo: a small canary, then 10%, 50%, everyone; a failure rate over 10% stops it. */
-const POLICY: RolloutPolicyInput = {
-  canary: 10,
-  waves: { percentages: [10, 50, 100] },
-  maxInFlight: 50,
-  gate: { minSample: 5, maxFailureRate: 0.1 },
-  onBreach: 'abort_and_rollback',
-};
 
 /** The bad release's app crashes on three boards in ten (device ids ending in 0, 3 or 6). */
 const CRASHES_ON_SOME_BOARDS = {
@@ -38,20 +30,26 @@ const CRASHES_ON_SOME_BOARDS = {
 
 interface Story {
   fleet: number;
-  rollouts: (RolloutResult & { revision: string })[];
+  rollouts: DemoRollout[];
+  /** Devices of the simulated fleet by revision. */
   distribution: Record<string, number>;
+  apps: AppStory;
 }
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'Roll a good and then a bad release out to a simulated fleet on the local stack.',
+  summary:
+    'Roll a good and a bad release out to a simulated fleet, then an app update to gateways, on the local stack.',
   usage: 'uproll demo [--devices N] [--json]',
   details:
     'Needs `uproll dev up`. Starts an Image repository and a Director (keys in memory), a fleet of simulated\n' +
     'device agents (200 by default), and the rollout worker. Release 2.0 rolls out in waves (canary, 10%,\n' +
     '50%, 100%) to every device. Release 2.1 crashes on three boards in ten: its canary breaches the gate,\n' +
-    'the rollout stops, and every device it touched goes back to 2.0. Ends with the version distribution.\n' +
-    'Exits 1 unless the story ends that way.',
+    'the rollout stops, and every device it touched goes back to 2.0. Then 5 gateway boards get two apps\n' +
+    'as OCI containers (run with runc: needs root, runc and /bin/busybox, else this story is skipped): an\n' +
+    'update of one app restarts only that app, without an OS write or a reboot, and a version that crashes\n' +
+    'rolls each gateway back with APP_UNHEALTHY. Ends with the version distribution and the apps they run.\n' +
+    'Exits 1 unless the stories end that way.',
   options: { devices: { type: 'string', description: 'number of simulated devices, 20-500 (default 200)' } },
   async run({ values }, io) {
     const count = Number(values.devices ?? 200);
@@ -61,7 +59,10 @@ export const demo: Command = {
     if (values.json) io.out(JSON.stringify(story));
     const [good, bad] = story.rollouts;
     const asExpected =
-      good?.status === 'completed' && bad?.status === 'rolled_back' && story.distribution['2.0'] === count;
+      good?.status === 'completed' &&
+      bad?.status === 'rolled_back' &&
+      story.distribution['2.0'] === count &&
+      (story.apps.skipped !== undefined || appStoryEndedAsExpected(story.apps));
     return asExpected ? 0 : 1;
   },
 };
@@ -78,7 +79,10 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined): Pro
   installTemporalRuntime();
   const say = (line: string) => io?.out(line);
   const demoDir = join(stateDir, 'demo');
-  // Each run starts from scratch: new repositories (new keys), factory-fresh devices.
+  const gatewaysDir = join(demoDir, 'gateways');
+  // Each run starts from scratch: new repositories (new keys), factory-fresh devices, no containers
+  // left by a run that was interrupted.
+  await deleteContainersUnder(gatewaysDir);
   await rm(demoDir, { recursive: true, force: true });
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
@@ -114,80 +118,30 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined): Pro
       say(
         `\nRelease ${revision}, ${title}: published (3 artifacts), rolling out to hardware ${SIM_HARDWARE_ID}`,
       );
-      rollouts.push({ ...(await rollOut(services.nc, services.client, revision, say)), revision });
+      rollouts.push(await rollOut(services.nc, services.client, revision, SIM_HARDWARE_ID, say));
     }
+    const apps = await runAppStory({
+      stateDir,
+      dataRoot: gatewaysDir,
+      natsServers: addresses.nats,
+      repositories,
+      services,
+      say,
+    });
 
     const distribution = await versionDistribution(fleet);
     say('\nFleet version distribution:');
+    const bar = (devices: number) => '#'.repeat(Math.ceil((40 * devices) / count)).padEnd(40);
     for (const [revision, devices] of Object.entries(distribution))
+      say(`  ${revision.padEnd(8)} ${String(devices).padStart(4)} devices  ${bar(devices)}`.trimEnd());
+    for (const [revision, { devices, apps: versions }] of Object.entries(apps.distribution))
       say(
-        `  ${revision.padEnd(8)} ${String(devices).padStart(4)} devices  ${'#'.repeat(Math.ceil((40 * devices) / count))}`,
+        `  ${revision.padEnd(8)} ${String(devices).padStart(4)} devices  ${bar(devices)}  apps: ${versions}`,
       );
     await services.nc.flush();
-    return { fleet: count, rollouts, distribution };
+    return { fleet: count, rollouts, distribution, apps };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
-  }
-}
-
-/** Starts one rollout and tells its story from the event log until it ends. */
-async function rollOut(
-  nc: NatsConnection,
-  client: Parameters<typeof startRollout>[0],
-  revision: string,
-  say: (line: string) => void,
-) {
-  const rolloutId = `demo-${revision.replace('.', '-')}-${Date.now().toString(36)}`;
-  const started = Date.now();
-  const seconds = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
-  const events = nc.subscribe(`uproll.evt.rollout.${rolloutId}`, {
-    callback: (err, msg) => {
-      if (err) return;
-      const line = describe(msg.json<DomainEvent<string, Record<string, unknown>>>());
-      if (line) say(`  ${seconds()}  ${line}`);
-    },
-  });
-  try {
-    const handle = await startRollout(client, {
-      rolloutId,
-      revision,
-      target: { hardwareId: SIM_HARDWARE_ID },
-      policy: POLICY,
-      startedBy: 'demo',
-    });
-    return await handle.result();
-  } finally {
-    await nc.flush();
-    events.unsubscribe();
-  }
-}
-
-function describe(event: DomainEvent<string, Record<string, unknown>>): string | undefined {
-  const data = event.data;
-  const reason = typeof data['reason'] === 'string' ? data['reason'] : '';
-  const counts = data['counts'] as { committed: number; rolledBack: number; failed: number } | undefined;
-  const tally = counts
-    ? `${counts.committed} committed, ${counts.rolledBack} rolled back, ${counts.failed} failed`
-    : '';
-  switch (event.type) {
-    case 'rollout.started':
-      return `rollout started: waves of ${(data['waves'] as number[]).join(', ')} devices`;
-    case 'rollout.wave.started':
-      return `wave ${String(data['wave'])}${data['wave'] === 0 ? ' (canary)' : ''}: ${String(data['devices'])} devices updating`;
-    case 'rollout.wave.finished':
-      return `wave ${String(data['wave'])} done: ${tally}`;
-    case 'rollout.gate.passed':
-      return 'gate passed: failure rate within policy';
-    case 'rollout.gate.failed':
-      return `GATE FAILED: ${reason}`;
-    case 'rollout.aborted':
-      return reason ? `rollout stopped (${reason})` : undefined;
-    case 'rollout.rolled_back':
-      return `every device the rollout touched is back on its previous revision: ${tally}`;
-    case 'rollout.completed':
-      return `rollout completed: ${tally}`;
-    default:
-      return undefined;
   }
 }
 

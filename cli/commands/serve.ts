@@ -160,6 +160,7 @@ async function startParts(
         stateDir: stateDirOf(values),
         deployment,
         onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
+        onWarning: (message) => io.err(message),
         bridge: parts.has('bridge'),
         projector: parts.has('projector'),
         ...(parts.has('reports') ? { director: new DirectorRepository(directorDir(values)) } : {}),

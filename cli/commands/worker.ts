@@ -39,6 +39,7 @@ export const worker: Command = {
         stateDir: stateDirOf(values),
         deployment: await deploymentOf(values),
         onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
+        onWarning: (message) => io.err(message),
         ...(keyed ?? {}),
         taskQueue,
       });

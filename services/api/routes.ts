@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseJson, type Clock, type DevicePresence } from '../../core/index.ts';
+import { artifactNameSchema, parseJson, type Clock, type DevicePresence } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository, RepositoryVersions } from '../image-repo/index.ts';
@@ -8,19 +8,28 @@ import type { ApiChange, ApiRoute } from './server.ts';
 
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
 
-const releaseSchema = z.object({
-  artifacts: z
-    .array(
-      z.object({
-        name: z.string().min(1).max(1024),
-        contentBase64: z.base64(),
-        hardwareIds: z.array(z.string().min(1).max(128)).min(1).max(64),
-        releaseCounter: z.int().min(0),
-      }),
-    )
-    .min(1)
-    .max(1000),
-});
+/** A release as the API takes it: strict (an unknown field is refused, named), each name once. */
+const releaseSchema = z
+  .object({
+    artifacts: z
+      .array(
+        z
+          .object({
+            name: artifactNameSchema,
+            contentBase64: z.base64(),
+            hardwareIds: z.array(z.string().min(1).max(128)).min(1).max(64),
+            releaseCounter: z.int().min(0),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(1000)
+      .refine(
+        (list) => new Set(list.map((a) => a.name)).size === list.length,
+        'artifact names must be unique',
+      ),
+  })
+  .strict();
 
 /** The management API's endpoints over the key store and both repositories. */
 export function managementRoutes(deps: {

@@ -41,6 +41,8 @@ export interface RefusedCall {
   code: UprollErrorCode;
   subject?: string;
   role?: ApiRole;
+  /** The caller's address, as the server's socket sees it. */
+  remote?: string;
 }
 
 const STATUS: Partial<Record<UprollErrorCode, number>> = {
@@ -53,7 +55,22 @@ const STATUS: Partial<Record<UprollErrorCode, number>> = {
   UNKNOWN_KEY: 404,
   TARGET_EXISTS: 409,
   REVISION_EXISTS: 409,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
 };
+
+/** The route for `method path`: ROUTE_NOT_FOUND when no route has the path, METHOD_NOT_ALLOWED when none has it with this method. */
+function findRoute(routes: readonly ApiRoute[], method: string, path: string): ApiRoute {
+  const route = routes.find((r) => r.path === path && r.method === method);
+  if (route) return route;
+  const allowed = allowedMethods(routes, path);
+  if (allowed.length === 0) throw new UprollError('ROUTE_NOT_FOUND', `no ${path} in this API`);
+  throw new UprollError('METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(' and ')}, not ${method}`);
+}
+
+function allowedMethods(routes: readonly ApiRoute[], path: string): string[] {
+  return routes.filter((r) => r.path === path).map((r) => r.method);
+}
 
 /**
  * The management API: JSON over HTTP, each call authenticated by a short-lived
@@ -86,14 +103,14 @@ export async function startApiServer(options: {
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://x').pathname;
-    const route = options.routes.find((r) => r.path === path && r.method === request.method);
     let caller: ApiCaller | undefined;
     try {
-      if (!route) throw new UprollError('INVALID_INPUT', `no ${request.method} ${path} in this API`);
       const header = request.headers.authorization ?? '';
       if (!header.startsWith('Bearer '))
         throw new UprollError('UNAUTHORIZED', 'send a token as Authorization: Bearer <token>');
       caller = await verifyApiToken(header.slice(7), options.tokenKey, options.now());
+      // Only a caller with a valid token learns which routes exist.
+      const route = findRoute(options.routes, request.method ?? '', path);
       if (!route.roles.includes(caller.role)) {
         throw new UprollError(
           'FORBIDDEN',
@@ -110,6 +127,8 @@ export async function startApiServer(options: {
       }
       send(response, 200, result);
     } catch (err) {
+      if (isUprollError(err) && err.code === 'METHOD_NOT_ALLOWED')
+        response.setHeader('allow', allowedMethods(options.routes, path).join(', '));
       const code: UprollErrorCode = isUprollError(err) ? err.code : 'INVALID_INPUT';
       const status = isUprollError(err) ? (STATUS[code] ?? 422) : 500;
       if (status === 401 || status === 403) {
@@ -118,6 +137,7 @@ export async function startApiServer(options: {
           path,
           code,
           ...(caller ? { subject: caller.subject, role: caller.role } : {}),
+          ...(request.socket.remoteAddress ? { remote: request.socket.remoteAddress } : {}),
         });
       }
       send(

@@ -306,22 +306,18 @@ export class DirectorRepository {
 
   /**
    * Verifies a device's signed manifest against its inventory (registered
-   * key, counter above the last one) and records what it reports. With
-   * `redelivery`, the very bytes last accepted are accepted again.
+   * key, counter above the last one) and records what it reports. The very
+   * bytes last accepted are accepted again, changing nothing.
    */
-  async receiveManifest(
-    deviceId: string,
-    bytes: Uint8Array,
-    now: Date,
-    options: { redelivery?: boolean } = {},
-  ): Promise<DeviceManifest> {
+  async receiveManifest(deviceId: string, bytes: Uint8Array, now: Date): Promise<DeviceManifest> {
     const record = await this.inventory(deviceId);
     const primary = record.ecus[0]?.serial ?? '';
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    // A message delivered again (its handling was cut short) holds the bytes last accepted:
-    // accepted again, changing nothing. Anything else at or below the last counter is a replay.
-    const redelivered =
-      options.redelivery === true && sha256 === record.lastManifestSha256 && record.lastCounter !== undefined;
+    // The very bytes last accepted, again (a JetStream redelivery, or the device sending again after
+    // a lost ack: device reports carry no message id): accepted again, changing nothing. Only the
+    // device publishes on its subject, so this says nothing new. Anything else at or below the last
+    // counter is a replay.
+    const redelivered = sha256 === record.lastManifestSha256 && record.lastCounter !== undefined;
     const lastCounter = redelivered ? record.lastCounter! - 1 : record.lastCounter;
     const manifest = verifyDeviceManifest(bytes, {
       deviceKey: record.publicKey,

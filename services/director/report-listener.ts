@@ -7,7 +7,7 @@ import {
   type VersionReport,
   type Clock,
 } from '../../core/index.ts';
-import { consumeDurably, REPORTS_STREAM, type EventLog } from '../nats/index.ts';
+import { consumeDurably, RefusalSampler, REPORTS_STREAM, type EventLog } from '../nats/index.ts';
 import type { DirectorRepository } from './director-repository.ts';
 
 /** Reports handled at once (each device's stay in order). */
@@ -21,24 +21,33 @@ export interface ReportListener {
  * The Director's side of device reports: consumes signed manifests from
  * JetStream (`uproll.dev.<device>.report`, where only that device may
  * publish), verifies and records each, and appends `device.report.accepted`
- * or `device.report.rejected` (with the attack code) to the event log. A
+ * or `device.report.rejected` (with the attack code) to the event log —
+ * rejections sampled, one event per device per window with their count, so
+ * a device sending junk cannot grow the permanent log. A
  * report showing the device runs what the Director assigned it for a
  * rollout is passed to `onConfirmed` (which tells that device update).
  * Devices are independent: their reports are handled side by side, each
  * device's in order.
  */
-export function startReportListener(options: {
+export async function startReportListener(options: {
   nc: NatsConnection;
   director: DirectorRepository;
   eventLog: EventLog;
   consumerName?: string;
   /** The reference time of report freshness checks. */
   now: Clock;
+  /** At most one `device.report.rejected` per device in this window (default one minute). */
+  rejectionWindowMs?: number;
   /** The device runs the revision assigned for `rolloutId`; throwing leaves the report to be redelivered. */
   onConfirmed?: (deviceId: string, rolloutId: string, report: VersionReport) => Promise<void>;
 }): Promise<ReportListener> {
   const { now } = options;
-  return consumeDurably(
+  const rejections = new RefusalSampler({
+    eventLog: options.eventLog,
+    now,
+    ...(options.rejectionWindowMs ? { windowMs: options.rejectionWindowMs } : {}),
+  });
+  const consumer = await consumeDurably(
     options.nc,
     REPORTS_STREAM,
     options.consumerName ?? 'director-reports',
@@ -49,9 +58,7 @@ export function startReportListener(options: {
       const at = now();
       const base = { aggregate: 'device' as const, aggregateId: deviceId, at: at.toISOString() };
       try {
-        const manifest = await options.director.receiveManifest(deviceId, msg.data, at, {
-          redelivery: msg.redelivered,
-        });
+        const manifest = await options.director.receiveManifest(deviceId, msg.data, at);
         const installed = Object.values(manifest.ecuVersionReports)[0]?.signed.installedImage.filepath ?? '';
         const revision = revisionNameOf(installed);
         await options.eventLog.append(
@@ -73,17 +80,22 @@ export function startReportListener(options: {
       } catch (err) {
         // The Director's own trouble (disk, event log) is retried; a bad report is refused for good.
         if (!isUprollError(err)) return msg.nak(1000);
-        await options.eventLog.append(
-          {
-            ...base,
-            type: 'device.report.rejected',
-            data: { error: { code: err.code, message: err.message } },
-          },
-          { msgId: `report-rejected/${deviceId}/${msg.seq}` },
-        );
+        await rejections.record({
+          aggregate: 'device',
+          aggregateId: deviceId,
+          type: 'device.report.rejected',
+          source: deviceId,
+          data: { error: { code: err.code, message: err.message } },
+        });
         msg.term();
       }
     },
     { lanes: REPORT_LANES, keyOf: (msg) => msg.subject },
   );
+  return {
+    async stop() {
+      await consumer.stop();
+      await rejections.close(); // what was counted and not told yet
+    },
+  };
 }

@@ -3,6 +3,7 @@ import {
   MAX_REVISION_BYTES,
   objectPath,
   parseJson,
+  artifactNameSchema,
   parseValue,
   planRefresh,
   revisionTargetPath,
@@ -214,6 +215,23 @@ export class ImageRepository {
     signers: { releases: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] },
     now: Date,
   ): Promise<RepositoryVersions> {
+    const names = new Set<string>();
+    for (const [i, artifact] of artifacts.entries()) {
+      parseValue(artifactNameSchema, artifact.name, `artifact ${i} name`, 'INVALID_TARGET_PATH');
+      // Two artifacts of one name would have the last win silently.
+      if (names.has(artifact.name))
+        throw new UprollError('INVALID_INPUT', `${artifact.name} is named twice in this release`);
+      names.add(artifact.name);
+    }
+    return this.#publish(artifacts, signers, now);
+  }
+
+  /** Publishes targets of any name, state revision documents included (`publishRevision`). */
+  async #publish(
+    artifacts: readonly ArtifactInput[],
+    signers: { releases: readonly Signer[]; snapshot: readonly Signer[]; timestamp: readonly Signer[] },
+    now: Date,
+  ): Promise<RepositoryVersions> {
     const entries = artifacts.map((artifact) => [checkTargetPath(artifact.name), artifact] as const);
     for (const [name, artifact] of entries) {
       if (
@@ -336,7 +354,7 @@ export class ImageRepository {
       const key = `targets/${objectPath(blob.sha256)}`;
       if ((await this.#store.get(key)) === undefined) await this.#store.put(key, blob.bytes);
     }
-    const versions = await this.publish([documentTarget], signers, now);
+    const versions = await this.#publish([documentTarget], signers, now);
     return { versions, revision: document, target, alreadyPublished: false };
   }
 

@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
 
@@ -83,10 +83,46 @@ async function handle(
     areas.has(segments[0] ?? '') &&
     segments.every((s) => SEGMENT.test(s) && !/^\.+$/.test(s));
   if (!valid) return void response.writeHead(404).end();
-  const path = join(dir, ...segments);
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) return void response.writeHead(404).end();
+  const file = await openInside(dir, segments);
+  if (!file) return void response.writeHead(404).end();
+  try {
+    await serveFile(file, request, response);
+  } finally {
+    await file.close();
+  }
+}
 
+/**
+ * Opens `dir/segments…` only through real directories to a regular file:
+ * every segment is lstat'ed and the file opened with O_NOFOLLOW, so a
+ * symlink anywhere on the path (planted in the repository, or swapped in
+ * between the check and the open) is never followed out of `dir`.
+ */
+async function openInside(dir: string, segments: readonly string[]): Promise<FileHandle | undefined> {
+  let path = dir;
+  for (const [i, segment] of segments.entries()) {
+    path = join(path, segment);
+    const info = await lstat(path).catch(() => undefined);
+    const last = i === segments.length - 1;
+    if (!info || (last ? !info.isFile() : !info.isDirectory())) return undefined;
+  }
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!file) return undefined;
+  // What was opened, as the kernel names it: a directory swapped for a symlink after its lstat shows here.
+  const opened = await readlink(`/proc/self/fd/${file.fd}`).catch(() => '');
+  if (!(await file.stat()).isFile() || !opened.startsWith(`${await realpath(dir)}${sep}`)) {
+    await file.close();
+    return undefined;
+  }
+  return file;
+}
+
+async function serveFile(
+  file: FileHandle,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const info = await file.stat();
   const etag = `"${info.size.toString(16)}-${Math.trunc(info.mtimeMs).toString(16)}"`;
   const headers = { etag, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
   if (request.headers['if-none-match'] === etag) return void response.writeHead(304, headers).end();
@@ -103,7 +139,7 @@ async function handle(
     ...(range ? { 'content-range': `bytes ${start}-${end}/${info.size}` } : {}),
   });
   if (request.method === 'HEAD' || length === 0) return void response.end();
-  await pipeline(createReadStream(path, { start, end }), response);
+  await pipeline(file.createReadStream({ start, end, autoClose: false }), response);
 }
 
 /** One `bytes=` range (RFC 9110 14.1.2); several ranges are served whole. */

@@ -10,6 +10,13 @@ const replySchema = z.object({
   error: z.object({ code: z.int().optional(), description: z.string().max(1024).optional() }).optional(),
 });
 
+/** PEM paths a client verifies a TLS server with (and, for mTLS, its own certificate and key). */
+export interface NatsClientTls {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
 /**
  * Sends the account JWT (with its revocations) to the deployment's NATS as
  * the system user; the server (and, through its resolver, its cluster)
@@ -20,7 +27,7 @@ export async function pushAccountJwt(
   stateDir: string,
   identity: NatsIdentity,
   servers: string,
-  options: { timeoutMs?: number; tls?: { caFile: string } } = {},
+  options: { timeoutMs?: number; tls?: NatsClientTls } = {},
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const creds = await readFile(natsIdentityPaths(stateDir).systemCreds);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseJson, UprollError, type Clock } from '../../core/index.ts';
 import { accountJwt, natsCreds, operatorJwt, publicKeyOf, userJwt } from '../../keys/index.ts';
 import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { deviceQuotasOf, deviceQuotasSchema, type DeviceQuotas } from '../nats/index.ts';
 
 /**
  * A deployment's NATS identity (decentralized JWT auth): an operator that
@@ -28,6 +29,8 @@ export interface NatsIdentity {
   revocations: Record<string, number>;
   /** Where devices and services reach this NATS (`uproll nats init --url`); unset for the local stack. */
   servers?: string;
+  /** What one device may use (README, quotas); any left out keeps its default. Edited by hand. */
+  deviceQuotas?: z.infer<typeof deviceQuotasSchema>;
 }
 
 const SECRET = 0o600;
@@ -45,6 +48,7 @@ const identitySchema = z.object({
   accountIssuedAt: z.int().nonnegative(),
   revocations: z.record(z.string().regex(/^U[A-Z2-7]{55}$/), z.int().nonnegative()),
   servers: z.string().min(1).max(4096).optional(),
+  deviceQuotas: deviceQuotasSchema.optional(),
 });
 
 /** Where a state directory keeps its NATS identity; seeds and credentials at mode 0600. */
@@ -76,6 +80,11 @@ export async function readNatsIdentity(stateDir: string): Promise<NatsIdentity |
     throw err;
   });
   return text && parseJson(identitySchema, text, { maxBytes: MAX_IDENTITY_BYTES, what: path });
+}
+
+/** What one device may use in this deployment: identity.json's `deviceQuotas`, defaults for the rest. */
+export async function deploymentDeviceQuotas(stateDir: string): Promise<DeviceQuotas> {
+  return deviceQuotasOf((await readNatsIdentity(stateDir))?.deviceQuotas);
 }
 
 /** The identity, or NATS_NOT_INITIALIZED naming the commands that create one. */

@@ -18,6 +18,7 @@ import {
   type NatsUserPermissions,
 } from '../../keys/index.ts';
 import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { deviceQuotasOf } from '../nats/index.ts';
 import { accountOf, natsIdentityPaths, requireNatsIdentity, revokeNatsUsers } from './deployment-identity.ts';
 
 /** A NATS user's credentials: `credentials` is the `.creds` text (JWT and seed), secret to its holder. */
@@ -54,7 +55,7 @@ export function devicePermissions(deviceId: string): NatsUserPermissions {
 
 /**
  * Signs a new NATS user for each device with the account's signing key,
- * confined to its own subjects. The server needs no change to let it in.
+ * confined to its own subjects and to the deployment's per-connection quotas. The server needs no change to let it in.
  * Unless `keepExisting`, the keys the devices held before are revoked first,
  * in one account update (`revoked` says how many: that update then has to
  * reach the servers).
@@ -68,6 +69,7 @@ export async function issueDeviceCredentials(
   if (new Set(deviceIds).size !== deviceIds.length)
     throw new UprollError('INVALID_INPUT', 'a device is named twice: each gets one new NATS user');
   const identity = await requireNatsIdentity(stateDir);
+  const quotas = deviceQuotasOf(identity.deviceQuotas);
   const dir = natsIdentityPaths(stateDir).devices;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // One writer of the device files at a time, so that no key is lost between read and write.
@@ -89,6 +91,7 @@ export async function issueDeviceCredentials(
         name: deviceId,
         issuedAt: options.clock(),
         permissions: devicePermissions(deviceId),
+        limits: { subscriptions: quotas.subscriptions, payloadBytes: quotas.payloadBytes },
       });
       const kept = options.keepExisting ? (earlier.get(deviceId) ?? []) : [];
       await writeFileAtomic(

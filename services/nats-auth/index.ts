@@ -3,3 +3,4 @@ export * from './deployment-identity.ts';
 export * from './device-credentials.ts';
 export * from './account-update.ts';
 export * from './server-config.ts';
+export * from './device-connection-guard.ts';

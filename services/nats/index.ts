@@ -6,3 +6,5 @@ export * from './durable-consumer.ts';
 export * from './device-leases.ts';
 export * from './device-presence.ts';
 export * from './event-outbox.ts';
+export * from './device-quotas.ts';
+export * from './refusal-sampler.ts';

@@ -91,7 +91,11 @@ function summarize(type: string, data: Record<string, unknown>): string {
       return `counter ${text(data['counter']) ?? '?'}${revision ? `, runs ${revision}` : ''}`;
     }
     case 'device.report.rejected':
-      return errorText(data['error']) ?? 'rejected';
+      return `${errorText(data['error']) ?? 'rejected'}${countSuffix(data)}`;
+    case 'api.call.refused': {
+      const who = text(data['subject']) ?? text(data['remote']);
+      return `${text(data['method']) ?? '?'} ${text(data['path']) ?? '?'}: ${text(data['code']) ?? '?'}${who ? ` (${who})` : ''}${countSuffix(data)}`;
+    }
   }
   if (type.startsWith('device.update.')) {
     const deployment = text(data['deployment']);
@@ -115,6 +119,14 @@ function countsText(value: unknown): string | undefined {
   if (!isRecord(value)) return undefined;
   const n = (key: string) => text(value[key]) ?? '?';
   return `${n('committed')} committed, ${n('rolledBack')} rolled back, ${n('failed')} failed`;
+}
+
+/** Sampled refusals: how many one event stands for (services/nats/refusal-sampler.ts). */
+function countSuffix(data: Record<string, unknown>): string {
+  const count = data['count'];
+  if (typeof count !== 'number' || count <= 1) return '';
+  const since = text(data['since']);
+  return `, ${count} times${since ? ` since ${since}` : ''}`;
 }
 
 function errorText(value: unknown): string | undefined {

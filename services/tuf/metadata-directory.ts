@@ -15,7 +15,7 @@ export function metadataDirectory(dir: string): MetadataCache & { path(role: str
     load: (role) => readFile(path(role)).catch(() => undefined),
     async save(role, bytes) {
       await mkdir(dir, { recursive: true });
-      await writeFileAtomic(path(role), bytes);
+      await writeFileAtomic(path(role), bytes, { mode: 0o600 }); // a device's trust state is its own
     },
   };
 }

@@ -65,7 +65,7 @@ export async function downloadVerified(
         have = 0;
         verifier.reset();
       }
-      const file = await open(partial, have > 0 ? 'a' : 'w');
+      const file = await open(partial, have > 0 ? 'a' : 'w', 0o600);
       const pace = garbageCollectorPacer();
       try {
         for await (const chunk of response as AsyncIterable<Buffer>) {

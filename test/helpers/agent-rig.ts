@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -65,9 +65,11 @@ export async function startAgentRig(
      * the URL of the Image repository's OSTree repo (through the proxy).
      */
     installer?: 'ab' | 'ostree' | ((where: { dataDir: string; ostreeUrl: string }) => Installer);
+    /** The OCI runtime command the apps run with, at every start (default runc). */
+    ociRuntime?: readonly [string, ...string[]];
   } = {},
 ) {
-  const { installer: chosen, clock = () => new Date(), ...managerOptions } = options;
+  const { installer: chosen, clock = () => new Date(), ociRuntime, ...managerOptions } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
   const repos = await startSimulatedRepositories(join(root, 'repositories'), clock);
   const proxy = await startCountingProxy(repos.imageServer.url);
@@ -84,6 +86,7 @@ export async function startAgentRig(
       // A new installer at each start, as a new agent process makes.
       installer: typeof chosen === 'function' ? chosen({ dataDir, ostreeUrl }) : chosen,
       clock,
+      ...(ociRuntime ? { ociRuntime } : {}),
       ...managerOptions,
       ...overrides,
     });
@@ -116,6 +119,12 @@ export async function startAgentRig(
       await repos.assign(deviceId, name);
       return published;
     },
+    /** Replaces an object's bytes in the Image repository (same length, other content): its download fails to verify. */
+    async tamperObject(sha256: string) {
+      const path = join(repos.image.dir, 'targets', 'objects', sha256);
+      const bytes = await readFile(path);
+      await writeFile(path, Buffer.from(bytes.map((b) => b ^ 0xff)));
+    },
     /** Commands the update and waits for it to end; returns its telemetry. */
     async update(revision: string, rolloutId = `r${++rollouts}-${revision}`) {
       const reply = await manager.accept({ rolloutId, revision });
@@ -144,4 +153,11 @@ export async function telemetryOf(manager: UpdateManager, rolloutId: string): Pr
 /** `count` artifacts of `size` random bytes each, with distinct paths. */
 export function randomArtifacts(count: number, size = 4096) {
   return Array.from({ length: count }, (_, i) => ({ path: `part-${i}.bin`, bytes: randomBytes(size) }));
+}
+
+/** Waits for the rig's update to end, deletes every container it started (also after a failed test), and closes it. */
+export async function closeAppRig(rig: AgentRig): Promise<void> {
+  await rig.manager.idle();
+  for (const id of await rig.manager.apps.runc.list().catch(() => [])) await rig.manager.apps.runc.delete(id);
+  await rig.close();
 }

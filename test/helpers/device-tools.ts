@@ -18,6 +18,7 @@ const PACKAGES: Record<string, string> = {
   sha256sum: 'coreutils',
   umoci: 'umoci',
   runc: 'runc',
+  crun: 'crun',
   chroot: 'coreutils',
   busybox: 'busybox-static',
 };
@@ -40,3 +41,18 @@ export async function tool(program: string, args: readonly string[]) {
     throw err;
   }
 }
+
+/**
+ * The OCI runtimes the app tests run containers with, as the agent's
+ * `ociRuntime` command. crun 1.8.1 refuses this machine's hybrid cgroup
+ * layout, so it runs with the cgroup2 mount unmounted in a mount namespace
+ * of its own (../shared/DEVICE-TOOLS.md); on a v1-only or v2-only device
+ * it is plain `crun`.
+ */
+export const OCI_RUNTIMES: readonly (readonly [name: string, command: readonly [string, ...string[]]])[] = [
+  ['runc', ['runc']],
+  [
+    'crun',
+    ['unshare', '-m', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun'],
+  ],
+];

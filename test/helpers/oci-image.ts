@@ -8,13 +8,13 @@ const BUSYBOX = '/bin/busybox';
 
 /**
  * Builds a busybox image tagged `tag` in the OCI layout `layout` with umoci
- * (no registry), with `files` added to its rootfs and `cmd` as its Cmd,
- * and reads it back as the blobs a release publishes.
+ * (no registry), with `files` added to its rootfs, `cmd` as its Cmd and
+ * `user` as its User, and reads it back as the blobs a release publishes.
  */
 export async function busyboxImage(
   layout: string,
   tag: string,
-  options: { files?: Record<string, string>; cmd: string[] },
+  options: { files?: Record<string, string>; cmd: string[]; user?: string },
 ): Promise<OciImage> {
   if (!(await stat(BUSYBOX).catch(() => undefined)))
     throw new Error('this test needs a static busybox at /bin/busybox (Debian package busybox-static)');
@@ -42,12 +42,20 @@ export async function busyboxImage(
     '--image',
     `${layout}:${tag}`,
     ...options.cmd.flatMap((arg) => ['--config.cmd', arg]),
+    ...(options.user === undefined ? [] : ['--config.user', options.user]),
   ]);
   return readOciLayout(layout, tag);
 }
 
-/** An image made by hand from uncompressed layer tars (hostile layers, say), as a release publishes it. */
-export function imageOfLayers(layers: readonly Buffer[], cmd: string[] = ['/bin/true']): OciImage {
+/**
+ * An image made by hand from layer tars (hostile layers, say), uncompressed
+ * unless `gzip` says they are gzipped already, as a release publishes it.
+ */
+export function imageOfLayers(
+  layers: readonly Buffer[],
+  cmd: string[] = ['/bin/true'],
+  options: { gzip?: boolean } = {},
+): OciImage {
   const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
   const config = Buffer.from(JSON.stringify({ config: { Cmd: cmd } }));
   const manifest = Buffer.from(
@@ -59,7 +67,7 @@ export function imageOfLayers(layers: readonly Buffer[], cmd: string[] = ['/bin/
         size: config.length,
       },
       layers: layers.map((layer) => ({
-        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        mediaType: `application/vnd.oci.image.layer.v1.tar${options.gzip ? '+gzip' : ''}`,
         digest: `sha256:${sha256(layer)}`,
         size: layer.length,
       })),

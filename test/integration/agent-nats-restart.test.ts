@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeviceAgent, type DeviceAgent } from '../../agent/index.ts';
@@ -28,6 +27,7 @@ import { startSimulatedRepositories, type SimulatedRepositories } from '../../si
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startCountingProxy } from '../helpers/counting-proxy.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { storedMessages } from '../helpers/stored-messages.ts';
 
 // This file restarts its own nats-server: the run's shared one stays up for the other files.
 let stateDir: string;
@@ -78,20 +78,7 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-/** Every message JetStream stored on a subject, in stream order. */
-async function stored(stream: string, subject: string): Promise<unknown[]> {
-  const jsm = await jetstreamManager(service);
-  const info = await jsm.streams.info(stream, { subjects_filter: subject });
-  const count = info.state.subjects?.[subject] ?? 0;
-  if (count === 0) return [];
-  const consumer = await jetstream(service).consumers.get(stream, { filter_subjects: subject });
-  const messages: unknown[] = [];
-  for await (const msg of await consumer.fetch({ max_messages: count, expires: 2000 })) {
-    messages.push(msg.json());
-    if (messages.length === count) break;
-  }
-  return messages;
-}
+const stored = (stream: string, subject: string) => storedMessages(service, stream, subject);
 
 describe('an agent whose NATS server restarts in the middle of an update', () => {
   it('keeps its reports on disk while NATS is down and delivers them once each, in order, after', async () => {

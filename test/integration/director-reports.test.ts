@@ -71,7 +71,8 @@ afterAll(async () => {
   await h.close();
 });
 
-async function sendReport(counter: number): Promise<void> {
+/** A signed manifest of the device, as its agent sends it. */
+async function signedManifest(counter: number): Promise<string> {
   const time = new Date().toISOString();
   const report = await signEcuVersionReport(
     {
@@ -90,15 +91,31 @@ async function sendReport(counter: number): Promise<void> {
     { deviceId, primaryEcuSerial: 'ecu-1', ecuVersionReports: { 'ecu-1': report }, counter, time },
     deviceKey,
   );
-  await jetstream(device).publish(reportSubject(deviceId), JSON.stringify(manifest), {
-    msgID: `${deviceId}/${counter}/${Math.random()}`,
-  });
+  return JSON.stringify(manifest);
 }
+
+/** Publishes on the device's report subject with its own credentials (no message id, as the agent). */
+async function publish(report: string): Promise<void> {
+  await jetstream(device).publish(reportSubject(deviceId), report);
+}
+
+const sendReport = async (counter: number) => publish(await signedManifest(counter));
 
 async function eventsAfter(count: number) {
   return eventually(`${count} report events`, async () => {
     const events = (await h.eventLog.read('device', deviceId)).map((e) => e.event);
     return events.length >= count && events;
+  });
+}
+
+/** The device's events from the `from`-th on, once one says `counter` was accepted. */
+async function eventsUntilAccepted(from: number, counter: number) {
+  return eventually(`report ${counter} accepted`, async () => {
+    const events = (await h.eventLog.read('device', deviceId)).map((e) => e.event).slice(from);
+    const done = events.some(
+      (e) => e.type === 'device.report.accepted' && (e.data as { counter: number }).counter === counter,
+    );
+    return done && events;
   });
 }
 
@@ -119,5 +136,35 @@ describe('device reports over NATS', () => {
       data: { error: { code: 'REPLAYED_REPORT' } },
     });
     expect(await director.inventory(deviceId)).toEqual(before);
+  });
+
+  it('accept a manifest sent again as it was (a resend after a lost ack), changing nothing', async () => {
+    const from = (await h.eventLog.read('device', deviceId)).length;
+    const report = await signedManifest(2);
+    await publish(report);
+    await publish(report);
+    await sendReport(3);
+
+    const events = await eventsUntilAccepted(from, 3);
+    expect(events.map((e) => [e.type, (e.data as { counter?: number }).counter])).toEqual([
+      ['device.report.accepted', 2],
+      ['device.report.accepted', 3],
+    ]);
+  });
+
+  it('turn a burst of junk reports into a bounded number of events that count them', async () => {
+    const from = (await h.eventLog.read('device', deviceId)).length;
+    for (let i = 0; i < 300; i++) await publish(JSON.stringify({ junk: i }));
+    await sendReport(4); // the device's reports are handled in order: the junk is behind us then
+    await eventsUntilAccepted(from, 4);
+    await listener.stop(); // tells what was counted and not told yet
+
+    const rejected = (await h.eventLog.read('device', deviceId))
+      .slice(from)
+      .map((e) => e.event)
+      .filter((e) => e.type === 'device.report.rejected');
+    expect(rejected.length).toBeLessThanOrEqual(2);
+    expect(rejected.reduce((sum, e) => sum + (e.data as { count: number }).count, 0)).toBe(300);
+    expect(rejected.at(-1)?.data).toMatchObject({ source: deviceId, error: { code: 'INVALID_INPUT' } });
   });
 });

@@ -90,3 +90,42 @@ describe('when a release is published through the management API', () => {
     expect(await eventsBy(carol)).toEqual([]);
   });
 });
+
+describe('when a caller without a token calls the API 10,000 times', () => {
+  it('the event log gains a bounded number of events, which count every refused call', async () => {
+    const refusedCalls = async () =>
+      (await h.eventLog.read('api', 'management'))
+        .map(({ event }) => event)
+        .filter((event) => event.type === 'api.call.refused');
+    const before = (await refusedCalls()).length;
+    const flooded = await startManagementApi({
+      values: { 'state-dir': cli.stateDir, port: String(await findFreePort()) },
+      passphrase: 'online passphrase',
+      io: captureIo(),
+      eventLog: h.eventLog,
+    });
+    const statuses = new Map<number, number>();
+    const started = performance.now();
+    let left = 10_000;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (left-- > 0) {
+          const response = await fetch(`${flooded.url}/api/releases`, { method: 'POST', body: '{}' });
+          await response.body?.cancel();
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - started;
+    await flooded.close(); // tells what was counted and not told yet
+
+    expect(statuses).toEqual(new Map([[401, 10_000]]));
+    const added = (await refusedCalls()).slice(before);
+    // The first refusal at once, then one event a minute at most, and the rest when the API closes.
+    expect(added.length).toBeLessThanOrEqual(2 + Math.floor(elapsedMs / 60_000));
+    const counted = added
+      .map((event) => event.data as { path: string; code: string; count: number })
+      .filter((data) => data.path === '/api/releases' && data.code === 'UNAUTHORIZED');
+    expect(counted.reduce((sum, data) => sum + data.count, 0)).toBe(10_000);
+  }, 180_000); // 10,000 HTTP calls on a loaded two-core machine
+});

@@ -39,6 +39,15 @@ describe('the agent configuration file', () => {
     });
   });
 
+  it('names the OCI runtime the apps run with: runc unless it says otherwise', async () => {
+    await write({ ...uboot, ociRuntime: ['crun'] });
+    expect(agentPartsFor(await loadAgentConfig(file), dir).ociRuntime).toEqual(['crun']);
+    await write({ dataDir: '/var/lib/uproll' });
+    expect(agentPartsFor(await loadAgentConfig(file), dir).ociRuntime).toEqual(['runc']);
+    await write({ ociRuntime: [] });
+    await expect(loadAgentConfig(file)).rejects.toThrow(/ociRuntime/);
+  });
+
   it('takes a GRUB machine too', async () => {
     await write({ ...uboot, boot: { backend: 'grub', grubenv: '/boot/grub/grubenv', trialBoots: 2 } });
     expect(agentPartsFor(await loadAgentConfig(file), dir).bootloader?.env.kind).toBe('grub');

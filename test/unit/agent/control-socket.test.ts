@@ -6,6 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ControlClient, startControlSocket, type ControlSocket } from '../../../agent/index.ts';
 import type { Telemetry } from '../../../core/index.ts';
 import { randomArtifacts, startAgentRig, type AgentRig } from '../../helpers/agent-rig.ts';
+import { eventually } from '../../helpers/eventually.ts';
+
+const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 let rig: AgentRig;
 let socket: ControlSocket;
@@ -103,21 +106,63 @@ describe('the local control socket', () => {
   it('takes objects handed over locally, so the update downloads nothing it was given', async () => {
     const artifacts = randomArtifacts(3);
     await rig.release('1.0', artifacts);
-    for (const { bytes } of artifacts.slice(0, 2))
-      await client.putObject(createHash('sha256').update(bytes).digest('hex'), bytes);
+    for (const { bytes } of artifacts.slice(0, 2)) await client.putObject(sha256Of(bytes), bytes);
     await client.update({ rolloutId: 'r1', revision: '1.0' });
     await phasesUntil('committed', 'r1');
     expect(rig.proxy.stats.objectRequests).toHaveLength(1);
     expect(rig.proxy.stats.objectBytes).toBe(artifacts[2]!.bytes.byteLength);
   });
 
-  it('refuses an object whose bytes are not its name, keeping nothing', async () => {
+  it('refuses an object no revision of the device names, keeping nothing', async () => {
     const response = await raw('PUT', `/v1/objects/${'ab'.repeat(32)}`, Buffer.from('not those bytes'));
+    expect(response).toEqual({
+      status: 400,
+      body: expect.objectContaining({ code: 'NOT_ASSIGNED' }) as object,
+    });
+    expect(await readdir(rig.manager.objects.dir).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses an object whose bytes are not its name, keeping nothing', async () => {
+    const [artifact] = randomArtifacts(1);
+    await rig.release('1.0', [artifact!]);
+    const other = Buffer.alloc(artifact!.bytes.byteLength, 7);
+    const response = await raw('PUT', `/v1/objects/${sha256Of(artifact!.bytes)}`, other);
     expect(response).toEqual({
       status: 400,
       body: expect.objectContaining({ code: 'HASH_MISMATCH' }) as object,
     });
     expect(await readdir(rig.manager.objects.dir)).toEqual([]);
+  });
+
+  it('refuses a body longer than the object while it streams, before the sender stops', async () => {
+    const [artifact] = randomArtifacts(1);
+    await rig.release('1.0', [artifact!]);
+    const response = await new Promise<{ status: number; body: { code?: string } }>((resolve, reject) => {
+      const req = request(
+        { socketPath: socket.path, path: `/v1/objects/${sha256Of(artifact!.bytes)}`, method: 'PUT' },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            req.destroy(); // the sender never ended its body: the answer came while it streamed
+            resolve({
+              status: res.statusCode ?? 0,
+              body: JSON.parse(Buffer.concat(chunks).toString()) as object,
+            });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.write(Buffer.concat([artifact!.bytes, Buffer.alloc(64 * 1024)]));
+    });
+    expect(response).toEqual({
+      status: 413,
+      body: expect.objectContaining({ code: 'ENDLESS_DATA' }) as object,
+    });
+    await eventually(
+      'the partial upload to be removed',
+      async () => (await readdir(rig.manager.objects.dir)).length === 0,
+    );
   });
 
   it('installs a revision from history, rolls back, and refuses a commit with nothing on trial', async () => {
@@ -136,6 +181,24 @@ describe('the local control socket', () => {
       rolloutId: 'again-2',
     });
     await expect(client.command({ command: 'commit' })).rejects.toThrow(/no revision is on trial/);
+  });
+
+  it('refuses to install a revision whose verification failed', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await client.update({ rolloutId: 'r1', revision: '1.0' });
+    await phasesUntil('committed', 'r1');
+    const { revision } = await rig.release('2.0', randomArtifacts(1));
+    await rig.tamperObject(revision.artifacts[0]!.sha256);
+    await client.update({ rolloutId: 'r2', revision: '2.0' });
+    expect(await phasesUntil('failed', 'r2')).toEqual(['failed']);
+
+    expect(
+      await raw('POST', '/v1/commands', '{"command":"install","revision":"2.0","rolloutId":"r3"}'),
+    ).toEqual({
+      status: 409,
+      body: expect.objectContaining({ code: 'COMMAND_REJECTED' }) as object,
+    });
+    expect((await client.status()).bootControl.active).toMatchObject({ revision: '1.0', rolloutId: 'r1' });
   });
 
   it('refuses malformed and oversized requests with their codes, and is readable by its owner only', async () => {

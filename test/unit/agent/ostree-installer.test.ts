@@ -34,8 +34,9 @@ async function revision(name: string, files: Record<string, string>): Promise<St
   const artifacts = [];
   for (const [path, text] of Object.entries(files)) {
     const bytes = new TextEncoder().encode(text);
-    await objects.put(sha256(bytes), Readable.from([bytes]), 1e9);
-    artifacts.push({ path, sha256: sha256(bytes), length: bytes.byteLength });
+    const artifact = { path, sha256: sha256(bytes), length: bytes.byteLength };
+    await objects.put(artifact, Readable.from([bytes]));
+    artifacts.push(artifact);
   }
   return { kind: 'uproll.state-revision/v1', name, artifacts };
 }

@@ -1,4 +1,4 @@
-import { readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { chmod, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_BOOT_ATTEMPTS } from '../../../agent/index.ts';
@@ -173,11 +173,81 @@ describe('revisions in history', () => {
     ]);
   });
 
+  it('records a failed attempt under the attempted target, and never installs it from history', async () => {
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    const { revision, target } = await rig.release('2.0', randomArtifacts(1));
+    await rig.tamperObject(revision.artifacts[0]!.sha256);
+    const { telemetry } = await rig.update('2.0');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'failed', error: { code: 'HASH_MISMATCH' } });
+    const failed = (await rig.manager.history.entries()).at(-1);
+    expect(failed).toMatchObject({
+      revision: '2.0',
+      outcome: 'failed',
+      deployment: 'a',
+      target: { path: target },
+    });
+    expect(failed?.target.hashes['sha256']).toMatch(/^[0-9a-f]{64}$/);
+
+    expect(await rig.manager.installFromHistory('2.0', 'retry-2')).toMatchObject({
+      accepted: false,
+      error: { code: 'COMMAND_REJECTED' },
+    });
+    expect((await rig.manager.boot.read()).active).toMatchObject({ revision: '1.0', deployment: 'a' });
+  });
+
   it('refuses a revision that is not in history', async () => {
     expect(await rig.manager.installFromHistory('7.7', 'x')).toMatchObject({
       accepted: false,
       error: { code: 'COMMAND_REJECTED' },
     });
+  });
+});
+
+describe('the data directory', () => {
+  /** Mode of every file and folder of the agent's state by path, a folder's ending in `/`. */
+  async function stateModes(dir: string, under = ''): Promise<Record<string, number>> {
+    const modes: Record<string, number> = {};
+    for (const entry of await readdir(join(dir, under), { withFileTypes: true })) {
+      const path = under ? `${under}/${entry.name}` : entry.name;
+      if (!under && ['slots', 'control.sock'].includes(entry.name)) continue; // installed content, the socket
+      if (!entry.isDirectory()) modes[path] = await modeOf(join(dir, path));
+      else Object.assign(modes, { [`${path}/`]: await modeOf(join(dir, path)) }, await stateModes(dir, path));
+    }
+    return modes;
+  }
+  /** What `modes` should be: folders 0700, files 0600. */
+  const private_ = (modes: Record<string, number>) =>
+    Object.fromEntries(Object.keys(modes).map((path) => [path, path.endsWith('/') ? 0o700 : 0o600]));
+
+  it("is the agent's alone: 0700, with its state files 0600, even one an older agent left open", async () => {
+    rig = await startAgentRig();
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    // As an older agent left it: the directory 0755, every file 0644.
+    const before = await stateModes(rig.dataDir);
+    for (const path of Object.keys(before))
+      await chmod(join(rig.dataDir, path), path.endsWith('/') ? 0o755 : 0o644);
+    await chmod(rig.dataDir, 0o755);
+
+    await rig.restart().recover();
+    expect(await modeOf(rig.dataDir)).toBe(0o700);
+    const after = await stateModes(rig.dataDir);
+    expect(Object.keys(after)).toEqual(
+      expect.arrayContaining(['history.json', 'trust/', 'objects/', 'reports/']),
+    );
+    expect(after).toEqual(private_(after));
+  });
+
+  it('gets new state files 0600 as they are written', async () => {
+    rig = await startAgentRig();
+    await rig.release('1.0', randomArtifacts(1));
+    await rig.update('1.0');
+    const files = Object.fromEntries(
+      Object.entries(await stateModes(rig.dataDir)).filter(([path]) => !path.endsWith('/')),
+    );
+    expect(Object.keys(files)).toEqual(expect.arrayContaining(['history.json', 'boot-control.json']));
+    expect(files).toEqual(private_(files));
   });
 });
 

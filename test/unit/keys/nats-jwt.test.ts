@@ -81,6 +81,25 @@ describe('NATS JWTs', () => {
     });
   });
 
+  it('a user carries the limits it is given, and none without', () => {
+    const signed = (limits?: { subscriptions: number; payloadBytes: number }) =>
+      verified(
+        userJwt({
+          signerSeed: signingKey,
+          account: publicKeyOf(account),
+          user: publicKeyOf(user),
+          name: 'dev-a',
+          issuedAt,
+          ...(limits ? { limits } : {}),
+        }),
+      ).nats;
+    expect(signed({ subscriptions: 64, payloadBytes: 131_072 })).toMatchObject({
+      subs: 64,
+      payload: 131_072,
+    });
+    expect(signed()).toMatchObject({ subs: -1, payload: -1 });
+  });
+
   it('a .creds file holds the JWT and the seed in the blocks NATS clients read', () => {
     const jwt = userJwt({
       signerSeed: account,

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -80,6 +81,24 @@ describe('Image repository', () => {
     expect((await fetch(`${server.metadataUrl}timestamp.json`, { method: 'POST' })).status).toBe(405);
   });
 
+  it('never follows a symlink out of its directory, to a file or through a folder', async () => {
+    const { repository } = await newImageRepository();
+    const outside = await mkdtemp(join(tmpdir(), 'uproll-outside-'));
+    await writeFile(join(outside, 'secret'), 'not for devices');
+    await mkdir(join(repository.dir, 'targets'), { recursive: true });
+    await symlink(join(outside, 'secret'), join(repository.dir, 'targets', 'secret'));
+    await symlink(outside, join(repository.dir, 'metadata', 'elsewhere'));
+    await symlink(
+      join(repository.dir, 'metadata', '1.root.json'),
+      join(repository.dir, 'metadata', 'alias.json'),
+    );
+    server = await startRepositoryServer({ dir: repository.dir });
+    for (const path of ['targets/secret', 'metadata/elsewhere/secret', 'metadata/alias.json'])
+      expect((await fetch(`${server.url}/${path}`)).status, path).toBe(404);
+    expect((await fetch(`${server.metadataUrl}1.root.json`)).status).toBe(200);
+    await rm(outside, { recursive: true });
+  });
+
   it('refuses artifacts without hardware ids or with a bad name, and changes nothing', async () => {
     const { repository, signers } = await newImageRepository();
     const before = await repository.versions();
@@ -98,6 +117,28 @@ describe('Image repository', () => {
       ),
     ).rejects.toThrowWithCode('INVALID_TARGET_PATH');
     expect(await repository.versions()).toEqual(before);
+  });
+
+  it('refuses a plain artifact under revisions/, two of one name, or a name too long to store, and changes nothing', async () => {
+    const { repository, signers } = await newImageRepository();
+    const before = await repository.versions();
+    const artifact = (name: string, releaseCounter = 1) => ({
+      name,
+      bytes: rootfs,
+      hardwareIds: ['a'],
+      releaseCounter,
+    });
+    for (const artifacts of [
+      [artifact('revisions/9.9.json')],
+      [artifact('x.img'), artifact('x.img', 2)],
+      [artifact('a'.repeat(1024))],
+      [artifact(`apps/${'b'.repeat(200)}.img`)],
+    ])
+      await expect(repository.publish(artifacts, signers, REPO_NOW)).rejects.toThrow(
+        expect.objectContaining({ code: expect.stringMatching(/^INVALID_(INPUT|TARGET_PATH)$/) as string }),
+      );
+    expect(await repository.versions()).toEqual(before);
+    expect(await repository.releasedTargets()).toEqual({});
   });
 
   it('re-signs the timestamp, and the snapshot when asked, without touching targets', async () => {

@@ -195,7 +195,7 @@ describe('management API', () => {
         'a path outside the repository',
         { artifacts: [{ ...release.artifacts[0], name: '../x' }] },
         400,
-        'INVALID_TARGET_PATH',
+        'INVALID_INPUT',
       ],
     ])('%s', async (_what, body, status, code) => {
       const before = await image.repository.versions();
@@ -204,6 +204,62 @@ describe('management API', () => {
         body: { code },
       });
       expect(await image.repository.versions()).toEqual(before);
+    });
+
+    it.each([
+      [
+        'an unknown field of an artifact',
+        { artifacts: [{ ...release.artifacts[0], length: 99999 }] },
+        'length',
+      ],
+      ['an unknown field of the release', { ...release, signedBy: 'root' }, 'signedBy'],
+      [
+        'a 1,024-character name',
+        { artifacts: [{ ...release.artifacts[0], name: 'a'.repeat(1024) }] },
+        'artifacts.0.name',
+      ],
+      [
+        'a name posing as a state revision',
+        { artifacts: [{ ...release.artifacts[0], name: 'revisions/9.9.json' }] },
+        'reserved for state revisions',
+      ],
+      [
+        'two artifacts of one name',
+        { artifacts: [release.artifacts[0], { ...release.artifacts[0], releaseCounter: 4 }] },
+        'unique',
+      ],
+    ])('%s, naming it (400 INVALID_INPUT)', async (_what, body, named) => {
+      const before = await image.repository.versions();
+      const response = await call('POST', '/api/releases', await token('release'), body);
+      expect(response).toMatchObject({ status: 400, body: { code: 'INVALID_INPUT' } });
+      expect(response.body['detail']).toContain(named);
+      expect(await image.repository.versions()).toEqual(before);
+    });
+  });
+
+  describe('answers only an authenticated caller which routes exist', () => {
+    it('refuses an unknown route without a token as any other call: 401', async () => {
+      expect(await call('GET', '/api/nothing-here')).toMatchObject({
+        status: 401,
+        body: { code: 'UNAUTHORIZED' },
+      });
+    });
+
+    it('answers an unknown route 404 ROUTE_NOT_FOUND', async () => {
+      expect(await call('GET', '/api/nothing-here', await token('release'))).toMatchObject({
+        status: 404,
+        body: { code: 'ROUTE_NOT_FOUND' },
+      });
+    });
+
+    it('answers a known route with the wrong method 405 METHOD_NOT_ALLOWED, saying which it allows', async () => {
+      const response = await fetch(`${api.url}/api/releases`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${await token('release')}` },
+      });
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toBe('GET, POST');
+      expect(await response.json()).toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
     });
   });
 

@@ -1,10 +1,13 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_DEVICE_QUOTAS } from '../../../services/nats/index.ts';
 import {
+  deploymentDeviceQuotas,
   initNatsIdentity,
   issueDeviceCredentials,
+  natsIdentityPaths,
   readNatsIdentity,
   revokeDeviceCredentials,
 } from '../../../services/nats-auth/index.ts';
@@ -83,5 +86,35 @@ describe("a deployment's NATS identity", () => {
 
     expect(again.created).toBe(false);
     expect(again.identity).toEqual({ ...identity, servers: 'nats://n.example.com:4222' });
+  });
+
+  describe('when identity.json names device quotas', () => {
+    /** Writes `deviceQuotas` into the identity, as an operator edits the file. */
+    async function configure(deviceQuotas: unknown) {
+      const path = natsIdentityPaths(stateDir).identity;
+      const identity = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+      await writeFile(path, JSON.stringify({ ...identity, deviceQuotas }));
+    }
+
+    it('signs devices with them and keeps the defaults for the rest', async () => {
+      await initNatsIdentity(stateDir, { clock });
+      await configure({ subscriptions: 3, telemetryPerDevice: 10 });
+      const [issued] = (await issueDeviceCredentials(stateDir, ['dev-a'], { clock })).credentials;
+      const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(issued!.credentials)![1]!;
+
+      expect(claimsOf(jwt).nats).toMatchObject({ subs: 3, payload: DEFAULT_DEVICE_QUOTAS.payloadBytes });
+      expect(await deploymentDeviceQuotas(stateDir)).toEqual({
+        ...DEFAULT_DEVICE_QUOTAS,
+        subscriptions: 3,
+        telemetryPerDevice: 10,
+      });
+    });
+
+    it('refuses a quota it does not know, naming it', async () => {
+      await initNatsIdentity(stateDir, { clock });
+      await configure({ bandwidth: 2 });
+
+      await expect(deploymentDeviceQuotas(stateDir)).rejects.toThrow(/bandwidth/);
+    });
   });
 });

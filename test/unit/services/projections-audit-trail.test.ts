@@ -100,6 +100,18 @@ describe('audit trail lines', () => {
       'by rm-alice: 3 rolled back, 1 unchanged, 0 busy, 0 failed',
     ],
     ['device', 'device.report.accepted', { counter: 4 }, 'counter 4'],
+    [
+      'device',
+      'device.report.rejected',
+      { error: { code: 'INVALID_INPUT', message: 'not a manifest' }, count: 299, since: at },
+      `INVALID_INPUT: not a manifest, 299 times since ${at}`,
+    ],
+    [
+      'api',
+      'api.call.refused',
+      { method: 'POST', path: '/api/releases', code: 'UNAUTHORIZED', remote: '127.0.0.1', count: 1 },
+      'POST /api/releases: UNAUTHORIZED (127.0.0.1)',
+    ],
     ['api', 'api.token.issued', { role: 'viewer' }, '{"role":"viewer"}'],
   ] as const)('describe %s event %s', (aggregate, type, data, summary) => {
     expect(line(aggregate, 'x', type, data).summary).toBe(summary);

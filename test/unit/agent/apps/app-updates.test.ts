@@ -1,11 +1,12 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AppSupervisor, ControlClient, ObjectStore, startControlSocket } from '../../../../agent/index.ts';
 import type { AppRelease, OciImage } from '../../../../services/image-repo/index.ts';
-import { randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
+import { closeAppRig, randomArtifacts, startAgentRig, type AgentRig } from '../../../helpers/agent-rig.ts';
 import { eventually } from '../../../helpers/eventually.ts';
+import { OCI_RUNTIMES } from '../../../helpers/device-tools.ts';
 import { busyboxImage, imageOfLayers } from '../../../helpers/oci-image.ts';
 import { tarOf } from '../../../helpers/tar-builder.ts';
 
@@ -36,11 +37,7 @@ afterAll(() => rm(layouts, { recursive: true, force: true }));
 
 let rig: AgentRig | undefined;
 afterEach(async () => {
-  if (!rig) return;
-  await rig.manager.idle();
-  // Every container a test started goes, even when the test failed.
-  for (const id of await rig.manager.apps.runc.list().catch(() => [])) await rig.manager.apps.runc.delete(id);
-  await rig.close();
+  if (rig) await closeAppRig(rig);
   rig = undefined;
 });
 
@@ -59,9 +56,9 @@ const runsOf = (r: AgentRig, name: string) =>
   readFile(join(r.dataDir, 'apps', 'volumes', name, 'data', 'runs'), 'utf8');
 
 // Real containers: each test starts several, and the machine is shared.
-describe('apps in a revision', { timeout: 60_000 }, () => {
+describe.each(OCI_RUNTIMES)('apps in a revision, run by %s', { timeout: 60_000 }, (_, ociRuntime) => {
   it('run in a container once the revision is installed, and their output shows their version', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     const web = app('web', images.web1);
     await rig.release('1.0', os, { apps: [web] });
     const { telemetry } = await rig.update('1.0');
@@ -77,7 +74,7 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
   });
 
   it('an update that changes one app restarts only that one, without restaging the OS', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     await rig.release('1.0', os, {
       apps: [app('db', images.db1), app('web', images.web1, { after: ['db'] })],
     });
@@ -114,7 +111,7 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
   });
 
   it('a new version that crashes is rolled back: the old one runs again, its volume data kept', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     const v1 = app('web', images.web1);
     await rig.release('1.0', os, { apps: [v1] });
     await rig.update('1.0');
@@ -131,7 +128,7 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
   });
 
   it('an app that dies is started again by its restart policy, and the status says so', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     await rig.release('1.0', os, {
       apps: [app('web', images.web1, { restart: 'always' }), app('db', images.db1, { restart: 'no' })],
     });
@@ -148,8 +145,35 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     expect(await runsOf(rig, 'web')).toBe('web 1.0 ran\nweb 1.0 ran\n');
   });
 
+  it('an app\u2019s exit code outlives the agent: a new agent process reads it from the exit record', async () => {
+    rig = await startAgentRig({ ociRuntime });
+    // Each ends once the test says so, through a file in its volume: no timing involved.
+    const endsWith = (code: number) => [
+      '/bin/sh',
+      '-c',
+      `until [ -f /data/end ]; do sleep 0.1; done; exit ${code}`,
+    ];
+    await rig.release('1.0', os, {
+      apps: [
+        app('web', images.web1, { command: endsWith(7) }),
+        app('db', images.db1, { command: endsWith(0) }),
+      ],
+    });
+    expect((await rig.update('1.0')).telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    const restarted = rig.restart(); // the agent process that started them is gone
+    for (const name of ['web', 'db'])
+      await writeFile(join(rig.dataDir, 'apps', 'volumes', name, 'data', 'end'), '');
+    await eventually('both apps to have ended', async () =>
+      (await restarted.apps.status()).every((a) => a.state === 'exited'),
+    );
+    expect((await restarted.apps.status()).map((a) => [a.name, a.exitCode])).toEqual([
+      ['web', 7],
+      ['db', 0],
+    ]);
+  });
+
   it('an agent killed mid-switch comes back with one consistent set of apps', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     await rig.release('1.0', os, {
       apps: [app('db', images.db1), app('web', images.web1, { after: ['db'] })],
     });
@@ -161,6 +185,7 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
     const started = new Promise<void>((resolve) => (firstStarted = resolve));
     const dying = rig.restart({
       apps: new AppSupervisor({
+        ociRuntime,
         dataDir: rig.dataDir,
         objects: new ObjectStore(rig.dataDir),
         onStarted: () => {
@@ -185,7 +210,7 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
   });
 
   it('an exec health goal is run inside the container: it commits once the probe passes, rolls back if it never does', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     const ready = app('web', images.web1, {
       command: ['/bin/sh', '-c', 'sleep 0.3; touch /tmp/ready; exec sleep 3600'],
       health: { exec: ['/bin/test', '-f', '/tmp/ready'], attempts: 50, intervalMs: 100 },
@@ -204,7 +229,7 @@ describe('apps in a revision', { timeout: 60_000 }, () => {
   });
 
   it('a new image whose layer escapes its rootfs fails the update with LAYER_UNSAFE; the running apps are untouched', async () => {
-    rig = await startAgentRig();
+    rig = await startAgentRig({ ociRuntime });
     await rig.release('1.0', os, { apps: [app('web', images.web1)] });
     await rig.update('1.0');
     const before = await rig.manager.apps.runc.state((await statusOf(rig, 'web'))!.container);

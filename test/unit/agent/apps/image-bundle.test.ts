@@ -25,7 +25,10 @@ const appOf = (image: OciImage): App =>
   });
 async function store(image: OciImage) {
   for (const blob of image.blobs)
-    await objects.put(blob.sha256, Readable.from([blob.bytes]), blob.bytes.byteLength);
+    await objects.put(
+      { path: blob.sha256, sha256: blob.sha256, length: blob.bytes.byteLength },
+      Readable.from([blob.bytes]),
+    );
 }
 const appsDir = () => join(root, 'device', 'apps');
 

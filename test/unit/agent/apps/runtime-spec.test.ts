@@ -54,6 +54,14 @@ describe('the runtime config of an app', () => {
     expect(spec.process.capabilities.bounding).not.toContain('CAP_SYS_ADMIN');
   });
 
+  it('runs as the user it is given (the image\u2019s User, resolved), else as root', () => {
+    expect(runtimeSpec(appOf(), image, new Map(), { uid: 1234, gid: 2345 }).process.user).toEqual({
+      uid: 1234,
+      gid: 2345,
+    });
+    expect(runtimeSpec(appOf(), image, new Map()).process.user).toEqual({ uid: 0, gid: 0 });
+  });
+
   it('is refused with APP_START_FAILED when neither the revision nor the image names a command', () => {
     expect(() => runtimeSpec(appOf(), { config: {} }, new Map())).toThrowWithCode('APP_START_FAILED');
   });
