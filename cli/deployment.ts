@@ -9,6 +9,7 @@ import {
   serviceCredentials,
   stackAddresses,
 } from '../services/dev-stack/index.ts';
+import { ownNatsClientTls, readNatsIdentity } from '../services/nats-auth/index.ts';
 import { stateDirOf, UsageError, type OptionSpec } from './command.ts';
 
 // Every command reaches Temporal and NATS through this file: the deployment named by
@@ -117,7 +118,7 @@ export function namedDeploymentOf(values: Record<string, unknown>): NamedDeploym
 export async function deploymentOf(values: Record<string, unknown>): Promise<Deployment> {
   const named = namedDeploymentOf(values);
   if (!named) return localDeployment(stateDirOf(values));
-  const caFile = natsCaFileOf(values);
+  const caFile = natsCaFileOf(values) ?? (await stateDirNatsCa(stateDirOf(values), named.nats));
   return {
     temporal: named.temporal,
     nats: named.nats,
@@ -136,6 +137,27 @@ function natsCaFileOf(values: Record<string, unknown>): string | undefined {
   if (file !== undefined && (file.length === 0 || file.length > MAX_SETTING_CHARS))
     throw new UprollError('INVALID_INPUT', '--nats-ca-file ($UPROLL_NATS_CA) must name a file');
   return file;
+}
+
+/**
+ * The state dir's server CA, when the named NATS is the one `uproll nats init`
+ * recorded and `uproll nats config` gave it a certificate from that CA: so
+ * serve, worker and the CLI verify the operator's server with no --nats-ca-file.
+ */
+async function stateDirNatsCa(stateDir: string, nats: string): Promise<string | undefined> {
+  const identity = await readNatsIdentity(stateDir).catch(() => undefined);
+  if (!identity?.servers || !sameServers(identity.servers, nats)) return undefined;
+  return (await ownNatsClientTls(stateDir))?.caFile;
+}
+
+function sameServers(a: string, b: string): boolean {
+  const list = (urls: string) =>
+    urls
+      .split(',')
+      .map((url) => url.trim())
+      .sort()
+      .join(',');
+  return list(a) === list(b);
 }
 
 /** Whether the options name a deployment or a local stack was set up: somewhere to send the audit outbox. */

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import { natsServersOf, sendAccountUpdate } from '../../services/dev-stack/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
@@ -7,12 +7,14 @@ import {
   initNatsIdentity,
   natsIdentityPaths,
   natsServerAuthOf,
+  recordOwnNatsTls,
   renderNatsAuthInclude,
   renderNatsServerConfig,
   requireNatsIdentity,
   systemAccountOf,
 } from '../../services/nats-auth/index.ts';
 import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
+import { serverKeyPairOf } from '../server-tls.ts';
 import { systemClock } from '../system-clock.ts';
 
 export const natsInit: Command = {
@@ -70,7 +72,7 @@ export const natsConfig: Command = {
   name: 'nats config',
   summary: 'Write a nats-server configuration that trusts this deployment (no secrets in it).',
   usage:
-    'uproll nats config --out FILE [--include] [--host H] [--port N] [--monitor-port N] [--store-dir DIR] [--resolver-dir DIR] [--server-name NAME] [--json]',
+    'uproll nats config --out FILE [--include] [--host H] [--port N] [--monitor-port N] [--store-dir DIR] [--resolver-dir DIR] [--server-name NAME] [--tls-host NAME,... | --tls-cert FILE --tls-key FILE | --insecure] [--json]',
   details: [
     'Without --include: a whole configuration (client port, JetStream, the operator, the accounts) for',
     '`nats-server -c FILE`. With --include: only the trust settings (operator, system_account, resolver,',
@@ -79,6 +81,13 @@ export const natsConfig: Command = {
     'by `uproll devices revoke` survive restarts. Adding or revoking devices needs no new file and no reload;',
     'writing the file again is safe at any time (an older account preload never undoes a newer revocation).',
     'Paths are made absolute; the server must be able to write --store-dir and --resolver-dir.',
+    '',
+    'Clients must speak TLS (a `tls` block, in the include too): the certificate and key are written beside',
+    'FILE (FILE without its extension, .crt and .key; the key 0600, so nats-server must run as its owner).',
+    "By default the certificate is issued from the deployment's server CA (<state-dir>/tls/ca.crt, which",
+    'device bundles carry and serve, worker and the CLI trust for the --url of `uproll nats init`) for',
+    '127.0.0.1, ::1, localhost, --host and --tls-host; --tls-cert/--tls-key copy your own instead (clients',
+    'then verify it with a system CA or --nats-ca-file). --insecure: plain text, for development only.',
   ].join('\n'),
   options: {
     out: { type: 'string', description: 'file to write (mode 0644; it holds public JWTs only)' },
@@ -92,31 +101,62 @@ export const natsConfig: Command = {
       description: 'account JWTs the server keeps (default /var/lib/nats/accounts)',
     },
     'server-name': { type: 'string', description: 'server_name (default uproll)' },
+    'tls-host': {
+      type: 'string',
+      description: 'more host names clients reach the server by, comma-separated, for its certificate',
+    },
+    'tls-cert': {
+      type: 'string',
+      description: "your own PEM certificate (chain) for the server (default: from the deployment's CA)",
+    },
+    'tls-key': { type: 'string', description: 'its PEM private key (mode 0600)' },
+    insecure: { type: 'boolean', description: 'no TLS: plain text, for development only' },
   },
   async run({ values }, io) {
     if (typeof values['out'] !== 'string') throw new UsageError('--out FILE is required');
     const out = resolve(values['out']);
-    const identity = await requireNatsIdentity(stateDirOf(values));
+    const stateDir = stateDirOf(values);
+    const identity = await requireNatsIdentity(stateDir);
     const auth = natsServerAuthOf(identity);
     const resolverDir = resolve(stringOption(values, 'resolver-dir') ?? '/var/lib/nats/accounts');
+    const host = stringOption(values, 'host') ?? '0.0.0.0';
+    // Everything that can refuse (the options, the operator's key pair) is checked before writing.
+    const port = portOption(values, 'port') ?? 4222;
+    const keyPair = await serverKeyPairOf(values, host);
+    const tls = keyPair && { certFile: withExtension(out, '.crt'), keyFile: withExtension(out, '.key') };
+    if (keyPair && tls) {
+      await writeFileAtomic(tls.keyFile, keyPair.key, { mode: 0o600 });
+      await writeFileAtomic(tls.certFile, keyPair.cert, { mode: 0o644 });
+    }
     const text = values['include']
-      ? renderNatsAuthInclude(auth, resolverDir)
+      ? renderNatsAuthInclude(auth, resolverDir, tls)
       : renderNatsServerConfig({
           serverName: stringOption(values, 'server-name') ?? 'uproll',
-          host: stringOption(values, 'host') ?? '0.0.0.0',
-          port: portOption(values, 'port') ?? 4222,
+          host,
+          port,
           ...(values['monitor-port'] !== undefined
             ? { monitorPort: portOption(values, 'monitor-port') }
             : {}),
           storeDir: resolve(stringOption(values, 'store-dir') ?? '/var/lib/nats/jetstream'),
           resolverDir,
           auth,
+          ...(tls ? { tls } : {}),
         });
     await writeFileAtomic(out, text, { mode: 0o644 });
+    await recordOwnNatsTls(stateDir, {
+      tls: tls !== undefined,
+      stateCa: tls !== undefined && !values['tls-cert'],
+    });
     io.out(
       values.json
-        ? JSON.stringify({ out, include: values['include'] === true, account: accountOf(identity) })
-        : `wrote ${values['include'] ? 'the trust settings for an include' : 'a nats-server configuration'} to ${out}`,
+        ? JSON.stringify({
+            out,
+            include: values['include'] === true,
+            account: accountOf(identity),
+            ...(tls ? { tls } : { tls: false }),
+          })
+        : `wrote ${values['include'] ? 'the trust settings for an include' : 'a nats-server configuration'} to ${out}` +
+            (tls ? `, TLS with ${tls.certFile} and ${tls.keyFile}` : ', plain text (--insecure)'),
     );
     return 0;
   },
@@ -149,6 +189,11 @@ export const natsPush: Command = {
     return 0;
   },
 };
+
+/** `/etc/nats/uproll.conf` -> `/etc/nats/uproll.crt`: the TLS files sit beside the configuration. */
+function withExtension(file: string, extension: string): string {
+  return join(dirname(file), basename(file, extname(file)) + extension);
+}
 
 function stringOption(values: Record<string, unknown>, name: string): string | undefined {
   const value = values[name];

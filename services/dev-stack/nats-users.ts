@@ -6,7 +6,9 @@ import {
   issueDeviceCredentials,
   natsIdentityPaths,
   natsServerAuthOf,
+  ownNatsClientTls,
   pushAccountJwt,
+  readOwnNatsTls,
   readNatsIdentity,
   renderNatsServerConfig,
   requireNatsIdentity,
@@ -116,7 +118,8 @@ export async function revokeNatsDevice(
  */
 export async function sendAccountUpdate(stateDir: string): Promise<void> {
   const identity = await requireNatsIdentity(stateDir);
-  if (identity.servers) return pushAccountJwt(stateDir, identity, identity.servers);
+  if (identity.servers)
+    return pushAccountJwt(stateDir, identity, identity.servers, { tls: await ownNatsClientTls(stateDir) });
   const settings = await readSettings(stateDir);
   if (!settings) return;
   await writeLocalNatsConfig(stateDir, identity);
@@ -183,6 +186,17 @@ export async function localNatsTls(
   // The services' own client certificate: never a device's.
   const client = clientTlsPaths(stateDir);
   return { caFile, certFile: client.servicesCertificate, keyFile: client.servicesKey };
+}
+
+/**
+ * Whether devices reach the deployment's NATS over TLS: the operator's own
+ * server unless `uproll nats config --insecure` wrote its configuration, else
+ * the local stack unless it runs `--insecure`.
+ */
+export async function deploymentNatsTls(stateDir: string): Promise<boolean> {
+  const identity = await readNatsIdentity(stateDir);
+  if (identity?.servers) return (await readOwnNatsTls(stateDir))?.tls ?? false;
+  return (await localNatsTls(stateDir)) !== undefined;
 }
 
 /** Whether the local stack's NATS asks devices for their certificate (the bundle then says `mtls`). */

@@ -4,3 +4,4 @@ export * from './device-credentials.ts';
 export * from './account-update.ts';
 export * from './server-config.ts';
 export * from './device-connection-guard.ts';
+export * from './own-server-tls.ts';

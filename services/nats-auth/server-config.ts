@@ -9,6 +9,14 @@ export interface NatsServerAuth {
   accounts: Readonly<Record<string, string>>;
 }
 
+/** Client connections over TLS only (PEM paths); `verifyClients` asks for a certificate from `caFile` too (mTLS). */
+export interface NatsServerTls {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  verifyClients?: boolean;
+}
+
 export interface NatsServerConfigInput {
   serverName: string;
   host: string;
@@ -18,8 +26,7 @@ export interface NatsServerConfigInput {
    * name every connected device, for any local user to read. None when unset.
    */
   monitorPort?: number;
-  /** Client connections over TLS only (PEM paths); `verifyClients` asks for a certificate from the CA too (mTLS). */
-  tls?: { certFile: string; keyFile: string; caFile: string; verifyClients?: boolean };
+  tls?: NatsServerTls;
   /** JetStream file storage directory. */
   storeDir: string;
   /** Where the server's account resolver keeps the account JWTs it was sent. */
@@ -68,21 +75,27 @@ export function renderNatsServerConfig(input: NatsServerConfigInput): string {
 }
 
 /**
- * Renders only the authentication settings, one `key: value` per line, for
- * an operator's own configuration to `include` (which must enable JetStream).
+ * Renders only the authentication settings (and the `tls` block, when given),
+ * one `key: value` per line, for an operator's own configuration to `include`
+ * (which must enable JetStream).
  */
-export function renderNatsAuthInclude(auth: NatsServerAuth, resolverDir: string): string {
-  return `${Object.entries(natsAuthSettings(auth, resolverDir))
+export function renderNatsAuthInclude(
+  auth: NatsServerAuth,
+  resolverDir: string,
+  tls?: NatsServerTls,
+): string {
+  const settings = { ...(tls ? { tls: natsTlsSettings(tls) } : {}), ...natsAuthSettings(auth, resolverDir) };
+  return `${Object.entries(settings)
     .map(([key, value]) => `${key}: ${JSON.stringify(value, null, 2)}`)
     .join('\n')}\n`;
 }
 
 /** nats-server's `tls` block: a client that does not speak TLS is refused before it can authenticate. */
-function natsTlsSettings(tls: NonNullable<NatsServerConfigInput['tls']>) {
+function natsTlsSettings(tls: NatsServerTls) {
   return {
     cert_file: tls.certFile,
     key_file: tls.keyFile,
-    ca_file: tls.caFile,
+    ...(tls.caFile !== undefined ? { ca_file: tls.caFile } : {}),
     verify: tls.verifyClients ?? false,
     timeout: 5,
   };

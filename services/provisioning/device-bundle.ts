@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { assertToken, UprollError } from '../../core/index.ts';
 import { tufPublicKey } from '../../core/tuf/index.ts';
 import { issueDeviceCertificate, roleKeys, roleSigners, type KeyStore } from '../../keys/index.ts';
-import { localNatsMtls, localNatsTls, natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
+import { deploymentNatsTls, localNatsMtls, natsServersOf, provisionNatsDevice } from '../dev-stack/index.ts';
 import { serverCaFile } from '../tls/index.ts';
 import { readNatsIdentity } from '../nats-auth/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
@@ -134,7 +134,7 @@ export async function provisionDeviceBundle(input: {
     });
     files.natsSeed = 'nats.creds';
     await write(files.natsSeed, credentials, SECRET);
-    const natsTls = (await localNatsTls(input.stateDir)) !== undefined;
+    const natsTls = await deploymentNatsTls(input.stateDir);
     const mtls = await localNatsMtls(input.stateDir);
     nats = { servers: natsServers, ...(natsTls ? { tls: true } : {}), ...(mtls ? { mtls } : {}) };
   }

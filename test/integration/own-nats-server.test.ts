@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -36,10 +37,14 @@ const env = (): NodeJS.ProcessEnv => ({
 /** Runs `uproll ARGS` to its end. */
 const uproll = (...args: string[]) => runUproll(args, env());
 
+/** The deployment's server CA: the operator's server speaks TLS with a certificate from it. */
+const serverCa = () => ({ caFile: join(stateDir, 'tls', 'ca.crt') });
+
 /** Connects as a device with the credentials in its bundle, as its agent does. */
 async function connectAsDevice(deviceId: string): Promise<NatsConnection> {
   const nc = await connectToNats({
     servers: natsUrl,
+    tls: serverCa(),
     nkeySeed: await readFile(join(stateDir, 'devices', deviceId, 'nats.creds'), 'utf8'),
     name: deviceId,
     inboxPrefix: subjects.deviceInboxPrefix(deviceId),
@@ -53,9 +58,25 @@ async function connectAsServices(): Promise<NatsConnection> {
     servers: natsUrl,
     nkeySeed: await readFile(join(stateDir, 'nats', 'services.creds'), 'utf8'),
     name: 'own-nats-server-test',
+    tls: serverCa(),
   });
   connections.push(nc);
   return nc;
+}
+
+/** What a plain-text client sees: it sends CONNECT and PING and reads until the server hangs up. */
+async function plainTextExchange(url: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port) });
+  let seen = '';
+  socket.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    if (seen.includes('\r\n') && !socket.writableEnded) socket.end('CONNECT {}\r\nPING\r\n');
+  });
+  socket.on('error', () => undefined);
+  await once(socket, 'close');
+  expect(seen).toMatch(/^INFO .*"tls_required":true/);
+  return seen;
 }
 
 beforeAll(async () => {
@@ -94,12 +115,17 @@ describe("a deployment on the operator's own nats-server", () => {
       expect((await stat(join(stateDir, 'nats', file))).mode & 0o777).toBe(0o600);
   });
 
-  it('nats config writes a configuration the server starts from as it is', async () => {
+  it('nats config writes a configuration the server starts from as it is, TLS only', async () => {
     const written = await uproll('nats', 'config', ...natsServer.configArgs);
     expect(written.status, written.stderr).toBe(0);
-    expect(await readFile(natsServer.configFile, 'utf8')).not.toMatch(/\bS[OAU][A-Z2-7]{56}\b/);
+    const config = await readFile(natsServer.configFile, 'utf8');
+    expect(config).not.toMatch(/\bS[OAU][A-Z2-7]{56}\b/);
+    expect((await stat(join(work, 'nats-server.key'))).mode & 0o777).toBe(0o600);
 
     await natsServer.start();
+
+    // A client that does not speak TLS gets no further than the server's INFO.
+    expect(await plainTextExchange(natsUrl)).not.toContain('PONG');
   });
 
   it('uproll serve runs against it, and provisioned agents connect with the server told nothing', async () => {
@@ -134,9 +160,12 @@ describe("a deployment on the operator's own nats-server", () => {
       expect(provisioned.status, provisioned.stderr).toBe(0);
     }
     const bundle = JSON.parse(await readFile(join(stateDir, 'devices', deviceA, 'bundle.json'), 'utf8')) as {
-      nats: { servers: string };
+      nats: { servers: string; tls?: boolean };
     };
-    expect(bundle.nats.servers).toBe(natsUrl);
+    expect(bundle.nats).toEqual({ servers: natsUrl, tls: true });
+    expect(await readFile(join(stateDir, 'devices', deviceA, 'server-ca.crt'), 'utf8')).toBe(
+      await readFile(serverCa().caFile, 'utf8'),
+    );
 
     const dataDir = join(work, deviceA);
     await mkdir(dataDir);

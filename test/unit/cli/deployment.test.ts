@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { deploymentOf } from '../../../cli/deployment.ts';
 import { main } from '../../../cli/main.ts';
 import { findFreePort } from '../../../services/dev-stack/index.ts';
 import { captureIo } from '../../cli-io.ts';
@@ -146,5 +147,27 @@ describe('the deployment a command reaches', () => {
       expect(io.stdout(), command.join(' ')).toContain('--nats-seed-file');
       expect(io.stdout(), command.join(' ')).toContain('$UPROLL_NATS_CREDS');
     }
+  });
+});
+
+describe("the TLS of the state dir's own nats-server", () => {
+  it("trusts the state dir's server CA for the URL of nats init once nats config gave it TLS, and only that URL", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'uproll-deployment-tls-'));
+    const own = 'nats://nats.example.com:4222';
+    const inDir = async (...argv: string[]) => main([...argv, '--state-dir', dir], captureIo());
+    expect(await inDir('nats', 'init', '--url', own)).toBe(0);
+    const named = (natsUrl: string, extra: Record<string, string> = {}) =>
+      deploymentOf({ 'state-dir': dir, temporal, nats: natsUrl, 'nats-seed-file': seedFile, ...extra });
+
+    expect((await named(own)).natsTls).toBeUndefined();
+    expect(await inDir('nats', 'config', '--out', join(dir, 'nats.conf'))).toBe(0);
+
+    expect((await named(own)).natsTls).toEqual({ caFile: join(dir, 'tls', 'ca.crt') });
+    expect((await named(nats)).natsTls).toBeUndefined();
+    const given = join(dir, 'other-ca.crt');
+    expect((await named(own, { 'nats-ca-file': given })).natsTls).toEqual({ caFile: given });
+
+    expect(await inDir('nats', 'config', '--out', join(dir, 'nats.conf'), '--insecure')).toBe(0);
+    expect((await named(own)).natsTls).toBeUndefined();
   });
 });

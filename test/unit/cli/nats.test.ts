@@ -1,9 +1,11 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { main as uproll } from '../../../cli/main.ts';
-import { readNatsIdentity } from '../../../services/nats-auth/index.ts';
+import { createFleetCa, issueServerCertificate } from '../../../keys/index.ts';
+import { readNatsIdentity, readOwnNatsTls } from '../../../services/nats-auth/index.ts';
 import { captureIo } from '../../cli-io.ts';
 
 let stateDir: string;
@@ -79,10 +81,79 @@ describe('uproll nats config', () => {
     );
     expect(include.status, include.stderr).toBe(0);
     const text = await readFile(out, 'utf8');
-    expect(text).toMatch(/^operator: "ey/);
+    expect(text).toMatch(/^tls: \{/);
+    expect(text).toMatch(/^operator: "ey/m);
     expect(text).not.toContain('jetstream');
     expect(text).not.toMatch(SEED);
     expect((await stat(out)).mode & 0o777).toBe(0o644);
+  });
+
+  it("speaks TLS by default: a certificate from the deployment's server CA beside the file, its key 0600", async () => {
+    await run('nats', 'init', '--url', 'nats://nats.example.com:4222');
+    const out = join(stateDir, 'etc', 'uproll.conf');
+    await mkdir(join(stateDir, 'etc'));
+
+    const written = await run(
+      'nats',
+      'config',
+      '--out',
+      out,
+      '--host',
+      '10.0.0.5',
+      '--tls-host',
+      'nats.example.com',
+    );
+
+    expect(written.status, written.stderr).toBe(0);
+    const [certFile, keyFile] = [join(stateDir, 'etc', 'uproll.crt'), join(stateDir, 'etc', 'uproll.key')];
+    expect(JSON.parse(await readFile(out, 'utf8'))).toMatchObject({
+      tls: { cert_file: certFile, key_file: keyFile, verify: false },
+    });
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const certificate = new X509Certificate(await readFile(certFile));
+    const ca = new X509Certificate(await readFile(join(stateDir, 'tls', 'ca.crt')));
+    expect(certificate.verify(ca.publicKey)).toBe(true);
+    for (const name of ['nats.example.com', 'localhost']) expect(certificate.checkHost(name)).toBe(name);
+    for (const ip of ['10.0.0.5', '127.0.0.1', '::1']) expect(certificate.checkIP(ip)).toBe(ip);
+    expect(await readOwnNatsTls(stateDir)).toEqual({ tls: true, stateCa: true });
+  });
+
+  it('plain text only with --insecure; your own certificate with --tls-cert/--tls-key, a key others read refused', async () => {
+    await run('nats', 'init', '--url', 'nats://127.0.0.1:4222');
+    const out = join(stateDir, 'nats-server.conf');
+
+    const insecure = await run('nats', 'config', '--out', out, '--insecure');
+    expect(insecure.status, insecure.stderr).toBe(0);
+    expect(JSON.parse(await readFile(out, 'utf8'))).not.toHaveProperty('tls');
+    expect(await readOwnNatsTls(stateDir)).toEqual({ tls: false, stateCa: false });
+
+    const own = join(stateDir, 'own');
+    await mkdir(own);
+    const caKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const serverKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const caCertificate = createFleetCa(caKey, new Date(), { name: 'the operator CA' });
+    const cert = issueServerCertificate({
+      caKey,
+      caCertificate,
+      serverKey,
+      hosts: ['nats.example.com'],
+      now: new Date(),
+    });
+    await writeFile(join(own, 'server.crt'), cert);
+    await writeFile(join(own, 'server.key'), serverKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o644,
+    });
+    const ownArgs = ['--tls-cert', join(own, 'server.crt'), '--tls-key', join(own, 'server.key')];
+
+    const readable = await run('nats', 'config', '--out', out, ...ownArgs);
+    expect(readable.status).toBe(1);
+    expect(readable.stderr).toMatch(/^uproll: INVALID_INPUT: --tls-key .* is readable by others/);
+
+    await chmod(join(own, 'server.key'), 0o600);
+    const copied = await run('nats', 'config', '--out', out, ...ownArgs);
+    expect(copied.status, copied.stderr).toBe(0);
+    expect(await readFile(join(stateDir, 'nats-server.crt'), 'utf8')).toBe(cert);
+    expect(await readOwnNatsTls(stateDir)).toEqual({ tls: true, stateCa: false });
   });
 
   it('wants --out', async () => {
