@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import { natsServersOf, sendAccountUpdate } from '../../services/dev-stack/index.ts';
@@ -124,6 +125,7 @@ export const natsConfig: Command = {
     const port = portOption(values, 'port') ?? 4222;
     const keyPair = await serverKeyPairOf(values, host);
     const tls = keyPair && { certFile: withExtension(out, '.crt'), keyFile: withExtension(out, '.key') };
+    await mkdir(dirname(out), { recursive: true }); // e.g. /etc/nats on a new server
     if (keyPair && tls) {
       await writeFileAtomic(tls.keyFile, keyPair.key, { mode: 0o600 });
       await writeFileAtomic(tls.certFile, keyPair.cert, { mode: 0o644 });

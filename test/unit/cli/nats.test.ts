@@ -57,6 +57,15 @@ describe('uproll nats config', () => {
     expect(refused.stderr).toMatch(/^uproll: NATS_NOT_INITIALIZED: .*`uproll nats init --url URL`/);
   });
 
+  it('makes the directory it writes into when there is none yet', async () => {
+    expect((await run('nats', 'init', '--url', 'nats://127.0.0.1:4222')).status).toBe(0);
+    const out = join(stateDir, 'etc', 'nats', 'uproll.conf');
+    const written = await run('nats', 'config', '--out', out);
+    expect(written.status, written.stderr).toBe(0);
+    expect(await readFile(out, 'utf8')).toContain('tls');
+    expect((await stat(join(stateDir, 'etc', 'nats', 'uproll.key'))).mode & 0o777).toBe(0o600);
+  });
+
   it('writes a whole configuration, or only the trust settings to include, again whenever asked', async () => {
     await run('nats', 'init', '--url', 'nats://127.0.0.1:4222');
     const out = join(stateDir, 'nats-server.conf');
