@@ -7,10 +7,10 @@
  * The same for `uproll`, `uproll-tuf` and `uproll-agent`: what is written to a closed stdout or
  * stderr is dropped, and the command goes on to its own end and exit status. A one-shot command so
  * finishes what it changes and cleans up (exiting at the first EPIPE, as git does on SIGPIPE, could
- * stop `release publish` or `demo` half-way), and `| head` sees status 0, since the reader had
- * what it wanted. A server keeps serving without its log lines. A command that only prints as
- * things happen (`rollout watch`, `events tail --follow`) stops following at `outputClosed`:
- * nobody is left to read it.
+ * stop `release publish` or `demo` half-way), and a listing under `| head` exits 0, not 141: the
+ * reader had what it wanted, and `set -o pipefail` scripts must not fail on it. A server keeps
+ * serving without its log lines. A command that only prints as things happen (`rollout watch`,
+ * `events tail --follow`) stops following at `outputClosed` and exits 0: nobody is left to read it.
  */
 
 const closed = new AbortController();
