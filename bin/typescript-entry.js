@@ -22,12 +22,9 @@ export async function runTypeScriptMain(entry) {
     }
     return runAgain(process.execPath, ['--experimental-strip-types', ...process.argv.slice(1)]);
   }
-  // The reader of our output went away (`uproll ... | head`): nothing is left to say, so stop quietly
-  // instead of dying on the unhandled EPIPE with a stack trace.
-  process.stdout.on('error', (err) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(process.exitCode ?? 0);
-  });
+  // A reader of stdout or stderr that goes away (`uproll ... | head`) must not crash the command.
+  const { surviveClosedPipes } = await import(new URL('../cli/closed-pipe.ts', import.meta.url).href);
+  surviveClosedPipes();
   const { main } = await import(new URL(entry, import.meta.url).href);
   // Exit once main is done: a long-running command (serve, worker) has closed what it opened,
   // but the Temporal runtime it installed keeps the event loop alive.

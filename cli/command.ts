@@ -1,15 +1,19 @@
 import { parseArgs } from 'node:util';
 import { UprollError } from '../core/index.ts';
+import { outputClosed } from './closed-pipe.ts';
 
 /** Where the CLI writes; tests pass their own. */
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Aborts once nobody reads `out` any more (`| head` quit): a command that only follows stops. */
+  outputClosed?: AbortSignal;
 }
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  outputClosed,
 };
 
 /** A command-line option with the help line that explains it. */

@@ -49,8 +49,9 @@ export const eventsTail: Command = {
       process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
       try {
         const fromSequence = Math.max(logEnd, backlog.at(-1)?.sequence ?? 0) + 1;
-        for await (const stored of readEvents(nc, { filter, fromSequence, follow: stop.signal }))
-          print(stored);
+        // Until interrupted, or until nobody reads what it prints (`| head` quit).
+        const follow = io.outputClosed ? AbortSignal.any([stop.signal, io.outputClosed]) : stop.signal;
+        for await (const stored of readEvents(nc, { filter, fromSequence, follow })) print(stored);
       } finally {
         process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
       }

@@ -37,14 +37,17 @@ export interface FollowedEnd {
 /**
  * Prints every event of the rollout as it happens (its past first), until it
  * ends, or pauses: a paused rollout waits for a person, so following it
- * stops there too. `onEvent` prints an event (a line, JSON, bars).
+ * stops there too. `onEvent` prints an event (a line, JSON, bars). When
+ * `readerGone` aborts (nobody reads the output any more), it stops there and
+ * returns undefined: the rollout goes on without it.
  */
 export async function followRollout(
   nc: NatsConnection,
   handle: RolloutHandle,
   rolloutId: string,
   onEvent: (stored: StoredEvent) => Promise<void> | void,
-): Promise<FollowedEnd> {
+  readerGone?: AbortSignal,
+): Promise<FollowedEnd | undefined> {
   const filter = subjects.events('rollout', rolloutId);
   const stop = new AbortController();
   const ended = handle.result().then(
@@ -67,12 +70,13 @@ export async function followRollout(
   // The past, then live. A pause is final only once its event is printed (the
   // status changes just before it is appended) and the rollout still is paused (it may have been resumed since).
   for await (const stored of readEvents(nc, { filter })) await take(stored);
+  if (readerGone?.aborted) return undefined;
   let paused = pausedLast && !stop.signal.aborted && (await pausedNow());
   if (!paused)
     for await (const stored of readEvents(nc, {
       filter,
       fromSequence: lastSequence + 1,
-      follow: stop.signal,
+      follow: readerGone ? AbortSignal.any([stop.signal, readerGone]) : stop.signal,
     })) {
       await take(stored);
       if (stored.event.type === 'rollout.paused' && (await pausedNow())) {
@@ -80,6 +84,7 @@ export async function followRollout(
         break;
       }
     }
+  if (readerGone?.aborted) return undefined;
   const progress = await handle.query(rolloutProgressQuery);
   if (paused) return { exitCode: ROLLOUT_EXIT.paused, progress, ...(reason ? { reason } : {}) };
   // Ended: the events up to its last one are on the log; print what the live read had not reached.

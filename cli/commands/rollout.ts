@@ -8,7 +8,7 @@ import {
   type RolloutPolicyInput,
   type RolloutTarget,
 } from '../../core/index.ts';
-import { EventLog } from '../../services/nats/index.ts';
+import { EventLog, type StoredEvent } from '../../services/nats/index.ts';
 import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
   abortRolloutUpdate,
@@ -350,7 +350,7 @@ function reportUntilSettled(
 ): Promise<number> {
   const json = values.json === true;
   return withDeploymentNats(values, async (nc) => {
-    const end = await followRollout(nc, handle, rolloutId, async (stored) => {
+    const print = async (stored: StoredEvent) => {
       if (json) {
         if (style === 'bars') io.out(JSON.stringify({ sequence: stored.sequence, ...stored.event }));
         return;
@@ -358,11 +358,14 @@ function reportUntilSettled(
       io.out(eventLine(stored));
       if (style === 'bars' && stored.event.type === 'rollout.wave.finished')
         io.out(renderBars(await handle.query(rolloutProgressQuery)));
-    }).catch((err: unknown) => {
+    };
+    const end = await followRollout(nc, handle, rolloutId, print, io.outputClosed).catch((err: unknown) => {
       if (err instanceof WorkflowNotFoundError)
         throw new UprollError('INVALID_INPUT', `there is no rollout ${rolloutId}`);
       throw err;
     });
+    // Nobody reads on (`| head` quit): stop quietly, as cli/closed-pipe.ts says.
+    if (!end) return 0;
     if (json) io.out(style === 'bars' ? JSON.stringify(end.progress) : endJson(end));
     else {
       if (style === 'bars') io.out(renderBars(end.progress));

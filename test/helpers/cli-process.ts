@@ -17,10 +17,15 @@ export function spawnUproll(argv: readonly string[], env: NodeJS.ProcessEnv = {}
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
+  return watchProcess(child);
+}
+
+/** Collects the lines a started process prints on those of stdout and stderr that are piped to us. */
+export function watchProcess(child: ChildProcess): CliProcess {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
-  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   // 'close' comes after both streams ended, so every line is in by then.
   const exited = once(child, 'close').then(([code, signal]) => ({
     code: code as number | null,

@@ -97,6 +97,19 @@ describe('uproll piped into head', () => {
     expect(stdout.trim().split('\n')).toEqual([expect.stringContaining(`device/${deviceId}`)]);
     expect(stderr).toBe('');
   });
+
+  it('with --follow, stops following once head has read its line (nobody is left to print for)', async () => {
+    const deviceId = uniqueId('epipe-follow');
+    await appendEvents(deviceId, 1500); // the backlog alone fills the pipe, so head exits before the follow
+    // The shell waits for both ends of the pipe: a follow that went on unread would hang here.
+    const { stdout, stderr } = await promisify(execFile)('sh', [
+      '-c',
+      `"${process.execPath}" bin/uproll.js events tail --follow --aggregate device --id ${deviceId} --state-dir "${stateDir}" | head -1`,
+    ]);
+
+    expect(stdout.trim().split('\n')).toEqual([expect.stringContaining(`device/${deviceId}`)]);
+    expect(stderr).toBe('');
+  });
 });
 
 async function appendEvents(deviceId: string, count: number): Promise<void> {
