@@ -15,6 +15,7 @@ import {
   type StackSettings,
 } from './settings.ts';
 import { stackPaths } from './state-dir.ts';
+import { startupLogExcerpt } from './startup-log.ts';
 
 export interface StartStackOptions {
   stateDir: string;
@@ -174,7 +175,7 @@ async function waitUntil(
       const log = await readFile(logFile, 'utf8').catch(() => '');
       throw new UprollError(
         'STARTUP_FAILED',
-        `${what} exited during startup:\n${log.split('\n').slice(-15).join('\n')}`,
+        `${what} exited during startup:\n${startupLogExcerpt(log)}`,
       );
     }
     await sleep(100);
