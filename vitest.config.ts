@@ -1,4 +1,13 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
+
+// Unit and security files are CPU-bound: one per core. Integration files
+// mostly wait on Temporal, NATS and the device tools, and each has its own
+// task queue, devices and consumers: more of them than cores run side by
+// side. UPROLL_TEST_WORKERS sets both (1 runs every file alone).
+const workers = Number(process.env['UPROLL_TEST_WORKERS'] ?? 0);
+const cpuWorkers = workers || availableParallelism();
+const ioWorkers = workers || availableParallelism() + 1;
 
 export default defineConfig({
   test: {
@@ -9,7 +18,13 @@ export default defineConfig({
     reporters: ['default', './test/plain-summary-reporter.ts'],
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/matchers.ts'] },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          setupFiles: ['test/matchers.ts'],
+          maxWorkers: cpuWorkers,
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         // Attack and fuzz tests of the trust core, and interop with independent TUF code.
@@ -18,6 +33,8 @@ export default defineConfig({
           include: ['test/security/**/*.test.ts', 'test/interop/**/*.test.ts'],
           setupFiles: ['test/matchers.ts'],
           testTimeout: 30_000,
+          maxWorkers: cpuWorkers,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -28,6 +45,8 @@ export default defineConfig({
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          maxWorkers: ioWorkers,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

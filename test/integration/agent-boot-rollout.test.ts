@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/index.ts';
 import type { RolloutPolicyInput } from '../../core/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import type { BootloaderKind } from '../helpers/ab-image-device.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
@@ -40,7 +39,7 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
       try {
         const good = uniqueId('rootfs-good');
         await releaseImage(good);
-        const first = await startRollout(h.client, {
+        const first = await h.startRollout({
           rolloutId: uniqueId('ro-boot'),
           revision: good,
           target: { devices: [device.deviceId] },
@@ -61,7 +60,7 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
         const broken = uniqueId('rootfs-never-boots');
         await releaseImage(broken);
         const rolloutId = uniqueId('ro-boot');
-        const second = await startRollout(h.client, {
+        const second = await h.startRollout({
           rolloutId,
           revision: broken,
           target: { devices: [device.deviceId] },

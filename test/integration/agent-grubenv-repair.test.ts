@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/index.ts';
 import type { Heartbeat } from '../../core/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { imageAgentDevice, releaseRootfs } from './image-agent-device.ts';
@@ -49,7 +48,7 @@ describe('a real agent on a GRUB machine whose grubenv a power cut tore', () => 
 
       const revision = uniqueId('rootfs-after-repair');
       await releaseRootfs(h, workDir, revision);
-      const rollout = await startRollout(h.client, {
+      const rollout = await h.startRollout({
         rolloutId: uniqueId('ro-repair'),
         revision,
         target: { devices: [device.deviceId] },

@@ -6,7 +6,6 @@ import { ControlClient, type AppStatus } from '../../agent/index.ts';
 import type { HeartbeatApp, RolloutPolicyInput } from '../../core/index.ts';
 import type { AppRelease, OciImage } from '../../services/image-repo/index.ts';
 import { readPresence } from '../../services/nats/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
@@ -85,7 +84,7 @@ describe('a rollout of apps to a real agent', () => {
       const revision = uniqueId('apps');
       await h.repos.publish(revision, os, { apps });
       const rolloutId = uniqueId('ro-apps');
-      const handle = await startRollout(h.client, {
+      const handle = await h.startRollout({
         rolloutId,
         revision,
         target: { devices: [deviceId] },

@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
+import { type DeviceUpdateHandle } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -48,7 +48,7 @@ afterAll(async () => {
 async function update(index: number): Promise<DeviceUpdateHandle> {
   const revision = uniqueId('limited');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
-  return startDeviceUpdate(h.client, {
+  return h.startDeviceUpdate({
     deviceId: devices[index]!,
     command: { rolloutId: uniqueId('r'), revision },
     phaseTimeouts: LIMITS,

@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema } from '../../core/index.ts';
-import { startDeviceUpdate, type DeviceUpdateHandle } from '../../services/temporal/index.ts';
+import { type DeviceUpdateHandle } from '../../services/temporal/index.ts';
 import type { DeviceUpdateInput } from '../../workflows/index.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
@@ -26,7 +26,7 @@ const rootfs = (bytes: Uint8Array) => [{ path: 'rootfs.img', bytes }];
  * own: no other file's worker takes its updates, and its spawned worker takes no other file's.
  */
 const taskQueue = uniqueId('device-update');
-const startUpdate = (input: DeviceUpdateInput) => startDeviceUpdate(h.client, input, { taskQueue });
+const startUpdate = (input: DeviceUpdateInput) => h.startDeviceUpdate(input);
 
 let h: Harness;
 beforeAll(async () => {

@@ -11,7 +11,8 @@ import {
 } from '../../agent/index.ts';
 import { startFleetServices, type FleetServicesOptions } from '../../cli/fleet-services.ts';
 import { localNatsTls, provisionNatsDevice } from '../../services/dev-stack/index.ts';
-import { installTemporalRuntime } from '../../services/temporal/index.ts';
+import { installTemporalRuntime, startDeviceUpdate, startRollout } from '../../services/temporal/index.ts';
+import type { DeviceUpdateInput, RolloutInput } from '../../workflows/index.ts';
 import { startSimulatedRepositories } from '../../sim/index.ts';
 import { startCountingProxy } from '../helpers/counting-proxy.ts';
 
@@ -21,7 +22,9 @@ export function uniqueId(prefix: string): string {
 }
 
 /**
- * The services of the product against the run's real Temporal and NATS:
+ * The services of the product against the run's real Temporal and NATS, on a
+ * task queue of their own (test files run side by side: a worker must never
+ * take another file's workflows, whose Director it does not hold):
  * service NATS connection, event log, Temporal client, telemetry bridge, and
  * a worker that can be stopped and started again. Plus an Image repository
  * and a Director served over HTTP (objects through a counting proxy), and
@@ -32,6 +35,9 @@ export async function startHarness(
 ) {
   installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');
+  const taskQueue = options.taskQueue ?? uniqueId('harness');
+  // The CLI run in this file's process (and the processes it spawns) starts workflows there too.
+  process.env['UPROLL_TASK_QUEUE'] = taskQueue;
   const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
   const repos = await startSimulatedRepositories(join(workDir, 'repositories'));
   const services = await startFleetServices({
@@ -43,6 +49,7 @@ export async function startHarness(
     commandTimeoutMs: 2000,
     bridgeConsumer: uniqueId('bridge'),
     ...options,
+    taskQueue,
   });
   const proxy = await startCountingProxy(repos.imageServer.url);
   const agents: DeviceAgent[] = [];
@@ -54,8 +61,12 @@ export async function startHarness(
     repos,
     proxy,
     agents,
+    taskQueue,
     /** What a client verifies the stack's NATS with (TLS unless it runs `--insecure`). */
     natsTls,
+
+    startRollout: (input: RolloutInput) => startRollout(services.client, input, { taskQueue }),
+    startDeviceUpdate: (input: DeviceUpdateInput) => startDeviceUpdate(services.client, input, { taskQueue }),
 
     /** Provisions a device's NATS user and enrolls it with the Director: its identity, no agent yet. */
     async enroll(deviceId: string): Promise<AgentIdentity> {
@@ -122,7 +133,8 @@ export async function startHarness(
       await proxy.close();
       await repos.close();
       await services.close();
-      await rm(workDir, { recursive: true, force: true });
+      // An app's exit recorder may still write the record of a container just deleted: retried.
+      await rm(workDir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
   return harness;

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OstreeSystemInstaller } from '../../agent/index.ts';
 import { main as cli } from '../../cli/main.ts';
 import { ImageOstreeRepo } from '../../services/image-repo/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { createLoopMount, type LoopMount } from '../helpers/loop-sysroot.ts';
@@ -53,7 +52,7 @@ async function releaseTree(motd: string, changed: Record<string, Uint8Array> = {
 
 async function rollOut(revision: string): Promise<string> {
   const rolloutId = uniqueId('ro');
-  const handle = await startRollout(h!.client, {
+  const handle = await h!.startRollout({
     rolloutId,
     revision,
     target: { devices: devices.map((d) => d.id) },
@@ -110,7 +109,7 @@ describe('a staged rollout of OSTree commits to agents with OSTree system deploy
     await writeFile(objectOf(commit), await readFile(objectOf(evil)));
 
     const rolloutId = uniqueId('ro');
-    await startRollout(h!.client, {
+    await h!.startRollout({
       rolloutId,
       revision,
       target: { devices: devices.map((d) => d.id) },

@@ -17,7 +17,6 @@ import {
   type Projections,
   type Projector,
 } from '../../services/projections/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -47,7 +46,7 @@ beforeAll(async () => {
   revision = uniqueId('rev');
   await h.repos.publish(revision, randomArtifacts(1, 4 * 1024), { releaseCounter: 1 });
   rolloutId = uniqueId('ro');
-  const handle = await startRollout(h.client, {
+  const handle = await h.startRollout({
     rolloutId,
     revision,
     target: { devices: fleet },
@@ -156,7 +155,7 @@ describe('the device projection', () => {
     const [first, second] = [uniqueId('rev'), uniqueId('rev')];
     for (const name of [first, second]) {
       await h.repos.publish(name, randomArtifacts(1, 1024));
-      const handle = await startRollout(h.client, {
+      const handle = await h.startRollout({
         rolloutId: uniqueId('ro'),
         revision: name,
         target: { devices: [deviceId] },

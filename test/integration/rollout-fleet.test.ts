@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
@@ -46,7 +45,7 @@ describe(`a rollout to ${FLEET} devices`, () => {
 
   it('of a healthy release goes through every wave to completion, each device commanded once', async () => {
     good = await release('good');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId: uniqueId('big'),
       revision: good,
       target: { devices },
@@ -73,7 +72,7 @@ describe(`a rollout to ${FLEET} devices`, () => {
   it('of a release failing on 30% of devices stops at the canary and returns every touched device', async () => {
     const bad = await release('bad');
     const commandsBefore = fleet.counts.commands;
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId: uniqueId('bad'),
       revision: bad,
       target: { devices },

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import type { RolloutListRow } from '../../cli/commands/rollout-list.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -33,7 +32,7 @@ beforeAll(async () => {
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
   await h.repos.publish(bad, randomArtifacts(1, 1024), { releaseCounter: 1 });
   completed = uniqueId('listok');
-  const first = await startRollout(h.client, {
+  const first = await h.startRollout({
     rolloutId: completed,
     revision,
     target: { devices },
@@ -42,7 +41,7 @@ beforeAll(async () => {
   });
   expect((await first.result()).status).toBe('completed');
   rolledBack = uniqueId('listbad');
-  const second = await startRollout(h.client, {
+  const second = await h.startRollout({
     rolloutId: rolledBack,
     revision: bad,
     target: { devices },

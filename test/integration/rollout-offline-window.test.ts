@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutPolicyInput } from '../../core/index.ts';
 import { readPresence } from '../../services/nats/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import { abortRolloutUpdate, rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
@@ -40,7 +39,7 @@ const oneWave: RolloutPolicyInput = { canary: 1, waves: { percentages: [100] }, 
 describe('a device that is offline during the rollout', () => {
   it('is reported pending by default, without counting against the gate', async () => {
     const { devices, offline } = await fleetWithOneOffline();
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId: uniqueId('ro'),
       revision: await release(),
       target: { devices },
@@ -60,7 +59,7 @@ describe('a device that is offline during the rollout', () => {
   it('gets the release when it comes back, with policy offline: wait', async () => {
     const { devices, offline, identity } = await fleetWithOneOffline();
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision: await release(),
       target: { devices },
@@ -97,7 +96,7 @@ describe('a maintenance window', () => {
     // not in Kolkata (5.5 hours ahead).
     const hour = (new Date().getUTCHours() + 23) % 24;
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision: await release(),
       target: { devices: [inUtc, inKolkata] },
@@ -132,7 +131,7 @@ describe('the soak time', () => {
     ];
     const before = await release();
     const onBoth = { canary: 2, waves: { percentages: [100] } };
-    const setUp = await startRollout(h.client, {
+    const setUp = await h.startRollout({
       rolloutId: uniqueId('ro'),
       revision: before,
       target: { devices: [first, second] },
@@ -142,7 +141,7 @@ describe('the soak time', () => {
 
     const revision = await release();
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision,
       target: { devices: [first, second] },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { DeviceLeases } from '../../services/nats/index.ts';
-import { rolloutHandle, startRollout } from '../../services/temporal/index.ts';
+import { rolloutHandle } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -170,13 +170,9 @@ describe('when a rollout id was used before', () => {
     const revision = await release('good');
     const rolloutId = uniqueId('once');
     const target = { devices: devices.slice(6, 7) };
-    expect((await (await startRollout(h.client, { rolloutId, revision, target })).result()).status).toBe(
-      'completed',
-    );
+    expect((await (await h.startRollout({ rolloutId, revision, target })).result()).status).toBe('completed');
 
-    await expect(startRollout(h.client, { rolloutId, revision, target })).rejects.toThrowWithCode(
-      'ROLLOUT_EXISTS',
-    );
+    await expect(h.startRollout({ rolloutId, revision, target })).rejects.toThrowWithCode('ROLLOUT_EXISTS');
     const again = await uproll(
       'rollout',
       'start',
@@ -229,7 +225,7 @@ describe('when another rollout holds a device', () => {
   it('counts it skipped: --wait says so and exits 3, and retry-failed retries it', async () => {
     const [busy, ...free] = devices.slice(7, 10) as [string, ...string[]];
     stalled.add(busy);
-    const holder = await startRollout(h.client, {
+    const holder = await h.startRollout({
       rolloutId: uniqueId('holder'),
       revision: await release('good'),
       target: { devices: [busy] },

@@ -3,7 +3,6 @@ import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import type { DomainEvent, RolloutPolicyInput } from '../../core/index.ts';
 import { DeviceLeases } from '../../services/nats/index.ts';
 import { emptyProjections, foldEvents } from '../../services/projections/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import type { RolloutResult } from '../../workflows/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
@@ -49,7 +48,7 @@ async function rollOut(
   },
 ): Promise<string> {
   const rolloutId = uniqueId('ro');
-  const handle = await startRollout(h.client, {
+  const handle = await h.startRollout({
     rolloutId,
     revision,
     target: { devices: [...target] },
@@ -205,7 +204,7 @@ describe('while a rollback after the end runs', () => {
         'the rollback to hold the device',
         async () => (await leases.holder(ghost)) === rolloutId,
       );
-      const other = await startRollout(h.client, {
+      const other = await h.startRollout({
         rolloutId: uniqueId('other'),
         revision: await release('other', 1),
         target: { devices: [ghost] },

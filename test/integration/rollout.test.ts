@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { healthCheckSchema, type RolloutPolicyInput } from '../../core/index.ts';
 import { SIM_HARDWARE_ID } from '../../sim/index.ts';
-import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
+import { rolloutHandle, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
   pauseRolloutUpdate,
   resumeRolloutUpdate,
@@ -72,7 +72,7 @@ describe('rolloutWorkflow', () => {
   it('rolls a healthy release out in waves to every device, each committed once', async () => {
     const revision = await release('good');
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision,
       target: { devices: fleet },
@@ -112,7 +112,7 @@ describe('rolloutWorkflow', () => {
   it('stops at the canary when a third of the devices fail their health check, touching no one else', async () => {
     const revision = await release('bad');
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision,
       target: { devices: fleet },
@@ -143,7 +143,7 @@ describe('rolloutWorkflow', () => {
     expect(
       (
         await (
-          await startRollout(h.client, {
+          await h.startRollout({
             rolloutId: uniqueId('ro'),
             revision: good,
             target: { devices: fleet },
@@ -153,7 +153,7 @@ describe('rolloutWorkflow', () => {
       ).status,
     ).toBe('completed');
     const bad = await release('bad');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId: uniqueId('ro'),
       revision: bad,
       target: { devices: fleet },
@@ -186,13 +186,13 @@ describe('rolloutWorkflow', () => {
       maxInFlight: 6,
       overlap: 'wait',
     };
-    const a = await startRollout(h.client, {
+    const a = await h.startRollout({
       rolloutId: uniqueId('ra'),
       revision: first,
       target: { devices },
       policy: overlapping,
     });
-    const b = await startRollout(h.client, {
+    const b = await h.startRollout({
       rolloutId: uniqueId('rb'),
       revision: second,
       target: { devices },
@@ -213,7 +213,7 @@ describe('rolloutWorkflow', () => {
 
   it('gives the release to a device that joins the target hardware while the rollout runs', async () => {
     const revision = await release('good');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId: uniqueId('ro'),
       revision,
       target: { hardwareId: SIM_HARDWARE_ID },
@@ -232,7 +232,7 @@ describe('rolloutWorkflow', () => {
   it('finishes every device exactly once when its worker goes away in the middle of a wave', async () => {
     const revision = await release('good');
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision,
       target: { devices: fleet },
@@ -267,7 +267,7 @@ describe('rolloutWorkflow', () => {
   it('takes over the devices of a rollout that was terminated while it held them', async () => {
     const revision = await release('good');
     const devices = fleet.slice(0, 4);
-    const doomed = await startRollout(h.client, {
+    const doomed = await h.startRollout({
       rolloutId: uniqueId('ro'),
       revision,
       target: { devices },
@@ -279,7 +279,7 @@ describe('rolloutWorkflow', () => {
     );
     await doomed.terminate('operator pulled the plug');
 
-    const next = await startRollout(h.client, {
+    const next = await h.startRollout({
       rolloutId: uniqueId('ro'),
       revision: await release('good'),
       target: { devices },
@@ -291,7 +291,7 @@ describe('rolloutWorkflow', () => {
   it('pauses and resumes by command, refusing what does not apply with a reason', async () => {
     const revision = await release('good');
     const rolloutId = uniqueId('ro');
-    const handle = await startRollout(h.client, {
+    const handle = await h.startRollout({
       rolloutId,
       revision,
       target: { devices: fleet.slice(0, 4) },
@@ -315,7 +315,7 @@ describe('rolloutWorkflow', () => {
 
   it('refuses a policy or target that does not make sense before starting anything', async () => {
     await expect(
-      startRollout(h.client, {
+      h.startRollout({
         rolloutId: uniqueId('ro'),
         revision: 'x',
         target: { devices: fleet },
@@ -323,7 +323,7 @@ describe('rolloutWorkflow', () => {
       }),
     ).rejects.toThrowWithCode('INVALID_INPUT');
     await expect(
-      startRollout(h.client, { rolloutId: uniqueId('ro'), revision: 'x', target: { devices: [] } }),
+      h.startRollout({ rolloutId: uniqueId('ro'), revision: 'x', target: { devices: [] } }),
     ).rejects.toThrowWithCode('INVALID_INPUT');
   });
 
