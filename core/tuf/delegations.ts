@@ -22,6 +22,7 @@ export interface FoundTarget {
  * delegation tree, from top-level targets. Only delegations whose paths match
  * are followed; a terminating delegation ends the search of its siblings; a
  * role is visited once (cycles end); at most `maxDelegations` roles are loaded.
+ * Each role is trusted only as reached from its delegator in this search.
  */
 export async function findTarget(
   repository: TrustedRepository,
@@ -43,7 +44,8 @@ export async function findTarget(
       );
     }
     const metadata =
-      repository.targets(role) ?? (await loadRole(repository, role, delegator, fetchRole, now));
+      repository.reachedTargets(role, delegator) ??
+      (await loadRole(repository, role, delegator, fetchRole, now));
     const target = lookUp(metadata, wanted);
     if (target) return { path: wanted, role, target };
 
