@@ -1,5 +1,6 @@
 import { UprollError } from '../errors.ts';
 import type { FetchRole } from './delegations.ts';
+import { roleFileName } from './file-names.ts';
 import type { TrustedRepository } from './trusted-repository.ts';
 
 /**
@@ -20,10 +21,13 @@ export const NO_CACHE: MetadataCache = {
   save: () => Promise.resolve(),
 };
 
-/** TUF 5.x: the file name of a role's metadata, versioned when the repository uses consistent snapshots. */
+/**
+ * TUF 5.5.1, 5.6.1: the file name of a role's metadata, versioned when the
+ * repository uses consistent snapshots, the role name percent-encoded.
+ */
 export function metadataFileName(repository: TrustedRepository, role: string, version?: number): string {
   const consistent = repository.root.signed.consistentSnapshot && version !== undefined;
-  return consistent ? `${version}.${role}.json` : `${role}.json`;
+  return roleFileName(role, consistent ? version : undefined);
 }
 
 /**

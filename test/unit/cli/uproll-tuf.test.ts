@@ -29,7 +29,8 @@ afterEach(() => server.close());
 /** Serves the repository's current metadata under /metadata and the target under /targets. */
 function sync(targetBytes = image) {
   files.clear();
-  for (const [name, bytes] of repo.files) files.set(`metadata/${name}`, bytes);
+  // The file server looks files up by decoded path, as a static server does.
+  for (const [name, bytes] of repo.files) files.set(`metadata/${decodeURIComponent(name)}`, bytes);
   files.set('targets/fw/v2.bin', targetBytes);
 }
 
@@ -40,10 +41,10 @@ async function tuf(...args: string[]) {
 }
 
 const remote = () => ['--metadata-url', `${server.url}/metadata`];
-const download = () => [
+const download = (name = 'fw/v2.bin') => [
   ...remote(),
   '--target-name',
-  'fw/v2.bin',
+  name,
   '--target-base-url',
   `${server.url}/targets`,
   '--target-dir',
@@ -91,6 +92,17 @@ describe('uproll-tuf', () => {
     expect(status).toBe(1);
     expect(stderr).toMatch(/^uproll-tuf: HASH_MISMATCH: /);
     expect(await readdir(join(dir, 'targets'))).toEqual([]);
+  });
+
+  it('asks for a target whose path holds URL delimiters by its percent-encoded path', async () => {
+    const name = 'fw/v2 #1?.bin';
+    repo.targets[name] = targetOf(image);
+    await repo.publish();
+    sync();
+    files.set(`targets/${name}`, image);
+    await tuf('init', join(dir, 'trusted-root.json'));
+    expect((await tuf(...download(name))).status).toBe(0);
+    expect(server.rawPaths).toContain('/targets/fw/v2%20%231%3F.bin');
   });
 
   it('exits 1 with the usage on a command line it cannot use', async () => {
