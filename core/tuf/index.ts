@@ -7,6 +7,7 @@ export * from './threshold.ts';
 export * from './trusted-repository.ts';
 export * from './target-path.ts';
 export * from './file-names.ts';
+export * from './metadata-cache.ts';
 export * from './target-verifier.ts';
 export * from './delegations.ts';
 export * from './refresh.ts';

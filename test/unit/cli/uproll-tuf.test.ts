@@ -94,6 +94,27 @@ describe('uproll-tuf', () => {
     expect(await readdir(join(dir, 'targets'))).toEqual([]);
   });
 
+  it('asks for a delegated role by its percent-encoded name and keeps it though the target is not found', async () => {
+    repo.delegate({ name: 'x/../../../escape' });
+    await repo.publish();
+    sync();
+    await tuf('init', join(dir, 'trusted-root.json'));
+    const { status, stderr } = await tuf(...download('nonexistent target'));
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/^uproll-tuf: TARGET_NOT_FOUND: /);
+    // TUF spec and python-tuf: the name is one path segment under the metadata URL ...
+    expect(server.rawPaths).toContain('/metadata/x%2F..%2F..%2F..%2Fescape.json');
+    expect(server.rawPaths.every((path) => path.startsWith('/metadata/'))).toBe(true);
+    // ... and one file in the metadata directory, kept because it verified.
+    expect((await readdir(join(dir, 'metadata'))).sort()).toEqual([
+      'root.json',
+      'snapshot.json',
+      'targets.json',
+      'timestamp.json',
+      'x%2F..%2F..%2F..%2Fescape.json',
+    ]);
+  });
+
   it('asks for a target whose path holds URL delimiters by its percent-encoded path', async () => {
     const name = 'fw/v2 #1?.bin';
     repo.targets[name] = targetOf(image);

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { TargetVerifier, verifyTargetBytes } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, targetOf } from '../../../helpers/mock-repository.ts';
-import { find, refreshed } from '../../../helpers/tuf-client.ts';
+import { find, memoryCache, refreshed } from '../../../helpers/tuf-client.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const json = (metadata: Uint8Array) =>
@@ -122,6 +122,26 @@ describe('delegated targets', () => {
       });
       // ... and the role stays trusted where it verified.
       expect((await find(client, repo, 'team-a/app.img')).role).toBe('release');
+    });
+  });
+
+  describe('when a lookup fails after delegated roles verified', () => {
+    it('has saved each verified role already, and no role that failed verification', async () => {
+      repo.hashesInSnapshot = false; // so only the signature can catch the swap
+      repo.delegate({ name: 'releases' });
+      repo.delegate({ name: 'forged' });
+      await repo.publish();
+      repo.files.set(
+        'forged.json',
+        await MockRepository.sign(json(repo.served('forged')).signed, [newSigner()]),
+      );
+      const cache = memoryCache();
+      const client = await refreshed(repo, anchor, { cache });
+      await expect(find(client, repo, 'missing.img', cache)).rejects.toMatchObject({
+        code: 'THRESHOLD_NOT_MET',
+      });
+      expect(cache.files.get('releases')).toEqual(repo.served('releases'));
+      expect(cache.files.has('forged')).toBe(false);
     });
   });
 

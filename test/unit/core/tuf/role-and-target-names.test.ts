@@ -11,7 +11,7 @@ import {
 } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, NOW } from '../../../helpers/mock-repository.ts';
-import { refreshed } from '../../../helpers/tuf-client.ts';
+import { memoryCache, refreshed } from '../../../helpers/tuf-client.ts';
 
 // Role names come from metadata. Where one becomes a URL or a file name it is
 // percent-encoded as python-tuf's `urllib.parse.quote(name, '')` does: a name
@@ -42,12 +42,14 @@ describe.each(UNUSUAL_ROLES)('a delegated role named %j', (role, encoded) => {
     };
   });
 
-  it('is fetched as one percent-encoded file name', async () => {
-    const client = await refreshed(repo, anchor);
+  it('is fetched as one percent-encoded file name, and kept though the lookup ends in TARGET_NOT_FOUND', async () => {
+    const cache = memoryCache();
+    const client = await refreshed(repo, anchor, { cache });
     await expect(
-      findTarget(client, 'nonexistent target', roleFetcher(client, fetcher), NOW),
+      findTarget(client, 'nonexistent target', roleFetcher(client, fetcher), NOW, cache),
     ).rejects.toMatchObject({ code: 'TARGET_NOT_FOUND' });
     expect(requested).toEqual([`1.${encoded}.json`]);
+    expect(cache.files.get(role)).toEqual(repo.served(role));
   });
 
   it('is stored under a file name that stays in its directory', () => {
