@@ -10,7 +10,7 @@ import {
   type StateRevision,
   type Clock,
 } from '../core/index.ts';
-import { TrustedRepository, verifyTargetBytes } from '../core/tuf/index.ts';
+import { targetUrlPath, TrustedRepository, verifyTargetBytes } from '../core/tuf/index.ts';
 import {
   fullVerification,
   verificationTime,
@@ -98,8 +98,7 @@ export class UptaneClient {
   async fetchRevision(image: VerifiedImage): Promise<StateRevision> {
     if (image.length > MAX_REVISION_BYTES)
       throw new UprollError('ENDLESS_DATA', `${image.path} is larger than a revision document may be`);
-    const slash = image.path.lastIndexOf('/');
-    const name = `${image.path.slice(0, slash + 1)}${image.hashes['sha256'] ?? ''}.${image.path.slice(slash + 1)}`;
+    const name = targetUrlPath(image.path, image.hashes['sha256'] ?? '');
     const bytes = await fetchCapped(
       joinUrl(this.#options.imageTargetsUrl, name),
       image.length,

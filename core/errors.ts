@@ -71,6 +71,8 @@ export type UprollErrorCode =
   | 'TARGET_NOT_FOUND'
   /** A target path that could leave its directory (`..`, absolute) or is not a plain path. */
   | 'INVALID_TARGET_PATH'
+  /** A role name that is not well-formed Unicode, or that a repository cannot write as a plain file name. */
+  | 'INVALID_ROLE_NAME'
   /** The Director names a hardware id that is not this ECU's, or the Image repository does not allow it. */
   | 'HARDWARE_MISMATCH'
   /** Director and Image repository disagree on a target (length, hashes, release counter). */
@@ -172,6 +174,7 @@ export const TRUST_ATTACK_CODES: ReadonlySet<UprollErrorCode> = new Set([
   'SLOW_RETRIEVAL',
   'TARGET_NOT_FOUND',
   'INVALID_TARGET_PATH',
+  'INVALID_ROLE_NAME',
   'HARDWARE_MISMATCH',
   'DIRECTOR_IMAGE_MISMATCH',
   'ECU_MISMATCH',

@@ -9,7 +9,6 @@ import {
   roleFetcher,
   TrustedRepository,
   DEFAULT_BYTE_CAPS,
-  type FetchRole,
 } from '../../core/tuf/index.ts';
 import {
   ensureTarget,
@@ -125,20 +124,14 @@ async function download(
   targets: { names: string[]; baseUrl: string; dir: string },
 ) {
   const { repository, fetch, cache } = await refresh(metadataDir, metadataUrl);
-  const fetched = new Map<string, Uint8Array>();
-  const fetchRole: FetchRole = async (role, version) => {
-    const bytes = await roleFetcher(repository, fetch)(role, version);
-    fetched.set(role, bytes);
-    return bytes;
-  };
+  const fetchRole = roleFetcher(repository, fetch);
   for (const name of targets.names) {
-    const found = await findTarget(repository, name, fetchRole, new Date());
+    // Delegated roles are saved as they verify: they stay trusted when a target later fails.
+    const found = await findTarget(repository, name, fetchRole, new Date(), cache);
     await ensureTarget(
       found,
       targetUrl(targets.baseUrl, found, repository.root.signed.consistentSnapshot),
       targets.dir,
     );
   }
-  // Keep the delegated roles that verified, as the top-level ones are kept.
-  for (const [role, bytes] of fetched) if (repository.targets(role)) await cache.save(role, bytes);
 }

@@ -1,6 +1,7 @@
 import type { TargetFile } from '@tufjs/models';
 import { UprollError } from '../errors.ts';
 import { nfc } from './canonical.ts';
+import { NO_CACHE, type MetadataCache } from './metadata-cache.ts';
 import type { Metadata, Targets } from './metadata.ts';
 import { checkTargetPath } from './target-path.ts';
 import type { TrustedRepository } from './trusted-repository.ts';
@@ -22,12 +23,16 @@ export interface FoundTarget {
  * delegation tree, from top-level targets. Only delegations whose paths match
  * are followed; a terminating delegation ends the search of its siblings; a
  * role is visited once (cycles end); at most `maxDelegations` roles are loaded.
+ * Each role is trusted only as reached from its delegator in this search.
+ * Every role newly verified is saved to `cache` at once, so what verified
+ * stays trusted when the search (or a later download) fails.
  */
 export async function findTarget(
   repository: TrustedRepository,
   path: string,
   fetchRole: FetchRole,
   now: Date,
+  cache: MetadataCache = NO_CACHE,
 ): Promise<FoundTarget> {
   const wanted = checkTargetPath(path);
   const pending: { role: string; delegator: string }[] = [{ role: 'targets', delegator: 'root' }];
@@ -43,7 +48,8 @@ export async function findTarget(
       );
     }
     const metadata =
-      repository.targets(role) ?? (await loadRole(repository, role, delegator, fetchRole, now));
+      repository.reachedTargets(role, delegator) ??
+      (await loadRole(repository, role, delegator, fetchRole, now, cache));
     const target = lookUp(metadata, wanted);
     if (target) return { path: wanted, role, target };
 
@@ -67,11 +73,15 @@ async function loadRole(
   delegator: string,
   fetchRole: FetchRole,
   now: Date,
+  cache: MetadataCache,
 ): Promise<Metadata<Targets>> {
   const version = repository.snapshot?.signed.meta[`${role}.json`]?.version;
   if (version === undefined)
     throw new UprollError('MIX_AND_MATCH', `${repository.name} snapshot does not list ${role}.json`);
-  return repository.updateDelegatedTargets(role, delegator, await fetchRole(role, version), now);
+  const bytes = await fetchRole(role, version);
+  const metadata = repository.updateDelegatedTargets(role, delegator, bytes, now);
+  await cache.save(role, bytes);
+  return metadata;
 }
 
 function lookUp(metadata: Metadata<Targets>, path: string): TargetFile | undefined {

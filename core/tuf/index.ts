@@ -6,6 +6,8 @@ export * from './meta-file.ts';
 export * from './threshold.ts';
 export * from './trusted-repository.ts';
 export * from './target-path.ts';
+export * from './file-names.ts';
+export * from './metadata-cache.ts';
 export * from './target-verifier.ts';
 export * from './delegations.ts';
 export * from './refresh.ts';

@@ -1,5 +1,7 @@
 import { UprollError } from '../errors.ts';
 import type { FetchRole } from './delegations.ts';
+import { roleFileName } from './file-names.ts';
+import type { MetadataCache } from './metadata-cache.ts';
 import type { TrustedRepository } from './trusted-repository.ts';
 
 /**
@@ -9,21 +11,13 @@ import type { TrustedRepository } from './trusted-repository.ts';
  */
 export type MetadataFetcher = (fileName: string, maxBytes: number) => Promise<Uint8Array | undefined>;
 
-/** Trusted metadata kept between refreshes, by role name (unversioned). */
-export interface MetadataCache {
-  load(role: string): Promise<Uint8Array | undefined>;
-  save(role: string, bytes: Uint8Array): Promise<void>;
-}
-
-export const NO_CACHE: MetadataCache = {
-  load: () => Promise.resolve(undefined),
-  save: () => Promise.resolve(),
-};
-
-/** TUF 5.x: the file name of a role's metadata, versioned when the repository uses consistent snapshots. */
+/**
+ * TUF 5.5.1, 5.6.1: the file name of a role's metadata, versioned when the
+ * repository uses consistent snapshots, the role name percent-encoded.
+ */
 export function metadataFileName(repository: TrustedRepository, role: string, version?: number): string {
   const consistent = repository.root.signed.consistentSnapshot && version !== undefined;
-  return consistent ? `${version}.${role}.json` : `${role}.json`;
+  return roleFileName(role, consistent ? version : undefined);
 }
 
 /**

@@ -4,7 +4,7 @@ import { nfc } from './canonical.ts';
 /**
  * A target path as a client may look it up and store it: relative, '/'
  * separated, no empty, '.' or '..' segments, no backslash or control
- * characters. Returned in NFC.
+ * characters, well-formed Unicode (so it can be percent-encoded). Returned in NFC.
  */
 export function checkTargetPath(path: string): string {
   const normalized = nfc(path);
@@ -12,6 +12,7 @@ export function checkTargetPath(path: string): string {
   const bad =
     normalized.length === 0 ||
     normalized.length > 1024 ||
+    !normalized.isWellFormed() ||
     [...normalized].some((char) => char === '\\' || char.charCodeAt(0) < 0x20) ||
     segments.some((segment) => segment === '' || segment === '.' || segment === '..');
   if (bad)

@@ -43,7 +43,8 @@ export class TrustedRepository {
   #root: Metadata<Root>;
   #timestamp: Metadata<Timestamp> | undefined;
   #snapshot: Metadata<Snapshot> | undefined;
-  readonly #targets = new Map<string, Metadata<Targets>>();
+  /** Targets roles trusted in this refresh, each with the delegators whose keys it was verified against. */
+  readonly #targets = new Map<string, { metadata: Metadata<Targets>; delegators: Set<string> }>();
   #stage: Stage = 'root';
   #rotations = 0;
 
@@ -71,7 +72,24 @@ export class TrustedRepository {
   }
   /** Trusted targets metadata of `role` ('targets' or a delegated role), once loaded. */
   targets(role = 'targets'): Metadata<Targets> | undefined {
-    return this.#targets.get(role);
+    return this.#targets.get(role)?.metadata;
+  }
+
+  /**
+   * TUF 5.6.7: the trusted metadata of `role` as reached from `delegator`, when
+   * it was loaded already in this refresh. A role reached through another
+   * delegator than before is verified again, against the keys and threshold
+   * this delegator lists for it: one parent's trust never carries over to
+   * another (a diamond-shaped delegation). Undefined when not loaded yet.
+   */
+  reachedTargets(role: string, delegator: string): Metadata<Targets> | undefined {
+    this.#expectStage('targets', `${role} metadata`);
+    const trusted = this.#targets.get(role);
+    if (!trusted || trusted.delegators.has(delegator)) return trusted?.metadata;
+    const { keys, roleKeys } = this.#delegation(role, delegator);
+    verifyThreshold(`${this.name} ${role} (delegated by ${delegator})`, roleKeys, keys, trusted.metadata);
+    trusted.delegators.add(delegator);
+    return trusted.metadata;
   }
 
   /** TUF 5.3.3-5.3.9: accepts root N+1, signed by a threshold of root N's keys and of its own. */
@@ -261,7 +279,7 @@ export class TrustedRepository {
     }
     // TUF 5.6.5: not expired.
     this.#checkExpiry(next, role, now);
-    this.#targets.set(role, next);
+    this.#targets.set(role, { metadata: next, delegators: new Set([delegator]) });
     return next;
   }
 
@@ -270,7 +288,7 @@ export class TrustedRepository {
       if (role !== 'targets') throw new UprollError('TARGET_NOT_FOUND', `root does not delegate ${role}`);
       return { keys: this.#root.signed.keys, roleKeys: this.#root.signed.roles.targets as RoleKeys };
     }
-    const parent = this.#targets.get(delegator);
+    const parent = this.#targets.get(delegator)?.metadata;
     const delegated = parent?.signed.delegations?.roles?.[role];
     if (!parent?.signed.delegations || !delegated) {
       throw new UprollError('TARGET_NOT_FOUND', `${this.name} ${delegator} does not delegate to ${role}`);

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { canonicalBytes } from './canonical.ts';
+import { checkPlainRoleName } from './file-names.ts';
 import { keyIdOf, type TufPublicKey } from './keys.ts';
 import type { Signer } from './signer.ts';
+import { checkTargetPath } from './target-path.ts';
 
 /** TUF spec version Uproll writes. */
 export const SPEC_VERSION = '1.0.31';
@@ -53,7 +55,12 @@ export function rootSigned(input: {
   };
 }
 
-/** The signed part of targets metadata (top-level or delegated). */
+/**
+ * The signed part of targets metadata (top-level or delegated). Target paths
+ * must be plain relative paths (INVALID_TARGET_PATH) and delegated role names
+ * plain names a repository can write as they are (INVALID_ROLE_NAME): a
+ * repository never publishes a name that could leave a client's directory.
+ */
 export function targetsSigned(input: {
   version: number;
   expires: Date;
@@ -61,6 +68,8 @@ export function targetsSigned(input: {
   delegations?: readonly DelegationSpec[];
   extra?: Json;
 }): Json {
+  for (const path of Object.keys(input.targets)) checkTargetPath(path);
+  for (const delegation of input.delegations ?? []) checkPlainRoleName(delegation.name);
   const delegations = input.delegations?.length
     ? {
         keys: keyMap(input.delegations.flatMap((d) => d.keys)),

@@ -53,7 +53,11 @@ export async function fullVerification(input: FullVerificationInput): Promise<Ve
   const { director, image, now } = input;
   await refreshRepository(director.repository, director.fetch, director.cache, now);
   await refreshRepository(image.repository, image.fetch, image.cache, now);
-  return matchDirectorAndImage({ ...input, fetchImageRole: roleFetcher(image.repository, image.fetch) });
+  return matchDirectorAndImage({
+    ...input,
+    fetchImageRole: roleFetcher(image.repository, image.fetch),
+    imageCache: image.cache,
+  });
 }
 
 /**
@@ -67,6 +71,8 @@ export async function matchDirectorAndImage(
     director: Pick<RepositoryAccess, 'repository'>;
     image: Pick<RepositoryAccess, 'repository'>;
     fetchImageRole: Parameters<typeof findTarget>[2];
+    /** Where the delegated Image roles that verify are kept (none by default). */
+    imageCache?: MetadataCache;
   },
 ): Promise<VerifiedImage[]> {
   const { device, installed, now } = input;
@@ -122,7 +128,13 @@ export async function matchDirectorAndImage(
         );
       }
 
-      const found = await findTarget(input.image.repository, path, input.fetchImageRole, now);
+      const found = await findTarget(
+        input.image.repository,
+        path,
+        input.fetchImageRole,
+        now,
+        input.imageCache,
+      );
       const imageTarget = found.target;
       if (imageTarget.length !== target.length) {
         throw new UprollError(

@@ -10,6 +10,7 @@ import {
   UprollError,
 } from '../../core/index.ts';
 import {
+  repositoryFileName,
   rootSigned,
   signEnvelope,
   targetsSigned,
@@ -369,7 +370,7 @@ export class DirectorRepository {
       }),
       signers.targets,
     );
-    await files.write(`${version}.targets.json`, bytes);
+    await files.write(repositoryFileName('targets', version), bytes);
     await files.commit(current, { targets: version }, signers, {
       snapshot: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.snapshot * DAY),
       timestamp: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.timestamp * DAY),

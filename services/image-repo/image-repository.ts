@@ -18,6 +18,7 @@ import {
   canonicalize,
   checkTargetPath,
   describeFile,
+  repositoryFileName,
   rootSigned,
   signEnvelope,
   tufDate,
@@ -497,7 +498,7 @@ export class ImageRepository {
         { name: RELEASES_ROLE, keys: releasesKeys, threshold: 1, paths: ['*', '*/*'], terminating: true },
       ],
     });
-    await this.#files.write(`${version}.targets.json`, await signEnvelope(signed, signers));
+    await this.#files.write(repositoryFileName('targets', version), await signEnvelope(signed, signers));
   }
 
   async #writeReleases(
@@ -510,7 +511,7 @@ export class ImageRepository {
       targetsSigned({ version, expires: this.#expires('releases', now), targets }),
       signers,
     );
-    await this.#files.write(`${version}.${RELEASES_ROLE}.json`, bytes);
+    await this.#files.write(repositoryFileName(RELEASES_ROLE, version), bytes);
   }
 
   async #storeTarget(name: string, sha256: string, bytes: Uint8Array): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   describeFile,
+  repositoryFileName,
   signEnvelope,
   snapshotSigned,
   timestampSigned,
@@ -104,7 +105,7 @@ export class MetadataFiles {
   ): Promise<{ snapshot: number; timestamp: number }> {
     const meta: Record<string, Record<string, unknown>> = {};
     for (const [role, version] of Object.entries(roles)) {
-      meta[`${role}.json`] = { version, ...describeFile(await this.read(`${version}.${role}.json`)) };
+      meta[`${role}.json`] = { version, ...describeFile(await this.read(repositoryFileName(role, version))) };
     }
     const version = current.snapshot + 1;
     const snapshot = await signEnvelope(

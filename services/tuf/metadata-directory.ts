@@ -1,15 +1,16 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MetadataCache } from '../../core/tuf/index.ts';
+import { roleFileName, type MetadataCache } from '../../core/tuf/index.ts';
 import { writeFileAtomic } from '../fs/index.ts';
 
 /**
  * Trusted metadata in a directory, stored unversioned (`root.json`,
  * `timestamp.json`, ...). Role names come from metadata, so they are
- * URL-encoded into file names and can never leave the directory.
+ * percent-encoded into file names (as python-tuf names them) and can never
+ * leave the directory.
  */
 export function metadataDirectory(dir: string): MetadataCache & { path(role: string): string } {
-  const path = (role: string) => join(dir, `${encodeURIComponent(role)}.json`);
+  const path = (role: string) => join(dir, roleFileName(role));
   return {
     path,
     load: (role) => readFile(path(role)).catch(() => undefined),

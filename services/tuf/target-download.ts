@@ -1,21 +1,26 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TargetVerifier, type FoundTarget } from '../../core/tuf/index.ts';
+import {
+  checkTargetPath,
+  percentEncode,
+  targetUrlPath,
+  TargetVerifier,
+  type FoundTarget,
+} from '../../core/tuf/index.ts';
 import { fileChunks } from '../fs/index.ts';
 import { downloadVerified } from './resumable-download.ts';
 import { joinUrl } from './http.ts';
 
-/** Where a target is kept in the target directory: its path, URL-encoded into one file name. */
+/** Where a target is kept in the target directory: its path, percent-encoded into one file name. */
 export function targetFileName(path: string): string {
-  return encodeURIComponent(path);
+  return percentEncode(checkTargetPath(path));
 }
 
-/** The URL of a target; with consistent snapshots its file name carries a hash prefix (TUF 5.7.3). */
+/** The URL of a target, percent-encoded; with consistent snapshots its file name carries a hash prefix (TUF 5.7.3). */
 export function targetUrl(baseUrl: string, found: FoundTarget, consistentSnapshot: boolean): string {
-  if (!consistentSnapshot) return joinUrl(baseUrl, found.path);
+  if (!consistentSnapshot) return joinUrl(baseUrl, targetUrlPath(found.path));
   const hash = found.target.hashes['sha256'] ?? Object.values(found.target.hashes)[0] ?? '';
-  const slash = found.path.lastIndexOf('/');
-  return joinUrl(baseUrl, `${found.path.slice(0, slash + 1)}${hash}.${found.path.slice(slash + 1)}`);
+  return joinUrl(baseUrl, targetUrlPath(found.path, hash));
 }
 
 /**

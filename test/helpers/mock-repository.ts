@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { signEnvelope, type MetadataFetcher, type Signer } from '../../core/tuf/index.ts';
+import { roleFileName, signEnvelope, type MetadataFetcher, type Signer } from '../../core/tuf/index.ts';
 import { newSigner } from './keys.ts';
 import { FIXTURE_NOW } from './fixture-time.ts';
 
@@ -169,7 +169,7 @@ export class MockRepository {
 
   /** The bytes currently served for a role (unversioned name). */
   served(role: string): Uint8Array {
-    const bytes = this.files.get(`${role}.json`);
+    const bytes = this.files.get(roleFileName(role));
     if (!bytes) throw new Error(`${role}.json is not published`);
     return bytes;
   }
@@ -222,9 +222,10 @@ export class MockRepository {
     };
   }
 
+  /** Serves a role under the names a client asks for: `ROLE.json` and `VERSION.ROLE.json`, the role percent-encoded. */
   private serve(role: string, version: number, bytes: Uint8Array): void {
-    this.files.set(`${role}.json`, bytes);
-    this.files.set(`${version}.${role}.json`, bytes);
+    this.files.set(roleFileName(role), bytes);
+    this.files.set(roleFileName(role, version), bytes);
   }
 
   private metaOf(version: number, bytes: Uint8Array): Json {

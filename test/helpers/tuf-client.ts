@@ -43,8 +43,9 @@ export async function refreshed(
   return client;
 }
 
-export function find(client: TrustedRepository, repo: MockRepository, path: string, now = NOW) {
-  return findTarget(client, path, roleFetcher(client, repo.fetcher), now);
+/** Finds `path` through `repo`'s delegations; delegated roles that verify are saved to `cache`. */
+export function find(client: TrustedRepository, repo: MockRepository, path: string, cache = NO_CACHE) {
+  return findTarget(client, path, roleFetcher(client, repo.fetcher), NOW, cache);
 }
 
 const UPDATES = [

@@ -76,13 +76,17 @@ async function publishDirectorTargets(
   const files = new MetadataFiles(directorMetadata());
   const served = await files.served();
   const version = (served.roles['targets'] ?? 0) + 1;
-  const signed = targetsSigned({
-    version,
-    expires: inDays(7),
+  const signed = {
+    ...targetsSigned({
+      version,
+      expires: inDays(7),
+      targets: {},
+      ...(content.delegations ? { delegations: content.delegations } : {}),
+      extra: { custom: { deviceId: content.deviceId ?? rig.deviceId } },
+    }),
+    // Put in as they are: Uproll's writer refuses a path like `../x`, an attacker's tools do not.
     targets: content.targets,
-    ...(content.delegations ? { delegations: content.delegations } : {}),
-    extra: { custom: { deviceId: content.deviceId ?? rig.deviceId } },
-  });
+  };
   await files.write(`${version}.targets.json`, await signEnvelope(signed, targetsSigners));
   await files.commit(served, { targets: version }, rig.repos.directorSigners, {
     snapshot: inDays(7),

@@ -204,7 +204,9 @@ describe('Uptane end to end: Image repository and Director services, a device ve
     expect(await client.verify({ 'ecu-1': { releaseCounter: 1 } })).toMatchObject([
       { path: 'rootfs.img', releaseCounter: 2 },
     ]);
+    // The delegated releases role is kept too, as it verified.
     expect((await readdir(join(dataDir, 'trust', 'image'))).sort()).toEqual([
+      'releases.json',
       'root.json',
       'snapshot.json',
       'targets.json',

@@ -29,7 +29,8 @@ afterEach(() => server.close());
 /** Serves the repository's current metadata under /metadata and the target under /targets. */
 function sync(targetBytes = image) {
   files.clear();
-  for (const [name, bytes] of repo.files) files.set(`metadata/${name}`, bytes);
+  // The file server looks files up by decoded path, as a static server does.
+  for (const [name, bytes] of repo.files) files.set(`metadata/${decodeURIComponent(name)}`, bytes);
   files.set('targets/fw/v2.bin', targetBytes);
 }
 
@@ -40,10 +41,10 @@ async function tuf(...args: string[]) {
 }
 
 const remote = () => ['--metadata-url', `${server.url}/metadata`];
-const download = () => [
+const download = (name = 'fw/v2.bin') => [
   ...remote(),
   '--target-name',
-  'fw/v2.bin',
+  name,
   '--target-base-url',
   `${server.url}/targets`,
   '--target-dir',
@@ -91,6 +92,38 @@ describe('uproll-tuf', () => {
     expect(status).toBe(1);
     expect(stderr).toMatch(/^uproll-tuf: HASH_MISMATCH: /);
     expect(await readdir(join(dir, 'targets'))).toEqual([]);
+  });
+
+  it('asks for a delegated role by its percent-encoded name and keeps it though the target is not found', async () => {
+    repo.delegate({ name: 'x/../../../escape' });
+    await repo.publish();
+    sync();
+    await tuf('init', join(dir, 'trusted-root.json'));
+    const { status, stderr } = await tuf(...download('nonexistent target'));
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/^uproll-tuf: TARGET_NOT_FOUND: /);
+    // TUF spec and python-tuf: the name is one path segment under the metadata URL ...
+    expect(server.rawPaths).toContain('/metadata/x%2F..%2F..%2F..%2Fescape.json');
+    expect(server.rawPaths.every((path) => path.startsWith('/metadata/'))).toBe(true);
+    // ... and one file in the metadata directory, kept because it verified.
+    expect((await readdir(join(dir, 'metadata'))).sort()).toEqual([
+      'root.json',
+      'snapshot.json',
+      'targets.json',
+      'timestamp.json',
+      'x%2F..%2F..%2F..%2Fescape.json',
+    ]);
+  });
+
+  it('asks for a target whose path holds URL delimiters by its percent-encoded path', async () => {
+    const name = 'fw/v2 #1?.bin';
+    repo.targets[name] = targetOf(image);
+    await repo.publish();
+    sync();
+    files.set(`targets/${name}`, image);
+    await tuf('init', join(dir, 'trusted-root.json'));
+    expect((await tuf(...download(name))).status).toBe(0);
+    expect(server.rawPaths).toContain('/targets/fw/v2%20%231%3F.bin');
   });
 
   it('exits 1 with the usage on a command line it cannot use', async () => {

@@ -3,9 +3,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { TargetVerifier, verifyTargetBytes } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, targetOf } from '../../../helpers/mock-repository.ts';
-import { find, refreshed } from '../../../helpers/tuf-client.ts';
+import { find, memoryCache, refreshed } from '../../../helpers/tuf-client.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+const json = (metadata: Uint8Array) =>
+  JSON.parse(new TextDecoder().decode(metadata)) as { signed: Record<string, unknown> };
 
 describe('delegated targets', () => {
   let repo: MockRepository;
@@ -93,14 +95,61 @@ describe('delegated targets', () => {
     await expect(find(client, repo, 'deep.img')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
   });
 
+  describe('when two delegators delegate the same role name (a diamond)', () => {
+    // TUF 5.6.7: a role is trusted as reached from its delegator in this lookup.
+    // `release` is delegated by parent-a for team-a/* and by parent-b for
+    // team-b/*, each with a key of its own; only parent-a's key signs it.
+    const listed = { 'team-a/app.img': targetOf(bytes('trusted A')), 'team-b/app.img': targetOf(bytes('B')) };
+    beforeEach(async () => {
+      repo.delegate({ name: 'parent-a', paths: ['team-a/*'] });
+      repo.delegate({ name: 'parent-b', paths: ['team-b/*'] });
+      repo.delegate({ name: 'release', delegator: 'parent-b', paths: ['team-b/*'], targets: listed });
+      // Published last, so the served release.json is the one signed by parent-a's key for it.
+      repo.delegate({ name: 'release', delegator: 'parent-a', paths: ['team-a/*'], targets: listed });
+      await repo.publish();
+    });
+
+    it('finds the target through the delegator whose keys signed the role', async () => {
+      const found = await find(await refreshed(repo, anchor), repo, 'team-a/app.img');
+      expect(found.role).toBe('release');
+    });
+
+    it('does not lend that trust to the other delegator when the role is reached through it later', async () => {
+      const client = await refreshed(repo, anchor);
+      await find(client, repo, 'team-a/app.img');
+      await expect(find(client, repo, 'team-b/app.img')).rejects.toMatchObject({
+        code: 'THRESHOLD_NOT_MET',
+      });
+      // ... and the role stays trusted where it verified.
+      expect((await find(client, repo, 'team-a/app.img')).role).toBe('release');
+    });
+  });
+
+  describe('when a lookup fails after delegated roles verified', () => {
+    it('has saved each verified role already, and no role that failed verification', async () => {
+      repo.hashesInSnapshot = false; // so only the signature can catch the swap
+      repo.delegate({ name: 'releases' });
+      repo.delegate({ name: 'forged' });
+      await repo.publish();
+      repo.files.set(
+        'forged.json',
+        await MockRepository.sign(json(repo.served('forged')).signed, [newSigner()]),
+      );
+      const cache = memoryCache();
+      const client = await refreshed(repo, anchor, { cache });
+      await expect(find(client, repo, 'missing.img', cache)).rejects.toMatchObject({
+        code: 'THRESHOLD_NOT_MET',
+      });
+      expect(cache.files.get('releases')).toEqual(repo.served('releases'));
+      expect(cache.files.has('forged')).toBe(false);
+    });
+  });
+
   it('rejects a delegated role signed by a key its delegator does not list', async () => {
     repo.hashesInSnapshot = false; // so only the signature can catch the swap
     repo.delegate({ name: 'releases', targets: { 'v2.img': targetOf(bytes('v2')) } });
     await repo.publish();
-    const served = JSON.parse(new TextDecoder().decode(repo.served('releases'))) as {
-      signed: Record<string, unknown>;
-    };
-    const forged = await MockRepository.sign(served.signed, [newSigner()]);
+    const forged = await MockRepository.sign(json(repo.served('releases')).signed, [newSigner()]);
     repo.files.set('releases.json', forged);
     await expect(find(await refreshed(repo, anchor), repo, 'v2.img')).rejects.toMatchObject({
       code: 'THRESHOLD_NOT_MET',

@@ -1,9 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { NO_CACHE, TrustedRepository } from '../../../../core/tuf/index.ts';
+import { NO_CACHE, TrustedRepository, type MetadataCache } from '../../../../core/tuf/index.ts';
 import { fullVerification, verificationTime, type DeviceIdentity } from '../../../../core/uptane/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 import { MockRepository, NOW, targetOf, type TargetSpec } from '../../../helpers/mock-repository.ts';
 import { fixtureDaysFromNow } from '../../../helpers/fixture-time.ts';
+import { memoryCache } from '../../../helpers/tuf-client.ts';
 
 const rootfs = new TextEncoder().encode('rootfs 2 for rpi4');
 const device: DeviceIdentity = { deviceId: 'dev-1', ecus: [{ serial: 'ecu-1', hardwareId: 'rpi4' }] };
@@ -44,7 +45,7 @@ beforeEach(async () => {
 });
 
 /** Publishes both repositories (unless told not to) and runs full verification as the device. */
-async function verify(now = NOW, options: { publish?: boolean } = {}) {
+async function verify(now = NOW, options: { publish?: boolean; imageCache?: MetadataCache } = {}) {
   if (options.publish !== false) {
     await image.publish();
     await director.publish();
@@ -58,7 +59,7 @@ async function verify(now = NOW, options: { publish?: boolean } = {}) {
     image: {
       repository: new TrustedRepository(anchors.image, { name: 'image' }),
       fetch: image.fetcher,
-      cache: NO_CACHE,
+      cache: options.imageCache ?? NO_CACHE,
     },
     device,
     installed,
@@ -109,6 +110,13 @@ describe('Uptane full verification', () => {
     it('on the release counter', async () => {
       director.targets['rootfs-2.img'] = directorTarget({ releaseCounter: 3 });
       await expectCode('DIRECTOR_IMAGE_MISMATCH');
+    });
+
+    it('keeps the delegated Image role that verified before the match failed', async () => {
+      director.targets['rootfs-2.img'] = directorTarget({}, { length: rootfs.byteLength + 1 });
+      const imageCache = memoryCache();
+      await expect(verify(NOW, { imageCache })).rejects.toMatchObject({ code: 'DIRECTOR_IMAGE_MISMATCH' });
+      expect(imageCache.files.get('releases')).toEqual(image.served('releases'));
     });
   });
 
