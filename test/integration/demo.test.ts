@@ -1,8 +1,29 @@
-import { describe, expect, inject, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appStoryBlocker } from '../../cli/commands/demo-app-story.ts';
+import { findFreePort, startLocalStack, stopLocalStack } from '../../services/dev-stack/index.ts';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 
-// The whole demo at its smallest fleet, on the run's stack: the three stories and the exit status.
+// The whole demo at its smallest fleet, on a stack of its own as after `uproll dev up` (on the
+// suite's, its telemetry bridge would see the devices of the files running beside it): the three
+// stories and the exit status.
+let stateDir: string;
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'uproll-demo-'));
+  const ports = {
+    temporal: await findFreePort(),
+    nats: await findFreePort(),
+    natsMonitor: await findFreePort(),
+  };
+  await startLocalStack({ stateDir, ports, clock: () => new Date() });
+}, 120_000);
+afterAll(async () => {
+  await stopLocalStack(stateDir);
+  await rm(stateDir, { recursive: true, force: true, maxRetries: 5 });
+});
+
 describe('uproll demo', () => {
   it(
     'tells the fleet stories, then an app update to the gateways that restarts only that app',
@@ -10,7 +31,7 @@ describe('uproll demo', () => {
     async () => {
       const blocker = await appStoryBlocker();
       const { status, stdout, stderr } = await runCliInProcess([
-        ...['demo', '--devices', '20', '--state-dir', inject('integration').stateDir],
+        ...['demo', '--devices', '20', '--state-dir', stateDir],
       ]);
       expect(stderr).toBe('');
       expect(status).toBe(0);
