@@ -3,6 +3,7 @@ import { namedDeploymentOf } from './deployment.ts';
 import { helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
 import { demo } from './commands/demo.ts';
 import { devDown, devStatus, devUp } from './commands/dev.ts';
+import { devRecordHistory } from './commands/dev-record-history.ts';
 import { worker } from './commands/worker.ts';
 import { serve } from './commands/serve.ts';
 import { natsConfig, natsInit, natsPush } from './commands/nats.ts';
@@ -40,6 +41,7 @@ const COMMANDS: readonly Command[] = [
   devUp,
   devDown,
   devStatus,
+  devRecordHistory,
   serve,
   natsInit,
   natsConfig,
