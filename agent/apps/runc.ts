@@ -83,7 +83,18 @@ export class Runc {
     try {
       child = spawn(
         'sh',
-        ['-c', EXIT_RECORDER, 'sh', this.command[0], ...this.#argv('run', '--bundle', bundle, id)],
+        [
+          ...['-c', EXIT_RECORDER, 'sh', this.command[0]],
+          // The runtime's own messages (e.g. runc's cgroup warnings as it ends) are not the app's output.
+          ...this.#argv(
+            '--log',
+            join(this.exitsDir, `${id}.${nonce}.runtime.log`),
+            'run',
+            '--bundle',
+            bundle,
+            id,
+          ),
+        ],
         {
           stdio: ['ignore', log.fd, log.fd],
           detached: true,

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,6 +46,24 @@ describe.each(OCI_RUNTIMES)('containers run by %s', { timeout: 60_000 }, (_, com
     expect(await runc.list()).toEqual(['ends']);
     await runc.delete('ends');
     expect(await runc.state('ends')).toBeUndefined();
+  });
+
+  it("keeps the runtime's own messages out of the app's output", async () => {
+    // As runc does when a cgroup outlives the container: a warning on its log, by default stderr.
+    const warnOnLog = [
+      'log=/dev/stderr; prev=; for a in "$@"; do [ "$prev" = --log ] && log=$a; prev=$a; done',
+      `echo 'level=warning msg="Failed to remove cgroup (will retry)"' >>"$log"`,
+      'exec "$@"',
+    ].join('\n');
+    const runc = new Runc(join(root, 'state'), ['sh', '-c', warnOnLog, 'sh', ...command]);
+    const log = join(root, 'says.log');
+    const { exited } = await runc.run(
+      'says',
+      await bundleOf('says', ['/bin/busybox', 'echo', 'app says hi']),
+      log,
+    );
+    expect(await exited).toBe(0);
+    expect(await readFile(log, 'utf8')).toBe('app says hi\n');
   });
 
   it('a running container deleted stays gone, though its exit recorder writes after the delete', async () => {
