@@ -27,8 +27,8 @@ export interface ProjectorOptions {
 export interface Projector {
   /** Stops taking events and waits for the one in hand. */
   stop(): Promise<void>;
-  /** Resolves once every event in the log at the time of the call is applied; rejects after `timeoutMs`. */
-  caughtUp(timeoutMs?: number): Promise<void>;
+  /** Resolves once every event in the log at the time of the call is applied; rejects once it made no progress for `stalledMs`. */
+  caughtUp(stalledMs?: number): Promise<void>;
 }
 
 export const DEFAULT_PROJECTOR = 'uproll-projections';
@@ -87,16 +87,20 @@ export async function startProjector(nc: NatsConnection, options: ProjectorOptio
       await messages.close();
       await loop;
     },
-    async caughtUp(timeoutMs = 30_000) {
+    async caughtUp(stalledMs = 30_000) {
       const target = await lastEventSequence(nc);
-      const deadline = performance.now() + timeoutMs;
+      let floor = -1;
+      let deadline = 0;
       for (;;) {
         const info = await jsm.consumers.info(EVENTS_STREAM, durableName);
         if (info.ack_floor.stream_seq >= target) return;
-        if (performance.now() > deadline)
-          throw new Error(
-            `projector ${durableName} at ${info.ack_floor.stream_seq} of ${target} after ${timeoutMs} ms`,
-          );
+        // A projector that moves is waited for however long the log is; one that stands still is not.
+        if (info.ack_floor.stream_seq !== floor) {
+          floor = info.ack_floor.stream_seq;
+          deadline = performance.now() + stalledMs;
+        } else if (performance.now() > deadline) {
+          throw new Error(`projector ${durableName} stalled at ${floor} of ${target} for ${stalledMs} ms`);
+        }
         await sleep(50);
       }
     },

@@ -28,6 +28,10 @@ function bucketsFor(name: string): ProjectionBuckets {
   return { rollouts: `${prefix}_ROLLOUTS`, devices: `${prefix}_DEVICES`, fleet: `${prefix}_FLEET` };
 }
 
+// Projectors here read the whole event log, which holds the events of every file run so far (and
+// of those running beside this one): waited for while they make progress, however long that is.
+const WHOLE_LOG_MS = 300_000;
+
 let h: Harness;
 let fleet: string[];
 let projector: Projector;
@@ -55,7 +59,7 @@ beforeAll(async () => {
   });
   expect((await handle.result()).status).toBe('completed');
   await projector.caughtUp();
-}, 60_000);
+}, WHOLE_LOG_MS);
 afterAll(async () => {
   await projector?.stop();
   await h?.close();
@@ -114,38 +118,53 @@ describe('projections of the event log', () => {
     expect(devicesOnRevision).toBe(3);
   });
 
-  it('rebuild from the whole log to exactly what the live projector holds', async () => {
-    const rebuilt = bucketsFor('rebuilt');
-    const result = await rebuildProjections(h.nc, { buckets: rebuilt });
-    await projector.caughtUp();
-    const [fromLive, fromRebuild] = [await readProjections(h.nc, live), await readProjections(h.nc, rebuilt)];
+  it(
+    'rebuild from the whole log to exactly what the live projector holds',
+    { timeout: WHOLE_LOG_MS },
+    async () => {
+      const rebuilt = bucketsFor('rebuilt');
+      const result = await rebuildProjections(h.nc, { buckets: rebuilt });
+      await projector.caughtUp();
+      const [fromLive, fromRebuild] = [
+        await readProjections(h.nc, live),
+        await readProjections(h.nc, rebuilt),
+      ];
 
-    expect(ours(fromRebuild)).toEqual(ours(fromLive));
-    const compared = asOf(result.lastSequence, fromLive, fromRebuild);
-    expect(compared.rollouts.map(([id]) => id)).toContain(rolloutId);
-    expect(compared).toEqual(asOf(result.lastSequence, fromRebuild, fromLive));
-    expect(result).toMatchObject({ deleted: 0 });
-    expect(result.events).toBeGreaterThanOrEqual(1 + 3 * 6);
-  });
+      expect(ours(fromRebuild)).toEqual(ours(fromLive));
+      const compared = asOf(result.lastSequence, fromLive, fromRebuild);
+      expect(compared.rollouts.map(([id]) => id)).toContain(rolloutId);
+      expect(compared).toEqual(asOf(result.lastSequence, fromRebuild, fromLive));
+      expect(result).toMatchObject({ deleted: 0 });
+      expect(result.events).toBeGreaterThanOrEqual(1 + 3 * 6);
+    },
+  );
 
-  it('rebuild in place beside the running projector without changing what it holds', async () => {
-    const before = ours(await readProjections(h.nc, live));
-    const result = await rebuildProjections(h.nc, { buckets: live });
+  it(
+    'rebuild in place beside the running projector without changing what it holds',
+    { timeout: WHOLE_LOG_MS },
+    async () => {
+      const before = ours(await readProjections(h.nc, live));
+      const result = await rebuildProjections(h.nc, { buckets: live });
 
-    expect(ours(await readProjections(h.nc, live))).toEqual(before);
-    expect(result.rollouts).toBeGreaterThanOrEqual(1);
-  });
+      expect(ours(await readProjections(h.nc, live))).toEqual(before);
+      expect(result.rollouts).toBeGreaterThanOrEqual(1);
+    },
+  );
 
-  it('change nothing when a second projector replays the whole log into the same buckets', async () => {
-    const before = ours(await readProjections(h.nc, live));
-    const second = await startProjector(h.nc, { durableName: uniqueId('projector-2'), buckets: live });
-    try {
-      await second.caughtUp();
-    } finally {
-      await second.stop();
-    }
-    expect(ours(await readProjections(h.nc, live))).toEqual(before);
-  });
+  it(
+    'change nothing when a second projector replays the whole log into the same buckets',
+    { timeout: WHOLE_LOG_MS },
+    async () => {
+      const before = ours(await readProjections(h.nc, live));
+      const second = await startProjector(h.nc, { durableName: uniqueId('projector-2'), buckets: live });
+      try {
+        await second.caughtUp();
+      } finally {
+        await second.stop();
+      }
+      expect(ours(await readProjections(h.nc, live))).toEqual(before);
+    },
+  );
 });
 
 describe('the device projection', () => {
