@@ -31,7 +31,7 @@ export function uniqueId(prefix: string): string {
  * device agents enrolled with both.
  */
 export async function startHarness(
-  options: Pick<FleetServicesOptions, 'keepMetadataFresh' | 'taskQueue'> = {},
+  options: Pick<FleetServicesOptions, 'keepMetadataFresh' | 'taskQueue' | 'commandTimeoutMs'> = {},
 ) {
   installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');
