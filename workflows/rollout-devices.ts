@@ -36,6 +36,8 @@ export interface DeviceRunner {
   /** True once the run should take no more devices, to continue as new. */
   draining(): boolean;
   inFlight: Set<string>;
+  /** Devices this run has started updating: a run drains only once it has made progress. */
+  started: number;
   /** Devices waiting for their maintenance window, by when it opens. */
   deferred: Map<string, number>;
   /** A committed device and the attempt that committed it (older histories roll back from this). */
@@ -118,6 +120,7 @@ export async function runDevices(
         continue;
       }
       run.inFlight.add(deviceId);
+      run.started += 1;
       const result = await updateDevice(run, deviceId);
       run.inFlight.delete(deviceId);
       if (!result) continue; // drained while waiting for another rollout to let it go

@@ -49,6 +49,11 @@ export interface RolloutInput {
   target: RolloutTarget;
   policy?: RolloutPolicyInput;
   startedBy?: string;
+  /**
+   * Continue as new past this many history events, if Temporal does not suggest it sooner
+   * (default 8,000): tests set it low to make a small rollout cross runs inside a wave.
+   */
+  historyLimit?: number;
   /** Carried over by continue-as-new; absent at the start. */
   carried?: CarriedRun | LegacyCarried;
 }
@@ -195,8 +200,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     revision,
     state,
     record,
-    draining: () => paged && continueAsNewDue(),
+    // Never before a device has started: a run that cannot finish one would continue as new forever.
+    draining: () => paged && runner.started > 0 && continueAsNewDue(),
     inFlight,
+    started: 0,
     deferred,
     onCommitted: (deviceId, attempts) => {
       if (committed) committed[deviceId] = { attempts, since: Date.now() };
@@ -284,7 +291,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   }
 
   function historyPastLimit(): boolean {
-    return workflowInfo().historyLength > HISTORY_LIMIT;
+    return workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT);
   }
 
   /** Once the running Update handlers have finished: the next run starts from the state they left. */
@@ -373,12 +380,14 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     const { index, positions, finishedAt } = state.committedInWave();
     if (positions.length === 0) return;
     const offset = state.waveOffset(index);
+    const size = state.waves[index] ?? 0;
+    const pageSize = plan ? size : PAGE_SIZE; // runs before paging asked about the whole wave at once
     const regressed: string[] = [];
-    for (let first = 0; first < positions.length; first += plan ? positions.length : PAGE_SIZE) {
-      const chunk = positions.slice(first, first + (plan ? positions.length : PAGE_SIZE));
-      const from = chunk[0]!;
-      const ids = await devicesAt(offset + from, chunk.at(-1)! - from + 1);
-      const wanted = chunk.map((position) => ({ position, deviceId: ids[position - from]! }));
+    for (let from = 0; from < size; from += pageSize) {
+      const inPage = positions.filter((position) => position >= from && position < from + pageSize);
+      if (inPage.length === 0) continue;
+      const ids = await devicesAt(offset + from, Math.min(pageSize, size - from));
+      const wanted = inPage.map((position) => ({ position, deviceId: ids[position - from]! }));
       const seen = await devicePresence(wanted.map(({ deviceId }) => deviceId));
       for (const { position, deviceId } of wanted) {
         // Only heartbeats sent after the commit tell: an older one still names the revision before.
