@@ -8,6 +8,7 @@ import {
   RolloutState,
   runsAnotherRevision,
   windowOpensAt,
+  type CarriedRollout,
   type RolloutPolicyInput,
 } from '../../../../core/index.ts';
 
@@ -245,7 +246,7 @@ describe('RolloutState', () => {
       expect(state.startWave().resumed).toBe(false);
       state.record('d0', { outcome: 'committed', attempts: 1 }, 0, 0);
       state.record('d2', { outcome: 'failed', attempts: 1, reason: unhealthy }, 0, 2);
-      const next = RolloutState.resume(JSON.parse(JSON.stringify(state.carry())));
+      const next = RolloutState.resume(JSON.parse(JSON.stringify(state.carry())) as CarriedRollout);
       expect(next.startWave()).toMatchObject({ index: 0, offset: 0, size: 4, resumed: true });
       expect([0, 1, 2, 3].map((position) => next.isDone(position))).toEqual([true, false, true, false]);
       expect(next.undoneInWave()).toBe(2);
