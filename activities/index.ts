@@ -35,6 +35,12 @@ export interface ActivityDeps {
   };
   /** What the devices' heartbeats said: when each was last heard of, its time zone. */
   presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
+  /** Each rollout's devices in wave order, stored in pages (services/nats RolloutTargets). */
+  targets?: {
+    snapshot(rolloutId: string, devices: () => Promise<readonly string[]>): Promise<number>;
+    page(rolloutId: string, offset: number, limit: number): Promise<string[]>;
+    extend(rolloutId: string, current: readonly string[]): Promise<{ offset: number; count: number }>;
+  };
   /** The devices a rollout left on its revision, from the event log (for a rollback after it ended). */
   rolloutCommits?: (rolloutId: string) => Promise<RolloutCommit[]>;
   /** One round of the metadata freshness job; absent on workers without online keys. */
@@ -160,6 +166,31 @@ export function createActivities(deps: ActivityDeps) {
       return withCodedFailures(async () => [...(await releasesOf(deps).devices(target))].sort());
     },
 
+    /**
+     * Stores the rollout's devices in wave order, once: `devices` (what an
+     * earlier run had planned) or its target now, sorted. Returns how many.
+     */
+    snapshotTarget(rolloutId: string, target: RolloutTarget, devices?: string[]): Promise<number> {
+      return withCodedFailures(() =>
+        targetsOf(deps).snapshot(
+          rolloutId,
+          async () => devices ?? [...(await releasesOf(deps).devices(target))].sort(),
+        ),
+      );
+    },
+
+    /** Up to `limit` devices of the rollout's stored list, from `offset`. */
+    targetPage(rolloutId: string, offset: number, limit: number): Promise<string[]> {
+      return withCodedFailures(() => targetsOf(deps).page(rolloutId, offset, limit));
+    },
+
+    /** Devices of a dynamic target that joined it since the plan, appended to the stored list. */
+    extendTarget(rolloutId: string, target: RolloutTarget): Promise<{ offset: number; count: number }> {
+      return withCodedFailures(async () =>
+        targetsOf(deps).extend(rolloutId, [...(await releasesOf(deps).devices(target))].sort()),
+      );
+    },
+
     /** Re-signs whatever metadata nears its expiry, in both repositories. */
     keepMetadataFresh(): Promise<unknown> {
       const job = deps.keepMetadataFresh;
@@ -177,6 +208,11 @@ export type UprollActivities = ReturnType<typeof createActivities>;
 /** A device update event is one per type and workflow: its message id says so. */
 function appendDeviceEvent(deps: ActivityDeps, event: DeviceUpdateEvent): Promise<unknown> {
   return deps.eventLog.append(event, { msgId: `${event.data.workflowId}/${event.type}` });
+}
+
+function targetsOf(deps: ActivityDeps): NonNullable<ActivityDeps['targets']> {
+  if (!deps.targets) throw new UprollError('INVALID_INPUT', 'this worker has no store for rollout targets');
+  return deps.targets;
 }
 
 function releasesOf(deps: ActivityDeps): NonNullable<ActivityDeps['releases']> {

@@ -1,6 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { DeviceCommands, DeviceLeases, EventLog, readPresence } from '../services/nats/index.ts';
+import {
+  DeviceCommands,
+  DeviceLeases,
+  EventLog,
+  readPresence,
+  RolloutTargets,
+} from '../services/nats/index.ts';
 import { readRolloutCommits } from '../services/projections/index.ts';
 import { createUprollWorker } from '../services/temporal/index.ts';
 import { createActivities, type ActivityDeps } from './index.ts';
@@ -43,6 +49,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     eventLog: new EventLog(options.nc),
     presence: { of: (deviceIds) => readPresence(options.nc, deviceIds) },
     rolloutCommits: (rolloutId) => readRolloutCommits(options.nc, rolloutId),
+    targets: new RolloutTargets(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),
   });

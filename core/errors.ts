@@ -48,6 +48,8 @@ export type UprollErrorCode =
   | 'EVENT_CONFLICT'
   /** A rollout with this id was started before (ids are never used twice, even after it ended). */
   | 'ROLLOUT_EXISTS'
+  /** The rollout's status does not allow the command (a completed rollout cannot be paused; an aborted one stays aborted). */
+  | 'INVALID_TRANSITION'
   /** The rollout was rolled back already (while it ran, or after it ended): its devices left its revision. */
   | 'ALREADY_ROLLED_BACK'
   // Trust (TUF / Uptane): each code names the attack a failed check indicates.

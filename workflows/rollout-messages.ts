@@ -1,28 +1,8 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { DeviceOutcome, OutcomeCounts, RolloutPolicy, RolloutPolicyInput } from '../core/index.ts';
+import { ApplicationFailure, defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { RolloutCommand, RolloutPolicyInput, RolloutProgress } from '../core/index.ts';
+import { UprollError } from '../core/errors.ts';
 
-export type RolloutStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'rolled_back';
-
-/** What `uproll rollout status` shows: waves, counts, and every device that did not commit. */
-export interface RolloutProgress {
-  rolloutId: string;
-  revision: string;
-  status: RolloutStatus;
-  policy: RolloutPolicy;
-  waves: { index: number; size: number; state: 'pending' | 'running' | 'finished' }[];
-  /**
-   * `pending`: offline devices; `skipped`: devices not updated (busy with another rollout, or not
-   * reached before an abort); `waitingForWindow`: devices of the running wave outside their maintenance window.
-   */
-  counts: OutcomeCounts & {
-    pending: number;
-    skipped: number;
-    waitingForWindow: number;
-    inFlight: number;
-    total: number;
-  };
-  failures: { deviceId: string; outcome: DeviceOutcome; reason: { code: string; message: string } }[];
-}
+export type { RolloutProgress, RolloutStatus } from '../core/index.ts';
 
 /** The rollout's progress, as of now. */
 export const rolloutProgressQuery = defineQuery<RolloutProgress>('rolloutProgress');
@@ -37,3 +17,20 @@ export const changeRolloutPolicyUpdate = defineUpdate<
   RolloutProgress,
   [change: Partial<RolloutPolicyInput>, by: string]
 >('changeRolloutPolicy');
+
+/**
+ * The validator of each Update: refuses, before it is accepted, a command the
+ * rollout's status does not allow, with the code (`INVALID_TRANSITION`,
+ * `ALREADY_ROLLED_BACK`) as the failure's type.
+ */
+export function refuseUnlessAccepted(
+  state: { assertAccepts(command: RolloutCommand): void },
+  command: RolloutCommand,
+): void {
+  try {
+    state.assertAccepts(command);
+  } catch (err) {
+    if (err instanceof UprollError) throw ApplicationFailure.nonRetryable(err.message, err.code);
+    throw err;
+  }
+}

@@ -1,10 +1,9 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
-  ChildWorkflowFailure,
   condition,
   continueAsNew,
-  executeChild,
   patched,
   proxyActivities,
   setHandler,
@@ -13,57 +12,50 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type {
-  DeviceOutcome,
-  FailuresByClass,
   OutcomeCounts,
   RolloutEventType,
   RolloutPolicy,
   RolloutPolicyInput,
   RolloutTarget,
 } from '../core/index.ts';
-import { deviceUpdateWorkflowId } from '../core/identifiers.ts';
-import { msUntilWindowOpen } from '../core/rollout/maintenance-window.ts';
-import { classifyFailure, evaluateGate } from '../core/rollout/outcomes.ts';
-import { planWaves } from '../core/rollout/waves.ts';
-import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
+import { RolloutState } from '../core/rollout/rollout-state.ts';
+import { isBack, runsAnotherRevision } from '../core/rollout/device-policy.ts';
+import { progressOf } from '../core/rollout/rollout-progress.ts';
+import { planWaveSizes } from '../core/rollout/waves.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
+import {
+  fromLegacy,
+  isLegacy,
+  type CarriedRun,
+  type CommittedDevice,
+  type LegacyCarried,
+} from './rollout-carried.ts';
+import { attemptId, failureOf, runDevices, type DeviceRunner, type QueuedDevice } from './rollout-devices.ts';
 import {
   abortRolloutUpdate,
   changeRolloutPolicyUpdate,
-  rollbackRolloutUpdate,
   pauseRolloutUpdate,
+  refuseUnlessAccepted,
   resumeRolloutUpdate,
+  rollbackRolloutUpdate,
   rolloutProgressQuery,
-  type RolloutProgress,
   type RolloutStatus,
 } from './rollout-messages.ts';
 
 export interface RolloutInput {
   rolloutId: string;
   revision: string;
+  /** After continue-as-new a list of devices is `[]`: the rollout's stored target holds it. */
   target: RolloutTarget;
   policy?: RolloutPolicyInput;
   startedBy?: string;
+  /**
+   * Continue as new past this many history events, if Temporal does not suggest it sooner
+   * (default 8,000): tests set it low to make a small rollout cross runs inside a wave.
+   */
+  historyLimit?: number;
   /** Carried over by continue-as-new; absent at the start. */
-  carried?: CarriedState;
-}
-
-interface CarriedState {
-  policy: RolloutPolicy;
-  waves: string[][];
-  nextWave: number;
-  status: RolloutStatus;
-  devices: Record<string, DeviceRecord>;
-  /** When the rollout began waiting for offline devices to return (policy `offline.action: wait`). */
-  offlineWaitSince?: number;
-}
-
-interface DeviceRecord {
-  outcome: DeviceOutcome;
-  reason?: { code: string; message: string };
-  attempts: number;
-  /** Pending devices: when the command found them offline; committed ones: when they committed. */
-  since?: number;
+  carried?: CarriedRun | LegacyCarried;
 }
 
 export interface RolloutResult {
@@ -74,8 +66,10 @@ export interface RolloutResult {
   skipped: number;
 }
 
-/** Past this many history events the rollout continues as new after the running wave. */
+/** Runs before paging continued as new past this many events, between waves; now a fallback to Temporal's suggestion. */
 const HISTORY_LIMIT = 8_000;
+/** Devices read from the stored target at once. */
+const PAGE_SIZE = 500;
 
 // Regular activities: the wave's device loops call them concurrently, which
 // local activities do not replay reliably (their markers were matched out of order).
@@ -87,6 +81,10 @@ const {
   rollbackDevice,
   devicePresence,
   parseRolloutPolicy,
+  snapshotTarget,
+  targetPage,
+  extendTarget,
+  rolloutCommits,
 } = proxyActivities<activities.UprollActivities>({
   startToCloseTimeout: '1 minute',
   retry: {
@@ -103,68 +101,52 @@ const {
  * waves the gate checks the failure rate and, after the soak time, decides
  * to go on; a breach pauses or aborts by policy. Transient failures are
  * retried; a verification failure is never retried and pauses the rollout
- * with a security alert. Every state change is an event on the log.
+ * with a security alert. Every state change is an event on the log. The
+ * state is a {@link RolloutState}; this function wires handlers and awaits.
+ * It continues as new when Temporal suggests it, inside a wave too, with
+ * counts and a cursor; the devices are read in pages from the stored target.
  */
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
   const { rolloutId, revision } = input;
-  const state: CarriedState = input.carried ?? {
-    policy: {} as RolloutPolicy, // parsed below, once the handlers are in place
-    waves: [],
-    nextWave: 0,
-    status: 'running',
-    devices: {},
-  };
+  // Runs before this patch held the whole target in memory (`plan`) and read no pages.
+  const paged = patched('rollout-target-pages');
+  let state = RolloutState.start({} as RolloutPolicy, []); // planned below, once the handlers are in place
+  let plan: string[] | undefined;
+  /** Runs before paging only: the committed devices, in the order they committed (rollbacks go in it). */
+  let committed: Record<string, CommittedDevice> | undefined;
   const inFlight = new Set<string>();
-  /** Devices of the running wave waiting for their maintenance window, by when it opens. */
   const deferred = new Map<string, number>();
   let eventCount = 0;
-  const record = (type: RolloutEventType, data: Record<string, unknown> = {}) =>
+  const record = async (type: RolloutEventType, data: Record<string, unknown> = {}) =>
     recordEvent(
       { aggregate: 'rollout', aggregateId: rolloutId, type, at: new Date().toISOString(), data },
       `${rolloutId}/${workflowInfo().runId}/${(eventCount += 1)}`,
     );
+  const progress = () =>
+    progressOf({ rolloutId, revision }, state, { inFlight: inFlight.size, waitingForWindow: deferred.size });
+  /** An Update's handler: the transition (guarded by the state), its event, the progress after. */
+  const apply = async (transition: () => void, type: RolloutEventType, data: Record<string, unknown>) => {
+    transition();
+    await record(type, data);
+    return progress();
+  };
 
-  setHandler(rolloutProgressQuery, () => progress(input, state, inFlight, deferred));
-  setHandler(
-    pauseRolloutUpdate,
-    async (by) => {
-      state.status = 'paused';
-      await record('rollout.paused', { by });
-      return progress(input, state, inFlight, deferred);
-    },
-    { validator: (_by: string) => requireStatus(state.status, ['running'], 'pause') },
-  );
-  setHandler(
-    resumeRolloutUpdate,
-    async (by) => {
-      state.status = 'running';
-      await record('rollout.resumed', { by });
-      return progress(input, state, inFlight, deferred);
-    },
-    { validator: (_by: string) => requireStatus(state.status, ['paused'], 'resume') },
-  );
+  setHandler(rolloutProgressQuery, progress);
+  setHandler(pauseRolloutUpdate, (by) => apply(() => state.pause(), 'rollout.paused', { by }), {
+    validator: (_by: string) => refuseUnlessAccepted(state, 'pause'),
+  });
+  setHandler(resumeRolloutUpdate, (by) => apply(() => state.resume(), 'rollout.resumed', { by }), {
+    validator: (_by: string) => refuseUnlessAccepted(state, 'resume'),
+  });
   setHandler(
     abortRolloutUpdate,
-    async (by) => {
-      state.status = 'aborted';
-      await record('rollout.aborted', { by, reason: 'aborted by command' });
-      return progress(input, state, inFlight, deferred);
-    },
-    { validator: (_by: string) => requireStatus(state.status, ['running', 'paused'], 'abort') },
+    (by) => apply(() => state.abort(), 'rollout.aborted', { by, reason: 'aborted by command' }),
+    { validator: (_by: string) => refuseUnlessAccepted(state, 'abort') },
   );
-  let rollbackRequested: string | undefined;
   setHandler(
     rollbackRolloutUpdate,
-    async (by) => {
-      rollbackRequested = by;
-      state.status = 'aborted';
-      await record('rollout.aborted', { by, reason: 'rollback by command' });
-      return progress(input, state, inFlight, deferred);
-    },
-    {
-      validator: (_by: string) =>
-        requireStatus(state.status, ['running', 'paused', 'completed', 'aborted'], 'roll back'),
-    },
+    (by) => apply(() => state.requestRollback(by), 'rollout.aborted', { by, reason: 'rollback by command' }),
+    { validator: (_by: string) => refuseUnlessAccepted(state, 'rollback') },
   );
   setHandler(
     changeRolloutPolicyUpdate,
@@ -176,49 +158,75 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           'INVALID_INPUT',
         );
       });
-      state.policy = policy;
+      state.changePolicy(policy);
       await record('rollout.policy.changed', { by, policy: state.policy });
-      return progress(input, state, inFlight, deferred);
+      return progress();
     },
     {
       validator: (_change: Partial<RolloutPolicyInput>, _by: string) =>
-        requireStatus(state.status, ['running', 'paused'], 'change the policy of'),
+        refuseUnlessAccepted(state, 'changePolicy'),
     },
   );
 
-  if (!input.carried) {
-    // Parsed by a local activity: zod stays out of the workflow sandbox, where
+  const carried = input.carried;
+  if (!carried) {
+    // Parsed by an activity: zod stays out of the workflow sandbox, where
     // every workflow start (a rollout's thousands of children too) would build its schemas.
-    state.policy = await parseRolloutPolicy(input.policy ?? {});
-    state.waves = planWaves(await resolveTargets(input.target), state.policy);
-    await record('rollout.started', {
-      by: input.startedBy,
-      revision,
-      waves: state.waves.map((wave) => wave.length),
-      policy: state.policy,
-    });
+    const policy = await parseRolloutPolicy(input.policy ?? {});
+    if (paged) {
+      state.plan(policy, planWaveSizes(await snapshotTarget(rolloutId, input.target), policy));
+    } else {
+      plan = await resolveTargets(input.target);
+      committed = {};
+      state.plan(policy, planWaveSizes(plan.length, policy));
+    }
+    await record('rollout.started', { by: input.startedBy, revision, waves: state.waves, policy });
+  } else if (isLegacy(carried)) {
+    ({ state, plan, committed } = fromLegacy(carried));
+  } else {
+    state = RolloutState.resume(carried.state);
+    plan = carried.plan;
+    if (plan) committed = {};
   }
+  if (paged && plan) {
+    // Handed over by a run from before paging: stored now, then read in pages like any other.
+    await snapshotTarget(rolloutId, input.target, plan);
+    plan = undefined;
+    committed = undefined;
+  }
+
+  const runner: DeviceRunner = {
+    rolloutId,
+    revision,
+    state,
+    record,
+    // Never before a device has started: a run that cannot finish one would continue as new forever.
+    draining: () => paged && runner.started > 0 && continueAsNewDue(),
+    inFlight,
+    started: 0,
+    deferred,
+    onCommitted: (deviceId, attempts) => {
+      if (committed) committed[deviceId] = { attempts, since: Date.now() };
+    },
+  };
 
   while (state.nextWave < state.waves.length) {
     await condition(() => state.status !== 'paused');
-    if (state.status === 'aborted') break;
+    if (state.isAborted) break;
     const index = state.nextWave;
-    const wave = state.waves[index] ?? [];
-    await record('rollout.wave.started', { wave: index, devices: wave.length });
-    await runWave(wave);
-    state.nextWave += 1;
-    await record('rollout.wave.finished', { wave: index, counts: countOutcomes(state) });
-    if (isAborted(state)) break;
+    if (!(await runWave())) return continueAsNewNow(); // drained inside the wave
+    state.finishWave(Date.now());
+    await record('rollout.wave.finished', { wave: index, counts: outcomeCounts() });
+    if (state.isAborted) break;
     await addLateJoiners();
-    if (
-      Object.values(state.devices).some((d) => d.reason && classifyFailure(d.reason.code) === 'verification')
-    )
-      continue; // already paused with a security alert: the loop waits for a person
-    if (state.policy.gate.soakMs > 0 && state.nextWave < state.waves.length) {
+    if (state.securityAlert) continue; // paused with a security alert: the loop waits for a person
+    if (state.soakDue) {
       await sleep(state.policy.gate.soakMs);
-      await checkSoaked(state.waves[index] ?? []);
+      // An abort during the soak stands: the gate may not turn it into a pause.
+      if (state.isAborted && patched('abort-outlasts-soak')) break;
+      await checkSoaked();
     }
-    const verdict = evaluateGate(countOutcomes(state), state.policy.gate, failuresByClass(state));
+    const verdict = state.gate();
     if (verdict.pass) {
       await record('rollout.gate.passed', { wave: index });
     } else {
@@ -227,16 +235,14 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         reason: verdict.reason,
         failureRate: verdict.failureRate,
       });
-      state.status = state.policy.onBreach === 'pause' ? 'paused' : 'aborted';
-      if (state.policy.onBreach === 'abort_and_rollback') rollbackRequested = 'gate';
-      await record(state.status === 'paused' ? 'rollout.paused' : 'rollout.aborted', {
+      const breach = state.breach();
+      await record(breach.status === 'paused' ? 'rollout.paused' : 'rollout.aborted', {
         by: 'gate',
         reason: verdict.reason,
       });
     }
-    if (workflowInfo().historyLength > HISTORY_LIMIT && state.nextWave < state.waves.length) {
-      return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
-    }
+    if (state.nextWave < state.waves.length && (paged ? continueAsNewDue() : historyPastLimit()))
+      return continueAsNewNow();
   }
   // A gate or security alert on the last wave pauses like on any other: a
   // person resumes (it completes), aborts or rolls back. Before this patch it ended as if aborted.
@@ -244,57 +250,125 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     await condition(() => state.status !== 'paused');
   if (state.status === 'running' && state.policy.offline.action === 'wait') {
     await updateReturningDevices();
-    if (workflowInfo().historyLength > HISTORY_LIMIT && pendingDevices().length > 0 && !isAborted(state))
-      return continueAsNew<typeof rolloutWorkflow>({ ...input, carried: state });
+    if (
+      (paged ? continueAsNewDue() : historyPastLimit()) &&
+      state.pendingDevices().length > 0 &&
+      !state.isAborted
+    )
+      return continueAsNewNow();
   }
-  if (state.status === 'running') state.status = 'completed';
-  if (rollbackRequested !== undefined) await rollBackDevices(rollbackRequested);
-  const counts = countOutcomes(state);
-  const skipped = countSkipped(state);
+  state.complete();
+  // A rollback accepted while the rollout ends (even as it completes) is carried out before it does.
+  const handlersFirst = patched('handlers-finish-before-end');
+  for (;;) {
+    const by = state.rollbackDue;
+    if (by !== undefined) await rollBackDevices(by);
+    if (!handlersFirst || allHandlersFinished()) break;
+    await condition(allHandlersFinished);
+  }
+  if (handlersFirst) state.close(); // from here the result is fixed: commands are refused
+  const counts = outcomeCounts();
+  const { skipped } = state.counts;
+  const status = state.status;
   await record(
-    state.status === 'completed'
+    status === 'completed'
       ? 'rollout.completed'
-      : state.status === 'rolled_back'
+      : status === 'rolled_back'
         ? 'rollout.rolled_back'
         : 'rollout.aborted',
     { counts, skipped },
   );
-  return { rolloutId, status: state.status, counts, skipped };
+  return { rolloutId, status, counts, skipped };
+
+  function outcomeCounts(): OutcomeCounts {
+    const { committed: done, rolledBack, failed } = state.counts;
+    return { committed: done, rolledBack, failed };
+  }
+
+  /** Temporal suggests it (the history grows large), or the history passed the old bound. */
+  function continueAsNewDue(): boolean {
+    return workflowInfo().continueAsNewSuggested || historyPastLimit();
+  }
+
+  function historyPastLimit(): boolean {
+    return workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT);
+  }
+
+  /** Once the running Update handlers have finished: the next run starts from the state they left. */
+  async function continueAsNewNow(): Promise<never> {
+    if (!allHandlersFinished() && patched('handlers-finish-before-continue-as-new'))
+      await condition(allHandlersFinished);
+    const next: CarriedRun = { format: 2, state: state.carry(), ...(plan ? { plan } : {}) };
+    const target = paged && 'devices' in input.target ? { devices: [] } : input.target;
+    return continueAsNew<typeof rolloutWorkflow>({ ...input, target, carried: next });
+  }
+
+  /** Devices of the target from `offset`: from memory in runs before paging, else a page of the stored list. */
+  async function devicesAt(offset: number, limit: number): Promise<string[]> {
+    return plan ? plan.slice(offset, offset + limit) : targetPage(rolloutId, offset, limit);
+  }
+
+  /** The running wave, page by page; false when the run drained before every device had an outcome. */
+  async function runWave(): Promise<boolean> {
+    const { index, offset, size, resumed } = state.startWave();
+    if (!resumed) await record('rollout.wave.started', { wave: index, devices: size });
+    const pageSize = plan ? Math.max(1, size) : PAGE_SIZE;
+    let from = 0;
+    await runDevices(runner, state.undoneInWave(), async () => {
+      if (from >= size) return undefined;
+      const start = from;
+      from += pageSize;
+      const ids = await devicesAt(offset + start, Math.min(pageSize, size - start));
+      return ids
+        .map((deviceId, i): QueuedDevice => ({ deviceId, position: start + i }))
+        .filter(({ position }) => !state.isDone(position!));
+    });
+    return state.undoneInWave() === 0 || state.isAborted;
+  }
 
   /** A target by hardware id or tag is dynamic: devices that joined it since the plan get the release too. */
   async function addLateJoiners(): Promise<void> {
     if ('devices' in input.target) return;
-    const planned = new Set(state.waves.flat());
-    const joined = (await resolveTargets(input.target)).filter((deviceId) => !planned.has(deviceId));
-    if (joined.length === 0) return;
-    state.waves.push(joined);
-    await record('rollout.devices.joined', { devices: joined.length, wave: state.waves.length - 1 });
+    let joined: number;
+    if (plan) {
+      const planned = new Set(plan);
+      const ids = (await resolveTargets(input.target)).filter((deviceId) => !planned.has(deviceId));
+      plan.push(...ids);
+      joined = ids.length;
+    } else {
+      joined = (await extendTarget(rolloutId, input.target)).count;
+    }
+    if (joined === 0) return;
+    state.addWave(joined);
+    await record('rollout.devices.joined', { devices: joined, wave: state.waves.length - 1 });
   }
 
   /** Returns every device this rollout committed to its last committed revision before it. */
   async function rollBackDevices(by: string): Promise<void> {
-    for (const [deviceId, device] of Object.entries(state.devices)) {
-      if (device.outcome !== 'committed') continue;
+    const devices = committed
+      ? Object.entries(committed).map(([deviceId, device]) => ({
+          deviceId,
+          commandId: attemptId(rolloutId, device.attempts),
+        }))
+      : await rolloutCommits(rolloutId);
+    for (const { deviceId, commandId } of devices) {
       if (!(await acquireDevice(deviceId, rolloutId))) continue; // another rollout owns it now
       try {
         // The device knows the update by the id it was commanded with (a retry's differs).
-        const reply = await rollbackDevice(deviceId, attemptId(rolloutId, device.attempts));
+        const reply = await rollbackDevice(deviceId, commandId);
         if (reply.rolledBack) {
           const event = rolledBackByCommand(deviceId, rolloutId, reply.revision, by);
-          state.devices[deviceId] = {
-            outcome: 'rolled_back',
-            attempts: device.attempts,
-            reason: event.data.error,
-          };
+          state.revoke(deviceId, event.data.error);
+          if (committed) delete committed[deviceId];
           await recordEvent(event, `${rolloutId}/rollback/${deviceId}`);
         }
       } catch (err) {
-        state.devices[deviceId] = { ...device, reason: failureOf(err) };
+        void failureOf(err); // the device stays committed: the rollback after the end may reach it
       } finally {
         await releaseDevice(deviceId, rolloutId);
       }
     }
-    state.status = 'rolled_back';
+    state.rolledBack();
   }
 
   /**
@@ -302,37 +376,36 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
    * heartbeats since then say it runs another revision (it rolled back, or crashed
    * back) counts as rolled back, against the gate.
    */
-  async function checkSoaked(wave: readonly string[]): Promise<void> {
-    const committed = wave.filter((deviceId) => state.devices[deviceId]?.outcome === 'committed');
-    if (committed.length === 0) return;
-    const seen = await devicePresence(committed);
-    // Only heartbeats sent after the commit tell: an older one still names the revision before.
-    const regressed = committed.filter((deviceId) => {
-      const heard = seen[deviceId];
-      const committedAt = state.devices[deviceId]?.since ?? 0;
-      return (
-        heard?.revision !== undefined &&
-        Date.parse(heard.lastSeenAt) > committedAt &&
-        heard.revision !== revision
-      );
-    });
-    for (const deviceId of regressed) {
-      state.devices[deviceId] = {
-        outcome: 'rolled_back',
-        attempts: state.devices[deviceId]?.attempts ?? 1,
-        reason: {
-          code: 'UNHEALTHY_AFTER_COMMIT',
-          message: `runs ${seen[deviceId]?.revision ?? 'nothing'} at the end of the soak, not ${revision}`,
-        },
-      };
+  async function checkSoaked(): Promise<void> {
+    const { index, positions, finishedAt } = state.committedInWave();
+    if (positions.length === 0) return;
+    const offset = state.waveOffset(index);
+    const size = state.waves[index] ?? 0;
+    const pageSize = plan ? size : PAGE_SIZE; // runs before paging asked about the whole wave at once
+    const regressed: string[] = [];
+    for (let from = 0; from < size; from += pageSize) {
+      const inPage = positions.filter((position) => position >= from && position < from + pageSize);
+      if (inPage.length === 0) continue;
+      const ids = await devicesAt(offset + from, Math.min(pageSize, size - from));
+      const wanted = inPage.map((position) => ({ position, deviceId: ids[position - from]! }));
+      const seen = await devicePresence(wanted.map(({ deviceId }) => deviceId));
+      for (const { position, deviceId } of wanted) {
+        // Only heartbeats sent after the commit tell: an older one still names the revision before.
+        const since = committed?.[deviceId]?.since ?? finishedAt;
+        if (!runsAnotherRevision(seen[deviceId], since, revision)) continue;
+        state.revoke(
+          deviceId,
+          {
+            code: 'UNHEALTHY_AFTER_COMMIT',
+            message: `runs ${seen[deviceId]?.revision ?? 'nothing'} at the end of the soak, not ${revision}`,
+          },
+          position,
+        );
+        if (committed) delete committed[deviceId];
+        regressed.push(deviceId);
+      }
     }
     if (regressed.length > 0) await record('rollout.soak.regressed', { devices: regressed });
-  }
-
-  function pendingDevices(): string[] {
-    return Object.entries(state.devices)
-      .filter(([, device]) => device.outcome === 'pending')
-      .map(([deviceId]) => deviceId);
   }
 
   /**
@@ -342,232 +415,25 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
    */
   async function updateReturningDevices(): Promise<void> {
     const { waitMs, checkMs } = state.policy.offline;
-    if (pendingDevices().length === 0) return;
-    if (state.offlineWaitSince === undefined) {
-      state.offlineWaitSince = Date.now();
-      await record('rollout.offline.waiting', { devices: pendingDevices().length, waitMs });
-    }
-    while (!isAborted(state) && Date.now() - state.offlineWaitSince < waitMs) {
-      const pending = pendingDevices();
-      if (pending.length === 0 || workflowInfo().historyLength > HISTORY_LIMIT) return;
-      const seen = await devicePresence(pending);
-      const back = pending.filter((deviceId) => {
-        const lastSeen = seen[deviceId]?.lastSeenAt;
-        return lastSeen !== undefined && Date.parse(lastSeen) > (state.devices[deviceId]?.since ?? 0);
-      });
+    if (state.pendingDevices().length === 0) return;
+    if (state.startOfflineWait(Date.now()))
+      await record('rollout.offline.waiting', { devices: state.pendingDevices().length, waitMs });
+    while (state.waitsForOffline(Date.now())) {
+      if (paged ? continueAsNewDue() : historyPastLimit()) return;
+      const pending = state.pendingDevices();
+      const seen = await devicePresence(pending.map(([deviceId]) => deviceId));
+      const back = pending.filter(([deviceId, since]) => isBack(seen[deviceId], since));
       if (back.length > 0) {
-        for (const deviceId of back) delete state.devices[deviceId];
         await record('rollout.offline.returned', { devices: back.length });
-        await runWave(back);
+        let given = false;
+        await runDevices(runner, back.length, () => {
+          const page = given ? undefined : back.map(([deviceId]) => ({ deviceId }));
+          given = true;
+          return Promise.resolve(page);
+        });
       } else {
-        await condition(() => isAborted(state), checkMs);
+        await condition(() => state.isAborted, checkMs);
       }
     }
   }
-
-  /**
-   * Policy `maintenanceWindow`: the devices of a wave whose window (in their
-   * own time zone, when their heartbeats report one) is closed wait for it;
-   * the rest go first.
-   */
-  async function deferOutsideWindow(queue: string[]): Promise<void> {
-    const window = state.policy.maintenanceWindow;
-    if (!window || queue.length === 0) return;
-    const seen = await devicePresence(queue);
-    const now = Date.now();
-    for (const deviceId of [...queue]) {
-      const wait = msUntilWindowOpen(window, new Date(now), seen[deviceId]?.timezone);
-      if (wait > 0) deferred.set(deviceId, now + wait);
-    }
-    if (deferred.size === 0) return;
-    queue.splice(0, queue.length, ...queue.filter((deviceId) => !deferred.has(deviceId)));
-    const opens = Math.min(...deferred.values());
-    await record('rollout.devices.deferred', {
-      devices: deferred.size,
-      firstWindowOpensAt: new Date(opens).toISOString(),
-    });
-  }
-
-  /** The next device of the wave to update: one whose window is open, waiting for one when none is. */
-  async function nextDevice(queue: string[]): Promise<string | undefined> {
-    for (;;) {
-      const ready = queue.shift();
-      if (ready !== undefined || deferred.size === 0) return ready;
-      const opens = Math.min(...deferred.values());
-      if (opens > Date.now()) await condition(() => isAborted(state), opens - Date.now());
-      for (const [deviceId, at] of deferred) {
-        if (at <= Date.now() || isAborted(state)) {
-          deferred.delete(deviceId);
-          queue.push(deviceId);
-        }
-      }
-    }
-  }
-
-  /** Updates the devices of a wave, at most `maxInFlight` at once; returns when each has an outcome. */
-  async function runWave(devices: readonly string[]): Promise<void> {
-    const queue = devices.filter((deviceId) => !state.devices[deviceId]);
-    const total = queue.length;
-    await deferOutsideWindow(queue);
-    const workers = Array.from({ length: Math.min(state.policy.maxInFlight, total) }, async () => {
-      for (let deviceId = await nextDevice(queue); deviceId; deviceId = await nextDevice(queue)) {
-        await condition(() => state.status !== 'paused');
-        if (isAborted(state)) {
-          state.devices[deviceId] = { outcome: 'skipped', attempts: 0 };
-          continue;
-        }
-        inFlight.add(deviceId);
-        const outcome = await updateDevice(deviceId);
-        state.devices[deviceId] =
-          outcome.outcome === 'committed' ? { ...outcome, since: Date.now() } : outcome;
-        inFlight.delete(deviceId);
-      }
-    });
-    await Promise.all(workers);
-  }
-
-  /**
-   * One device, held for this rollout alone while it updates (its update
-   * takes the lease): a device another rollout holds is skipped, or asked
-   * for again every few seconds, by policy.
-   */
-  async function updateDevice(deviceId: string): Promise<DeviceRecord> {
-    for (;;) {
-      const result = await updateHeldDevice(deviceId);
-      if (result.outcome !== 'busy') return result;
-      if (state.policy.overlap === 'skip' || isAborted(state))
-        return {
-          outcome: 'skipped',
-          attempts: 0,
-          reason: { code: 'DEVICE_BUSY', message: 'another rollout holds it' },
-        };
-      await sleep('5 seconds');
-    }
-  }
-
-  /** Retried on transient failures with backoff; a verification failure pauses the rollout. */
-  async function updateHeldDevice(deviceId: string): Promise<DeviceRecord | { outcome: 'busy' }> {
-    for (let attempt = 1; ; attempt++) {
-      const childRollout = attemptId(rolloutId, attempt);
-      try {
-        const result = await executeChild<(input: DeviceUpdateInput) => Promise<DeviceUpdateResult>>(
-          'deviceUpdateWorkflow',
-          {
-            workflowId: deviceUpdateWorkflowId(deviceId, childRollout),
-            args: [
-              {
-                deviceId,
-                command: { rolloutId: childRollout, revision },
-                rollout: rolloutId,
-                holdFor: rolloutId,
-                phaseTimeouts: { command: state.policy.offline.afterMs },
-              },
-            ],
-          },
-        );
-        if (result.outcome === 'busy') return { outcome: 'busy' };
-        return {
-          outcome: result.outcome,
-          attempts: attempt,
-          ...(result.reason ? { reason: result.reason } : {}),
-        };
-      } catch (err) {
-        const reason = failureOf(err);
-        const failureClass = classifyFailure(reason.code);
-        if (failureClass === 'offline')
-          return { outcome: 'pending', reason, attempts: attempt, since: Date.now() };
-        if (failureClass === 'transient' && attempt <= state.policy.retries.transient) {
-          await sleep(state.policy.retries.backoffMs * 2 ** (attempt - 1));
-          continue;
-        }
-        if (failureClass === 'verification' && state.status === 'running') {
-          state.status = 'paused';
-          await record('rollout.security.alert', { deviceId, error: reason });
-          await record('rollout.paused', { by: 'security', reason: `${deviceId}: ${reason.code}` });
-        }
-        return { outcome: 'failed', reason, attempts: attempt };
-      }
-    }
-  }
-}
-
-/** The rollout id a device update attempt is commanded with: retries run as `<rollout>-r<attempt>`. */
-function attemptId(rolloutId: string, attempt: number): string {
-  return attempt <= 1 ? rolloutId : `${rolloutId}-r${attempt}`;
-}
-
-function failureOf(err: unknown): { code: string; message: string } {
-  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure)
-    return { code: cause.type ?? 'INSTALL_FAILED', message: cause.message };
-  return { code: 'INSTALL_FAILED', message: err instanceof Error ? err.message : String(err) };
-}
-
-function countOutcomes(state: CarriedState): OutcomeCounts {
-  const counts = { committed: 0, rolledBack: 0, failed: 0 };
-  for (const device of Object.values(state.devices)) {
-    if (device.outcome === 'committed') counts.committed += 1;
-    else if (device.outcome === 'rolled_back') counts.rolledBack += 1;
-    else if (device.outcome === 'failed') counts.failed += 1;
-  }
-  return counts;
-}
-
-function countSkipped(state: CarriedState): number {
-  return Object.values(state.devices).filter((device) => device.outcome === 'skipped').length;
-}
-
-function failuresByClass(state: CarriedState): FailuresByClass {
-  const byClass: FailuresByClass = {};
-  for (const device of Object.values(state.devices)) {
-    if ((device.outcome !== 'failed' && device.outcome !== 'rolled_back') || !device.reason) continue;
-    const failureClass = classifyFailure(device.reason.code);
-    byClass[failureClass] = (byClass[failureClass] ?? 0) + 1;
-  }
-  return byClass;
-}
-
-/** Read through a function: Updates change the status while the workflow awaits. */
-function isAborted(state: CarriedState): boolean {
-  return state.status === 'aborted';
-}
-
-function requireStatus(status: RolloutStatus, allowed: readonly RolloutStatus[], action: string): void {
-  if (!allowed.includes(status)) throw new Error(`cannot ${action} a rollout that is ${status}`);
-}
-
-function progress(
-  input: RolloutInput,
-  state: CarriedState,
-  inFlight: ReadonlySet<string>,
-  deferred: ReadonlyMap<string, number>,
-): RolloutProgress {
-  const devices = Object.entries(state.devices);
-  return {
-    rolloutId: input.rolloutId,
-    revision: input.revision,
-    status: state.status,
-    policy: state.policy,
-    waves: state.waves.map((wave, index) => ({
-      index,
-      size: wave.length,
-      state:
-        index < state.nextWave
-          ? 'finished'
-          : index === state.nextWave && inFlight.size > 0
-            ? 'running'
-            : 'pending',
-    })),
-    counts: {
-      ...countOutcomes(state),
-      pending: devices.filter(([, device]) => device.outcome === 'pending').length,
-      skipped: countSkipped(state),
-      waitingForWindow: deferred.size,
-      inFlight: inFlight.size,
-      total: state.waves.flat().length,
-    },
-    failures: devices
-      .filter(([, device]) => device.outcome !== 'committed' && device.reason)
-      .map(([deviceId, device]) => ({ deviceId, outcome: device.outcome, reason: device.reason! })),
-  };
 }

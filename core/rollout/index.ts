@@ -3,3 +3,7 @@ export * from './outcomes.ts';
 export * from './maintenance-window.ts';
 export * from './waves.ts';
 export * from './rollout-commits.ts';
+export * from './bitset.ts';
+export * from './device-policy.ts';
+export * from './rollout-state.ts';
+export * from './rollout-progress.ts';

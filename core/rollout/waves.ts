@@ -6,12 +6,23 @@ import type { RolloutPolicy } from './policy.ts';
  * then waves that grow by the policy until every device is in one.
  */
 export function planWaves(devices: readonly string[], policy: RolloutPolicy): string[][] {
+  const waves: string[][] = [];
+  let start = 0;
+  for (const size of planWaveSizes(devices.length, policy)) {
+    waves.push(devices.slice(start, start + size));
+    start += size;
+  }
+  return waves;
+}
+
+/** The sizes of the waves of a rollout over `total` devices: what {@link planWaves} cuts the list into. */
+export function planWaveSizes(total: number, policy: RolloutPolicy): number[] {
   const sizes: number[] = [];
-  let planned = Math.min(policy.canary, devices.length);
+  let planned = Math.min(policy.canary, total);
   if (planned > 0) sizes.push(planned);
   if ('percentages' in policy.waves) {
     for (const percentage of policy.waves.percentages) {
-      const upTo = Math.min(devices.length, Math.ceil((percentage / 100) * devices.length));
+      const upTo = Math.min(total, Math.ceil((percentage / 100) * total));
       if (upTo > planned) {
         sizes.push(upTo - planned);
         planned = upTo;
@@ -19,18 +30,12 @@ export function planWaves(devices: readonly string[], policy: RolloutPolicy): st
     }
   } else {
     const { base, factor, cap } = policy.waves.exponential;
-    for (let size = base; planned < devices.length; size = Math.min(cap, Math.ceil(size * factor))) {
-      const next = Math.min(size, cap, devices.length - planned);
+    for (let size = base; planned < total; size = Math.min(cap, Math.ceil(size * factor))) {
+      const next = Math.min(size, cap, total - planned);
       sizes.push(next);
       planned += next;
     }
   }
-  if (planned < devices.length) sizes.push(devices.length - planned); // percentages that stop short of 100
-  const waves: string[][] = [];
-  let start = 0;
-  for (const size of sizes) {
-    waves.push(devices.slice(start, start + size));
-    start += size;
-  }
-  return waves;
+  if (planned < total) sizes.push(total - planned); // percentages that stop short of 100
+  return sizes;
 }

@@ -8,3 +8,4 @@ export * from './device-presence.ts';
 export * from './event-outbox.ts';
 export * from './device-quotas.ts';
 export * from './refusal-sampler.ts';
+export * from './rollout-targets.ts';

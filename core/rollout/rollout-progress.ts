@@ -1,0 +1,58 @@
+import type { DeviceOutcome, OutcomeCounts } from './outcomes.ts';
+import type { RolloutPolicy } from './policy.ts';
+import type { RolloutState, RolloutStatus } from './rollout-state.ts';
+
+/** What `uproll rollout status` shows: waves, counts, and the devices that did not commit (the first ones). */
+export interface RolloutProgress {
+  rolloutId: string;
+  revision: string;
+  status: RolloutStatus;
+  policy: RolloutPolicy;
+  waves: { index: number; size: number; state: 'pending' | 'running' | 'finished' }[];
+  /**
+   * `pending`: offline devices; `skipped`: devices not updated (busy with another rollout, or not
+   * reached before an abort); `waitingForWindow`: devices of the running wave outside their maintenance window.
+   */
+  counts: OutcomeCounts & {
+    pending: number;
+    skipped: number;
+    waitingForWindow: number;
+    inFlight: number;
+    total: number;
+  };
+  failures: { deviceId: string; outcome: DeviceOutcome; reason: { code: string; message: string } }[];
+}
+
+/** The progress of a rollout, with what only the running workflow knows: devices in flight and waiting. */
+export function progressOf(
+  ids: { rolloutId: string; revision: string },
+  state: RolloutState,
+  running: { inFlight: number; waitingForWindow: number },
+): RolloutProgress {
+  const { committed, rolledBack, failed, skipped } = state.counts;
+  return {
+    ...ids,
+    status: state.status,
+    policy: state.policy,
+    waves: state.waves.map((size, index) => ({
+      index,
+      size,
+      state:
+        index < state.nextWave
+          ? 'finished'
+          : index === state.nextWave && running.inFlight > 0
+            ? 'running'
+            : 'pending',
+    })),
+    counts: {
+      committed,
+      rolledBack,
+      failed,
+      pending: state.pendingDevices().length,
+      skipped,
+      ...running,
+      total: state.total,
+    },
+    failures: state.failures.map((failure) => ({ ...failure })),
+  };
+}

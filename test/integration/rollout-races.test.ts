@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProtocolFleet } from '../../sim/index.ts';
+import { abortRolloutUpdate, rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+
+// Updates that arrive while the rollout's main loop awaits, and rollouts that
+// cross runs (continue-as-new) inside a wave: protocol-level simulated devices
+// against the real Temporal, NATS, Director and report listener.
+let h: Harness;
+let fleet: ProtocolFleet;
+let devices: string[];
+/** Which devices fail their health check on which revision. */
+const failing = new Map<string, ReadonlySet<string>>();
+
+beforeAll(async () => {
+  h = await startHarness();
+  await h.startWorker();
+  ({ devices, fleet } = await startFleetOf({
+    count: 8,
+    prefix: uniqueId('race'),
+    repos: h.repos,
+    stateDir: h.stateDir,
+    natsUrl: h.addresses.nats,
+    unhealthy: (deviceId, revision) => failing.get(revision)?.has(deviceId) ?? false,
+  }));
+}, 120_000);
+afterAll(async () => {
+  await fleet?.stop();
+  await h?.close();
+});
+
+async function release(failingOn: readonly string[] = []): Promise<string> {
+  const revision = uniqueId('rev');
+  failing.set(revision, new Set(failingOn));
+  await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
+  return revision;
+}
+
+async function rolloutEvents(rolloutId: string): Promise<string[]> {
+  return (await h.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
+}
+
+describe('when a person aborts during the soak and the gate then fails with onBreach: pause', () => {
+  it('stays aborted and ends: the gate does not pause it again', async () => {
+    const target = devices.slice(0, 3);
+    const revision = await release([target[0]!]);
+    const rolloutId = uniqueId('ro');
+    const handle = await h.startRollout({
+      rolloutId,
+      revision,
+      target: { devices: target },
+      policy: {
+        canary: 1,
+        waves: { percentages: [100] },
+        gate: { soakMs: 5000, maxFailureRate: 0 },
+        onBreach: 'pause',
+      },
+    });
+    await eventually('the canary to fail and the soak to begin', async () => {
+      const { waves } = await handle.query(rolloutProgressQuery);
+      return waves[0]?.state === 'finished';
+    });
+
+    await handle.executeUpdate(abortRolloutUpdate, { args: ['ops'] });
+
+    const ended = await eventually(
+      'the rollout to end after the soak',
+      async () => (await handle.describe()).status.name !== 'RUNNING' && (await handle.result()),
+    );
+    expect(ended.status).toBe('aborted');
+    const events = await rolloutEvents(rolloutId);
+    expect(events.slice(events.indexOf('rollout.aborted'))).not.toContain('rollout.paused');
+  });
+});
+
+describe('a rollout whose history passes its limit inside a wave', () => {
+  it('continues as new there, and updates each device once', async () => {
+    const revision = await release();
+    const rolloutId = uniqueId('ro');
+    const handle = await h.startRollout({
+      rolloutId,
+      revision,
+      target: { devices },
+      policy: { canary: 1, waves: { percentages: [100] }, maxInFlight: 2 },
+      historyLimit: 40,
+    });
+
+    const result = await handle.result();
+
+    expect(result).toMatchObject({
+      status: 'completed',
+      counts: { committed: devices.length, rolledBack: 0, failed: 0 },
+    });
+    // More runs than waves: some began inside the wave (visibility may lag a moment behind).
+    await eventually('the runs to be listed', async () => {
+      let runs = 0;
+      const query = `WorkflowId = '${handle.workflowId}'`;
+      for await (const run of h.client.workflow.list({ query })) if (run.runId) runs += 1;
+      return runs > 2;
+    });
+    const events = await rolloutEvents(rolloutId);
+    expect(events.filter((type) => type === 'rollout.wave.started')).toHaveLength(2);
+    for (const deviceId of devices) {
+      const updates = (await h.eventLog.read('device', deviceId)).filter(
+        ({ event }) =>
+          event.type === 'device.update.committed' &&
+          (event.data as { rollout?: string }).rollout === rolloutId,
+      );
+      expect(updates, deviceId).toHaveLength(1);
+    }
+  });
+});
