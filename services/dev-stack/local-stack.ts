@@ -33,6 +33,12 @@ export interface StartStackOptions {
   tlsHosts?: string[];
   /** NATS asks every client for a certificate (devices: theirs from the fleet CA, `fleetCaFile`). */
   mtls?: { fleetCaFile: string };
+  /**
+   * Temporal dynamic config (`limit.historyCount.error`, ...) for a dev
+   * server this call starts; not kept, unlike the ports. Tests lower
+   * Temporal's limits with it.
+   */
+  temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
 }
 
 export interface ComponentStatus {
@@ -116,6 +122,11 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
           '--search-attribute',
           `${name}=${type}`,
         ]),
+        // The CLI takes each value as JSON.
+        ...Object.entries(options.temporalDynamicConfig ?? {}).flatMap(([key, value]) => [
+          '--dynamic-config-value',
+          `${key}=${JSON.stringify(value)}`,
+        ]),
       ],
       logFile: paths.temporal.log,
       pidFile: paths.temporal.pid,
@@ -173,10 +184,7 @@ async function waitUntil(
     if (await healthy()) return;
     if (!isAlive(pid)) {
       const log = await readFile(logFile, 'utf8').catch(() => '');
-      throw new UprollError(
-        'STARTUP_FAILED',
-        `${what} exited during startup:\n${startupLogExcerpt(log)}`,
-      );
+      throw new UprollError('STARTUP_FAILED', `${what} exited during startup:\n${startupLogExcerpt(log)}`);
     }
     await sleep(100);
   }

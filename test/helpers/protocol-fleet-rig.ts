@@ -22,6 +22,7 @@ export async function startFleetOf(options: {
   unhealthy?: ProtocolFleetOptions['unhealthy'];
   delayMs?: ProtocolFleetOptions['delayMs'];
   offline?: ProtocolFleetOptions['offline'];
+  observer?: ProtocolFleetOptions['observer'];
 }): Promise<{ devices: string[]; fleet: ProtocolFleet }> {
   const width = String(options.count - 1).length;
   const devices = Array.from(
@@ -37,6 +38,7 @@ export async function startFleetOf(options: {
     ...(options.unhealthy ? { unhealthy: options.unhealthy } : {}),
     ...(options.delayMs ? { delayMs: options.delayMs } : {}),
     ...(options.offline ? { offline: options.offline } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   return { devices, fleet };
 }

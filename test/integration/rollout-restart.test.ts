@@ -1,32 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
-import {
-  findFreePort,
-  startLocalStack,
-  stopLocalStack,
-  stopStackComponent,
-} from '../../services/dev-stack/index.ts';
+import type { FleetServices } from '../../cli/fleet-services.ts';
+import { startLocalStack, stopStackComponent } from '../../services/dev-stack/index.ts';
 import { readProjections, rebuildProjections } from '../../services/projections/index.ts';
-import { installTemporalRuntime, startRollout } from '../../services/temporal/index.ts';
-import {
-  startSimulatedRepositories,
-  type ProtocolFleet,
-  type SimulatedRepositories,
-} from '../../sim/index.ts';
+import { startRollout } from '../../services/temporal/index.ts';
+import type { ProtocolFleet, SimulatedRepositories } from '../../sim/index.ts';
 import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
+import { startOwnStack } from './own-stack.ts';
 
 // This file restarts its own Temporal dev server and nats-server in the middle
 // of a rollout: the run's shared ones stay up for the other files.
 const FLEET = 120;
 
+let own: Awaited<ReturnType<typeof startOwnStack>>;
 let stateDir: string;
 let repos: SimulatedRepositories;
 let services: FleetServices;
@@ -34,21 +23,8 @@ let fleet: ProtocolFleet;
 let devices: string[];
 
 beforeAll(async () => {
-  installTemporalRuntime('ERROR');
-  stateDir = await mkdtemp(join(tmpdir(), 'uproll-rollout-restart-'));
-  await startLocalStack({
-    clock: () => new Date(),
-    stateDir,
-    ports: { temporal: await findFreePort(), nats: await findFreePort(), natsMonitor: await findFreePort() },
-  });
-  repos = await startSimulatedRepositories(join(stateDir, 'repositories'));
-  services = await startFleetServices({
-    stateDir,
-    workflowBundle: { codePath: inject('integration').workflowBundlePath },
-    releases: repos.releases,
-    director: repos.director,
-  });
-  await services.startWorker();
+  own = await startOwnStack('rollout-restart');
+  ({ stateDir, repos, services } = own);
   ({ devices, fleet } = await startFleetOf({
     count: FLEET,
     prefix: 'rs',
@@ -59,10 +35,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await fleet?.stop();
-  await services?.close();
-  await repos?.close();
-  await stopLocalStack(stateDir);
-  await rm(stateDir, { recursive: true, force: true });
+  await own?.close();
 });
 
 async function restart(component: 'temporal' | 'nats'): Promise<void> {
