@@ -1,4 +1,10 @@
-import { NativeConnection, Worker, type WorkflowBundleOption, bundleWorkflowCode } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkerOptions,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 
 /**
  * The task queue Uproll's workflows and activities run on unless the
@@ -23,6 +29,12 @@ export interface UprollWorkerOptions {
   /** Defaults to TASK_QUEUE; each deployment on a namespace, and each test that spawns workers, has its own. */
   taskQueue?: string;
 }
+
+/**
+ * Worker options the rollout worker runs with beyond the SDK's defaults;
+ * bench:rollout's floor worker runs with the same, so the two compare.
+ */
+export const uprollWorkerTuning: Pick<WorkerOptions, 'maxCachedWorkflows'> = {};
 
 /** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
 export const WORKFLOWS_PATH = new URL('../../workflows/index.ts', import.meta.url).pathname;
@@ -52,6 +64,7 @@ export async function createUprollWorker(
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.identity ? { identity: options.identity } : {}),
     activities: options.activities,
+    ...uprollWorkerTuning,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH }),
