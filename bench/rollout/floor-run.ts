@@ -2,12 +2,12 @@
 // stack (a child workflow that starts, takes one signal and completes), timed
 // and measured like a rollout, so a rollout's cost reads as a multiple of it.
 import { randomBytes } from 'node:crypto';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { BenchStack } from './bench-stack.ts';
 import { floorGoSignal, floorParentWorkflow, type FloorSinks } from './floor/workflows.ts';
 import { UsageMonitor, type ProcessUsage } from './process-usage.ts';
 import { monotonicUs } from './rollout-run.ts';
-import { uprollWorkerTuning } from '../../services/temporal/index.ts';
+import { bundleWorkflows, uprollWorkerTuning } from '../../services/temporal/index.ts';
 
 const FLOOR_WORKFLOWS_PATH = new URL('./floor/workflows.ts', import.meta.url).pathname;
 
@@ -25,17 +25,8 @@ export interface FloorFigures {
 }
 
 /** Bundles the floor's workflows once (apart from the product's). */
-export async function bundleFloorWorkflows(): Promise<string> {
-  const ignore = () => {};
-  const logger = {
-    log: ignore,
-    trace: ignore,
-    debug: ignore,
-    info: ignore,
-    warn: ignore,
-    error: console.error,
-  };
-  return (await bundleWorkflowCode({ workflowsPath: FLOOR_WORKFLOWS_PATH, logger })).code;
+export function bundleFloorWorkflows(): Promise<string> {
+  return bundleWorkflows(FLOOR_WORKFLOWS_PATH);
 }
 
 /**

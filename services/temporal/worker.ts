@@ -39,8 +39,11 @@ export const uprollWorkerTuning: Pick<WorkerOptions, 'maxCachedWorkflows'> = {};
 /** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
 export const WORKFLOWS_PATH = new URL('../../workflows/index.ts', import.meta.url).pathname;
 
-/** Bundles the workflow code once (tests, benchmarks), saying only warnings and errors. */
-export async function bundleWorkflows(): Promise<string> {
+/**
+ * Bundles the workflow code once (tests, benchmarks), saying only warnings
+ * and errors; `workflowsPath`: another entry point (a benchmark's own workflows).
+ */
+export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<string> {
   const ignore = () => {};
   const logger = {
     log: ignore,
@@ -50,7 +53,7 @@ export async function bundleWorkflows(): Promise<string> {
     warn: (message: string) => console.warn(message),
     error: (message: string) => console.error(message),
   };
-  return (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger })).code;
+  return (await bundleWorkflowCode({ workflowsPath, logger })).code;
 }
 
 /** Creates the rollout worker; run it with `worker.run()` and stop it with `worker.shutdown()`. */
