@@ -54,6 +54,7 @@ const isProject = (module: string) => /^[a-z-]+\/.*\.ts$/.test(module);
 
 const self = new Map<string, number>();
 const caller = new Map<string, number>();
+const folders = new Map<string, number>();
 const functions = new Map<string, number>();
 let total = 0;
 let at = profile.startTime;
@@ -79,6 +80,8 @@ for (let i = 0; i < profile.samples.length; i++) {
     }
   }
   caller.set(owner, (caller.get(owner) ?? 0) + dt);
+  const folder = owner.split('/').slice(0, -1).join('/') || owner;
+  folders.set(folder, (folders.get(folder) ?? 0) + dt);
 }
 
 const print = (title: string, map: Map<string, number>) => {
@@ -90,5 +93,6 @@ const print = (title: string, map: Map<string, number>) => {
 };
 console.log(`${file}: ${(total / 1000).toFixed(0)} ms on CPU in the window (idle left out)`);
 print('self time by module', self);
+print('by folder of the nearest project frame on the stack', folders);
 print('by nearest project frame on the stack', caller);
 print('self time by function', functions);
