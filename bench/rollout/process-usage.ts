@@ -54,7 +54,8 @@ export class UsageMonitor<Name extends string> {
     this.#pids = pids;
   }
 
-  async start(intervalMs = 250): Promise<void> {
+  /** One sample a second: VmHWM is exact, the samples only check it, and reading /proc costs this process CPU too. */
+  async start(intervalMs = 1000): Promise<void> {
     for (const [name, pid] of this.#entries()) {
       this.#hwmReset.set(name, await resetPeak(pid));
       this.#cpuAtStart.set(name, await readCpuSeconds(pid));

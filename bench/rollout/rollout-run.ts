@@ -35,6 +35,8 @@ export interface RolloutFigures {
   telemetryWritten: number;
   fleet: BenchStack['fleet']['counts'];
   processes: Record<keyof BenchStack['pids'], ProcessUsage>;
+  /** When it ran, in µs of the monotonic clock (process.hrtime): the window of a --cpu-prof profile. */
+  windowUs: [number, number];
 }
 
 /**
@@ -72,6 +74,7 @@ export async function runRollout(
   const backlog = new BridgeBacklog(stack.services.nc, stack.bridgeConsumer);
   backlog.start();
 
+  const startedUs = monotonicUs();
   const started = performance.now();
   const handle = await startRollout(stack.services.client, {
     rolloutId,
@@ -102,6 +105,7 @@ export async function runRollout(
     clearInterval(ticker);
   }
   const rolloutSeconds = (performance.now() - started) / 1000;
+  const windowUs: [number, number] = [startedUs, monotonicUs()];
   const processes = await usage.stop();
   const bridgeBacklog = await backlog.stop();
   await stack.services.nc.flush();
@@ -148,7 +152,13 @@ export async function runRollout(
       lost: fleetAfter.lost - fleetBefore.lost,
     },
     processes,
+    windowUs,
   };
+}
+
+/** Now on the clock a V8 CPU profile's timestamps use, in µs. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 async function messagesIn(nc: NatsConnection, stream: string): Promise<number> {

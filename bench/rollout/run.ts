@@ -2,16 +2,20 @@
 // per-device latency through the real Temporal + NATS path, with a simulated
 // fleet of instantly healthy devices. Prints figures, never fails on them.
 import { rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stopLocalStack } from '../../services/dev-stack/index.ts';
 import { startBenchStack, type BenchStack } from './bench-stack.ts';
 import { STEP_SOURCES } from './device-timeline.ts';
+import { cpuMsPer, summarize, summaryLines, type RunPair } from './floor-ratio.ts';
+import { bundleFloorWorkflows, runFloor } from './floor-run.ts';
 import { runRollout, type RolloutFigures } from './rollout-run.ts';
 
 const TARGET_PER_SECOND = 50;
 const TARGET_DEVICES = 10_000;
+/** The floor's parent keeps every child in one history (no continue-as-new): a few events each. */
+const MAX_FLOOR_CHILDREN = 5000;
 
 const USAGE = `npm run bench:rollout -- [options]
 
@@ -34,11 +38,21 @@ Director and simulated fleet), the Temporal dev server and nats-server, and
 their CPU time per device update (what bounds throughput on few cores).
 Target of the issue: at least ${TARGET_PER_SECOND} device updates/s at ${TARGET_DEVICES} devices.
 
+Before each rollout it measures the floor on the same stack: the cheapest
+per-device Temporal work, a parent workflow running --floor-children children
+(the same max in flight) that each start, take one signal sent from this
+process (as the telemetry bridge sends telemetry) and complete, on a worker of
+their own with the rollout worker's options. It prints the CPU per device
+update of each process and of the whole stack as a ratio to the CPU per floor
+child (goal: at most 2x and 40 ms), as medians over --runs runs.
+
 Options:
   --devices N              devices in the fleet (default 1000)
   --max-in-flight N[,N…]   devices updating at once; several values run one rollout
                            each on the same stack (default 500)
   --timeout-minutes N      give up on a rollout after this long (default 20)
+  --runs N                 floor + rollout this many times per max in flight; medians (default 1)
+  --floor-children N       children of the floor (default: the devices, at most 5000)
   --json                   print the figures as JSON
   --help                   this text`;
 
@@ -47,6 +61,8 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '1000' },
     'max-in-flight': { type: 'string', default: '500' },
     'timeout-minutes': { type: 'string', default: '20' },
+    runs: { type: 'string', default: '1' },
+    'floor-children': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -59,15 +75,23 @@ if (values.help) {
 const deviceCount = Number(values.devices);
 const maxInFlights = values['max-in-flight'].split(',').map(Number);
 const timeoutMinutes = Number(values['timeout-minutes']);
+const runCount = Number(values.runs);
+const floorChildren = Number(values['floor-children'] ?? Math.min(deviceCount, MAX_FLOOR_CHILDREN));
 if (
   !Number.isInteger(deviceCount) ||
   deviceCount < 1 ||
   deviceCount > 100_000 ||
   !maxInFlights.every((m) => Number.isInteger(m) && m >= 1 && m <= 10_000) ||
-  !(timeoutMinutes > 0)
+  !(timeoutMinutes > 0) ||
+  !Number.isInteger(runCount) ||
+  runCount < 1 ||
+  !Number.isInteger(floorChildren) ||
+  floorChildren < 1 ||
+  floorChildren > MAX_FLOOR_CHILDREN
 ) {
   console.error(
-    `--devices is 1..100000, --max-in-flight whole numbers 1..10000, --timeout-minutes above 0\n\n${USAGE}`,
+    `--devices is 1..100000, --max-in-flight whole numbers 1..10000, --timeout-minutes above 0, ` +
+      `--runs 1 or more, --floor-children 1..${MAX_FLOOR_CHILDREN}\n\n${USAGE}`,
   );
   process.exit(2);
 }
@@ -90,16 +114,33 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 let stack: BenchStack | undefined;
 const runs: RolloutFigures[] = [];
+const pairs: RunPair[] = [];
+/** Load averages (1, 5, 15 min) when each floor started: the machine is shared. */
+const loads: number[][] = [];
 try {
-  log(`bench:rollout: ${deviceCount} devices, max in flight ${maxInFlights.join(', ')}`);
+  log(`bench:rollout: ${deviceCount} devices, max in flight ${maxInFlights.join(', ')}, ${runCount} run(s)`);
+  const floorBundle = bundleFloorWorkflows();
   stack = await startBenchStack({ deviceCount, onTempDir: (dir) => (tempDir = dir), log });
   log(
     `local stack up in ${stack.setup.stackSeconds.toFixed(1)} s; ${deviceCount} devices enrolled in ` +
       `${stack.setup.enrollSeconds.toFixed(1)} s`,
   );
-  for (const maxInFlight of maxInFlights) {
-    log(`rollout to ${deviceCount} devices, max in flight ${maxInFlight}`);
-    runs.push(await runRollout(stack, { maxInFlight, timeoutMs: timeoutMinutes * 60_000, log }));
+  const timeoutMs = timeoutMinutes * 60_000;
+  for (let run = 1; run <= runCount; run++) {
+    for (const maxInFlight of maxInFlights) {
+      loads.push(loadavg());
+      log(`run ${run}: floor of ${floorChildren} children, max in flight ${maxInFlight}`);
+      const floor = await runFloor(stack, {
+        bundle: await floorBundle,
+        children: floorChildren,
+        maxInFlight,
+        timeoutMs,
+      });
+      log(`run ${run}: rollout to ${deviceCount} devices, max in flight ${maxInFlight}`);
+      const rollout = await runRollout(stack, { maxInFlight, timeoutMs, log });
+      runs.push(rollout);
+      pairs.push({ floor, rollout });
+    }
   }
 } catch (err) {
   console.error(`bench:rollout: ${(err as Error).stack ?? String(err)}`);
@@ -127,7 +168,10 @@ if (values.json) {
         target: { perSecond: TARGET_PER_SECOND, devices: TARGET_DEVICES },
         setup,
         best: { maxInFlight: best.maxInFlight, ratioToTarget: best.sustainedPerSecond / TARGET_PER_SECOND },
-        runs: runs.map((run) => ({ ...run, cpuMsPerUpdate: cpuMsPerUpdate(run) })),
+        runs: runs.map((run) => ({ ...run, cpuMsPerUpdate: cpuMsPer(run.processes, run.committed).total })),
+        floors: pairs.map((pair) => pair.floor),
+        loadAverages: loads,
+        againstFloor: summaries(),
       },
       null,
       2,
@@ -177,7 +221,7 @@ if (values.json) {
         `${mb(usage.peakRssKb)}, ${usage.cpuSeconds.toFixed(1)} s (${((100 * usage.cpuSeconds) / run.rolloutSeconds).toFixed(0)}% of a core)`,
       );
     }
-    const cpuMs = cpuMsPerUpdate(run);
+    const cpuMs = cpuMsPer(run.processes, run.committed).total;
     row(
       'CPU per device update (all three)',
       `${cpuMs.toFixed(0)} ms: ${availableParallelism()} CPUs cap this at ~${((availableParallelism() * 1000) / cpuMs).toFixed(0)}/s`,
@@ -188,10 +232,16 @@ if (values.json) {
       `${(best.sustainedPerSecond / TARGET_PER_SECOND).toFixed(2)} x the ${TARGET_PER_SECOND}/s target ` +
       `(target stated at ${TARGET_DEVICES} devices; this run: ${deviceCount})`,
   );
+  console.log(
+    `load average (1/5/15 min) at each floor's start: ${loads.map((l) => l.map((v) => v.toFixed(1)).join('/')).join(', ')}`,
+  );
+  for (const summary of summaries()) for (const line of summaryLines(summary)) console.log(line);
 }
 
-/** CPU time of the worker and both servers per committed device update: what bounds throughput on few cores. */
-function cpuMsPerUpdate(run: RolloutFigures): number {
-  const cpuSeconds = Object.values(run.processes).reduce((sum, usage) => sum + usage.cpuSeconds, 0);
-  return (1000 * cpuSeconds) / Math.max(1, run.committed);
+/** The runs against their floors, one summary per max in flight. */
+function summaries() {
+  return maxInFlights
+    .map((maxInFlight) => pairs.filter((pair) => pair.rollout.maxInFlight === maxInFlight))
+    .filter((runsOfOne) => runsOfOne.length > 0)
+    .map(summarize);
 }

@@ -35,6 +35,10 @@ export function connectToNats(options: NatsConnectOptions): Promise<NatsConnecti
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     reconnectJitter: 500,
+    // Otherwise every request (each JetStream publish, KV write, command) builds two
+    // Error objects up front for their stack traces: ~6% of a rollout worker's CPU.
+    // Failures keep their classes and messages (TimeoutError, RequestError).
+    noAsyncTraces: true,
     ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   });

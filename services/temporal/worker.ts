@@ -1,4 +1,10 @@
-import { NativeConnection, Worker, type WorkflowBundleOption, bundleWorkflowCode } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkerOptions,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 
 /**
  * The task queue Uproll's workflows and activities run on unless the
@@ -24,11 +30,20 @@ export interface UprollWorkerOptions {
   taskQueue?: string;
 }
 
+/**
+ * Worker options the rollout worker runs with beyond the SDK's defaults;
+ * bench:rollout's floor worker runs with the same, so the two compare.
+ */
+export const uprollWorkerTuning: Pick<WorkerOptions, 'maxCachedWorkflows'> = {};
+
 /** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
 export const WORKFLOWS_PATH = new URL('../../workflows/index.ts', import.meta.url).pathname;
 
-/** Bundles the workflow code once (tests, benchmarks), saying only warnings and errors. */
-export async function bundleWorkflows(): Promise<string> {
+/**
+ * Bundles the workflow code once (tests, benchmarks), saying only warnings
+ * and errors; `workflowsPath`: another entry point (a benchmark's own workflows).
+ */
+export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<string> {
   const ignore = () => {};
   const logger = {
     log: ignore,
@@ -38,7 +53,7 @@ export async function bundleWorkflows(): Promise<string> {
     warn: (message: string) => console.warn(message),
     error: (message: string) => console.error(message),
   };
-  return (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger })).code;
+  return (await bundleWorkflowCode({ workflowsPath, logger })).code;
 }
 
 /** Creates the rollout worker; run it with `worker.run()` and stop it with `worker.shutdown()`. */
@@ -52,6 +67,7 @@ export async function createUprollWorker(
     taskQueue: options.taskQueue ?? TASK_QUEUE,
     ...(options.identity ? { identity: options.identity } : {}),
     activities: options.activities,
+    ...uprollWorkerTuning,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH }),
