@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetServices } from '../../cli/fleet-services.ts';
 import { readEvents, readProjections } from '../../services/projections/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
+import { startRollback, startRollout } from '../../services/temporal/index.ts';
 import { SIM_HARDWARE_ID, type ProtocolFleet, type SimulatedRepositories } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -123,4 +123,58 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
     expect(raw.workflowExecutionInfo?.firstRunId).toEqual(expect.any(String));
     expect(runId).not.toBe(raw.workflowExecutionInfo?.firstRunId);
   }, 240_000);
+
+  it('rolls a later rollout of the fleet back: continuing as new, every device back on its revision before, once', async () => {
+    const before = 'scale-2.0'; // the test above put every device there
+    const revision = 'scale-3.0';
+    await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 2 });
+    const rolloutId = 'at-scale-later';
+    const rollout = await startRollout(services.client, {
+      rolloutId,
+      revision,
+      target: { hardwareId: SIM_HARDWARE_ID },
+      policy: { ...POLICY, maxInFlight: 50 },
+    });
+    expect(await resultUnlessStuck(rollout, { timeoutMs: 180_000 })).toMatchObject({
+      status: 'completed',
+      counts: { committed: FLEET },
+    });
+
+    const handle = await startRollback(services.client, { rolloutId, by: 'rm-scale' });
+    const result = await resultUnlessStuck(handle, { timeoutMs: 180_000 });
+
+    expect(result.counts).toEqual({ rolled_back: FLEET, unchanged: 0, busy: 0, failed: 0 });
+    expect(devices.filter((deviceId) => fleet.revisionOf(deviceId) !== before)).toEqual([]);
+    // The event log: one rollback event per device on the rollout, one rolled_back per device.
+    const rollbackEvents = (await services.eventLog.read('rollout', rolloutId))
+      .map(({ event }) => event)
+      .filter(({ type }) => type.startsWith('rollout.rollback.'));
+    const perDevice = new Map<string, number>();
+    for (const { type, data } of rollbackEvents)
+      if (type === 'rollout.rollback.device') {
+        const { deviceId } = data as { deviceId: string };
+        perDevice.set(deviceId, (perDevice.get(deviceId) ?? 0) + 1);
+      }
+    expect(devices.filter((deviceId) => perDevice.get(deviceId) !== 1)).toEqual([]);
+    expect(
+      rollbackEvents.filter(({ type }) => type !== 'rollout.rollback.device').map(({ type }) => type),
+    ).toEqual(['rollout.rollback.started', 'rollout.rollback.finished']);
+    const backByCommand = new Map<string, number>();
+    for await (const { event } of readEvents(services.nc, { filter: 'uproll.evt.device.>' }))
+      if (
+        event.type === 'device.update.rolled_back' &&
+        (event.data as { rollout?: string }).rollout === rolloutId
+      )
+        backByCommand.set(event.aggregateId, (backByCommand.get(event.aggregateId) ?? 0) + 1);
+    expect(devices.filter((deviceId) => backByCommand.get(deviceId) !== 1)).toEqual([]);
+
+    // Temporal's side: the rollback ran as a chain of runs.
+    const runs = await eventually('every run of the rollback to be listed', async () => {
+      const listed: string[] = [];
+      for await (const run of services.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
+        listed.push(run.status.name);
+      return listed.includes('COMPLETED') && listed;
+    });
+    expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThan(0);
+  }, 420_000);
 });
