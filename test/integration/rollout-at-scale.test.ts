@@ -28,6 +28,8 @@ const DEVICE_ID_PREFIX = 'fleet-at-scale-device';
 const POLICY = { canary: 1, waves: { percentages: [100] }, maxInFlight: 25 };
 /** The fewest events one device update adds to the rollout's history: child initiated, started, completed. */
 const MIN_EVENTS_PER_CHILD = 3;
+/** The fewest events one device's rollback adds: acquire, command, its event, release, three events each. */
+const MIN_EVENTS_PER_ROLLBACK = 12;
 
 let own: Awaited<ReturnType<typeof startOwnStack>>;
 let repos: SimulatedRepositories;
@@ -61,14 +63,8 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
     expect(wave * MIN_EVENTS_PER_CHILD).toBeGreaterThan(LIMITS['limit.historyCount.error']);
 
     const revision = 'scale-2.0';
-    await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
     const rolloutId = 'at-scale';
-    const handle = await startRollout(services.client, {
-      rolloutId,
-      revision,
-      target: { hardwareId: SIM_HARDWARE_ID },
-      policy: POLICY,
-    });
+    const handle = await rollOut(rolloutId, revision, 1, POLICY);
     const result = await resultUnlessStuck(handle, { timeoutMs: 180_000 });
 
     expect(result).toEqual({
@@ -112,12 +108,7 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
 
     // Temporal's side: the rollout ran as a chain of runs, more of them than
     // waves, so at least one run handed over in the middle of the big wave.
-    const runs = await eventually('every run of the rollout to be listed', async () => {
-      const listed: string[] = [];
-      for await (const run of services.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
-        listed.push(run.status.name);
-      return listed.includes('COMPLETED') && listed;
-    });
+    const runs = await runStatusesOf(handle.workflowId);
     expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThan(1);
     const { runId, raw } = await handle.describe();
     expect(raw.workflowExecutionInfo?.firstRunId).toEqual(expect.any(String));
@@ -127,19 +118,15 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
   it('rolls a later rollout of the fleet back: continuing as new, every device back on its revision before, once', async () => {
     const before = 'scale-2.0'; // the test above put every device there
     const revision = 'scale-3.0';
-    await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 2 });
     const rolloutId = 'at-scale-later';
-    const rollout = await startRollout(services.client, {
-      rolloutId,
-      revision,
-      target: { hardwareId: SIM_HARDWARE_ID },
-      policy: { ...POLICY, maxInFlight: 50 },
-    });
+    const rollout = await rollOut(rolloutId, revision, 2, { ...POLICY, maxInFlight: 50 });
     expect(await resultUnlessStuck(rollout, { timeoutMs: 180_000 })).toMatchObject({
       status: 'completed',
       counts: { committed: FLEET },
     });
 
+    // Why it must continue as new: one run would pass the history limit; one result the payload limit.
+    expect(FLEET * MIN_EVENTS_PER_ROLLBACK).toBeGreaterThan(LIMITS['limit.historyCount.error']);
     const handle = await startRollback(services.client, { rolloutId, by: 'rm-scale' });
     const result = await resultUnlessStuck(handle, { timeoutMs: 180_000 });
 
@@ -169,12 +156,28 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
     expect(devices.filter((deviceId) => backByCommand.get(deviceId) !== 1)).toEqual([]);
 
     // Temporal's side: the rollback ran as a chain of runs.
-    const runs = await eventually('every run of the rollback to be listed', async () => {
-      const listed: string[] = [];
-      for await (const run of services.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
-        listed.push(run.status.name);
-      return listed.includes('COMPLETED') && listed;
-    });
+    const runs = await runStatusesOf(handle.workflowId);
     expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThan(0);
   }, 420_000);
 });
+
+/** Publishes `revision` and rolls it out to the whole fleet (its hardware id). */
+async function rollOut(rolloutId: string, revision: string, releaseCounter: number, policy: typeof POLICY) {
+  await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter });
+  return startRollout(services.client, {
+    rolloutId,
+    revision,
+    target: { hardwareId: SIM_HARDWARE_ID },
+    policy,
+  });
+}
+
+/** The status of each run of a workflow, once the last has completed. */
+function runStatusesOf(workflowId: string): Promise<string[]> {
+  return eventually(`every run of ${workflowId} to be listed`, async () => {
+    const listed: string[] = [];
+    for await (const run of services.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+      listed.push(run.status.name);
+    return listed.includes('COMPLETED') && listed;
+  });
+}
