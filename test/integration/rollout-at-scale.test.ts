@@ -131,6 +131,9 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
     const result = await resultUnlessStuck(handle, { timeoutMs: 180_000 });
 
     expect(result.counts).toEqual({ rolled_back: FLEET, unchanged: 0, busy: 0, failed: 0 });
+    // Its result stays small: a bounded list, the rest counted.
+    expect(result.devices).toHaveLength(100);
+    expect(result.unlisted).toBe(FLEET - 100);
     expect(devices.filter((deviceId) => fleet.revisionOf(deviceId) !== before)).toEqual([]);
     // The event log: one rollback event per device on the rollout, one rolled_back per device.
     const rollbackEvents = (await services.eventLog.read('rollout', rolloutId))
