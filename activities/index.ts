@@ -10,6 +10,8 @@ import {
   type DomainEvent,
   type RollbackReply,
   type RolloutCommit,
+  type RolloutCommitsCursor,
+  type RolloutCommitsPage,
   type RolloutTarget,
   type UpdateCommand,
 } from '../core/index.ts';
@@ -43,6 +45,10 @@ export interface ActivityDeps {
   };
   /** The devices a rollout left on its revision, from the event log (for a rollback after it ended). */
   rolloutCommits?: (rolloutId: string) => Promise<RolloutCommit[]>;
+  /** The same, a page at a time (services/projections RolloutCommitPages). */
+  rolloutCommitPages?: {
+    page(rolloutId: string, cursor: RolloutCommitsCursor | null, limit: number): Promise<RolloutCommitsPage>;
+  };
   /** One round of the metadata freshness job; absent on workers without online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
 }
@@ -146,6 +152,19 @@ export function createActivities(deps: ActivityDeps) {
         if (!deps.rolloutCommits)
           throw new UprollError('INVALID_INPUT', 'this worker cannot read the event log for rollbacks');
         return deps.rolloutCommits(rolloutId);
+      });
+    },
+
+    /** Up to `limit` of those, from `cursor` (null: the first page, of the list as it is now). */
+    rolloutCommitsPage(
+      rolloutId: string,
+      cursor: RolloutCommitsCursor | null,
+      limit: number,
+    ): Promise<RolloutCommitsPage> {
+      return withCodedFailures(async () => {
+        if (!deps.rolloutCommitPages)
+          throw new UprollError('INVALID_INPUT', 'this worker cannot read the event log for rollbacks');
+        return deps.rolloutCommitPages.page(rolloutId, cursor, limit);
       });
     },
 

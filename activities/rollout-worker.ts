@@ -7,7 +7,7 @@ import {
   readPresence,
   RolloutTargets,
 } from '../services/nats/index.ts';
-import { readRolloutCommits } from '../services/projections/index.ts';
+import { readRolloutCommits, RolloutCommitPages } from '../services/projections/index.ts';
 import { createUprollWorker } from '../services/temporal/index.ts';
 import { createActivities, type ActivityDeps } from './index.ts';
 
@@ -49,6 +49,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     eventLog: new EventLog(options.nc),
     presence: { of: (deviceIds) => readPresence(options.nc, deviceIds) },
     rolloutCommits: (rolloutId) => readRolloutCommits(options.nc, rolloutId),
+    rolloutCommitPages: new RolloutCommitPages(options.nc),
     targets: new RolloutTargets(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),

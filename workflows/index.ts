@@ -4,7 +4,13 @@ export type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
 export * from './messages.ts';
 export { metadataFreshnessWorkflow } from './metadata-freshness.ts';
 export { rollbackWorkflow } from './rollback.ts';
-export type { RollbackDeviceResult, RollbackInput, RollbackOutcome, RollbackResult } from './rollback.ts';
+export type {
+  RollbackCarried,
+  RollbackDeviceResult,
+  RollbackInput,
+  RollbackOutcome,
+  RollbackResult,
+} from './rollback.ts';
 export { rolloutWorkflow } from './rollout.ts';
 export type { RolloutInput, RolloutResult } from './rollout.ts';
 export * from './rollout-messages.ts';

@@ -1,7 +1,23 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { RolloutCommit, RolloutEventType } from '../core/index.ts';
+import { COMMITS_PAGE_SIZE } from './commit-pages.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
+import {
+  RollbackTally,
+  type RollbackCarried,
+  type RollbackDeviceResult,
+  type RollbackOutcome,
+} from './rollback-tally.ts';
+
+export type { RollbackCarried, RollbackDeviceResult, RollbackOutcome } from './rollback-tally.ts';
 
 export interface RollbackInput {
   rolloutId: string;
@@ -11,25 +27,10 @@ export interface RollbackInput {
   attempt?: number;
   /** A retry asks only these devices (those the rollbacks before could not reach); absent: every one. */
   devices?: string[];
-}
-
-/**
- * `rolled_back`: back on the revision before; `unchanged`: the device no longer runs what
- * the rollout put there (it moved on, or went back by itself), so it was left alone;
- * `busy`: another rollout holds it; `failed`: the command failed.
- */
-export type RollbackOutcome = 'rolled_back' | 'unchanged' | 'busy' | 'failed';
-
-export interface RollbackDeviceResult {
-  deviceId: string;
-  outcome: RollbackOutcome;
-  /** The revision the rollout had committed. */
-  from: string;
-  /** The revision the device had committed before, by the event log. */
-  previous?: string;
-  /** What the device runs now, by its answer (null: nothing); absent when it was not asked. */
-  runs?: string | null;
-  reason?: { code: string; message: string };
+  /** What the runs before did, when the rollback continued as new. */
+  carried?: RollbackCarried;
+  /** Events past which a run continues as new though Temporal did not suggest it. */
+  historyLimit?: number;
 }
 
 export interface RollbackResult {
@@ -38,13 +39,19 @@ export interface RollbackResult {
   /** Which rollback of the rollout this was: 1, then 2, 3, ... for retries. */
   attempt: number;
   counts: Record<RollbackOutcome, number>;
+  /** Each device's result; a rollback in pages lists at most 100, those not rolled back first. */
   devices: RollbackDeviceResult[];
+  /** Devices with an outcome that `devices` leaves out (their events on the log say each one). */
+  unlisted?: number;
 }
 
-/** Devices rolled back at once. */
+/** Devices rolled back at once; a rollback in pages, meant for large fleets, does more. */
 const CONCURRENCY = 10;
+const PAGED_CONCURRENCY = 25;
+/** A run continues as new past this many events even if Temporal did not suggest it. */
+const HISTORY_LIMIT = 8_000;
 
-const { recordEvent, rolloutCommits, acquireDevice, releaseDevice, rollbackDevice } =
+const { recordEvent, rolloutCommits, rolloutCommitsPage, acquireDevice, releaseDevice, rollbackDevice } =
   proxyActivities<activities.UprollActivities>({
     startToCloseTimeout: '1 minute',
     retry: {
@@ -63,7 +70,9 @@ const { recordEvent, rolloutCommits, acquireDevice, releaseDevice, rollbackDevic
  * where it is, from its history, so its release-counter check is not in
  * the way), then the Director assigns that revision again. Each step is an
  * event on the rollout's log, once. A retry (`attempt` 2, 3, ...) asks
- * again only the devices it is given, with events of its own.
+ * again only the devices it is given, with events of its own. It reads the
+ * commits in pages and continues as new when Temporal suggests it, with
+ * counts, a cursor and a bounded list of results.
  */
 export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackResult> {
   const { rolloutId, by } = input;
@@ -78,23 +87,76 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
     );
 
   const asked = input.devices === undefined ? undefined : new Set(input.devices);
+  if (input.carried || patched('rollback-commit-pages')) return inPages();
   const commits = (await rolloutCommits(rolloutId)).filter((c) => !asked || asked.has(c.deviceId));
   await record('rollout.rollback.started', 'started', { by, devices: commits.length, ...retry });
   const devices: RollbackDeviceResult[] = [];
   const queue = [...commits];
-  const workers = Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
-    for (let commit = queue.shift(); commit; commit = queue.shift()) {
-      const result = await rollBack(commit);
-      devices.push(result);
-      await record('rollout.rollback.device', `device/${commit.deviceId}`, { by, ...result, ...retry });
-    }
-  });
-  await Promise.all(workers);
+  await Promise.all(
+    Array.from({ length: Math.min(CONCURRENCY, queue.length) }, async () => {
+      for (let commit = queue.shift(); commit; commit = queue.shift())
+        devices.push(await rollBackOnce(commit));
+    }),
+  );
   devices.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
   const counts = { rolled_back: 0, unchanged: 0, busy: 0, failed: 0 };
   for (const device of devices) counts[device.outcome] += 1;
   await record('rollout.rollback.finished', 'finished', { by, counts, ...retry });
   return { rolloutId, by, attempt, counts, devices };
+
+  /** Page by page from the carried cursor; continues as new when due, between devices. */
+  async function inPages(): Promise<RollbackResult> {
+    const tally = new RollbackTally(input.carried);
+    let askedHere = 0;
+    let page = await rolloutCommitsPage(rolloutId, input.carried?.cursor ?? null, COMMITS_PAGE_SIZE);
+    if (!input.carried)
+      await record('rollout.rollback.started', 'started', {
+        by,
+        devices: asked?.size ?? page.total,
+        ...retry,
+      });
+    for (;;) {
+      const start = page.next ? page.next.offset - page.commits.length : page.total - page.commits.length;
+      let taken = 0;
+      let due = false;
+      const { commits } = page;
+      const take = (): RolloutCommit | undefined => {
+        // A run asks one device at least, so a history limit below what a run needs cannot loop.
+        while (taken < commits.length && !(due ||= askedHere > 0 && continueAsNewDue())) {
+          const commit = commits[taken++]!;
+          if (asked && !asked.has(commit.deviceId)) continue;
+          askedHere += 1;
+          return commit;
+        }
+        return undefined;
+      };
+      await Promise.all(
+        Array.from({ length: PAGED_CONCURRENCY }, async () => {
+          for (let commit = take(); commit; commit = take()) tally.add(await rollBackOnce(commit));
+        }),
+      );
+      const cursor = due ? { end: page.end, offset: start + taken } : page.next;
+      if (due && cursor)
+        return continueAsNew<typeof rollbackWorkflow>({ ...input, carried: tally.carry(cursor) });
+      if (!cursor) break;
+      page = await rolloutCommitsPage(rolloutId, cursor, COMMITS_PAGE_SIZE);
+    }
+    const { counts } = tally;
+    await record('rollout.rollback.finished', 'finished', { by, counts, ...retry });
+    return { rolloutId, by, attempt, counts, devices: tally.listed(), unlisted: tally.unlisted };
+  }
+
+  function continueAsNewDue(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? HISTORY_LIMIT);
+  }
+
+  /** One device back, and its event (once, by its key). */
+  async function rollBackOnce(commit: RolloutCommit): Promise<RollbackDeviceResult> {
+    const result = await rollBack(commit);
+    await record('rollout.rollback.device', `device/${commit.deviceId}`, { by, ...result, ...retry });
+    return result;
+  }
 
   async function rollBack(commit: RolloutCommit): Promise<RollbackDeviceResult> {
     const { deviceId } = commit;

@@ -22,6 +22,7 @@ import { RolloutState } from '../core/rollout/rollout-state.ts';
 import { isBack, runsAnotherRevision } from '../core/rollout/device-policy.ts';
 import { progressOf } from '../core/rollout/rollout-progress.ts';
 import { planWaveSizes } from '../core/rollout/waves.ts';
+import { commitsInPages } from './commit-pages.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
 import {
   fromLegacy,
@@ -85,6 +86,7 @@ const {
   targetPage,
   extendTarget,
   rolloutCommits,
+  rolloutCommitsPage,
 } = proxyActivities<activities.UprollActivities>({
   startToCloseTimeout: '1 minute',
   retry: {
@@ -350,8 +352,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           deviceId,
           commandId: attemptId(rolloutId, device.attempts),
         }))
-      : await rolloutCommits(rolloutId);
-    for (const { deviceId, commandId } of devices) {
+      : patched('rollback-commit-pages')
+        ? commitsInPages((cursor, limit) => rolloutCommitsPage(rolloutId, cursor, limit))
+        : await rolloutCommits(rolloutId);
+    for await (const { deviceId, commandId } of devices) {
       if (!(await acquireDevice(deviceId, rolloutId))) continue; // another rollout owns it now
       try {
         // The device knows the update by the id it was commanded with (a retry's differs).

@@ -155,4 +155,6 @@ function printRollback(result: RollbackResult, io: Io): void {
     const reason = device.reason ? `: ${device.reason.code}: ${device.reason.message}` : '';
     io.out(`  ${device.deviceId}  ${device.outcome}  from ${device.from}${runs}${reason}`);
   }
+  if (result.unlisted)
+    io.out(`  and ${result.unlisted} more, each a rollout.rollback.device event on the log`);
 }

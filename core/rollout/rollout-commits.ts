@@ -11,6 +11,23 @@ export interface RolloutCommit {
   previous?: string;
 }
 
+/** Where the next page of a rollout's commits starts: a position in the list as it was at `end`. */
+export interface RolloutCommitsCursor {
+  /** Stream sequence of the rollout's last event of its own when the list was made: the list is the one of then. */
+  end: number;
+  offset: number;
+}
+
+/** One page of a rollout's commits, by device id; `next` absent after the last. */
+export interface RolloutCommitsPage {
+  commits: RolloutCommit[];
+  /** How many commits the whole list holds. */
+  total: number;
+  /** The list's `end` (0: the log does not know the rollout). */
+  end: number;
+  next?: RolloutCommitsCursor;
+}
+
 /** Retries of a device run as `<rollout>-r<attempt>` (workflows/rollout.ts). */
 const RETRY_SUFFIX = /^(.+)-r\d+$/;
 

@@ -20,3 +20,4 @@ export {
 export { DEFAULT_PROJECTOR, startProjector, type Projector, type ProjectorOptions } from './projector.ts';
 export { rebuildProjections, type RebuildResult } from './rebuild.ts';
 export { readRolloutCommits } from './rollout-commits.ts';
+export { MAX_COMMITS_PAGE, ROLLOUT_COMMITS_BUCKET, RolloutCommitPages } from './rollout-commit-pages.ts';

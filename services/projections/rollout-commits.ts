@@ -11,11 +11,24 @@ import { readEvents } from './event-reader.ts';
  * Empty for a rollout the log does not know.
  */
 export async function readRolloutCommits(nc: NatsConnection, rolloutId: string): Promise<RolloutCommit[]> {
+  const end = await rolloutEnd(nc, rolloutId);
+  return end === undefined ? [] : readRolloutCommitsUpTo(nc, rolloutId, end);
+}
+
+/** Stream sequence of the rollout's last event of its own (its rollbacks' aside); undefined when it has none. */
+export async function rolloutEnd(nc: NatsConnection, rolloutId: string): Promise<number | undefined> {
   const own = (await new EventLog(nc).read('rollout', rolloutId)).filter(
     ({ event }) => !event.type.startsWith('rollout.rollback.'),
   );
-  const end = own.at(-1)?.sequence;
-  if (end === undefined) return [];
+  return own.at(-1)?.sequence;
+}
+
+/** {@link readRolloutCommits} as of stream sequence `end`: the whole device log up to it, once. */
+export async function readRolloutCommitsUpTo(
+  nc: NatsConnection,
+  rolloutId: string,
+  end: number,
+): Promise<RolloutCommit[]> {
   const commits = new RolloutCommits(rolloutId);
   for await (const stored of readEvents(nc, { filter: 'uproll.evt.device.>' })) {
     if (stored.sequence > end) break;

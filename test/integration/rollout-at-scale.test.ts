@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetServices } from '../../cli/fleet-services.ts';
 import { readEvents, readProjections } from '../../services/projections/index.ts';
-import { startRollout } from '../../services/temporal/index.ts';
+import { startRollback, startRollout } from '../../services/temporal/index.ts';
 import { SIM_HARDWARE_ID, type ProtocolFleet, type SimulatedRepositories } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -28,6 +28,8 @@ const DEVICE_ID_PREFIX = 'fleet-at-scale-device';
 const POLICY = { canary: 1, waves: { percentages: [100] }, maxInFlight: 25 };
 /** The fewest events one device update adds to the rollout's history: child initiated, started, completed. */
 const MIN_EVENTS_PER_CHILD = 3;
+/** The fewest events one device's rollback adds: acquire, command, its event, release, three events each. */
+const MIN_EVENTS_PER_ROLLBACK = 12;
 
 let own: Awaited<ReturnType<typeof startOwnStack>>;
 let repos: SimulatedRepositories;
@@ -61,14 +63,8 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
     expect(wave * MIN_EVENTS_PER_CHILD).toBeGreaterThan(LIMITS['limit.historyCount.error']);
 
     const revision = 'scale-2.0';
-    await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
     const rolloutId = 'at-scale';
-    const handle = await startRollout(services.client, {
-      rolloutId,
-      revision,
-      target: { hardwareId: SIM_HARDWARE_ID },
-      policy: POLICY,
-    });
+    const handle = await rollOut(rolloutId, revision, 1, POLICY);
     const result = await resultUnlessStuck(handle, { timeoutMs: 180_000 });
 
     expect(result).toEqual({
@@ -112,15 +108,79 @@ describe(`a rollout whose one big wave outgrows Temporal's history limits (${LOW
 
     // Temporal's side: the rollout ran as a chain of runs, more of them than
     // waves, so at least one run handed over in the middle of the big wave.
-    const runs = await eventually('every run of the rollout to be listed', async () => {
-      const listed: string[] = [];
-      for await (const run of services.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` }))
-        listed.push(run.status.name);
-      return listed.includes('COMPLETED') && listed;
-    });
+    const runs = await runStatusesOf(handle.workflowId);
     expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThan(1);
     const { runId, raw } = await handle.describe();
     expect(raw.workflowExecutionInfo?.firstRunId).toEqual(expect.any(String));
     expect(runId).not.toBe(raw.workflowExecutionInfo?.firstRunId);
   }, 240_000);
+
+  it('rolls a later rollout of the fleet back: continuing as new, every device back on its revision before, once', async () => {
+    const before = 'scale-2.0'; // the test above put every device there
+    const revision = 'scale-3.0';
+    const rolloutId = 'at-scale-later';
+    const rollout = await rollOut(rolloutId, revision, 2, { ...POLICY, maxInFlight: 50 });
+    expect(await resultUnlessStuck(rollout, { timeoutMs: 180_000 })).toMatchObject({
+      status: 'completed',
+      counts: { committed: FLEET },
+    });
+
+    // Why it must continue as new: one run would pass the history limit; one result the payload limit.
+    expect(FLEET * MIN_EVENTS_PER_ROLLBACK).toBeGreaterThan(LIMITS['limit.historyCount.error']);
+    const handle = await startRollback(services.client, { rolloutId, by: 'rm-scale' });
+    const result = await resultUnlessStuck(handle, { timeoutMs: 180_000 });
+
+    expect(result.counts).toEqual({ rolled_back: FLEET, unchanged: 0, busy: 0, failed: 0 });
+    // Its result stays small: a bounded list, the rest counted.
+    expect(result.devices).toHaveLength(100);
+    expect(result.unlisted).toBe(FLEET - 100);
+    expect(devices.filter((deviceId) => fleet.revisionOf(deviceId) !== before)).toEqual([]);
+    // The event log: one rollback event per device on the rollout, one rolled_back per device.
+    const rollbackEvents = (await services.eventLog.read('rollout', rolloutId))
+      .map(({ event }) => event)
+      .filter(({ type }) => type.startsWith('rollout.rollback.'));
+    const perDevice = new Map<string, number>();
+    for (const { type, data } of rollbackEvents)
+      if (type === 'rollout.rollback.device') {
+        const { deviceId } = data as { deviceId: string };
+        perDevice.set(deviceId, (perDevice.get(deviceId) ?? 0) + 1);
+      }
+    expect(devices.filter((deviceId) => perDevice.get(deviceId) !== 1)).toEqual([]);
+    expect(
+      rollbackEvents.filter(({ type }) => type !== 'rollout.rollback.device').map(({ type }) => type),
+    ).toEqual(['rollout.rollback.started', 'rollout.rollback.finished']);
+    const backByCommand = new Map<string, number>();
+    for await (const { event } of readEvents(services.nc, { filter: 'uproll.evt.device.>' }))
+      if (
+        event.type === 'device.update.rolled_back' &&
+        (event.data as { rollout?: string }).rollout === rolloutId
+      )
+        backByCommand.set(event.aggregateId, (backByCommand.get(event.aggregateId) ?? 0) + 1);
+    expect(devices.filter((deviceId) => backByCommand.get(deviceId) !== 1)).toEqual([]);
+
+    // Temporal's side: the rollback ran as a chain of runs.
+    const runs = await runStatusesOf(handle.workflowId);
+    expect(runs.filter((status) => status === 'CONTINUED_AS_NEW').length).toBeGreaterThan(0);
+  }, 420_000);
 });
+
+/** Publishes `revision` and rolls it out to the whole fleet (its hardware id). */
+async function rollOut(rolloutId: string, revision: string, releaseCounter: number, policy: typeof POLICY) {
+  await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter });
+  return startRollout(services.client, {
+    rolloutId,
+    revision,
+    target: { hardwareId: SIM_HARDWARE_ID },
+    policy,
+  });
+}
+
+/** The status of each run of a workflow, once the last has completed. */
+function runStatusesOf(workflowId: string): Promise<string[]> {
+  return eventually(`every run of ${workflowId} to be listed`, async () => {
+    const listed: string[] = [];
+    for await (const run of services.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+      listed.push(run.status.name);
+    return listed.includes('COMPLETED') && listed;
+  });
+}
