@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseJson, startOrder, UprollError, type App } from '../../core/index.ts';
 import { writeFileAtomic } from '../../services/fs/index.ts';
@@ -63,7 +63,8 @@ export class AppSupervisor {
     onStarted?: (container: string) => Promise<void> | void;
   }) {
     this.#onStarted = options.onStarted;
-    this.dir = join(options.dataDir, 'apps');
+    // Absolute: the OCI runtime resolves a relative rootfs against the bundle, not our directory.
+    this.dir = resolve(options.dataDir, 'apps');
     this.runc = options.runc ?? new Runc(join(this.dir, 'runc'), options.ociRuntime);
     this.#objects = options.objects;
   }

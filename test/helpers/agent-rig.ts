@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   AbSlotsInstaller,
   OstreeInstaller,
@@ -67,9 +67,17 @@ export async function startAgentRig(
     installer?: 'ab' | 'ostree' | ((where: { dataDir: string; ostreeUrl: string }) => Installer);
     /** The OCI runtime command the apps run with, at every start (default runc). */
     ociRuntime?: readonly [string, ...string[]];
+    /** Give the agent its data directory relative to the working directory, as `--data-dir data` does. */
+    relativeDataDir?: boolean;
   } = {},
 ) {
-  const { installer: chosen, clock = () => new Date(), ociRuntime, ...managerOptions } = options;
+  const {
+    installer: chosen,
+    clock = () => new Date(),
+    ociRuntime,
+    relativeDataDir,
+    ...managerOptions
+  } = options;
   const root = await mkdtemp(join(tmpdir(), 'uproll-agent-rig-'));
   const repos = await startSimulatedRepositories(join(root, 'repositories'), clock);
   const proxy = await startCountingProxy(repos.imageServer.url);
@@ -82,7 +90,7 @@ export async function startAgentRig(
   const dataDir = join(root, 'device');
   const ostreeUrl = `${proxy.url}/ostree/`;
   const build = (overrides: Partial<UpdateManagerOptions> = {}) =>
-    updateManagerFor(identity, dataDir, {
+    updateManagerFor(identity, relativeDataDir ? relative(process.cwd(), dataDir) : dataDir, {
       // A new installer at each start, as a new agent process makes.
       installer: typeof chosen === 'function' ? chosen({ dataDir, ostreeUrl }) : chosen,
       clock,

@@ -73,6 +73,15 @@ describe.each(OCI_RUNTIMES)('apps in a revision, run by %s', { timeout: 60_000 }
     }
   });
 
+  it('run from a data directory given relative to the working directory (`--data-dir data`)', async () => {
+    // The runtime resolves a relative rootfs against the bundle: seen as `invalid rootfs` in the demo.
+    rig = await startAgentRig({ ociRuntime, relativeDataDir: true });
+    await rig.release('1.0', os, { apps: [app('web', images.web1)] });
+    const { telemetry } = await rig.update('1.0');
+    expect(telemetry.at(-1)).toMatchObject({ phase: 'committed' });
+    expect(await statusOf(rig, 'web')).toMatchObject({ state: 'running' });
+  });
+
   it('an update that changes one app restarts only that one, without restaging the OS', async () => {
     rig = await startAgentRig({ ociRuntime });
     await rig.release('1.0', os, {
