@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { UprollError } from '../core/index.ts';
 import { connectToNats } from '../services/nats/index.ts';
 import { deploymentOf, type Deployment } from './deployment.ts';
+import { asWorkerNotRunning } from './worker-not-running.ts';
 
 /** An unreachable server fails the command in seconds, not after a client's own long wait. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -79,6 +80,8 @@ export async function withDeploymentTemporal<T>(
   const connection = await connectDeploymentTemporal(await deploymentOf(values));
   try {
     return await body(new Client({ connection }));
+  } catch (err) {
+    throw asWorkerNotRunning(err);
   } finally {
     await connection.close();
   }

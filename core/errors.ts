@@ -130,6 +130,8 @@ export type UprollErrorCode =
   | 'STACK_NOT_RUNNING'
   /** The deployment's Temporal (`--temporal`, `$UPROLL_TEMPORAL`) did not answer. */
   | 'TEMPORAL_UNREACHABLE'
+  /** No worker polls the deployment's task queue: what only a worker can answer (a rollout's progress) waits for one. */
+  | 'WORKER_NOT_RUNNING'
   /** The deployment's NATS (`--nats`, `$UPROLL_NATS`) did not answer, or refused the services' credentials. */
   | 'NATS_UNREACHABLE'
   /** A server process did not become ready in time. */
