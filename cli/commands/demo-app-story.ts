@@ -103,7 +103,20 @@ export async function runAppStory(options: {
   try {
     const gateways = fleet.agents;
     const [first] = gateways as [DeviceAgent];
-    await release('gw-1.0', ['sensor-1.0', 'web-1.0'], 'an OS image and two apps, sensor 1.0 and web 1.0');
+    const stopsAt = async (result: DemoRollout, expected: DemoRollout['status']) => {
+      const error = (await first.updates.history.entries()).findLast(
+        (e) => e.revision === result.revision,
+      )?.error;
+      const stop = storyStop(result, expected, error && { deviceId: first.deviceId, ...error });
+      if (stop) say(`  ${stop}`);
+      return stop !== undefined;
+    };
+    const installed = await release(
+      'gw-1.0',
+      ['sensor-1.0', 'web-1.0'],
+      'an OS image and two apps, sensor 1.0 and web 1.0',
+    );
+    if (await stopsAt(installed, 'completed')) return story;
     say(
       `  ${first.deviceId}: sensor says "${await lastLine(first, 'sensor')}", web says "${await lastLine(first, 'web')}"`,
     );
@@ -117,12 +130,13 @@ export async function runAppStory(options: {
           downloaded.set(agent.deviceId, step.bytes ?? 0);
       }),
     );
-    await release(
+    const updated = await release(
       'gw-1.1',
       ['sensor-1.0', 'web-2.0'],
       'an app-only update (web 1.0 -> 2.0; the OS part and sensor as in gw-1.0)',
     );
     stopCounting.forEach((stop) => stop());
+    if (await stopsAt(updated, 'completed')) return story;
     const after = await Promise.all(gateways.map(observe));
     const most = Math.max(...downloaded.values());
     // The OS image is not fetched again: every gateway got under its size.
@@ -145,7 +159,8 @@ export async function runAppStory(options: {
     story.checks.webUpdated = newOutput.every((line) => line.startsWith('web 2.0'));
     say(`  ${first.deviceId}: web now says "${newOutput[0]}"`);
 
-    await release('gw-1.2', ['sensor-1.0', 'web-2.1'], 'web 2.1 crashes on start');
+    const crashed = await release('gw-1.2', ['sensor-1.0', 'web-2.1'], 'web 2.1 crashes on start');
+    if (await stopsAt(crashed, 'rolled_back')) return story;
     const errors = await Promise.all(
       gateways.map(
         async (agent) =>
@@ -179,6 +194,22 @@ export async function runAppStory(options: {
     await fleet.stop();
     await deleteContainersUnder(options.dataRoot);
   }
+}
+
+/**
+ * Why the story cannot go on after a rollout that did not end as its step needs (undefined: it
+ * goes on): what follows observes the gateways as that step left them, which would tell nothing.
+ */
+export function storyStop(
+  rollout: Pick<DemoRollout, 'revision' | 'status'>,
+  expected: DemoRollout['status'],
+  deviceError?: { deviceId: string; code: string; message: string },
+): string | undefined {
+  if (rollout.status === expected) return undefined;
+  const why = deviceError
+    ? ` (${deviceError.deviceId}: ${deviceError.code}: ${deviceError.message.split('\n')[0]})`
+    : '';
+  return `App story stopped: ${rollout.revision} ended ${rollout.status}, not ${expected}${why}.`;
 }
 
 /** Whether every app story step showed what it should. */
