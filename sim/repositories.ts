@@ -6,6 +6,7 @@ import { inMemorySigner, tufPublicKey, type Signer } from '../core/tuf/index.ts'
 import type { AgentIdentity } from '../agent/index.ts';
 import { assignRevision, DirectorRepository, directorReleases } from '../services/director/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
+import { BUNDLE_FILES } from '../services/provisioning/index.ts';
 import {
   ImageRepository,
   startRepositoryServer,
@@ -142,20 +143,16 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
         await write('device.key', key.export({ type: 'pkcs8', format: 'pem' }), 0o600);
         await write('image-root.json', identity.imageRoot);
         await write('director-root.json', identity.directorRoot);
-        if (options.nats) await write('nats.creds', `${options.nats.seed}\n`, 0o600);
-        if (options.nats?.tls) await write('server-ca.crt', await readFile(options.nats.tls.caFile));
+        const { natsSeed, serverCa, ...bundleFiles } = BUNDLE_FILES;
+        if (options.nats) await write(natsSeed, `${options.nats.seed}\n`, 0o600);
+        if (options.nats?.tls) await write(serverCa, await readFile(options.nats.tls.caFile));
         const bundle = {
           deviceId,
           ecus,
           files: {
-            deviceKey: 'device.key',
-            tlsKey: 'tls.key',
-            tlsCertificate: 'tls.crt',
-            caCertificate: 'ca.crt',
-            imageRoot: 'image-root.json',
-            directorRoot: 'director-root.json',
-            ...(options.nats ? { natsSeed: 'nats.creds' } : {}),
-            ...(options.nats?.tls ? { serverCa: 'server-ca.crt' } : {}),
+            ...bundleFiles,
+            ...(options.nats ? { natsSeed } : {}),
+            ...(options.nats?.tls ? { serverCa } : {}),
           },
           ...(options.nats
             ? { nats: { servers: options.nats.servers, ...(options.nats.tls ? { tls: true } : {}) } }

@@ -12,6 +12,21 @@ import { writeFileAtomic } from '../fs/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
 
 /** What a device needs to join, written as `bundle.json` beside its keys. */
+/**
+ * The file names in a device bundle, as provisioning writes them; bundle.json names each one, so
+ * the agent reads them from there. `natsSeed` and `serverCa` are written only when they apply.
+ */
+export const BUNDLE_FILES = {
+  deviceKey: 'device.key',
+  tlsKey: 'tls.key',
+  tlsCertificate: 'tls.crt',
+  caCertificate: 'ca.crt',
+  imageRoot: 'image-root.json',
+  directorRoot: 'director-root.json',
+  natsSeed: 'nats.creds',
+  serverCa: 'server-ca.crt',
+} as const;
+
 export interface DeviceBundle {
   deviceId: string;
   ecus: { serial: string; hardwareId: string }[];
@@ -105,14 +120,8 @@ export async function provisionDeviceBundle(input: {
     input.now,
   );
 
-  const files: DeviceBundle['files'] = {
-    deviceKey: 'device.key',
-    tlsKey: 'tls.key',
-    tlsCertificate: 'tls.crt',
-    caCertificate: 'ca.crt',
-    imageRoot: 'image-root.json',
-    directorRoot: 'director-root.json',
-  };
+  const { natsSeed, serverCa: serverCaName, ...always } = BUNDLE_FILES;
+  const files: DeviceBundle['files'] = { ...always };
   const write = (name: string, data: string | Uint8Array, mode?: number) =>
     writeFileAtomic(join(input.out, name), data, { mode });
   await write(files.deviceKey, identity.export({ type: 'pkcs8', format: 'pem' }), SECRET);
@@ -120,7 +129,7 @@ export async function provisionDeviceBundle(input: {
   await write(files.tlsCertificate, certificate);
   await write(files.caCertificate, caCertificate);
   if (serverCa) {
-    files.serverCa = 'server-ca.crt';
+    files.serverCa = serverCaName;
     await write(files.serverCa, await readFile(serverCa));
   }
   await write(files.imageRoot, await input.image.currentRootBytes());
@@ -132,7 +141,7 @@ export async function provisionDeviceBundle(input: {
       clock: () => input.now,
       keepExisting: reprovisioned,
     });
-    files.natsSeed = 'nats.creds';
+    files.natsSeed = natsSeed;
     await write(files.natsSeed, credentials, SECRET);
     const natsTls = await deploymentNatsTls(input.stateDir);
     const mtls = await localNatsMtls(input.stateDir);
