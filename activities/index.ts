@@ -15,6 +15,7 @@ import {
   type RolloutTarget,
   type UpdateCommand,
 } from '../core/index.ts';
+import type { FollowedUpdate, UpdateEnd } from '../workflows/handed-over.ts';
 import { withCodedFailures } from './failures.ts';
 
 /** What the activities need from the services; wired once per worker. */
@@ -51,6 +52,8 @@ export interface ActivityDeps {
   };
   /** One round of the metadata freshness job; absent on workers without online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
+  /** Waits for any of these device updates to end (services/temporal awaitUpdateEnds). */
+  updateEnds?: (updates: readonly FollowedUpdate[], waitMs: number) => Promise<UpdateEnd[]>;
 }
 
 /** Activities are thin: each one is a call into a service, with coded failures. */
@@ -165,6 +168,18 @@ export function createActivities(deps: ActivityDeps) {
         if (!deps.rolloutCommitPages)
           throw new UprollError('INVALID_INPUT', 'this worker cannot read the event log for rollbacks');
         return deps.rolloutCommitPages.page(rolloutId, cursor, limit);
+      });
+    },
+
+    /**
+     * The ends of the device updates a rollout handed from one run to the
+     * next, once any has ended or after `waitMs` (then none).
+     */
+    awaitUpdateEnds(updates: FollowedUpdate[], waitMs: number): Promise<UpdateEnd[]> {
+      return withCodedFailures(async () => {
+        if (!deps.updateEnds)
+          throw new UprollError('INVALID_INPUT', 'this worker cannot follow device updates it did not start');
+        return deps.updateEnds(updates, waitMs);
       });
     },
 

@@ -24,6 +24,8 @@ export interface RolloutWorkerOptions {
   keepMetadataFresh?: () => Promise<unknown>;
   /** Whether a rollout still runs: a device lease left by one that ended is taken over. */
   isRolloutActive?: (rolloutId: string) => Promise<boolean>;
+  /** Waits for device updates to end: a rollout's next run follows those its last run started. */
+  updateEnds?: ActivityDeps['updateEnds'];
   /** The Director, on workers that run rollouts. */
   releases?: ActivityDeps['releases'];
   taskQueue?: string;
@@ -53,6 +55,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     targets: new RolloutTargets(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),
+    ...(options.updateEnds ? { updateEnds: options.updateEnds } : {}),
   });
   const { worker, connection } = await createUprollWorker({
     address: options.temporalAddress,

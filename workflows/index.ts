@@ -1,6 +1,7 @@
 // Entry point of the workflow bundle: every workflow the worker runs.
 export { deviceUpdateWorkflow } from './device-update.ts';
 export type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
+export type { FollowedUpdate, HandedOver, UpdateEnd } from './handed-over.ts';
 export * from './messages.ts';
 export { metadataFreshnessWorkflow } from './metadata-freshness.ts';
 export { rollbackWorkflow } from './rollback.ts';

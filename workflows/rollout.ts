@@ -31,7 +31,16 @@ import {
   type CommittedDevice,
   type LegacyCarried,
 } from './rollout-carried.ts';
-import { attemptId, failureOf, runDevices, type DeviceRunner, type QueuedDevice } from './rollout-devices.ts';
+import { UpdateEnds, type HandedOver } from './handed-over.ts';
+import {
+  attemptId,
+  childStarting,
+  failureOf,
+  handOverInFlight,
+  runDevices,
+  type DeviceRunner,
+  type QueuedDevice,
+} from './rollout-devices.ts';
 import {
   abortRolloutUpdate,
   changeRolloutPolicyUpdate,
@@ -112,11 +121,15 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const { rolloutId, revision } = input;
   // Runs before this patch held the whole target in memory (`plan`) and read no pages.
   const paged = patched('rollout-target-pages');
+  // Runs before this patch waited for every device in flight before they continued as new.
+  const handsOver = paged && patched('hand-over-in-flight');
   let state = RolloutState.start({} as RolloutPolicy, []); // planned below, once the handlers are in place
   let plan: string[] | undefined;
   /** Runs before paging only: the committed devices, in the order they committed (rollbacks go in it). */
   let committed: Record<string, CommittedDevice> | undefined;
-  const inFlight = new Set<string>();
+  const inFlight: DeviceRunner['inFlight'] = new Map();
+  /** Updates the last run had in flight when it continued as new inside the wave. */
+  let handedOver: HandedOver[] = [];
   const deferred = new Map<string, number>();
   let eventCount = 0;
   const record = async (type: RolloutEventType, data: Record<string, unknown> = {}) =>
@@ -188,6 +201,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   } else {
     state = RolloutState.resume(carried.state);
     plan = carried.plan;
+    handedOver = carried.inFlight ?? [];
     if (plan) committed = {};
   }
   if (paged && plan) {
@@ -205,6 +219,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     // Never before a device has started: a run that cannot finish one would continue as new forever.
     draining: () => paged && runner.started > 0 && continueAsNewDue(),
     inFlight,
+    handsOver,
+    ends: new UpdateEnds(),
     started: 0,
     deferred,
     onCommitted: (deviceId, attempts) => {
@@ -213,8 +229,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   };
 
   while (state.nextWave < state.waves.length) {
-    await condition(() => state.status !== 'paused');
-    if (state.isAborted) break;
+    // Updates handed over are followed to their end, paused or aborted.
+    if (handedOver.length === 0) {
+      await condition(() => state.status !== 'paused');
+      if (state.isAborted) break;
+    }
     const index = state.nextWave;
     if (!(await runWave())) return continueAsNewNow(); // drained inside the wave
     state.finishWave(Date.now());
@@ -300,7 +319,15 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   async function continueAsNewNow(): Promise<never> {
     if (!allHandlersFinished() && patched('handlers-finish-before-continue-as-new'))
       await condition(allHandlersFinished);
-    const next: CarriedRun = { format: 2, state: state.carry(), ...(plan ? { plan } : {}) };
+    if (handsOver) await condition(() => allHandlersFinished() && !childStarting(runner));
+    // Taken now: the devices' loops went on while the handlers finished.
+    const inFlightNow = handsOver ? handOverInFlight(runner) : [];
+    const next: CarriedRun = {
+      format: 2,
+      state: state.carry(),
+      ...(plan ? { plan } : {}),
+      ...(inFlightNow.length > 0 ? { inFlight: inFlightNow } : {}),
+    };
     const target = paged && 'devices' in input.target ? { devices: [] } : input.target;
     return continueAsNew<typeof rolloutWorkflow>({ ...input, target, carried: next });
   }
@@ -316,16 +343,24 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     if (!resumed) await record('rollout.wave.started', { wave: index, devices: size });
     const pageSize = plan ? Math.max(1, size) : PAGE_SIZE;
     let from = 0;
-    await runDevices(runner, state.undoneInWave(), async () => {
-      if (from >= size) return undefined;
-      const start = from;
-      from += pageSize;
-      const ids = await devicesAt(offset + start, Math.min(pageSize, size - start));
-      return ids
-        .map((deviceId, i): QueuedDevice => ({ deviceId, position: start + i }))
-        .filter(({ position }) => !state.isDone(position!));
-    });
-    return state.undoneInWave() === 0 || state.isAborted;
+    const followed = new Set(handedOver.map(({ position }) => position));
+    const seeds = handedOver;
+    handedOver = [];
+    const finished = await runDevices(
+      runner,
+      state.undoneInWave(),
+      async () => {
+        if (from >= size) return undefined;
+        const start = from;
+        from += pageSize;
+        const ids = await devicesAt(offset + start, Math.min(pageSize, size - start));
+        return ids
+          .map((deviceId, i): QueuedDevice => ({ deviceId, position: start + i }))
+          .filter(({ position }) => !state.isDone(position!) && !followed.has(position));
+      },
+      { handedOver: seeds, handOver: true },
+    );
+    return finished && (state.undoneInWave() === 0 || state.isAborted);
   }
 
   /** A target by hardware id or tag is dynamic: devices that joined it since the plan get the release too. */

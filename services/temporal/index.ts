@@ -5,3 +5,4 @@ export * from './runtime.ts';
 export * from './schedules.ts';
 export * from './rollouts.ts';
 export * from './rollbacks.ts';
+export * from './update-ends.ts';

@@ -14,6 +14,8 @@ let fleet: ProtocolFleet;
 let devices: string[];
 /** Which devices fail their health check on which revision. */
 const failing = new Map<string, ReadonlySet<string>>();
+/** Devices that answer no command for now. */
+const offline = new Set<string>();
 
 beforeAll(async () => {
   h = await startHarness();
@@ -25,6 +27,7 @@ beforeAll(async () => {
     stateDir: h.stateDir,
     natsUrl: h.addresses.nats,
     unhealthy: (deviceId, revision) => failing.get(revision)?.has(deviceId) ?? false,
+    offline: (deviceId) => offline.has(deviceId),
   }));
 }, 120_000);
 afterAll(async () => {
@@ -112,4 +115,47 @@ describe('a rollout whose history passes its limit inside a wave', () => {
       expect(updates, deviceId).toHaveLength(1);
     }
   });
+});
+
+describe('a rollout that continues as new while a device of the wave does not answer', () => {
+  it('hands that update to the next run and goes on with the others', async () => {
+    const revision = await release();
+    const rolloutId = uniqueId('ro');
+    const away = devices[1]!; // the first of the wave after the canary
+    offline.add(away);
+    try {
+      const handle = await h.startRollout({
+        rolloutId,
+        revision,
+        target: { devices },
+        // It is offline only after 10 minutes: its update waits for it that long.
+        policy: { canary: 1, waves: { percentages: [100] }, maxInFlight: 2, offline: { afterMs: 600_000 } },
+        historyLimit: 40,
+      });
+
+      // Before this, a run waited for every update in flight before it continued as new.
+      await eventually(
+        'every other device to commit while the update of the one away waits',
+        async () => (await handle.query(rolloutProgressQuery)).counts.committed === devices.length - 1,
+        { timeoutMs: 120_000 },
+      );
+      offline.delete(away);
+      const result = await handle.result();
+
+      expect(result).toMatchObject({
+        status: 'completed',
+        counts: { committed: devices.length, rolledBack: 0, failed: 0 },
+      });
+      for (const deviceId of devices) {
+        const updates = (await h.eventLog.read('device', deviceId)).filter(
+          ({ event }) =>
+            event.type === 'device.update.committed' &&
+            (event.data as { rollout?: string }).rollout === rolloutId,
+        );
+        expect(updates, deviceId).toHaveLength(1);
+      }
+    } finally {
+      offline.delete(away);
+    }
+  }, 240_000);
 });
