@@ -43,7 +43,14 @@ export async function assignRevision(input: {
 /** The devices a rollout target names, from the Director's inventory. */
 export async function targetDevices(director: DirectorRepository, target: RolloutTarget): Promise<string[]> {
   if ('devices' in target) {
-    for (const deviceId of target.devices) await director.inventory(deviceId); // unknown devices fail here
+    const unknown = await director.unknownAmong(target.devices);
+    if (unknown.length > 0)
+      throw new UprollError(
+        'INVALID_INPUT',
+        unknown.length === 1
+          ? `device ${unknown[0]} is not registered with the Director`
+          : `${unknown.length} devices are not registered with the Director, the first: ${unknown[0]}`,
+      );
     return [...target.devices];
   }
   if ('tag' in target) return devicesTagged(director, target.tag);

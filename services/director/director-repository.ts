@@ -208,6 +208,16 @@ export class DirectorRepository {
     );
   }
 
+  /**
+   * The ids of `deviceIds` not registered with this Director, in their order:
+   * one read of the inventory directory, however long the list (a 100,000
+   * device target read each record in turn, past its activity's time limit).
+   */
+  async unknownAmong(deviceIds: readonly string[]): Promise<string[]> {
+    const names = new Set(await readdir(join(this.dir, 'inventory')).catch(() => [] as string[]));
+    return deviceIds.filter((deviceId) => !names.has(`${assertToken(deviceId, 'device id')}.json`));
+  }
+
   async inventory(deviceId: string): Promise<InventoryRecord> {
     const bytes = await readFile(this.#inventoryPath(deviceId)).catch(() => undefined);
     if (!bytes)

@@ -112,3 +112,20 @@ describe('a rollout target by tag', () => {
     expect(await run('rollout', 'plan', '--tag', 'lab', '--hardware-id', 'hw')).toMatchObject({ status: 2 });
   });
 });
+
+describe('a rollout target that lists its devices', () => {
+  it('is checked against the inventory in one read, never record by record', async () => {
+    const director = Object.create(repos.director) as typeof repos.director;
+    director.inventory = () => Promise.reject(new Error('read each device record'));
+    expect(await targetDevices(director, { devices: ['tag-b', 'tag-a'] })).toEqual(['tag-b', 'tag-a']);
+  });
+
+  it('is refused when a device is unknown, naming how many and the first', async () => {
+    await expect(targetDevices(repos.director, { devices: ['tag-a', 'nobody'] })).rejects.toThrow(
+      'device nobody is not registered with the Director',
+    );
+    await expect(targetDevices(repos.director, { devices: ['ghost-1', 'tag-a', 'ghost-2'] })).rejects.toThrow(
+      '2 devices are not registered with the Director, the first: ghost-1',
+    );
+  });
+});
