@@ -46,6 +46,18 @@ async function rolloutEvents(rolloutId: string): Promise<string[]> {
   return (await h.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
 }
 
+/** Each device of the fleet has exactly one committed update of the rollout in the event log. */
+async function expectEachCommittedOnce(rolloutId: string): Promise<void> {
+  for (const deviceId of devices) {
+    const updates = (await h.eventLog.read('device', deviceId)).filter(
+      ({ event }) =>
+        event.type === 'device.update.committed' &&
+        (event.data as { rollout?: string }).rollout === rolloutId,
+    );
+    expect(updates, deviceId).toHaveLength(1);
+  }
+}
+
 describe('when a person aborts during the soak and the gate then fails with onBreach: pause', () => {
   it('stays aborted and ends: the gate does not pause it again', async () => {
     const target = devices.slice(0, 3);
@@ -106,14 +118,7 @@ describe('a rollout whose history passes its limit inside a wave', () => {
     });
     const events = await rolloutEvents(rolloutId);
     expect(events.filter((type) => type === 'rollout.wave.started')).toHaveLength(2);
-    for (const deviceId of devices) {
-      const updates = (await h.eventLog.read('device', deviceId)).filter(
-        ({ event }) =>
-          event.type === 'device.update.committed' &&
-          (event.data as { rollout?: string }).rollout === rolloutId,
-      );
-      expect(updates, deviceId).toHaveLength(1);
-    }
+    await expectEachCommittedOnce(rolloutId);
   });
 });
 
@@ -146,14 +151,7 @@ describe('a rollout that continues as new while a device of the wave does not an
         status: 'completed',
         counts: { committed: devices.length, rolledBack: 0, failed: 0 },
       });
-      for (const deviceId of devices) {
-        const updates = (await h.eventLog.read('device', deviceId)).filter(
-          ({ event }) =>
-            event.type === 'device.update.committed' &&
-            (event.data as { rollout?: string }).rollout === rolloutId,
-        );
-        expect(updates, deviceId).toHaveLength(1);
-      }
+      await expectEachCommittedOnce(rolloutId);
     } finally {
       offline.delete(away);
     }
