@@ -3,6 +3,7 @@
 // benchmarks with hundreds or thousands of devices.
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MAX_COMMAND_BYTES,
@@ -40,6 +41,8 @@ const PUBLISH_GIVE_UP_MS = 60_000;
 export interface DeviceKeys {
   ecuSerial: string;
   key: Signer;
+  /** The key `key` signs with, for a fleet run in another process. */
+  privateKey: KeyObject;
 }
 
 /** Devices registered with the Director at once: each is a few signatures and fsynced files. */
@@ -56,8 +59,13 @@ export async function enrollDevices(
     Array.from({ length: ENROLL_CONCURRENCY }, async () => {
       while (next < deviceIds.length) {
         const deviceId = deviceIds[next++]!;
-        const identity = await repos.enroll(deviceId);
-        keys.set(deviceId, { ecuSerial: identity.device.ecus[0]!.serial, key: identity.deviceKey });
+        const privateKey = generateKeyPairSync('ed25519').privateKey;
+        const identity = await repos.enroll(deviceId, { key: privateKey });
+        keys.set(deviceId, {
+          ecuSerial: identity.device.ecus[0]!.serial,
+          key: identity.deviceKey,
+          privateKey,
+        });
       }
     }),
   );

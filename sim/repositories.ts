@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthCheckInput, OstreeCommit } from '../core/index.ts';
@@ -110,9 +110,11 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
         hardwareId?: string;
         nats?: { servers: string; seed: string; tls?: { caFile: string } };
         bundleDir?: string;
+        /** The device's Ed25519 key (generated when not given). */
+        key?: KeyObject;
       } = {},
     ): Promise<AgentIdentity> {
-      const key = generateKeyPairSync('ed25519').privateKey;
+      const key = options.key ?? generateKeyPairSync('ed25519').privateKey;
       const ecus = [{ serial: `${deviceId}-primary`, hardwareId: options.hardwareId ?? SIM_HARDWARE_ID }];
       await director.register({ deviceId, ecus, publicKey: tufPublicKey(key) }, directorSigners, now());
       const identity: AgentIdentity = {

@@ -15,7 +15,8 @@ import {
 import { bundleWorkflows, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
-import { enrollDevices, releasedImageOf, startProtocolFleet, type ProtocolFleet } from '../../sim/index.ts';
+import { enrollDevices, releasedImageOf } from '../../sim/index.ts';
+import { startFleetProcess, type FleetProcess } from './fleet-process.ts';
 
 /** Durable consumer of the telemetry bridge, watched for its backlog. */
 const BRIDGE_CONSUMER = 'bench-telemetry-bridge';
@@ -25,11 +26,13 @@ export interface BenchStack {
   devices: string[];
   repos: SimulatedRepositories;
   services: FleetServices;
-  fleet: ProtocolFleet;
+  /** The simulated devices, in a process of their own. */
+  fleet: FleetProcess;
   bridgeConsumer: string;
   /** What the services dropped (telemetry the bridge refused, events the projector failed on), with the first reason. */
   dropped: { count: number; first?: string };
-  pids: { worker: number; temporal: number; nats: number };
+  /** `devices`: the simulated fleet, whose CPU is the devices' and not the stack's. */
+  pids: { worker: number; temporal: number; nats: number; devices: number };
   setup: { stackSeconds: number; enrollSeconds: number };
   /** Where the Director and the fleet mark each device's steps from now on. */
   follow(timeline: DeviceTimeline | undefined): void;
@@ -40,7 +43,7 @@ export interface BenchStack {
  * Starts a Temporal dev server and a nats-server on free ports of 127.0.0.1
  * in a fresh temporary state directory, the simulated repositories with
  * `deviceCount` devices enrolled, the services with the rollout worker in
- * this process, and the protocol-level fleet. `onTempDir` learns the
+ * this process, and the protocol-level fleet in a process of its own. `onTempDir` learns the
  * directory at once, so an interrupt can clean up a half-started stack.
  */
 export async function startBenchStack(options: {
@@ -108,15 +111,17 @@ export async function startBenchStack(options: {
     await services.startWorker();
     closers.push(() => services.stopWorker());
 
-    const fleet = await startProtocolFleet({
+    // Its marks are in ms since the epoch; the timeline's, in ms of this process's clock.
+    const here = (epochMs: number) => epochMs - performance.timeOrigin;
+    const fleet = await startFleetProcess({
       servers: services.addresses.nats,
       nkeySeed: await serviceCredentials(stateDir),
       tls: await localNatsTls(stateDir),
       devices: keys,
       releasedImage: releasedImageOf(repos),
-      observer: {
-        commanded: (deviceId) => timeline?.mark(deviceId, 'commanded'),
-        reported: (deviceId) => timeline?.mark(deviceId, 'reported'),
+      marks: ({ commanded, reported }) => {
+        for (const [deviceId, at] of commanded) timeline?.mark(deviceId, 'commanded', here(at));
+        for (const [deviceId, at] of reported) timeline?.mark(deviceId, 'reported', here(at));
       },
     });
     closers.push(() => fleet.stop());
@@ -132,7 +137,12 @@ export async function startBenchStack(options: {
       fleet,
       bridgeConsumer: BRIDGE_CONSUMER,
       dropped,
-      pids: { worker: process.pid, temporal: status.temporal.pid, nats: status.nats.pid },
+      pids: {
+        worker: process.pid,
+        temporal: status.temporal.pid,
+        nats: status.nats.pid,
+        devices: fleet.pid,
+      },
       setup: { stackSeconds, enrollSeconds },
       follow: (next) => (timeline = next),
       close,

@@ -13,7 +13,10 @@ export const GOAL_CPU_MS = 40;
 
 type ProcessName = keyof BenchStack['pids'];
 
-/** CPU ms per unit of work (child, device update) of each process and of all of them. */
+/** The simulated fleet's process: its CPU is the devices' work, outside the stack measured. */
+const DEVICES: ProcessName = 'devices';
+
+/** CPU ms per unit of work (child, device update) of each process and of the stack (all but the devices). */
 export type CpuMs = Record<ProcessName | 'total', number>;
 
 /** One floor and the rollout measured right after it, with the same max in flight. */
@@ -38,12 +41,12 @@ export interface RatioSummary {
   goalMet: boolean;
 }
 
-/** CPU time of each process and of all, in ms, per unit of `count`. */
+/** CPU time of each process and of the stack (all but the devices), in ms, per unit of `count`. */
 export function cpuMsPer(processes: Record<ProcessName, ProcessUsage>, count: number): CpuMs {
   const out = { total: 0 } as CpuMs;
   for (const [name, usage] of Object.entries(processes) as [ProcessName, ProcessUsage][]) {
     out[name] = (1000 * usage.cpuSeconds) / Math.max(1, count);
-    out.total += out[name];
+    if (name !== DEVICES) out.total += out[name];
   }
   return out;
 }
@@ -92,7 +95,13 @@ export function summarize(pairs: readonly RunPair[]): RatioSummary {
 /** The summary as the bench prints it, one line a figure. */
 export function summaryLines(summary: RatioSummary): string[] {
   const label = (name: string) =>
-    name === 'worker' ? 'worker process (services, worker, fleet)' : name === 'nats' ? 'nats-server' : name;
+    name === 'worker'
+      ? 'worker process (services, worker)'
+      : name === 'nats'
+        ? 'nats-server'
+        : name === DEVICES
+          ? 'simulated devices (not the stack)'
+          : name;
   const names = Object.keys(summary.rollout.peakRssKb) as ProcessName[];
   const { floor, rollout, ratio } = summary;
   const row = (left: string, right: string) => `  ${left.padEnd(48)}${right}`;
@@ -107,11 +116,18 @@ export function summaryLines(summary: RatioSummary): string[] {
       `${rollout.sustainedPerSecond.toFixed(1)}/s / ${rollout.overallPerSecond.toFixed(1)}/s`,
     ),
     row('CPU ms per', 'update  floor child  ratio  peak RSS'),
-    ...[...names, 'total' as const].map((name) =>
+    // The stack's processes, the whole stack, then the devices outside it.
+    ...[
+      ...names.filter((name) => name !== DEVICES),
+      'total' as const,
+      ...names.filter((name) => name === DEVICES),
+    ].map((name) =>
       row(
         `  ${name === 'total' ? 'whole stack' : label(name)}`,
-        `${rollout.cpuMsPerUpdate[name].toFixed(1).padStart(6)}  ${floor.cpuMsPerChild[name].toFixed(1).padStart(11)}  ` +
-          `${ratio[name].toFixed(2).padStart(5)}x` +
+        `${rollout.cpuMsPerUpdate[name].toFixed(1).padStart(6)}  ` +
+          (name === DEVICES
+            ? `${'-'.padStart(11)}  ${'-'.padStart(6)}`
+            : `${floor.cpuMsPerChild[name].toFixed(1).padStart(11)}  ${ratio[name].toFixed(2).padStart(5)}x`) +
           (name === 'total' ? '' : `  ${(rollout.peakRssKb[name] / 1024).toFixed(0).padStart(5)} MB`),
       ),
     ),

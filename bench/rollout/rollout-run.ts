@@ -8,6 +8,7 @@ import { startRollout } from '../../services/temporal/index.ts';
 import type { BenchStack } from './bench-stack.ts';
 import { BridgeBacklog, type BacklogFigures } from './bridge-backlog.ts';
 import { DeviceTimeline, percentile, STEPS, watchDeviceEvents, type Step } from './device-timeline.ts';
+import type { FleetCounts } from './fleet-process.ts';
 import { UsageMonitor, type ProcessUsage } from './process-usage.ts';
 
 /** Share of the commits cut off at each end for the sustained rate (ramp-up, tail). */
@@ -33,7 +34,7 @@ export interface RolloutFigures {
   dropped: { count: number; first?: string };
   eventsWritten: number;
   telemetryWritten: number;
-  fleet: BenchStack['fleet']['counts'];
+  fleet: FleetCounts;
   processes: Record<keyof BenchStack['pids'], ProcessUsage>;
   /** When it ran, in µs of the monotonic clock (process.hrtime): the window of a --cpu-prof profile. */
   windowUs: [number, number];
@@ -62,12 +63,12 @@ export async function runRollout(
 
   const timeline = new DeviceTimeline();
   stack.follow(timeline);
-  const watcher = watchDeviceEvents(stack.fleet.nc, rolloutId, timeline);
+  const watcher = watchDeviceEvents(stack.services.nc, rolloutId, timeline);
   const counted = {
     events: await messagesIn(stack.services.nc, EVENTS_STREAM),
     telemetry: await messagesIn(stack.services.nc, TELEMETRY_STREAM),
   };
-  const fleetBefore = { ...stack.fleet.counts };
+  const fleetBefore = await stack.fleet.counts();
   const droppedBefore = stack.dropped.count;
   const usage = new UsageMonitor(stack.pids);
   await usage.start();
@@ -109,7 +110,7 @@ export async function runRollout(
   const processes = await usage.stop();
   const bridgeBacklog = await backlog.stop();
   await stack.services.nc.flush();
-  await stack.fleet.nc.flush();
+  const fleetAfter = await stack.fleet.counts(); // its marks are in the timeline by then
   watcher.unsubscribe();
   stack.follow(undefined);
 
@@ -118,7 +119,6 @@ export async function runRollout(
   const hi = Math.ceil((1 - SUSTAINED_TRIM) * (commits.length - 1));
   const sustainedMs = (commits[hi] ?? 0) - (commits[lo] ?? 0);
   const assignToCommit = timeline.durations('assigning', 'committed');
-  const fleetAfter = stack.fleet.counts;
   return {
     rolloutId,
     maxInFlight: options.maxInFlight,

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { cpuMsPer, summarize, type RunPair } from '../../../bench/rollout/floor-ratio.ts';
 import type { ProcessUsage } from '../../../bench/rollout/process-usage.ts';
 
-/** Usage of the three processes with these CPU seconds and peak RSS (MiB). */
-function usage(cpu: { worker: number; temporal: number; nats: number }, peakMb = 100) {
+/** Usage of the processes with these CPU seconds (the simulated devices' 0 unless given) and peak RSS (MiB). */
+function usage(cpu: { worker: number; temporal: number; nats: number; devices?: number }, peakMb = 100) {
   const one = (cpuSeconds: number): ProcessUsage => ({
     pid: 1,
     peakRssKb: peakMb * 1024,
@@ -11,7 +11,12 @@ function usage(cpu: { worker: number; temporal: number; nats: number }, peakMb =
     endRssKb: 0,
     cpuSeconds,
   });
-  return { worker: one(cpu.worker), temporal: one(cpu.temporal), nats: one(cpu.nats) };
+  return {
+    worker: one(cpu.worker),
+    temporal: one(cpu.temporal),
+    nats: one(cpu.nats),
+    devices: one(cpu.devices ?? 0),
+  };
 }
 
 /** A floor of 100 children and a rollout of 100 updates with these CPU seconds. */
@@ -47,8 +52,15 @@ describe('a device update against the floor', () => {
       worker: 10,
       temporal: 20,
       nats: 5,
+      devices: 0,
       total: 35,
     });
+  });
+
+  it("leaves the simulated devices' CPU out of the whole stack", () => {
+    const perUpdate = cpuMsPer(usage({ worker: 1, temporal: 2, nats: 0.5, devices: 3 }), 100);
+    expect(perUpdate.devices).toBe(30);
+    expect(perUpdate.total).toBe(35);
   });
 
   describe('when several runs were made', () => {
