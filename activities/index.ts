@@ -1,4 +1,6 @@
 import {
+  isPermanent,
+  isUprollError,
   parseValue,
   rolloutPolicySchema,
   UprollError,
@@ -56,8 +58,41 @@ export interface ActivityDeps {
   updateEnds?: (updates: readonly FollowedUpdate[], waitMs: number) => Promise<UpdateEnd[]>;
 }
 
+export interface BeginDeviceUpdateInput {
+  deviceId: string;
+  holdFor?: string;
+  started: DeviceUpdateEvent;
+  assign?: { revision: string; rolloutId: string };
+}
+
+/**
+ * A device update opened with its command's first try: not `begun` while
+ * another rollout holds the device; `commanded` with the device's answer
+ * once it accepted; `refused` when it said no for good; neither when it did
+ * not answer or was busy.
+ */
+export type OpenedDeviceUpdate =
+  { begun: false } | { begun: true; commanded?: CommandReply; refused?: { code: string; message: string } };
+
 /** Activities are thin: each one is a call into a service, with coded failures. */
 export function createActivities(deps: ActivityDeps) {
+  /**
+   * Opens a device update in one step: takes the device for the rollout
+   * (`holdFor`), appends the update's started event and has the Director
+   * assign the revision (`assign`). False, with nothing done, while another
+   * rollout holds the device. Each part is idempotent, so a retry repeats
+   * it safely; the lease is the caller's to release, whatever happened.
+   */
+  const begin = (input: BeginDeviceUpdateInput): Promise<boolean> =>
+    withCodedFailures(async () => {
+      const { deviceId, holdFor, assign } = input;
+      if (holdFor !== undefined && deps.leases && !(await deps.leases.acquire(deviceId, holdFor)))
+        return false;
+      await appendDeviceEvent(deps, input.started);
+      if (assign) await releasesOf(deps).assign(deviceId, assign.revision, assign.rolloutId);
+      return true;
+    });
+
   return {
     /**
      * Commands the device over NATS request/reply; once it accepted, appends
@@ -75,27 +110,31 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
+    /** `begin` alone: what device updates started before `openDeviceUpdate` call. */
+    beginDeviceUpdate: begin,
+
     /**
-     * Opens a device update in one step: takes the device for the rollout
-     * (`holdFor`), appends the update's started event and has the Director
-     * assign the revision (`assign`). False, with nothing done, while another
-     * rollout holds the device. Each part is idempotent, so a retry repeats
-     * it safely; the lease is the caller's to release, whatever happened.
+     * `begin`, then the update command's first try, in one
+     * step (one local activity where there were two): the device's answer,
+     * or why it did not accept it. A refusal (a permanent code) is final; an
+     * unreachable or busy device is the caller's to command again. Only a
+     * failure to begin fails the activity, so its retries never send the
+     * command twice for a device that did not answer.
      */
-    async beginDeviceUpdate(input: {
-      deviceId: string;
-      holdFor?: string;
-      started: DeviceUpdateEvent;
-      assign?: { revision: string; rolloutId: string };
-    }): Promise<boolean> {
-      return withCodedFailures(async () => {
-        const { deviceId, holdFor, assign } = input;
-        if (holdFor !== undefined && deps.leases && !(await deps.leases.acquire(deviceId, holdFor)))
-          return false;
-        await appendDeviceEvent(deps, input.started);
-        if (assign) await releasesOf(deps).assign(deviceId, assign.revision, assign.rolloutId);
-        return true;
-      });
+    async openDeviceUpdate(
+      input: BeginDeviceUpdateInput & { command: UpdateCommand; commanded: DeviceUpdateEvent },
+    ): Promise<OpenedDeviceUpdate> {
+      const { command, commanded, ...opening } = input;
+      if (!(await begin(opening))) return { begun: false };
+      try {
+        const reply = await deps.devices.sendUpdateCommand(input.deviceId, command);
+        await appendDeviceEvent(deps, commanded);
+        return { begun: true, commanded: reply };
+      } catch (err) {
+        if (isUprollError(err) && isPermanent(err.code))
+          return { begun: true, refused: { code: err.code, message: err.message } };
+        return { begun: true };
+      }
     },
 
     /**

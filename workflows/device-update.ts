@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   proxyActivities,
+  patched,
   proxyLocalActivities,
   setHandler,
   TimeoutFailure,
@@ -61,7 +62,7 @@ export const DEFAULT_PHASE_TIMEOUTS: Record<AwaitedStep, number> = {
 // Local activities: each is one marker in the history and runs inside the
 // workflow task, which keeps a quick device update to two to four workflow
 // tasks and about twenty history events.
-const { beginDeviceUpdate } = proxyLocalActivities<activities.UprollActivities>({
+const { beginDeviceUpdate, openDeviceUpdate } = proxyLocalActivities<activities.UprollActivities>({
   // Lease, event and Director signing; transient trouble (NATS, disk, lock) is retried, a refusal is final.
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
@@ -134,13 +135,14 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   };
 
   try {
-    const begun = await beginDeviceUpdate({
+    const opening = {
       deviceId,
       ...(holdFor !== undefined ? { holdFor } : {}),
       started: eventOf('device.update.started'),
       ...(input.assign !== false ? { assign: command } : {}),
-    }).catch((err: unknown) => fail(...describeActivityFailure(err, 'NOT_ASSIGNED')));
-    if (!begun) {
+    };
+    const notAssigned = (err: unknown) => fail(...describeActivityFailure(err, 'NOT_ASSIGNED'));
+    const busy = (): DeviceUpdateResult => {
       holding = false;
       return {
         outcome: 'busy',
@@ -149,11 +151,25 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
         revision: command.revision,
         phases: [],
       };
+    };
+    const commandDeviceOrFail = (tried: boolean) =>
+      commandDevice(deviceId, command, eventOf('device.update.commanded'), timeouts.command, tried).catch(
+        (err: unknown) => fail(...describeCommandFailure(err, timeouts.command)),
+      );
+    // One local activity opens the update and tries the command, where there were two.
+    if (patched('open-and-command-at-once')) {
+      const opened = await openDeviceUpdate({
+        ...opening,
+        command,
+        commanded: eventOf('device.update.commanded'),
+      }).catch(notAssigned);
+      if (!opened.begun) return busy();
+      if (opened.refused) await fail(opened.refused.code, opened.refused.message);
+      if (!opened.commanded) await commandDeviceOrFail(true);
+    } else {
+      if (!(await beginDeviceUpdate(opening).catch(notAssigned))) return busy();
+      await commandDeviceOrFail(false);
     }
-
-    await commandDevice(deviceId, command, eventOf('device.update.commanded'), timeouts.command).catch(
-      (err: unknown) => fail(...describeCommandFailure(err, timeouts.command)),
-    );
     progress.markCommanded();
     await followPhases(progress, command.revision, timeouts, eventOf, record, fail);
   } finally {
@@ -244,20 +260,23 @@ async function followPhases(
 
 /**
  * Sends the command (appending `commanded` once the device accepted it):
- * once at once, then (unless the device refused it) again with backoff
- * while it is unreachable or busy, within the time limit.
+ * once at once (unless `tried` already), then (unless the device refused it)
+ * again with backoff while it is unreachable or busy, within the time limit.
  */
 async function commandDevice(
   deviceId: string,
   command: UpdateCommand,
   commanded: DeviceUpdateEvent,
   limit: number,
+  tried: boolean,
 ): Promise<unknown> {
-  try {
-    return await tryUpdateCommand(deviceId, command, commanded);
-  } catch (err) {
-    const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
-    if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
+  if (!tried) {
+    try {
+      return await tryUpdateCommand(deviceId, command, commanded);
+    } catch (err) {
+      const cause: unknown = err instanceof ActivityFailure ? err.cause : err;
+      if (cause instanceof ApplicationFailure && cause.nonRetryable) throw err;
+    }
   }
   // A regular activity: its retries may run for minutes while the device is offline.
   const { sendUpdateCommand } = proxyActivities<activities.UprollActivities>({

@@ -57,6 +57,15 @@ async function failureOf(handle: DeviceUpdateHandle): Promise<ApplicationFailure
   return cause as ApplicationFailure;
 }
 
+/** Local activities the update ran before the device's first telemetry reached it. */
+async function localActivitiesBeforeFirstSignal(handle: DeviceUpdateHandle): Promise<number> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const firstSignal = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+  return events
+    .slice(0, firstSignal)
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+}
+
 /** Workflow ids found through the UprollDeviceId search attribute (visibility lags a little). */
 async function workflowsOfDevice(deviceId: string): Promise<string[]> {
   return eventually(`a workflow of ${deviceId} in visibility`, async () => {
@@ -97,6 +106,8 @@ describe('deviceUpdateWorkflow', () => {
       });
       expect(await readFile(join(agent.dataDir, 'slots', 'a', 'rootfs.img'))).toEqual(content);
       expect(await eventTypes(deviceId)).toEqual(COMMITTED_UPDATE_EVENTS);
+      // Opened (lease, started, Director) and commanded in one local activity, not two.
+      expect(await localActivitiesBeforeFirstSignal(handle)).toBe(1);
     });
   });
 
