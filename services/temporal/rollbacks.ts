@@ -4,7 +4,7 @@ import { assertToken, UprollError } from '../../core/index.ts';
 import type { RollbackInput, RollbackResult } from '../../workflows/index.ts';
 import { isRolloutRunning } from './rollouts.ts';
 import { rolloutIdKey } from './search-attributes.ts';
-import { TASK_QUEUE, type StartOptions } from './worker.ts';
+import { FLEET_WORKFLOW_TASK_TIMEOUT, TASK_QUEUE, type StartOptions } from './worker.ts';
 
 export type RollbackHandle = WorkflowHandle<(input: RollbackInput) => Promise<RollbackResult>>;
 
@@ -44,6 +44,7 @@ export async function startRollback(
         workflowId: rollbackWorkflowId(input.rolloutId, input.attempt),
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [input],
+        workflowTaskTimeout: FLEET_WORKFLOW_TASK_TIMEOUT,
         typedSearchAttributes: new TypedSearchAttributes([{ key: rolloutIdKey, value: input.rolloutId }]),
       },
     );

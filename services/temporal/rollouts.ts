@@ -3,7 +3,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { assertToken, rolloutPolicySchema, rolloutTargetSchema, UprollError } from '../../core/index.ts';
 import type { RolloutInput, RolloutResult } from '../../workflows/index.ts';
 import { rolloutIdKey } from './search-attributes.ts';
-import { TASK_QUEUE, type StartOptions } from './worker.ts';
+import { FLEET_WORKFLOW_TASK_TIMEOUT, TASK_QUEUE, type StartOptions } from './worker.ts';
 
 export type RolloutHandle = WorkflowHandle<(input: RolloutInput) => Promise<RolloutResult>>;
 
@@ -49,6 +49,7 @@ export async function startRollout(
       workflowId: rolloutWorkflowId(input.rolloutId),
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       args: [input],
+      workflowTaskTimeout: FLEET_WORKFLOW_TASK_TIMEOUT,
       typedSearchAttributes: new TypedSearchAttributes([{ key: rolloutIdKey, value: input.rolloutId }]),
     });
   } catch (err) {

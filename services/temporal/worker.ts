@@ -36,6 +36,16 @@ export interface UprollWorkerOptions {
  */
 export const uprollWorkerTuning: Pick<WorkerOptions, 'maxCachedWorkflows'> = {};
 
+/**
+ * Workflow task time limit of the workflows that follow many devices
+ * (rollouts, rollbacks; their runs after continue-as-new keep it). On a
+ * busy worker their task waits behind hundreds of device updates' tasks: at
+ * Temporal's default 10 s it timed out, and each retry, a full replay of
+ * thousands of events off the sticky cache, timed out again (bench:rollout,
+ * 5000 devices beside the test suite: one rollout stood still for 90 s).
+ */
+export const FLEET_WORKFLOW_TASK_TIMEOUT = '1 minute';
+
 /** Path of the workflow bundle's entry point, for `bundleWorkflowCode`. */
 export const WORKFLOWS_PATH = new URL('../../workflows/index.ts', import.meta.url).pathname;
 

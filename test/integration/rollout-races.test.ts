@@ -110,15 +110,20 @@ describe('a rollout whose history passes its limit inside a wave', () => {
       counts: { committed: devices.length, rolledBack: 0, failed: 0 },
     });
     // More runs than waves: some began inside the wave (visibility may lag a moment behind).
-    await eventually('the runs to be listed', async () => {
-      let runs = 0;
+    const runIds = await eventually('the runs to be listed', async () => {
+      const ids: string[] = [];
       const query = `WorkflowId = '${handle.workflowId}'`;
-      for await (const run of h.client.workflow.list({ query })) if (run.runId) runs += 1;
-      return runs > 2;
+      for await (const run of h.client.workflow.list({ query })) ids.push(run.runId);
+      return ids.length > 2 && ids;
     });
     const events = await rolloutEvents(rolloutId);
     expect(events.filter((type) => type === 'rollout.wave.started')).toHaveLength(2);
     await expectEachCommittedOnce(rolloutId);
+    // Every run keeps the rollout's workflow task time limit, not Temporal's default 10 s.
+    for (const runId of runIds) {
+      const { raw } = await h.client.workflow.getHandle(handle.workflowId, runId).describe();
+      expect(Number(raw.executionConfig?.defaultWorkflowTaskTimeout?.seconds)).toBe(60);
+    }
   });
 });
 
