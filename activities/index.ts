@@ -114,12 +114,12 @@ export function createActivities(deps: ActivityDeps) {
     beginDeviceUpdate: begin,
 
     /**
-     * `begin`, then the update command's first try, in one
-     * step (one local activity where there were two): the device's answer,
-     * or why it did not accept it. A refusal (a permanent code) is final; an
-     * unreachable or busy device is the caller's to command again. Only a
-     * failure to begin fails the activity, so its retries never send the
-     * command twice for a device that did not answer.
+     * `begin`, then the update command's first try, in one step (one local
+     * activity where there were two): the device's answer, or why it did not
+     * accept it. A refusal (a permanent code) is final; an unreachable or
+     * busy device is the caller's to command again. Only a failure to begin
+     * fails the activity, so its retries never send the command twice for a
+     * device that did not answer.
      */
     async openDeviceUpdate(
       input: BeginDeviceUpdateInput & { command: UpdateCommand; commanded: DeviceUpdateEvent },
