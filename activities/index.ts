@@ -17,6 +17,7 @@ import {
   type RolloutTarget,
   type UpdateCommand,
 } from '../core/index.ts';
+import type { DeviceUpdateInput } from '../workflows/device-update.ts';
 import type { FollowedUpdate, UpdateEnd } from '../workflows/handed-over.ts';
 import { withCodedFailures } from './failures.ts';
 
@@ -54,6 +55,8 @@ export interface ActivityDeps {
   };
   /** One round of the metadata freshness job; absent on workers without online keys. */
   keepMetadataFresh?: () => Promise<unknown>;
+  /** Starts a rollout's device update as a workflow of its own (services/temporal startFollowedUpdate). */
+  startUpdate?: (input: DeviceUpdateInput, taskQueue: string) => Promise<FollowedUpdate>;
   /** Waits for any of these device updates to end (services/temporal awaitUpdateEnds). */
   updateEnds?: (updates: readonly FollowedUpdate[], waitMs: number) => Promise<UpdateEnd[]>;
 }
@@ -214,6 +217,14 @@ export function createActivities(deps: ActivityDeps) {
      * The ends of the device updates a rollout handed from one run to the
      * next, once any has ended or after `waitMs` (then none).
      */
+    startFollowedUpdate(input: DeviceUpdateInput, taskQueue: string): Promise<FollowedUpdate> {
+      return withCodedFailures(async () => {
+        if (!deps.startUpdate)
+          throw new UprollError('INVALID_INPUT', 'this worker cannot start device updates of a rollout');
+        return deps.startUpdate(input, taskQueue);
+      });
+    },
+
     awaitUpdateEnds(updates: FollowedUpdate[], waitMs: number): Promise<UpdateEnd[]> {
       return withCodedFailures(async () => {
         if (!deps.updateEnds)

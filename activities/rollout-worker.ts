@@ -24,7 +24,9 @@ export interface RolloutWorkerOptions {
   keepMetadataFresh?: () => Promise<unknown>;
   /** Whether a rollout still runs: a device lease left by one that ended is taken over. */
   isRolloutActive?: (rolloutId: string) => Promise<boolean>;
-  /** Waits for device updates to end: a rollout's next run follows those its last run started. */
+  /** Starts a rollout's device updates as workflows of their own. */
+  startUpdate?: ActivityDeps['startUpdate'];
+  /** Waits for device updates to end: a rollout follows those it started, and those its last run started. */
   updateEnds?: ActivityDeps['updateEnds'];
   /** The Director, on workers that run rollouts. */
   releases?: ActivityDeps['releases'];
@@ -55,6 +57,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     targets: new RolloutTargets(options.nc),
     ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
     ...(options.releases ? { releases: options.releases } : {}),
+    ...(options.startUpdate ? { startUpdate: options.startUpdate } : {}),
     ...(options.updateEnds ? { updateEnds: options.updateEnds } : {}),
   });
   const { worker, connection } = await createUprollWorker({

@@ -14,7 +14,7 @@ import {
 import { connectDeploymentNats, connectDeploymentTemporal } from './deployment-connections.ts';
 import { localDeployment, type Deployment } from './deployment.ts';
 import { startProjector } from '../services/projections/index.ts';
-import { awaitUpdateEnds, isRolloutActive } from '../services/temporal/index.ts';
+import { awaitUpdateEnds, isRolloutActive, startFollowedUpdate } from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
 export interface FleetServicesOptions {
@@ -135,6 +135,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
           ...(options.keepMetadataFresh ? { keepMetadataFresh: options.keepMetadataFresh } : {}),
           ...(options.releases ? { releases: options.releases } : {}),
           isRolloutActive: (rolloutId) => isRolloutActive(client, rolloutId),
+          startUpdate: (input, taskQueue) => startFollowedUpdate(client, input, taskQueue),
           updateEnds: (updates, waitMs) => awaitUpdateEnds(client, updates, waitMs),
           ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
         });

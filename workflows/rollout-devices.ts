@@ -5,8 +5,10 @@ import {
   executeChild,
   ParentClosePolicy,
   proxyActivities,
+  proxyLocalActivities,
   sleep,
   startChild,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { DeviceResult, RolloutEventType, RolloutState } from '../core/index.ts';
@@ -14,6 +16,12 @@ import { afterFailure, windowOpensAt } from '../core/rollout/device-policy.ts';
 import { deviceUpdateWorkflowId } from '../core/identifiers.ts';
 import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
 import type { HandedOver, UpdateEnd, UpdateEnds } from './handed-over.ts';
+
+// Starting a device update's workflow: transient trouble (Temporal busy) is retried soon.
+const { startFollowedUpdate } = proxyLocalActivities<activities.UprollActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 
 const { devicePresence } = proxyActivities<activities.UprollActivities>({
   startToCloseTimeout: '1 minute',
@@ -52,7 +60,13 @@ export interface DeviceRunner {
    * waiting for each to end first.
    */
   handsOver: boolean;
-  /** The ends of updates handed over by the run before, learnt for all at once. */
+  /**
+   * Whether device updates start as workflows of their own (not children),
+   * their ends learnt through `ends`: a run then continues as new with nothing
+   * that can reach it unasked.
+   */
+  follows: boolean;
+  /** The ends of updates this run follows (handed over, or with `follows` all), learnt for all at once. */
   ends: UpdateEnds;
   /** Devices this run has started updating: a run drains only once it has made progress. */
   started: number;
@@ -263,9 +277,10 @@ async function updateHeldDevice(
 }
 
 /**
- * The device's update at its current attempt, as a child. A run that hands
- * over starts it with parent close policy ABANDON: it runs on when the run
- * continues as new, for the next run to follow.
+ * The device's update at its current attempt: with `run.follows`, a
+ * workflow of its own whose end `run.ends` learns; before, a child, which a
+ * run that hands over starts with parent close policy ABANDON. Either runs
+ * on when the run continues as new, for the next run to follow.
  */
 async function runChild(run: DeviceRunner, device: InFlight): Promise<UpdateEnd> {
   const { rolloutId, revision, state } = run;
@@ -287,6 +302,13 @@ async function runChild(run: DeviceRunner, device: InFlight): Promise<UpdateEnd>
       };
     device.starting = true;
     delete device.running; // a `busy` end of this attempt before
+    if (run.follows) {
+      const started = await startFollowedUpdate(input, workflowInfo().taskQueue).finally(
+        () => (device.starting = false),
+      );
+      device.running = started;
+      return await run.ends.wait(started);
+    }
     const child = await startChild<DeviceUpdate>('deviceUpdateWorkflow', {
       workflowId,
       args: [input],

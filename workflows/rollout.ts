@@ -123,6 +123,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const paged = patched('rollout-target-pages');
   // Runs before this patch waited for every device in flight before they continued as new.
   const handsOver = paged && patched('hand-over-in-flight');
+  // Runs before this patch started each device update as a child: children ending while a run
+  // continued as new failed its task (unhandled command), and each retry replayed the whole history.
+  const follows = handsOver && patched('follow-updates-not-children');
   let state = RolloutState.start({} as RolloutPolicy, []); // planned below, once the handlers are in place
   let plan: string[] | undefined;
   /** Runs before paging only: the committed devices, in the order they committed (rollbacks go in it). */
@@ -220,7 +223,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     draining: () => paged && runner.started > 0 && continueAsNewDue(),
     inFlight,
     handsOver,
-    ends: new UpdateEnds(),
+    follows,
+    ends: new UpdateEnds({ byPolling: follows }),
     started: 0,
     deferred,
     onCommitted: (deviceId, attempts) => {
@@ -320,6 +324,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     if (!allHandlersFinished() && patched('handlers-finish-before-continue-as-new'))
       await condition(allHandlersFinished);
     if (handsOver) await condition(() => allHandlersFinished() && !childStarting(runner));
+    // Nothing left to reach this run unasked: no question about the ends under way, no timer to pace the next.
+    if (follows) await runner.ends.stop();
     // Taken now: the devices' loops went on while the handlers finished.
     const inFlightNow = handsOver ? handOverInFlight(runner) : [];
     const next: CarriedRun = {

@@ -119,10 +119,16 @@ describe('a rollout whose history passes its limit inside a wave', () => {
     const events = await rolloutEvents(rolloutId);
     expect(events.filter((type) => type === 'rollout.wave.started')).toHaveLength(2);
     await expectEachCommittedOnce(rolloutId);
-    // Every run keeps the rollout's workflow task time limit, not Temporal's default 10 s.
     for (const runId of runIds) {
-      const { raw } = await h.client.workflow.getHandle(handle.workflowId, runId).describe();
+      const run = h.client.workflow.getHandle(handle.workflowId, runId);
+      // Each run keeps the rollout's workflow task time limit, not Temporal's default 10 s.
+      const { raw } = await run.describe();
       expect(Number(raw.executionConfig?.defaultWorkflowTaskTimeout?.seconds)).toBe(60);
+      // Its device updates are not its children: none ends into its history, none races its
+      // continue-as-new (an unhandled command, then a replay of the whole history).
+      const events = (await run.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toEqual([]);
+      expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
     }
   });
 });
