@@ -303,9 +303,12 @@ async function runChild(run: DeviceRunner, device: InFlight): Promise<UpdateEnd>
     device.starting = true;
     delete device.running; // a `busy` end of this attempt before
     if (run.follows) {
-      const started = await startFollowedUpdate(input, workflowInfo().taskQueue).finally(
-        () => (device.starting = false),
-      );
+      const started = await startFollowedUpdate(input, workflowInfo().taskQueue).catch((err: unknown) => {
+        device.starting = false;
+        throw err;
+      });
+      // In one step, as below.
+      device.starting = false;
       device.running = started;
       return await run.ends.wait(started);
     }
