@@ -107,8 +107,9 @@ const {
 
 /**
  * A staged rollout (`rollout/<id>`): the canary, then growing waves, each
- * device a `deviceUpdateWorkflow` child (the Director assigns the revision,
- * the device verifies and installs it), at most `maxInFlight` at once. Between
+ * device a `deviceUpdateWorkflow` it starts and follows (the Director
+ * assigns the revision, the device verifies and installs it), at most
+ * `maxInFlight` at once. Between
  * waves the gate checks the failure rate and, after the soak time, decides
  * to go on; a breach pauses or aborts by policy. Transient failures are
  * retried; a verification failure is never retried and pauses the rollout
