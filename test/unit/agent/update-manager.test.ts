@@ -258,12 +258,16 @@ describe('a trial interrupted by a crash', () => {
     await rig.release('1.0', randomArtifacts(1));
     await rig.update('1.0');
     await rig.release('2.0', randomArtifacts(1));
-    const dead = rig.restart({
-      onBoundary: (b) => (b === 'switched' ? new Promise<void>(() => {}) : undefined),
+    // It stops for good at the boundary: once there, it writes nothing more (before, the test went
+    // on once the trial was armed, and the old agent still wrote while the new one read the files).
+    let died!: () => void;
+    const dead = new Promise<void>((resolve) => (died = resolve));
+    const old = rig.restart({
+      onBoundary: (b) => (b === 'switched' ? (died(), new Promise<void>(() => {})) : undefined),
     });
-    await dead.accept({ rolloutId: 'r2', revision: '2.0' });
-    await eventually('the trial to be armed', async () => (await dead.boot.read()).trial);
-    expect(await dead.boot.read()).toMatchObject({ active: { revision: '2.0' }, trial: true });
+    await old.accept({ rolloutId: 'r2', revision: '2.0' });
+    await dead;
+    expect(await old.boot.read()).toMatchObject({ active: { revision: '2.0' }, trial: true });
   }
 
   it('is decided again at the next start: healthy, it commits and says so', async () => {
