@@ -213,10 +213,7 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /**
-     * The ends of the device updates a rollout handed from one run to the
-     * next, once any has ended or after `waitMs` (then none).
-     */
+    /** Starts a rollout's device update as a workflow of its own on `taskQueue`, or finds it running. */
     startFollowedUpdate(input: DeviceUpdateInput, taskQueue: string): Promise<FollowedUpdate> {
       return withCodedFailures(async () => {
         if (!deps.startUpdate)
@@ -225,6 +222,11 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
+    /**
+     * The ends of device updates a rollout follows (those it started, those
+     * its last run handed over), once any has ended or after `waitMs` (then
+     * none; with 0, one look).
+     */
     awaitUpdateEnds(updates: FollowedUpdate[], waitMs: number): Promise<UpdateEnd[]> {
       return withCodedFailures(async () => {
         if (!deps.updateEnds)
