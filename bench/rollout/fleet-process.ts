@@ -60,12 +60,15 @@ export async function startFleetProcess(
 ): Promise<FleetProcess> {
   const child: ChildProcess = fork(CHILD_PATH, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const send = (message: ToFleet) => child.send(message);
-  const waiting: Partial<Record<'ready' | 'counts' | 'stopped', (message: FromFleet) => void>> = {};
-  const next = (type: keyof typeof waiting) =>
-    new Promise<FromFleet>((resolve, reject) => {
-      waiting[type] = resolve;
-      child.once('exit', (code) => reject(new Error(`the fleet process exited (${code}) before '${type}'`)));
-    });
+  type Answer = 'ready' | 'counts' | 'stopped';
+  const waiting = new Map<Answer, { resolve: (message: FromFleet) => void; reject: (err: Error) => void }>();
+  const next = (type: Answer) =>
+    new Promise<FromFleet>((resolve, reject) => waiting.set(type, { resolve, reject }));
+  child.once('exit', (code) => {
+    for (const [type, { reject }] of waiting)
+      reject(new Error(`the fleet process exited (${code}) before '${type}'`));
+    waiting.clear();
+  });
   child.on('message', (message: FromFleet) => {
     switch (message.type) {
       case 'marks':
@@ -78,7 +81,8 @@ export async function startFleetProcess(
       case 'failed':
         return void child.kill();
       default:
-        waiting[message.type]?.(message);
+        waiting.get(message.type)?.resolve(message);
+        waiting.delete(message.type);
     }
   });
   const ready = next('ready');
