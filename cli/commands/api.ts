@@ -3,14 +3,23 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { UprollError } from '../../core/index.ts';
 import type { KeyStore } from '../../keys/index.ts';
 import { roleKeys, roleSigners } from '../../keys/index.ts';
-import { issueApiToken, managementRoutes, startApiServer } from '../../services/api/index.ts';
+import {
+  API_ROLES,
+  issueApiToken,
+  managementRoutes,
+  rolloutRoutes,
+  startApiServer,
+  type ApiRole,
+} from '../../services/api/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Client } from '@temporalio/client';
+import { readProjections } from '../../services/projections/index.ts';
 import { ensureStreams, EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
 import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
-import { connectDeploymentNats } from '../deployment-connections.ts';
+import { connectDeploymentNats, connectDeploymentTemporal } from '../deployment-connections.ts';
 import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
@@ -27,11 +36,14 @@ async function apiKey(store: KeyStore) {
 
 export const apiToken: Command = {
   name: 'api token',
-  summary: 'Issue a short-lived signed token for one person and one role (security or release).',
-  usage: 'uproll api token --role security|release --subject NAME [--ttl SECONDS] [--json]',
+  summary: 'Issue a short-lived signed token for one person and one role (security, release or viewer).',
+  usage: 'uproll api token --role security|release|viewer --subject NAME [--ttl SECONDS] [--json]',
   options: {
     keystore: locationOptions.keystore,
-    role: { type: 'string', description: 'security (key operations) or release (publish, roll out)' },
+    role: {
+      type: 'string',
+      description: 'security (key operations), release (publish, roll out) or viewer (read only)',
+    },
     subject: { type: 'string', description: 'who the token is for (kept in the audit trail)' },
     ttl: { type: 'string', description: 'lifetime in seconds (default 900, at most 28800)' },
     ...passphraseOptions('', 'online key'),
@@ -39,8 +51,8 @@ export const apiToken: Command = {
   async run({ values }, io) {
     const role = values['role'];
     const subject = values['subject'];
-    if ((role !== 'security' && role !== 'release') || typeof subject !== 'string') {
-      throw new UsageError('--role security|release and --subject NAME are required');
+    if (!API_ROLES.includes(role as ApiRole) || typeof subject !== 'string') {
+      throw new UsageError(`--role ${API_ROLES.join('|')} and --subject NAME are required`);
     }
     const store = openKeyStore(values, { onlineOnly: true });
     const key = await store.privateKey(
@@ -49,7 +61,7 @@ export const apiToken: Command = {
     );
     const token = await issueApiToken({
       subject,
-      role: role,
+      role: role as ApiRole,
       ttlSeconds: Number(values['ttl'] ?? 900),
       key,
       now: new Date(),
@@ -83,20 +95,22 @@ export const apiServe: Command = {
       values,
       typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
     );
-    const nc = (await hasDeployment(values))
-      ? await connectDeploymentNats(await deploymentOf(values), 'uproll-api')
-      : undefined;
+    const deployment = (await hasDeployment(values)) ? await deploymentOf(values) : undefined;
+    const nc = deployment ? await connectDeploymentNats(deployment, 'uproll-api') : undefined;
     if (nc) await ensureStreams(nc, await deploymentDeviceQuotas(stateDirOf(values)));
+    const connection = deployment ? await connectDeploymentTemporal(deployment) : undefined;
     const server = await startManagementApi({
       values,
       passphrase,
       io,
       tls,
       ...(nc ? { eventLog: new EventLog(nc), nc } : {}),
+      ...(connection ? { temporal: new Client({ connection }) } : {}),
     });
-    io.out(values.json ? JSON.stringify({ url: server.url }) : `management API on ${server.url}/api`);
+    io.out(values.json ? JSON.stringify({ url: server.url }) : `management API on ${server.url}/api/v1 (its OpenAPI document: /api/v1/openapi.json)`);
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     await server.close();
+    await connection?.close();
     await nc?.drain();
     return 0;
   },
@@ -114,14 +128,16 @@ export async function startManagementApi(options: {
   passphrase: string;
   io: Io;
   eventLog?: EventLog;
-  /** The deployment's NATS: `GET /api/devices` adds what the heartbeats said (last seen, apps). */
+  /** The deployment's NATS: `GET /api/v1/devices` adds what the heartbeats said (last seen, apps). */
   nc?: NatsConnection;
+  /** The deployment's Temporal: with NATS, the API runs rollouts too (`/api/v1/rollouts`). */
+  temporal?: Client;
   /** At most one `api.call.refused` per caller in this window (default one minute). */
   refusalWindowMs?: number;
   /** HTTPS with this certificate; plain HTTP without. */
   tls?: ServerKeyPair;
 }): Promise<{ url: string; close(): Promise<void> }> {
-  const { values, passphrase, io, eventLog, nc } = options;
+  const { values, passphrase, io, eventLog, nc, temporal } = options;
   // Refused calls are an attacker's to make: counted per caller (token subject, else address), not one event each.
   const refusals = eventLog
     ? new RefusalSampler({
@@ -139,7 +155,8 @@ export async function startManagementApi(options: {
     host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
     port: portOption(values, 'port') ?? 18090,
     ...(options.tls ? { tls: options.tls } : {}),
-    routes: managementRoutes({
+    routes: [
+      ...managementRoutes({
       store,
       image: new ImageRepository(imageRepoDir(values)),
       director: new DirectorRepository(directorDir(values)),
@@ -150,7 +167,11 @@ export async function startManagementApi(options: {
       }),
       now: systemClock,
       ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
-    }),
+      }),
+      ...(nc && temporal
+        ? rolloutRoutes({ temporal, rollouts: async () => (await readProjections(nc)).rollouts })
+        : []),
+    ],
     onChanged: async (event) => {
       const outbox = outboxOf(values);
       await outbox.add(randomUUID(), event);
@@ -158,6 +179,8 @@ export async function startManagementApi(options: {
         io.err(`audit: ${event.type} kept in ${outbox.path} until the event log is reachable`),
       );
     },
+    onInternalError: (err, call) =>
+      io.err(`${call.method} ${call.path} failed: ${(err as Error).stack ?? String(err)}`),
     onRefused: async (call) => {
       io.err(
         `refused ${call.method} ${call.path}: ${call.code}${call.subject ? ` (${call.subject}, ${call.role})` : ''}`,

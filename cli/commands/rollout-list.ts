@@ -1,28 +1,15 @@
 import { UprollError } from '../../core/index.ts';
 import {
   readProjections,
+  rolloutListRows,
+  ROLLOUT_VIEW_STATUSES as STATUSES,
+  type RolloutListRow,
   type RolloutView,
   type RolloutViewStatus,
 } from '../../services/projections/index.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { withDeploymentNats } from '../deployment-connections.ts';
 import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
-
-const STATUSES: readonly RolloutViewStatus[] = ['running', 'paused', 'completed', 'aborted', 'rolled_back'];
-
-/** One row of `rollout list`: what an operator asks of each rollout. */
-export interface RolloutListRow {
-  rolloutId: string;
-  status: RolloutViewStatus;
-  revision: string | null;
-  startedBy: string | null;
-  startedAt: string | null;
-  committed: number;
-  rolledBack: number;
-  failed: number;
-  /** Known once the rollout ended (only its end reports it). */
-  skipped: number | null;
-}
 
 export const rolloutList: Command = {
   name: 'rollout list',
@@ -54,34 +41,6 @@ function statusOption(value: unknown): RolloutViewStatus | undefined {
       `--status must be one of ${STATUSES.join(', ')}, got ${JSON.stringify(value)}`,
     );
   return value as RolloutViewStatus;
-}
-
-/**
- * The rollouts as rows, newest start first (ties by id), optionally of one
- * status. An ended rollout's counts are those it reported at its end; a
- * running one's are those its device events show so far.
- */
-export function rolloutListRows(views: readonly RolloutView[], status?: RolloutViewStatus): RolloutListRow[] {
-  return views
-    .filter((view) => status === undefined || view.status === status)
-    .sort(
-      (a, b) =>
-        (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || a.rolloutId.localeCompare(b.rolloutId),
-    )
-    .map((view) => {
-      const counts = (view.endedAt !== undefined ? view.reportedCounts : undefined) ?? view.counts;
-      return {
-        rolloutId: view.rolloutId,
-        status: view.status,
-        revision: view.revision ?? null,
-        startedBy: view.startedBy ?? null,
-        startedAt: view.startedAt ?? null,
-        committed: counts.committed,
-        rolledBack: counts.rolledBack,
-        failed: counts.failed,
-        skipped: view.skipped ?? null,
-      };
-    });
 }
 
 /** Prints the list: JSON, a table, or what to do when the projection holds no rollout yet. */

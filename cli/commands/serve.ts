@@ -179,7 +179,7 @@ async function startParts(
         nats: deployment.nats,
         ...(parts.has('worker') ? { taskQueue: taskQueueOf(values) } : {}),
       });
-      if (parts.has('api')) await startApi(services.eventLog, services.nc);
+      if (parts.has('api')) await startApi(services.eventLog, services.nc, services.client);
     } else if (parts.has('api')) {
       await startApi(undefined);
     }
@@ -192,6 +192,7 @@ async function startParts(
   async function startApi(
     eventLog: Parameters<typeof startManagementApi>[0]['eventLog'],
     nc?: Parameters<typeof startManagementApi>[0]['nc'],
+    temporal?: Parameters<typeof startManagementApi>[0]['temporal'],
   ) {
     const api = await startManagementApi({
       values: { ...values, host, port: values['api-port'] },
@@ -200,9 +201,10 @@ async function startParts(
       tls,
       ...(eventLog ? { eventLog } : {}),
       ...(nc ? { nc } : {}),
+      ...(temporal ? { temporal } : {}),
     });
     closers.push(() => api.close());
-    info.urls.api = `${api.url}/api`;
+    info.urls.api = `${api.url}/api/v1`;
   }
 }
 

@@ -1,3 +1,5 @@
 export * from './tokens.ts';
 export * from './server.ts';
 export * from './routes.ts';
+export * from './api-route.ts';
+export * from './rollout-routes.ts';

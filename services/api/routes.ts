@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { artifactNameSchema, parseJson, type Clock, type DevicePresence } from '../../core/index.ts';
-import type { KeyStore } from '../../keys/index.ts';
-import type { DirectorRepository } from '../director/index.ts';
+import { artifactNameSchema, heartbeatAppSchema, type Clock, type DevicePresence } from '../../core/index.ts';
+import { keyRecordSchema, type KeyStore } from '../../keys/index.ts';
+import { inventorySchema, type DirectorRepository } from '../director/index.ts';
 import type { ImageRepository, RepositoryVersions } from '../image-repo/index.ts';
 import type { Signer } from '../../core/tuf/index.ts';
-import type { ApiChange, ApiRoute } from './server.ts';
+import { apiRoute, READERS, type ApiChange, type ApiRoute } from './api-route.ts';
 
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
 
@@ -31,6 +31,24 @@ const releaseSchema = z
   })
   .strict();
 
+const versionsSchema = z
+  .object({ root: z.int(), targets: z.int(), releases: z.int(), snapshot: z.int(), timestamp: z.int() })
+  .meta({ id: 'RepositoryVersions', description: 'The versions of the metadata the repository serves.' });
+
+const targetSpecSchema = z.object({
+  length: z.int(),
+  hashes: z.record(z.string(), z.string()),
+  custom: z.unknown().optional(),
+});
+
+/** A device as the API lists it: the Director's record, with its heartbeats' news when the API reaches NATS. */
+const deviceSchema = inventorySchema
+  .extend({
+    lastSeenAt: z.string().nullable().optional(),
+    apps: z.array(heartbeatAppSchema).optional(),
+  })
+  .meta({ id: 'Device' });
+
 /** The management API's endpoints over the key store and both repositories. */
 export function managementRoutes(deps: {
   store: KeyStore;
@@ -42,15 +60,23 @@ export function managementRoutes(deps: {
   presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
 }): ApiRoute[] {
   return [
-    { method: 'GET', path: '/api/keys', roles: ['security'], handle: () => deps.store.list() },
-    {
-      method: 'GET',
-      path: '/api/devices',
-      roles: ['security', 'release'],
+    apiRoute({
+      method: 'get',
+      path: '/keys',
+      summary: 'Every key of the key store: role, expiry, whether it is revoked (never a private half).',
+      roles: READERS,
+      response: z.array(keyRecordSchema.meta({ id: 'Key' })),
+      handle: () => deps.store.list(),
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/devices',
+      summary: 'Every device the Director knows, with when it was last heard of and its apps.',
+      roles: READERS,
+      response: z.array(deviceSchema),
       async handle() {
         const devices = await deps.director.devices();
         if (!deps.presence) return devices;
-        // Each device as the Director knows it, with when it was last heard of and its apps.
         const seen = await deps.presence.of(devices.map((d) => d.deviceId));
         return devices.map((d) => ({
           ...d,
@@ -58,31 +84,35 @@ export function managementRoutes(deps: {
           apps: seen[d.deviceId]?.apps ?? [],
         }));
       },
-    },
-    {
-      method: 'GET',
-      path: '/api/releases',
-      roles: ['security', 'release'],
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/releases',
+      summary: 'The released targets of the Image repository, by name.',
+      roles: READERS,
+      response: z.record(z.string(), targetSpecSchema),
       handle: () => deps.image.releasedTargets(),
-    },
-    {
-      method: 'POST',
-      path: '/api/releases',
+    }),
+    apiRoute({
+      method: 'post',
+      path: '/releases',
+      summary: 'Publish artifacts as a release (the same artifact again is done already: nothing signed).',
       roles: ['release'],
+      body: releaseSchema,
       maxBodyBytes: MAX_RELEASE_BYTES,
+      response: versionsSchema,
       async handle({ body, record }) {
-        const release = parseJson(releaseSchema, body, { maxBytes: MAX_RELEASE_BYTES, what: 'release' });
-        const artifacts = release.artifacts.map((a) => ({
+        const artifacts = body.artifacts.map((a) => ({
           ...a,
           bytes: Buffer.from(a.contentBase64, 'base64'),
         }));
         const before = await deps.image.versions();
         const versions = await deps.image.publish(artifacts, await deps.releaseSigners(), deps.now());
         // Every artifact was published so already: nothing was signed, nothing to record.
-        if (versions.timestamp !== before.timestamp) record(releasePublished(release, versions));
+        if (versions.timestamp !== before.timestamp) record(releasePublished(body, versions));
         return versions;
       },
-    },
+    }),
   ];
 }
 

@@ -1,38 +1,15 @@
 import type { KeyObject } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
 import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
-import {
-  isUprollError,
-  UprollError,
-  type Clock,
-  type DomainEvent,
-  type UprollErrorCode,
-} from '../../core/index.ts';
+import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
+import { API_BASE, type ApiChange, type ApiChangeEvent, type ApiRoute } from './api-route.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
-
-/** One endpoint of the management API and the roles allowed to call it. */
-export interface ApiRoute {
-  method: 'GET' | 'POST';
-  path: string;
-  roles: readonly ApiRole[];
-  /** Byte cap on the request body (POST). */
-  maxBodyBytes?: number;
-  /** A route that changes state tells `record` what it changed (nothing, when the call changed nothing). */
-  handle(request: {
-    caller: ApiCaller;
-    body: Uint8Array;
-    record: (change: ApiChange) => void;
-  }): Promise<unknown>;
-}
-
-/** What a call changed, for the audit trail; the server adds when and who (the token's subject, as `by`). */
-export type ApiChange = Omit<DomainEvent, 'at' | 'data'> & {
-  data: Record<string, unknown> & { summary: string };
-};
-
-/** A change made through the API: `data.by` is the verified token's subject. */
-export type ApiChangeEvent = DomainEvent<string, ApiChange['data'] & { by: string }>;
 
 /** A refused call, for the audit trail (never the token itself). */
 export interface RefusedCall {
@@ -53,32 +30,22 @@ const STATUS: Partial<Record<UprollErrorCode, number>> = {
   INPUT_TOO_LARGE: 413,
   INVALID_TARGET_PATH: 400,
   UNKNOWN_KEY: 404,
+  ROLLOUT_NOT_FOUND: 404,
+  DEVICE_NOT_FOUND: 404,
   TARGET_EXISTS: 409,
   REVISION_EXISTS: 409,
+  COMMAND_REJECTED: 409,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
 };
 
-/** The route for `method path`: ROUTE_NOT_FOUND when no route has the path, METHOD_NOT_ALLOWED when none has it with this method. */
-function findRoute(routes: readonly ApiRoute[], method: string, path: string): ApiRoute {
-  const route = routes.find((r) => r.path === path && r.method === method);
-  if (route) return route;
-  const allowed = allowedMethods(routes, path);
-  if (allowed.length === 0) throw new UprollError('ROUTE_NOT_FOUND', `no ${path} in this API`);
-  throw new UprollError('METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(' and ')}, not ${method}`);
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+interface ApiEnv {
+  Variables: { caller: ApiCaller };
 }
 
-function allowedMethods(routes: readonly ApiRoute[], path: string): string[] {
-  return routes.filter((r) => r.path === path).map((r) => r.method);
-}
-
-/**
- * The management API: JSON over HTTP, each call authenticated by a short-lived
- * signed token and allowed by role. Errors are problem documents
- * (RFC 9457) carrying the stable code; every refused call is reported to
- * `onRefused`. Devices hold no tokens and so have no access.
- */
-export async function startApiServer(options: {
+export interface ApiServerOptions {
   routes: readonly ApiRoute[];
   tokenKey: KeyObject;
   onRefused?: (call: RefusedCall) => Promise<void> | void;
@@ -87,101 +54,235 @@ export async function startApiServer(options: {
    * trail has every change made through the API, with who made it.
    */
   onChanged: (event: ApiChangeEvent) => Promise<void>;
-  host?: string;
-  port?: number;
   /** The reference time of token expiry. */
   now: Clock;
-  /** Serve HTTPS with this certificate; plain HTTP without (development only). */
-  tls?: ServerKeyPair;
-}): Promise<{ url: string; close(): Promise<void> }> {
-  const { server, scheme } = createWebServer((request, response) => {
-    void handle(request, response).catch(() => {
-      if (!response.headersSent) response.writeHead(500);
-      response.end();
-    });
-  }, options.tls);
+  /** Check every answer against its route's response schema, a mismatch answered 500 (tests). */
+  checkResponses?: boolean;
+  /** Told of each call that failed without a code of its own (answered 500 INTERNAL_ERROR): a bug to look at. */
+  onInternalError?: (err: unknown, call: { method: string; path: string }) => void;
+}
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? '/', 'http://x').pathname;
-    let caller: ApiCaller | undefined;
-    try {
-      const header = request.headers.authorization ?? '';
-      if (!header.startsWith('Bearer '))
-        throw new UprollError('UNAUTHORIZED', 'send a token as Authorization: Bearer <token>');
-      caller = await verifyApiToken(header.slice(7), options.tokenKey, options.now());
-      // Only a caller with a valid token learns which routes exist.
-      const route = findRoute(options.routes, request.method ?? '', path);
-      if (!route.roles.includes(caller.role)) {
-        throw new UprollError(
-          'FORBIDDEN',
-          `role ${caller.role} may not ${request.method} ${path}; it needs ${route.roles.join(' or ')}`,
-        );
-      }
-      const body =
-        route.method === 'POST' ? await readBody(request, route.maxBodyBytes ?? 64 * 1024) : new Uint8Array();
-      const changes: ApiChange[] = [];
-      const result = await route.handle({ caller, body, record: (change) => void changes.push(change) });
-      for (const change of changes) {
-        const at = options.now().toISOString();
-        await options.onChanged({ ...change, at, data: { ...change.data, by: caller.subject } });
-      }
-      send(response, 200, result);
-    } catch (err) {
-      if (isUprollError(err) && err.code === 'METHOD_NOT_ALLOWED')
-        response.setHeader('allow', allowedMethods(options.routes, path).join(', '));
-      const code: UprollErrorCode = isUprollError(err) ? err.code : 'INVALID_INPUT';
-      const status = isUprollError(err) ? (STATUS[code] ?? 422) : 500;
-      if (status === 401 || status === 403) {
-        await options.onRefused?.({
-          method: request.method ?? '',
-          path,
-          code,
-          ...(caller ? { subject: caller.subject, role: caller.role } : {}),
-          ...(request.socket.remoteAddress ? { remote: request.socket.remoteAddress } : {}),
-        });
-      }
-      send(
-        response,
-        status,
-        {
-          type: 'about:blank',
-          title: code,
-          status,
-          code,
-          detail: isUprollError(err) ? err.message : 'internal error',
-        },
-        'application/problem+json',
-      );
+/**
+ * The management API as a Hono app: JSON over HTTP under {@link API_BASE},
+ * each call authenticated by a short-lived signed token and allowed by role,
+ * bodies and queries validated by the routes' zod schemas, which also make
+ * the OpenAPI 3.1 document at `/api/v1/openapi.json`. Errors are problem
+ * documents (RFC 9457) carrying the stable code; every refused call is
+ * reported to `onRefused`. Devices hold no tokens and so have no access.
+ */
+export function managementApp(options: ApiServerOptions): OpenAPIHono<ApiEnv> {
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw invalid(result.error, result.target);
+    },
+  });
+
+  // Only a caller with a valid token learns which routes exist: authentication comes first.
+  app.use('*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    if (!header.startsWith('Bearer '))
+      throw new UprollError('UNAUTHORIZED', 'send a token as Authorization: Bearer <token>');
+    c.set('caller', await verifyApiToken(header.slice(7), options.tokenKey, options.now()));
+    await next();
+  });
+
+  for (const route of options.routes) app.openapi(openApiRoute(route), handlerOf(route, options));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT (EdDSA), from uproll api token',
+  });
+  app.doc31(`${API_BASE}/openapi.json`, {
+    openapi: '3.1.0',
+    info: {
+      title: 'Uproll management API',
+      version: '1',
+      description: 'Every call takes a token from `uproll api token` as `Authorization: Bearer <token>`.',
+    },
+  });
+
+  app.notFound((c) => {
+    const allowed = allowedMethods(options.routes, c.req.path);
+    if (allowed.length === 0) throw new UprollError('ROUTE_NOT_FOUND', `no ${c.req.path} in this API`);
+    c.header('allow', allowed.join(', '));
+    throw new UprollError(
+      'METHOD_NOT_ALLOWED',
+      `${c.req.path} answers ${allowed.join(' and ')}, not ${c.req.method}`,
+    );
+  });
+
+  app.onError(async (err, c) => {
+    const problem = problemOf(err);
+    if (problem.status === 500) options.onInternalError?.(err, { method: c.req.method, path: c.req.path });
+    if (problem.status === 401 || problem.status === 403) {
+      const caller = c.get('caller') as ApiCaller | undefined;
+      const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming
+        ?.socket?.remoteAddress;
+      await options.onRefused?.({
+        method: c.req.method,
+        path: c.req.path,
+        code: problem.code,
+        ...(caller ? { subject: caller.subject, role: caller.role } : {}),
+        ...(remote ? { remote } : {}),
+      });
     }
-  }
+    return c.body(JSON.stringify(problem), problem.status as 400, {
+      'content-type': 'application/problem+json',
+    });
+  });
+  return app;
+}
 
-  await listen(server, options.host ?? '127.0.0.1', options.port ?? 0);
+/** The route as the OpenAPI document and the validators see it. */
+function openApiRoute(route: ApiRoute) {
+  return createRoute({
+    method: route.method,
+    path: `${API_BASE}${route.path}`,
+    summary: route.summary,
+    description: `Roles: ${route.roles.join(', ')}.`,
+    security: [{ bearer: [] }],
+    middleware: [allowRoles(route.roles), ...(route.method === 'post' ? [capBody(route)] : [])],
+    request: {
+      ...(route.params ? { params: route.params } : {}),
+      ...(route.query ? { query: route.query } : {}),
+      ...(route.body
+        ? { body: { required: true, content: { 'application/json': { schema: route.body } } } }
+        : {}),
+    },
+    responses: {
+      200: { description: 'OK', content: { 'application/json': { schema: route.response } } },
+      default: {
+        description: 'A problem document (RFC 9457) with a stable `code`.',
+        content: { 'application/problem+json': { schema: problemSchema } },
+      },
+    },
+  });
+}
+
+function handlerOf(route: ApiRoute, options: ApiServerOptions) {
+  return async (c: Context<ApiEnv>) => {
+    const caller = c.get('caller');
+    // Routes are registered from data, so the framework cannot type what it validated.
+    const valid = (target: string) =>
+      (c.req.valid as (t: string) => Record<string, unknown>).call(c.req, target);
+    const changes: ApiChange[] = [];
+    const result = await route.handle({
+      caller,
+      params: route.params ? valid('param') : {},
+      query: route.query ? valid('query') : {},
+      body: route.body ? valid('json') : undefined,
+      record: (change) => void changes.push(change),
+    });
+    if (options.checkResponses) checkResponse(route, result);
+    for (const change of changes) {
+      const at = options.now().toISOString();
+      await options.onChanged({ ...change, at, data: { ...change.data, by: caller.subject } });
+    }
+    return c.json(result as object, 200);
+  };
+}
+
+function allowRoles(roles: readonly ApiRole[]): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const { role } = c.get('caller');
+    if (!roles.includes(role))
+      throw new UprollError(
+        'FORBIDDEN',
+        `role ${role} may not ${c.req.method} ${c.req.path}; it needs ${roles.join(' or ')}`,
+      );
+    await next();
+  };
+}
+
+function capBody(route: ApiRoute): MiddlewareHandler {
+  const maxSize = route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new UprollError('INPUT_TOO_LARGE', `the body is over ${maxSize} bytes`);
+    },
+  });
+}
+
+function checkResponse(route: ApiRoute, result: unknown): void {
+  const checked = route.response.safeParse(result);
+  if (!checked.success)
+    throw new Error(`${route.method} ${route.path} answered outside its schema: ${checked.error.message}`);
+}
+
+/** The validation failure as one line naming every bad field, as the CLI's `parseValue` does. */
+function invalid(error: z.ZodError, target: string): UprollError {
+  const what = target === 'json' ? 'the body' : `the ${target === 'param' ? 'path' : target}`;
+  const problems = error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+  return new UprollError('INVALID_INPUT', `${what} is invalid: ${problems}`, { cause: error });
+}
+
+const problemSchema = z
+  .object({
+    type: z.literal('about:blank'),
+    title: z.string(),
+    status: z.int(),
+    code: z.string(),
+    detail: z.string(),
+  })
+  .meta({ id: 'Problem' });
+
+type Problem = z.infer<typeof problemSchema> & { code: UprollErrorCode };
+
+function problemOf(err: unknown): Problem {
+  if (isUprollError(err)) {
+    const status = STATUS[err.code] ?? 422;
+    return { type: 'about:blank', title: err.code, status, code: err.code, detail: err.message };
+  }
+  // The framework's own refusals (a body that is not JSON, say) are bad input too.
+  if (err instanceof HTTPException && err.status < 500) {
+    const detail = err.message.includes('JSON') ? 'the body is not valid JSON' : err.message;
+    return { type: 'about:blank', title: 'INVALID_INPUT', status: 400, code: 'INVALID_INPUT', detail };
+  }
+  return {
+    type: 'about:blank',
+    title: 'INTERNAL_ERROR',
+    status: 500,
+    code: 'INTERNAL_ERROR',
+    detail: 'internal error',
+  };
+}
+
+/** The methods some route answers at `path` (a concrete path, its parameters filled in). */
+function allowedMethods(routes: readonly ApiRoute[], path: string): string[] {
+  return routes
+    .filter((r) => pathPattern(`${API_BASE}${r.path}`).test(path))
+    .map((r) => r.method.toUpperCase());
+}
+
+function pathPattern(template: string): RegExp {
+  const escaped = template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
+  return new RegExp(`^${escaped}$`);
+}
+
+/** The management API on `host:port` (default 127.0.0.1, a free port), HTTPS with `tls`. */
+export async function startApiServer(
+  options: ApiServerOptions & { host?: string; port?: number; tls?: ServerKeyPair },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const app = managementApp(options);
+  const listener = getRequestListener(app.fetch);
+  const { server, scheme } = createWebServer(
+    (request, response) => void listener(request, response),
+    options.tls,
+  );
+  const host = options.host ?? '127.0.0.1';
+  await listen(server, host, options.port ?? 0);
   const address = server.address();
   return {
-    url: `${scheme}://${urlHost(options.host ?? '127.0.0.1')}:${typeof address === 'object' && address ? address.port : 0}`,
+    url: `${scheme}://${urlHost(host)}:${typeof address === 'object' && address ? address.port : 0}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
-}
-
-async function readBody(request: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw new UprollError('INPUT_TOO_LARGE', `the body is over ${maxBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw new UprollError('INPUT_TOO_LARGE', `the body is over ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
-function send(response: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  response.writeHead(status, { 'content-type': type }).end(JSON.stringify(body));
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -2,9 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ACTOR_PATTERN, UprollError } from '../../core/index.ts';
 
-/** What a person may do: security teams run key operations, release managers publish and roll out. */
-export type ApiRole = 'security' | 'release';
-export const API_ROLES: readonly ApiRole[] = ['security', 'release'];
+/**
+ * What a person may do: security teams run key operations, release managers
+ * publish and roll out, viewers (support, auditors) read everything and change nothing.
+ */
+export type ApiRole = 'security' | 'release' | 'viewer';
+export const API_ROLES: readonly ApiRole[] = ['security', 'release', 'viewer'];
 
 const ISSUER = 'uproll';
 const AUDIENCE = 'uproll-api';

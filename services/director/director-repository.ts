@@ -33,7 +33,7 @@ const publicKeySchema = z.object({
   scheme: z.string(),
   keyval: z.object({ public: z.string() }),
 });
-const inventorySchema = z.object({
+export const inventorySchema = z.object({
   deviceId: z.string(),
   ecus: z.array(z.object({ serial: z.string(), hardwareId: z.string() })).min(1),
   publicKey: publicKeySchema,

@@ -21,3 +21,4 @@ export { DEFAULT_PROJECTOR, startProjector, type Projector, type ProjectorOption
 export { rebuildProjections, type RebuildResult } from './rebuild.ts';
 export { readRolloutCommits } from './rollout-commits.ts';
 export { MAX_COMMITS_PAGE, ROLLOUT_COMMITS_BUCKET, RolloutCommitPages } from './rollout-commit-pages.ts';
+export { rolloutListRows, type RolloutListRow } from './rollout-rows.ts';

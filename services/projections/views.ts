@@ -7,7 +7,8 @@ import type { OutcomeCounts, UpdatePhase } from '../../core/index.ts';
  * it was applied already and is skipped, which makes applying idempotent.
  */
 
-export type RolloutViewStatus = 'running' | 'paused' | 'completed' | 'aborted' | 'rolled_back';
+export const ROLLOUT_VIEW_STATUSES = ['running', 'paused', 'completed', 'aborted', 'rolled_back'] as const;
+export type RolloutViewStatus = (typeof ROLLOUT_VIEW_STATUSES)[number];
 
 /** One rollout's progress (bucket UPROLL_ROLLOUTS, key = rollout id). */
 export interface RolloutView {

@@ -37,7 +37,7 @@ async function tokenFor(subject: string, role: 'release' | 'security') {
 }
 
 const publish = (token: string, name: string) =>
-  fetch(`${api.url}/api/releases`, {
+  fetch(`${api.url}/api/v1/releases`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -110,7 +110,7 @@ describe('when a caller without a token calls the API 10,000 times', () => {
     await Promise.all(
       Array.from({ length: 20 }, async () => {
         while (left-- > 0) {
-          const response = await fetch(`${flooded.url}/api/releases`, { method: 'POST', body: '{}' });
+          const response = await fetch(`${flooded.url}/api/v1/releases`, { method: 'POST', body: '{}' });
           await response.body?.cancel();
           statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         }
@@ -125,7 +125,7 @@ describe('when a caller without a token calls the API 10,000 times', () => {
     expect(added.length).toBeLessThanOrEqual(2 + Math.floor(elapsedMs / 60_000));
     const counted = added
       .map((event) => event.data as { path: string; code: string; count: number })
-      .filter((data) => data.path === '/api/releases' && data.code === 'UNAUTHORIZED');
+      .filter((data) => data.path === '/api/v1/releases' && data.code === 'UNAUTHORIZED');
     expect(counted.reduce((sum, data) => sum + data.count, 0)).toBe(10_000);
   }, 180_000); // 10,000 HTTP calls on a loaded two-core machine
 });

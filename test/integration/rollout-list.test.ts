@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
-import type { RolloutListRow } from '../../cli/commands/rollout-list.ts';
+import type { RolloutListRow } from '../../services/projections/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';

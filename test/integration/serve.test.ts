@@ -165,7 +165,7 @@ describe('uproll serve', () => {
     expect(server.stderr()).toBe(
       // keys init ran with no stack: its audit events waited in the outbox, and serve sent them.
       `audit: 2 events from ${join(deployDir, 'audit-outbox.jsonl')} sent to the event log\n` +
-        'refused GET /api/keys: UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
+        'refused GET /api/v1/keys: UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
     ); // and nothing else
     expect(await readFile(join(deployDir, 'audit-outbox.jsonl'), 'utf8')).toBe('');
   }, 180_000);

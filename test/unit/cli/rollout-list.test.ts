@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { printRolloutList, rolloutListRows } from '../../../cli/commands/rollout-list.ts';
+import { printRolloutList } from '../../../cli/commands/rollout-list.ts';
+import { rolloutListRows } from '../../../services/projections/index.ts';
 import { captureIo } from '../../cli-io.ts';
 import type { RolloutView } from '../../../services/projections/index.ts';
 

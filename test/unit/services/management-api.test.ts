@@ -5,15 +5,19 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyStore } from '../../../keys/index.ts';
+import { z } from 'zod';
 import {
+  apiRoute,
   issueApiToken,
   managementRoutes,
   startApiServer,
   type ApiChangeEvent,
+  type ApiRole,
   type RefusedCall,
 } from '../../../services/api/index.ts';
 import { DirectorRepository } from '../../../services/director/index.ts';
 import { newImageRepository } from '../../helpers/image-repository.ts';
+import { expectMatchesDocument } from '../../helpers/api-contract.ts';
 
 const tokenKeys = generateKeyPairSync('ed25519');
 const refused: RefusedCall[] = [];
@@ -33,6 +37,7 @@ beforeAll(async () => {
     }),
     tokenKey: tokenKeys.publicKey,
     now: () => new Date(),
+    checkResponses: true,
     onRefused: (call) => void refused.push(call),
     onChanged: (event) => Promise.resolve(void changed.push(event)),
   });
@@ -40,7 +45,7 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 const token = (
-  role: 'security' | 'release',
+  role: ApiRole,
   options: { now?: Date; ttl?: number; key?: typeof tokenKeys.privateKey } = {},
 ) =>
   issueApiToken({
@@ -51,13 +56,30 @@ const token = (
     now: options.now ?? new Date(),
   });
 
+let document: Parameters<typeof expectMatchesDocument>[0] | undefined;
+
+/** One call, its answer checked against the OpenAPI document the server serves (but on a route it lacks). */
 async function call(method: string, path: string, bearer?: string, body?: unknown) {
   const response = await fetch(`${api.url}${path}`, {
     method,
     headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  const answer = { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  if (!path.includes('nothing-here')) {
+    document ??= (await (
+      await fetch(`${api.url}/api/v1/openapi.json`, {
+        headers: { authorization: `Bearer ${await token('viewer')}` },
+      })
+    ).json()) as typeof document;
+    expectMatchesDocument(document!, {
+      method,
+      path,
+      contentType: response.headers.get('content-type'),
+      ...answer,
+    });
+  }
+  return answer;
 }
 
 const release = {
@@ -73,9 +95,9 @@ const release = {
 
 describe('management API', () => {
   it("lets a release manager publish a release, an audit event by the token's subject", async () => {
-    const published = await call('POST', '/api/releases', await token('release'), release);
+    const published = await call('POST', '/api/v1/releases', await token('release'), release);
     expect(published).toMatchObject({ status: 200, body: { releases: 2 } });
-    expect((await call('GET', '/api/releases', await token('security'))).body).toHaveProperty(['app.bin']);
+    expect((await call('GET', '/api/v1/releases', await token('security'))).body).toHaveProperty(['app.bin']);
     expect(changed.at(-1)).toMatchObject({
       aggregate: 'repository',
       aggregateId: 'image',
@@ -90,12 +112,12 @@ describe('management API', () => {
     });
 
     it('refuses other content under it with TARGET_EXISTS (409), and changes nothing', async () => {
-      await call('POST', '/api/releases', await token('release'), artifact('fixed-1.bin', 'first'));
+      await call('POST', '/api/v1/releases', await token('release'), artifact('fixed-1.bin', 'first'));
       const before = await image.repository.versions();
       const listed = (await image.repository.releasedTargets())['fixed-1.bin'];
 
       expect(
-        await call('POST', '/api/releases', await token('release'), artifact('fixed-1.bin', 'second')),
+        await call('POST', '/api/v1/releases', await token('release'), artifact('fixed-1.bin', 'second')),
       ).toMatchObject({
         status: 409,
         body: { code: 'TARGET_EXISTS' },
@@ -105,11 +127,11 @@ describe('management API', () => {
     });
 
     it('takes the very same artifact again as done, signing nothing new', async () => {
-      await call('POST', '/api/releases', await token('release'), artifact('fixed-2.bin', 'same'));
+      await call('POST', '/api/v1/releases', await token('release'), artifact('fixed-2.bin', 'same'));
       const before = await image.repository.versions();
 
       expect(
-        await call('POST', '/api/releases', await token('release'), artifact('fixed-2.bin', 'same')),
+        await call('POST', '/api/v1/releases', await token('release'), artifact('fixed-2.bin', 'same')),
       ).toMatchObject({
         status: 200,
         body: before,
@@ -145,7 +167,7 @@ describe('management API', () => {
         .setExpirationTime(now + 60)
         .sign(tokenKeys.privateKey);
       const before = await image.repository.versions();
-      expect(await call('POST', '/api/releases', bearer, release)).toMatchObject({
+      expect(await call('POST', '/api/v1/releases', bearer, release)).toMatchObject({
         status: 401,
         body: { code: 'UNAUTHORIZED', detail: 'the token names no valid subject' },
       });
@@ -154,7 +176,32 @@ describe('management API', () => {
   });
 
   it('lets a security team list the keys', async () => {
-    expect((await call('GET', '/api/keys', await token('security'))).status).toBe(200);
+    expect((await call('GET', '/api/v1/keys', await token('security'))).status).toBe(200);
+  });
+
+  it('lets a viewer read everything and change nothing (403 FORBIDDEN)', async () => {
+    const viewer = await token('viewer');
+    for (const path of ['/api/v1/keys', '/api/v1/devices', '/api/v1/releases'])
+      expect((await call('GET', path, viewer)).status).toBe(200);
+    const before = await image.repository.versions();
+    expect(await call('POST', '/api/v1/releases', viewer, release)).toMatchObject({
+      status: 403,
+      body: { code: 'FORBIDDEN' },
+    });
+    expect(await image.repository.versions()).toEqual(before);
+  });
+
+  it('serves an OpenAPI 3.1 document with every route, its roles and its schemas', async () => {
+    const served = await fetch(`${api.url}/api/v1/openapi.json`, {
+      headers: { authorization: `Bearer ${await token('viewer')}` },
+    });
+    const doc = (await served.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => `${method} ${path}`),
+    );
+    const routes = managementRoutes({} as never).map((r) => `${r.method} /api/v1${r.path}`);
+    expect(documented.sort()).toEqual(routes.sort());
   });
 
   describe('refuses, with a coded problem and an audit record', () => {
@@ -173,9 +220,9 @@ describe('management API', () => {
               ? await token('release', { now: new Date(Date.now() - 3600_000), ttl: 60 })
               : await token('security');
       const before = await image.repository.versions();
-      const response = await call('POST', '/api/releases', bearer, release);
+      const response = await call('POST', '/api/v1/releases', bearer, release);
       expect(response).toMatchObject({ status, body: { code, status } });
-      expect(refused.at(-1)).toMatchObject({ method: 'POST', path: '/api/releases', code });
+      expect(refused.at(-1)).toMatchObject({ method: 'POST', path: '/api/v1/releases', code });
       expect(JSON.stringify(refused)).not.toContain(bearer ?? '§');
       expect(await image.repository.versions()).toEqual(before);
       expect(changed.filter((e) => e.data.by !== 'release-person')).toEqual([]);
@@ -199,7 +246,7 @@ describe('management API', () => {
       ],
     ])('%s', async (_what, body, status, code) => {
       const before = await image.repository.versions();
-      expect(await call('POST', '/api/releases', await token('release'), body)).toMatchObject({
+      expect(await call('POST', '/api/v1/releases', await token('release'), body)).toMatchObject({
         status,
         body: { code },
       });
@@ -230,7 +277,7 @@ describe('management API', () => {
       ],
     ])('%s, naming it (400 INVALID_INPUT)', async (_what, body, named) => {
       const before = await image.repository.versions();
-      const response = await call('POST', '/api/releases', await token('release'), body);
+      const response = await call('POST', '/api/v1/releases', await token('release'), body);
       expect(response).toMatchObject({ status: 400, body: { code: 'INVALID_INPUT' } });
       expect(response.body['detail']).toContain(named);
       expect(await image.repository.versions()).toEqual(before);
@@ -239,21 +286,21 @@ describe('management API', () => {
 
   describe('answers only an authenticated caller which routes exist', () => {
     it('refuses an unknown route without a token as any other call: 401', async () => {
-      expect(await call('GET', '/api/nothing-here')).toMatchObject({
+      expect(await call('GET', '/api/v1/nothing-here')).toMatchObject({
         status: 401,
         body: { code: 'UNAUTHORIZED' },
       });
     });
 
     it('answers an unknown route 404 ROUTE_NOT_FOUND', async () => {
-      expect(await call('GET', '/api/nothing-here', await token('release'))).toMatchObject({
+      expect(await call('GET', '/api/v1/nothing-here', await token('release'))).toMatchObject({
         status: 404,
         body: { code: 'ROUTE_NOT_FOUND' },
       });
     });
 
     it('answers a known route with the wrong method 405 METHOD_NOT_ALLOWED, saying which it allows', async () => {
-      const response = await fetch(`${api.url}/api/releases`, {
+      const response = await fetch(`${api.url}/api/v1/releases`, {
         method: 'DELETE',
         headers: { authorization: `Bearer ${await token('release')}` },
       });
@@ -266,19 +313,22 @@ describe('management API', () => {
   it('refuses a body over its cap with INPUT_TOO_LARGE', async () => {
     const small = await startApiServer({
       routes: [
-        {
-          method: 'POST',
-          path: '/api/echo',
+        apiRoute({
+          method: 'post',
+          path: '/echo',
+          summary: 'echo',
           roles: ['release'],
+          body: z.string(),
           maxBodyBytes: 16,
+          response: z.object({}),
           handle: () => Promise.resolve({}),
-        },
+        }),
       ],
       tokenKey: tokenKeys.publicKey,
       now: () => new Date(),
       onChanged: () => Promise.resolve(),
     });
-    const response = await fetch(`${small.url}/api/echo`, {
+    const response = await fetch(`${small.url}/api/v1/echo`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await token('release')}` },
       body: 'x'.repeat(1024),
@@ -289,7 +339,7 @@ describe('management API', () => {
   });
 });
 
-describe('GET /api/devices, when the API reaches the deployment NATS', () => {
+describe('GET /api/v1/devices, when the API reaches the deployment NATS', () => {
   it("lists each device with when its heartbeats were last heard and its apps' state", async () => {
     const apps = [
       {
@@ -326,7 +376,7 @@ describe('GET /api/devices, when the API reaches the deployment NATS', () => {
       onChanged: () => Promise.resolve(),
     });
     try {
-      const response = await fetch(`${withPresence.url}/api/devices`, {
+      const response = await fetch(`${withPresence.url}/api/v1/devices`, {
         headers: { authorization: `Bearer ${await token('release')}` },
       });
       expect(await response.json()).toEqual([

@@ -1,0 +1,159 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueApiToken, rolloutRoutes, startApiServer, type ApiRole } from '../../services/api/index.ts';
+import { readProjections } from '../../services/projections/index.ts';
+import type { ProtocolFleet } from '../../sim/index.ts';
+import { expectMatchesDocument } from '../helpers/api-contract.ts';
+import { eventually } from '../helpers/eventually.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { runCliInProcess } from '../helpers/cli-in-process.ts';
+import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+
+// A release manager runs a rollout over HTTP as `uproll rollout` does:
+// its progress, pause, resume and abort, each by the token's subject.
+const tokenKeys = generateKeyPairSync('ed25519');
+let h: Harness;
+let fleet: ProtocolFleet;
+let api: { url: string; close(): Promise<void> };
+let rolloutId: string;
+let document: Parameters<typeof expectMatchesDocument>[0];
+
+beforeAll(async () => {
+  h = await startHarness();
+  await h.startWorker();
+  let devices: string[];
+  ({ devices, fleet } = await startFleetOf({
+    count: 2,
+    prefix: uniqueId('apiro'),
+    repos: h.repos,
+    stateDir: h.stateDir,
+    natsUrl: h.addresses.nats,
+  }));
+  const revision = uniqueId('apirev');
+  await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
+  api = await startApiServer({
+    routes: rolloutRoutes({
+      temporal: h.client,
+      rollouts: async () => (await readProjections(h.nc)).rollouts,
+    }),
+    tokenKey: tokenKeys.publicKey,
+    now: () => new Date(),
+    onChanged: () => Promise.resolve(),
+    checkResponses: true,
+  });
+  document = (await (await request('GET', '/openapi.json', 'viewer', false)).json()) as typeof document;
+  rolloutId = uniqueId('apiro');
+  // The canary commits, then the rollout soaks for an hour: long enough to be paused and resumed.
+  await h.startRollout({
+    rolloutId,
+    revision,
+    target: { devices },
+    policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 3_600_000 } },
+    startedBy: 'alice@test',
+  });
+}, 120_000);
+afterAll(async () => {
+  await api?.close();
+  await fleet?.stop();
+  await h?.close();
+});
+
+async function request(method: string, path: string, role: ApiRole, check = true) {
+  const token = await issueApiToken({
+    subject: `${role}-person`,
+    role,
+    ttlSeconds: 300,
+    key: tokenKeys.privateKey,
+    now: new Date(),
+  });
+  const response = await fetch(`${api.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (!check) return response;
+  const body: unknown = await response.clone().json();
+  expectMatchesDocument(document, {
+    method,
+    path: `/api/v1${path}`,
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body,
+  });
+  return response;
+}
+
+const call = async (method: string, path: string, role: ApiRole = 'release') => {
+  const response = await request(method, path, role);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
+describe('rollouts over the management API', () => {
+  it("shows a running rollout's waves and counts to any role", async () => {
+    // Its waves are known once it has planned them (an activity, just after the start).
+    const shown = await eventually('the rollout with its waves planned', async () => {
+      const answer = await call('GET', `/rollouts/${rolloutId}`, 'viewer');
+      return (answer.body['waves'] as unknown[] | undefined)?.length === 2 && answer;
+    });
+    expect(shown).toMatchObject({ status: 200, body: { rolloutId, status: 'running' } });
+  });
+
+  it('pauses and resumes it for a release manager, and refuses what does not apply (409)', async () => {
+    expect(await call('POST', `/rollouts/${rolloutId}/pause`)).toMatchObject({
+      status: 200,
+      body: { status: 'paused' },
+    });
+    expect(await call('POST', `/rollouts/${rolloutId}/pause`)).toMatchObject({
+      status: 409,
+      body: { code: 'COMMAND_REJECTED' },
+    });
+    expect(await call('POST', `/rollouts/${rolloutId}/resume`)).toMatchObject({
+      status: 200,
+      body: { status: 'running' },
+    });
+  });
+
+  it('lets no viewer or security team change it (403), and it runs on', async () => {
+    for (const role of ['viewer', 'security'] as const)
+      expect(await call('POST', `/rollouts/${rolloutId}/abort`, role)).toMatchObject({
+        status: 403,
+        body: { code: 'FORBIDDEN' },
+      });
+    expect((await call('GET', `/rollouts/${rolloutId}`)).body).toMatchObject({ status: 'running' });
+  });
+
+  it('aborts it, and lists it with who started it once the projections have its events', async () => {
+    expect(await call('POST', `/rollouts/${rolloutId}/abort`)).toMatchObject({
+      status: 200,
+      body: { status: 'aborted' },
+    });
+    // The rollout appends its end to the event log as it stops; the projections fold what is there.
+    const listed = await eventually('the aborted rollout in the list', async () => {
+      expect((await runCliInProcess(['events', 'rebuild', '--state-dir', h.stateDir])).status).toBe(0);
+      const rows = (await call('GET', '/rollouts?status=aborted', 'viewer')).body as unknown as {
+        rolloutId: string;
+      }[];
+      return rows.find((row) => row.rolloutId === rolloutId);
+    });
+    expect(listed).toMatchObject({
+      status: 'aborted',
+      startedBy: 'alice@test',
+      revision: expect.any(String) as string,
+    });
+  });
+
+  it('answers ROLLOUT_NOT_FOUND (404) for a rollout that never was, and INVALID_INPUT for a bad id', async () => {
+    expect(await call('GET', `/rollouts/${uniqueId('never')}`)).toMatchObject({
+      status: 404,
+      body: { code: 'ROLLOUT_NOT_FOUND' },
+    });
+    expect(await call('GET', '/rollouts/bad%20id')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT' },
+    });
+    expect(await call('GET', '/rollouts?status=lost')).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT' },
+    });
+  });
+});
