@@ -6,6 +6,7 @@ import { roleKeys, roleSigners } from '../../keys/index.ts';
 import {
   API_ROLES,
   issueApiToken,
+  liveRoutes,
   managementRoutes,
   rolloutRoutes,
   startApiServer,
@@ -107,7 +108,11 @@ export const apiServe: Command = {
       ...(nc ? { eventLog: new EventLog(nc), nc } : {}),
       ...(connection ? { temporal: new Client({ connection }) } : {}),
     });
-    io.out(values.json ? JSON.stringify({ url: server.url }) : `management API on ${server.url}/api/v1 (its OpenAPI document: /api/v1/openapi.json)`);
+    io.out(
+      values.json
+        ? JSON.stringify({ url: server.url })
+        : `management API on ${server.url}/api/v1 (its OpenAPI document: /api/v1/openapi.json)`,
+    );
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     await server.close();
     await connection?.close();
@@ -149,6 +154,7 @@ export async function startManagementApi(options: {
     : undefined;
   const store = openKeyStore(values, { onlineOnly: true });
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
+  const live = nc ? liveRoutes({ nc }) : undefined;
   const server = await startApiServer({
     tokenKey,
     now: systemClock,
@@ -157,21 +163,23 @@ export async function startManagementApi(options: {
     ...(options.tls ? { tls: options.tls } : {}),
     routes: [
       ...managementRoutes({
-      store,
-      image: new ImageRepository(imageRepoDir(values)),
-      director: new DirectorRepository(directorDir(values)),
-      releaseSigners: async () => ({
-        releases: await roleSigners(store, 'image', 'releases', passphrase),
-        snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
-        timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
-      }),
-      now: systemClock,
-      ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
+        store,
+        image: new ImageRepository(imageRepoDir(values)),
+        director: new DirectorRepository(directorDir(values)),
+        releaseSigners: async () => ({
+          releases: await roleSigners(store, 'image', 'releases', passphrase),
+          snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
+          timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
+        }),
+        now: systemClock,
+        ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
       }),
       ...(nc && temporal
         ? rolloutRoutes({ temporal, rollouts: async () => (await readProjections(nc)).rollouts })
         : []),
+      ...(live?.routes ?? []),
     ],
+    ...(live ? { streams: live.streams } : {}),
     onChanged: async (event) => {
       const outbox = outboxOf(values);
       await outbox.add(randomUUID(), event);

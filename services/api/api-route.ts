@@ -37,6 +37,29 @@ export interface ApiRoute<
   }): Promise<z.input<Response>>;
 }
 
+/**
+ * A stream of server-sent events: `open` sends until the caller goes away
+ * (`signal` aborts). Documented as `text/event-stream`; each event's data is JSON.
+ */
+export interface ApiStream<Query extends z.ZodObject = z.ZodObject> {
+  method: 'get';
+  /** Under {@link API_BASE}. */
+  path: string;
+  summary: string;
+  roles: readonly ApiRole[];
+  query?: Query;
+  open(
+    request: { caller: ApiCaller; query: z.infer<Query> },
+    send: (event: string, data: unknown) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+/** Types a stream from its query schema. */
+export function apiStream<Query extends z.ZodObject>(stream: ApiStream<Query>): ApiStream {
+  return stream;
+}
+
 /** What a call changed, for the audit trail; the server adds when and who (the token's subject, as `by`). */
 export type ApiChange = Omit<DomainEvent, 'at' | 'data'> & {
   data: Record<string, unknown> & { summary: string };

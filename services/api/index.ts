@@ -3,3 +3,4 @@ export * from './server.ts';
 export * from './routes.ts';
 export * from './api-route.ts';
 export * from './rollout-routes.ts';
+export * from './live-routes.ts';

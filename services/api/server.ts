@@ -5,10 +5,11 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
 import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
-import { API_BASE, type ApiChange, type ApiChangeEvent, type ApiRoute } from './api-route.ts';
+import { API_BASE, type ApiStream, type ApiChange, type ApiChangeEvent, type ApiRoute } from './api-route.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
 
 /** A refused call, for the audit trail (never the token itself). */
@@ -47,6 +48,8 @@ interface ApiEnv {
 
 export interface ApiServerOptions {
   routes: readonly ApiRoute[];
+  /** Server-sent event streams (live views). */
+  streams?: readonly ApiStream[];
   tokenKey: KeyObject;
   onRefused?: (call: RefusedCall) => Promise<void> | void;
   /**
@@ -87,6 +90,8 @@ export function managementApp(options: ApiServerOptions): OpenAPIHono<ApiEnv> {
   });
 
   for (const route of options.routes) app.openapi(openApiRoute(route), handlerOf(route, options));
+  for (const stream of options.streams ?? [])
+    app.openapi(openApiStream(stream), streamHandlerOf(stream, options));
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
@@ -102,7 +107,7 @@ export function managementApp(options: ApiServerOptions): OpenAPIHono<ApiEnv> {
   });
 
   app.notFound((c) => {
-    const allowed = allowedMethods(options.routes, c.req.path);
+    const allowed = allowedMethods([...options.routes, ...(options.streams ?? [])], c.req.path);
     if (allowed.length === 0) throw new UprollError('ROUTE_NOT_FOUND', `no ${c.req.path} in this API`);
     c.header('allow', allowed.join(', '));
     throw new UprollError(
@@ -157,6 +162,53 @@ function openApiRoute(route: ApiRoute) {
       },
     },
   });
+}
+
+function openApiStream(stream: ApiStream) {
+  return createRoute({
+    method: stream.method,
+    path: `${API_BASE}${stream.path}`,
+    summary: stream.summary,
+    description: `Roles: ${stream.roles.join(', ')}. Server-sent events; each event's data is JSON.`,
+    security: [{ bearer: [] }],
+    middleware: [allowRoles(stream.roles)],
+    request: stream.query ? { query: stream.query } : {},
+    responses: {
+      200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      default: {
+        description: 'A problem document (RFC 9457) with a stable `code`.',
+        content: { 'application/problem+json': { schema: problemSchema } },
+      },
+    },
+  });
+}
+
+function streamHandlerOf(stream: ApiStream, options: ApiServerOptions) {
+  return (c: Context<ApiEnv>) => {
+    const query = stream.query
+      ? (c.req.valid as (t: string) => Record<string, unknown>).call(c.req, 'query')
+      : {};
+    const caller = c.get('caller');
+    return streamSSE(
+      c,
+      async (sse) => {
+        const gone = new AbortController();
+        sse.onAbort(() => gone.abort());
+        await sse.writeSSE({ event: 'ready', data: '{}' });
+        await stream.open(
+          { caller, query },
+          (event, data) => sse.writeSSE({ event, data: JSON.stringify(data) }),
+          gone.signal,
+        );
+      },
+      // A stream that breaks (NATS out of reach) says why as its last event, a problem document.
+      async (err, sse) => {
+        if (problemOf(err).status === 500)
+          options.onInternalError?.(err, { method: 'GET', path: c.req.path });
+        await sse.writeSSE({ event: 'error', data: JSON.stringify(problemOf(err)) });
+      },
+    );
+  };
 }
 
 function handlerOf(route: ApiRoute, options: ApiServerOptions) {
@@ -251,7 +303,7 @@ function problemOf(err: unknown): Problem {
 }
 
 /** The methods some route answers at `path` (a concrete path, its parameters filled in). */
-function allowedMethods(routes: readonly ApiRoute[], path: string): string[] {
+function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
   return routes
     .filter((r) => pathPattern(`${API_BASE}${r.path}`).test(path))
     .map((r) => r.method.toUpperCase());

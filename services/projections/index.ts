@@ -22,3 +22,4 @@ export { rebuildProjections, type RebuildResult } from './rebuild.ts';
 export { readRolloutCommits } from './rollout-commits.ts';
 export { MAX_COMMITS_PAGE, ROLLOUT_COMMITS_BUCKET, RolloutCommitPages } from './rollout-commit-pages.ts';
 export { rolloutListRows, type RolloutListRow } from './rollout-rows.ts';
+export { watchProjections, type LiveChange } from './live-views.ts';

@@ -33,6 +33,11 @@ interface ValueOf {
   fleet: FleetView;
 }
 
+/** One projection bucket, created when missing (history 1: a projection is its latest value). */
+export function openProjectionBucket(kvm: Kvm, names: ProjectionBuckets, kind: ProjectionKind): Promise<KV> {
+  return kvm.create(names[kind], { history: 1, description: `Uproll ${kind} projection (rebuildable)` });
+}
+
 /** A value as stored, with the revision a compare-and-set write must name (0: never written). */
 export interface Entry<T> {
   value?: T;
@@ -67,16 +72,16 @@ export class ProjectionStore {
     this.#cache = cacheSize > 0 ? new EntryCache(cacheSize) : undefined;
   }
 
-  /** Opens the buckets, creating missing ones (history 1: a projection is its latest value). */
+  /** Opens the buckets, creating missing ones. */
   static async open(
     nc: NatsConnection,
     names: ProjectionBuckets = PROJECTION_BUCKETS,
     options: { cacheSize?: number } = {},
   ): Promise<ProjectionStore> {
     const kvm = new Kvm(nc);
-    const open = (kind: ProjectionKind) =>
-      kvm.create(names[kind], { history: 1, description: `Uproll ${kind} projection (rebuildable)` });
-    const [rollouts, devices, fleet] = await Promise.all(KINDS.map(open));
+    const [rollouts, devices, fleet] = await Promise.all(
+      KINDS.map((kind) => openProjectionBucket(kvm, names, kind)),
+    );
     return new ProjectionStore(
       nc,
       names,

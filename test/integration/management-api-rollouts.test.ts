@@ -1,10 +1,17 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueApiToken, rolloutRoutes, startApiServer, type ApiRole } from '../../services/api/index.ts';
+import {
+  issueApiToken,
+  liveRoutes,
+  rolloutRoutes,
+  startApiServer,
+  type ApiRole,
+} from '../../services/api/index.ts';
 import { readProjections } from '../../services/projections/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { expectMatchesDocument } from '../helpers/api-contract.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { collectEvents } from '../helpers/sse.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -32,11 +39,13 @@ beforeAll(async () => {
   }));
   const revision = uniqueId('apirev');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
+  const live = liveRoutes({ nc: h.nc });
   api = await startApiServer({
-    routes: rolloutRoutes({
-      temporal: h.client,
-      rollouts: async () => (await readProjections(h.nc)).rollouts,
-    }),
+    routes: [
+      ...rolloutRoutes({ temporal: h.client, rollouts: async () => (await readProjections(h.nc)).rollouts }),
+      ...live.routes,
+    ],
+    streams: live.streams,
     tokenKey: tokenKeys.publicKey,
     now: () => new Date(),
     onChanged: () => Promise.resolve(),
@@ -122,7 +131,9 @@ describe('rollouts over the management API', () => {
     expect((await call('GET', `/rollouts/${rolloutId}`)).body).toMatchObject({ status: 'running' });
   });
 
-  it('aborts it, and lists it with who started it once the projections have its events', async () => {
+  it('aborts it, lists it with who started it once the projections have its events, and streams it live', async () => {
+    const live = collectEvents(await request('GET', '/live?kinds=rollouts', 'viewer', false));
+    await eventually('the stream open', () => live.events.some((e) => e.event === 'ready'));
     expect(await call('POST', `/rollouts/${rolloutId}/abort`)).toMatchObject({
       status: 200,
       body: { status: 'aborted' },
@@ -140,6 +151,23 @@ describe('rollouts over the management API', () => {
       startedBy: 'alice@test',
       revision: expect.any(String) as string,
     });
+    // The projections' writes reached the stream as they were stored: no polling.
+    await eventually('the aborted rollout on the live stream', () =>
+      live.events.some((e) => {
+        const view = e.data as { rolloutId?: string; status?: string };
+        return e.event === 'rollout' && view.rolloutId === rolloutId && view.status === 'aborted';
+      }),
+    );
+    expect(live.events.every((e) => ['ready', 'rollout', 'ping'].includes(e.event))).toBe(true);
+    await live.close();
+  });
+
+  it('shows the fleet at a glance: devices, their revisions and phases', async () => {
+    // The projections rebuilt above hold the canary's committed update (and other files' devices).
+    const fleet = await call('GET', '/fleet', 'viewer');
+    expect(fleet.status).toBe(200);
+    expect(fleet.body['devices']).toBeGreaterThanOrEqual(1);
+    expect((fleet.body['phases'] as Record<string, number>)['committed']).toBeGreaterThanOrEqual(1);
   });
 
   it('answers ROLLOUT_NOT_FOUND (404) for a rollout that never was, and INVALID_INPUT for a bad id', async () => {
