@@ -8,7 +8,7 @@ const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
 const ioModules = ['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'child_process', 'dgram', 'tls'];
 
 export default defineConfig(
-  { ignores: ['node_modules/', '.uproll/', 'coverage/', 'dist/'] },
+  { ignores: ['node_modules/', '.uproll/', 'coverage/', '**/dist/', 'test-artifacts/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

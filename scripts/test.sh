@@ -11,7 +11,7 @@ source "$here/env.sh" # after setup: it may just have installed Node 24
 cd "$UPROLL_ROOT"
 echo "== lint" && node_modules/.bin/eslint .
 echo "== format" && node_modules/.bin/prettier --check --log-level warn .
-echo "== typecheck" && node_modules/.bin/tsc --noEmit
+echo "== typecheck" && node_modules/.bin/tsc --noEmit && node_modules/.bin/tsc -p dashboard --noEmit
 echo "== tests" && node_modules/.bin/vitest run "$@"
 if [ $# -eq 0 ]; then
   echo "== tests with the clock 400 days ahead (unit, security)"

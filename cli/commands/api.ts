@@ -6,6 +6,7 @@ import { roleKeys, roleSigners } from '../../keys/index.ts';
 import {
   API_ROLES,
   issueApiToken,
+  DASHBOARD_DIST,
   liveRoutes,
   managementRoutes,
   rolloutRoutes,
@@ -110,8 +111,8 @@ export const apiServe: Command = {
     });
     io.out(
       values.json
-        ? JSON.stringify({ url: server.url })
-        : `management API on ${server.url}/api/v1 (its OpenAPI document: /api/v1/openapi.json)`,
+        ? JSON.stringify({ url: server.url, dashboard: `${server.url}/dashboard/` })
+        : `management API on ${server.url}/api/v1 (its OpenAPI document: /api/v1/openapi.json), dashboard on ${server.url}/dashboard/`,
     );
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     await server.close();
@@ -180,6 +181,7 @@ export async function startManagementApi(options: {
       ...(live?.routes ?? []),
     ],
     ...(live ? { streams: live.streams } : {}),
+    dashboardDir: DASHBOARD_DIST,
     onChanged: async (event) => {
       const outbox = outboxOf(values);
       await outbox.add(randomUUID(), event);

@@ -4,3 +4,4 @@ export * from './routes.ts';
 export * from './api-route.ts';
 export * from './rollout-routes.ts';
 export * from './live-routes.ts';
+export { DASHBOARD_DIST } from './dashboard-files.ts';

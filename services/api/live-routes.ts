@@ -1,7 +1,12 @@
 import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { readProjections, watchProjections, type DeviceView } from '../projections/index.ts';
+import {
+  readProjections,
+  watchProjections,
+  type DeviceView,
+  type ProjectionBuckets,
+} from '../projections/index.ts';
 import { apiRoute, apiStream, READERS, type ApiRoute, type ApiStream } from './api-route.ts';
 
 const KINDS = ['rollouts', 'devices', 'fleet'] as const;
@@ -22,7 +27,10 @@ const fleetSchema = z
  * The fleet at a glance, and the projections live: what the dashboard shows
  * and how it follows changes without polling (fed by the projector's KV writes).
  */
-export function liveRoutes(deps: { nc: NatsConnection }): { routes: ApiRoute[]; streams: ApiStream[] } {
+export function liveRoutes(deps: { nc: NatsConnection; buckets?: ProjectionBuckets }): {
+  routes: ApiRoute[];
+  streams: ApiStream[];
+} {
   return {
     routes: [
       apiRoute({
@@ -33,7 +41,7 @@ export function liveRoutes(deps: { nc: NatsConnection }): { routes: ApiRoute[]; 
         roles: READERS,
         response: fleetSchema,
         async handle() {
-          const { devices, fleet } = await readProjections(deps.nc);
+          const { devices, fleet } = await readProjections(deps.nc, deps.buckets);
           return {
             devices: Object.keys(devices).length,
             revisions: fleet.revisions,
@@ -61,9 +69,12 @@ export function liveRoutes(deps: { nc: NatsConnection }): { routes: ApiRoute[]; 
         }),
         async open({ query }, send, signal) {
           const kinds = query.kinds ? KINDS.filter((k) => query.kinds!.split(',').includes(k)) : KINDS;
-          const watching = await watchProjections(deps.nc, kinds, (change) => {
-            void send(change.kind.replace(/s$/, ''), change.value).catch(() => {});
-          });
+          const watching = await watchProjections(
+            deps.nc,
+            kinds,
+            (change) => void send(change.kind.replace(/s$/, ''), change.value).catch(() => {}),
+            deps.buckets,
+          );
           const keepalive = setInterval(() => void send('ping', {}).catch(() => {}), KEEPALIVE_MS);
           try {
             if (!signal.aborted) await once(signal, 'abort');

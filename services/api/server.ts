@@ -11,6 +11,7 @@ import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
 import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
 import { API_BASE, type ApiStream, type ApiChange, type ApiChangeEvent, type ApiRoute } from './api-route.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
+import { serveDashboard } from './dashboard-files.ts';
 
 /** A refused call, for the audit trail (never the token itself). */
 export interface RefusedCall {
@@ -81,7 +82,7 @@ export function managementApp(options: ApiServerOptions): OpenAPIHono<ApiEnv> {
   });
 
   // Only a caller with a valid token learns which routes exist: authentication comes first.
-  app.use('*', async (c, next) => {
+  app.use('/api/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     if (!header.startsWith('Bearer '))
       throw new UprollError('UNAUTHORIZED', 'send a token as Authorization: Bearer <token>');
@@ -316,9 +317,16 @@ function pathPattern(template: string): RegExp {
 
 /** The management API on `host:port` (default 127.0.0.1, a free port), HTTPS with `tls`. */
 export async function startApiServer(
-  options: ApiServerOptions & { host?: string; port?: number; tls?: ServerKeyPair },
+  options: ApiServerOptions & {
+    host?: string;
+    port?: number;
+    tls?: ServerKeyPair;
+    /** Serve the dashboard built there at `/dashboard/`. */
+    dashboardDir?: string;
+  },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const app = managementApp(options);
+  if (options.dashboardDir) await serveDashboard(app, options.dashboardDir);
   const listener = getRequestListener(app.fetch);
   const { server, scheme } = createWebServer(
     (request, response) => void listener(request, response),

@@ -133,6 +133,10 @@ describe('uproll serve', () => {
     const refused = await get(`${urls['api']}/keys`);
     expect(refused.status).toBe(401);
     expect(refused.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    // Its dashboard is a page anyone may load (built by setup); the page asks for a token.
+    const dashboard = await get(urls['api']!.replace(/\/api\/v1$/, '/dashboard/'));
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.body.toString()).toContain('<script type="module" src="app.js">');
     // A client that does not trust the CA is refused, and plain HTTP gets no answer.
     await expect(fetch(`${urls['image']}/metadata/1.root.json`)).rejects.toThrow();
     await expect(

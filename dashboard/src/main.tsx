@@ -1,0 +1,378 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import {
+  api,
+  ApiProblem,
+  follow,
+  session,
+  type Fleet,
+  type Key,
+  type RolloutProgress,
+  type RolloutRow,
+} from './api.ts';
+
+/** Where the page is: `#/`, `#/rollouts`, `#/rollouts/ID`, `#/keys`. */
+function useRoute(): string[] {
+  const parts = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+  const [route, setRoute] = useState(parts());
+  useEffect(() => {
+    const changed = () => setRoute(parts());
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return route;
+}
+
+interface Live<T> {
+  data?: T;
+  error?: ApiProblem;
+  /** Loads again now (after a change this page made). */
+  refresh: () => Promise<void>;
+}
+
+/** Loads `load()` now and again on each live event of `kinds` (at most once a second). */
+function useLive<T>(load: () => Promise<T>, kinds: string, deps: unknown[]): Live<T> {
+  const [state, setState] = useState<{ data?: T; error?: ApiProblem }>({});
+  const refresh = () =>
+    load().then(
+      (data) => setState({ data }),
+      (error: unknown) => setState({ error: error as ApiProblem }),
+    );
+  useEffect(() => {
+    let queued = false;
+    void refresh();
+    const stop = follow(kinds, () => {
+      if (queued) return;
+      queued = true;
+      setTimeout(() => {
+        queued = false;
+        void refresh();
+      }, 1000);
+    });
+    return stop;
+  }, deps);
+  return { ...state, refresh };
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+  const [token, setToken] = useState('');
+  const [error, setError] = useState<string>();
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    session.signIn(token);
+    try {
+      await api('/fleet');
+      onSignedIn();
+    } catch (err) {
+      session.signOut();
+      setError(err instanceof ApiProblem ? `${err.code}: ${err.message}` : String(err));
+    }
+  };
+  return (
+    <main class="sign-in">
+      <h1>Uproll</h1>
+      <form onSubmit={(e) => void submit(e)}>
+        <label for="token">Token</label>
+        <p class="hint">
+          From <code>uproll api token --role release|security|viewer --subject NAME</code>
+        </p>
+        <textarea
+          id="token"
+          rows={4}
+          value={token}
+          onInput={(e) => setToken(e.currentTarget.value)}
+          required
+        />
+        <button type="submit">Sign in</button>
+        {error && (
+          <p role="alert" class="error">
+            {error}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
+
+function Problem({ error }: { error: ApiProblem }) {
+  return (
+    <p role="alert" class="error">
+      {error.code}: {error.message}
+    </p>
+  );
+}
+
+function FleetPage() {
+  const { data, error } = useLive(() => api<Fleet>('/fleet'), 'fleet,devices', []);
+  if (error) return <Problem error={error} />;
+  if (!data) return <p>Loading…</p>;
+  const revisions = Object.entries(data.revisions).sort((a, b) => b[1] - a[1]);
+  const most = Math.max(1, ...revisions.map(([, n]) => n));
+  return (
+    <section aria-labelledby="fleet-title">
+      <h2 id="fleet-title">Fleet</h2>
+      <p>
+        <strong data-testid="device-count">{data.devices}</strong> devices
+      </p>
+      <h3>Revisions</h3>
+      <ul class="bars" aria-label="devices by revision">
+        {revisions.map(([revision, count]) => (
+          <li key={revision}>
+            <span class="label">{revision}</span>
+            <span class="bar" style={{ width: `${(100 * count) / most}%` }} />
+            <span class="count">{count}</span>
+          </li>
+        ))}
+      </ul>
+      <h3>Devices by phase</h3>
+      <dl class="counts">
+        {Object.entries(data.phases).map(([phase, count]) => (
+          <div key={phase}>
+            <dt>{phase}</dt>
+            <dd>{count}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+function RolloutsPage() {
+  const { data, error } = useLive(() => api<RolloutRow[]>('/rollouts'), 'rollouts', []);
+  if (error) return <Problem error={error} />;
+  if (!data) return <p>Loading…</p>;
+  return (
+    <section aria-labelledby="rollouts-title">
+      <h2 id="rollouts-title">Rollouts</h2>
+      {data.length === 0 ? (
+        <p>No rollouts yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Rollout</th>
+              <th scope="col">Status</th>
+              <th scope="col">Revision</th>
+              <th scope="col">Started by</th>
+              <th scope="col">Committed</th>
+              <th scope="col">Rolled back</th>
+              <th scope="col">Failed</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.map((row) => (
+              <tr key={row.rolloutId}>
+                <td>
+                  <a href={`#/rollouts/${encodeURIComponent(row.rolloutId)}`}>{row.rolloutId}</a>
+                </td>
+                <td>
+                  <span class={`status ${row.status}`}>{row.status}</span>
+                </td>
+                <td>{row.revision}</td>
+                <td>{row.startedBy}</td>
+                <td>{row.committed}</td>
+                <td>{row.rolledBack}</td>
+                <td>{row.failed}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+const CONTROLS = {
+  pause: ['running'],
+  resume: ['paused'],
+  abort: ['running', 'paused'],
+} as const;
+
+function RolloutPage({ rolloutId }: { rolloutId: string }) {
+  const path = `/rollouts/${encodeURIComponent(rolloutId)}`;
+  const {
+    data: shown,
+    error,
+    refresh,
+  } = useLive(() => api<RolloutProgress>(path), 'rollouts,devices', [rolloutId]);
+  const [refused, setRefused] = useState<ApiProblem>();
+  if (error) return <Problem error={error} />;
+  if (!shown) return <p>Loading…</p>;
+  const control = async (verb: keyof typeof CONTROLS) => {
+    if (!confirm(`${verb[0]!.toUpperCase()}${verb.slice(1)} rollout ${rolloutId}?`)) return;
+    try {
+      await api<RolloutProgress>(`${path}/${verb}`, { method: 'POST' });
+      setRefused(undefined);
+    } catch (err) {
+      setRefused(err as ApiProblem);
+    }
+    await refresh();
+  };
+  const { counts } = shown;
+  const share = (n: number) => `${counts.total === 0 ? 0 : (100 * n) / counts.total}%`;
+  return (
+    <section aria-labelledby="rollout-title">
+      <h2 id="rollout-title">
+        Rollout {shown.rolloutId}{' '}
+        <span class={`status ${shown.status}`} data-testid="rollout-status" aria-live="polite">
+          {shown.status}
+        </span>
+      </h2>
+      <p>Revision {shown.revision}</p>
+      {session.role() === 'release' && (
+        <div class="controls">
+          {(Object.keys(CONTROLS) as (keyof typeof CONTROLS)[]).map((verb) => (
+            <button
+              key={verb}
+              type="button"
+              disabled={!(CONTROLS[verb] as readonly string[]).includes(shown.status)}
+              onClick={() => void control(verb)}
+            >
+              {verb[0]!.toUpperCase() + verb.slice(1)}
+            </button>
+          ))}
+        </div>
+      )}
+      {refused && <Problem error={refused} />}
+      <div class="progress" role="img" aria-label={`${counts.committed} of ${counts.total} committed`}>
+        <span class="committed" style={{ width: share(counts.committed) }} />
+        <span class="rolled_back" style={{ width: share(counts.rolledBack) }} />
+        <span class="failed" style={{ width: share(counts.failed) }} />
+      </div>
+      <dl class="counts" data-testid="rollout-counts">
+        {Object.entries(counts).map(([name, count]) => (
+          <div key={name}>
+            <dt>{name}</dt>
+            <dd data-count={name}>{count}</dd>
+          </div>
+        ))}
+      </dl>
+      <h3>Waves</h3>
+      <ol class="waves">
+        {shown.waves.map((wave) => (
+          <li key={wave.index} class={wave.state}>
+            wave {wave.index} ({wave.index === 0 ? 'canary, ' : ''}
+            {wave.size} {wave.size === 1 ? 'device' : 'devices'}): {wave.state}
+          </li>
+        ))}
+      </ol>
+      {shown.failures.length > 0 && (
+        <>
+          <h3>Devices that did not commit</h3>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Device</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Code</th>
+                <th scope="col">Why</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.failures.map((f) => (
+                <tr key={f.deviceId}>
+                  <td>{f.deviceId}</td>
+                  <td>{f.outcome}</td>
+                  <td>
+                    <code>{f.reason.code}</code>
+                  </td>
+                  <td class="why">{f.reason.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function KeysPage() {
+  const [state, setState] = useState<{ keys?: Key[]; error?: ApiProblem }>({});
+  useEffect(() => {
+    api<Key[]>('/keys').then(
+      (keys) => setState({ keys }),
+      (error: unknown) => setState({ error: error as ApiProblem }),
+    );
+  }, []);
+  if (state.error) return <Problem error={state.error} />;
+  if (!state.keys) return <p>Loading…</p>;
+  const now = Date.now();
+  return (
+    <section aria-labelledby="keys-title">
+      <h2 id="keys-title">Keys</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Key</th>
+            <th scope="col">Repository</th>
+            <th scope="col">Role</th>
+            <th scope="col">Kept</th>
+            <th scope="col">Expires</th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {state.keys.map((key) => {
+            const expired = key.expires !== undefined && Date.parse(key.expires) < now;
+            const status = key.revoked ? `revoked: ${key.revoked.reason}` : expired ? 'expired' : 'active';
+            return (
+              <tr key={key.keyId}>
+                <td>
+                  <code>{key.keyId.slice(0, 16)}</code>
+                </td>
+                <td>{key.repository}</td>
+                <td>{key.role}</td>
+                <td>{key.online ? 'online' : 'offline'}</td>
+                <td>{key.expires ?? '—'}</td>
+                <td>{status}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function App() {
+  const [signedIn, setSignedIn] = useState(session.token() !== null);
+  const route = useRoute();
+  if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
+  const [page, id] = route;
+  return (
+    <>
+      <header>
+        <h1>Uproll</h1>
+        <nav aria-label="main">
+          <a href="#/">Fleet</a>
+          <a href="#/rollouts">Rollouts</a>
+          <a href="#/keys">Keys</a>
+        </nav>
+        <button
+          type="button"
+          class="sign-out"
+          onClick={() => {
+            session.signOut();
+            setSignedIn(false);
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main>
+        {page === 'rollouts' && id ? (
+          <RolloutPage rolloutId={decodeURIComponent(id)} />
+        ) : page === 'rollouts' ? (
+          <RolloutsPage />
+        ) : page === 'keys' ? (
+          <KeysPage />
+        ) : (
+          <FleetPage />
+        )}
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

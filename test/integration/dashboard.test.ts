@@ -1,0 +1,168 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDashboard } from '../../release/dashboard/build.ts';
+import {
+  issueApiToken,
+  liveRoutes,
+  rolloutRoutes,
+  startApiServer,
+  type ApiRole,
+} from '../../services/api/index.ts';
+import { readProjections, startProjector, type Projector } from '../../services/projections/index.ts';
+import type { ProtocolFleet } from '../../sim/index.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
+import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
+import { startHarness, uniqueId, type Harness } from './harness.ts';
+
+// A release manager in Debian's Chromium: signs in with a token, follows a
+// rollout live on its page, pauses and resumes it there, and sees a bad
+// release's canary fail and roll back. Screenshots of each page go to
+// test-artifacts/dashboard/.
+const SCREENSHOTS = join(import.meta.dirname, '../../test-artifacts/dashboard');
+const tokenKeys = generateKeyPairSync('ed25519');
+let h: Harness;
+let fleet: ProtocolFleet;
+let projector: Projector;
+let api: { url: string; close(): Promise<void> };
+let browser: Browser;
+let page: Page;
+let devices: string[];
+let good: string;
+let bad: string;
+
+beforeAll(async () => {
+  const dashboardDir = await mkdtemp(join(tmpdir(), 'uproll-dashboard-'));
+  await buildDashboard(dashboardDir);
+  await mkdir(SCREENSHOTS, { recursive: true });
+  h = await startHarness();
+  await h.startWorker();
+  bad = uniqueId('dashbad');
+  ({ devices, fleet } = await startFleetOf({
+    count: 3,
+    prefix: uniqueId('dash'),
+    repos: h.repos,
+    stateDir: h.stateDir,
+    natsUrl: h.addresses.nats,
+    unhealthy: (_, revision) => revision === bad,
+  }));
+  good = uniqueId('dashrev');
+  await h.repos.publish(good, randomArtifacts(1, 1024), { releaseCounter: 1 });
+  await h.repos.publish(bad, randomArtifacts(1, 1024), { releaseCounter: 2 });
+  // Projections of this file's own, kept live by a projector as `uproll serve` runs one.
+  const suffix = uniqueId('b').replace('-', '_');
+  const buckets = { rollouts: `R_${suffix}`, devices: `D_${suffix}`, fleet: `F_${suffix}` };
+  projector = await startProjector(h.nc, { durableName: uniqueId('dash-projector'), buckets });
+  const live = liveRoutes({ nc: h.nc, buckets });
+  api = await startApiServer({
+    routes: [
+      ...rolloutRoutes({
+        temporal: h.client,
+        rollouts: async () => (await readProjections(h.nc, buckets)).rollouts,
+      }),
+      ...live.routes,
+    ],
+    streams: live.streams,
+    tokenKey: tokenKeys.publicKey,
+    now: () => new Date(),
+    onChanged: () => Promise.resolve(),
+    checkResponses: true,
+    dashboardDir,
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // Every confirm ("Pause rollout …?") is answered yes, as the release manager would.
+  page.on('dialog', (dialog) => void dialog.accept());
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+  await projector?.stop();
+  await fleet?.stop();
+  await h?.close();
+});
+
+const token = (role: ApiRole) =>
+  issueApiToken({
+    subject: `${role}@dashboard`,
+    role,
+    ttlSeconds: 900,
+    key: tokenKeys.privateKey,
+    now: new Date(),
+  });
+
+const status = () => page.getByTestId('rollout-status');
+const count = (name: string) => page.locator(`[data-count="${name}"]`);
+
+describe('the dashboard, in Chromium', () => {
+  it('refuses a token it cannot verify, saying why, and signs in with a good one', async () => {
+    await page.goto(`${api.url}/`);
+    await page.getByLabel('Token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('UNAUTHORIZED');
+
+    await page.getByLabel('Token').fill(await token('release'));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'fleet.png'), fullPage: true });
+  });
+
+  it('shows a rollout started after the page opened, live, and pauses and resumes it', async () => {
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('heading', { name: 'Rollouts' }).waitFor();
+    const rolloutId = uniqueId('dashro');
+    // The canary commits, then the rollout soaks: there is time to pause it.
+    await h.startRollout({
+      rolloutId,
+      revision: good,
+      target: { devices },
+      policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 3_600_000 } },
+      startedBy: 'alice@test',
+    });
+    // No reload: the list learns of it from the live stream.
+    await page.getByRole('link', { name: rolloutId }).click({ timeout: 60_000 });
+    await expect.poll(() => count('committed').textContent(), { timeout: 60_000 }).toBe('1');
+    await expect.poll(() => status().textContent()).toBe('running');
+    await page.screenshot({ path: join(SCREENSHOTS, 'rollout-running.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => status().textContent()).toBe('paused');
+    expect(await page.getByRole('button', { name: 'Pause' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => status().textContent()).toBe('running');
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await expect.poll(() => status().textContent()).toBe('aborted');
+  });
+
+  it("shows a bad release's canary failing, with its code, and the rollout rolled back", async () => {
+    const rolloutId = uniqueId('dashbad');
+    await h.startRollout({
+      rolloutId,
+      revision: bad,
+      target: { devices },
+      policy: { canary: 1, waves: { percentages: [100] }, onBreach: 'abort_and_rollback' },
+      startedBy: 'bob@test',
+    });
+    await page.goto(`${api.url}/dashboard/#/rollouts/${rolloutId}`);
+    await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('rolled_back');
+    await expect.poll(() => page.locator('td code').first().textContent()).toMatch(/^[A-Z_]+$/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'rollout-rolled-back.png'), fullPage: true });
+  });
+
+  it('shows a viewer every rollout and no controls, readable on a phone', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Token').fill(await token('viewer'));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('heading', { name: 'Rollouts' }).waitFor();
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(2);
+    await page.locator('tbody a').first().click();
+    await status().waitFor();
+    expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(0);
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone
+    await page.screenshot({ path: join(SCREENSHOTS, 'rollouts-phone.png'), fullPage: true });
+  });
+});
