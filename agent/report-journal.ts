@@ -27,7 +27,8 @@ const highWaterSchema = z.object({ last: z.int().min(0) });
 /** Undelivered reports kept at most; past it the oldest are dropped (and said so). */
 export const MAX_JOURNAL_ENTRIES = 10_000;
 const MAX_ENTRY_BYTES = 128 * 1024;
-const NAME = /^(\d{12})\.json$/;
+/** Entry files: the sequence number, zero-padded (12 digits before sequences started at the clock). */
+const NAME = /^(\d{12,16})\.json$/;
 
 /**
  * The device's reports on disk, in order, until a cloud client confirms it
@@ -41,8 +42,19 @@ export class ReportJournal {
   #lastSeq: number | undefined;
   #lock: Promise<unknown> = Promise.resolve();
 
-  constructor(dataDir: string) {
+  readonly #now: () => Date;
+
+  /**
+   * `now`: the device's clock. A journal with no history (a new device, or a
+   * data directory wiped or replaced) numbers its first report with the
+   * time in milliseconds, so its manifest counters stay above those the
+   * Director accepted from this device before: starting again at 1 would
+   * have every signed report refused as a replay (REPLAYED_REPORT) until the
+   * device was provisioned again.
+   */
+  constructor(dataDir: string, now: () => Date = () => new Date()) {
     this.dir = join(dataDir, 'reports');
+    this.#now = now;
   }
 
   /** Calls `listener` with every entry appended from now on; returns a function that stops it. */
@@ -116,7 +128,8 @@ export class ReportJournal {
   async #last(): Promise<number> {
     if (this.#lastSeq === undefined) {
       const files = await this.#files();
-      this.#lastSeq = Math.max(files.at(-1)?.[0] ?? 0, await this.acked(), await this.#highWater());
+      const known = Math.max(files.at(-1)?.[0] ?? 0, await this.acked(), await this.#highWater());
+      this.#lastSeq = known > 0 ? known : this.#now().getTime();
     }
     return this.#lastSeq;
   }
@@ -147,5 +160,5 @@ export class ReportJournal {
 }
 
 function fileName(seq: number): string {
-  return `${String(seq).padStart(12, '0')}.json`;
+  return `${String(seq).padStart(16, '0')}.json`;
 }

@@ -112,7 +112,7 @@ export class UpdateManager {
     this.#options = options;
     this.boot = new BootControlFile(options.dataDir);
     this.objects = new ObjectStore(options.dataDir);
-    this.journal = new ReportJournal(options.dataDir);
+    this.journal = new ReportJournal(options.dataDir, options.clock);
     this.history = new RevisionHistory(options.dataDir, (problem) => this.#log(problem));
     this.apps =
       options.apps ??

@@ -74,7 +74,7 @@ describe("when a device takes another device's message ids first", () => {
   });
 
   it('a device provisioned again with an empty data directory has its new reports stored, under ids it used before', async () => {
-    // Its report journal starts again at 1: with message ids of device/sequence, JetStream acked
+    // Its report journal starts afresh: with message ids of device/sequence, JetStream acked
     // the new reports as duplicates of the old ones for ten minutes (a second `uproll demo` hung).
     const deviceC = uniqueId('msgid-c');
     const healthCheck = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
@@ -94,6 +94,31 @@ describe("when a device takes another device's message ids first", () => {
     await rm(first.dataDir, { recursive: true, force: true });
 
     await h.startAgent(deviceC, { healthCheck });
+    expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
+  });
+
+  it('a device whose data directory was wiped, with the same identity, still has its signed reports accepted', async () => {
+    // Its journal numbered reports from 1 again: every manifest was refused as REPLAYED_REPORT
+    // (the Director had accepted higher counters) and each update failed VERSION_REPORT_MISSING.
+    const deviceD = uniqueId('msgid-d');
+    const identity = await h.enroll(deviceD);
+    const healthCheck = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
+    const updateOnce = async () => {
+      const revision = uniqueId('rev');
+      await h.release(revision, [{ path: 'rootfs.img', bytes: randomBytes(4096) }], [deviceD]);
+      const handle = await startDeviceUpdate(
+        h.client,
+        { deviceId: deviceD, command: { rolloutId: uniqueId('r'), revision } },
+        { taskQueue },
+      );
+      return handle.result();
+    };
+    const first = await h.startAgent(deviceD, { healthCheck, identity });
+    expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
+    await first.stop();
+    await rm(first.dataDir, { recursive: true, force: true });
+
+    await h.startAgent(deviceD, { healthCheck, identity });
     expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
   });
 });
