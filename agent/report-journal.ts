@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseJson } from '../core/index.ts';
+import { parseJson, type Clock } from '../core/index.ts';
 import { writeFileAtomic } from '../services/fs/index.ts';
 import { PRIVATE } from './data-dir.ts';
 
@@ -42,7 +42,7 @@ export class ReportJournal {
   #lastSeq: number | undefined;
   #lock: Promise<unknown> = Promise.resolve();
 
-  readonly #now: () => Date;
+  readonly #now: Clock;
 
   /**
    * `now`: the device's clock. A journal with no history (a new device, or a
@@ -52,7 +52,7 @@ export class ReportJournal {
    * have every signed report refused as a replay (REPLAYED_REPORT) until the
    * device was provisioned again.
    */
-  constructor(dataDir: string, now: () => Date = () => new Date()) {
+  constructor(dataDir: string, now: Clock) {
     this.dir = join(dataDir, 'reports');
     this.#now = now;
   }
