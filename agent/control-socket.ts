@@ -1,4 +1,5 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -127,6 +128,12 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
   }
 
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  // Two agents on one data directory would take each other's socket and state.
+  if (await answers(path))
+    throw new UprollError(
+      'DATA_DIR_IN_USE',
+      `another agent runs on ${dirname(path)}: its control socket ${path} answers (stop it first)`,
+    );
   await rm(path, { force: true }); // a socket file left by a crash
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -143,6 +150,18 @@ export async function startControlSocket(path: string, manager: UpdateManager): 
       await rm(path, { force: true });
     },
   };
+}
+
+/** True when something listens on the socket `path`; a file left by a crash refuses the connection. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
 }
 
 async function readJson<S extends z.ZodType>(

@@ -126,6 +126,8 @@ export type UprollErrorCode =
   | 'BINARY_NOT_FOUND'
   /** A port the local stack needs is already taken. */
   | 'PORT_IN_USE'
+  /** Another agent runs on this data directory (its control socket answers). */
+  | 'DATA_DIR_IN_USE'
   /** The local stack is not running or not reachable. */
   | 'STACK_NOT_RUNNING'
   /** The deployment's Temporal (`--temporal`, `$UPROLL_TEMPORAL`) did not answer. */

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { request } from 'node:http';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ControlClient, startControlSocket, type ControlSocket } from '../../../agent/index.ts';
@@ -215,5 +217,27 @@ describe('the local control socket', () => {
       body: { code: 'INVALID_INPUT' },
     });
     expect((await stat(socket.path)).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('a second agent on the same data directory', () => {
+  it('is refused with DATA_DIR_IN_USE, and the first keeps its socket', async () => {
+    await expect(startControlSocket(socket.path, rig.manager)).rejects.toThrowWithCode('DATA_DIR_IN_USE');
+    expect((await client.status()).installer).toBeDefined();
+  });
+
+  it('takes over a socket file left by a crashed agent', async () => {
+    await socket.close();
+    // What a crash leaves: the socket file of a process killed with SIGKILL, nothing listening on it.
+    const crashed = spawn(process.execPath, [
+      '-e',
+      `require('node:net').createServer().listen(${JSON.stringify(socket.path)}, () => console.log('up'))`,
+    ]);
+    await once(crashed.stdout, 'data');
+    crashed.kill('SIGKILL');
+    await once(crashed, 'exit');
+    expect((await stat(socket.path)).isSocket()).toBe(true);
+    socket = await startControlSocket(socket.path, rig.manager);
+    expect((await new ControlClient(socket.path).status()).installer).toBeDefined();
   });
 });
