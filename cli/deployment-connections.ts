@@ -11,6 +11,23 @@ const CONNECT_TIMEOUT_MS = 5000;
 /** The reason a connection failed, in one line. */
 const reasonOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
 
+/** TLS errors of a certificate the client could not check against the CAs it trusts. */
+const UNTRUSTED_CERTIFICATE = /unable to verify|self[- ]signed certificate|unable to get (local )?issuer/i;
+
+/**
+ * Why NATS could not be reached; for a certificate of a CA the command does
+ * not trust, what to do about it (Node's own hint, --use-system-ca, is not it).
+ */
+export function natsReasonOf(cause: unknown): string {
+  const reason = reasonOf(cause) ?? '';
+  if (!UNTRUSTED_CERTIFICATE.test(reason)) return reason;
+  return (
+    `${reason.replace(/;[^;]*--use-system-ca/i, '')}: ` +
+    'its certificate is from a CA this command does not trust; name it with --nats-ca-file or ' +
+    "$UPROLL_NATS_CA (the local stack's is <state-dir>/tls/ca.crt)"
+  );
+}
+
 /**
  * Connects to the deployment's NATS as the services user: NATS_UNREACHABLE
  * when it does not answer or refuses the credentials (STACK_NOT_RUNNING, with
@@ -32,9 +49,13 @@ export async function connectDeploymentNats(deployment: Deployment, name: string
             cause,
           },
         )
-      : new UprollError('NATS_UNREACHABLE', `cannot reach NATS at ${deployment.nats}: ${reasonOf(cause)}`, {
-          cause,
-        });
+      : new UprollError(
+          'NATS_UNREACHABLE',
+          `cannot reach NATS at ${deployment.nats}: ${natsReasonOf(cause)}`,
+          {
+            cause,
+          },
+        );
   });
 }
 
