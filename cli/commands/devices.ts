@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { revokeNatsDevice } from '../../services/dev-stack/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
@@ -50,11 +50,12 @@ export const devicesProvision: Command = {
       throw new UsageError('name the DEVICE_ID and its --hardware-id');
     const stateDir = stateDirOf(values);
     const store = openKeyStore(values);
+    const out = typeof values['out'] === 'string' ? values['out'] : join(stateDir, 'devices', deviceId);
     const bundle = await provisionDeviceBundle({
       deviceId,
       hardwareId,
       ...(typeof values['ecu-serial'] === 'string' ? { ecuSerial: values['ecu-serial'] } : {}),
-      out: typeof values['out'] === 'string' ? values['out'] : join(stateDir, 'devices', deviceId),
+      out,
       store,
       onlinePassphrase: await readPassphrase(values, '', 'online key'),
       director: new DirectorRepository(directorDir(values)),
@@ -85,10 +86,11 @@ export const devicesProvision: Command = {
         : []),
       ...(bundle.nats ? [] : ['no NATS credentials, as asked']),
     ];
+    // Where the bundle is: what to copy to the device (its agent's --bundle).
     io.out(
       values.json
-        ? JSON.stringify(bundle)
-        : `provisioned ${bundle.deviceId} (${bundle.ecus[0]?.hardwareId})${notes.map((n) => `; ${n}`).join('')}`,
+        ? JSON.stringify({ ...bundle, bundleDir: resolve(out) })
+        : `provisioned ${bundle.deviceId} (${bundle.ecus[0]?.hardwareId}): its bundle is in ${resolve(out)}${notes.map((n) => `; ${n}`).join('')}`,
     );
     return 0;
   },

@@ -110,6 +110,8 @@ describe('uproll devices provision', () => {
 
       expect(provisioned.status, provisioned.stderr).toBe(0);
       expect(provisioned.stdout).toContain('no NATS credentials, as asked');
+      // It says where the bundle to copy to the device is.
+      expect(provisioned.stdout).toContain(`its bundle is in ${bundleDir('dev-a')}`);
       expect(JSON.parse(await bundleFile('dev-a', 'bundle.json'))).not.toHaveProperty('nats');
     });
   });
