@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import type { Server } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -7,7 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
+import { createWebServer, listenOn, urlHost, type ServerKeyPair } from '../tls/index.ts';
 import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
 import { API_BASE, type ApiStream, type ApiChange, type ApiChangeEvent, type ApiRoute } from './api-route.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
@@ -333,7 +332,7 @@ export async function startApiServer(
     options.tls,
   );
   const host = options.host ?? '127.0.0.1';
-  await listen(server, host, options.port ?? 0);
+  await listenOn(server, host, options.port ?? 0, 'the management API');
   const address = server.address();
   return {
     url: `${scheme}://${urlHost(host)}:${typeof address === 'object' && address ? address.port : 0}`,
@@ -343,11 +342,4 @@ export async function startApiServer(
         server.close(() => resolve());
       }),
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
 }

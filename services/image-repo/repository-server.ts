@@ -1,10 +1,9 @@
 import { constants } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server } from 'node:net';
 import { join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createWebServer, urlHost, type ServerKeyPair } from '../tls/index.ts';
+import { createWebServer, listenOn, urlHost, type ServerKeyPair } from '../tls/index.ts';
 
 export interface RepositoryServer {
   /** e.g. `http://127.0.0.1:4567` */
@@ -48,7 +47,12 @@ export async function startRepositoryServer(options: {
     });
   }, options.tls);
   const host = options.host ?? '127.0.0.1';
-  await listen(server, host, options.port ?? 0);
+  await listenOn(
+    server,
+    host,
+    options.port ?? 0,
+    areas.has('devices') ? 'the Director' : 'the Image repository',
+  );
   const address = server.address();
   const url = `${scheme}://${urlHost(host)}:${typeof address === 'object' && address ? address.port : 0}`;
   return {
@@ -161,11 +165,4 @@ function parseRange(
     end = to === '' ? size - 1 : Math.min(Number(to), size - 1);
   }
   return start >= size || start > end ? 'unsatisfiable' : { start, end };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
 }
