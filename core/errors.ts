@@ -159,6 +159,8 @@ export type UprollErrorCode =
   | 'DEVICE_EXISTS'
   /** No device of this id is provisioned. */
   | 'DEVICE_NOT_FOUND'
+  /** The device's credentials were revoked (`devices revoke`); it is in no rollout until provisioned again. */
+  | 'DEVICE_REVOKED'
   /** A file or directory named (or needed) does not exist. */
   | 'FILE_NOT_FOUND'
   /** No such route in this API (answered only to an authenticated caller). */
@@ -210,6 +212,7 @@ const PERMANENT: ReadonlySet<UprollErrorCode> = new Set<UprollErrorCode>([
   'AMBIGUOUS_KEY',
   'KEY_REVOKED',
   'OFFLINE_KEY',
+  'DEVICE_REVOKED',
   ...[...TRUST_ATTACK_CODES].filter((code) => code !== 'SLOW_RETRIEVAL'),
 ]);
 

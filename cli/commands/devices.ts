@@ -105,13 +105,17 @@ export const devicesRevoke: Command = {
     "to the deployment's NATS as the system user (no config change, no reload): the server closes the\n" +
     "device's connections and refuses it, also after a restart. When NATS cannot be reached the revocation\n" +
     'is recorded and the command fails with NATS_UPDATE_FAILED: `uproll nats push` sends it later. The\n' +
-    'device stays registered with the Director; `devices provision --force` gives it new credentials.',
-  options: { ...byOption },
+    'device stays registered with the Director, marked revoked: rollouts to a hardware id or a tag leave it\n' +
+    'out, one that lists it is refused (DEVICE_REVOKED); `devices provision --force` gives it a new identity.',
+  options: { ...locationOptions, ...byOption },
   async run({ values, positionals }, io) {
     const by = actorOf(values);
     const [deviceId] = positionals;
     if (!deviceId || positionals.length > 1) throw new UsageError('name one DEVICE_ID');
     const { keys, notSent } = await revokeNatsDevice(stateDirOf(values), deviceId, systemClock);
+    // Credentials first: a lost device is cut off even when the Director does not know it.
+    const director = new DirectorRepository(directorDir(values));
+    if (await director.knows(deviceId)) await director.markRevoked(deviceId, systemClock());
     const noun = `${keys} ${keys === 1 ? 'key' : 'keys'}`;
     await recordAudit(values, io, by, {
       aggregate: 'device',

@@ -113,7 +113,7 @@ function printTable(
         d.committedRevision ?? '-',
         lastUpdate(d),
         d.rolloutId ?? '-',
-        presence[d.deviceId]?.lastSeenAt ?? 'never',
+        d.revokedAt ? `revoked ${d.revokedAt}` : (presence[d.deviceId]?.lastSeenAt ?? 'never'),
         presence[d.deviceId]?.apps?.map(appSummary).join(', ') || '-',
       ].map(oneLine),
     ),

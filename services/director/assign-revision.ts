@@ -51,12 +51,25 @@ export async function targetDevices(director: DirectorRepository, target: Rollou
           ? `device ${unknown[0]} is not registered with the Director`
           : `${unknown.length} devices are not registered with the Director, the first: ${unknown[0]}`,
       );
+    // Named on purpose, so refused: leaving it out silently would hide that the list is stale.
+    const revoked = await director.revokedAmong(target.devices);
+    if (revoked.length > 0)
+      throw new UprollError(
+        'DEVICE_REVOKED',
+        `${revoked.length === 1 ? `device ${revoked[0]} was` : `${revoked.length} devices were, the first ${revoked[0]},`} ` +
+          'revoked (`uproll devices revoke`): leave it out, or give it a new identity with `devices provision --force`',
+      );
     return [...target.devices];
   }
-  if ('tag' in target) return devicesTagged(director, target.tag);
-  return (await director.devices())
-    .filter((device) => device.ecus[0]?.hardwareId === target.hardwareId)
-    .map((device) => device.deviceId);
+  const devices =
+    'tag' in target
+      ? await devicesTagged(director, target.tag)
+      : (await director.devices())
+          .filter((device) => device.ecus[0]?.hardwareId === target.hardwareId)
+          .map((device) => device.deviceId);
+  // A revoked device cannot connect: as a canary it would pass the gate with no signal at all.
+  const revoked = new Set(await director.revokedAmong(devices));
+  return devices.filter((deviceId) => !revoked.has(deviceId));
 }
 
 type AssignmentSigners = Parameters<typeof assignRevision>[0]['signers'];

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, readdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -190,6 +190,8 @@ export class DirectorRepository {
     const record = inventorySchema.parse({ ...device, installed: {}, attacksDetected: {} });
     await mkdir(join(this.dir, 'inventory'), { recursive: true });
     await writeFileAtomic(this.#inventoryPath(device.deviceId), `${JSON.stringify(record, null, 2)}\n`);
+    // A new identity: a revocation of the old one no longer keeps the device out of rollouts.
+    await rm(this.#revokedPath(device.deviceId), { force: true });
     const files = this.#device(device.deviceId);
     const served = (await files.has('timestamp.json')) ? await files.served() : undefined;
     await this.#publishTargets(device.deviceId, {}, signers, now, {
@@ -216,6 +218,25 @@ export class DirectorRepository {
   async unknownAmong(deviceIds: readonly string[]): Promise<string[]> {
     const names = new Set(await readdir(join(this.dir, 'inventory')).catch(() => [] as string[]));
     return deviceIds.filter((deviceId) => !names.has(`${assertToken(deviceId, 'device id')}.json`));
+  }
+
+  /**
+   * Marks a device whose credentials were revoked (`devices revoke`): rollouts
+   * leave it out until it is registered again with a new identity.
+   */
+  async markRevoked(deviceId: string, at: Date): Promise<void> {
+    await mkdir(join(this.dir, 'revoked'), { recursive: true });
+    await writeFileAtomic(this.#revokedPath(deviceId), `${JSON.stringify({ at: at.toISOString() })}\n`);
+  }
+
+  /** The ids of `deviceIds` marked revoked, in their order: one directory read, as {@link unknownAmong}. */
+  async revokedAmong(deviceIds: readonly string[]): Promise<string[]> {
+    const names = new Set(await readdir(join(this.dir, 'revoked')).catch(() => [] as string[]));
+    return deviceIds.filter((deviceId) => names.has(`${assertToken(deviceId, 'device id')}.json`));
+  }
+
+  #revokedPath(deviceId: string): string {
+    return join(this.dir, 'revoked', `${assertToken(deviceId, 'device id')}.json`);
   }
 
   async inventory(deviceId: string): Promise<InventoryRecord> {

@@ -71,6 +71,7 @@ export function touchedKeys(event: DomainEvent): TouchedKeys {
     event.aggregate === 'device' &&
     (event.type.startsWith('device.report.') ||
       event.type === 'device.provisioned' ||
+      event.type === 'device.revoked' ||
       event.type === 'device.tagged')
   )
     return { rollouts: [], device: event.aggregateId, fleet: false };
@@ -108,6 +109,10 @@ export function project(state: Readonly<Projections>, stored: StoredEvent): Proj
   }
   if (event.type === 'device.tagged') {
     const device = projectTagged(state.devices[event.aggregateId], stored);
+    return device ? { device } : {};
+  }
+  if (event.type === 'device.revoked') {
+    const device = projectRevoked(state.devices[event.aggregateId], stored);
     return device ? { device } : {};
   }
   return projectReport(state, stored);
@@ -222,10 +227,27 @@ function projectProvisioned(before: DeviceView | undefined, stored: StoredEvent)
   const { event, sequence } = stored;
   const data = provisionedSchema.safeParse(event.data);
   if (!data.success || (before && sequence <= before.lastSequence)) return undefined;
+  // Provisioned (again): a new identity, no longer revoked.
+  const kept: DeviceView = {
+    ...(before ?? { deviceId: event.aggregateId, updatedAt: event.at, lastSequence: 0 }),
+  };
+  delete kept.revokedAt;
   return {
-    ...(before ?? { deviceId: event.aggregateId }),
+    ...kept,
     hardwareId: data.data.hardwareId,
     provisionedAt: event.at,
+    updatedAt: event.at,
+    lastSequence: sequence,
+  };
+}
+
+/** A device whose credentials were revoked: `devices list` says so until it is provisioned again. */
+function projectRevoked(before: DeviceView | undefined, stored: StoredEvent): DeviceView | undefined {
+  const { event, sequence } = stored;
+  if (before && sequence <= before.lastSequence) return undefined;
+  return {
+    ...(before ?? { deviceId: event.aggregateId }),
+    revokedAt: event.at,
     updatedAt: event.at,
     lastSequence: sequence,
   };

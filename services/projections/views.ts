@@ -72,6 +72,8 @@ export interface DeviceView {
   /** Set when the device was provisioned (`device.provisioned`), before any update. */
   hardwareId?: string;
   provisionedAt?: string;
+  /** When its credentials were revoked (`devices revoke`), until it is provisioned again. */
+  revokedAt?: string;
   /** Its tags (groups), as `uproll devices tag` last left them. */
   tags?: string[];
   deployment?: string;

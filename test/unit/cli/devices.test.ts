@@ -223,6 +223,8 @@ describe('uproll devices revoke', () => {
 
     expect(revoked).toMatchObject({ status: 0, stdout: 'revoked the NATS credentials of dev-a (2 keys)' });
     expect(await natsUsersOf('dev-a')).toEqual([]);
+    // The Director keeps it, marked revoked: rollouts leave it out.
+    expect(await director().revokedAmong(['dev-a', 'dev-b'])).toEqual(['dev-a']);
     expect(await revokedInNatsConfig()).toEqual([...keysOfA].sort());
     expect(await natsUsersOf('dev-b')).toHaveLength(1);
   });

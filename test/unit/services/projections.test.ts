@@ -376,6 +376,15 @@ describe('device status', () => {
     });
   });
 
+  it('marks a device revoked until it is provisioned again', () => {
+    const l = log();
+    l.other('device', 'd8', 'device.provisioned', { hardwareId: 'rpi4', by: 'alice' });
+    l.other('device', 'd8', 'device.revoked', { keys: 1, by: 'alice' });
+    expect(l.fold().devices['d8']).toMatchObject({ revokedAt: l.at(2), hardwareId: 'rpi4' });
+    l.other('device', 'd8', 'device.provisioned', { hardwareId: 'rpi4', reprovisioned: true, by: 'alice' });
+    expect(l.fold().devices['d8']).not.toHaveProperty('revokedAt');
+  });
+
   it('knows a device that only reported', () => {
     const l = log();
     l.report('d9', 'accepted', { counter: 1 });
