@@ -7,6 +7,7 @@ import {
   API_ROLES,
   issueApiToken,
   DASHBOARD_DIST,
+  FleetMetrics,
   liveRoutes,
   managementRoutes,
   rolloutRoutes,
@@ -156,6 +157,7 @@ export async function startManagementApi(options: {
   const store = openKeyStore(values, { onlineOnly: true });
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
   const live = nc ? liveRoutes({ nc }) : undefined;
+  const metrics = nc ? await FleetMetrics.start(nc) : undefined;
   const server = await startApiServer({
     tokenKey,
     now: systemClock,
@@ -182,6 +184,7 @@ export async function startManagementApi(options: {
     ],
     ...(live ? { streams: live.streams } : {}),
     dashboardDir: DASHBOARD_DIST,
+    ...(metrics ? { metrics } : {}),
     onChanged: async (event) => {
       const outbox = outboxOf(values);
       await outbox.add(randomUUID(), event);
@@ -203,11 +206,15 @@ export async function startManagementApi(options: {
         data: { ...call },
       });
     },
+  }).catch((err: unknown) => {
+    metrics?.stop();
+    throw err;
   });
   return {
     url: server.url,
     async close() {
       await server.close();
+      metrics?.stop();
       await refusals?.close(); // what was counted and not told yet
     },
   };

@@ -5,3 +5,4 @@ export * from './api-route.ts';
 export * from './rollout-routes.ts';
 export * from './live-routes.ts';
 export { DASHBOARD_DIST } from './dashboard-files.ts';
+export { FleetMetrics } from './fleet-metrics.ts';

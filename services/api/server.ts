@@ -322,10 +322,17 @@ export async function startApiServer(
     tls?: ServerKeyPair;
     /** Serve the dashboard built there at `/dashboard/`. */
     dashboardDir?: string;
+    /** Prometheus metrics at `/metrics` (aggregates only: no token asked, as scrapers have none). */
+    metrics?: { text(): Promise<string>; contentType: string };
   },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const app = managementApp(options);
   if (options.dashboardDir) await serveDashboard(app, options.dashboardDir);
+  const { metrics } = options;
+  if (metrics)
+    app.get('/metrics', async (c) =>
+      c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }),
+    );
   const listener = getRequestListener(app.fetch);
   const { server, scheme } = createWebServer(
     (request, response) => void listener(request, response),

@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../release/dashboard/build.ts';
 import {
+  FleetMetrics,
   issueApiToken,
   liveRoutes,
   rolloutRoutes,
@@ -27,6 +28,8 @@ const tokenKeys = generateKeyPairSync('ed25519');
 let h: Harness;
 let fleet: ProtocolFleet;
 let projector: Projector;
+let metrics: FleetMetrics;
+let metricsBefore: string;
 let api: { url: string; close(): Promise<void> };
 let browser: Browser;
 let page: Page;
@@ -57,6 +60,7 @@ beforeAll(async () => {
   const buckets = { rollouts: `R_${suffix}`, devices: `D_${suffix}`, fleet: `F_${suffix}` };
   projector = await startProjector(h.nc, { durableName: uniqueId('dash-projector'), buckets });
   const live = liveRoutes({ nc: h.nc, buckets });
+  metrics = await FleetMetrics.start(h.nc, { buckets, bridgeConsumer: h.bridgeConsumer });
   api = await startApiServer({
     routes: [
       ...rolloutRoutes({
@@ -71,7 +75,9 @@ beforeAll(async () => {
     onChanged: () => Promise.resolve(),
     checkResponses: true,
     dashboardDir,
+    metrics,
   });
+  metricsBefore = await (await fetch(`${api.url}/metrics`)).text();
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   // Every confirm ("Pause rollout …?") is answered yes, as the release manager would.
@@ -81,6 +87,7 @@ afterAll(async () => {
   await browser?.close();
   await api?.close();
   await projector?.stop();
+  metrics?.stop();
   await fleet?.stop();
   await h?.close();
 });
@@ -96,6 +103,12 @@ const token = (role: ApiRole) =>
 
 const status = () => page.getByTestId('rollout-status');
 const count = (name: string) => page.locator(`[data-count="${name}"]`);
+
+/** The value of one series in Prometheus' text format (0 when absent). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
 
 describe('the dashboard, in Chromium', () => {
   it('refuses a token it cannot verify, saying why, and signs in with a good one', async () => {
@@ -164,5 +177,26 @@ describe('the dashboard, in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(0);
     await page.setViewportSize({ width: 390, height: 844 }); // a phone
     await page.screenshot({ path: join(SCREENSHOTS, 'rollouts-phone.png'), fullPage: true });
+  });
+
+  it('has Prometheus metrics at /metrics, whose counts moved with the rollouts above', async () => {
+    const scrape = () => fetch(`${api.url}/metrics`); // scrapers hold no token
+    expect((await scrape()).headers.get('content-type')).toContain('text/plain');
+    // The projector folds the rollouts' last events a moment after their workflows answered the page.
+    await expect
+      .poll(async () => sample(await (await scrape()).text(), 'uproll_rollouts{status="rolled_back"}'))
+      .toBe(1);
+    const after = await (await scrape()).text();
+    expect(sample(metricsBefore, 'uproll_rollouts{status="aborted"}')).toBe(0);
+    expect(sample(after, 'uproll_rollouts{status="aborted"}')).toBe(1);
+    expect(sample(after, 'uproll_rollouts{status="rolled_back"}')).toBe(1);
+    expect(sample(after, 'uproll_devices{phase="rolled_back"}')).toBe(1);
+    expect(sample(after, 'uproll_devices_failed{code="HEALTH_CHECK_FAILED"}')).toBe(1);
+    expect(sample(after, 'uproll_device_update_seconds_count{outcome="committed"}')).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(sample(after, 'uproll_nats_connected')).toBe(1);
+    expect(after).toMatch(/^uproll_telemetry_backlog \d+$/m);
+    expect(after).not.toContain(devices[0]!); // no device id is a label
   });
 });

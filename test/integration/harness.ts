@@ -40,6 +40,7 @@ export async function startHarness(
   process.env['UPROLL_TASK_QUEUE'] = taskQueue;
   const workDir = await mkdtemp(join(tmpdir(), 'uproll-harness-'));
   const repos = await startSimulatedRepositories(join(workDir, 'repositories'));
+  const bridgeConsumer = uniqueId('bridge');
   const services = await startFleetServices({
     releases: repos.releases,
     director: repos.director,
@@ -47,7 +48,7 @@ export async function startHarness(
     stateDir,
     workflowBundle: { codePath: workflowBundlePath },
     commandTimeoutMs: 2000,
-    bridgeConsumer: uniqueId('bridge'),
+    bridgeConsumer,
     ...options,
     taskQueue,
   });
@@ -62,6 +63,8 @@ export async function startHarness(
     proxy,
     agents,
     taskQueue,
+    /** The telemetry bridge's durable consumer. */
+    bridgeConsumer,
     /** What a client verifies the stack's NATS with (TLS unless it runs `--insecure`). */
     natsTls,
 

@@ -1,0 +1,169 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Gauge, Histogram, Registry } from 'prom-client';
+import {
+  readProjections,
+  watchProjections,
+  type DeviceView,
+  type LiveChange,
+  type ProjectionBuckets,
+  type RolloutView,
+} from '../projections/index.ts';
+import { TELEMETRY_STREAM } from '../nats/index.ts';
+
+/** Phases a device update ends in: its duration is observed then. */
+const ENDS = new Set(['committed', 'rolled_back', 'failed']);
+/** Updates under way remembered at most, for their durations. */
+const MAX_FOLLOWED = 200_000;
+
+/**
+ * Prometheus metrics of the fleet, kept from the projections: read once,
+ * then followed live (a scrape reads nothing, however large the fleet).
+ * Aggregates only: no device or rollout id is a label.
+ */
+export class FleetMetrics {
+  readonly registry = new Registry();
+  readonly #rollouts = new Map<string, string>();
+  readonly #devices = new Map<string, { phase: string; code?: string }>();
+  /** When this process first saw each update under way, by workflow id: its duration as seen here. */
+  readonly #started = new Map<string, number>();
+  readonly #durations: Histogram;
+  #stop: () => void = () => {};
+
+  private constructor(nc: NatsConnection, bridgeConsumer: string) {
+    const registry = this.registry;
+    const count = <T>(map: Map<string, T>, key: (value: T) => string | undefined) => {
+      const counts = new Map<string, number>();
+      for (const value of map.values()) {
+        const k = key(value);
+        if (k !== undefined) counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      return counts;
+    };
+    const rollouts = this.#rollouts;
+    const devices = this.#devices;
+    new Gauge({
+      name: 'uproll_rollouts',
+      help: 'Rollouts by status, from the rollout projection.',
+      labelNames: ['status'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [status, n] of count(rollouts, (s) => s)) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: 'uproll_devices',
+      help: "Devices by the phase of their latest update ('none': never updated).",
+      labelNames: ['phase'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [phase, n] of count(devices, (d) => d.phase)) this.set({ phase }, n);
+      },
+    });
+    new Gauge({
+      name: 'uproll_devices_failed',
+      help: 'Devices whose latest update failed or rolled back, by its error code.',
+      labelNames: ['code'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of count(devices, (d) => d.code)) this.set({ code }, n);
+      },
+    });
+    this.#durations = new Histogram({
+      name: 'uproll_device_update_seconds',
+      help: 'Device updates seen under way here, from then to their end, by outcome.',
+      labelNames: ['outcome'],
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'uproll_telemetry_backlog',
+      help: 'Telemetry stored in JetStream that the telemetry bridge has not handled yet.',
+      registers: [registry],
+      async collect() {
+        const info = await (
+          await jetstreamManager(nc)
+        ).consumers
+          .info(TELEMETRY_STREAM, bridgeConsumer)
+          .catch(() => undefined);
+        if (info) this.set(info.num_pending + info.num_ack_pending);
+      },
+    });
+    new Gauge({
+      name: 'uproll_nats_connected',
+      help: '1 while this process is connected to NATS.',
+      registers: [registry],
+      collect() {
+        this.set(nc.isClosed() ? 0 : 1);
+      },
+    });
+  }
+
+  /** Reads the projections, then follows them until {@link stop}. */
+  static async start(
+    nc: NatsConnection,
+    options: { buckets?: ProjectionBuckets; bridgeConsumer?: string } = {},
+  ): Promise<FleetMetrics> {
+    const metrics = new FleetMetrics(nc, options.bridgeConsumer ?? 'telemetry-bridge');
+    // Follow first, then read: a change between the two is not lost (applying one twice is harmless).
+    const watching = await watchProjections(
+      nc,
+      ['rollouts', 'devices'],
+      (change) => metrics.#apply(change),
+      options.buckets,
+    );
+    metrics.#stop = () => watching.stop();
+    const { rollouts, devices } = await readProjections(nc, options.buckets);
+    for (const view of Object.values(rollouts)) metrics.#rollout(view);
+    for (const view of Object.values(devices)) metrics.#device(view, false);
+    return metrics;
+  }
+
+  /** The metrics in Prometheus' text format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  stop(): void {
+    this.#stop();
+  }
+
+  #apply(change: LiveChange): void {
+    if (change.kind === 'rollouts') this.#rollout(change.value as RolloutView);
+    else if (change.kind === 'devices') this.#device(change.value as DeviceView, true);
+  }
+
+  #rollout(view: RolloutView): void {
+    this.#rollouts.set(view.rolloutId, view.status);
+  }
+
+  #device(view: DeviceView, live: boolean): void {
+    const phase = view.phase ?? 'none';
+    const ended = ENDS.has(phase);
+    this.#devices.set(view.deviceId, {
+      phase,
+      ...(ended && phase !== 'committed' && view.error ? { code: view.error.code } : {}),
+    });
+    if (!live || !view.workflowId) return;
+    const at = Date.parse(view.updatedAt);
+    const started = this.#started.get(view.workflowId);
+    if (!ended) {
+      if (started !== undefined) return;
+      // Updates this process never sees end (another process's, before a restart) are forgotten in time.
+      if (this.#started.size >= MAX_FOLLOWED) this.#started.delete(this.#started.keys().next().value!);
+      this.#started.set(view.workflowId, at);
+      return;
+    }
+    if (started !== undefined) {
+      this.#durations.observe({ outcome: phase }, Math.max(0, (at - started) / 1000));
+      this.#started.delete(view.workflowId);
+    }
+  }
+}
