@@ -7,6 +7,7 @@ import {
   API_ROLES,
   issueApiToken,
   DASHBOARD_DIST,
+  eventRoutes,
   FleetMetrics,
   liveRoutes,
   managementRoutes,
@@ -181,6 +182,7 @@ export async function startManagementApi(options: {
         ? rolloutRoutes({ temporal, rollouts: async () => (await readProjections(nc)).rollouts })
         : []),
       ...(live?.routes ?? []),
+      ...(nc && eventLog ? eventRoutes({ nc, eventLog }) : []),
     ],
     ...(live ? { streams: live.streams } : {}),
     dashboardDir: DASHBOARD_DIST,

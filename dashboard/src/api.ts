@@ -108,6 +108,16 @@ export interface RolloutProgress {
   failures: { deviceId: string; outcome: string; reason: { code: string; message: string } }[];
 }
 
+export interface StoredEvent {
+  sequence: number;
+  event: { aggregate: string; aggregateId: string; type: string; at: string; data: Record<string, unknown> };
+}
+
+export interface DeviceHistory {
+  device: Record<string, unknown> | null;
+  timeline: StoredEvent[];
+}
+
 export interface Fleet {
   devices: number;
   revisions: Record<string, number>;

@@ -5,13 +5,14 @@ import {
   ApiProblem,
   follow,
   session,
+  type DeviceHistory,
   type Fleet,
   type Key,
   type RolloutProgress,
   type RolloutRow,
 } from './api.ts';
 
-/** Where the page is: `#/`, `#/rollouts`, `#/rollouts/ID`, `#/keys`. */
+/** Where the page is: `#/`, `#/rollouts`, `#/rollouts/ID`, `#/devices/ID`, `#/keys`. */
 function useRoute(): string[] {
   const parts = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   const [route, setRoute] = useState(parts());
@@ -271,7 +272,9 @@ function RolloutPage({ rolloutId }: { rolloutId: string }) {
             <tbody>
               {shown.failures.map((f) => (
                 <tr key={f.deviceId}>
-                  <td>{f.deviceId}</td>
+                  <td>
+                    <a href={`#/devices/${encodeURIComponent(f.deviceId)}`}>{f.deviceId}</a>
+                  </td>
                   <td>{f.outcome}</td>
                   <td>
                     <code>{f.reason.code}</code>
@@ -285,6 +288,73 @@ function RolloutPage({ rolloutId }: { rolloutId: string }) {
       )}
     </section>
   );
+}
+
+/** What the device projection shows first, in this order. */
+const DEVICE_FIELDS = [
+  'hardwareId',
+  'committedRevision',
+  'revision',
+  'phase',
+  'rolloutId',
+  'tags',
+  'revokedAt',
+];
+
+function DevicePage({ deviceId }: { deviceId: string }) {
+  const path = `/devices/${encodeURIComponent(deviceId)}`;
+  const { data, error } = useLive(() => api<DeviceHistory>(path), 'devices', [deviceId]);
+  if (error) return <Problem error={error} />;
+  if (!data) return <p>Loading…</p>;
+  const device = data.device ?? {};
+  const failure = device['error'] as { code: string; message: string } | undefined;
+  return (
+    <section aria-labelledby="device-title">
+      <h2 id="device-title">Device {deviceId}</h2>
+      <dl class="counts">
+        {DEVICE_FIELDS.filter((field) => device[field] !== undefined).map((field) => (
+          <div key={field}>
+            <dt>{field}</dt>
+            <dd>{Array.isArray(device[field]) ? device[field].join(', ') : String(device[field])}</dd>
+          </div>
+        ))}
+      </dl>
+      {failure && (
+        <p class="error" data-testid="device-error">
+          <code>{failure.code}</code>: {failure.message}
+        </p>
+      )}
+      <h3>History</h3>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Event</th>
+            <th scope="col">Rollout</th>
+            <th scope="col">Detail</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...data.timeline].reverse().map(({ sequence, event }) => (
+            <tr key={sequence}>
+              <td>{event.at}</td>
+              <td>{event.type}</td>
+              <td>{typeof event.data['rolloutId'] === 'string' ? event.data['rolloutId'] : ''}</td>
+              <td class="why">{detailOf(event.data)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** One line of what an event says: its summary, else its error, else its revision. */
+function detailOf(data: Record<string, unknown>): string {
+  const error = data['error'] as { code?: string; message?: string } | undefined;
+  if (typeof data['summary'] === 'string') return data['summary'];
+  if (error?.code) return `${error.code}: ${error.message ?? ''}`;
+  return typeof data['revision'] === 'string' ? data['revision'] : '';
 }
 
 function KeysPage() {
@@ -365,6 +435,8 @@ function App() {
           <RolloutPage rolloutId={decodeURIComponent(id)} />
         ) : page === 'rollouts' ? (
           <RolloutsPage />
+        ) : page === 'devices' && id ? (
+          <DevicePage deviceId={decodeURIComponent(id)} />
         ) : page === 'keys' ? (
           <KeysPage />
         ) : (

@@ -6,3 +6,4 @@ export * from './rollout-routes.ts';
 export * from './live-routes.ts';
 export { DASHBOARD_DIST } from './dashboard-files.ts';
 export { FleetMetrics } from './fleet-metrics.ts';
+export * from './event-routes.ts';

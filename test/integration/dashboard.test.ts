@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../release/dashboard/build.ts';
 import {
+  eventRoutes,
   FleetMetrics,
   issueApiToken,
   liveRoutes,
@@ -68,6 +69,7 @@ beforeAll(async () => {
         rollouts: async () => (await readProjections(h.nc, buckets)).rollouts,
       }),
       ...live.routes,
+      ...eventRoutes({ nc: h.nc, eventLog: h.eventLog, buckets }),
     ],
     streams: live.streams,
     tokenKey: tokenKeys.publicKey,
@@ -163,6 +165,15 @@ describe('the dashboard, in Chromium', () => {
     await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('rolled_back');
     await expect.poll(() => page.locator('td code').first().textContent()).toMatch(/^[A-Z_]+$/);
     await page.screenshot({ path: join(SCREENSHOTS, 'rollout-rolled-back.png'), fullPage: true });
+
+    // The failing device's own page: its error and its history, newest first.
+    await page.locator('tbody a').first().click();
+    await page.getByRole('heading', { name: /^Device / }).waitFor();
+    await expect.poll(() => page.getByTestId('device-error').textContent()).toContain('HEALTH_CHECK_FAILED');
+    await expect
+      .poll(() => page.locator('tbody tr td:nth-child(2)').allTextContents())
+      .toContain('device.update.rolled_back');
+    await page.screenshot({ path: join(SCREENSHOTS, 'device.png'), fullPage: true });
   });
 
   it('shows a viewer every rollout and no controls, readable on a phone', async () => {

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  eventRoutes,
   issueApiToken,
   liveRoutes,
   rolloutRoutes,
@@ -24,12 +25,12 @@ let h: Harness;
 let fleet: ProtocolFleet;
 let api: { url: string; close(): Promise<void> };
 let rolloutId: string;
+let devices: string[];
 let document: Parameters<typeof expectMatchesDocument>[0];
 
 beforeAll(async () => {
   h = await startHarness();
   await h.startWorker();
-  let devices: string[];
   ({ devices, fleet } = await startFleetOf({
     count: 2,
     prefix: uniqueId('apiro'),
@@ -44,6 +45,7 @@ beforeAll(async () => {
     routes: [
       ...rolloutRoutes({ temporal: h.client, rollouts: async () => (await readProjections(h.nc)).rollouts }),
       ...live.routes,
+      ...eventRoutes({ nc: h.nc, eventLog: h.eventLog }),
     ],
     streams: live.streams,
     tokenKey: tokenKeys.publicKey,
@@ -168,6 +170,41 @@ describe('rollouts over the management API', () => {
     expect(fleet.status).toBe(200);
     expect(fleet.body['devices']).toBeGreaterThanOrEqual(1);
     expect((fleet.body['phases'] as Record<string, number>)['committed']).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reads the rollout's events a page at a time, with who did what", async () => {
+    const all = await call('GET', `/events?aggregate=rollout&id=${rolloutId}`, 'viewer');
+    const events = all.body['events'] as {
+      sequence: number;
+      event: { type: string; data: { by?: string } };
+    }[];
+    expect(events.map((e) => e.event.type)).toContain('rollout.started');
+    expect(events.find((e) => e.event.type === 'rollout.paused')?.event.data.by).toBe('release-person');
+    expect(all.body['next']).toBeNull();
+
+    const first = await call('GET', `/events?aggregate=rollout&id=${rolloutId}&limit=1`, 'viewer');
+    expect(first.body['events']).toEqual([events[0]]);
+    const second = await call(
+      'GET',
+      `/events?aggregate=rollout&id=${rolloutId}&limit=1&from=${String(first.body['next'])}`,
+      'viewer',
+    );
+    expect(second.body['events']).toEqual([events[1]]);
+  });
+
+  it('shows a device with its timeline, and DEVICE_NOT_FOUND (404) for one it never heard of', async () => {
+    // The canary committed; the other device was never reached (the rollout soaked, then was aborted).
+    const timelines = await Promise.all(
+      devices.map(async (deviceId) => {
+        const shown = await call('GET', `/devices/${deviceId}`, 'viewer');
+        return ((shown.body['timeline'] ?? []) as { event: { type: string } }[]).map((e) => e.event.type);
+      }),
+    );
+    expect(timelines.filter((types) => types.includes('device.update.committed'))).toHaveLength(1);
+    expect(await call('GET', `/devices/${uniqueId('never')}`, 'viewer')).toMatchObject({
+      status: 404,
+      body: { code: 'DEVICE_NOT_FOUND' },
+    });
   });
 
   it('answers ROLLOUT_NOT_FOUND (404) for a rollout that never was, and INVALID_INPUT for a bad id', async () => {
