@@ -202,7 +202,21 @@ function controlCommand(
       const by = actorOf(values);
       return withTemporal(values, async (client) => {
         try {
-          const progress = await rolloutHandle(client, rolloutId).executeUpdate(update, { args: [by] });
+          const handle = rolloutHandle(client, rolloutId);
+          const progress = await handle.executeUpdate(update, { args: [by] });
+          if (verb === 'rollback') {
+            // The rollout returns its devices itself, then ends: the command answers once they are back.
+            if (!values.json)
+              io.err(`rollout ${rolloutId} is aborted and rolls its devices back; waiting for them`);
+            const ended = await handle.result();
+            const { committed, rolledBack, failed } = ended.counts;
+            if (values.json) io.out(JSON.stringify(ended));
+            else
+              io.out(
+                `rollout ${rolloutId} ended ${ended.status}: ${rolledBack} rolled back, ${committed} committed, ${failed} failed`,
+              );
+            return ended.status === 'rolled_back' ? 0 : 3; // as a rollback after the end: some did not go back
+          }
           if (values.json) io.out(JSON.stringify(progress));
           else printProgress(progress, io);
           return 0;
@@ -228,7 +242,8 @@ export const rolloutRollback: Command = {
   summary: 'Return every device a rollout committed to its previous revision (a running one is aborted).',
   usage: 'uproll rollout rollback ROLLOUT_ID [--retry] [--by NAME] [--json]',
   details:
-    'A running or paused rollout is aborted and rolls its devices back itself. A rollout that has ended\n' +
+    'A running or paused rollout is aborted and rolls its devices back itself; the command waits until it\n' +
+    'has, and prints where each stands (exit 0; 3 when the rollout did not end rolled back). A rollout that has ended\n' +
     '(completed or aborted) is rolled back by rollback/ROLLOUT_ID, which waits for it: each device the\n' +
     'event log says it left on its revision goes back to the one before (a device that moved on since is\n' +
     'left alone). Once only: a rollout rolled back before is refused (ALREADY_ROLLED_BACK); --retry then\n' +

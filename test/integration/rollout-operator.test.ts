@@ -154,6 +154,11 @@ describe('when the gate fails on the last wave', () => {
 
     const rolledBack = await control('rollout', 'rollback', rolloutId, '--by', 'ops');
     expect(rolledBack.status, rolledBack.stderr).toBe(0);
+    // It answers once the devices are back, not as the rollout is aborted (a new user saw them
+    // still on the new revision for 20 s after the command said it was done).
+    expect(rolledBack.stdout).toBe(
+      `rollout ${rolloutId} ended rolled_back: 6 rolled back, 0 committed, 0 failed`,
+    );
     expect(await handle.result()).toMatchObject({
       status: 'rolled_back',
       counts: { committed: 0, rolledBack: 6, failed: 0 },
