@@ -31,6 +31,11 @@ export const devicesProvision: Command = {
     out: { type: 'string', description: 'bundle directory (default <state-dir>/devices/DEVICE_ID)' },
     'image-url': { type: 'string', description: 'base URL of the Image repository as the device reaches it' },
     'director-url': { type: 'string', description: 'base URL of the Director as the device reaches it' },
+    'nats-url': {
+      type: 'string',
+      description:
+        "NATS as the device reaches it, e.g. tls://updates.example.com:14222 (default: the deployment's)",
+    },
     force: {
       type: 'boolean',
       description: 'provision a device id again (a new identity), over its bundle directory',
@@ -65,6 +70,7 @@ export const devicesProvision: Command = {
       now: new Date(),
       force: values.force === true,
       withoutNats: values['no-nats'] === true,
+      ...natsUrlOf(values['nats-url']),
       ...repositoryUrls(values['image-url'], values['director-url']),
     });
     // The fleet view lists the device from now on, before its first update.
@@ -132,6 +138,13 @@ export const devicesRevoke: Command = {
     return 0;
   },
 };
+
+function natsUrlOf(url: unknown): { natsUrl?: string } {
+  if (url === undefined) return {};
+  if (typeof url !== 'string' || !URL.canParse(url) || !/^(nats|tls):$/.test(new URL(url).protocol))
+    throw new UsageError(`--nats-url must be a nats:// or tls:// URL, got ${JSON.stringify(url)}`);
+  return { natsUrl: url };
+}
 
 function repositoryUrls(image: unknown, director: unknown) {
   if (image === undefined && director === undefined) return {};

@@ -80,6 +80,8 @@ export async function provisionDeviceBundle(input: {
   force?: boolean;
   /** A bundle without NATS credentials, asked for explicitly: such a device cannot reach the fleet over NATS. */
   withoutNats?: boolean;
+  /** NATS as devices reach it (another host name or address than the deployment's own URL). */
+  natsUrl?: string;
 }): Promise<DeviceBundle & { reprovisioned: boolean }> {
   const deviceId = assertToken(input.deviceId, 'device id');
   // Everything that can refuse is checked before anything is written.
@@ -92,7 +94,9 @@ export async function provisionDeviceBundle(input: {
   if (!input.force && (await readdir(input.out).catch(() => [])).length > 0) {
     throw new UprollError('INVALID_INPUT', `${input.out} is not empty: a bundle is never overwritten`);
   }
-  const natsServers = input.withoutNats ? undefined : await deploymentNats(input.stateDir);
+  const natsServers = input.withoutNats
+    ? undefined
+    : (input.natsUrl ?? (await deploymentNats(input.stateDir)));
   const serverCa = await serverCaFile(input.stateDir);
   await mkdir(input.out, { recursive: true, mode: 0o700 });
   const ecus = [{ serial: input.ecuSerial ?? `${deviceId}-primary`, hardwareId: input.hardwareId }];

@@ -174,6 +174,12 @@ describe("uproll devices provision on a deployment's own NATS (`uproll nats init
     expect(provisioned.status, provisioned.stderr).toBe(0);
     const bundle = JSON.parse(await bundleFile('dev-a', 'bundle.json')) as DeviceBundle;
     expect(bundle.nats).toEqual({ servers: 'nats://nats.example.com:4222' });
+    // A device that reaches NATS by another name is told that one.
+    expect((await provision('dev-b', '--nats-url', 'tls://updates.example.com:4222')).status).toBe(0);
+    expect((JSON.parse(await bundleFile('dev-b', 'bundle.json')) as DeviceBundle).nats?.servers).toBe(
+      'tls://updates.example.com:4222',
+    );
+    expect((await provision('dev-c', '--nats-url', 'http://x')).status).toBe(2);
     expect((await stat(join(bundleDir('dev-a'), 'nats.creds'))).mode & 0o777).toBe(0o600);
     const jwt = /-----BEGIN NATS USER JWT-----\n(.+)\n/.exec(await bundleFile('dev-a', 'nats.creds'))![1]!;
     const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as {
