@@ -30,6 +30,7 @@ import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../loc
 import { systemClock } from '../system-clock.ts';
 import { outboxOf } from '../audit.ts';
 import { serverKeyPairOf, serverTlsOptions } from '../server-tls.ts';
+import { taskQueueOf } from '../task-queue.ts';
 import type { ServerKeyPair } from '../../services/tls/index.ts';
 
 async function apiKey(store: KeyStore) {
@@ -158,6 +159,8 @@ export async function startManagementApi(options: {
   const store = openKeyStore(values, { onlineOnly: true });
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
   const live = nc ? liveRoutes({ nc }) : undefined;
+  const image = new ImageRepository(imageRepoDir(values));
+  const director = new DirectorRepository(directorDir(values));
   const metrics = nc ? await FleetMetrics.start(nc) : undefined;
   const server = await startApiServer({
     tokenKey,
@@ -168,8 +171,8 @@ export async function startManagementApi(options: {
     routes: [
       ...managementRoutes({
         store,
-        image: new ImageRepository(imageRepoDir(values)),
-        director: new DirectorRepository(directorDir(values)),
+        image,
+        director,
         releaseSigners: async () => ({
           releases: await roleSigners(store, 'image', 'releases', passphrase),
           snapshot: await roleSigners(store, 'image', 'snapshot', passphrase),
@@ -179,7 +182,11 @@ export async function startManagementApi(options: {
         ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
       }),
       ...(nc && temporal
-        ? rolloutRoutes({ temporal, rollouts: async () => (await readProjections(nc)).rollouts })
+        ? rolloutRoutes({
+            temporal,
+            rollouts: async () => (await readProjections(nc)).rollouts,
+            ...(eventLog ? { starts: { director, image, eventLog, taskQueue: taskQueueOf(values) } } : {}),
+          })
         : []),
       ...(live?.routes ?? []),
       ...(nc && eventLog ? eventRoutes({ nc, eventLog }) : []),

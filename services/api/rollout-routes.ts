@@ -1,8 +1,18 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { rolloutIdSchema, UprollError, type RolloutProgress } from '../../core/index.ts';
+import {
+  planWaves,
+  rolloutIdSchema,
+  rolloutPolicySchema,
+  rolloutTargetSchema,
+  UprollError,
+  type RolloutProgress,
+} from '../../core/index.ts';
+import { plannedDevices, requireReleased, type DirectorRepository } from '../director/index.ts';
+import type { ImageRepository } from '../image-repo/index.ts';
+import type { EventLog } from '../nats/index.ts';
 import { ROLLOUT_VIEW_STATUSES, rolloutListRows, type RolloutView } from '../projections/index.ts';
-import { rolloutHandle } from '../temporal/index.ts';
+import { rolloutHandle, startRollout } from '../temporal/index.ts';
 import {
   abortRolloutUpdate,
   pauseRolloutUpdate,
@@ -62,6 +72,8 @@ const progressSchema = z
 export function rolloutRoutes(deps: {
   temporal: Client;
   rollouts: () => Promise<Record<string, RolloutView>>;
+  /** To plan and start rollouts: where the devices and the revisions are, and the log of ids used. */
+  starts?: { director: DirectorRepository; image: ImageRepository; eventLog: EventLog; taskQueue?: string };
 }): ApiRoute[] {
   const control = (verb: 'pause' | 'resume' | 'abort', update: typeof pauseRolloutUpdate) =>
     apiRoute({
@@ -78,7 +90,9 @@ export function rolloutRoutes(deps: {
             rolloutHandle(deps.temporal, params.rolloutId).executeUpdate(update, { args: [caller.subject] }),
         ),
     });
+  const starts = deps.starts;
   return [
+    ...(starts ? startRoutes(deps.temporal, starts) : []),
     apiRoute({
       method: 'get',
       path: '/rollouts',
@@ -103,6 +117,62 @@ export function rolloutRoutes(deps: {
     control('pause', pauseRolloutUpdate),
     control('resume', resumeRolloutUpdate),
     control('abort', abortRolloutUpdate),
+  ];
+}
+
+const planBody = z
+  .object({ target: rolloutTargetSchema, policy: rolloutPolicySchema.optional() })
+  .strict()
+  .meta({ id: 'RolloutPlanRequest' });
+const planSchema = z
+  .object({ policy: z.record(z.string(), z.unknown()), waves: z.array(z.array(z.string())) })
+  .meta({ id: 'RolloutPlan', description: 'The waves, canary first, and the devices of each.' });
+
+/** Plan (a dry run that changes nothing) and start, refused as `uproll rollout start` refuses. */
+function startRoutes(temporal: Client, deps: NonNullable<Parameters<typeof rolloutRoutes>[0]['starts']>) {
+  return [
+    apiRoute({
+      method: 'post',
+      path: '/rollouts/plan',
+      summary: 'Dry run: the waves a rollout of this target and policy would have. Changes nothing.',
+      roles: READERS,
+      body: planBody,
+      response: planSchema,
+      async handle({ body }) {
+        const policy = rolloutPolicySchema.parse(body.policy ?? {});
+        return { policy, waves: planWaves(await plannedDevices(deps.director, body.target), policy) };
+      },
+    }),
+    apiRoute({
+      method: 'post',
+      path: '/rollouts',
+      summary:
+        "Start a staged rollout of a released revision, by the token's subject (refused: ROLLOUT_EXISTS, TARGET_NOT_FOUND, no device).",
+      roles: ['release'],
+      body: planBody.extend({ rolloutId: rolloutIdSchema, revision: z.string().min(1).max(128) }).strict(),
+      response: z.object({ rolloutId: z.string(), workflowId: z.string() }),
+      async handle({ body, caller }) {
+        await requireReleased(deps.image, body.revision);
+        await plannedDevices(deps.director, body.target);
+        if (await deps.eventLog.hasEvents('rollout', body.rolloutId))
+          throw new UprollError(
+            'ROLLOUT_EXISTS',
+            `rollout ${body.rolloutId} was started before: choose another id`,
+          );
+        const handle = await startRollout(
+          temporal,
+          {
+            rolloutId: body.rolloutId,
+            revision: body.revision,
+            target: body.target,
+            policy: body.policy ?? {},
+            startedBy: caller.subject,
+          },
+          deps.taskQueue ? { taskQueue: deps.taskQueue } : {},
+        );
+        return { rolloutId: body.rolloutId, workflowId: handle.workflowId };
+      },
+    }),
   ];
 }
 

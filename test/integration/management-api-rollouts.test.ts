@@ -25,6 +25,7 @@ let h: Harness;
 let fleet: ProtocolFleet;
 let api: { url: string; close(): Promise<void> };
 let rolloutId: string;
+let revision: string;
 let devices: string[];
 let document: Parameters<typeof expectMatchesDocument>[0];
 
@@ -38,12 +39,21 @@ beforeAll(async () => {
     stateDir: h.stateDir,
     natsUrl: h.addresses.nats,
   }));
-  const revision = uniqueId('apirev');
+  revision = uniqueId('apirev');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
   const live = liveRoutes({ nc: h.nc });
   api = await startApiServer({
     routes: [
-      ...rolloutRoutes({ temporal: h.client, rollouts: async () => (await readProjections(h.nc)).rollouts }),
+      ...rolloutRoutes({
+        temporal: h.client,
+        rollouts: async () => (await readProjections(h.nc)).rollouts,
+        starts: {
+          director: h.repos.director,
+          image: h.repos.image,
+          eventLog: h.eventLog,
+          taskQueue: h.taskQueue,
+        },
+      }),
       ...live.routes,
       ...eventRoutes({ nc: h.nc, eventLog: h.eventLog }),
     ],
@@ -220,5 +230,57 @@ describe('rollouts over the management API', () => {
       status: 400,
       body: { code: 'INVALID_INPUT' },
     });
+  });
+
+  it('plans and starts a rollout for a release manager, refusing what `rollout start` refuses', async () => {
+    const target = { devices };
+    const policy = { canary: 1, waves: { percentages: [100] } };
+    const post = async (path: string, body: unknown, role: ApiRole = 'release') => {
+      const token = await issueApiToken({
+        subject: `${role}-person`,
+        role,
+        ttlSeconds: 300,
+        key: tokenKeys.privateKey,
+        now: new Date(),
+      });
+      const response = await fetch(`${api.url}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const answer = { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      expectMatchesDocument(document, {
+        method: 'POST',
+        path: `/api/v1${path}`,
+        contentType: response.headers.get('content-type'),
+        ...answer,
+      });
+      return answer;
+    };
+
+    const plan = await post('/rollouts/plan', { target, policy }, 'viewer');
+    expect(plan).toMatchObject({ status: 200 });
+    expect((plan.body['waves'] as string[][]).map((w) => w.length)).toEqual([1, 1]);
+
+    const started = uniqueId('apistart');
+    const start = { rolloutId: started, revision, target, policy };
+    expect(await post('/rollouts', start, 'viewer')).toMatchObject({ status: 403 });
+    expect(await post('/rollouts', { ...start, revision: 'never-released' })).toMatchObject({
+      status: 422,
+      body: { code: 'TARGET_NOT_FOUND' },
+    });
+    expect(await post('/rollouts', { ...start, extra: 1 })).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT' },
+    });
+    expect(await post('/rollouts', start)).toMatchObject({ status: 200, body: { rolloutId: started } });
+    expect(await h.client.workflow.getHandle(`rollout/${started}`).result()).toMatchObject({
+      status: 'completed',
+    });
+    const startedEvent = (await h.eventLog.read('rollout', started)).find(
+      (e) => e.event.type === 'rollout.started',
+    );
+    expect(startedEvent?.event.data).toMatchObject({ by: 'release-person' });
+    expect(await post('/rollouts', start)).toMatchObject({ status: 409, body: { code: 'ROLLOUT_EXISTS' } });
   });
 });
