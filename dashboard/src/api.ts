@@ -29,10 +29,17 @@ export class ApiProblem extends Error {
   }
 }
 
-export async function api<T>(path: string, init: { method?: 'GET' | 'POST' } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: { method?: 'GET' | 'POST'; body?: unknown } = {},
+): Promise<T> {
   const response = await fetch(`/api/v1${path}`, {
     method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${session.token() ?? ''}` },
+    headers: {
+      authorization: `Bearer ${session.token() ?? ''}`,
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });
   const body = (await response.json().catch(() => ({}))) as { code?: string; detail?: string };
   if (!response.ok)

@@ -67,6 +67,12 @@ beforeAll(async () => {
       ...rolloutRoutes({
         temporal: h.client,
         rollouts: async () => (await readProjections(h.nc, buckets)).rollouts,
+        starts: {
+          director: h.repos.director,
+          image: h.repos.image,
+          eventLog: h.eventLog,
+          taskQueue: h.taskQueue,
+        },
       }),
       ...live.routes,
       ...eventRoutes({ nc: h.nc, eventLog: h.eventLog, buckets }),
@@ -176,13 +182,35 @@ describe('the dashboard, in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'device.png'), fullPage: true });
   });
 
+  it('starts a rollout from its form, showing the plan first, and follows it to its end', async () => {
+    await page.goto(`${api.url}/dashboard/#/rollouts`);
+    await page.getByRole('link', { name: 'Start a rollout' }).click();
+    const rolloutId = uniqueId('dashform');
+    await page.getByLabel('Rollout id').fill(rolloutId);
+    await page.getByLabel('Revision').fill(good);
+    await page.getByLabel('Target', { exact: true }).selectOption('devices');
+    await page.getByLabel('Hardware id, tag or devices').fill(devices.join(', '));
+    await page.getByLabel('Waves (cumulative %)').fill('100');
+    await page.getByRole('button', { name: 'Show the plan' }).click();
+    await expect
+      .poll(() => page.getByTestId('plan').locator('li').allTextContents())
+      .toEqual([
+        expect.stringMatching(/^wave 0 \(canary\): 1 device /),
+        expect.stringMatching(/^wave 1: 2 devices /),
+      ]);
+    await page.screenshot({ path: join(SCREENSHOTS, 'start-plan.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Start' }).click();
+    await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('completed');
+    await expect.poll(() => count('committed').textContent()).toBe('3');
+  });
+
   it('shows a viewer every rollout and no controls, readable on a phone', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').fill(await token('viewer'));
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('link', { name: 'Rollouts' }).click();
     await page.getByRole('heading', { name: 'Rollouts' }).waitFor();
-    await expect.poll(() => page.locator('tbody tr').count()).toBe(2);
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(3);
     await page.locator('tbody a').first().click();
     await status().waitFor();
     expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(0);
@@ -195,18 +223,27 @@ describe('the dashboard, in Chromium', () => {
     expect((await scrape()).headers.get('content-type')).toContain('text/plain');
     // The projector folds the rollouts' last events a moment after their workflows answered the page.
     await expect
-      .poll(async () => sample(await (await scrape()).text(), 'uproll_rollouts{status="rolled_back"}'))
-      .toBe(1);
+      .poll(async () => {
+        const text = await (await scrape()).text();
+        return [
+          sample(text, 'uproll_rollouts{status="rolled_back"}'),
+          sample(text, 'uproll_devices{phase="committed"}'),
+        ];
+      })
+      .toEqual([1, 3]);
     const after = await (await scrape()).text();
     expect(sample(metricsBefore, 'uproll_rollouts{status="aborted"}')).toBe(0);
     expect(sample(after, 'uproll_rollouts{status="aborted"}')).toBe(1);
     expect(sample(after, 'uproll_rollouts{status="rolled_back"}')).toBe(1);
-    expect(sample(after, 'uproll_devices{phase="rolled_back"}')).toBe(1);
-    expect(sample(after, 'uproll_devices_failed{code="HEALTH_CHECK_FAILED"}')).toBe(1);
+    expect(sample(after, 'uproll_rollouts{status="completed"}')).toBe(1);
+    // The bad release's canary rolled back, then the form's rollout committed all three.
+    expect(sample(after, 'uproll_devices{phase="committed"}')).toBe(3);
+    expect(sample(after, 'uproll_device_update_seconds_count{outcome="rolled_back"}')).toBe(1);
     expect(sample(after, 'uproll_device_update_seconds_count{outcome="committed"}')).toBeGreaterThanOrEqual(
       1,
     );
     expect(sample(after, 'uproll_nats_connected')).toBe(1);
+    expect(after).toContain('# TYPE uproll_devices_failed gauge');
     expect(after).toMatch(/^uproll_telemetry_backlog \d+$/m);
     expect(after).not.toContain(devices[0]!); // no device id is a label
   });
