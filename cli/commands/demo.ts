@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
@@ -15,6 +16,7 @@ import { stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { startFleetServices } from '../fleet-services.ts';
 import { appStoryEndedAsExpected, runAppStory, type AppStory } from './demo-app-story.ts';
 import { rollOut, type DemoRollout } from './demo-rollout.ts';
+import { startDemoDashboard } from './demo-dashboard.ts';
 
 const ROOTFS_BYTES = 256 * 1024;
 
@@ -50,12 +52,21 @@ export const demo: Command = {
     'update of one app restarts only that app, without an OS write or a reboot, and a version that crashes\n' +
     'rolls each gateway back with APP_UNHEALTHY. Ends with the version distribution and the apps they run.\n' +
     'Exits 1 unless the stories end that way.',
-  options: { devices: { type: 'string', description: 'number of simulated devices, 20-500 (default 200)' } },
+  options: {
+    devices: { type: 'string', description: 'number of simulated devices, 20-500 (default 200)' },
+    dashboard: {
+      type: 'boolean',
+      description:
+        'after the stories, keep the dashboard (printed with a token at the start) open until Ctrl-C',
+    },
+  },
   async run({ values }, io) {
     const count = Number(values.devices ?? 200);
     if (!Number.isInteger(count) || count < 20 || count > 500)
       throw new UsageError('--devices must be a whole number from 20 to 500');
-    const story = await runDemo(stateDirOf(values), count, values.json ? undefined : io);
+    const story = await runDemo(stateDirOf(values), count, values.json ? undefined : io, {
+      keepDashboard: values['dashboard'] === true,
+    });
     if (values.json) io.out(JSON.stringify(story));
     const [good, bad] = story.rollouts;
     const asExpected =
@@ -67,7 +78,12 @@ export const demo: Command = {
   },
 };
 
-async function runDemo(stateDir: string, count: number, io: Io | undefined): Promise<Story> {
+async function runDemo(
+  stateDir: string,
+  count: number,
+  io: Io | undefined,
+  options: { keepDashboard: boolean },
+): Promise<Story> {
   const status = await localStackStatus(stateDir);
   if (!status.temporal.running || !status.nats.running) {
     throw new UprollError(
@@ -108,6 +124,14 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined): Pro
     cleanups.unshift(() => fleet.stop());
     say('  bundling workflow code and starting the rollout worker…');
     await services.startWorker();
+    const dashboard = await startDemoDashboard({
+      ...services,
+      director: repositories.director,
+      image: repositories.image,
+    });
+    cleanups.unshift(() => dashboard.close());
+    say(`  the dashboard, live: ${dashboard.url} (sign in with this token of a release manager:)`);
+    say(`  ${dashboard.token}`);
 
     const rollouts: Story['rollouts'] = [];
     for (const [revision, health, title] of [
@@ -139,6 +163,10 @@ async function runDemo(stateDir: string, count: number, io: Io | undefined): Pro
         `  ${revision.padEnd(8)} ${String(devices).padStart(4)} devices  ${bar(devices)}  apps: ${versions}`,
       );
     await services.nc.flush();
+    if (options.keepDashboard) {
+      say(`\nThe dashboard stays open at ${dashboard.url}: Ctrl-C ends the demo.`);
+      await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    } else say(`\n(\`npm run demo -- --dashboard\` keeps the dashboard open after the stories.)`);
     return { fleet: count, rollouts, distribution, apps };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});

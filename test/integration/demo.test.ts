@@ -36,6 +36,11 @@ describe('uproll demo', () => {
       expect(stderr).toBe('');
       expect(status).toBe(0);
       expect(stdout).toContain('rollout completed: 20 committed, 0 rolled back, 0 failed');
+      // Its dashboard, with a token to sign in, while the stories run.
+      expect(stdout).toMatch(
+        /^ {2}the dashboard, live: http:\/\/127\.0\.0\.1:\d+\/dashboard\/ \(sign in with/m,
+      );
+      expect(stdout).toMatch(/^ {2}eyJ[\w-]+\.[\w-]+\.[\w-]+$/m);
       if (blocker) {
         // Where containers cannot run, the app story is one line and the demo still succeeds.
         expect(stdout).toContain(`App story skipped: ${blocker}.`);
