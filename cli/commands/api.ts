@@ -7,11 +7,9 @@ import {
   API_ROLES,
   issueApiToken,
   DASHBOARD_DIST,
-  eventRoutes,
   FleetMetrics,
-  liveRoutes,
+  fleetRoutes,
   managementRoutes,
-  rolloutRoutes,
   startApiServer,
   type ApiRole,
 } from '../../services/api/index.ts';
@@ -19,7 +17,6 @@ import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from '@temporalio/client';
-import { readProjections } from '../../services/projections/index.ts';
 import { ensureStreams, EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
 import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
@@ -158,9 +155,13 @@ export async function startManagementApi(options: {
     : undefined;
   const store = openKeyStore(values, { onlineOnly: true });
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
-  const live = nc ? liveRoutes({ nc }) : undefined;
   const image = new ImageRepository(imageRepoDir(values));
   const director = new DirectorRepository(directorDir(values));
+  // Rollouts, live views and the event log need the deployment's Temporal and NATS (`serve` has both).
+  const fleet =
+    nc && temporal && eventLog
+      ? fleetRoutes({ temporal, nc, eventLog, director, image, taskQueue: taskQueueOf(values) })
+      : undefined;
   const metrics = nc ? await FleetMetrics.start(nc) : undefined;
   const server = await startApiServer({
     tokenKey,
@@ -181,17 +182,9 @@ export async function startManagementApi(options: {
         now: systemClock,
         ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
       }),
-      ...(nc && temporal
-        ? rolloutRoutes({
-            temporal,
-            rollouts: async () => (await readProjections(nc)).rollouts,
-            ...(eventLog ? { starts: { director, image, eventLog, taskQueue: taskQueueOf(values) } } : {}),
-          })
-        : []),
-      ...(live?.routes ?? []),
-      ...(nc && eventLog ? eventRoutes({ nc, eventLog }) : []),
+      ...(fleet?.routes ?? []),
     ],
-    ...(live ? { streams: live.streams } : {}),
+    ...(fleet ? { streams: fleet.streams } : {}),
     dashboardDir: DASHBOARD_DIST,
     ...(metrics ? { metrics } : {}),
     onChanged: async (event) => {

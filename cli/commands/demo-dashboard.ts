@@ -3,16 +3,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from '@temporalio/client';
 import {
   DASHBOARD_DIST,
-  eventRoutes,
   FleetMetrics,
+  fleetRoutes,
   issueApiToken,
-  liveRoutes,
-  rolloutRoutes,
   startApiServer,
 } from '../../services/api/index.ts';
 import type { DirectorRepository } from '../../services/director/index.ts';
 import type { ImageRepository } from '../../services/image-repo/index.ts';
-import { readProjections } from '../../services/projections/index.ts';
 import type { EventLog } from '../../services/nats/index.ts';
 import { systemClock } from '../system-clock.ts';
 
@@ -29,19 +26,10 @@ export async function startDemoDashboard(services: {
   image: ImageRepository;
 }): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const tokenKeys = generateKeyPairSync('ed25519');
-  const live = liveRoutes({ nc: services.nc });
+  const fleet = fleetRoutes({ temporal: services.client, ...services });
   const metrics = await FleetMetrics.start(services.nc);
   const server = await startApiServer({
-    routes: [
-      ...rolloutRoutes({
-        temporal: services.client,
-        rollouts: async () => (await readProjections(services.nc)).rollouts,
-        starts: { director: services.director, image: services.image, eventLog: services.eventLog },
-      }),
-      ...live.routes,
-      ...eventRoutes({ nc: services.nc, eventLog: services.eventLog }),
-    ],
-    streams: live.streams,
+    ...fleet,
     tokenKey: tokenKeys.publicKey,
     now: systemClock,
     onChanged: (event) => services.eventLog.append(event, { msgId: randomUUID() }).then(() => undefined),

@@ -7,3 +7,4 @@ export * from './live-routes.ts';
 export { DASHBOARD_DIST } from './dashboard-files.ts';
 export { FleetMetrics } from './fleet-metrics.ts';
 export * from './event-routes.ts';
+export * from './fleet-routes.ts';

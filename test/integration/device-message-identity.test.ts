@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { AgentIdentity } from '../../agent/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema, reportSubject, subjects, type Telemetry } from '../../core/index.ts';
 import { connectToNats, REPORTS_STREAM, TELEMETRY_STREAM } from '../../services/nats/index.ts';
@@ -73,52 +74,41 @@ describe("when a device takes another device's message ids first", () => {
     expect(await storedMessages(h.nc, REPORTS_STREAM, reportSubject(deviceB))).not.toHaveLength(0);
   });
 
-  it('a device provisioned again with an empty data directory has its new reports stored, under ids it used before', async () => {
-    // Its report journal starts afresh: with message ids of device/sequence, JetStream acked
-    // the new reports as duplicates of the old ones for ten minutes (a second `uproll demo` hung).
-    const deviceC = uniqueId('msgid-c');
+  /**
+   * Updates the device once, then starts it again with an empty data directory (`identity`:
+   * the same one; else it is provisioned again) and updates it again: both must commit.
+   */
+  async function updateAcrossAWipe(deviceId: string, identity?: AgentIdentity) {
     const healthCheck = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
     const updateOnce = async () => {
       const revision = uniqueId('rev');
-      await h.release(revision, [{ path: 'rootfs.img', bytes: randomBytes(4096) }], [deviceC]);
+      await h.release(revision, [{ path: 'rootfs.img', bytes: randomBytes(4096) }], [deviceId]);
       const handle = await startDeviceUpdate(
         h.client,
-        { deviceId: deviceC, command: { rolloutId: uniqueId('r'), revision } },
+        { deviceId, command: { rolloutId: uniqueId('r'), revision } },
         { taskQueue },
       );
       return handle.result();
     };
-    const first = await h.startAgent(deviceC, { healthCheck });
+    const first = await h.startAgent(deviceId, { healthCheck, ...(identity ? { identity } : {}) });
     expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
     await first.stop();
     await rm(first.dataDir, { recursive: true, force: true });
 
-    await h.startAgent(deviceC, { healthCheck });
+    await h.startAgent(deviceId, { healthCheck, ...(identity ? { identity } : {}) });
     expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
+  }
+
+  it('a device provisioned again with an empty data directory has its new reports stored, under ids it used before', async () => {
+    // Its report journal starts afresh: with message ids of device/sequence, JetStream acked
+    // the new reports as duplicates of the old ones for ten minutes (a second `uproll demo` hung).
+    await updateAcrossAWipe(uniqueId('msgid-c'));
   });
 
   it('a device whose data directory was wiped, with the same identity, still has its signed reports accepted', async () => {
     // Its journal numbered reports from 1 again: every manifest was refused as REPLAYED_REPORT
     // (the Director had accepted higher counters) and each update failed VERSION_REPORT_MISSING.
-    const deviceD = uniqueId('msgid-d');
-    const identity = await h.enroll(deviceD);
-    const healthCheck = healthCheckSchema.parse({ command: ['sh', '-c', 'test -s rootfs.img'] });
-    const updateOnce = async () => {
-      const revision = uniqueId('rev');
-      await h.release(revision, [{ path: 'rootfs.img', bytes: randomBytes(4096) }], [deviceD]);
-      const handle = await startDeviceUpdate(
-        h.client,
-        { deviceId: deviceD, command: { rolloutId: uniqueId('r'), revision } },
-        { taskQueue },
-      );
-      return handle.result();
-    };
-    const first = await h.startAgent(deviceD, { healthCheck, identity });
-    expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
-    await first.stop();
-    await rm(first.dataDir, { recursive: true, force: true });
-
-    await h.startAgent(deviceD, { healthCheck, identity });
-    expect(await updateOnce()).toMatchObject({ outcome: 'committed' });
+    const deviceId = uniqueId('msgid-d');
+    await updateAcrossAWipe(deviceId, await h.enroll(deviceId));
   });
 });

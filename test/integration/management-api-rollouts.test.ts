@@ -1,14 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  eventRoutes,
-  issueApiToken,
-  liveRoutes,
-  rolloutRoutes,
-  startApiServer,
-  type ApiRole,
-} from '../../services/api/index.ts';
-import { readProjections } from '../../services/projections/index.ts';
+import { issueApiToken, fleetRoutes, startApiServer, type ApiRole } from '../../services/api/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { expectMatchesDocument } from '../helpers/api-contract.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -41,23 +33,15 @@ beforeAll(async () => {
   }));
   revision = uniqueId('apirev');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
-  const live = liveRoutes({ nc: h.nc });
   api = await startApiServer({
-    routes: [
-      ...rolloutRoutes({
-        temporal: h.client,
-        rollouts: async () => (await readProjections(h.nc)).rollouts,
-        starts: {
-          director: h.repos.director,
-          image: h.repos.image,
-          eventLog: h.eventLog,
-          taskQueue: h.taskQueue,
-        },
-      }),
-      ...live.routes,
-      ...eventRoutes({ nc: h.nc, eventLog: h.eventLog }),
-    ],
-    streams: live.streams,
+    ...fleetRoutes({
+      temporal: h.client,
+      nc: h.nc,
+      eventLog: h.eventLog,
+      director: h.repos.director,
+      image: h.repos.image,
+      taskQueue: h.taskQueue,
+    }),
     tokenKey: tokenKeys.publicKey,
     now: () => new Date(),
     onChanged: () => Promise.resolve(),
@@ -80,7 +64,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function request(method: string, path: string, role: ApiRole, check = true) {
+/** A call by a person of `role`, its answer checked against the OpenAPI document (unless `check` is false). */
+async function request(method: string, path: string, role: ApiRole, check = true, json?: unknown) {
   const token = await issueApiToken({
     subject: `${role}-person`,
     role,
@@ -90,7 +75,11 @@ async function request(method: string, path: string, role: ApiRole, check = true
   });
   const response = await fetch(`${api.url}/api/v1${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}` },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(json === undefined ? {} : { body: JSON.stringify(json) }),
   });
   if (!check) return response;
   const body: unknown = await response.clone().json();
@@ -104,8 +93,8 @@ async function request(method: string, path: string, role: ApiRole, check = true
   return response;
 }
 
-const call = async (method: string, path: string, role: ApiRole = 'release') => {
-  const response = await request(method, path, role);
+const call = async (method: string, path: string, role: ApiRole = 'release', json?: unknown) => {
+  const response = await request(method, path, role, true, json);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
@@ -235,28 +224,7 @@ describe('rollouts over the management API', () => {
   it('plans and starts a rollout for a release manager, refusing what `rollout start` refuses', async () => {
     const target = { devices };
     const policy = { canary: 1, waves: { percentages: [100] } };
-    const post = async (path: string, body: unknown, role: ApiRole = 'release') => {
-      const token = await issueApiToken({
-        subject: `${role}-person`,
-        role,
-        ttlSeconds: 300,
-        key: tokenKeys.privateKey,
-        now: new Date(),
-      });
-      const response = await fetch(`${api.url}/api/v1${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const answer = { status: response.status, body: (await response.json()) as Record<string, unknown> };
-      expectMatchesDocument(document, {
-        method: 'POST',
-        path: `/api/v1${path}`,
-        contentType: response.headers.get('content-type'),
-        ...answer,
-      });
-      return answer;
-    };
+    const post = (path: string, body: unknown, role: ApiRole = 'release') => call('POST', path, role, body);
 
     const plan = await post('/rollouts/plan', { target, policy }, 'viewer');
     expect(plan).toMatchObject({ status: 200 });
