@@ -106,7 +106,7 @@ const CRASH_AT = process.env['UPROLL_AGENT_CRASH_AT'] as PhaseBoundary | undefin
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   let format: LogFormat = { style: 'text', journal: false, tag: 'uproll-agent' };
   try {
-    const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    const { values } = parseCommandLine(argv);
     if (values.help) {
       io.out(USAGE);
       return 0;
@@ -182,6 +182,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 class Usage extends Error {}
+
+/** The command line, or a Usage error (exit 2, as the CLI's) when it cannot be understood. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  } catch (err) {
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      throw new Usage((err as Error).message);
+    throw err;
+  }
+}
 
 /**
  * SIGINT/SIGTERM, handled from before the agent says it is ready (READY=1,

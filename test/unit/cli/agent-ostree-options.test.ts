@@ -36,6 +36,13 @@ describe('uproll-agent --ostree-sysroot', () => {
     expect(started.stderr).toContain('FILE_NOT_FOUND: /nonexistent is not an OSTree sysroot with OS uproll');
   });
 
+  it('takes an unknown option as a command line it cannot understand: exit 2, as the CLI', async () => {
+    expect(await agent('--ostree-sysrot', '/')).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/^uproll-agent: Unknown option '--ostree-sysrot'/) as string,
+    });
+  });
+
   it('explains the options in --help', async () => {
     const io = captureIo();
     expect(await uprollAgent(['--help'], io)).toBe(0);
