@@ -1,6 +1,29 @@
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
 let installed = false;
+
+/**
+ * A workflow that failed as it meant to (an ApplicationFailure: a device
+ * update that ended failed with its code, which the event log records with
+ * the device and the reason): not worth a warning with a stack trace each.
+ * A serve log had 242 lines of them for one wrong URL.
+ */
+export function isIntendedWorkflowFailure(message: string, meta?: LogMetadata): boolean {
+  const error: unknown = meta?.['error'];
+  return (
+    message === 'Workflow failed' &&
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'ApplicationFailure'
+  );
+}
+
+/** The SDK's logger, less the failures workflows intend. */
+class RuntimeLogger extends DefaultLogger {
+  override log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    if (!isIntendedWorkflowFailure(message, meta)) super.log(level, message, meta);
+  }
+}
 
 /**
  * Installs the Temporal runtime with a logger at `level` (the SDK logs every
@@ -13,7 +36,7 @@ export function installTemporalRuntime(level: LogLevel = 'WARN'): void {
   // forwarded to the same logger and level; by default they go to stdout
   // with colour codes, which would corrupt `--json`.
   Runtime.install({
-    logger: new DefaultLogger(level),
+    logger: new RuntimeLogger(level),
     // By default the SDK shuts every worker down on SIGINT/SIGTERM behind the
     // process's back, so the process's own graceful stop then found its worker
     // draining (IllegalStateError). The process owns its signals.
