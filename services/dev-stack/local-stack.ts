@@ -99,41 +99,51 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
     const temporal = await findTemporal();
     await assertPortFree(settings.host, settings.ports.temporal, 'Temporal');
     progress(`starting the Temporal dev server on ${addresses.temporal}`);
-    const pid = await startBackground({
-      command: temporal,
-      args: [
-        'server',
-        'start-dev',
-        '--headless',
-        '--ip',
-        settings.host,
-        '--port',
-        String(settings.ports.temporal),
-        '--db-filename',
-        paths.temporal.db,
-        // WAL: the dev server waited on SQLite with the defaults (bench:rollout 1.5 -> 4.6+ updates/s).
-        '--sqlite-pragma',
-        'journal_mode=wal',
-        '--sqlite-pragma',
-        'synchronous=normal',
-        '--log-level',
-        'warn',
-        ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
-          '--search-attribute',
-          `${name}=${type}`,
-        ]),
-        // The CLI takes each value as JSON.
-        ...Object.entries(options.temporalDynamicConfig ?? {}).flatMap(([key, value]) => [
-          '--dynamic-config-value',
-          `${key}=${JSON.stringify(value)}`,
-        ]),
-      ],
-      logFile: paths.temporal.log,
-      pidFile: paths.temporal.pid,
-    });
-    await waitUntil(`the Temporal dev server (log: ${paths.temporal.log})`, pid, paths.temporal.log, () =>
-      temporalHealthy(addresses.temporal),
-    );
+    // The dev server picks its HTTP API and metrics ports itself, free when picked: another
+    // process can bind one before it does (seen in the suite). Only that is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const pid = await startBackground({
+          command: temporal,
+          args: [
+            'server',
+            'start-dev',
+            '--headless',
+            '--ip',
+            settings.host,
+            '--port',
+            String(settings.ports.temporal),
+            '--db-filename',
+            paths.temporal.db,
+            // WAL: the dev server waited on SQLite with the defaults (bench:rollout 1.5 -> 4.6+ updates/s).
+            '--sqlite-pragma',
+            'journal_mode=wal',
+            '--sqlite-pragma',
+            'synchronous=normal',
+            '--log-level',
+            'warn',
+            ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
+              '--search-attribute',
+              `${name}=${type}`,
+            ]),
+            // The CLI takes each value as JSON.
+            ...Object.entries(options.temporalDynamicConfig ?? {}).flatMap(([key, value]) => [
+              '--dynamic-config-value',
+              `${key}=${JSON.stringify(value)}`,
+            ]),
+          ],
+          logFile: paths.temporal.log,
+          pidFile: paths.temporal.pid,
+        });
+        await waitUntil(`the Temporal dev server (log: ${paths.temporal.log})`, pid, paths.temporal.log, () =>
+          temporalHealthy(addresses.temporal),
+        );
+        break;
+      } catch (err) {
+        if (attempt >= 3 || !lostAPortOfItsOwn(err, settings.ports.temporal)) throw err;
+        progress(`the Temporal dev server lost a port it picked to another process: starting it again`);
+      }
+    }
   }
   return localStackStatus(stateDir);
 }
@@ -170,6 +180,12 @@ export async function localStackStatus(stateDir: string): Promise<StackStatus> {
       monitor: addresses.natsMonitor,
     },
   };
+}
+
+/** A start that failed binding a port the server chose itself (not the gRPC port it was given). */
+export function lostAPortOfItsOwn(err: unknown, grpcPort: number): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /bind: address already in use/.test(message) && !message.includes(`:${grpcPort}: bind`);
 }
 
 async function waitUntil(
