@@ -1,6 +1,6 @@
 import { UprollError } from '../../core/index.ts';
 import {
-  readProjections,
+  readRolloutViews,
   rolloutListRows,
   ROLLOUT_VIEW_STATUSES as STATUSES,
   type RolloutListRow,
@@ -27,7 +27,7 @@ export const rolloutList: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const status = statusOption(values['status']);
     return withDeploymentNats(values, async (nc) => {
-      printRolloutList(Object.values((await readProjections(nc)).rollouts), status, values.json === true, io);
+      printRolloutList(Object.values(await readRolloutViews(nc)), status, values.json === true, io);
       return 0;
     });
   },

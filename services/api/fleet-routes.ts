@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
 import type { EventLog } from '../nats/index.ts';
-import { readProjections, type ProjectionBuckets } from '../projections/index.ts';
+import { readRolloutViews, type ProjectionBuckets } from '../projections/index.ts';
 import type { ApiRoute, ApiStream } from './api-route.ts';
 import { eventRoutes } from './event-routes.ts';
 import { liveRoutes } from './live-routes.ts';
@@ -29,7 +29,7 @@ export function fleetRoutes(deps: {
     routes: [
       ...rolloutRoutes({
         temporal,
-        rollouts: async () => (await readProjections(nc, buckets)).rollouts,
+        rollouts: () => readRolloutViews(nc, buckets),
         starts: { director, image, eventLog, ...(deps.taskQueue ? { taskQueue: deps.taskQueue } : {}) },
       }),
       ...live.routes,

@@ -15,6 +15,7 @@ export {
   ProjectionStore,
   readDeviceView,
   readProjections,
+  readRolloutViews,
   type ProjectionBuckets,
 } from './kv-store.ts';
 export { DEFAULT_PROJECTOR, startProjector, type Projector, type ProjectorOptions } from './projector.ts';

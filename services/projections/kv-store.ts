@@ -186,6 +186,14 @@ export async function readProjections(
   };
 }
 
+/** The rollout projection alone: a rollout list need not read every device's value. */
+export async function readRolloutViews(
+  nc: NatsConnection,
+  names: ProjectionBuckets = PROJECTION_BUCKETS,
+): Promise<Record<string, RolloutView>> {
+  return valuesOf(await readBucket<RolloutView>(nc, names.rollouts));
+}
+
 /** One device's projection, or undefined when there is none (or no bucket yet). */
 export async function readDeviceView(
   nc: NatsConnection,
