@@ -160,7 +160,15 @@ export async function startManagementApi(options: {
   // Rollouts, live views and the event log need the deployment's Temporal and NATS (`serve` has both).
   const fleet =
     nc && temporal && eventLog
-      ? fleetRoutes({ temporal, nc, eventLog, director, image, taskQueue: taskQueueOf(values) })
+      ? fleetRoutes({
+          temporal,
+          nc,
+          eventLog,
+          director,
+          image,
+          now: systemClock,
+          taskQueue: taskQueueOf(values),
+        })
       : undefined;
   const metrics = nc ? await FleetMetrics.start(nc) : undefined;
   const server = await startApiServer({

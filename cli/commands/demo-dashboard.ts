@@ -26,7 +26,7 @@ export async function startDemoDashboard(services: {
   image: ImageRepository;
 }): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const tokenKeys = generateKeyPairSync('ed25519');
-  const fleet = fleetRoutes({ temporal: services.client, ...services });
+  const fleet = fleetRoutes({ temporal: services.client, now: systemClock, ...services });
   const metrics = await FleetMetrics.start(services.nc);
   const server = await startApiServer({
     ...fleet,

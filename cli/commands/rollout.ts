@@ -2,13 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   assertTag,
+  devicesToRetry,
   planWaves,
+  retryRolloutId,
   rolloutPolicySchema,
   UprollError,
   type RolloutPolicyInput,
   type RolloutTarget,
 } from '../../core/index.ts';
 import { EventLog, type StoredEvent } from '../../services/nats/index.ts';
+import { withRollbackAfterEnd } from '../../services/projections/index.ts';
 import { rolloutHandle, startRollout, type RolloutHandle } from '../../services/temporal/index.ts';
 import {
   abortRolloutUpdate,
@@ -25,7 +28,7 @@ import { DEPLOYMENT_HELP, deploymentOptions } from '../deployment.ts';
 import { endJson, endLine, eventLine, followRollout, ROLLOUT_EXIT_HELP } from './rollout-follow.ts';
 import { requireReleasedRevision, requireUnusedRolloutId, rolloutDevices } from './rollout-preflight.ts';
 import { actorOf } from '../audit.ts';
-import { rollBackEnded, rollbackAfterEndOf, rollbackLines } from './rollout-rollback.ts';
+import { rollBackEnded, rollbackLines } from './rollout-rollback.ts';
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 import { errorLines, oneLine } from '../device-text.ts';
 
@@ -163,16 +166,14 @@ export const rolloutStatus: Command = {
     const rolloutId = requireId(positionals);
     return withTemporal(values, async (client) => {
       const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
-      const rollback = await withDeploymentNats(values, async (nc) =>
-        rollbackAfterEndOf(await new EventLog(nc).read('rollout', rolloutId)),
-      );
       // Temporal's rollout ended before its rollback; the event log knows what came after.
-      const shown =
-        rollback?.state === 'finished' ? { ...progress, status: 'rolled_back' as const } : progress;
-      if (values.json) io.out(JSON.stringify(rollback ? { ...shown, rollback } : shown));
+      const shown = await withDeploymentNats(values, async (nc) =>
+        withRollbackAfterEnd(progress, await new EventLog(nc).read('rollout', rolloutId)),
+      );
+      if (values.json) io.out(JSON.stringify(shown));
       else {
         printProgress(shown, io);
-        for (const line of rollback ? rollbackLines(rollback) : []) io.out(line);
+        for (const line of 'rollback' in shown ? rollbackLines(shown.rollback) : []) io.out(line);
       }
       return 0;
     });
@@ -293,9 +294,7 @@ export const rolloutRetryFailed: Command = {
     const rolloutId = requireId(positionals);
     return withTemporal(values, async (client) => {
       const progress = await rolloutHandle(client, rolloutId).query(rolloutProgressQuery);
-      const devices = progress.failures
-        .filter((f) => ['failed', 'rolled_back', 'skipped'].includes(f.outcome))
-        .map((f) => f.deviceId);
+      const devices = devicesToRetry(progress);
       if (devices.length === 0) {
         io.out(
           values.json
@@ -304,8 +303,7 @@ export const rolloutRetryFailed: Command = {
         );
         return 0;
       }
-      const retryId =
-        typeof values['as'] === 'string' ? values['as'] : `${rolloutId}-retry-${Date.now().toString(36)}`;
+      const retryId = typeof values['as'] === 'string' ? values['as'] : retryRolloutId(rolloutId, Date.now());
       const policy = await policyOf(values);
       await preflight(values, retryId, progress.revision, { devices });
       const handle = await startRollout(

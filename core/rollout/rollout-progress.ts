@@ -56,3 +56,15 @@ export function progressOf(
     failures: state.failures.map((failure) => ({ ...failure })),
   };
 }
+
+/** What `retry-failed` starts a new rollout over: the devices that failed, rolled back or were skipped. */
+export function devicesToRetry(progress: RolloutProgress): string[] {
+  return progress.failures
+    .filter((f) => f.outcome === 'failed' || f.outcome === 'rolled_back' || f.outcome === 'skipped')
+    .map((f) => f.deviceId);
+}
+
+/** The id of a retry of `rolloutId` started at `nowMs`, when the caller names none. */
+export function retryRolloutId(rolloutId: string, nowMs: number): string {
+  return `${rolloutId}-retry-${nowMs.toString(36)}`;
+}

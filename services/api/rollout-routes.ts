@@ -1,25 +1,23 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
+import { rolloutIdSchema, UprollError, type RolloutProgress } from '../../core/index.ts';
 import {
-  planWaves,
-  rolloutIdSchema,
-  rolloutPolicySchema,
-  rolloutTargetSchema,
-  UprollError,
-  type RolloutProgress,
-} from '../../core/index.ts';
-import { plannedDevices, requireReleased, type DirectorRepository } from '../director/index.ts';
-import type { ImageRepository } from '../image-repo/index.ts';
-import type { EventLog } from '../nats/index.ts';
-import { ROLLOUT_VIEW_STATUSES, rolloutListRows, type RolloutView } from '../projections/index.ts';
-import { rolloutHandle, startRollout } from '../temporal/index.ts';
+  nextRollback,
+  ROLLOUT_VIEW_STATUSES,
+  rolloutListRows,
+  withRollbackAfterEnd,
+  type RolloutView,
+} from '../projections/index.ts';
+import { rolloutHandle, rolloutWorkflowId, startRollback } from '../temporal/index.ts';
 import {
   abortRolloutUpdate,
   pauseRolloutUpdate,
   resumeRolloutUpdate,
+  rollbackRolloutUpdate,
   rolloutProgressQuery,
 } from '../../workflows/rollout-messages.ts';
 import { apiRoute, READERS, type ApiRoute } from './api-route.ts';
+import type { RolloutStartDeps } from './rollout-start-routes.ts';
 
 const rolloutParams = z.object({ rolloutId: rolloutIdSchema });
 
@@ -63,18 +61,49 @@ const progressSchema = z
   })
   .meta({ id: 'RolloutProgress', description: 'A rollout as `uproll rollout status` shows it.' });
 
+const attemptSchema = z.object({
+  attempt: z.int(),
+  by: z.string(),
+  startedAt: z.string(),
+  state: z.enum(['running', 'finished']),
+  devices: z.int(),
+  counts: z.record(z.string(), z.int()).optional(),
+  finishedAt: z.string().optional(),
+});
+const rolloutStatusSchema = progressSchema
+  .extend({
+    rollback: attemptSchema
+      .extend({ attempts: z.array(attemptSchema), notBack: z.array(z.string()) })
+      .optional()
+      .describe(
+        'Its rollback after it ended, from the event log: each attempt, and the devices not back yet.',
+      ),
+  })
+  .meta({ id: 'RolloutStatus', description: 'A rollout as `uproll rollout status` shows it.' });
+
+const rollbackStartedSchema = z
+  .object({
+    rolloutId: z.string(),
+    during: z
+      .enum(['run', 'after_end'])
+      .describe(
+        '`run`: the rollout was aborted and returns its devices itself; `after_end`: a rollback workflow does.',
+      ),
+    workflowId: z.string(),
+    attempt: z.int(),
+  })
+  .meta({ id: 'RollbackStarted' });
+
 /**
  * Rollouts over HTTP, as the CLI runs them: the list from the rollout
  * projection, a rollout's progress and its controls from its workflow. A
  * control is a Temporal Update by the token's subject, which the rollout
- * records on the event log itself (with who asked).
+ * records on the event log itself (with who asked); so does the rollback of
+ * one that has ended. Plans and starts are in rollout-start-routes.ts.
  */
-export function rolloutRoutes(deps: {
-  temporal: Client;
-  rollouts: () => Promise<Record<string, RolloutView>>;
-  /** To plan and start rollouts: where the devices and the revisions are, and the log of ids used. */
-  starts?: { director: DirectorRepository; image: ImageRepository; eventLog: EventLog; taskQueue?: string };
-}): ApiRoute[] {
+export function rolloutRoutes(
+  deps: RolloutStartDeps & { rollouts: () => Promise<Record<string, RolloutView>> },
+): ApiRoute[] {
   const control = (verb: 'pause' | 'resume' | 'abort', update: typeof pauseRolloutUpdate) =>
     apiRoute({
       method: 'post',
@@ -84,15 +113,13 @@ export function rolloutRoutes(deps: {
       params: rolloutParams,
       response: progressSchema,
       handle: ({ params, caller }) =>
-        ofRollout(
+        askRollout(
           new UprollError('COMMAND_REJECTED', `rollout ${params.rolloutId} has ended or does not exist`),
           () =>
             rolloutHandle(deps.temporal, params.rolloutId).executeUpdate(update, { args: [caller.subject] }),
         ),
     });
-  const starts = deps.starts;
   return [
-    ...(starts ? startRoutes(deps.temporal, starts) : []),
     apiRoute({
       method: 'get',
       path: '/rollouts',
@@ -105,79 +132,77 @@ export function rolloutRoutes(deps: {
     apiRoute({
       method: 'get',
       path: '/rollouts/{rolloutId}',
-      summary: "A rollout's waves, counts and the devices that did not commit.",
+      summary: "A rollout's waves, counts, the devices that did not commit, and its rollback after the end.",
       roles: READERS,
       params: rolloutParams,
-      response: progressSchema,
-      handle: ({ params }) =>
-        ofRollout(new UprollError('ROLLOUT_NOT_FOUND', `no rollout ${params.rolloutId}`), () =>
-          rolloutHandle(deps.temporal, params.rolloutId).query(rolloutProgressQuery),
-        ),
+      response: rolloutStatusSchema,
+      async handle({ params }) {
+        const progress = await askRollout(
+          new UprollError('ROLLOUT_NOT_FOUND', `no rollout ${params.rolloutId}`),
+          () => rolloutHandle(deps.temporal, params.rolloutId).query(rolloutProgressQuery),
+        );
+        // Temporal's rollout ended before its rollback; the event log knows what came after.
+        return withRollbackAfterEnd(progress, await deps.eventLog.read('rollout', params.rolloutId));
+      },
     }),
     control('pause', pauseRolloutUpdate),
     control('resume', resumeRolloutUpdate),
     control('abort', abortRolloutUpdate),
-  ];
-}
-
-const planBody = z
-  .object({ target: rolloutTargetSchema, policy: rolloutPolicySchema.optional() })
-  .strict()
-  .meta({ id: 'RolloutPlanRequest' });
-const planSchema = z
-  .object({ policy: z.record(z.string(), z.unknown()), waves: z.array(z.array(z.string())) })
-  .meta({ id: 'RolloutPlan', description: 'The waves, canary first, and the devices of each.' });
-
-/** Plan (a dry run that changes nothing) and start, refused as `uproll rollout start` refuses. */
-function startRoutes(temporal: Client, deps: NonNullable<Parameters<typeof rolloutRoutes>[0]['starts']>) {
-  return [
     apiRoute({
       method: 'post',
-      path: '/rollouts/plan',
-      summary: 'Dry run: the waves a rollout of this target and policy would have. Changes nothing.',
-      roles: READERS,
-      body: planBody,
-      response: planSchema,
-      async handle({ body }) {
-        const policy = rolloutPolicySchema.parse(body.policy ?? {});
-        return { policy, waves: planWaves(await plannedDevices(deps.director, body.target), policy) };
-      },
-    }),
-    apiRoute({
-      method: 'post',
-      path: '/rollouts',
+      path: '/rollouts/{rolloutId}/rollback',
       summary:
-        "Start a staged rollout of a released revision, by the token's subject (refused: ROLLOUT_EXISTS, TARGET_NOT_FOUND, no device).",
+        'Return the devices a rollout committed to their previous revision: a running one is aborted and does it, one that ended is rolled back by `rollback/<id>`; `retry` asks again the devices that rollback could not return. Answers once it has begun (follow it with GET /rollouts/{rolloutId}).',
       roles: ['release'],
-      body: planBody.extend({ rolloutId: rolloutIdSchema, revision: z.string().min(1).max(128) }).strict(),
-      response: z.object({ rolloutId: z.string(), workflowId: z.string() }),
-      async handle({ body, caller }) {
-        await requireReleased(deps.image, body.revision);
-        await plannedDevices(deps.director, body.target);
-        if (await deps.eventLog.hasEvents('rollout', body.rolloutId))
-          throw new UprollError(
-            'ROLLOUT_EXISTS',
-            `rollout ${body.rolloutId} was started before: choose another id`,
-          );
-        const handle = await startRollout(
-          temporal,
-          {
-            rolloutId: body.rolloutId,
-            revision: body.revision,
-            target: body.target,
-            policy: body.policy ?? {},
-            startedBy: caller.subject,
-          },
+      params: rolloutParams,
+      body: z.object({ retry: z.boolean().optional() }).strict().meta({ id: 'RollbackRequest' }),
+      response: rollbackStartedSchema,
+      async handle({ params, body, caller }) {
+        const { rolloutId } = params;
+        if (!body.retry) {
+          const during = await rolloutHandle(deps.temporal, rolloutId)
+            .executeUpdate(rollbackRolloutUpdate, { args: [caller.subject] })
+            .then(
+              (progress) => progress,
+              (err: unknown) => {
+                if (err instanceof WorkflowNotFoundError) return undefined; // it has ended
+                if (err instanceof WorkflowUpdateFailedError)
+                  throw new UprollError('COMMAND_REJECTED', err.cause?.message ?? err.message);
+                throw err;
+              },
+            );
+          if (during)
+            return {
+              rolloutId,
+              during: 'run' as const,
+              workflowId: rolloutWorkflowId(rolloutId),
+              attempt: 1,
+            };
+        }
+        const input = nextRollback(
+          rolloutId,
+          caller.subject,
+          await deps.eventLog.read('rollout', rolloutId),
+          body.retry === true,
+        );
+        const handle = await startRollback(
+          deps.temporal,
+          input,
           deps.taskQueue ? { taskQueue: deps.taskQueue } : {},
         );
-        return { rolloutId: body.rolloutId, workflowId: handle.workflowId };
+        return {
+          rolloutId,
+          during: 'after_end' as const,
+          workflowId: handle.workflowId,
+          attempt: input.attempt ?? 1,
+        };
       },
     }),
   ];
 }
 
 /** Asks the rollout's workflow: `missing` when there is none to ask, COMMAND_REJECTED when it refused. */
-async function ofRollout(
+export async function askRollout(
   missing: UprollError,
   ask: () => Promise<RolloutProgress>,
 ): Promise<RolloutProgress> {

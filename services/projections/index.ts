@@ -24,3 +24,10 @@ export { readRolloutCommits } from './rollout-commits.ts';
 export { MAX_COMMITS_PAGE, ROLLOUT_COMMITS_BUCKET, RolloutCommitPages } from './rollout-commit-pages.ts';
 export { rolloutListRows, type RolloutListRow } from './rollout-rows.ts';
 export { watchProjections, type LiveChange } from './live-views.ts';
+export {
+  nextRollback,
+  rollbackAfterEndOf,
+  type RollbackAfterEnd,
+  type RollbackAttempt,
+  withRollbackAfterEnd,
+} from './rollback-after-end.ts';

@@ -64,6 +64,7 @@ beforeAll(async () => {
   api = await startApiServer({
     ...fleetRoutes({
       temporal: h.client,
+      now: () => new Date(),
       nc: h.nc,
       eventLog: h.eventLog,
       director: h.repos.director,

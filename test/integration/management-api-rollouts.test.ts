@@ -18,24 +18,30 @@ let fleet: ProtocolFleet;
 let api: { url: string; close(): Promise<void> };
 let rolloutId: string;
 let revision: string;
+/** A release whose health check fails on every device. */
+let bad: string;
 let devices: string[];
 let document: Parameters<typeof expectMatchesDocument>[0];
 
 beforeAll(async () => {
   h = await startHarness();
   await h.startWorker();
+  bad = uniqueId('apibad');
   ({ devices, fleet } = await startFleetOf({
     count: 2,
     prefix: uniqueId('apiro'),
+    unhealthy: (_, shown) => shown === bad,
     repos: h.repos,
     stateDir: h.stateDir,
     natsUrl: h.addresses.nats,
   }));
   revision = uniqueId('apirev');
-  await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 1 });
+  await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 2 });
+  await h.repos.publish(bad, randomArtifacts(1, 1024), { releaseCounter: 3 });
   api = await startApiServer({
     ...fleetRoutes({
       temporal: h.client,
+      now: () => new Date(),
       nc: h.nc,
       eventLog: h.eventLog,
       director: h.repos.director,
@@ -48,6 +54,18 @@ beforeAll(async () => {
     checkResponses: true,
   });
   document = (await (await request('GET', '/openapi.json', 'viewer', false)).json()) as typeof document;
+  // Both devices run a first revision, which a rollback returns them to.
+  const base = uniqueId('apibase');
+  await h.repos.publish(base, randomArtifacts(1, 1024), { releaseCounter: 1 });
+  const baseRollout = uniqueId('apibase');
+  await h.startRollout({
+    rolloutId: baseRollout,
+    revision: base,
+    target: { devices },
+    policy: { canary: 1, waves: { percentages: [100] } },
+    startedBy: 'alice@test',
+  });
+  await h.client.workflow.getHandle(`rollout/${baseRollout}`).result();
   rolloutId = uniqueId('apiro');
   // The canary commits, then the rollout soaks for an hour: long enough to be paused and resumed.
   await h.startRollout({
@@ -163,6 +181,70 @@ describe('rollouts over the management API', () => {
     await live.close();
   });
 
+  it('rolls the ended rollout back once, and shows that rollback with its status', async () => {
+    // Once it has ended: a rollout still ending takes the rollback in its own run.
+    await h.client.workflow.getHandle(`rollout/${rolloutId}`).result();
+    const started = await call('POST', `/rollouts/${rolloutId}/rollback`, 'release', {});
+    expect(started).toMatchObject({
+      status: 200,
+      body: { rolloutId, during: 'after_end', workflowId: `rollback/${rolloutId}`, attempt: 1 },
+    });
+    // The canary goes back to the revision it ran before; the other device never left it.
+    expect(await h.client.workflow.getHandle(`rollback/${rolloutId}`).result()).toMatchObject({
+      by: 'release-person',
+      counts: { rolled_back: 1 },
+    });
+    expect((await call('GET', `/rollouts/${rolloutId}`, 'viewer')).body).toMatchObject({
+      status: 'rolled_back',
+      rollback: { state: 'finished', by: 'release-person', notBack: [] },
+    });
+    expect(await call('POST', `/rollouts/${rolloutId}/rollback`, 'release', {})).toMatchObject({
+      status: 409,
+      body: { code: 'ALREADY_ROLLED_BACK' },
+    });
+    expect(await call('POST', `/rollouts/${rolloutId}/rollback`, 'release', { retry: true })).toMatchObject({
+      status: 409,
+      body: { code: 'ALREADY_ROLLED_BACK' },
+    });
+    expect(await call('POST', `/rollouts/${uniqueId('never')}/rollback`, 'release', {})).toMatchObject({
+      status: 404,
+      body: { code: 'ROLLOUT_NOT_FOUND' },
+    });
+  });
+
+  it("retries a bad release's failed canary as a new rollout by the caller", async () => {
+    const failing = uniqueId('apibad');
+    await h.startRollout({
+      rolloutId: failing,
+      revision: bad,
+      target: { devices: [devices[0]!] },
+      policy: { canary: 1, waves: { percentages: [100] }, onBreach: 'abort_and_rollback' },
+      startedBy: 'alice@test',
+    });
+    expect(await h.client.workflow.getHandle(`rollout/${failing}`).result()).toMatchObject({
+      status: 'rolled_back',
+    });
+    expect(await call('POST', `/rollouts/${failing}/retry-failed`, 'viewer', {})).toMatchObject({
+      status: 403,
+    });
+    const retryId = uniqueId('apiretry');
+    const retried = await call('POST', `/rollouts/${failing}/retry-failed`, 'release', {
+      rolloutId: retryId,
+      policy: { canary: 1, waves: { percentages: [100] }, onBreach: 'abort_and_rollback' },
+    });
+    expect(retried).toMatchObject({ status: 200, body: { rolloutId: retryId, retried: [devices[0]] } });
+    await h.client.workflow.getHandle(`rollout/${retryId}`).result();
+    const retriedStart = (await h.eventLog.read('rollout', retryId)).find(
+      (e) => e.event.type === 'rollout.started',
+    );
+    expect(retriedStart?.event.data).toMatchObject({ by: 'release-person', revision: bad });
+    // The aborted rollout above failed no device (the one it did not reach was not tried).
+    expect(await call('POST', `/rollouts/${rolloutId}/retry-failed`, 'release', {})).toMatchObject({
+      status: 409,
+      body: { code: 'COMMAND_REJECTED' },
+    });
+  });
+
   it('shows the fleet at a glance: devices, their revisions and phases', async () => {
     // The projections rebuilt above hold the canary's committed update (and other files' devices).
     const fleet = await call('GET', '/fleet', 'viewer');
@@ -192,14 +274,15 @@ describe('rollouts over the management API', () => {
   });
 
   it('shows a device with its timeline, and DEVICE_NOT_FOUND (404) for one it never heard of', async () => {
-    // The canary committed; the other device was never reached (the rollout soaked, then was aborted).
+    // Both committed the first revision; the canary alone took the bad one, and rolled it back.
     const timelines = await Promise.all(
       devices.map(async (deviceId) => {
         const shown = await call('GET', `/devices/${deviceId}`, 'viewer');
         return ((shown.body['timeline'] ?? []) as { event: { type: string } }[]).map((e) => e.event.type);
       }),
     );
-    expect(timelines.filter((types) => types.includes('device.update.committed'))).toHaveLength(1);
+    expect(timelines.every((types) => types.includes('device.update.committed'))).toBe(true);
+    expect(timelines.map((types) => types.includes('device.update.rolled_back'))).toEqual([true, false]);
     expect(await call('GET', `/devices/${uniqueId('never')}`, 'viewer')).toMatchObject({
       status: 404,
       body: { code: 'DEVICE_NOT_FOUND' },
