@@ -1,0 +1,62 @@
+import { api, type DeviceHistory } from '../api.ts';
+import { useLive } from '../live.ts';
+import { detailOf, Problem } from '../parts.tsx';
+
+/** What the device projection shows first, in this order. */
+const DEVICE_FIELDS = [
+  'hardwareId',
+  'committedRevision',
+  'revision',
+  'phase',
+  'rolloutId',
+  'tags',
+  'revokedAt',
+];
+
+export function DevicePage({ deviceId }: { deviceId: string }) {
+  const path = `/devices/${encodeURIComponent(deviceId)}`;
+  const { data, error } = useLive(() => api<DeviceHistory>(path), 'devices', [deviceId]);
+  if (error) return <Problem error={error} />;
+  if (!data) return <p>Loading…</p>;
+  const device = data.device ?? {};
+  const failure = device['error'] as { code: string; message: string } | undefined;
+  return (
+    <section aria-labelledby="device-title">
+      <h2 id="device-title">Device {deviceId}</h2>
+      <dl class="counts">
+        {DEVICE_FIELDS.filter((field) => device[field] !== undefined).map((field) => (
+          <div key={field}>
+            <dt>{field}</dt>
+            <dd>{Array.isArray(device[field]) ? device[field].join(', ') : String(device[field])}</dd>
+          </div>
+        ))}
+      </dl>
+      {failure && (
+        <p class="error" data-testid="device-error">
+          <code>{failure.code}</code>: {failure.message}
+        </p>
+      )}
+      <h3>History</h3>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Event</th>
+            <th scope="col">Rollout</th>
+            <th scope="col">Detail</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...data.timeline].reverse().map(({ sequence, event }) => (
+            <tr key={sequence}>
+              <td>{event.at}</td>
+              <td>{event.type}</td>
+              <td>{typeof event.data['rolloutId'] === 'string' ? event.data['rolloutId'] : ''}</td>
+              <td class="why">{detailOf(event.data)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
