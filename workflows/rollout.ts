@@ -247,7 +247,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     await addLateJoiners();
     if (state.securityAlert) continue; // paused with a security alert: the loop waits for a person
     if (state.soakDue) {
-      await sleep(state.policy.gate.soakMs);
+      // An abort (or a rollback) during the soak ends it: before this patch it waited the soak out.
+      if (patched('abort-ends-soak')) await condition(() => state.isAborted, state.policy.gate.soakMs);
+      else await sleep(state.policy.gate.soakMs);
       // An abort during the soak stands: the gate may not turn it into a pause.
       if (state.isAborted && patched('abort-outlasts-soak')) break;
       await checkSoaked();

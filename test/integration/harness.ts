@@ -15,6 +15,7 @@ import { installTemporalRuntime, startDeviceUpdate, startRollout } from '../../s
 import type { DeviceUpdateInput, RolloutInput } from '../../workflows/index.ts';
 import { startSimulatedRepositories } from '../../sim/index.ts';
 import { startCountingProxy } from '../helpers/counting-proxy.ts';
+import { randomArtifacts } from '../helpers/agent-rig.ts';
 
 /** A unique token for ids in a test (devices, rollouts), so test files never collide. */
 export function uniqueId(prefix: string): string {
@@ -69,6 +70,25 @@ export async function startHarness(
     natsTls,
 
     startRollout: (input: RolloutInput) => startRollout(services.client, input, { taskQueue }),
+    /**
+     * Publishes a first revision and rolls it out to `devices` (canary, then
+     * the rest), to its end: what a rollback returns them to.
+     */
+    async rollOutFirstRevision(devices: readonly string[], releaseCounter = 1): Promise<string> {
+      const revision = uniqueId('first');
+      await repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter });
+      const rolloutId = uniqueId('first');
+      await (
+        await harness.startRollout({
+          rolloutId,
+          revision,
+          target: { devices: [...devices] },
+          policy: { canary: 1, waves: { percentages: [100] } },
+          startedBy: 'harness',
+        })
+      ).result();
+      return revision;
+    },
     startDeviceUpdate: (input: DeviceUpdateInput) => startDeviceUpdate(services.client, input, { taskQueue }),
 
     /** Provisions a device's NATS user and enrolls it with the Director: its identity, no agent yet. */

@@ -170,6 +170,40 @@ describe('when the gate fails on the last wave', () => {
   });
 });
 
+describe('when a rollout is aborted or rolled back during its soak', () => {
+  // A soak of an hour: the test's own limit would end long before it did.
+  const soaking = async (prefix: string) => {
+    const two = devices.slice(6, 8);
+    await h.rollOutFirstRevision(two); // what a rollback returns them to
+    const rolloutId = uniqueId(prefix);
+    const handle = await h.startRollout({
+      rolloutId,
+      revision: await release(`${prefix}rev`),
+      target: { devices: two },
+      policy: { canary: 1, waves: { percentages: [100] }, gate: { soakMs: 3_600_000 } },
+      startedBy: 'ops',
+    });
+    await eventually('the canary committed, soaking', async () => {
+      const events = await h.eventLog.read('rollout', rolloutId);
+      return events.some((e) => e.event.type === 'rollout.wave.finished');
+    });
+    return { rolloutId, handle };
+  };
+
+  it('abort ends it now, not when the soak is over', async () => {
+    const { rolloutId, handle } = await soaking('soakabort');
+    expect((await control('rollout', 'abort', rolloutId, '--by', 'ops')).status).toBe(0);
+    expect(await handle.result()).toMatchObject({ status: 'aborted', counts: { committed: 1 } });
+  });
+
+  it('rollback returns the canary now, not when the soak is over', async () => {
+    const { rolloutId } = await soaking('soakrb');
+    const rolledBack = await control('rollout', 'rollback', rolloutId, '--by', 'ops');
+    expect(rolledBack.stdout).toContain(`rollout ${rolloutId} ended rolled_back: 1 rolled back`);
+    expect(rolledBack.status).toBe(0);
+  });
+});
+
 describe('when a rollout id was used before', () => {
   it('is refused with ROLLOUT_EXISTS, even after that rollout ended', async () => {
     const revision = await release('good');
