@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import {
   assertTag,
   devicesToRetry,
+  finishedPerWave,
   planWaves,
   retryRolloutId,
   rolloutPolicySchema,
@@ -408,23 +409,13 @@ async function preflight(
 function renderBars(progress: RolloutProgress): string {
   const width = 30;
   const lines = [`rollout ${progress.rolloutId} (${progress.revision}): ${progress.status}`];
-  let start = 0;
+  const finished = finishedPerWave(progress);
   for (const wave of progress.waves) {
-    const finished =
-      wave.state === 'finished'
-        ? wave.size
-        : wave.state === 'running'
-          ? Math.max(
-              0,
-              progress.counts.committed + progress.counts.rolledBack + progress.counts.failed - start,
-            )
-          : 0;
-    const done = Math.min(wave.size, finished);
+    const done = finished[wave.index] ?? 0;
     const filled = wave.size === 0 ? width : Math.round((done / wave.size) * width);
     lines.push(
       `  wave ${String(wave.index).padEnd(2)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${wave.size}`,
     );
-    start += wave.size;
   }
   const c = progress.counts;
   lines.push(

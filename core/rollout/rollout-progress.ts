@@ -68,3 +68,23 @@ export function devicesToRetry(progress: RolloutProgress): string[] {
 export function retryRolloutId(rolloutId: string, nowMs: number): string {
   return `${rolloutId}-retry-${nowMs.toString(36)}`;
 }
+
+/**
+ * How many devices of each wave have finished (committed, rolled back or
+ * failed): all of a finished wave, none of a pending one, and of the running
+ * one what the counts hold past the waves before it.
+ */
+export function finishedPerWave(progress: RolloutProgress): number[] {
+  const { committed, rolledBack, failed } = progress.counts;
+  let before = 0;
+  return progress.waves.map((wave) => {
+    const finished =
+      wave.state === 'finished'
+        ? wave.size
+        : wave.state === 'running'
+          ? Math.min(wave.size, Math.max(0, committed + rolledBack + failed - before))
+          : 0;
+    before += wave.size;
+    return finished;
+  });
+}

@@ -101,7 +101,7 @@ export interface RolloutProgress {
   rolloutId: string;
   revision: string;
   status: string;
-  waves: { index: number; size: number; state: 'pending' | 'running' | 'finished' }[];
+  waves: { index: number; size: number; state: 'pending' | 'running' | 'finished'; finished: number }[];
   counts: {
     committed: number;
     rolledBack: number;
@@ -113,6 +113,19 @@ export interface RolloutProgress {
     total: number;
   };
   failures: { deviceId: string; outcome: string; reason: { code: string; message: string } }[];
+}
+
+export interface RollbackAttempt {
+  attempt: number;
+  by: string;
+  state: 'running' | 'finished';
+  devices: number;
+  counts?: Record<string, number>;
+}
+
+/** A rollout's progress with its rollback after the end, as `GET /rollouts/{id}` answers. */
+export interface RolloutStatus extends RolloutProgress {
+  rollback?: RollbackAttempt & { attempts: RollbackAttempt[]; notBack: string[] };
 }
 
 export interface StoredEvent {

@@ -39,11 +39,11 @@ function App() {
         {page === 'rollouts' && id === 'new' ? (
           <StartPage />
         ) : page === 'rollouts' && id ? (
-          <RolloutPage rolloutId={decodeURIComponent(id)} />
+          <RolloutPage key={id} rolloutId={decodeURIComponent(id)} />
         ) : page === 'rollouts' ? (
           <RolloutsPage />
         ) : page === 'devices' && id ? (
-          <DevicePage deviceId={decodeURIComponent(id)} />
+          <DevicePage key={id} deviceId={decodeURIComponent(id)} />
         ) : page === 'keys' ? (
           <KeysPage />
         ) : (

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
-import { rolloutIdSchema, UprollError, type RolloutProgress } from '../../core/index.ts';
+import { finishedPerWave, rolloutIdSchema, UprollError, type RolloutProgress } from '../../core/index.ts';
 import {
   nextRollback,
   ROLLOUT_VIEW_STATUSES,
@@ -42,7 +42,12 @@ const progressSchema = z
     status: z.enum(['running', 'paused', 'completed', 'aborted', 'rolled_back']),
     policy: z.record(z.string(), z.unknown()),
     waves: z.array(
-      z.object({ index: z.int(), size: z.int(), state: z.enum(['pending', 'running', 'finished']) }),
+      z.object({
+        index: z.int(),
+        size: z.int(),
+        state: z.enum(['pending', 'running', 'finished']),
+        finished: z.int().describe('Its devices that committed, rolled back or failed.'),
+      }),
     ),
     counts: countsSchema.extend({
       pending: z.int(),
@@ -201,17 +206,28 @@ export function rolloutRoutes(
   ];
 }
 
-/** Asks the rollout's workflow: `missing` when there is none to ask, COMMAND_REJECTED when it refused. */
+/** A rollout's progress as the API shows it: each wave with its devices finished. */
+export type ShownProgress = Omit<RolloutProgress, 'waves'> & {
+  waves: (RolloutProgress['waves'][number] & { finished: number })[];
+};
+
+/**
+ * Asks the rollout's workflow for its progress: `missing` when there is none
+ * to ask, COMMAND_REJECTED when it refused.
+ */
 export async function askRollout(
   missing: UprollError,
   ask: () => Promise<RolloutProgress>,
-): Promise<RolloutProgress> {
-  try {
-    return await ask();
-  } catch (err) {
+): Promise<ShownProgress> {
+  const progress = await ask().catch((err: unknown) => {
     if (err instanceof WorkflowUpdateFailedError)
       throw new UprollError('COMMAND_REJECTED', err.cause?.message ?? err.message);
     if (err instanceof WorkflowNotFoundError) throw missing;
     throw err;
-  }
+  });
+  const finished = finishedPerWave(progress);
+  return {
+    ...progress,
+    waves: progress.waves.map((wave) => ({ ...wave, finished: finished[wave.index] ?? 0 })),
+  };
 }

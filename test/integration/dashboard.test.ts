@@ -54,8 +54,10 @@ beforeAll(async () => {
     unhealthy: (_, revision) => revision === bad,
   }));
   good = uniqueId('dashrev');
-  await h.repos.publish(good, randomArtifacts(1, 1024), { releaseCounter: 1 });
-  await h.repos.publish(bad, randomArtifacts(1, 1024), { releaseCounter: 2 });
+  await h.repos.publish(good, randomArtifacts(1, 1024), { releaseCounter: 2 });
+  await h.repos.publish(bad, randomArtifacts(1, 1024), { releaseCounter: 3 });
+  // Every device runs a first revision, which a rollback returns it to.
+  await h.rollOutFirstRevision(devices);
   // Projections of this file's own, kept live by a projector as `uproll serve` runs one.
   const suffix = uniqueId('b').replace('-', '_');
   const buckets = { rollouts: `R_${suffix}`, devices: `D_${suffix}`, fleet: `F_${suffix}` };
@@ -125,7 +127,7 @@ describe('the dashboard, in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'fleet.png'), fullPage: true });
   });
 
-  it('shows a rollout started after the page opened, live, and pauses and resumes it', async () => {
+  it('shows a rollout started after the page opened, live, pauses and resumes it, and rolls it back', async () => {
     await page.getByRole('link', { name: 'Rollouts' }).click();
     await page.getByRole('heading', { name: 'Rollouts' }).waitFor();
     const rolloutId = uniqueId('dashro');
@@ -149,11 +151,17 @@ describe('the dashboard, in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Pause' }).isDisabled()).toBe(true);
     await page.getByRole('button', { name: 'Resume' }).click();
     await expect.poll(() => status().textContent()).toBe('running');
-    await page.getByRole('button', { name: 'Abort' }).click();
-    await expect.poll(() => status().textContent()).toBe('aborted');
+    // Rolled back while it runs (after a confirm): the canary goes back, the page says who asked.
+    await page.getByRole('button', { name: 'Roll back' }).click();
+    await expect.poll(() => status().textContent(), { timeout: 60_000 }).toBe('rolled_back');
+    await expect.poll(() => count('rolledBack').textContent()).toBe('1');
+    await expect
+      .poll(() => page.getByRole('table', { name: 'rollout timeline' }).textContent())
+      .toContain('rollback by command');
+    expect(await page.getByRole('button', { name: 'Roll back' }).isDisabled()).toBe(true);
   });
 
-  it("shows a bad release's canary failing, with its code, and the rollout rolled back", async () => {
+  it("shows a bad release's canary failing, with its code, the rollout rolled back, and retries it", async () => {
     const rolloutId = uniqueId('dashbad');
     rolloutIds.push(rolloutId);
     await h.startRollout({
@@ -165,6 +173,8 @@ describe('the dashboard, in Chromium', () => {
     });
     await page.goto(`${api.url}/dashboard/#/rollouts/${rolloutId}`);
     await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('rolled_back');
+    // Nothing of the page before (the rollback's notice) is left on this one.
+    expect(await page.getByRole('status').count()).toBe(0);
     await expect.poll(() => page.locator('td code').first().textContent()).toMatch(/^[A-Z_]+$/);
     await page.screenshot({ path: join(SCREENSHOTS, 'rollout-rolled-back.png'), fullPage: true });
 
@@ -176,6 +186,20 @@ describe('the dashboard, in Chromium', () => {
       .poll(() => page.locator('tbody tr td:nth-child(2)').allTextContents())
       .toContain('device.update.rolled_back');
     await page.screenshot({ path: join(SCREENSHOTS, 'device.png'), fullPage: true });
+
+    // Retried as a new rollout, whose canary fails its gate again: that rollout pauses, saying why.
+    await page.goBack();
+    await page.getByRole('button', { name: 'Retry failed' }).click();
+    await expect
+      .poll(() => page.getByRole('heading', { name: /^Rollout / }).textContent())
+      .toContain('-retry-');
+    rolloutIds.push(decodeURIComponent(page.url().split('/').at(-1)!));
+    await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('paused');
+    await expect
+      .poll(() => page.getByRole('list', { name: 'waves' }).textContent())
+      .toMatch(/gate: failed: /);
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await expect.poll(() => status().textContent()).toBe('aborted');
   });
 
   it('starts a rollout from its form, showing the plan first, and follows it to its end', async () => {
@@ -207,7 +231,7 @@ describe('the dashboard, in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('link', { name: 'Rollouts' }).click();
     await page.getByRole('heading', { name: 'Rollouts' }).waitFor();
-    // This file's three rollouts among those of the files running beside it.
+    // This file's rollouts among those of the files running beside it.
     await expect
       .poll(() => page.locator('tbody a').allTextContents())
       .toEqual(expect.arrayContaining(rolloutIds));

@@ -55,17 +55,7 @@ beforeAll(async () => {
   });
   document = (await (await request('GET', '/openapi.json', 'viewer', false)).json()) as typeof document;
   // Both devices run a first revision, which a rollback returns them to.
-  const base = uniqueId('apibase');
-  await h.repos.publish(base, randomArtifacts(1, 1024), { releaseCounter: 1 });
-  const baseRollout = uniqueId('apibase');
-  await h.startRollout({
-    rolloutId: baseRollout,
-    revision: base,
-    target: { devices },
-    policy: { canary: 1, waves: { percentages: [100] } },
-    startedBy: 'alice@test',
-  });
-  await h.client.workflow.getHandle(`rollout/${baseRollout}`).result();
+  await h.rollOutFirstRevision(devices);
   rolloutId = uniqueId('apiro');
   // The canary commits, then the rollout soaks for an hour: long enough to be paused and resumed.
   await h.startRollout({

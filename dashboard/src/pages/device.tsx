@@ -1,6 +1,6 @@
 import { api, type DeviceHistory } from '../api.ts';
 import { useLive } from '../live.ts';
-import { detailOf, Problem } from '../parts.tsx';
+import { EventTable, Problem } from '../parts.tsx';
 
 /** What the device projection shows first, in this order. */
 const DEVICE_FIELDS = [
@@ -37,26 +37,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
         </p>
       )}
       <h3>History</h3>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Event</th>
-            <th scope="col">Rollout</th>
-            <th scope="col">Detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {[...data.timeline].reverse().map(({ sequence, event }) => (
-            <tr key={sequence}>
-              <td>{event.at}</td>
-              <td>{event.type}</td>
-              <td>{typeof event.data['rolloutId'] === 'string' ? event.data['rolloutId'] : ''}</td>
-              <td class="why">{detailOf(event.data)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <EventTable events={data.timeline} label="device history" />
     </section>
   );
 }
