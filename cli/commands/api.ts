@@ -18,6 +18,7 @@ import { ImageRepository } from '../../services/image-repo/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client } from '@temporalio/client';
 import { ensureStreams, EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
+import { readDeviceViews } from '../../services/projections/index.ts';
 import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
 import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
 import { connectDeploymentNats, connectDeploymentTemporal } from '../deployment-connections.ts';
@@ -188,7 +189,12 @@ export async function startManagementApi(options: {
           timestamp: await roleSigners(store, 'image', 'timestamp', passphrase),
         }),
         now: systemClock,
-        ...(nc ? { presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) } } : {}),
+        ...(nc
+          ? {
+              presence: { of: (ids) => readPresence(nc, ids, { withApps: true }) },
+              views: () => readDeviceViews(nc),
+            }
+          : {}),
       }),
       ...(fleet?.routes ?? []),
     ],

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { artifactNameSchema, heartbeatAppSchema, type Clock, type DevicePresence } from '../../core/index.ts';
+import { artifactNameSchema, type Clock, type DevicePresence } from '../../core/index.ts';
 import { keyRecordSchema, type KeyStore } from '../../keys/index.ts';
-import { inventorySchema, type DirectorRepository } from '../director/index.ts';
+import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository, RepositoryVersions } from '../image-repo/index.ts';
 import type { Signer } from '../../core/tuf/index.ts';
 import { apiRoute, READERS, type ApiChange, type ApiRoute } from './api-route.ts';
+import { deviceListRoute } from './device-routes.ts';
+import type { DeviceView } from '../projections/index.ts';
 
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
 
@@ -41,14 +43,6 @@ const targetSpecSchema = z.object({
   custom: z.unknown().optional(),
 });
 
-/** A device as the API lists it: the Director's record, with its heartbeats' news when the API reaches NATS. */
-const deviceSchema = inventorySchema
-  .extend({
-    lastSeenAt: z.string().nullable().optional(),
-    apps: z.array(heartbeatAppSchema).optional(),
-  })
-  .meta({ id: 'Device' });
-
 /** The management API's endpoints over the key store and both repositories. */
 export function managementRoutes(deps: {
   store: KeyStore;
@@ -58,6 +52,8 @@ export function managementRoutes(deps: {
   now: Clock;
   /** What the devices' heartbeats said (their apps included), when the API reaches the deployment's NATS. */
   presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
+  /** The device projection, when the API reaches the deployment's NATS. */
+  views?: () => Promise<Record<string, DeviceView>>;
 }): ApiRoute[] {
   return [
     apiRoute({
@@ -68,23 +64,7 @@ export function managementRoutes(deps: {
       response: z.array(keyRecordSchema.meta({ id: 'Key' })),
       handle: () => deps.store.list(),
     }),
-    apiRoute({
-      method: 'get',
-      path: '/devices',
-      summary: 'Every device the Director knows, with when it was last heard of and its apps.',
-      roles: READERS,
-      response: z.array(deviceSchema),
-      async handle() {
-        const devices = await deps.director.devices();
-        if (!deps.presence) return devices;
-        const seen = await deps.presence.of(devices.map((d) => d.deviceId));
-        return devices.map((d) => ({
-          ...d,
-          lastSeenAt: seen[d.deviceId]?.lastSeenAt ?? null,
-          apps: seen[d.deviceId]?.apps ?? [],
-        }));
-      },
-    }),
+    deviceListRoute(deps),
     apiRoute({
       method: 'get',
       path: '/releases',

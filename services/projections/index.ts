@@ -14,6 +14,7 @@ export {
   PROJECTION_BUCKETS,
   ProjectionStore,
   readDeviceView,
+  readDeviceViews,
   readProjections,
   readRolloutViews,
   type ProjectionBuckets,

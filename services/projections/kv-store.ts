@@ -194,6 +194,14 @@ export async function readRolloutViews(
   return valuesOf(await readBucket<RolloutView>(nc, names.rollouts));
 }
 
+/** The device projection alone (every device's view, by id). */
+export async function readDeviceViews(
+  nc: NatsConnection,
+  names: ProjectionBuckets = PROJECTION_BUCKETS,
+): Promise<Record<string, DeviceView>> {
+  return valuesOf(await readBucket<DeviceView>(nc, names.devices));
+}
+
 /** One device's projection, or undefined when there is none (or no bucket yet). */
 export async function readDeviceView(
   nc: NatsConnection,

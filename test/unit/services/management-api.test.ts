@@ -15,7 +15,7 @@ import {
   type ApiRole,
   type RefusedCall,
 } from '../../../services/api/index.ts';
-import { DirectorRepository } from '../../../services/director/index.ts';
+import { DirectorRepository, tagDevice } from '../../../services/director/index.ts';
 import { newImageRepository } from '../../helpers/image-repository.ts';
 import { expectMatchesDocument } from '../../helpers/api-contract.ts';
 
@@ -339,29 +339,58 @@ describe('management API', () => {
   });
 });
 
-describe('GET /api/v1/devices, when the API reaches the deployment NATS', () => {
-  it("lists each device with when its heartbeats were last heard and its apps' state", async () => {
-    const apps = [
-      {
-        name: 'web',
-        container: 'uproll-web-0123456789ab',
-        state: 'restarting' as const,
-        exitCode: 3,
-        restarts: 2,
-        startedAt: '2026-12-01T13:53:01.123456789Z',
-      },
+describe('GET /api/v1/devices', () => {
+  const apps = [
+    {
+      name: 'web',
+      container: 'uproll-web-0123456789ab',
+      state: 'restarting' as const,
+      exitCode: 3,
+      restarts: 2,
+      startedAt: '2026-12-01T13:53:01.123456789Z',
+    },
+  ];
+  const ecus = (hardwareId: string) => [{ serial: 'e1', hardwareId }];
+  const view = (deviceId: string) => ({ deviceId, updatedAt: '2026-12-01T13:53:00.000Z', lastSequence: 1 });
+  /** Three devices, as the Director lists them (its inventory alone is read, and the tags beside it). */
+  async function fakeDirector() {
+    const publicKey = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: 'ab' } };
+    const records = [
+      { deviceId: 'heard', ecus: ecus('hw-a'), publicKey, installed: {}, attacksDetected: {} },
+      { deviceId: 'silent', ecus: ecus('hw-a'), publicKey, installed: {}, attacksDetected: {} },
+      { deviceId: 'other', ecus: ecus('hw-b'), publicKey, installed: {}, attacksDetected: {} },
     ];
-    const asked: string[][] = [];
-    const withPresence = await startApiServer({
-      routes: managementRoutes({
-        store: new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-api-keys-')), { clock: () => new Date() }),
-        image: image.repository,
-        // Only its inventory is read here: two registered devices, as the Director lists them.
-        director: {
-          devices: () => Promise.resolve([{ deviceId: 'heard' }, { deviceId: 'silent' }]),
-        } as unknown as DirectorRepository,
-        releaseSigners: () => Promise.resolve(image.signers),
+    const director = {
+      dir: await mkdtemp(join(tmpdir(), 'uproll-api-devices-')),
+      devices: () => Promise.resolve(records),
+      inventory: (id: string) => Promise.resolve(records.find((r) => r.deviceId === id)),
+    } as unknown as DirectorRepository;
+    await tagDevice(director, 'silent', { add: ['lab'], remove: [] });
+    return director;
+  }
+  const asked: string[][] = [];
+  let devices: { url: string; close(): Promise<void> };
+  let withoutNats: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    const director = await fakeDirector();
+    const common = {
+      store: new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-api-keys-')), { clock: () => new Date() }),
+      image: image.repository,
+      director,
+      releaseSigners: () => Promise.resolve(image.signers),
+      now: () => new Date(),
+    };
+    const server = (routes: ReturnType<typeof managementRoutes>) =>
+      startApiServer({
+        routes,
+        tokenKey: tokenKeys.publicKey,
         now: () => new Date(),
+        checkResponses: true,
+        onChanged: () => Promise.resolve(),
+      });
+    devices = await server(
+      managementRoutes({
+        ...common,
         presence: {
           of: (ids) => {
             asked.push([...ids]);
@@ -370,22 +399,66 @@ describe('GET /api/v1/devices, when the API reaches the deployment NATS', () => 
             });
           },
         },
+        views: () =>
+          Promise.resolve({
+            heard: { ...view('heard'), phase: 'committed', committedRevision: 'v2', revision: 'v2' },
+            silent: { ...view('silent'), phase: 'failed', committedRevision: 'v1', revision: 'v2' },
+          }),
       }),
-      tokenKey: tokenKeys.publicKey,
-      now: () => new Date(),
-      onChanged: () => Promise.resolve(),
+    );
+    withoutNats = await server(managementRoutes(common));
+  });
+  afterAll(async () => {
+    await devices.close();
+    await withoutNats.close();
+  });
+  const list = async (query = '', at = devices) => {
+    const response = await fetch(`${at.url}/api/v1/devices${query}`, {
+      headers: { authorization: `Bearer ${await token('viewer')}` },
     });
-    try {
-      const response = await fetch(`${withPresence.url}/api/v1/devices`, {
-        headers: { authorization: `Bearer ${await token('release')}` },
-      });
-      expect(await response.json()).toEqual([
-        { deviceId: 'heard', lastSeenAt: '2026-12-01T13:53:02.000Z', apps },
-        { deviceId: 'silent', lastSeenAt: null, apps: [] },
-      ]);
-      expect(asked).toEqual([['heard', 'silent']]);
-    } finally {
-      await withPresence.close();
-    }
+    return { status: response.status, body: (await response.json()) as Record<string, unknown>[] };
+  };
+  const ids = async (query: string) => (await list(query)).body.map((d) => d['deviceId']);
+
+  it("lists each device, sorted, with its tags, phase, what it runs, when its heartbeats were last heard and its apps' state", async () => {
+    const { body } = await list();
+    expect(body).toEqual([
+      expect.objectContaining({
+        deviceId: 'heard',
+        tags: [],
+        phase: 'committed',
+        committedRevision: 'v2',
+        lastSeenAt: '2026-12-01T13:53:02.000Z',
+        apps,
+      }),
+      expect.objectContaining({ deviceId: 'other', tags: [], lastSeenAt: null, apps: [] }),
+      expect.objectContaining({ deviceId: 'silent', tags: ['lab'], phase: 'failed', lastSeenAt: null }),
+    ]);
+    expect(body[1]).not.toHaveProperty('phase'); // no update yet
+    expect(asked.at(-1)).toEqual(['heard', 'other', 'silent']); // one ask for the page
+  });
+
+  it('filters by group, hardware id, revision and phase', async () => {
+    expect(await ids('?tag=lab')).toEqual(['silent']);
+    expect(await ids('?hardwareId=hw-a')).toEqual(['heard', 'silent']);
+    expect(await ids('?revision=v2')).toEqual(['heard']);
+    expect(await ids('?phase=failed')).toEqual(['silent']);
+    expect(await ids('?hardwareId=hw-a&phase=committed')).toEqual(['heard']);
+    expect(await ids('?tag=nobody')).toEqual([]);
+  });
+
+  it('pages: at most `limit` devices, the next page after the last id', async () => {
+    expect(await ids('?limit=2')).toEqual(['heard', 'other']);
+    expect(await ids('?limit=2&after=other')).toEqual(['silent']);
+  });
+
+  it('refuses a bad filter, and revision or phase where the projection is out of reach (400)', async () => {
+    for (const query of ['?phase=lost', '?tag=Not%20A%20Tag', '?limit=0', '?limit=10001'])
+      expect(await list(query), query).toMatchObject({ status: 400, body: { code: 'INVALID_INPUT' } });
+    expect(await list('?phase=failed', withoutNats)).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT', detail: expect.stringContaining('device projection') as string },
+    });
+    expect((await list('?tag=lab', withoutNats)).body.map((d) => d['deviceId'])).toEqual(['silent']);
   });
 });
