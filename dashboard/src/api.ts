@@ -154,3 +154,24 @@ export interface Key {
   expires?: string;
   revoked?: { at: string; reason: string };
 }
+
+export interface Root {
+  repository: 'image' | 'director';
+  version: number;
+  expires: string;
+  daysLeft: number;
+  roles: Record<string, { threshold: number; keyIds: string[] }>;
+}
+
+export interface CeremonyStatus {
+  version: number;
+  byCurrentRoot: { have: number; need: number };
+  byProposedRoot: { have: number; need: number };
+  complete: boolean;
+}
+
+export interface SignatureAudit {
+  signatures: { at: string; keyId: string; repository: string; role: string; sha256: string }[];
+  total: number;
+  next: number | null;
+}

@@ -8,3 +8,4 @@ export { DASHBOARD_DIST } from './dashboard-files.ts';
 export { FleetMetrics } from './fleet-metrics.ts';
 export * from './event-routes.ts';
 export * from './fleet-routes.ts';
+export { keyRoutes } from './key-routes.ts';

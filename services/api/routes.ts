@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { artifactNameSchema, type Clock, type DevicePresence } from '../../core/index.ts';
-import { keyRecordSchema, type KeyStore } from '../../keys/index.ts';
+import type { KeyStore } from '../../keys/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository, RepositoryVersions } from '../image-repo/index.ts';
 import type { Signer } from '../../core/tuf/index.ts';
 import { apiRoute, READERS, type ApiChange, type ApiRoute } from './api-route.ts';
 import { deviceListRoute } from './device-routes.ts';
+import { keyRoutes } from './key-routes.ts';
 import type { DeviceView } from '../projections/index.ts';
 
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
@@ -56,14 +57,7 @@ export function managementRoutes(deps: {
   views?: () => Promise<Record<string, DeviceView>>;
 }): ApiRoute[] {
   return [
-    apiRoute({
-      method: 'get',
-      path: '/keys',
-      summary: 'Every key of the key store: role, expiry, whether it is revoked (never a private half).',
-      roles: READERS,
-      response: z.array(keyRecordSchema.meta({ id: 'Key' })),
-      handle: () => deps.store.list(),
-    }),
+    ...keyRoutes(deps),
     deviceListRoute(deps),
     apiRoute({
       method: 'get',

@@ -9,9 +9,11 @@ import {
   FleetMetrics,
   issueApiToken,
   fleetRoutes,
+  keyRoutes,
   startApiServer,
   type ApiRole,
 } from '../../services/api/index.ts';
+import { KeyStore, proposeRoot } from '../../keys/index.ts';
 import { startProjector, type Projector } from '../../services/projections/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
@@ -35,6 +37,7 @@ let api: { url: string; close(): Promise<void> };
 let browser: Browser;
 let page: Page;
 let devices: string[];
+let keyStore: KeyStore;
 let good: string;
 let bad: string;
 
@@ -63,17 +66,39 @@ beforeAll(async () => {
   const buckets = { rollouts: `R_${suffix}`, devices: `D_${suffix}`, fleet: `F_${suffix}` };
   projector = await startProjector(h.nc, { durableName: uniqueId('dash-projector'), buckets });
   metrics = await FleetMetrics.start(h.nc, { buckets, bridgeConsumer: h.bridgeConsumer });
+  // A key store of one online key that has signed once: what the keys page lists and audits.
+  keyStore = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-dashboard-keys-')), {
+    clock: () => new Date(),
+  });
+  const key = await keyStore.generate({
+    repository: 'image',
+    role: 'timestamp',
+    online: true,
+    passphrase: 'a passphrase',
+    now: new Date(),
+  });
+  await (await keyStore.signer(key.keyId, 'a passphrase')).sign(new TextEncoder().encode('signed'));
+  const fleetApi = fleetRoutes({
+    temporal: h.client,
+    now: () => new Date(),
+    nc: h.nc,
+    eventLog: h.eventLog,
+    director: h.repos.director,
+    image: h.repos.image,
+    taskQueue: h.taskQueue,
+    buckets,
+  });
   api = await startApiServer({
-    ...fleetRoutes({
-      temporal: h.client,
-      now: () => new Date(),
-      nc: h.nc,
-      eventLog: h.eventLog,
-      director: h.repos.director,
-      image: h.repos.image,
-      taskQueue: h.taskQueue,
-      buckets,
-    }),
+    ...fleetApi,
+    routes: [
+      ...fleetApi.routes,
+      ...keyRoutes({
+        store: keyStore,
+        image: h.repos.image,
+        director: h.repos.director,
+        now: () => new Date(),
+      }),
+    ],
     tokenKey: tokenKeys.publicKey,
     now: () => new Date(),
     onChanged: () => Promise.resolve(),
@@ -223,6 +248,31 @@ describe('the dashboard, in Chromium', () => {
     await page.getByRole('button', { name: 'Start' }).click();
     await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('completed');
     await expect.poll(() => count('committed').textContent()).toBe('3');
+  });
+
+  it("shows a security team its keys, each repository's root, the signatures and a root ceremony's progress", async () => {
+    await page.getByRole('link', { name: 'Keys' }).click();
+    const [key] = await keyStore.list();
+    await expect
+      .poll(() => page.getByRole('table', { name: 'keys' }).textContent())
+      .toContain(key!.keyId.slice(0, 16));
+    await expect.poll(() => page.getByRole('table', { name: 'roots' }).locator('tbody tr').count()).toBe(2);
+    await expect
+      .poll(() => page.getByRole('table', { name: 'signature audit' }).locator('tbody tr').allTextContents())
+      .toEqual([expect.stringContaining('timestamp')]);
+    // A proposal of the Image repository's next root, signed by nobody yet.
+    const proposal = await proposeRoot(await h.repos.image.currentRootBytes(), {
+      expires: new Date(Date.now() + 365 * 86_400_000),
+    });
+    await page.getByLabel('Proposal', { exact: false }).fill(new TextDecoder().decode(proposal));
+    await page.getByRole('button', { name: 'Check the signatures' }).click();
+    await expect
+      .poll(() => page.getByTestId('ceremony-status').textContent())
+      .toMatch(/^root v\d+: 0 of \d+ current root keys, 0 of \d+ of its own — needs more signatures$/);
+    await page.getByLabel('Proposal', { exact: false }).fill('{"not": "a root"}');
+    await page.getByRole('button', { name: 'Check the signatures' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('INVALID_INPUT');
+    await page.screenshot({ path: join(SCREENSHOTS, 'keys.png'), fullPage: true });
   });
 
   it('shows a viewer every rollout and no controls, readable on a phone', async () => {

@@ -1,8 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManagementApi } from '../../cli/commands/api.ts';
 import { findFreePort } from '../../services/dev-stack/index.ts';
 import { captureIo } from '../cli-io.ts';
-import { keyCli, ONLINE_ENV } from '../helpers/key-cli.ts';
+import { keyCli, OFFLINE_ENV, ONLINE_ENV } from '../helpers/key-cli.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 
 // The management API as `uproll api serve` and `uproll serve` run it, on a key store made by
@@ -128,4 +130,83 @@ describe('when a caller without a token calls the API 10,000 times', () => {
       .filter((data) => data.path === '/api/v1/releases' && data.code === 'UNAUTHORIZED');
     expect(counted.reduce((sum, data) => sum + data.count, 0)).toBe(10_000);
   }, 180_000); // 10,000 HTTP calls on a loaded two-core machine
+});
+
+describe('what a security team sees', () => {
+  const get = async (path: string, token: string, init: RequestInit = {}) => {
+    const response = await fetch(`${api.url}/api/v1${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('every signature of its keys, newest first, a page at a time', async () => {
+    const token = await tokenFor('sec-audit', 'security');
+    expect((await publish(await tokenFor('rm-audit', 'release'), uniqueId('audited'))).status).toBe(200);
+    const all = await get('/keys/audit?limit=1000', token);
+    const signatures = all.body['signatures'] as { at: string; role: string; keyId: string }[];
+    expect(signatures.length).toBe(all.body['total']);
+    // The release just published: timestamp signed last, over snapshot and releases.
+    expect(signatures.slice(0, 3).map((s) => s.role)).toEqual(['timestamp', 'snapshot', 'releases']);
+    const ats = signatures.map((s) => s.at);
+    expect(ats).toEqual([...ats].sort().reverse());
+    const first = await get('/keys/audit?limit=1', token);
+    expect(first.body).toMatchObject({ signatures: [signatures[0]], next: 1 });
+    expect((await get('/keys/audit?limit=1&offset=1', token)).body['signatures']).toEqual([signatures[1]]);
+  });
+
+  it("each repository's current root, with its roles' keys and thresholds", async () => {
+    const roots = (await get('/roots', await tokenFor('sec-roots', 'security'))).body as unknown as {
+      repository: string;
+      version: number;
+      daysLeft: number;
+      roles: Record<string, { threshold: number; keyIds: string[] }>;
+    }[];
+    expect(roots.map((r) => [r.repository, r.version])).toEqual([
+      ['image', 1],
+      ['director', 1],
+    ]);
+    const imageRoot = (await cli.metadata('1.root.json')) as { roles: Record<string, { keyids: string[] }> };
+    expect(roots[0]!.roles['root']!.keyIds).toEqual(imageRoot.roles['root']!.keyids);
+    expect(roots.every((r) => r.daysLeft > 30)).toBe(true);
+  });
+
+  it('how far a root ceremony is: no signature yet, then enough to publish', async () => {
+    const token = await tokenFor('sec-ceremony', 'security');
+    const proposal = join(cli.stateDir, 'root-2.json');
+    expect((await cli.run('keys', 'root', 'propose', '--out', proposal)).status).toBe(0);
+    const status = async () =>
+      get('/roots/image/proposal-status', token, { method: 'POST', body: await readFile(proposal, 'utf8') });
+    expect((await status()).body).toMatchObject({
+      version: 2,
+      byCurrentRoot: { have: 0 },
+      complete: false,
+    });
+    const roots = (await cli.keys()).filter((k) => k.role === 'root' && k.repository === 'image');
+    for (const root of roots)
+      expect(
+        (
+          await cli.run(
+            'keys',
+            'root',
+            'sign',
+            proposal,
+            '--key',
+            root.keyId,
+            '--passphrase-env',
+            OFFLINE_ENV,
+          )
+        ).status,
+      ).toBe(0);
+    expect((await status()).body).toMatchObject({ version: 2, complete: true });
+    // Not a root at all: refused, naming what is wrong, and nothing was published.
+    expect(
+      await get('/roots/image/proposal-status', token, { method: 'POST', body: '{"signed":{}}' }),
+    ).toMatchObject({ status: 400, body: { code: 'INVALID_INPUT' } });
+    expect(await get('/roots/nowhere/proposal-status', token, { method: 'POST', body: '{}' })).toMatchObject({
+      status: 400,
+    });
+    expect((await cli.metadata('root.json')).version).toBe(1);
+  });
 });
