@@ -45,3 +45,14 @@ export function retag(
     );
   return tags;
 }
+
+/** What a retag changed, for the audit trail: the tags added and removed, and a line that says it. */
+export function tagChange(before: readonly string[], after: readonly string[]) {
+  const added = after.filter((tag) => !before.includes(tag));
+  const removed = before.filter((tag) => !after.includes(tag));
+  const summary = [
+    ...(added.length > 0 ? [`tagged ${added.join(' ')}`] : []),
+    ...(removed.length > 0 ? [`untagged ${removed.join(' ')}`] : []),
+  ].join(', ');
+  return { added, removed, summary };
+}

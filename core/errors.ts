@@ -151,6 +151,8 @@ export type UprollErrorCode =
   | 'WORKFLOW_NOT_FOUND'
   /** A workflow with this id runs or ran already (other than a rollout). */
   | 'WORKFLOW_EXISTS'
+  /** The Image repository has released no state revision of this name. */
+  | 'REVISION_NOT_FOUND'
   /** A state revision of this name is published already, with other content: a revision name is used once. */
   | 'REVISION_EXISTS'
   /** A target of this name is published already, with other content: a target name is used once. */

@@ -6,6 +6,7 @@ export * from './identifier-schemas.ts';
 export * from './phases.ts';
 export * from './update-command.ts';
 export * from './state-revision.ts';
+export * from './revision-diff.ts';
 export * from './artifact-name.ts';
 export * from './apps.ts';
 export * from './oci-image.ts';

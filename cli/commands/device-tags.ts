@@ -1,4 +1,4 @@
-import { assertToken, MAX_TAGS_PER_DEVICE, UprollError } from '../../core/index.ts';
+import { assertToken, MAX_TAGS_PER_DEVICE, tagChange, UprollError } from '../../core/index.ts';
 import { DirectorRepository, tagDevice } from '../../services/director/index.ts';
 import { actorOf, byOption, recordAudit } from '../audit.ts';
 import { UsageError, type Command } from '../command.ts';
@@ -39,14 +39,13 @@ export const devicesTag: Command = {
       add,
       remove,
     });
-    const added = after.filter((tag) => !before.includes(tag));
-    const removed = before.filter((tag) => !after.includes(tag));
+    const { added, removed, summary } = tagChange(before, after);
     if (added.length > 0 || removed.length > 0)
       await recordAudit(values, io, by, {
         aggregate: 'device',
         aggregateId: deviceId,
         type: 'device.tagged',
-        data: { summary: tagSummary(added, removed), added, removed, tags: after },
+        data: { summary, added, removed, tags: after },
       });
     io.out(
       values.json
@@ -56,10 +55,3 @@ export const devicesTag: Command = {
     return 0;
   },
 };
-
-function tagSummary(added: readonly string[], removed: readonly string[]): string {
-  return [
-    ...(added.length > 0 ? [`tagged ${added.join(' ')}`] : []),
-    ...(removed.length > 0 ? [`untagged ${removed.join(' ')}`] : []),
-  ].join(', ');
-}

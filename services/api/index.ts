@@ -9,3 +9,5 @@ export { FleetMetrics } from './fleet-metrics.ts';
 export * from './event-routes.ts';
 export * from './fleet-routes.ts';
 export { keyRoutes } from './key-routes.ts';
+export { revisionRoutes } from './revision-routes.ts';
+export { tagRoutes } from './tag-routes.ts';

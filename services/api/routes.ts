@@ -7,6 +7,8 @@ import type { Signer } from '../../core/tuf/index.ts';
 import { apiRoute, READERS, type ApiChange, type ApiRoute } from './api-route.ts';
 import { deviceListRoute } from './device-routes.ts';
 import { keyRoutes } from './key-routes.ts';
+import { revisionRoutes } from './revision-routes.ts';
+import { tagRoutes } from './tag-routes.ts';
 import type { DeviceView } from '../projections/index.ts';
 
 const MAX_RELEASE_BYTES = 64 * 1024 * 1024;
@@ -58,6 +60,8 @@ export function managementRoutes(deps: {
 }): ApiRoute[] {
   return [
     ...keyRoutes(deps),
+    ...revisionRoutes(deps),
+    ...tagRoutes(deps),
     deviceListRoute(deps),
     apiRoute({
       method: 'get',

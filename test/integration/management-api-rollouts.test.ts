@@ -1,6 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueApiToken, fleetRoutes, startApiServer, type ApiRole } from '../../services/api/index.ts';
+import {
+  issueApiToken,
+  fleetRoutes,
+  startApiServer,
+  tagRoutes,
+  type ApiChangeEvent,
+  type ApiRole,
+} from '../../services/api/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { expectMatchesDocument } from '../helpers/api-contract.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -22,6 +29,8 @@ let revision: string;
 let bad: string;
 let devices: string[];
 let document: Parameters<typeof expectMatchesDocument>[0];
+/** What the calls changed, as the server hands it to the audit trail. */
+const changes: ApiChangeEvent[] = [];
 
 beforeAll(async () => {
   h = await startHarness();
@@ -38,19 +47,21 @@ beforeAll(async () => {
   revision = uniqueId('apirev');
   await h.repos.publish(revision, randomArtifacts(1, 1024), { releaseCounter: 2 });
   await h.repos.publish(bad, randomArtifacts(1, 1024), { releaseCounter: 3 });
+  const fleetApi = fleetRoutes({
+    temporal: h.client,
+    now: () => new Date(),
+    nc: h.nc,
+    eventLog: h.eventLog,
+    director: h.repos.director,
+    image: h.repos.image,
+    taskQueue: h.taskQueue,
+  });
   api = await startApiServer({
-    ...fleetRoutes({
-      temporal: h.client,
-      now: () => new Date(),
-      nc: h.nc,
-      eventLog: h.eventLog,
-      director: h.repos.director,
-      image: h.repos.image,
-      taskQueue: h.taskQueue,
-    }),
+    ...fleetApi,
+    routes: [...fleetApi.routes, ...tagRoutes({ director: h.repos.director })],
     tokenKey: tokenKeys.publicKey,
     now: () => new Date(),
-    onChanged: () => Promise.resolve(),
+    onChanged: (event) => Promise.resolve(void changes.push(event)),
     checkResponses: true,
   });
   document = (await (await request('GET', '/openapi.json', 'viewer', false)).json()) as typeof document;
@@ -277,6 +288,45 @@ describe('rollouts over the management API', () => {
       status: 404,
       body: { code: 'DEVICE_NOT_FOUND' },
     });
+  });
+
+  it("tags a device into a group for a release manager, recording who did, and counts each group's devices", async () => {
+    const group = uniqueId('pool').toLowerCase();
+    const tagged = await call('POST', `/devices/${devices[1]}/tags`, 'release', { add: [group] });
+    expect(tagged).toMatchObject({ status: 200, body: { added: [group], removed: [] } });
+    expect(changes.at(-1)).toMatchObject({
+      aggregate: 'device',
+      aggregateId: devices[1],
+      type: 'device.tagged',
+      data: { by: 'release-person', added: [group] },
+    });
+    // The same again changes nothing, and records nothing.
+    const recorded = changes.length;
+    expect(
+      (await call('POST', `/devices/${devices[1]}/tags`, 'release', { add: [group] })).body,
+    ).toMatchObject({
+      added: [],
+    });
+    expect(changes).toHaveLength(recorded);
+    const tags = (await call('GET', '/tags', 'viewer')).body as unknown as { tag: string; devices: number }[];
+    expect(tags.find((t) => t.tag === group)).toEqual({ tag: group, devices: 1 });
+
+    expect(await call('POST', `/devices/${devices[1]}/tags`, 'viewer', { add: ['x'] })).toMatchObject({
+      status: 403,
+    });
+    expect(
+      await call('POST', `/devices/${devices[1]}/tags`, 'release', { add: ['Not A Tag'] }),
+    ).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_INPUT' },
+    });
+    expect(await call('POST', `/devices/${uniqueId('never')}/tags`, 'release', { add: ['x'] })).toMatchObject(
+      {
+        status: 400,
+        body: { code: 'INVALID_INPUT' },
+      },
+    );
+    await call('POST', `/devices/${devices[1]}/tags`, 'release', { remove: [group] });
   });
 
   it('answers ROLLOUT_NOT_FOUND (404) for a rollout that never was, and INVALID_INPUT for a bad id', async () => {
