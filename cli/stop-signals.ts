@@ -1,4 +1,4 @@
-import type { Io } from './command.ts';
+import type { ServerLog } from './server-log.ts';
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -8,16 +8,16 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
  * ignored, so a second Ctrl-C or `kill` cannot cut a graceful stop half-way.
  * Call `release()` once the command has stopped.
  */
-export function listenForStopSignals(io: Io, what: string) {
+export function listenForStopSignals(log: ServerLog) {
   let requested: NodeJS.Signals | undefined;
   const { promise, resolve } = Promise.withResolvers<NodeJS.Signals>();
   const onSignal = (signal: NodeJS.Signals) => {
     if (requested) {
-      io.err(`${what}: already stopping (${signal} ignored)`);
+      log.notice(`already stopping (${signal} ignored)`);
       return;
     }
     requested = signal;
-    io.err(`${what}: ${signal}, stopping`);
+    log.notice(`${signal}, stopping`);
     resolve(signal);
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);

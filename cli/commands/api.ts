@@ -1,3 +1,4 @@
+import { logFormatOption, serverLog, type ServerLog } from '../server-log.ts';
 import { once } from 'node:events';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { UprollError } from '../../core/index.ts';
@@ -20,7 +21,7 @@ import { Client } from '@temporalio/client';
 import { ensureStreams, EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
 import { readDeviceViews } from '../../services/projections/index.ts';
 import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
-import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
 import { connectDeploymentNats, connectDeploymentTemporal } from '../deployment-connections.ts';
 import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
@@ -91,6 +92,7 @@ export const apiServe: Command = {
     port: { type: 'string', description: 'port (default 18090)' },
     ...serverTlsOptions,
     ...passphraseOptions('', 'online key'),
+    ...logFormatOption,
   },
   async run({ values }, io) {
     const passphrase = await readPassphrase(values, '', 'online key');
@@ -105,7 +107,7 @@ export const apiServe: Command = {
     const server = await startManagementApi({
       values,
       passphrase,
-      io,
+      log: serverLog(io, 'uproll api', values),
       tls,
       ...(nc ? { eventLog: new EventLog(nc), nc } : {}),
       ...(connection ? { temporal: new Client({ connection }) } : {}),
@@ -133,7 +135,7 @@ export const apiServe: Command = {
 export async function startManagementApi(options: {
   values: Record<string, unknown>;
   passphrase: string;
-  io: Io;
+  log: ServerLog;
   eventLog?: EventLog;
   /** The deployment's NATS: `GET /api/v1/devices` adds what the heartbeats said (last seen, apps). */
   nc?: NatsConnection;
@@ -144,14 +146,14 @@ export async function startManagementApi(options: {
   /** HTTPS with this certificate; plain HTTP without. */
   tls?: ServerKeyPair;
 }): Promise<{ url: string; close(): Promise<void> }> {
-  const { values, passphrase, io, eventLog, nc, temporal } = options;
+  const { values, passphrase, log, eventLog, nc, temporal } = options;
   // Refused calls are an attacker's to make: counted per caller (token subject, else address), not one event each.
   const refusals = eventLog
     ? new RefusalSampler({
         eventLog,
         now: systemClock,
         ...(options.refusalWindowMs ? { windowMs: options.refusalWindowMs } : {}),
-        onError: (err) => io.err(`audit: refused calls not recorded: ${(err as Error).message}`),
+        onError: (err) => log.warn({ err }, 'audit: refused calls not recorded'),
       })
     : undefined;
   const store = openKeyStore(values, { onlineOnly: true });
@@ -205,14 +207,17 @@ export async function startManagementApi(options: {
       const outbox = outboxOf(values);
       await outbox.add(randomUUID(), event);
       await (eventLog ? outbox.flush(eventLog) : Promise.reject(new Error('no event log'))).catch(() =>
-        io.err(`audit: ${event.type} kept in ${outbox.path} until the event log is reachable`),
+        log.warn(
+          { type: event.type, outbox: outbox.path },
+          'audit event kept in the outbox until the event log is reachable',
+        ),
       );
     },
-    onInternalError: (err, call) =>
-      io.err(`${call.method} ${call.path} failed: ${(err as Error).stack ?? String(err)}`),
+    onInternalError: (err, call) => log.error({ err, method: call.method, path: call.path }, 'call failed'),
     onRefused: async (call) => {
-      io.err(
-        `refused ${call.method} ${call.path}: ${call.code}${call.subject ? ` (${call.subject}, ${call.role})` : ''}`,
+      log.warn(
+        { code: call.code, ...(call.subject ? { subject: call.subject, role: call.role } : {}) },
+        `refused ${call.method} ${call.path}`,
       );
       await refusals?.record({
         aggregate: 'api',

@@ -1,8 +1,9 @@
+import { logFormatOption, serverLog, temporalSink, type ServerLog } from '../server-log.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
 import { startRepositoryServer } from '../../services/image-repo/index.ts';
 import { ensureFreshnessSchedule, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { outboxOf } from '../audit.ts';
-import { portOption, stateDirOf, UsageError, type Command, type Io } from '../command.ts';
+import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
 import { startFleetServices } from '../fleet-services.ts';
 import { deploymentOf, deploymentOptions, type Deployment } from '../deployment.ts';
 import { directorDir, imageRepoDir, locationOptions } from '../locations.ts';
@@ -61,20 +62,22 @@ export const serve: Command = {
     'director-port': { type: 'string', description: 'port of the Director (default 18081)' },
     'api-port': { type: 'string', description: 'port of the management API (default 18090)' },
     ...serverTlsOptions,
+    ...logFormatOption,
     ...taskQueueOption,
     ...passphraseOptions('', 'online key'),
   },
   async run({ values }, io) {
+    const log = serverLog(io, 'uproll serve', values);
     const parts = partsOf(values['only']);
     taskQueueOf(values); // a bad name is refused before anything starts
     // Listening from the start: a signal during startup stops serve once it is up, never half-way.
-    const stop = listenForStopSignals(io, 'uproll serve');
+    const stop = listenForStopSignals(log);
     const needsKeys = parts.has('api') || parts.has('worker');
     const passphrase = needsKeys ? await readPassphrase(values, '', 'online key') : undefined;
     const deployment = [...parts].some((part) => FLEET_PARTS.includes(part))
       ? await deploymentOf(values)
       : undefined;
-    const running = await startParts(values, io, parts, { passphrase, deployment });
+    const running = await startParts(values, log, parts, { passphrase, deployment });
     io.out(
       values.json
         ? JSON.stringify({ ready: true, pid: process.pid, ...running.info })
@@ -85,7 +88,7 @@ export const serve: Command = {
     await stop.requested;
     await running.close();
     stop.release();
-    io.err('uproll serve: stopped');
+    log.info('stopped');
     return 0;
   },
 };
@@ -118,7 +121,7 @@ interface RunningParts {
 /** Starts the parts in turn; when one fails to start, those already up are stopped again. */
 async function startParts(
   values: Record<string, unknown>,
-  io: Io,
+  log: ServerLog,
   parts: Set<ServePart>,
   { passphrase, deployment }: { passphrase?: string; deployment?: Deployment },
 ): Promise<RunningParts> {
@@ -155,12 +158,12 @@ async function startParts(
       info.urls.director = server.url;
     }
     if (deployment) {
-      installTemporalRuntime();
+      installTemporalRuntime('WARN', temporalSink(log));
       const services = await startFleetServices({
         stateDir: stateDirOf(values),
         deployment,
-        onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
-        onWarning: (message) => io.err(message),
+        onDropped: (reason) => log.warn({ reason }, 'telemetry dropped'),
+        onWarning: (message) => log.warn(message),
         bridge: parts.has('bridge'),
         projector: parts.has('projector'),
         ...(parts.has('reports') ? { director: new DirectorRepository(directorDir(values)) } : {}),
@@ -169,7 +172,8 @@ async function startParts(
       closers.push(() => services.close());
       // What operators did while the event log was out of reach reaches it now.
       const sent = await outboxOf(values).flush(services.eventLog);
-      if (sent > 0) io.err(`audit: ${sent} events from ${outboxOf(values).path} sent to the event log`);
+      if (sent > 0)
+        log.notice({ events: sent, outbox: outboxOf(values).path }, 'audit events sent to the event log');
       if (parts.has('worker')) {
         await services.startWorker();
         await ensureFreshnessSchedule(services.client, { taskQueue: taskQueueOf(values) });
@@ -197,7 +201,7 @@ async function startParts(
     const api = await startManagementApi({
       values: { ...values, host, port: values['api-port'] },
       passphrase: passphrase!,
-      io,
+      log,
       tls,
       ...(eventLog ? { eventLog } : {}),
       ...(nc ? { nc } : {}),

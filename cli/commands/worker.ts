@@ -1,3 +1,4 @@
+import { logFormatOption, serverLog, temporalSink } from '../server-log.ts';
 import { ensureFreshnessSchedule, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { taskQueueOf, taskQueueOption } from '../task-queue.ts';
 import { startFleetServices } from '../fleet-services.ts';
@@ -24,22 +25,24 @@ export const worker: Command = {
     ...deploymentOptions,
     ...taskQueueOption,
     ...passphraseOptions('', 'online key'),
+    ...logFormatOption,
   },
   async run({ values }, io) {
+    const log = serverLog(io, 'worker', values);
     const taskQueue = taskQueueOf(values);
-    installTemporalRuntime();
+    installTemporalRuntime('WARN', temporalSink(log));
     const freshness = values['passphrase-env'] !== undefined || values['passphrase-fd'] !== undefined;
     const keyed = freshness
       ? await workerKeyServices(values, await readPassphrase(values, '', 'online key'))
       : undefined;
     // Listening from the start: a signal during startup stops the worker once it is up, never half-way.
-    const signals = listenForStopSignals(io, 'worker');
+    const signals = listenForStopSignals(log);
     try {
       const services = await startFleetServices({
         stateDir: stateDirOf(values),
         deployment: await deploymentOf(values),
-        onDropped: (reason) => io.err(`telemetry dropped: ${reason}`),
-        onWarning: (message) => io.err(message),
+        onDropped: (reason) => log.warn({ reason }, 'telemetry dropped'),
+        onWarning: (message) => log.warn(message),
         ...(keyed ?? {}),
         taskQueue,
       });
@@ -65,7 +68,7 @@ export const worker: Command = {
     } finally {
       signals.release();
     }
-    io.err('worker: stopped');
+    log.info('stopped');
     return 0;
   },
 };

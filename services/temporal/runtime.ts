@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type LogMetadata } from '@temporalio/worker';
 
 let installed = false;
 
@@ -18,6 +18,9 @@ export function isIntendedWorkflowFailure(message: string, meta?: LogMetadata): 
   );
 }
 
+/** Where the SDK's lines go instead of its own stderr format: the process's log. */
+export type RuntimeLogSink = (entry: LogEntry) => void;
+
 /** The SDK's logger, less the failures workflows intend. */
 class RuntimeLogger extends DefaultLogger {
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {
@@ -27,16 +30,16 @@ class RuntimeLogger extends DefaultLogger {
 
 /**
  * Installs the Temporal runtime with a logger at `level` (the SDK logs every
- * worker state change at INFO). Only the first call in a process counts: the
- * runtime can be installed once.
+ * worker state change at INFO), writing to `sink` when given. Only the first
+ * call in a process counts: the runtime can be installed once.
  */
-export function installTemporalRuntime(level: LogLevel = 'WARN'): void {
+export function installTemporalRuntime(level: LogLevel = 'WARN', sink?: RuntimeLogSink): void {
   if (installed) return;
   // The SDK core's own lines (retries while the server is away, ...) are
   // forwarded to the same logger and level; by default they go to stdout
   // with colour codes, which would corrupt `--json`.
   Runtime.install({
-    logger: new RuntimeLogger(level),
+    logger: sink ? new RuntimeLogger(level, sink) : new RuntimeLogger(level),
     // By default the SDK shuts every worker down on SIGINT/SIGTERM behind the
     // process's back, so the process's own graceful stop then found its worker
     // draining (IllegalStateError). The process owns its signals.

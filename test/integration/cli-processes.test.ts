@@ -26,7 +26,7 @@ afterAll(() => {
  * telemetry of other files' devices, which says nothing about how it stops.
  */
 const ownLines = (worker: CliProcess) =>
-  worker.stderr.filter((line) => !line.startsWith('telemetry dropped:'));
+  worker.stderr.filter((line) => !line.startsWith('worker: telemetry dropped'));
 
 /**
  * `uproll worker` in its own process, once it polls the task queue: a queue of its own, since

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManagementApi } from '../../cli/commands/api.ts';
 import { findFreePort } from '../../services/dev-stack/index.ts';
+import { serverLog } from '../../cli/server-log.ts';
 import { captureIo } from '../cli-io.ts';
 import { keyCli, OFFLINE_ENV, ONLINE_ENV } from '../helpers/key-cli.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   api = await startManagementApi({
     values: { 'state-dir': cli.stateDir, port: String(await findFreePort()) },
     passphrase: 'online passphrase',
-    io: captureIo(),
+    log: serverLog(captureIo(), 'uproll api', {}),
     eventLog: h.eventLog,
   });
 });
@@ -103,7 +104,7 @@ describe('when a caller without a token calls the API 10,000 times', () => {
     const flooded = await startManagementApi({
       values: { 'state-dir': cli.stateDir, port: String(await findFreePort()) },
       passphrase: 'online passphrase',
-      io: captureIo(),
+      log: serverLog(captureIo(), 'uproll api', {}),
       eventLog: h.eventLog,
     });
     const statuses = new Map<number, number>();

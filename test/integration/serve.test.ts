@@ -168,8 +168,8 @@ describe('uproll serve', () => {
     expect(await server.exited).toBe(0);
     expect(server.stderr()).toBe(
       // keys init ran with no stack: its audit events waited in the outbox, and serve sent them.
-      `audit: 2 events from ${join(deployDir, 'audit-outbox.jsonl')} sent to the event log\n` +
-        'refused GET /api/v1/keys: UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
+      `uproll serve: audit events sent to the event log events=2 outbox=${join(deployDir, 'audit-outbox.jsonl')}\n` +
+        'uproll serve: refused GET /api/v1/keys code=UNAUTHORIZED\nuproll serve: SIGTERM, stopping\nuproll serve: stopped\n',
     ); // and nothing else
     expect(await readFile(join(deployDir, 'audit-outbox.jsonl'), 'utf8')).toBe('');
   }, 180_000);
