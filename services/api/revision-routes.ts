@@ -1,10 +1,5 @@
 import { z } from 'zod';
-import {
-  revisionDiff,
-  revisionNameOf,
-  UprollError,
-  type StateRevision,
-} from '../../core/index.ts';
+import { revisionDiff, revisionNameOf, UprollError, type StateRevision } from '../../core/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
 import { apiRoute, READERS, type ApiRoute } from './api-route.ts';
 
