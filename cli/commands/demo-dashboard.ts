@@ -26,8 +26,13 @@ export async function startDemoDashboard(services: {
   image: ImageRepository;
 }): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const tokenKeys = generateKeyPairSync('ed25519');
-  const fleet = fleetRoutes({ temporal: services.client, now: systemClock, ...services });
-  const metrics = await FleetMetrics.start(services.nc);
+  const metrics = await FleetMetrics.start(services.nc, { now: systemClock });
+  const fleet = fleetRoutes({
+    temporal: services.client,
+    now: systemClock,
+    online: () => metrics.online(),
+    ...services,
+  });
   const server = await startApiServer({
     ...fleet,
     tokenKey: tokenKeys.publicKey,

@@ -142,6 +142,9 @@ export interface Fleet {
   devices: number;
   revisions: Record<string, number>;
   phases: Record<string, number>;
+  /** Heard of within five minutes, and before (absent where the server does not follow presence). */
+  online?: number;
+  offline?: number;
 }
 
 export interface Key {

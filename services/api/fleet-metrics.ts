@@ -1,6 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../../core/index.ts';
 import {
   readProjections,
   watchProjections,
@@ -9,7 +10,7 @@ import {
   type ProjectionBuckets,
   type RolloutView,
 } from '../projections/index.ts';
-import { TELEMETRY_STREAM } from '../nats/index.ts';
+import { TELEMETRY_STREAM, watchPresence, type OnlineCounts } from '../nats/index.ts';
 
 /** Phases a device update ends in: its duration is observed then. */
 const ENDS = new Set(['committed', 'rolled_back', 'failed']);
@@ -29,8 +30,12 @@ export class FleetMetrics {
   readonly #started = new Map<string, number>();
   readonly #durations: Histogram;
   #stop: () => void = () => {};
+  #presence: Awaited<ReturnType<typeof watchPresence>> | undefined;
 
-  private constructor(nc: NatsConnection, bridgeConsumer: string) {
+  readonly #now: Clock;
+
+  private constructor(nc: NatsConnection, bridgeConsumer: string, now: Clock) {
+    this.#now = now;
     const registry = this.registry;
     const count = <T>(map: Map<string, T>, key: (value: T) => string | undefined) => {
       const counts = new Map<string, number>();
@@ -92,6 +97,23 @@ export class FleetMetrics {
         if (info) this.set(info.num_pending + info.num_ack_pending);
       },
     });
+    const presence = () => this.online();
+    new Gauge({
+      name: 'uproll_devices_online',
+      help: 'Devices heard of (a heartbeat) within the last five minutes.',
+      registers: [registry],
+      collect() {
+        this.set(presence().online);
+      },
+    });
+    new Gauge({
+      name: 'uproll_devices_offline',
+      help: 'Devices heard of before, but not within the last five minutes.',
+      registers: [registry],
+      collect() {
+        this.set(presence().offline);
+      },
+    });
     new Gauge({
       name: 'uproll_nats_connected',
       help: '1 while this process is connected to NATS.',
@@ -105,9 +127,9 @@ export class FleetMetrics {
   /** Reads the projections, then follows them until {@link stop}. */
   static async start(
     nc: NatsConnection,
-    options: { buckets?: ProjectionBuckets; bridgeConsumer?: string } = {},
+    options: { now: Clock; buckets?: ProjectionBuckets; bridgeConsumer?: string },
   ): Promise<FleetMetrics> {
-    const metrics = new FleetMetrics(nc, options.bridgeConsumer ?? 'telemetry-bridge');
+    const metrics = new FleetMetrics(nc, options.bridgeConsumer ?? 'telemetry-bridge', options.now);
     // Follow first, then read: a change between the two is not lost (applying one twice is harmless).
     const watching = await watchProjections(
       nc,
@@ -115,11 +137,21 @@ export class FleetMetrics {
       (change) => metrics.#apply(change),
       options.buckets,
     );
-    metrics.#stop = () => watching.stop();
+    const presence = await watchPresence(nc);
+    metrics.#presence = presence;
+    metrics.#stop = () => {
+      watching.stop();
+      presence.stop();
+    };
     const { rollouts, devices } = await readProjections(nc, options.buckets);
     for (const view of Object.values(rollouts)) metrics.#rollout(view);
     for (const view of Object.values(devices)) metrics.#device(view, false);
     return metrics;
+  }
+
+  /** Devices heard of within the last five minutes, and those heard of before. */
+  online(): OnlineCounts {
+    return this.#presence?.counts(this.#now().getTime()) ?? { online: 0, offline: 0 };
   }
 
   /** The metrics in Prometheus' text format. */

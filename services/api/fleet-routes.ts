@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Clock } from '../../core/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
-import type { EventLog } from '../nats/index.ts';
+import type { EventLog, OnlineCounts } from '../nats/index.ts';
 import { readRolloutViews, type ProjectionBuckets } from '../projections/index.ts';
 import type { ApiRoute, ApiStream } from './api-route.ts';
 import { eventRoutes } from './event-routes.ts';
@@ -23,6 +23,8 @@ export function fleetRoutes(deps: {
   image: ImageRepository;
   now: Clock;
   taskQueue?: string;
+  /** How many devices are online, when the process follows their presence (FleetMetrics). */
+  online?: () => OnlineCounts;
   /** Projection buckets other than the default ones (tests). */
   buckets?: ProjectionBuckets;
 }): { routes: ApiRoute[]; streams: ApiStream[] } {
@@ -35,7 +37,11 @@ export function fleetRoutes(deps: {
     now: deps.now,
     ...(deps.taskQueue ? { taskQueue: deps.taskQueue } : {}),
   };
-  const live = liveRoutes({ nc, ...(buckets ? { buckets } : {}) });
+  const live = liveRoutes({
+    nc,
+    ...(buckets ? { buckets } : {}),
+    ...(deps.online ? { online: deps.online } : {}),
+  });
   return {
     routes: [
       ...rolloutStartRoutes(rollouts),

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
+import type { OnlineCounts } from '../nats/index.ts';
 import {
   readProjections,
   watchProjections,
@@ -20,6 +21,8 @@ const fleetSchema = z
       .record(z.string(), z.int())
       .describe('revision -> devices whose last committed revision it is'),
     phases: z.record(z.string(), z.int()).describe("phase of each device's latest update -> devices"),
+    online: z.int().optional().describe('devices heard of (a heartbeat) within the last five minutes'),
+    offline: z.int().optional().describe('devices heard of before, but not within the last five minutes'),
   })
   .meta({ id: 'Fleet' });
 
@@ -27,7 +30,12 @@ const fleetSchema = z
  * The fleet at a glance, and the projections live: what the dashboard shows
  * and how it follows changes without polling (fed by the projector's KV writes).
  */
-export function liveRoutes(deps: { nc: NatsConnection; buckets?: ProjectionBuckets }): {
+export function liveRoutes(deps: {
+  nc: NatsConnection;
+  buckets?: ProjectionBuckets;
+  /** How many devices are online, when the process follows their presence (FleetMetrics). */
+  online?: () => OnlineCounts;
+}): {
   routes: ApiRoute[];
   streams: ApiStream[];
 } {
@@ -46,6 +54,7 @@ export function liveRoutes(deps: { nc: NatsConnection; buckets?: ProjectionBucke
             devices: Object.keys(devices).length,
             revisions: fleet.revisions,
             phases: phasesOf(devices),
+            ...deps.online?.(),
           };
         },
       }),

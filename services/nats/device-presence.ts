@@ -119,3 +119,44 @@ function openPresence(nc: NatsConnection): Promise<KV> {
   }
   return bucket;
 }
+
+/** A device last heard of longer ago than this counts as offline (heartbeats come every 30 s, written once a minute). */
+export const ONLINE_WINDOW_MS = 5 * 60_000;
+
+/** How many devices were heard of within the window, and how many longer ago. */
+export interface OnlineCounts {
+  online: number;
+  offline: number;
+}
+
+/**
+ * Follows the presence bucket: every device's last heartbeat as written, the
+ * ones there first, then each change. `counts(now)` reads nothing: a fleet
+ * page or a scrape costs the same at any fleet size. `stop` ends it.
+ */
+export async function watchPresence(nc: NatsConnection): Promise<{
+  counts(now: number): OnlineCounts;
+  stop(): void;
+}> {
+  const lastSeen = new Map<string, number>();
+  const watch = await (await openPresence(nc)).watch({ ignoreDeletes: true });
+  void (async () => {
+    for await (const entry of watch) {
+      if (entry.operation !== 'PUT') continue;
+      try {
+        const at = Date.parse(entry.json<DevicePresence>().lastSeenAt);
+        if (Number.isFinite(at)) lastSeen.set(entry.key, at);
+      } catch {
+        // not a presence of ours: left out
+      }
+    }
+  })();
+  return {
+    counts(now) {
+      let online = 0;
+      for (const at of lastSeen.values()) if (now - at <= ONLINE_WINDOW_MS) online++;
+      return { online, offline: lastSeen.size - online };
+    },
+    stop: () => watch.stop(),
+  };
+}

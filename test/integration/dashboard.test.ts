@@ -65,7 +65,11 @@ beforeAll(async () => {
   const suffix = uniqueId('b').replace('-', '_');
   const buckets = { rollouts: `R_${suffix}`, devices: `D_${suffix}`, fleet: `F_${suffix}` };
   projector = await startProjector(h.nc, { durableName: uniqueId('dash-projector'), buckets });
-  metrics = await FleetMetrics.start(h.nc, { buckets, bridgeConsumer: h.bridgeConsumer });
+  metrics = await FleetMetrics.start(h.nc, {
+    now: () => new Date(),
+    buckets,
+    bridgeConsumer: h.bridgeConsumer,
+  });
   // A key store of one online key that has signed once: what the keys page lists and audits.
   keyStore = new KeyStore(await mkdtemp(join(tmpdir(), 'uproll-dashboard-keys-')), {
     clock: () => new Date(),
@@ -87,6 +91,7 @@ beforeAll(async () => {
     image: h.repos.image,
     taskQueue: h.taskQueue,
     buckets,
+    online: () => metrics.online(),
   });
   api = await startApiServer({
     ...fleetApi,
@@ -149,6 +154,8 @@ describe('the dashboard, in Chromium', () => {
     await page.getByLabel('Token').fill(await token('release'));
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Fleet' }).waitFor();
+    // The presence the other files' agents keep: a count, whichever it is.
+    await expect.poll(() => page.getByTestId('online-count').textContent()).toMatch(/^\d+$/);
     await page.screenshot({ path: join(SCREENSHOTS, 'fleet.png'), fullPage: true });
   });
 

@@ -15,6 +15,14 @@ export function FleetPage() {
       <h2 id="fleet-title">Fleet</h2>
       <p>
         <strong data-testid="device-count">{data.devices}</strong> devices
+        {data.online !== undefined && (
+          <>
+            {' '}
+            — <strong data-testid="online-count">{data.online}</strong> online,{' '}
+            <strong data-testid="offline-count">{data.offline}</strong> offline (no heartbeat for five
+            minutes)
+          </>
+        )}
       </p>
       <h3>Revisions</h3>
       <ul class="bars" aria-label="devices by revision">
