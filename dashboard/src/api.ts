@@ -138,6 +138,17 @@ export interface DeviceHistory {
   timeline: StoredEvent[];
 }
 
+/** A device as `GET /devices` lists it. */
+export interface DeviceRow {
+  deviceId: string;
+  ecus: { serial: string; hardwareId: string }[];
+  tags: string[];
+  phase?: string;
+  committedRevision?: string;
+  revision?: string;
+  lastSeenAt?: string | null;
+}
+
 export interface Fleet {
   devices: number;
   revisions: Record<string, number>;

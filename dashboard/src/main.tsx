@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { session } from './api.ts';
 import { useRoute } from './live.ts';
 import { DevicePage } from './pages/device.tsx';
+import { DevicesPage } from './pages/devices.tsx';
 import { FleetPage } from './pages/fleet.tsx';
 import { KeysPage } from './pages/keys.tsx';
 import { RolloutPage } from './pages/rollout.tsx';
@@ -22,6 +23,7 @@ function App() {
         <nav aria-label="main">
           <a href="#/">Fleet</a>
           <a href="#/rollouts">Rollouts</a>
+          <a href="#/devices">Devices</a>
           <a href="#/keys">Keys</a>
         </nav>
         <button
@@ -44,6 +46,8 @@ function App() {
           <RolloutsPage />
         ) : page === 'devices' && id ? (
           <DevicePage key={id} deviceId={decodeURIComponent(id)} />
+        ) : page === 'devices' ? (
+          <DevicesPage />
         ) : page === 'keys' ? (
           <KeysPage />
         ) : (

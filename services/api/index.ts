@@ -11,3 +11,4 @@ export * from './fleet-routes.ts';
 export { keyRoutes } from './key-routes.ts';
 export { revisionRoutes } from './revision-routes.ts';
 export { tagRoutes } from './tag-routes.ts';
+export { deviceListRoute } from './device-routes.ts';

@@ -9,12 +9,13 @@ import {
   FleetMetrics,
   issueApiToken,
   fleetRoutes,
+  deviceListRoute,
   keyRoutes,
   startApiServer,
   type ApiRole,
 } from '../../services/api/index.ts';
 import { KeyStore, proposeRoot } from '../../keys/index.ts';
-import { startProjector, type Projector } from '../../services/projections/index.ts';
+import { readDeviceViews, startProjector, type Projector } from '../../services/projections/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
@@ -97,6 +98,7 @@ beforeAll(async () => {
     ...fleetApi,
     routes: [
       ...fleetApi.routes,
+      deviceListRoute({ director: h.repos.director, views: () => readDeviceViews(h.nc, buckets) }),
       ...keyRoutes({
         store: keyStore,
         image: h.repos.image,
@@ -255,6 +257,22 @@ describe('the dashboard, in Chromium', () => {
     await page.getByRole('button', { name: 'Start' }).click();
     await expect.poll(() => status().textContent(), { timeout: 90_000 }).toBe('completed');
     await expect.poll(() => count('committed').textContent()).toBe('3');
+  });
+
+  it('lists the devices, filtered by the phase of their latest update, each a link to its page', async () => {
+    await page.getByRole('link', { name: 'Devices' }).click();
+    const rows = () => page.getByRole('table', { name: 'devices' }).locator('tbody tr');
+    await expect.poll(() => rows().count()).toBe(devices.length);
+    // The form's rollout committed every device; nothing of this fleet is failed now.
+    await page.getByLabel('Phase').selectOption('failed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.getByText('No device matches.').count()).toBe(1);
+    await page.getByLabel('Phase').selectOption('committed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => rows().locator('a').allTextContents()).toEqual([...devices].sort());
+    await page.screenshot({ path: join(SCREENSHOTS, 'devices.png'), fullPage: true });
+    await rows().locator('a').first().click();
+    await page.getByRole('heading', { name: /^Device / }).waitFor();
   });
 
   it("shows a security team its keys, each repository's root, the signatures and a root ceremony's progress", async () => {
