@@ -1,3 +1,4 @@
+import { DEVICE_PHASES } from '../../../core/phases.ts';
 import { useState } from 'preact/hooks';
 import { api, type DeviceRow } from '../api.ts';
 import { useLive } from '../live.ts';
@@ -13,18 +14,8 @@ interface Filters {
   phase: string;
 }
 
-const PHASES = [
-  '',
-  'started',
-  'commanded',
-  'downloaded',
-  'verified',
-  'installed',
-  'healthy',
-  'committed',
-  'rolled_back',
-  'failed',
-];
+/** Any phase, then each an update goes through (the server's own list). */
+const PHASES = ['', 'started', 'commanded', ...DEVICE_PHASES];
 
 /** The devices, a page at a time, by group, hardware, revision or phase. */
 export function DevicesPage() {
