@@ -160,7 +160,9 @@ export async function startManagementApi(options: {
   const tokenKey = createPublicKey(await store.privateKey((await apiKey(store)).keyId, passphrase));
   const image = new ImageRepository(imageRepoDir(values));
   const director = new DirectorRepository(directorDir(values));
-  const metrics = nc ? await FleetMetrics.start(nc, { now: systemClock }) : undefined;
+  const metrics = nc
+    ? await FleetMetrics.start(nc, { now: systemClock, ...(temporal ? { temporal } : {}) })
+    : undefined;
   // Rollouts, live views and the event log need the deployment's Temporal and NATS (`serve` has both).
   const fleet =
     nc && temporal && eventLog

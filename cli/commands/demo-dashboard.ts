@@ -26,7 +26,7 @@ export async function startDemoDashboard(services: {
   image: ImageRepository;
 }): Promise<{ url: string; token: string; close(): Promise<void> }> {
   const tokenKeys = generateKeyPairSync('ed25519');
-  const metrics = await FleetMetrics.start(services.nc, { now: systemClock });
+  const metrics = await FleetMetrics.start(services.nc, { now: systemClock, temporal: services.client });
   const fleet = fleetRoutes({
     temporal: services.client,
     now: systemClock,

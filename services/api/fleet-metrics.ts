@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Client } from '@temporalio/client';
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../../core/index.ts';
 import {
@@ -16,6 +17,8 @@ import { TELEMETRY_STREAM, watchPresence, type OnlineCounts } from '../nats/inde
 const ENDS = new Set(['committed', 'rolled_back', 'failed']);
 /** Updates under way remembered at most, for their durations. */
 const MAX_FOLLOWED = 200_000;
+/** How long a scrape waits for Temporal to answer before it counts as not connected. */
+const TEMPORAL_PROBE_MS = 2000;
 
 /**
  * Prometheus metrics of the fleet, kept from the projections: read once,
@@ -34,7 +37,7 @@ export class FleetMetrics {
 
   readonly #now: Clock;
 
-  private constructor(nc: NatsConnection, bridgeConsumer: string, now: Clock) {
+  private constructor(nc: NatsConnection, bridgeConsumer: string, now: Clock, temporal?: Client) {
     this.#now = now;
     const registry = this.registry;
     const count = <T>(map: Map<string, T>, key: (value: T) => string | undefined) => {
@@ -114,6 +117,21 @@ export class FleetMetrics {
         this.set(presence().offline);
       },
     });
+    if (temporal)
+      new Gauge({
+        name: 'uproll_temporal_connected',
+        help: '1 while the Temporal frontend answers this process (within 2 s of a scrape).',
+        registers: [registry],
+        async collect() {
+          const answered = await temporal.connection
+            .withDeadline(now().getTime() + TEMPORAL_PROBE_MS, () => temporal.workflowService.getSystemInfo({}))
+            .then(
+              () => 1,
+              () => 0,
+            );
+          this.set(answered);
+        },
+      });
     new Gauge({
       name: 'uproll_nats_connected',
       help: '1 while this process is connected to NATS.',
@@ -127,9 +145,14 @@ export class FleetMetrics {
   /** Reads the projections, then follows them until {@link stop}. */
   static async start(
     nc: NatsConnection,
-    options: { now: Clock; buckets?: ProjectionBuckets; bridgeConsumer?: string },
+    options: { now: Clock; temporal?: Client; buckets?: ProjectionBuckets; bridgeConsumer?: string },
   ): Promise<FleetMetrics> {
-    const metrics = new FleetMetrics(nc, options.bridgeConsumer ?? 'telemetry-bridge', options.now);
+    const metrics = new FleetMetrics(
+      nc,
+      options.bridgeConsumer ?? 'telemetry-bridge',
+      options.now,
+      options.temporal,
+    );
     // Follow first, then read: a change between the two is not lost (applying one twice is harmless).
     const watching = await watchProjections(
       nc,

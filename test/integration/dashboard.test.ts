@@ -68,6 +68,7 @@ beforeAll(async () => {
   projector = await startProjector(h.nc, { durableName: uniqueId('dash-projector'), buckets });
   metrics = await FleetMetrics.start(h.nc, {
     now: () => new Date(),
+    temporal: h.client,
     buckets,
     bridgeConsumer: h.bridgeConsumer,
   });
@@ -342,6 +343,7 @@ describe('the dashboard, in Chromium', () => {
       1,
     );
     expect(sample(after, 'uproll_nats_connected')).toBe(1);
+    expect(sample(after, 'uproll_temporal_connected')).toBe(1);
     expect(after).toContain('# TYPE uproll_devices_failed gauge');
     expect(after).toMatch(/^uproll_telemetry_backlog \d+$/m);
     expect(after).not.toContain(devices[0]!); // no device id is a label
