@@ -124,7 +124,9 @@ export class FleetMetrics {
         registers: [registry],
         async collect() {
           const answered = await temporal.connection
-            .withDeadline(now().getTime() + TEMPORAL_PROBE_MS, () => temporal.workflowService.getSystemInfo({}))
+            .withDeadline(now().getTime() + TEMPORAL_PROBE_MS, () =>
+              temporal.workflowService.getSystemInfo({}),
+            )
             .then(
               () => 1,
               () => 0,
