@@ -2,7 +2,7 @@ import { DEVICE_PHASES } from '../../../core/phases.ts';
 import { useState } from 'preact/hooks';
 import { api, type DeviceRow } from '../api.ts';
 import { useLive } from '../live.ts';
-import { Problem } from '../parts.tsx';
+import { Problem, timeOf } from '../parts.tsx';
 
 /** Devices one page shows; `Next` asks for the ones after the last. */
 const PAGE = 100;
@@ -89,9 +89,7 @@ export function DevicesPage() {
                   <td>{device.tags.join(', ')}</td>
                   <td>{device.committedRevision ?? ''}</td>
                   <td>{device.phase ? `${device.phase} (${device.revision ?? ''})` : ''}</td>
-                  <td class="when">
-                    {device.lastSeenAt ? device.lastSeenAt.slice(0, 19).replace('T', ' ') : 'never'}
-                  </td>
+                  <td class="when">{device.lastSeenAt ? timeOf(device.lastSeenAt) : 'never'}</td>
                 </tr>
               ))}
             </tbody>
