@@ -11,6 +11,8 @@ import { LEASES_STREAM } from './streams.ts';
 
 /** JetStream's API error code for a failed expected-last-subject-sequence check. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** Reads and writes of one acquire: each lost race means another writer moved the lease on. */
+const MAX_ACQUIRE_ATTEMPTS = 5;
 
 interface Lease {
   rolloutId: string;
@@ -35,20 +37,27 @@ export class DeviceLeases {
 
   /**
    * Takes the device for the rollout. True when it holds it (again); false
-   * when another rollout does. A holder that `isActive` says has ended (it
-   * was terminated, or crashed past its own cleanup) loses the device.
+   * when another rollout does, or when this one has ended itself. A holder
+   * that `isActive` says has ended (it was terminated, or crashed past its
+   * own cleanup) loses the device; an ended rollout's update that starts
+   * late (its rollout was terminated) takes none. A write that lost a race
+   * is decided again on what won it.
    */
   async acquire(
     deviceId: string,
     rolloutId: string,
-    isActive: (holder: string) => Promise<boolean> = () => Promise.resolve(true),
+    isActive: (rolloutId: string) => Promise<boolean> = () => Promise.resolve(true),
   ): Promise<boolean> {
-    const current = await this.#current(deviceId);
-    if (current?.lease.held) {
-      if (current.lease.rolloutId === rolloutId) return true;
-      if (await isActive(current.lease.rolloutId)) return false;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.#current(deviceId);
+      if (current?.lease.held) {
+        if (current.lease.rolloutId === rolloutId) return true;
+        if (await isActive(current.lease.rolloutId)) return false;
+      }
+      if (!(await isActive(rolloutId))) return false;
+      if (await this.#write(deviceId, { rolloutId, held: true }, current?.sequence ?? 0)) return true;
+      if (attempt === MAX_ACQUIRE_ATTEMPTS) return false;
     }
-    return this.#write(deviceId, { rolloutId, held: true }, current?.sequence ?? 0);
   }
 
   /** Lets the device go, if this rollout holds it. */
