@@ -21,8 +21,8 @@ import {
   type UpdateCommand,
 } from '../core/index.ts';
 import type { Signer } from '../core/tuf/index.ts';
-import { signDeviceManifest, signEcuVersionReport } from '../core/uptane/index.ts';
-import { connectToNats } from '../services/nats/index.ts';
+import { signPrimaryManifest } from '../core/uptane/index.ts';
+import { connectToNats } from '../adapters/nats/index.ts';
 import type { SimulatedRepositories } from './repositories.ts';
 
 /** What a device reports after accepting an update, in order (then its signed manifest). */
@@ -331,21 +331,16 @@ async function report(
 async function signManifest(device: SimulatedDevice, counter: number): Promise<string> {
   const { keys, deviceId } = device;
   const revision = device.state.current?.revision;
-  const time = new Date().toISOString();
-  const installedImage = revision
-    ? { filepath: revisionTargetPath(revision), fileinfo: await device.image(revision) }
-    : { filepath: '', fileinfo: { length: 0, hashes: {} } };
-  const report = await signEcuVersionReport(
-    { ecuSerial: keys.ecuSerial, installedImage, attacksDetected: '', counter, time },
-    keys.key,
-  );
-  const manifest = await signDeviceManifest(
+  const manifest = await signPrimaryManifest(
     {
       deviceId,
       primaryEcuSerial: keys.ecuSerial,
-      ecuVersionReports: { [keys.ecuSerial]: report },
+      installed: revision
+        ? { path: revisionTargetPath(revision), ...(await device.image(revision)) }
+        : undefined,
+      attacksDetected: '',
       counter,
-      time,
+      time: new Date().toISOString(),
     },
     keys.key,
   );

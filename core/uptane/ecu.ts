@@ -12,6 +12,13 @@ export interface DeviceIdentity {
   ecus: readonly EcuIdentity[];
 }
 
+/** The device's primary ECU: the first, which speaks for the device. */
+export function primaryEcuOf(device: DeviceIdentity): EcuIdentity {
+  const primary = device.ecus[0];
+  if (!primary) throw new Error(`device ${device.deviceId} has no ECU`);
+  return primary;
+}
+
 const releaseCounter = z.int().min(0);
 
 /**

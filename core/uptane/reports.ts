@@ -68,6 +68,65 @@ export function signDeviceManifest(
   return signValue(manifest, deviceKey);
 }
 
+/** What a device with one ECU (its primary) states in its manifest, before anything is signed. */
+export interface PrimaryManifestInput {
+  deviceId: string;
+  primaryEcuSerial: string;
+  /** The Image repository target the primary runs; undefined on a device that never installed one. */
+  installed: { path: string; length: number; hashes: Readonly<Record<string, string>> } | undefined;
+  /** Attack codes of failed verifications, comma separated; empty when none. */
+  attacksDetected: string;
+  /** Only grows: the Director refuses a manifest whose counter is not above the last it accepted. */
+  counter: number;
+  time: string;
+  /** The root versions the device trusts now, when it knows them. */
+  trustedRoots?: DeviceManifest['trustedRoots'];
+}
+
+/** The primary ECU's version report: the image it runs (empty before its first install), attacks seen, freshness. */
+export function primaryVersionReport(input: PrimaryManifestInput): EcuVersionReport {
+  const { installed } = input;
+  return {
+    ecuSerial: input.primaryEcuSerial,
+    installedImage: {
+      filepath: installed?.path ?? '',
+      fileinfo: { length: installed?.length ?? 0, hashes: { ...installed?.hashes } },
+    },
+    attacksDetected: input.attacksDetected,
+    counter: input.counter,
+    time: input.time,
+  };
+}
+
+/** The device manifest around the primary's signed version report, with the same counter and time. */
+export function primaryDeviceManifest(
+  input: PrimaryManifestInput,
+  report: SignedEcuVersionReport,
+): DeviceManifest {
+  return {
+    deviceId: input.deviceId,
+    primaryEcuSerial: input.primaryEcuSerial,
+    ecuVersionReports: { [input.primaryEcuSerial]: report },
+    counter: input.counter,
+    time: input.time,
+    ...(input.trustedRoots ? { trustedRoots: input.trustedRoots } : {}),
+  };
+}
+
+/**
+ * The signed manifest of a device whose primary is its only ECU, as the
+ * agent (and the simulated fleet) send it after an update ends: the
+ * primary's version report and the manifest, both signed with `deviceKey`
+ * (the primary's key is the device's).
+ */
+export async function signPrimaryManifest(
+  input: PrimaryManifestInput,
+  deviceKey: Signer,
+): Promise<SignedDeviceManifest> {
+  const report = await signEcuVersionReport(primaryVersionReport(input), deviceKey);
+  return signDeviceManifest(primaryDeviceManifest(input, report), deviceKey);
+}
+
 export interface ManifestExpectations {
   /** The device's registered public key. */
   deviceKey: TufPublicKey;

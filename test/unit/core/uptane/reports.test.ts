@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   signDeviceManifest,
   signEcuVersionReport,
+  signPrimaryManifest,
   verifyDeviceManifest,
   type EcuVersionReport,
 } from '../../../../core/uptane/index.ts';
@@ -82,5 +83,52 @@ describe('signed device reports', () => {
     expect(() => verifyDeviceManifest(new Uint8Array(65 * 1024), expected)).toThrowWithCode(
       'INPUT_TOO_LARGE',
     );
+  });
+});
+
+describe('the manifest of a device whose only ECU is its primary', () => {
+  const input = {
+    deviceId: 'dev-1',
+    primaryEcuSerial: 'ecu-1',
+    installed: { path: 'revisions/2.0.json', length: 10, hashes: { sha256: 'ab'.repeat(32) } },
+    attacksDetected: 'FREEZE_ATTACK',
+    counter: 7,
+    time: '2026-11-21T12:00:00.000Z',
+  };
+  const verify = (manifest: Awaited<ReturnType<typeof signPrimaryManifest>>) =>
+    verifyDeviceManifest(new TextEncoder().encode(JSON.stringify(manifest)), {
+      deviceKey: deviceKey.publicKey,
+      ecuKeys: { 'ecu-1': deviceKey.publicKey },
+      lastCounter: 6,
+    });
+
+  it('names the target the primary runs and the attacks it saw, signed by the device key twice over', async () => {
+    const manifest = verify(
+      await signPrimaryManifest({ ...input, trustedRoots: { image: 2, director: 1 } }, deviceKey),
+    );
+    expect(manifest).toMatchObject({
+      deviceId: 'dev-1',
+      counter: 7,
+      trustedRoots: { image: 2, director: 1 },
+    });
+    expect(manifest.ecuVersionReports['ecu-1']?.signed).toEqual({
+      ecuSerial: 'ecu-1',
+      installedImage: {
+        filepath: 'revisions/2.0.json',
+        fileinfo: { length: 10, hashes: input.installed.hashes },
+      },
+      attacksDetected: 'FREEZE_ATTACK',
+      counter: 7,
+      time: input.time,
+    });
+  });
+
+  it('reports an empty image before the first install, and no trusted roots when none are given', async () => {
+    const manifest = verify(await signPrimaryManifest({ ...input, installed: undefined }, deviceKey));
+    expect(manifest.trustedRoots).toBeUndefined();
+    expect(manifest.ecuVersionReports['ecu-1']?.signed.installedImage).toEqual({
+      filepath: '',
+      fileinfo: { length: 0, hashes: {} },
+    });
   });
 });
