@@ -33,7 +33,7 @@ export default defineConfig(
           paths: nodeBuiltins,
           patterns: [
             {
-              group: ['**/services/**', '**/agent/**', '**/cli/**'],
+              group: ['**/adapters/**', '**/services/**', '**/agent/**', '**/cli/**'],
               message: 'workflows only orchestrate: no I/O imports',
             },
             {
@@ -69,7 +69,15 @@ export default defineConfig(
     // Clock discipline: library code takes its reference time as a parameter (a Clock);
     // only the edges (cli/, bin/, sim/, bench/, test/) read the wall clock, and
     // workflows use Temporal's deterministic one. Elapsed time: performance.now().
-    files: ['core/**/*.ts', 'keys/**/*.ts', 'services/**/*.ts', 'agent/**/*.ts', 'activities/**/*.ts'],
+    files: [
+      'core/**/*.ts',
+      'adapters/**/*.ts',
+      'keys/**/*.ts',
+      'services/**/*.ts',
+      'agent/**/*.ts',
+      'activities/**/*.ts',
+      'runtime/**/*.ts',
+    ],
     rules: {
       'no-restricted-syntax': [
         'error',
@@ -90,7 +98,7 @@ export default defineConfig(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -15,10 +15,11 @@ import {
   type RolloutCommitsCursor,
   type RolloutCommitsPage,
   type RolloutTarget,
+  type Telemetry,
   type UpdateCommand,
 } from '../core/index.ts';
-import type { DeviceUpdateInput } from '../workflows/device-update.ts';
-import type { FollowedUpdate, UpdateEnd } from '../workflows/handed-over.ts';
+import type { DeviceUpdateInput } from '../workflows/contracts.ts';
+import type { FollowedUpdate, UpdateEnd } from '../workflows/contracts.ts';
 import { withCodedFailures } from './failures.ts';
 
 /** What the activities need from the services; wired once per worker. */
@@ -39,6 +40,8 @@ export interface ActivityDeps {
     assign(deviceId: string, revision: string, rolloutId?: string): Promise<void>;
     devices(target: RolloutTarget): Promise<string[]>;
   };
+  /** The telemetry JetStream holds of one device for one update, in the order it was sent. */
+  telemetry?: { stored(deviceId: string, rolloutId: string): Promise<Telemetry[]> };
   /** What the devices' heartbeats said: when each was last heard of, its time zone. */
   presence?: { of(deviceIds: readonly string[]): Promise<Record<string, DevicePresence>> };
   /** Each rollout's devices in wave order, stored in pages (services/nats RolloutTargets). */
@@ -277,6 +280,15 @@ export function createActivities(deps: ActivityDeps) {
       );
     },
 
+    /**
+     * The device's stored telemetry of this update: a device update whose
+     * signals came out of order (several telemetry bridges) fills the phases
+     * it missed from it. None on a worker without the stream.
+     */
+    storedTelemetry(deviceId: string, rolloutId: string): Promise<Telemetry[]> {
+      return withCodedFailures(async () => (await deps.telemetry?.stored(deviceId, rolloutId)) ?? []);
+    },
+
     /** Re-signs whatever metadata nears its expiry, in both repositories. */
     keepMetadataFresh(): Promise<unknown> {
       const job = deps.keepMetadataFresh;
@@ -306,4 +318,3 @@ function releasesOf(deps: ActivityDeps): NonNullable<ActivityDeps['releases']> {
     throw new UprollError('INVALID_INPUT', 'this worker has no Director to assign releases with');
   return deps.releases;
 }
-export * from './rollout-worker.ts';

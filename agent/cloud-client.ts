@@ -15,7 +15,7 @@ import {
   type RollbackReply,
   type UpdateCommand,
 } from '../core/index.ts';
-import { connectToNats, type NatsConnectOptions } from '../services/nats/index.ts';
+import { connectToNats, type NatsConnectOptions } from '../adapters/nats/index.ts';
 import { deliverUntilStored } from './report-delivery.ts';
 import type { JournalEntry } from './report-journal.ts';
 

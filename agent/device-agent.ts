@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, HealthCheck } from '../core/index.ts';
-import { trustServerCa, type DownloadOptions } from '../services/tuf/index.ts';
+import { trustServerCa, type DownloadOptions } from '../adapters/tuf/index.ts';
 import { heartbeatAppsOf } from './app-heartbeat.ts';
 import { CloudClient } from './cloud-client.ts';
 import { ControlClient } from './control-client.ts';
@@ -59,6 +59,8 @@ export interface DeviceAgentOptions {
   onStep?: (step: UpdateStep) => void;
   /** The service manager (systemd): READY once up, STATUS per update step, STOPPING at the end. */
   service?: ServiceNotifier;
+  /** Called just before READY is said: a stop asked from then on must be a clean one. */
+  onReady?: () => void;
   /** Ping the service manager's watchdog this often, each time after the control socket answered. */
   watchdogMs?: number;
   onBoundary?: (boundary: PhaseBoundary) => Promise<void> | void;
@@ -131,6 +133,7 @@ export async function startDeviceAgent(options: DeviceAgentOptions): Promise<Dev
   // Apps that stop are started again as their restart policy says.
   const stopSupervising = updates.apps.supervise(APP_SUPERVISE_MS, log);
   // Up: the control socket answers and what a crash left is settled. The cloud side may wait for NATS.
+  options.onReady?.();
   await service.notify({ READY: '1', STATUS: 'ready' });
   const probe = new ControlClient(socket.path);
   const watchdog = options.watchdogMs

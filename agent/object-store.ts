@@ -3,8 +3,8 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Schema, UprollError, type RevisionArtifact } from '../core/index.ts';
 import { TargetVerifier } from '../core/tuf/index.ts';
-import { downloadVerified, joinUrl, type DownloadOptions } from '../services/tuf/index.ts';
-import { fileChunks, syncDirectory, syncFile } from '../services/fs/index.ts';
+import { downloadVerified, joinUrl, type DownloadOptions } from '../adapters/tuf/index.ts';
+import { fileChunks, syncDirectory, syncFile } from '../adapters/fs/index.ts';
 
 /**
  * The device's objects: each artifact's bytes once, named by sha256, so a

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson, type Clock } from '../core/index.ts';
-import { writeFileAtomic } from '../services/fs/index.ts';
+import { writeFileAtomic } from '../adapters/fs/index.ts';
 import { PRIVATE } from './data-dir.ts';
 
 /** What a device tells the fleet: a step of an update, or a signed manifest for the Director. */

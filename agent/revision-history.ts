@@ -8,7 +8,7 @@ import {
   updateCommandSchema,
   type StateRevision,
 } from '../core/index.ts';
-import { writeFileAtomic } from '../services/fs/index.ts';
+import { writeFileAtomic } from '../adapters/fs/index.ts';
 import { PRIVATE } from './data-dir.ts';
 import { deploymentSchema } from './boot-control.ts';
 

@@ -17,10 +17,10 @@ import {
   type DeviceIdentity,
   type VerifiedImage,
 } from '../core/uptane/index.ts';
-import { writeFileAtomic } from '../services/fs/index.ts';
+import { writeFileAtomic } from '../adapters/fs/index.ts';
 import { PRIVATE } from './data-dir.ts';
 import type { AgentIdentity } from './identity.ts';
-import { fetchCapped, joinUrl, metadataDirectory } from '../services/tuf/index.ts';
+import { fetchCapped, joinUrl, metadataDirectory } from '../adapters/tuf/index.ts';
 
 const secureTimeSchema = z.object({ lastVerified: z.iso.datetime() });
 

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Client, Connection } from '@temporalio/client';
 import { UprollError } from '../core/index.ts';
 import { connectToNats } from '../services/nats/index.ts';
+import { requireNamespace, temporalConnectOptions } from '../services/temporal/index.ts';
 import { deploymentOf, type Deployment } from './deployment.ts';
 import { asWorkerNotRunning } from './worker-not-running.ts';
 
@@ -61,23 +62,24 @@ export async function connectDeploymentNats(deployment: Deployment, name: string
 
 /** Connects to the deployment's Temporal: TEMPORAL_UNREACHABLE (STACK_NOT_RUNNING for the local stack). */
 export async function connectDeploymentTemporal(deployment: Deployment): Promise<Connection> {
-  return Connection.connect({ address: deployment.temporal, connectTimeout: CONNECT_TIMEOUT_MS }).catch(
-    (cause: unknown) => {
-      throw deployment.local
-        ? new UprollError(
-            'STACK_NOT_RUNNING',
-            `cannot reach Temporal at ${deployment.temporal}: run \`uproll dev up\``,
-            {
-              cause,
-            },
-          )
-        : new UprollError(
-            'TEMPORAL_UNREACHABLE',
-            `cannot reach Temporal at ${deployment.temporal}: ${reasonOf(cause)}`,
-            { cause },
-          );
-    },
-  );
+  return Connection.connect({
+    ...temporalConnectOptions(deployment.temporal, deployment.temporalAccess),
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  }).catch((cause: unknown) => {
+    throw deployment.local
+      ? new UprollError(
+          'STACK_NOT_RUNNING',
+          `cannot reach Temporal at ${deployment.temporal}: run \`uproll dev up\``,
+          {
+            cause,
+          },
+        )
+      : new UprollError(
+          'TEMPORAL_UNREACHABLE',
+          `cannot reach Temporal at ${deployment.temporal}: ${reasonOf(cause)}`,
+          { cause },
+        );
+  });
 }
 
 /** Runs `body` with the services' NATS connection to the deployment the options name, closed after. */
@@ -93,14 +95,29 @@ export async function withDeploymentNats<T>(
   }
 }
 
-/** Runs `body` with a Temporal client of the deployment the options name, closed after. */
+/** A client on the deployment's namespace. */
+export function deploymentClient(deployment: Deployment, connection: Connection): Client {
+  return new Client({ connection, namespace: deployment.temporalNamespace });
+}
+
+/**
+ * Runs `body` with a Temporal client of the deployment the options name,
+ * closed after. A named deployment's namespace that does not exist is
+ * TEMPORAL_NOT_READY (not a rollout or workflow that is not found).
+ */
 export async function withDeploymentTemporal<T>(
   values: Record<string, unknown>,
   body: (client: Client) => Promise<T>,
 ): Promise<T> {
-  const connection = await connectDeploymentTemporal(await deploymentOf(values));
+  const deployment = await deploymentOf(values);
+  const connection = await connectDeploymentTemporal(deployment);
   try {
-    return await body(new Client({ connection }));
+    if (!deployment.local)
+      await requireNamespace(connection, {
+        namespace: deployment.temporalNamespace,
+        address: deployment.temporal,
+      });
+    return await body(deploymentClient(deployment, connection));
   } catch (err) {
     throw asWorkerNotRunning(err);
   } finally {

@@ -1,20 +1,31 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { startRolloutWorker, type ActivityDeps, type RolloutWorker } from '../activities/index.ts';
+import type { ActivityDeps } from '../activities/index.ts';
+import { startRolloutWorker, type RolloutWorker } from './rollout-worker.ts';
 import { DEVICE_VERSION_REPORT_SIGNAL, deviceUpdateWorkflowId } from '../core/index.ts';
 import { systemClock } from './system-clock.ts';
 import { startReportListener, type DirectorRepository } from '../services/director/index.ts';
-import { ensureStreams, EventLog, startPresenceTracker } from '../services/nats/index.ts';
+import { EventLog, startPresenceTracker } from '../services/nats/index.ts';
+import { ensureDeploymentStorage } from './deployment-storage.ts';
 import {
   deploymentDeviceQuotas,
   readNatsIdentity,
   startDeviceConnectionGuard,
 } from '../services/nats-auth/index.ts';
-import { connectDeploymentNats, connectDeploymentTemporal } from './deployment-connections.ts';
+import {
+  connectDeploymentNats,
+  connectDeploymentTemporal,
+  deploymentClient,
+} from './deployment-connections.ts';
 import { localDeployment, type Deployment } from './deployment.ts';
 import { startProjector } from '../services/projections/index.ts';
-import { awaitUpdateEnds, isRolloutActive, startFollowedUpdate } from '../services/temporal/index.ts';
+import {
+  awaitUpdateEnds,
+  ensureTemporalReady,
+  isRolloutActive,
+  startFollowedUpdate,
+} from '../services/temporal/index.ts';
 import { startTelemetryBridge, type TelemetryBridge } from '../services/telemetry/index.ts';
 
 export interface FleetServicesOptions {
@@ -55,7 +66,11 @@ export interface FleetServicesOptions {
  */
 export async function startFleetServices(options: FleetServicesOptions) {
   const deployment = options.deployment ?? (await localDeployment(options.stateDir));
-  const addresses = { temporal: deployment.temporal, nats: deployment.nats };
+  const addresses = {
+    temporal: deployment.temporal,
+    temporalNamespace: deployment.temporalNamespace,
+    nats: deployment.nats,
+  };
   const nc: NatsConnection = await connectDeploymentNats(deployment, 'uproll-services');
   const closers: (() => Promise<unknown>)[] = [() => nc.drain()];
   let worker: RolloutWorker | undefined;
@@ -64,8 +79,17 @@ export async function startFleetServices(options: FleetServicesOptions) {
     for (const closer of closers) await closer().catch(() => {});
   };
   try {
+    const connection = await connectDeploymentTemporal(deployment);
+    closers.unshift(() => connection.close());
+    // Fails fast on a cluster without Uproll's namespace or search attributes; the dev server gets them.
+    const notes = await ensureTemporalReady(connection, {
+      namespace: deployment.temporalNamespace,
+      address: deployment.temporal,
+      register: deployment.local,
+    });
+    for (const note of notes) options.onWarning?.(`could not check ${note.unchecked}`);
     const quotas = await deploymentDeviceQuotas(options.stateDir);
-    await ensureStreams(nc, quotas);
+    await ensureDeploymentStorage(nc, deployment, quotas);
     // Only where this state directory holds the deployment's NATS identity: it revokes with it.
     if (await readNatsIdentity(options.stateDir)) {
       const guard = startDeviceConnectionGuard({
@@ -90,9 +114,7 @@ export async function startFleetServices(options: FleetServicesOptions) {
       closers.unshift(() => projector.stop());
     }
     const eventLog = new EventLog(nc);
-    const connection = await connectDeploymentTemporal(deployment);
-    closers.unshift(() => connection.close());
-    const client = new Client({ connection });
+    const client = deploymentClient(deployment, connection);
     if (options.bridge !== false) {
       const presence = await startPresenceTracker(nc, { now: systemClock, onDropped: options.onDropped });
       closers.unshift(() => presence.stop());
@@ -129,6 +151,8 @@ export async function startFleetServices(options: FleetServicesOptions) {
       async startWorker(): Promise<void> {
         worker ??= await startRolloutWorker({
           temporalAddress: addresses.temporal,
+          namespace: deployment.temporalNamespace,
+          temporalAccess: deployment.temporalAccess,
           nc,
           workflowBundle: options.workflowBundle,
           commandTimeoutMs: options.commandTimeoutMs,

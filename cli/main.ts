@@ -162,7 +162,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.out(helpText(found.command));
       return 0;
     }
-    namedDeploymentOf(args.values); // half a deployment in the environment is refused before anything changes
+    await namedDeploymentOf(args.values); // half a deployment in the environment is refused before anything changes
     return await found.command.run(args, io);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -108,6 +108,18 @@ export class DeviceUpdateProgress {
   }
 
   /**
+   * Whether applying this report would pass over phases not seen yet (it
+   * ranks more than one above the current phase): they may be on their way
+   * out of order (two telemetry bridges), or the device skipped them. A
+   * report that would change nothing skips nothing.
+   */
+  skipsPhases(report: Telemetry): boolean {
+    if (report.deviceId !== this.deviceId || report.rolloutId !== this.rolloutId || this.isFinished)
+      return false;
+    return RANK[report.phase] > RANK[this.current?.phase ?? 'commanded'] + 1;
+  }
+
+  /**
    * Applies one telemetry report. Returns true when it moved the update
    * forward; reports of another device or rollout, or not past the current
    * phase, change nothing.

@@ -132,10 +132,14 @@ export type UprollErrorCode =
   | 'STACK_NOT_RUNNING'
   /** The deployment's Temporal (`--temporal`, `$UPROLL_TEMPORAL`) did not answer. */
   | 'TEMPORAL_UNREACHABLE'
+  /** The deployment's Temporal answers, but lacks what Uproll needs: its namespace, or a search attribute on it (the message names the `temporal operator` command that creates it). */
+  | 'TEMPORAL_NOT_READY'
   /** No worker polls the deployment's task queue: what only a worker can answer (a rollout's progress) waits for one. */
   | 'WORKER_NOT_RUNNING'
   /** The deployment's NATS (`--nats`, `$UPROLL_NATS`) did not answer, or refused the services' credentials. */
   | 'NATS_UNREACHABLE'
+  /** JetStream cannot keep the copies of a stream or bucket asked for (`--nats-replicas`): too few nodes run JetStream. */
+  | 'NATS_REPLICAS_UNAVAILABLE'
   /** A server process did not become ready in time. */
   | 'STARTUP_FAILED'
   /** No NATS identity (operator, account, services user) in the state directory: nothing could sign a device's credentials. */

@@ -12,7 +12,7 @@ import {
   type KeyType,
   type Signer,
 } from '../core/tuf/index.ts';
-import { writeFileAtomic } from '../services/fs/index.ts';
+import { writeFileAtomic } from '../adapters/fs/index.ts';
 import { resolveKeyId } from './key-id-prefix.ts';
 
 /** What the key store knows of a key, beside its encrypted private half. */

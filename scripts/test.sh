@@ -10,6 +10,7 @@ bash "$here/setup.sh"
 source "$here/env.sh" # after setup: it may just have installed Node 24
 cd "$UPROLL_ROOT"
 echo "== lint" && node_modules/.bin/eslint .
+echo "== layers" && node_modules/.bin/depcruise --config .dependency-cruiser.mjs .
 echo "== format" && node_modules/.bin/prettier --check --log-level warn .
 echo "== typecheck" && node_modules/.bin/tsc --noEmit && node_modules/.bin/tsc -p dashboard --noEmit
 echo "== tests" && node_modules/.bin/vitest run "$@"

@@ -1,11 +1,11 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthCheckInput, OstreeCommit } from '../core/index.ts';
 import { inMemorySigner, tufPublicKey, type Signer } from '../core/tuf/index.ts';
 import type { AgentIdentity } from '../agent/index.ts';
 import { assignRevision, DirectorRepository, directorReleases } from '../services/director/index.ts';
-import { writeFileAtomic } from '../services/fs/index.ts';
+import { writeFileAtomic } from '../adapters/fs/index.ts';
 import { BUNDLE_FILES } from '../services/provisioning/index.ts';
 import {
   ImageRepository,
@@ -16,7 +16,8 @@ import {
 
 export const SIM_HARDWARE_ID = 'sim-board';
 
-const newSigner = () => inMemorySigner(generateKeyPairSync('ed25519').privateKey);
+const newKey = () => generateKeyPairSync('ed25519').privateKey;
+const newSigner = () => inMemorySigner(newKey());
 const publicKeys = (signers: readonly Signer[]) => signers.map((s) => s.publicKey);
 
 /**
@@ -34,7 +35,8 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
     timestamp: [newSigner()],
   };
   const directorRoot = [newSigner()];
-  const directorSigners = { targets: [newSigner()], snapshot: [newSigner()], timestamp: [newSigner()] };
+  const directorKeys: DirectorOnlineKeys = { targets: newKey(), snapshot: newKey(), timestamp: newKey() };
+  const directorSigners = directorSignersOf(directorKeys);
   const image = new ImageRepository(join(dir, 'image'));
   await image.initialize(
     {
@@ -166,6 +168,19 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
       return identity;
     },
 
+    /**
+     * The Director's online keys as PKCS#8 PEM, for a worker in another
+     * process (`openSimulatedReleases`); test keys, made by this run.
+     */
+    directorOnlineKeys(): Record<keyof DirectorOnlineKeys, string> {
+      const pem = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' }).toString();
+      return {
+        targets: pem(directorKeys.targets),
+        snapshot: pem(directorKeys.snapshot),
+        timestamp: pem(directorKeys.timestamp),
+      };
+    },
+
     /** What a rollout worker needs from these repositories. */
     releases: directorReleases({ director, image, signers: directorSigners, clock: now }),
 
@@ -189,3 +204,37 @@ export async function startSimulatedRepositories(dir: string, now: () => Date = 
 }
 
 export type SimulatedRepositories = Awaited<ReturnType<typeof startSimulatedRepositories>>;
+
+interface DirectorOnlineKeys {
+  targets: KeyObject;
+  snapshot: KeyObject;
+  timestamp: KeyObject;
+}
+
+function directorSignersOf(keys: DirectorOnlineKeys) {
+  return {
+    targets: [inMemorySigner(keys.targets)],
+    snapshot: [inMemorySigner(keys.snapshot)],
+    timestamp: [inMemorySigner(keys.timestamp)],
+  };
+}
+
+/**
+ * The repositories `startSimulatedRepositories` made in `dir`, opened by a
+ * rollout worker in another process with the Director's online keys
+ * (`directorOnlineKeys`): several workers assigning revisions to one fleet.
+ */
+export function openSimulatedReleases(
+  dir: string,
+  keys: Record<keyof DirectorOnlineKeys, string>,
+  now: () => Date = () => new Date(),
+) {
+  const director = new DirectorRepository(join(dir, 'director'));
+  const image = new ImageRepository(join(dir, 'image'));
+  const signers = directorSignersOf({
+    targets: createPrivateKey(keys.targets),
+    snapshot: createPrivateKey(keys.snapshot),
+    timestamp: createPrivateKey(keys.timestamp),
+  });
+  return { director, releases: directorReleases({ director, image, signers, clock: now }) };
+}

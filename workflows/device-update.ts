@@ -11,42 +11,15 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import { DeviceUpdateProgress, type AwaitedStep } from '../core/device-update-progress.ts';
-import type { DeviceUpdateEvent, PhaseRecord, UpdateCommand } from '../core/index.ts';
+import type { DeviceUpdateEvent, PhaseRecord, Telemetry, UpdateCommand } from '../core/index.ts';
 import { StepDeadline } from './step-deadline.ts';
-import { deviceProgressSignal, deviceUpdateStatusQuery, deviceVersionReportSignal } from './messages.ts';
-
-/** Input of {@link deviceUpdateWorkflow}. */
-export interface DeviceUpdateInput {
-  deviceId: string;
-  command: UpdateCommand;
-  /** The rollout this update belongs to (its events say so, retries included). */
-  rollout?: string;
-  /**
-   * Have the Director assign the revision for this update first (default).
-   * False when the caller assigned it already, with this update's rollout id.
-   */
-  assign?: boolean;
-  /**
-   * Hold the device for this rollout while it updates (a device is in one
-   * rollout at a time); when another rollout holds it, end at once as `busy`.
-   */
-  holdFor?: string;
-  /** Time limit of each step in milliseconds; defaults in {@link DEFAULT_PHASE_TIMEOUTS}. */
-  phaseTimeouts?: Partial<Record<AwaitedStep, number>>;
-}
-
-export interface DeviceUpdateResult {
-  /** `busy`: another rollout held the device, nothing was done (only with `holdFor`). */
-  outcome: 'committed' | 'rolled_back' | 'busy';
-  /** The counter of the signed version report that showed the revision committed. */
-  reportCounter?: number;
-  deviceId: string;
-  rolloutId: string;
-  revision: string;
-  phases: string[];
-  deployment?: string;
-  reason?: { code: string; message: string };
-}
+import {
+  deviceProgressSignal,
+  deviceUpdateStatusQuery,
+  deviceVersionReportSignal,
+  type DeviceUpdateInput,
+  type DeviceUpdateResult,
+} from './contracts.ts';
 
 const MINUTE = 60_000;
 
@@ -68,11 +41,12 @@ const { beginDeviceUpdate, openDeviceUpdate } = proxyLocalActivities<activities.
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-const { recordDeviceEvents, releaseDevice } = proxyLocalActivities<activities.UprollActivities>({
-  // JetStream publishes (events deduplicated by message id, leases by compare-and-set): retried soon.
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const { recordDeviceEvents, releaseDevice, storedTelemetry } =
+  proxyLocalActivities<activities.UprollActivities>({
+    // JetStream publishes (events deduplicated by message id, leases by compare-and-set): retried soon.
+    startToCloseTimeout: '10 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  });
 
 // The command's first try: a device that is online answers within a second.
 const { sendUpdateCommand: tryUpdateCommand } = proxyLocalActivities<activities.UprollActivities>({
@@ -95,8 +69,9 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   const { deviceId, command, holdFor } = input;
   const timeouts = { ...DEFAULT_PHASE_TIMEOUTS, ...input.phaseTimeouts };
   const progress = new DeviceUpdateProgress(deviceId, command.rolloutId);
+  const gaps = new PhaseGaps(progress, patched('fill-phase-gaps'));
   setHandler(deviceProgressSignal, (reports) => {
-    for (const report of reports) progress.apply(report);
+    for (const report of reports) gaps.take(report);
   });
   setHandler(
     deviceVersionReportSignal,
@@ -171,7 +146,7 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
       await commandDeviceOrFail(false);
     }
     progress.markCommanded();
-    await followPhases(progress, command.revision, timeouts, eventOf, record, fail);
+    await followPhases(progress, gaps, command.revision, timeouts, eventOf, record, fail);
   } finally {
     if (holding && holdFor !== undefined) await releaseDevice(deviceId, holdFor);
   }
@@ -189,6 +164,43 @@ export async function deviceUpdateWorkflow(input: DeviceUpdateInput): Promise<De
   };
 }
 
+/**
+ * Telemetry that would pass over phases not seen yet, held back until the
+ * device's stored telemetry filled them in: with several telemetry bridges,
+ * one device's reports can come as signals out of order, and a later phase
+ * applied first would leave the ones before it out of the event log. What
+ * the device truly skipped stays skipped. Off for updates begun before it.
+ */
+class PhaseGaps {
+  readonly #progress: DeviceUpdateProgress;
+  readonly #enabled: boolean;
+  readonly #held: Telemetry[] = [];
+
+  constructor(progress: DeviceUpdateProgress, enabled: boolean) {
+    this.#progress = progress;
+    this.#enabled = enabled;
+  }
+
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /** Applies a report, or holds it back (and every one after it, to keep their order) over a gap. */
+  take(report: Telemetry): void {
+    if (this.#enabled && (this.holding || this.#progress.skipsPhases(report))) this.#held.push(report);
+    else this.#progress.apply(report);
+  }
+
+  /** Applies the device's stored telemetry of this update, then what was held back (phases only move forward). */
+  async fill(): Promise<void> {
+    const { deviceId, rolloutId } = this.#progress;
+    // Unreadable, the held reports are applied as they are: the update goes on, one phase short in the log.
+    const stored = await storedTelemetry(deviceId, rolloutId).catch(() => []);
+    for (const report of stored) this.#progress.apply(report);
+    for (const report of this.#held.splice(0)) this.#progress.apply(report);
+  }
+}
+
 /** Appends device update events; `last`: the update ends with them (the device is let go in the same step). */
 type RecordEvents = (events: DeviceUpdateEvent[], last: boolean) => Promise<void>;
 
@@ -201,6 +213,7 @@ const FOLLOWED_STEPS: readonly AwaitedStep[] = ['download', 'install', 'verdict'
  */
 async function followPhases(
   progress: DeviceUpdateProgress,
+  gaps: PhaseGaps,
   revision: string,
   timeouts: Record<AwaitedStep, number>,
   eventOf: (type: DeviceUpdateEvent['type'], extra?: Partial<DeviceUpdateEvent['data']>) => DeviceUpdateEvent,
@@ -216,6 +229,7 @@ async function followPhases(
   // The command step is the command activity's to time; the rest wait on the device.
   const deadline = new StepDeadline(Math.min(...FOLLOWED_STEPS.map((step) => timeouts[step])));
   for (;;) {
+    if (gaps.holding) await gaps.fill();
     const events: DeviceUpdateEvent[] = [];
     let failure: PhaseRecord | undefined;
     for (let next = nextToRecord(); next && !failure; next = nextToRecord()) {
@@ -243,7 +257,8 @@ async function followPhases(
     deadline.start(timeouts[step]);
     // A new step without a phase to record: `committed` came before its version report.
     const movedOn = () => nextToRecord() !== undefined || progress.awaiting !== step;
-    await condition(() => movedOn() || deadline.passed);
+    await condition(() => movedOn() || gaps.holding || deadline.passed);
+    if (gaps.holding) continue;
     if (!movedOn()) {
       return step === 'report'
         ? fail(

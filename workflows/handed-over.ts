@@ -6,30 +6,7 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import type { DeviceUpdateResult } from './device-update.ts';
-
-/** How a device update ended, as a later run of its rollout learns it. */
-export type UpdateEnd =
-  | { workflowId: string; result: DeviceUpdateResult }
-  | { workflowId: string; failure: { code: string; message: string } };
-
-/** A device update a run follows to its end without being its parent. */
-export interface FollowedUpdate {
-  workflowId: string;
-  runId: string;
-}
-
-/**
- * A device a run was updating when it continued as new, handed to the next
- * run: with `running`, its update `attempt` is a child that runs on (its
- * parent close policy lets it), else that attempt is still to start.
- */
-export interface HandedOver {
-  deviceId: string;
-  position?: number;
-  attempt: number;
-  running?: FollowedUpdate;
-}
+import type { FollowedUpdate, UpdateEnd } from './contracts.ts';
 
 /** An empty answer comes back after this long, and the run asks again. */
 const WAIT_MS = 30_000;

@@ -1,17 +1,6 @@
-// Entry point of the workflow bundle: every workflow the worker runs.
+// Entry point of the workflow bundle: every workflow the worker runs. What a
+// caller needs of them (inputs, results, messages) is in contracts.ts.
 export { deviceUpdateWorkflow } from './device-update.ts';
-export type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
-export type { FollowedUpdate, HandedOver, UpdateEnd } from './handed-over.ts';
-export * from './messages.ts';
 export { metadataFreshnessWorkflow } from './metadata-freshness.ts';
 export { rollbackWorkflow } from './rollback.ts';
-export type {
-  RollbackCarried,
-  RollbackDeviceResult,
-  RollbackInput,
-  RollbackOutcome,
-  RollbackResult,
-} from './rollback.ts';
 export { rolloutWorkflow } from './rollout.ts';
-export type { RolloutInput, RolloutResult } from './rollout.ts';
-export * from './rollout-messages.ts';

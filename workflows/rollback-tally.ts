@@ -1,32 +1,5 @@
 import type { RolloutCommitsCursor } from '../core/index.ts';
-
-/**
- * `rolled_back`: back on the revision before; `unchanged`: the device no longer runs what
- * the rollout put there (it moved on, or went back by itself), so it was left alone;
- * `busy`: another rollout holds it; `failed`: the command failed.
- */
-export type RollbackOutcome = 'rolled_back' | 'unchanged' | 'busy' | 'failed';
-
-export interface RollbackDeviceResult {
-  deviceId: string;
-  outcome: RollbackOutcome;
-  /** The revision the rollout had committed. */
-  from: string;
-  /** The revision the device had committed before, by the event log. */
-  previous?: string;
-  /** What the device runs now, by its answer (null: nothing); absent when it was not asked. */
-  runs?: string | null;
-  reason?: { code: string; message: string };
-}
-
-/** What a rollback that continues as new hands its next run: counts, where to go on, a bounded list. */
-export interface RollbackCarried {
-  /** The first commit this run has not asked about; the ones before it all have an outcome. */
-  cursor: RolloutCommitsCursor;
-  counts: Record<RollbackOutcome, number>;
-  listed: RollbackDeviceResult[];
-  unlisted: number;
-}
+import type { RollbackCarried, RollbackDeviceResult, RollbackOutcome } from './contracts.ts';
 
 /** Device results a rollback keeps to report; the rest are counted (their events say each one). */
 export const LISTED_DEVICES = 100;

@@ -10,40 +10,8 @@ import type * as activities from '../activities/index.ts';
 import type { RolloutCommit, RolloutEventType } from '../core/index.ts';
 import { COMMITS_PAGE_SIZE } from './commit-pages.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
-import {
-  RollbackTally,
-  type RollbackCarried,
-  type RollbackDeviceResult,
-  type RollbackOutcome,
-} from './rollback-tally.ts';
-
-export type { RollbackCarried, RollbackDeviceResult, RollbackOutcome } from './rollback-tally.ts';
-
-export interface RollbackInput {
-  rolloutId: string;
-  /** Who asked, for the audit trail. */
-  by: string;
-  /** 1 (absent) for the first rollback; 2, 3, ... for each retry (`rollback/<rolloutId>/<attempt>`). */
-  attempt?: number;
-  /** A retry asks only these devices (those the rollbacks before could not reach); absent: every one. */
-  devices?: string[];
-  /** What the runs before did, when the rollback continued as new. */
-  carried?: RollbackCarried;
-  /** Events past which a run continues as new though Temporal did not suggest it. */
-  historyLimit?: number;
-}
-
-export interface RollbackResult {
-  rolloutId: string;
-  by: string;
-  /** Which rollback of the rollout this was: 1, then 2, 3, ... for retries. */
-  attempt: number;
-  counts: Record<RollbackOutcome, number>;
-  /** Each device's result; a rollback in pages lists at most 100, those not rolled back first. */
-  devices: RollbackDeviceResult[];
-  /** Devices with an outcome that `devices` leaves out (their events on the log say each one). */
-  unlisted?: number;
-}
+import type { RollbackDeviceResult, RollbackInput, RollbackResult } from './contracts.ts';
+import { RollbackTally } from './rollback-tally.ts';
 
 /** Devices rolled back at once; a rollback in pages, meant for large fleets, does more. */
 const CONCURRENCY = 10;

@@ -1,34 +1,5 @@
-import type { CarriedRollout, DeviceOutcome, RolloutPolicy } from '../core/index.ts';
 import { RolloutState } from '../core/rollout/rollout-state.ts';
-import type { HandedOver } from './handed-over.ts';
-import type { RolloutStatus } from './rollout-messages.ts';
-
-/** What a run hands the next one: the compact state, and (once, from runs before paging) the plan. */
-export interface CarriedRun {
-  format: 2;
-  state: CarriedRollout;
-  /** The planned devices in wave order, from a run that held them in memory: stored once by the next run. */
-  plan?: string[];
-  /** Updates of the running wave that were in flight, for this run to follow to their end. */
-  inFlight?: HandedOver[];
-}
-
-/** Carried by runs before the compact state (every device's record): still read, never written. */
-export interface LegacyCarried {
-  policy: RolloutPolicy;
-  waves: string[][];
-  nextWave: number;
-  status: RolloutStatus;
-  devices: Record<string, LegacyDeviceRecord>;
-  offlineWaitSince?: number;
-}
-
-interface LegacyDeviceRecord {
-  outcome: DeviceOutcome;
-  reason?: { code: string; message: string };
-  attempts: number;
-  since?: number;
-}
+import type { CarriedRun, LegacyCarried } from './contracts.ts';
 
 /** A committed device: the attempt that committed it and when (for a rollback and the soak). */
 export interface CommittedDevice {

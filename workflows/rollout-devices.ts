@@ -14,8 +14,8 @@ import type * as activities from '../activities/index.ts';
 import type { DeviceResult, RolloutEventType, RolloutState } from '../core/index.ts';
 import { afterFailure, windowOpensAt } from '../core/rollout/device-policy.ts';
 import { deviceUpdateWorkflowId } from '../core/identifiers.ts';
-import type { DeviceUpdateInput, DeviceUpdateResult } from './device-update.ts';
-import type { HandedOver, UpdateEnd, UpdateEnds } from './handed-over.ts';
+import type { DeviceUpdateInput, DeviceUpdateResult, HandedOver, UpdateEnd } from './contracts.ts';
+import type { UpdateEnds } from './handed-over.ts';
 
 // Starting a device update's workflow: transient trouble (Temporal busy) is retried soon.
 const { startFollowedUpdate } = proxyLocalActivities<activities.UprollActivities>({

@@ -11,27 +11,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import type {
-  OutcomeCounts,
-  RolloutEventType,
-  RolloutPolicy,
-  RolloutPolicyInput,
-  RolloutTarget,
-} from '../core/index.ts';
+import type { OutcomeCounts, RolloutEventType, RolloutPolicy, RolloutPolicyInput } from '../core/index.ts';
 import { RolloutState } from '../core/rollout/rollout-state.ts';
 import { isBack, runsAnotherRevision } from '../core/rollout/device-policy.ts';
 import { progressOf } from '../core/rollout/rollout-progress.ts';
 import { planWaveSizes } from '../core/rollout/waves.ts';
 import { commitsInPages } from './commit-pages.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
-import {
-  fromLegacy,
-  isLegacy,
-  type CarriedRun,
-  type CommittedDevice,
-  type LegacyCarried,
-} from './rollout-carried.ts';
-import { UpdateEnds, type HandedOver } from './handed-over.ts';
+import { fromLegacy, isLegacy, type CommittedDevice } from './rollout-carried.ts';
+import { UpdateEnds } from './handed-over.ts';
 import {
   attemptId,
   childStarting,
@@ -45,36 +33,15 @@ import {
   abortRolloutUpdate,
   changeRolloutPolicyUpdate,
   pauseRolloutUpdate,
-  refuseUnlessAccepted,
   resumeRolloutUpdate,
   rollbackRolloutUpdate,
   rolloutProgressQuery,
-  type RolloutStatus,
-} from './rollout-messages.ts';
-
-export interface RolloutInput {
-  rolloutId: string;
-  revision: string;
-  /** After continue-as-new a list of devices is `[]`: the rollout's stored target holds it. */
-  target: RolloutTarget;
-  policy?: RolloutPolicyInput;
-  startedBy?: string;
-  /**
-   * Continue as new past this many history events, if Temporal does not suggest it sooner
-   * (default 8,000): tests set it low to make a small rollout cross runs inside a wave.
-   */
-  historyLimit?: number;
-  /** Carried over by continue-as-new; absent at the start. */
-  carried?: CarriedRun | LegacyCarried;
-}
-
-export interface RolloutResult {
-  rolloutId: string;
-  status: RolloutStatus;
-  counts: OutcomeCounts;
-  /** Devices the rollout did not update: busy with another rollout, or not reached before an abort. */
-  skipped: number;
-}
+  type CarriedRun,
+  type HandedOver,
+  type RolloutInput,
+  type RolloutResult,
+} from './contracts.ts';
+import { refuseUnlessAccepted } from './refuse-unless-accepted.ts';
 
 /** Runs before paging continued as new past this many events, between waves; now a fallback to Temporal's suggestion. */
 const HISTORY_LIMIT = 8_000;

@@ -3,7 +3,7 @@ import { chown, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseJson, startOrder, UprollError, type App } from '../../core/index.ts';
-import { writeFileAtomic } from '../../services/fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { httpProbePasses } from './http-probe.ts';
 import { prepareBundle } from './image-bundle.ts';

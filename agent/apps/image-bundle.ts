@@ -15,7 +15,7 @@ import {
   type OciConfig,
   type RevisionArtifact,
 } from '../../core/index.ts';
-import { syncDirectory } from '../../services/fs/index.ts';
+import { syncDirectory } from '../../adapters/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import { extractLayer } from './layer-extract.ts';
 import { layerStream } from './layer-stream.ts';

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, symlink } from 'node:
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { UprollError, type StateRevision } from '../../core/index.ts';
-import { syncDirectory } from '../../services/fs/index.ts';
+import { syncDirectory } from '../../adapters/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten, Installer } from './installer.ts';
 import { assertFilesOnly, writeRevisionFiles } from './write-files.ts';

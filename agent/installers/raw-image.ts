@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootfsImageOf, UprollError, type StateRevision } from '../../core/index.ts';
 import { TargetVerifier } from '../../core/tuf/index.ts';
-import { fileChunks, syncFile } from '../../services/fs/index.ts';
+import { fileChunks, syncFile } from '../../adapters/fs/index.ts';
 import { isSlot, SLOTS, type Slot } from '../boot/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten, Installer } from './installer.ts';

@@ -2,7 +2,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UprollError, type StateRevision } from '../../core/index.ts';
 import { TargetVerifier } from '../../core/tuf/index.ts';
-import { fileChunks, syncDirectory, syncFile } from '../../services/fs/index.ts';
+import { fileChunks, syncDirectory, syncFile } from '../../adapters/fs/index.ts';
 import type { ObjectStore } from '../object-store.ts';
 import type { FileWritten } from './installer.ts';
 

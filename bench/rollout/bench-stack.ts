@@ -1,10 +1,11 @@
 // Everything a rollout benchmark runs against, started before the timed part and
 // stopped after it: its own local stack, repositories, services and fleet.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleetServices, type FleetServices } from '../../cli/fleet-services.ts';
 import {
+  findFreeClusterPorts,
   findFreePort,
   localStackStatus,
   localNatsTls,
@@ -14,6 +15,7 @@ import {
 } from '../../services/dev-stack/index.ts';
 import { bundleWorkflows, installTemporalRuntime } from '../../services/temporal/index.ts';
 import { startSimulatedRepositories, type SimulatedRepositories } from '../../sim/index.ts';
+import { startWorkerProcess } from '../../test/helpers/worker-process.ts';
 import type { DeviceTimeline } from './device-timeline.ts';
 import { enrollDevices, releasedImageOf } from '../../sim/index.ts';
 import { startFleetProcess, type FleetProcess } from './fleet-process.ts';
@@ -31,8 +33,10 @@ export interface BenchStack {
   bridgeConsumer: string;
   /** What the services dropped (telemetry the bridge refused, events the projector failed on), with the first reason. */
   dropped: { count: number; first?: string };
-  /** `devices`: the simulated fleet, whose CPU is the devices' and not the stack's. */
+  /** `devices`: the simulated fleet, whose CPU is the devices' and not the stack's. On a cluster, `nats` is node 0. */
   pids: { worker: number; temporal: number; nats: number; devices: number };
+  /** The stack's other processes: NATS nodes `nats-N` of a cluster, rollout workers `worker-N` of their own. */
+  otherPids: Record<string, number>;
   setup: { stackSeconds: number; enrollSeconds: number };
   /** Where the Director and the fleet mark each device's steps from now on. */
   follow(timeline: DeviceTimeline | undefined): void;
@@ -48,6 +52,10 @@ export interface BenchStack {
  */
 export async function startBenchStack(options: {
   deviceCount: number;
+  /** A local JetStream cluster of this many nodes (3 or 5) instead of one nats-server. */
+  natsCluster?: number;
+  /** Rollout workers: this process's, and the others in processes of their own (default 1). */
+  workers?: number;
   onTempDir: (dir: string) => void;
   log: (line: string) => void;
 }): Promise<BenchStack> {
@@ -69,8 +77,15 @@ export async function startBenchStack(options: {
       nats: await findFreePort(),
       natsMonitor: await findFreePort(),
     };
+    const natsCluster = options.natsCluster ? await findFreeClusterPorts(options.natsCluster) : undefined;
     const [, bundle] = await Promise.all([
-      startLocalStack({ stateDir, ports, clock: () => new Date(), onProgress: options.log }),
+      startLocalStack({
+        stateDir,
+        ports,
+        clock: () => new Date(),
+        onProgress: options.log,
+        ...(natsCluster ? { natsCluster } : {}),
+      }),
       bundleWorkflows(),
     ]);
     const stackSeconds = (performance.now() - stackStarted) / 1000;
@@ -126,9 +141,30 @@ export async function startBenchStack(options: {
     });
     closers.push(() => fleet.stop());
 
+    const otherWorkers: Record<string, number> = {};
+    if ((options.workers ?? 1) > 1) {
+      const bundlePath = join(tempDir, 'workflow-bundle.js');
+      await writeFile(bundlePath, bundle);
+      for (let i = 2; i <= (options.workers ?? 1); i++) {
+        options.log(`starting rollout worker ${i} in a process of its own`);
+        const worker = await startWorkerProcess({
+          stateDir,
+          reposDir: join(tempDir, 'repositories'),
+          directorKeys: repos.directorOnlineKeys(),
+          workflowBundlePath: bundlePath,
+          bridgeConsumer: BRIDGE_CONSUMER,
+        });
+        closers.push(() => worker.kill());
+        otherWorkers[`worker-${i}`] = worker.pid;
+      }
+    }
+
     const status = await localStackStatus(stateDir);
     if (status.temporal.pid === undefined || status.nats.pid === undefined)
       throw new Error(`the local stack in ${stateDir} is not running`);
+    const otherNodes = Object.fromEntries(
+      (status.nats.nodes ?? []).slice(1).map((node, i) => [`nats-${i + 1}`, node.pid ?? 0]),
+    );
     return {
       stateDir,
       devices,
@@ -143,6 +179,7 @@ export async function startBenchStack(options: {
         nats: status.nats.pid,
         devices: fleet.pid,
       },
+      otherPids: { ...otherNodes, ...otherWorkers },
       setup: { stackSeconds, enrollSeconds },
       follow: (next) => (timeline = next),
       close,

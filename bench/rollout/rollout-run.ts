@@ -36,6 +36,8 @@ export interface RolloutFigures {
   telemetryWritten: number;
   fleet: FleetCounts;
   processes: Record<keyof BenchStack['pids'], ProcessUsage>;
+  /** The other NATS nodes and rollout workers (`--nats-cluster`, `--workers`), apart: the floor has no match for them. */
+  otherProcesses: Record<string, ProcessUsage>;
   /** When it ran, in µs of the monotonic clock (process.hrtime): the window of a --cpu-prof profile. */
   windowUs: [number, number];
 }
@@ -71,7 +73,9 @@ export async function runRollout(
   const fleetBefore = await stack.fleet.counts();
   const droppedBefore = stack.dropped.count;
   const usage = new UsageMonitor(stack.pids);
+  const otherUsage = new UsageMonitor(stack.otherPids);
   await usage.start();
+  await otherUsage.start();
   const backlog = new BridgeBacklog(stack.services.nc, stack.bridgeConsumer);
   backlog.start();
 
@@ -108,6 +112,7 @@ export async function runRollout(
   const rolloutSeconds = (performance.now() - started) / 1000;
   const windowUs: [number, number] = [startedUs, monotonicUs()];
   const processes = await usage.stop();
+  const otherProcesses = await otherUsage.stop();
   const bridgeBacklog = await backlog.stop();
   await stack.services.nc.flush();
   const fleetAfter = await stack.fleet.counts(); // its marks are in the timeline by then
@@ -152,6 +157,7 @@ export async function runRollout(
       lost: fleetAfter.lost - fleetBefore.lost,
     },
     processes,
+    otherProcesses,
     windowUs,
   };
 }

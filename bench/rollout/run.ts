@@ -54,6 +54,13 @@ Options:
   --timeout-minutes N      give up on a rollout after this long (default 20)
   --runs N                 floor + rollout this many times per max in flight; medians (default 1)
   --floor-children N       children of the floor (default: the devices, at most 5000)
+  --nats-cluster N         a local JetStream cluster of N nodes (3 or 5), streams and buckets
+                           with N copies, instead of one nats-server
+  --workers N              rollout workers sharing the task queue: this process's and N-1 in
+                           processes of their own, each with the telemetry bridge, projector and
+                           report listener (default 1). The floor runs on this process's only,
+                           the other processes' CPU is printed apart, and p50/p99 from the
+                           assignment counts only the devices this process assigned
   --json                   print the figures as JSON
   --help                   this text`;
 
@@ -64,6 +71,8 @@ const { values } = parseArgs({
     'timeout-minutes': { type: 'string', default: '20' },
     runs: { type: 'string', default: '1' },
     'floor-children': { type: 'string' },
+    'nats-cluster': { type: 'string' },
+    workers: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -78,7 +87,13 @@ const maxInFlights = values['max-in-flight'].split(',').map(Number);
 const timeoutMinutes = Number(values['timeout-minutes']);
 const runCount = Number(values.runs);
 const floorChildren = Number(values['floor-children'] ?? Math.min(deviceCount, MAX_FLOOR_CHILDREN));
+const natsCluster = values['nats-cluster'] === undefined ? undefined : Number(values['nats-cluster']);
+const workerCount = Number(values.workers);
 if (
+  (natsCluster !== undefined && natsCluster !== 3 && natsCluster !== 5) ||
+  !Number.isInteger(workerCount) ||
+  workerCount < 1 ||
+  workerCount > 8 ||
   !Number.isInteger(deviceCount) ||
   deviceCount < 1 ||
   deviceCount > 100_000 ||
@@ -92,7 +107,7 @@ if (
 ) {
   console.error(
     `--devices is 1..100000, --max-in-flight whole numbers 1..10000, --timeout-minutes above 0, ` +
-      `--runs 1 or more, --floor-children 1..${MAX_FLOOR_CHILDREN}\n\n${USAGE}`,
+      `--runs 1 or more, --floor-children 1..${MAX_FLOOR_CHILDREN}, --nats-cluster 3 or 5, --workers 1..8\n\n${USAGE}`,
   );
   process.exit(2);
 }
@@ -119,9 +134,18 @@ const pairs: RunPair[] = [];
 /** Load averages (1, 5, 15 min) when each floor started: the machine is shared. */
 const loads: number[][] = [];
 try {
-  log(`bench:rollout: ${deviceCount} devices, max in flight ${maxInFlights.join(', ')}, ${runCount} run(s)`);
+  log(
+    `bench:rollout: ${deviceCount} devices, max in flight ${maxInFlights.join(', ')}, ${runCount} run(s), ` +
+      `${natsCluster ? `${natsCluster}-node NATS cluster` : 'one nats-server'}, ${workerCount} worker(s)`,
+  );
   const floorBundle = bundleFloorWorkflows();
-  stack = await startBenchStack({ deviceCount, onTempDir: (dir) => (tempDir = dir), log });
+  stack = await startBenchStack({
+    deviceCount,
+    onTempDir: (dir) => (tempDir = dir),
+    log,
+    ...(natsCluster ? { natsCluster } : {}),
+    workers: workerCount,
+  });
   log(
     `local stack up in ${stack.setup.stackSeconds.toFixed(1)} s; ${deviceCount} devices enrolled in ` +
       `${stack.setup.enrollSeconds.toFixed(1)} s`,
@@ -166,6 +190,8 @@ if (values.json) {
         devices: deviceCount,
         node: process.version,
         cpus: availableParallelism(),
+        natsNodes: natsCluster ?? 1,
+        workers: workerCount,
         target: { perSecond: TARGET_PER_SECOND, devices: TARGET_DEVICES },
         setup,
         best: { maxInFlight: best.maxInFlight, ratioToTarget: best.sustainedPerSecond / TARGET_PER_SECOND },
@@ -229,7 +255,17 @@ if (values.json) {
         `${mb(usage.peakRssKb)}, ${usage.cpuSeconds.toFixed(1)} s (${((100 * usage.cpuSeconds) / run.rolloutSeconds).toFixed(0)}% of a core)`,
       );
     }
+    for (const [name, usage] of Object.entries(run.otherProcesses))
+      row(
+        `${name} (outside the floor ratio): peak RSS, CPU`,
+        `${mb(usage.peakRssKb)}, ${usage.cpuSeconds.toFixed(1)} s (${((100 * usage.cpuSeconds) / run.rolloutSeconds).toFixed(0)}% of a core)`,
+      );
     const cpuMs = cpuMsPer(run.processes, run.committed).total;
+    const otherCpuMs =
+      (1000 * Object.values(run.otherProcesses).reduce((sum, usage) => sum + usage.cpuSeconds, 0)) /
+      Math.max(1, run.committed);
+    if (otherCpuMs > 0)
+      row('CPU per device update, other nodes and workers too', `${(cpuMs + otherCpuMs).toFixed(0)} ms`);
     row(
       'CPU per device update (the stack, not the devices)',
       `${cpuMs.toFixed(0)} ms: ${availableParallelism()} CPUs cap this at ~${((availableParallelism() * 1000) / cpuMs).toFixed(0)}/s`,

@@ -146,7 +146,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const service = serviceNotifierFrom(process.env, { log });
     const watchdogMs = service.enabled ? watchdogIntervalMs(process.env, process.pid) : undefined;
     const stopRequested = stopSignal();
-    const agent = await startDeviceAgent({
+    const starting = startDeviceAgent({
       identity,
       dataDir: config.dataDir,
       clock: systemClock,
@@ -164,8 +164,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       onBoundary: (boundary) => {
         if (boundary === CRASH_AT) process.kill(process.pid, 'SIGKILL');
       },
+      onReady: stopRequested.up,
     });
-    stopRequested.up();
+    const cloudless = config.cloud === false || !identity.nats;
+    const agent = await Promise.race([
+      starting,
+      // A stop after READY while the start still waits for NATS (for as long as it is away)
+      // ends the process at once; without the cloud side, nothing is left to wait for.
+      stopRequested.signal.then((signal) => (cloudless ? starting : dieOf(signal))),
+    ]);
     log(`${agent.deviceId} ready, control socket ${agent.controlSocket}`);
     await stopRequested.signal;
     await agent.stop();
@@ -195,19 +202,15 @@ function parseCommandLine(argv: string[]) {
 }
 
 /**
- * SIGINT/SIGTERM, handled from before the agent says it is ready (READY=1,
- * the log line): a stop that comes right after must be a clean stop, not
- * the signal's default death. Until `up()`, a signal still ends the process
- * at once, as before (a start may wait for NATS for as long as it is away).
+ * SIGINT/SIGTERM, handled from before the agent says it is ready (READY=1):
+ * a stop that comes right after must be a clean stop, not the signal's
+ * default death. Until `up()`, a signal still ends the process at once, as
+ * before (the agent has not settled what a crash left).
  */
-function stopSignal(): { signal: Promise<NodeJS.Signals>; up(): void } {
+function stopSignal(): { signal: Promise<NodeJS.Signals>; up: () => void } {
   let up = false;
   const signal = new Promise<NodeJS.Signals>((resolve) => {
-    const on = (received: NodeJS.Signals) => {
-      if (up) return resolve(received);
-      process.removeAllListeners(received);
-      process.kill(process.pid, received); // dies of it, as without a handler
-    };
+    const on = (received: NodeJS.Signals) => (up ? resolve(received) : dieOf(received));
     for (const name of ['SIGINT', 'SIGTERM'] as const) process.once(name, on);
   });
   return {
@@ -216,6 +219,13 @@ function stopSignal(): { signal: Promise<NodeJS.Signals>; up(): void } {
       up = true;
     },
   };
+}
+
+/** Dies of `signal`, as without a handler. */
+function dieOf(signal: NodeJS.Signals): never {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  throw new Error(`${signal} did not end the process`); // unreachable: the default action ends it
 }
 
 /** Refuses to start on a sysroot without the OS: every update would fail on it. */

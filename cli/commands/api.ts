@@ -17,12 +17,18 @@ import {
 import { DirectorRepository } from '../../services/director/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Client } from '@temporalio/client';
-import { ensureStreams, EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
+import type { Client } from '@temporalio/client';
+import { EventLog, readPresence, RefusalSampler } from '../../services/nats/index.ts';
+import { ensureDeploymentStorage } from '../deployment-storage.ts';
 import { readDeviceViews } from '../../services/projections/index.ts';
 import { deploymentDeviceQuotas } from '../../services/nats-auth/index.ts';
+import { requireNamespace } from '../../services/temporal/index.ts';
 import { portOption, stateDirOf, UsageError, type Command } from '../command.ts';
-import { connectDeploymentNats, connectDeploymentTemporal } from '../deployment-connections.ts';
+import {
+  connectDeploymentNats,
+  connectDeploymentTemporal,
+  deploymentClient,
+} from '../deployment-connections.ts';
 import { deploymentOf, deploymentOptions, hasDeployment } from '../deployment.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';
 import { directorDir, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';
@@ -102,15 +108,22 @@ export const apiServe: Command = {
     );
     const deployment = (await hasDeployment(values)) ? await deploymentOf(values) : undefined;
     const nc = deployment ? await connectDeploymentNats(deployment, 'uproll-api') : undefined;
-    if (nc) await ensureStreams(nc, await deploymentDeviceQuotas(stateDirOf(values)));
+    if (nc && deployment)
+      await ensureDeploymentStorage(nc, deployment, await deploymentDeviceQuotas(stateDirOf(values)));
     const connection = deployment ? await connectDeploymentTemporal(deployment) : undefined;
+    // Its rollouts start device updates there: a cluster without the namespace fails now, not on the first call.
+    if (connection && deployment && !deployment.local)
+      await requireNamespace(connection, {
+        namespace: deployment.temporalNamespace,
+        address: deployment.temporal,
+      });
     const server = await startManagementApi({
       values,
       passphrase,
       log: serverLog(io, 'uproll api', values),
       tls,
       ...(nc ? { eventLog: new EventLog(nc), nc } : {}),
-      ...(connection ? { temporal: new Client({ connection }) } : {}),
+      ...(connection && deployment ? { temporal: deploymentClient(deployment, connection) } : {}),
     });
     io.out(
       values.json

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DomainEvent, RolloutPolicyInput } from '../../core/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
-import type { RolloutResult } from '../../workflows/index.ts';
+import type { RolloutResult } from '../../workflows/contracts.ts';
 
 /** Waves for the demo: a small canary, then 10%, 50%, everyone; a failure rate over 10% stops it. */
 export const DEMO_POLICY: RolloutPolicyInput = {

@@ -7,7 +7,7 @@ import {
   type KeyStore,
 } from '../../keys/index.ts';
 import { DirectorRepository } from '../../services/director/index.ts';
-import { writeFileAtomic } from '../../services/fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command, type Io } from '../command.ts';
 import { directorDir, fleetCaPath, imageRepoDir, locationOptions, openKeyStore } from '../locations.ts';

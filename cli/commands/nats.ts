@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { UprollError } from '../../core/index.ts';
 import { natsServersOf, sendAccountUpdate } from '../../services/dev-stack/index.ts';
-import { writeFileAtomic } from '../../services/fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import {
   accountOf,
   initNatsIdentity,

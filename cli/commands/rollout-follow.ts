@@ -3,8 +3,8 @@ import { subjects } from '../../core/index.ts';
 import type { StoredEvent } from '../../services/nats/index.ts';
 import { auditLine, readEvents } from '../../services/projections/index.ts';
 import type { RolloutHandle } from '../../services/temporal/index.ts';
-import type { RolloutResult } from '../../workflows/index.ts';
-import { rolloutProgressQuery, type RolloutProgress } from '../../workflows/rollout-messages.ts';
+import type { RolloutResult } from '../../workflows/contracts.ts';
+import { rolloutProgressQuery, type RolloutProgress } from '../../workflows/contracts.ts';
 
 /**
  * Exit codes of `rollout start --wait`, `rollout retry-failed --wait` and

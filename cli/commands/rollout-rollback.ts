@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { EventLog } from '../../services/nats/index.ts';
 import { nextRollback, type RollbackAfterEnd } from '../../services/projections/index.ts';
 import { startRollback } from '../../services/temporal/index.ts';
-import type { RollbackOutcome, RollbackResult } from '../../workflows/index.ts';
+import type { RollbackOutcome, RollbackResult } from '../../workflows/contracts.ts';
 import type { Io } from '../command.ts';
 import { withDeploymentNats } from '../deployment-connections.ts';
 import { taskQueueOf } from '../task-queue.ts';

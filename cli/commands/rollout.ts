@@ -21,7 +21,7 @@ import {
   rollbackRolloutUpdate,
   rolloutProgressQuery,
   type RolloutProgress,
-} from '../../workflows/rollout-messages.ts';
+} from '../../workflows/contracts.ts';
 import { UsageError, type Command, type Io, type OptionSpec } from '../command.ts';
 import { locationOptions } from '../locations.ts';
 import { withDeploymentNats, withDeploymentTemporal as withTemporal } from '../deployment-connections.ts';

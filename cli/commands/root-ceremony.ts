@@ -9,7 +9,7 @@ import {
   type KeyStore,
 } from '../../keys/index.ts';
 import { DIRECTOR_EXPIRY_DAYS, DirectorRepository } from '../../services/director/index.ts';
-import { writeFileAtomic } from '../../services/fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';
 import { passphraseOptions, readPassphrase } from '../passphrase.ts';

@@ -44,7 +44,10 @@ export const serve: Command = {
     "local stack of --state-dir (`uproll dev up`). --nats-seed-file names the services user's",
     'credentials: the .creds file (mode 0600) that `uproll nats init` writes, or an nkey seed for a',
     'server that lists nkey users. A server that does not answer fails with TEMPORAL_UNREACHABLE or',
-    'NATS_UNREACHABLE. Several',
+    'NATS_UNREACHABLE. --temporal-namespace, --temporal-tls, --temporal-ca-file, --temporal-cert-file and',
+    "--temporal-key-file, --temporal-server-name and --temporal-api-key-file say how to reach a cluster's",
+    'Temporal (--deployment-file: a JSON file of all these settings); a namespace or search attribute it',
+    'lacks stops serve at start with TEMPORAL_NOT_READY, naming the command that creates it. Several',
     'processes may run the same parts: the worker shares the task queue, the consumers are durable.',
     'Deployments that share a Temporal namespace each take a --task-queue of their own (and give it to\n' +
       'the commands that start rollouts, or set $UPROLL_TASK_QUEUE for all of them).',
@@ -112,6 +115,7 @@ interface RunningParts {
     parts: ServePart[];
     urls: Partial<Record<ServePart, string>>;
     temporal?: string;
+    temporalNamespace?: string;
     nats?: string;
     taskQueue?: string;
   };
@@ -180,6 +184,7 @@ async function startParts(
       }
       Object.assign(info, {
         temporal: deployment.temporal,
+        temporalNamespace: deployment.temporalNamespace,
         nats: deployment.nats,
         ...(parts.has('worker') ? { taskQueue: taskQueueOf(values) } : {}),
       });

@@ -16,7 +16,7 @@ import {
   joinUrl,
   metadataDirectory,
   targetUrl,
-} from '../../services/tuf/index.ts';
+} from '../../adapters/tuf/index.ts';
 import { processIo, type Io } from '../command.ts';
 
 const USAGE = `uproll-tuf: a TUF client over Uproll's trust core.

@@ -22,7 +22,7 @@ const FORBIDDEN = [
   /node_modules\/@temporalio\//,
   /^(workflows|activities|sim|bench|test)\//,
   /^services\/temporal\//,
-  /^cli\/(commands\/|main\.ts|fleet-services\.ts)/,
+  /^cli\/(commands\/|main\.ts|fleet-services\.ts|rollout-worker\.ts)/,
 ];
 
 export interface AgentBuild {

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
-import { finishedPerWave, rolloutIdSchema, UprollError, type RolloutProgress } from '../../core/index.ts';
+import { rolloutIdSchema, UprollError } from '../../core/index.ts';
 import {
   nextRollback,
   ROLLOUT_VIEW_STATUSES,
@@ -15,8 +15,9 @@ import {
   resumeRolloutUpdate,
   rollbackRolloutUpdate,
   rolloutProgressQuery,
-} from '../../workflows/rollout-messages.ts';
+} from '../../workflows/contracts.ts';
 import { apiRoute, READERS, type ApiRoute } from './api-route.ts';
+import { askRollout } from './ask-rollout.ts';
 import type { RolloutStartDeps } from './rollout-start-routes.ts';
 
 const rolloutParams = z.object({ rolloutId: rolloutIdSchema });
@@ -204,30 +205,4 @@ export function rolloutRoutes(
       },
     }),
   ];
-}
-
-/** A rollout's progress as the API shows it: each wave with its devices finished. */
-export type ShownProgress = Omit<RolloutProgress, 'waves'> & {
-  waves: (RolloutProgress['waves'][number] & { finished: number })[];
-};
-
-/**
- * Asks the rollout's workflow for its progress: `missing` when there is none
- * to ask, COMMAND_REJECTED when it refused.
- */
-export async function askRollout(
-  missing: UprollError,
-  ask: () => Promise<RolloutProgress>,
-): Promise<ShownProgress> {
-  const progress = await ask().catch((err: unknown) => {
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new UprollError('COMMAND_REJECTED', err.cause?.message ?? err.message);
-    if (err instanceof WorkflowNotFoundError) throw missing;
-    throw err;
-  });
-  const finished = finishedPerWave(progress);
-  return {
-    ...progress,
-    waves: progress.waves.map((wave) => ({ ...wave, finished: finished[wave.index] ?? 0 })),
-  };
 }

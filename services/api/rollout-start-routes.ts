@@ -16,9 +16,9 @@ import { plannedDevices, requireReleased, type DirectorRepository } from '../dir
 import type { ImageRepository } from '../image-repo/index.ts';
 import type { EventLog } from '../nats/index.ts';
 import { rolloutHandle, startRollout } from '../temporal/index.ts';
-import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { apiRoute, READERS, type ApiRoute } from './api-route.ts';
-import { askRollout } from './rollout-routes.ts';
+import { askRollout } from './ask-rollout.ts';
 
 /** Where a rollout's devices and revisions are, and the log of the ids used. */
 export interface RolloutStartDeps {

@@ -1,20 +1,24 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { UprollError, type Clock } from '../../core/index.ts';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes.ts';
 import { findNatsServer, findTemporal } from './binaries.ts';
-import { applyNatsConfig } from './nats-users.ts';
+import { applyNatsConfig, runningNatsNodes } from './nats-users.ts';
 import { assertPortFree } from './ports.ts';
 import { isAlive, runningPid, startBackground, stopByPidFile } from './processes.ts';
 import {
   DEFAULT_PORTS,
+  NATS_CLUSTER_SIZES,
+  natsNodesOf,
   readSettings,
   stackAddresses,
   writeSettings,
+  type NatsNodePorts,
   type StackSettings,
 } from './settings.ts';
-import { stackPaths } from './state-dir.ts';
+import { natsNodePaths, stackPaths } from './state-dir.ts';
 import { startupLogExcerpt } from './startup-log.ts';
 
 export interface StartStackOptions {
@@ -39,6 +43,13 @@ export interface StartStackOptions {
    * Temporal's limits with it.
    */
   temporalDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * A local JetStream cluster instead of one nats-server: its size (3 or 5;
+   * node i on the NATS and monitoring ports + i, routes from 16222), or every
+   * node's ports (node 0's the NATS ones). Kept once chosen; a stack whose
+   * JetStream already holds data keeps its node count.
+   */
+  natsCluster?: number | NatsNodePorts[];
 }
 
 export interface ComponentStatus {
@@ -50,8 +61,12 @@ export interface ComponentStatus {
 export interface StackStatus {
   stateDir: string;
   temporal: ComponentStatus;
-  nats: ComponentStatus & { monitor: string };
+  /** Running when every node runs; `nodes` lists each node of a cluster. */
+  nats: ComponentStatus & { monitor: string; nodes?: (ComponentStatus & { monitor: string })[] };
 }
+
+/** Route ports of a local cluster's nodes when only its size is given: node i on 16222 + i. */
+const DEFAULT_ROUTE_PORT = 16222;
 
 /**
  * Starts the local stack: a Temporal dev server (SQLite file, search attributes
@@ -67,32 +82,51 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
   await mkdir(paths.nats.store, { recursive: true });
 
   const previous = await readSettings(stateDir);
+  const ports = { ...DEFAULT_PORTS, ...previous?.ports, ...options.ports };
+  const natsCluster = await clusterOf(stateDir, options.natsCluster, ports, previous);
+  if (natsCluster) Object.assign(ports, { nats: natsCluster[0]!.nats, natsMonitor: natsCluster[0]!.monitor });
   const settings: StackSettings = {
     host: options.host ?? previous?.host ?? '127.0.0.1',
     namespace: previous?.namespace ?? 'default',
-    ports: { ...DEFAULT_PORTS, ...previous?.ports, ...options.ports },
+    ports,
     tls: options.insecure === undefined ? (previous?.tls ?? true) : !options.insecure,
     tlsHosts: options.tlsHosts ?? previous?.tlsHosts ?? [],
     mtls: options.mtls !== undefined || (previous?.mtls ?? false),
+    ...(natsCluster ? { natsCluster } : {}),
   };
   await writeSettings(stateDir, settings);
   const addresses = stackAddresses(settings);
 
-  if ((await runningPid(paths.nats.pid, 'nats-server')) === undefined) {
+  const running = await runningNatsNodes(stateDir);
+  const nodes = natsNodesOf(settings);
+  if (running.length < nodes.length) {
     const natsServer = await findNatsServer();
-    await assertPortFree(settings.host, settings.ports.nats, 'NATS');
-    await assertPortFree(settings.host, settings.ports.natsMonitor, 'NATS monitoring');
     await applyNatsConfig(stateDir, options.clock, options.mtls);
-    progress(`starting nats-server on ${addresses.nats}`);
-    const pid = await startBackground({
-      command: natsServer,
-      args: ['-c', paths.nats.config],
-      logFile: paths.nats.log,
-      pidFile: paths.nats.pid,
-    });
-    await waitUntil(`nats-server (log: ${paths.nats.log})`, pid, paths.nats.log, () =>
-      natsHealthy(addresses.natsMonitor),
-    );
+    // Every node starts before any is waited for: a cluster node is healthy only once a majority runs.
+    const started: { pid: number; log: string; monitor: number }[] = [];
+    for (const [i, node] of nodes.entries()) {
+      if (running.includes(i)) continue;
+      const nodePaths = natsNodePaths(stateDir, i);
+      const what = nodes.length > 1 ? `NATS node ${i}` : 'NATS';
+      await assertPortFree(settings.host, node.nats, what);
+      await assertPortFree('127.0.0.1', node.monitor, `${what} monitoring`);
+      if (settings.natsCluster) await assertPortFree('127.0.0.1', node.route, `${what} routes`);
+      await mkdir(nodePaths.store, { recursive: true });
+      progress(
+        `starting nats-server on ${settings.host}:${node.nats}${nodes.length > 1 ? ` (node ${i})` : ''}`,
+      );
+      const pid = await startBackground({
+        command: natsServer,
+        args: ['-c', nodePaths.config],
+        logFile: nodePaths.log,
+        pidFile: nodePaths.pid,
+      });
+      started.push({ pid, log: nodePaths.log, monitor: node.monitor });
+    }
+    for (const { pid, log, monitor } of started)
+      await waitUntil(`nats-server (log: ${log})`, pid, log, () =>
+        natsHealthy(`http://127.0.0.1:${monitor}`),
+      );
   }
 
   if (!options.natsOnly && (await runningPid(paths.temporal.pid, 'temporal')) === undefined) {
@@ -148,19 +182,79 @@ export async function startLocalStack(options: StartStackOptions): Promise<Stack
   return localStackStatus(stateDir);
 }
 
+/**
+ * The nodes of the cluster asked for, or those chosen before; undefined for
+ * one nats-server. INVALID_INPUT for a size JetStream cannot elect with, or a
+ * change of node count once JetStream holds data.
+ */
+async function clusterOf(
+  stateDir: string,
+  asked: StartStackOptions['natsCluster'],
+  ports: StackSettings['ports'],
+  previous: StackSettings | undefined,
+): Promise<NatsNodePorts[] | undefined> {
+  if (asked === undefined) return previous?.natsCluster;
+  const size = typeof asked === 'number' ? asked : asked.length;
+  if (!(NATS_CLUSTER_SIZES as readonly number[]).includes(size))
+    throw new UprollError(
+      'INVALID_INPUT',
+      `a local NATS cluster has ${NATS_CLUSTER_SIZES.join(' or ')} nodes (a majority must survive a node's loss), not ${size}`,
+    );
+  const before = previous ? natsNodesOf(previous).length : size;
+  if (before !== size && (await runningNatsNodes(stateDir)).length > 0)
+    throw new UprollError(
+      'INVALID_INPUT',
+      `the local stack in ${stateDir} runs ${before} nats-server${before === 1 ? '' : 's'}: ` +
+        `\`uproll dev down\` first to start ${size}`,
+    );
+  if (before !== size && (await hasJetStreamData(stateDir)))
+    throw new UprollError(
+      'INVALID_INPUT',
+      `the local stack in ${stateDir} runs ${before} nats-server${before === 1 ? '' : 's'} and JetStream holds data: ` +
+        `to change to ${size}, \`uproll dev down\` and remove ${stackPaths(stateDir).nats.dir} (its streams are lost)`,
+    );
+  if (typeof asked !== 'number') return asked;
+  return Array.from({ length: size }, (_, i) => ({
+    nats: ports.nats + i,
+    monitor: ports.natsMonitor + i,
+    route: DEFAULT_ROUTE_PORT + i,
+  }));
+}
+
+async function hasJetStreamData(stateDir: string): Promise<boolean> {
+  const entries = await readdir(join(stackPaths(stateDir).nats.store, 'jetstream')).catch(() => []);
+  return entries.length > 0;
+}
+
 /** Stops one component (to restart it with `startLocalStack`, which starts only what is missing). */
-export function stopStackComponent(stateDir: string, component: 'temporal' | 'nats'): Promise<boolean> {
-  const paths = stackPaths(stateDir);
+export async function stopStackComponent(stateDir: string, component: 'temporal' | 'nats'): Promise<boolean> {
   return component === 'temporal'
-    ? stopByPidFile(paths.temporal.pid, 'temporal')
-    : stopByPidFile(paths.nats.pid, 'nats-server');
+    ? stopByPidFile(stackPaths(stateDir).temporal.pid, 'temporal')
+    : (await stopNatsNodes(stateDir)).some(Boolean);
+}
+
+/**
+ * Stops one node of the local NATS cluster, SIGKILLed with `kill` (a crash,
+ * for fault tests); `startLocalStack` starts it again. Returns whether it ran.
+ */
+export function stopNatsNode(
+  stateDir: string,
+  index: number,
+  options: { kill?: boolean } = {},
+): Promise<boolean> {
+  return stopByPidFile(natsNodePaths(stateDir, index).pid, 'nats-server', options.kill ? 0 : undefined);
+}
+
+async function stopNatsNodes(stateDir: string): Promise<boolean[]> {
+  const settings = await readSettings(stateDir);
+  const count = settings ? natsNodesOf(settings).length : 1;
+  return Promise.all(Array.from({ length: count }, (_, i) => stopNatsNode(stateDir, i)));
 }
 
 /** Stops only the processes `up` started, by their pid files. */
 export async function stopLocalStack(stateDir: string): Promise<{ temporal: boolean; nats: boolean }> {
-  const paths = stackPaths(stateDir);
-  const temporal = await stopByPidFile(paths.temporal.pid, 'temporal');
-  const nats = await stopByPidFile(paths.nats.pid, 'nats-server');
+  const temporal = await stopByPidFile(stackPaths(stateDir).temporal.pid, 'temporal');
+  const nats = (await stopNatsNodes(stateDir)).some(Boolean);
   return { temporal, nats };
 }
 
@@ -169,15 +263,26 @@ export async function localStackStatus(stateDir: string): Promise<StackStatus> {
   const settings = await readSettings(stateDir);
   const addresses = settings ? stackAddresses(settings) : { temporal: '-', nats: '-', natsMonitor: '-' };
   const temporalPid = await runningPid(paths.temporal.pid, 'temporal');
-  const natsPid = await runningPid(paths.nats.pid, 'nats-server');
+  const nodes = await Promise.all(
+    (settings ? natsNodesOf(settings) : [undefined]).map(async (node, i) => {
+      const pid = await runningPid(natsNodePaths(stateDir, i).pid, 'nats-server');
+      return {
+        running: pid !== undefined,
+        pid,
+        address: settings && node ? `${settings.host}:${node.nats}` : '-',
+        monitor: node ? `http://127.0.0.1:${node.monitor}` : '-',
+      };
+    }),
+  );
   return {
     stateDir,
     temporal: { running: temporalPid !== undefined, pid: temporalPid, address: addresses.temporal },
     nats: {
-      running: natsPid !== undefined,
-      pid: natsPid,
+      running: nodes.every((node) => node.running),
+      pid: nodes[0]?.pid,
       address: addresses.nats,
       monitor: addresses.natsMonitor,
+      ...(settings?.natsCluster ? { nodes } : {}),
     },
   };
 }

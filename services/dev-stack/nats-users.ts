@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isUprollError, UprollError, type Clock } from '../../core/index.ts';
-import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { withFileLock, writeFileAtomic } from '../../adapters/fs/index.ts';
 import {
   initNatsIdentity,
   issueDeviceCredentials,
@@ -23,8 +23,8 @@ import {
   serverTlsPaths,
   type ServerTlsFiles,
 } from '../tls/index.ts';
-import { readSettings, requireSettings, stackAddresses } from './settings.ts';
-import { stackPaths } from './state-dir.ts';
+import { natsNodesOf, readSettings, requireSettings, stackAddresses } from './settings.ts';
+import { natsNodePaths } from './state-dir.ts';
 import { runningPid } from './processes.ts';
 
 // The deployment's NATS, wherever it runs: the operator's own nats-server (`uproll nats init
@@ -123,7 +123,7 @@ export async function sendAccountUpdate(stateDir: string): Promise<void> {
   const settings = await readSettings(stateDir);
   if (!settings) return;
   await writeLocalNatsConfig(stateDir, identity);
-  if ((await runningPid(stackPaths(stateDir).nats.pid, 'nats-server')) !== undefined)
+  if ((await runningNatsNodes(stateDir)).length > 0)
     await pushAccountJwt(stateDir, identity, stackAddresses(settings).nats, {
       tls: await localNatsTls(stateDir),
     });
@@ -146,21 +146,47 @@ export async function applyNatsConfig(
   await writeLocalNatsConfig(stateDir, identity);
 }
 
+/** The indexes of the local stack's nats-servers that run (every node of a cluster that does). */
+export async function runningNatsNodes(stateDir: string): Promise<number[]> {
+  const settings = await readSettings(stateDir);
+  const nodes = settings ? natsNodesOf(settings) : [undefined];
+  const running = await Promise.all(
+    nodes.map(
+      async (_, i) => (await runningPid(natsNodePaths(stateDir, i).pid, 'nats-server')) !== undefined,
+    ),
+  );
+  return nodes.map((_, i) => i).filter((i) => running[i]);
+}
+
+/** Writes the nats.conf of every node (one, or each of a cluster's), under the first one's lock. */
 async function writeLocalNatsConfig(stateDir: string, identity: NatsIdentity): Promise<void> {
-  const paths = stackPaths(stateDir);
-  await withFileLock(paths.nats.config, async () => {
+  await withFileLock(natsNodePaths(stateDir, 0).config, async () => {
     const settings = await requireSettings(stateDir);
-    const config = renderNatsServerConfig({
-      serverName: 'uproll-dev',
-      host: settings.host,
-      port: settings.ports.nats,
-      monitorPort: settings.ports.natsMonitor,
-      storeDir: paths.nats.store,
-      resolverDir: paths.nats.resolver,
-      auth: natsServerAuthOf(identity),
-      ...(settings.tls ? { tls: serverTlsOf(stateDir, settings.mtls) } : {}),
-    });
-    await writeFileAtomic(paths.nats.config, config);
+    const nodes = natsNodesOf(settings);
+    for (const [i, node] of nodes.entries()) {
+      const paths = natsNodePaths(stateDir, i);
+      const config = renderNatsServerConfig({
+        serverName: settings.natsCluster ? `uproll-dev-${i}` : 'uproll-dev',
+        host: settings.host,
+        port: node.nats,
+        monitorPort: node.monitor,
+        storeDir: paths.store,
+        resolverDir: paths.resolver,
+        auth: natsServerAuthOf(identity),
+        ...(settings.tls ? { tls: serverTlsOf(stateDir, settings.mtls) } : {}),
+        ...(settings.natsCluster
+          ? {
+              cluster: {
+                name: 'uproll-dev',
+                routePort: node.route,
+                routePorts: nodes.map(({ route }) => route),
+              },
+            }
+          : {}),
+      });
+      await mkdir(paths.dir, { recursive: true });
+      await writeFileAtomic(paths.config, config);
+    }
   });
 }
 

@@ -31,3 +31,11 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** Ports for a local NATS cluster of `size` nodes (client, monitoring, routes), each free a moment ago. */
+export async function findFreeClusterPorts(size: number) {
+  const nodes = [];
+  for (let i = 0; i < size; i++)
+    nodes.push({ nats: await findFreePort(), monitor: await findFreePort(), route: await findFreePort() });
+  return nodes;
+}

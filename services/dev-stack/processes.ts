@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeFileAtomic } from '../fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 
 /** A server process started in the background, its output appended to a log file. */
 export async function startBackground(options: {
@@ -43,14 +43,14 @@ export async function runningPid(pidFile: string, binaryName: string): Promise<n
 }
 
 /**
- * Stops the process of `pidFile` (SIGTERM, then SIGKILL after `graceMs`) if it
- * is still the program we started, and removes the pid file. Returns whether a
+ * Stops the process of `pidFile` (SIGTERM, then SIGKILL after `graceMs`; only
+ * SIGKILL, a crash, for 0) if it is still the program we started, and removes the pid file. Returns whether a
  * process was stopped.
  */
 export async function stopByPidFile(pidFile: string, binaryName: string, graceMs = 10_000): Promise<boolean> {
   const pid = await runningPid(pidFile, binaryName);
   if (pid !== undefined) {
-    signal(pid, 'SIGTERM');
+    if (graceMs > 0) signal(pid, 'SIGTERM');
     const deadline = performance.now() + graceMs;
     while (isAlive(pid) && performance.now() < deadline) await sleep(50);
     if (isAlive(pid)) signal(pid, 'SIGKILL');

@@ -26,3 +26,18 @@ export function stackPaths(stateDir: string) {
 }
 
 export type StackPaths = ReturnType<typeof stackPaths>;
+
+/** Where node `index` of a local NATS cluster keeps its files: node 0 where a single server does. */
+export function natsNodePaths(stateDir: string, index: number): StackPaths['nats'] {
+  const single = stackPaths(stateDir).nats;
+  if (index === 0) return single;
+  const dir = join(single.dir, `node-${index}`);
+  return {
+    dir,
+    config: join(dir, 'nats.conf'),
+    pid: join(dir, 'nats.pid'),
+    log: join(dir, 'nats.log'),
+    store: join(dir, 'store'),
+    resolver: join(dir, 'resolver'),
+  };
+}

@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { assertToken, deviceTagsSchema, parseJson, retag } from '../../core/index.ts';
-import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { withFileLock, writeFileAtomic } from '../../adapters/fs/index.ts';
 import type { DirectorRepository } from './director-repository.ts';
 
 /*

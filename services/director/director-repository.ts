@@ -20,7 +20,7 @@ import {
 } from '../../core/tuf/index.ts';
 import { verifyDeviceManifest, type DeviceManifest } from '../../core/uptane/index.ts';
 import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import { MetadataFiles } from '../repo/index.ts';
 
 const DAY = 24 * 60 * 60 * 1000;

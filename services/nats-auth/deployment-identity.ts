@@ -4,7 +4,7 @@ import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
 import { z } from 'zod';
 import { parseJson, UprollError, type Clock } from '../../core/index.ts';
 import { accountJwt, natsCreds, operatorJwt, publicKeyOf, userJwt } from '../../keys/index.ts';
-import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { withFileLock, writeFileAtomic } from '../../adapters/fs/index.ts';
 import { deviceQuotasOf, deviceQuotasSchema, type DeviceQuotas } from '../nats/index.ts';
 
 /**

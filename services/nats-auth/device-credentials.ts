@@ -17,7 +17,7 @@ import {
   userJwt,
   type NatsUserPermissions,
 } from '../../keys/index.ts';
-import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { withFileLock, writeFileAtomic } from '../../adapters/fs/index.ts';
 import { deviceQuotasOf } from '../nats/index.ts';
 import { accountOf, natsIdentityPaths, requireNatsIdentity, revokeNatsUsers } from './deployment-identity.ts';
 

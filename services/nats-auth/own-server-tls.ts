@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson } from '../../core/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import { serverTlsPaths } from '../tls/index.ts';
 import type { NatsClientTls } from './account-update.ts';
 import { natsIdentityPaths } from './deployment-identity.ts';

@@ -32,6 +32,15 @@ export interface NatsServerConfigInput {
   /** Where the server's account resolver keeps the account JWTs it was sent. */
   resolverDir: string;
   auth: NatsServerAuth;
+  /** A JetStream cluster this server is a node of: routes on loopback (a local cluster). */
+  cluster?: NatsClusterRoutes;
+}
+
+/** The route port of this node and those of every node (this one included: nats-server skips itself). */
+export interface NatsClusterRoutes {
+  name: string;
+  routePort: number;
+  routePorts: readonly number[];
 }
 
 /**
@@ -70,6 +79,7 @@ export function renderNatsServerConfig(input: NatsServerConfigInput): string {
       max_file_store: 10 * 1024 ** 3,
     },
     ...natsAuthSettings(input.auth, input.resolverDir),
+    ...(input.cluster ? { cluster: natsClusterSettings(input.cluster) } : {}),
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }
@@ -88,6 +98,16 @@ export function renderNatsAuthInclude(
   return `${Object.entries(settings)
     .map(([key, value]) => `${key}: ${JSON.stringify(value, null, 2)}`)
     .join('\n')}\n`;
+}
+
+/** nats-server's `cluster` block: routes between the nodes, on loopback only. */
+function natsClusterSettings(cluster: NatsClusterRoutes) {
+  return {
+    name: cluster.name,
+    host: '127.0.0.1',
+    port: cluster.routePort,
+    routes: cluster.routePorts.map((port) => `nats-route://127.0.0.1:${port}`),
+  };
 }
 
 /** nats-server's `tls` block: a client that does not speak TLS is refused before it can authenticate. */

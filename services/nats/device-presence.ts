@@ -1,4 +1,4 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   heartbeatSchema,
@@ -8,9 +8,15 @@ import {
   type Heartbeat,
   type Clock,
 } from '../../core/index.ts';
+import { openBucket, type BucketSpec } from './buckets.ts';
 
 /** KV bucket: one entry per device, the last time it was heard of and the time zone it reports. */
 export const PRESENCE_BUCKET = 'UPROLL_PRESENCE';
+
+export const PRESENCE_BUCKET_SPEC: BucketSpec = {
+  name: PRESENCE_BUCKET,
+  description: 'Uproll device presence: last heartbeat, revision and time zone',
+};
 
 /** A device heard again within this long is not written again (unless its revision, time zone or apps changed). */
 const REWRITE_AFTER_MS = 60_000;
@@ -110,10 +116,7 @@ const buckets = new WeakMap<NatsConnection, Promise<KV>>();
 function openPresence(nc: NatsConnection): Promise<KV> {
   let bucket = buckets.get(nc);
   if (!bucket) {
-    bucket = new Kvm(nc).create(PRESENCE_BUCKET, {
-      history: 1,
-      description: 'Uproll device presence: last heartbeat, revision and time zone',
-    });
+    bucket = openBucket(nc, PRESENCE_BUCKET_SPEC);
     bucket.catch(() => buckets.delete(nc)); // a failed open is tried again next time
     buckets.set(nc, bucket);
   }

@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { DomainEvent } from '../../core/index.ts';
-import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { withFileLock, writeFileAtomic } from '../../adapters/fs/index.ts';
 import type { EventLog } from './event-log.ts';
 
 /** An outbox holds what a few operators did offline; past this it refuses rather than grow forever. */

@@ -1,5 +1,6 @@
-export * from './connection.ts';
+export * from '../../adapters/nats/index.ts';
 export * from './streams.ts';
+export * from './buckets.ts';
 export * from './event-log.ts';
 export * from './device-commands.ts';
 export * from './durable-consumer.ts';

@@ -1,9 +1,15 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { assertToken, UprollError } from '../../core/index.ts';
+import { openBucket, type BucketSpec } from './buckets.ts';
 
 /** KV bucket: each rollout's devices as planned, in pages, so the workflow never carries the list. */
 export const ROLLOUT_TARGETS_BUCKET = 'UPROLL_ROLLOUT_TARGETS';
+
+export const ROLLOUT_TARGETS_BUCKET_SPEC: BucketSpec = {
+  name: ROLLOUT_TARGETS_BUCKET,
+  description: "Uproll rollouts' devices in wave order, in pages",
+};
 
 /** Ids per KV entry: 64-character ids keep a page far under NATS' 1 MB message limit. */
 const PAGE_SIZE = 2000;
@@ -85,10 +91,7 @@ export class RolloutTargets {
   }
 
   #open(): Promise<KV> {
-    this.#bucket ??= new Kvm(this.#nc).create(ROLLOUT_TARGETS_BUCKET, {
-      history: 1,
-      description: "Uproll rollouts' devices in wave order, in pages",
-    });
+    this.#bucket ??= openBucket(this.#nc, ROLLOUT_TARGETS_BUCKET_SPEC);
     this.#bucket.catch(() => (this.#bucket = undefined)); // a failed open is tried again next time
     return this.#bucket;
   }

@@ -7,7 +7,10 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
+import { ensureBucket, withReplicasExplained } from './buckets.ts';
+import { PRESENCE_BUCKET_SPEC } from './device-presence.ts';
 import { DEFAULT_DEVICE_QUOTAS, type DeviceQuotas } from './device-quotas.ts';
+import { ROLLOUT_TARGETS_BUCKET_SPEC } from './rollout-targets.ts';
 
 /** The event log: every domain event, one subject per aggregate. Kept forever. */
 export const EVENTS_STREAM = 'UPROLL_EVENTS';
@@ -79,10 +82,16 @@ const streams = (quotas: DeviceQuotas): (Partial<StreamConfig> & { name: string 
   },
 ];
 
-/** Creates the project's streams, or updates them to this configuration. Idempotent. */
+/**
+ * Creates the project's streams and its services' buckets (presence, rollout
+ * targets), `replicas` copies of each (3 on a cluster), or updates them to
+ * this configuration: a stream or bucket with another count is moved to it.
+ * Idempotent. NATS_REPLICAS_UNAVAILABLE when too few nodes run JetStream.
+ */
 export async function ensureStreams(
   nc: NatsConnection,
   quotas: DeviceQuotas = DEFAULT_DEVICE_QUOTAS,
+  replicas = 1,
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const config of streams(quotas)) {
@@ -90,7 +99,11 @@ export async function ensureStreams(
       () => true,
       () => false,
     );
-    if (exists) await jsm.streams.update(config.name, config);
-    else await jsm.streams.add(config);
+    const replicated = { ...config, num_replicas: replicas };
+    await withReplicasExplained(`stream ${config.name}`, replicas, () =>
+      exists ? jsm.streams.update(config.name, replicated) : jsm.streams.add(replicated),
+    );
   }
+  for (const spec of [PRESENCE_BUCKET_SPEC, ROLLOUT_TARGETS_BUCKET_SPEC])
+    await ensureBucket(nc, spec, replicas);
 }

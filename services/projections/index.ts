@@ -12,6 +12,7 @@ export { ALL_EVENTS, lastEventSequence, readEvents, type ReadEventsOptions } fro
 export {
   FLEET_KEY,
   PROJECTION_BUCKETS,
+  ensureProjectionBuckets,
   ProjectionStore,
   readDeviceView,
   readDeviceViews,

@@ -5,9 +5,11 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureBucket, openBucket, type BucketSpec } from '../nats/index.ts';
 import { ignoreNotFound } from './event-reader.ts';
+import { ROLLOUT_COMMITS_BUCKET_SPEC } from './rollout-commit-pages.ts';
 import { emptyFleet, type DeviceView, type FleetView, type Projections, type RolloutView } from './views.ts';
 
 /** Names of the three projection buckets; tests and side-by-side rebuilds use others. */
@@ -33,9 +35,23 @@ interface ValueOf {
   fleet: FleetView;
 }
 
+function projectionBucketSpec(names: ProjectionBuckets, kind: ProjectionKind): BucketSpec {
+  return { name: names[kind], description: `Uproll ${kind} projection (rebuildable)` };
+}
+
 /** One projection bucket, created when missing (history 1: a projection is its latest value). */
-export function openProjectionBucket(kvm: Kvm, names: ProjectionBuckets, kind: ProjectionKind): Promise<KV> {
-  return kvm.create(names[kind], { history: 1, description: `Uproll ${kind} projection (rebuildable)` });
+export function openProjectionBucket(
+  nc: NatsConnection,
+  names: ProjectionBuckets,
+  kind: ProjectionKind,
+): Promise<KV> {
+  return openBucket(nc, projectionBucketSpec(names, kind));
+}
+
+/** Makes the projection buckets and the rollouts' commit pages, `replicas` copies each (start-up). */
+export async function ensureProjectionBuckets(nc: NatsConnection, replicas: number): Promise<void> {
+  for (const kind of KINDS) await ensureBucket(nc, projectionBucketSpec(PROJECTION_BUCKETS, kind), replicas);
+  await ensureBucket(nc, ROLLOUT_COMMITS_BUCKET_SPEC, replicas);
 }
 
 /** A value as stored, with the revision a compare-and-set write must name (0: never written). */
@@ -78,9 +94,8 @@ export class ProjectionStore {
     names: ProjectionBuckets = PROJECTION_BUCKETS,
     options: { cacheSize?: number } = {},
   ): Promise<ProjectionStore> {
-    const kvm = new Kvm(nc);
     const [rollouts, devices, fleet] = await Promise.all(
-      KINDS.map((kind) => openProjectionBucket(kvm, names, kind)),
+      KINDS.map((kind) => openProjectionBucket(nc, names, kind)),
     );
     return new ProjectionStore(
       nc,

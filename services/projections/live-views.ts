@@ -1,4 +1,4 @@
-import { Kvm, KvWatchInclude } from '@nats-io/kv';
+import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   openProjectionBucket,
@@ -25,11 +25,10 @@ export async function watchProjections(
   onChange: (change: LiveChange) => void,
   names: ProjectionBuckets = PROJECTION_BUCKETS,
 ): Promise<{ stop(): void; done: Promise<void> }> {
-  const kvm = new Kvm(nc);
   const watches = await Promise.all(
     kinds.map(async (kind) => {
       // A bucket the projector has not written yet is made now, so the watch sees its first value.
-      const kv = await openProjectionBucket(kvm, names, kind);
+      const kv = await openProjectionBucket(nc, names, kind);
       return { kind, watch: await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true }) };
     }),
   );

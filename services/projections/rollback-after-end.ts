@@ -1,6 +1,6 @@
 import { UprollError } from '../../core/index.ts';
 import type { StoredEvent } from '../nats/index.ts';
-import type { RollbackInput, RollbackOutcome } from '../../workflows/index.ts';
+import type { RollbackInput, RollbackOutcome } from '../../workflows/contracts.ts';
 
 /** One rollback after the rollout ended (the first, or a retry), from the rollout's events. */
 export interface RollbackAttempt {

@@ -1,4 +1,4 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   assertToken,
@@ -7,10 +7,16 @@ import {
   type RolloutCommitsCursor,
   type RolloutCommitsPage,
 } from '../../core/index.ts';
+import { openBucket, type BucketSpec } from '../nats/index.ts';
 import { readRolloutCommitsUpTo, rolloutEnd } from './rollout-commits.ts';
 
 /** KV bucket: each rollout's commits as of its end, in pages, so a rollback reads the device log once. */
 export const ROLLOUT_COMMITS_BUCKET = 'UPROLL_ROLLOUT_COMMITS';
+
+export const ROLLOUT_COMMITS_BUCKET_SPEC: BucketSpec = {
+  name: ROLLOUT_COMMITS_BUCKET,
+  description: "Uproll rollouts' commits as of their end, in pages, for rollbacks",
+};
 
 /** Commits per KV entry: a commit is a few hundred bytes, a page far under NATS' 1 MB message limit. */
 const STORED_PAGE = 1000;
@@ -85,10 +91,7 @@ export class RolloutCommitPages {
   }
 
   #open(): Promise<KV> {
-    this.#bucket ??= new Kvm(this.#nc).create(ROLLOUT_COMMITS_BUCKET, {
-      history: 1,
-      description: "Uproll rollouts' commits as of their end, in pages, for rollbacks",
-    });
+    this.#bucket ??= openBucket(this.#nc, ROLLOUT_COMMITS_BUCKET_SPEC);
     this.#bucket.catch(() => (this.#bucket = undefined)); // a failed open is tried again next time
     return this.#bucket;
   }

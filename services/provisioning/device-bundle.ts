@@ -8,7 +8,7 @@ import { deploymentNatsTls, localNatsMtls, natsServersOf, provisionNatsDevice } 
 import { serverCaFile } from '../tls/index.ts';
 import { readNatsIdentity } from '../nats-auth/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
 
 /** What a device needs to join, written as `bundle.json` beside its keys. */

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UprollError } from '../../core/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 
 /**
  * Where repository services keep metadata and targets, by '/'-separated

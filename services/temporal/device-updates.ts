@@ -5,7 +5,7 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { deviceUpdateWorkflowId } from '../../core/index.ts';
-import type { DeviceUpdateInput, DeviceUpdateResult, FollowedUpdate } from '../../workflows/index.ts';
+import type { DeviceUpdateInput, DeviceUpdateResult, FollowedUpdate } from '../../workflows/contracts.ts';
 import { deviceIdKey, rolloutIdKey } from './search-attributes.ts';
 import { TASK_QUEUE, type StartOptions } from './worker.ts';
 

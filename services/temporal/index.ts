@@ -6,3 +6,5 @@ export * from './schedules.ts';
 export * from './rollouts.ts';
 export * from './rollbacks.ts';
 export * from './update-ends.ts';
+export * from './temporal-access.ts';
+export * from './namespace-readiness.ts';

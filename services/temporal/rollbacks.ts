@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { assertToken, UprollError } from '../../core/index.ts';
-import type { RollbackInput, RollbackResult } from '../../workflows/index.ts';
+import type { RollbackInput, RollbackResult } from '../../workflows/contracts.ts';
 import { isRolloutRunning } from './rollouts.ts';
 import { rolloutIdKey } from './search-attributes.ts';
 import { FLEET_WORKFLOW_TASK_TIMEOUT, TASK_QUEUE, type StartOptions } from './worker.ts';

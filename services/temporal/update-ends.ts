@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DeviceUpdateResult, FollowedUpdate, UpdateEnd } from '../../workflows/index.ts';
+import type { DeviceUpdateResult, FollowedUpdate, UpdateEnd } from '../../workflows/contracts.ts';
 
 /** How often visibility is asked which of the workflows have closed. */
 const POLL_MS = 1000;

@@ -5,6 +5,7 @@ import {
   type WorkerOptions,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
+import { PLAIN_TEMPORAL_ACCESS, temporalConnectOptions, type TemporalAccess } from './temporal-access.ts';
 
 /**
  * The task queue Uproll's workflows and activities run on unless the
@@ -20,7 +21,10 @@ export interface StartOptions {
 
 export interface UprollWorkerOptions {
   address: string;
+  /** Defaults to `default`, the local stack's. */
   namespace?: string;
+  /** TLS and API key of the deployment's Temporal; default plain, as the local stack. */
+  access?: TemporalAccess;
   /** From `createActivities(deps)`: the composition root wires services into activities. */
   activities: object;
   /** A pre-built bundle (tests, production); without it the workflows are bundled from source. */
@@ -70,7 +74,9 @@ export async function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<s
 export async function createUprollWorker(
   options: UprollWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: options.address });
+  const connection = await NativeConnection.connect(
+    temporalConnectOptions(options.address, options.access ?? PLAIN_TEMPORAL_ACCESS),
+  );
   const worker = await Worker.create({
     connection,
     namespace: options.namespace ?? 'default',

@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { issueDeviceCertificate } from '../../keys/index.ts';
-import { writeFileAtomic } from '../fs/index.ts';
+import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import { serverTlsPaths } from './server-tls.ts';
 
 /** The files of mTLS on NATS: whom the server lets present a certificate, and the services' own. */

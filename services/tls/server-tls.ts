@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { parseJson } from '../../core/index.ts';
 import { createFleetCa, issueServerCertificate } from '../../keys/index.ts';
-import { withFileLock, writeFileAtomic } from '../fs/index.ts';
+import { withFileLock, writeFileAtomic } from '../../adapters/fs/index.ts';
 
 /** The names every local client reaches a server by; the operator's host names come on top. */
 export const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'] as const;

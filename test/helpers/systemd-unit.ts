@@ -18,12 +18,14 @@ export interface UnitVerdict {
  * in a temporary root holding the host's stock units and an executable at
  * each path in `executables` (what ExecStart= names), never the host's own
  * /etc. systemd-analyze exits 0 on a key it ignores, so any line it prints
- * counts as a problem too.
+ * counts as a problem too. A template (`name@.service`) is verified as one of
+ * its instances, `instance` (systemd-analyze cannot verify a template itself).
  */
 export async function verifyUnit(
   name: string,
   unit: string,
   executables: readonly string[],
+  instance?: string,
 ): Promise<UnitVerdict> {
   const root = await mkdtemp(join(tmpdir(), 'uproll-unit-'));
   try {
@@ -37,7 +39,7 @@ export async function verifyUnit(
     await writeFile(join(root, 'etc/systemd/system', name), unit);
     const { code, stderr, stdout } = await promisify(execFile)(
       'systemd-analyze',
-      ['verify', `--root=${root}`, name],
+      ['verify', `--root=${root}`, instance === undefined ? name : name.replace('@.', `@${instance}.`)],
       { encoding: 'utf8' },
     ).then(
       (done) => ({ code: 0, ...done }),

@@ -94,7 +94,13 @@ describe.each<BootloaderKind>(['uboot', 'grub'])(
             const rolloutId = `${device.deviceId}-run-${run}`;
             let killed = false;
             await device.start(boundary);
-            await commands.sendUpdateCommand(device.deviceId, { rolloutId, revision: target });
+            await commands
+              .sendUpdateCommand(device.deviceId, { rolloutId, revision: target })
+              .catch((err: unknown) => {
+                // What the agent was doing is what tells why it did not answer (seen once in CI).
+                const said = device.agent.stderr.slice(-15).join('\n  ');
+                throw new Error(`${(err as Error).message}; the agent said:\n  ${said}`, { cause: err });
+              });
             while (!outcomeOf(device.deviceId, rolloutId)) {
               const next = await eventually(
                 `the agent to die, ask for a reboot or finish ${rolloutId}`,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/index.ts';
 import type { RolloutPolicyInput } from '../../core/index.ts';
-import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { rolloutProgressQuery } from '../../workflows/contracts.ts';
 import type { BootloaderKind } from '../helpers/ab-image-device.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { imageAgentDevice, releaseRootfs } from './image-agent-device.ts';

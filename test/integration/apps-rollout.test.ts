@@ -6,7 +6,7 @@ import { ControlClient, type AppStatus } from '../../agent/index.ts';
 import type { HeartbeatApp, RolloutPolicyInput } from '../../core/index.ts';
 import type { AppRelease, OciImage } from '../../services/image-repo/index.ts';
 import { readPresence } from '../../services/nats/index.ts';
-import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { eventually } from '../helpers/eventually.ts';

@@ -97,6 +97,20 @@ describe('uproll dev up / status / down', () => {
     expect(events.map((e) => e.event.type)).toEqual(['kept']);
   });
 
+  it('keeps its one nats-server: a cluster is refused while it runs, and once JetStream holds data', async () => {
+    await uproll('dev', 'up'); // JetStream holds the event of the test above
+    const running = await uproll('dev', 'up', '--nats-cluster', '3');
+    expect(running.status).not.toBe(0);
+    expect(running.stderr).toContain('INVALID_INPUT');
+    expect(running.stderr).toContain('`uproll dev down` first');
+
+    await uproll('dev', 'down');
+    const withData = await uproll('dev', 'up', '--nats-cluster', '3');
+    expect(withData.status).not.toBe(0);
+    expect(withData.stderr).toContain('JetStream holds data');
+    expect((await uproll('dev', 'status')).status).toBe(3); // nothing started
+  });
+
   describe('when a port is taken', () => {
     it('fails with PORT_IN_USE naming the port', async () => {
       await uproll('dev', 'up');

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheckSchema } from '../../core/index.ts';
 import { type DeviceUpdateHandle } from '../../services/temporal/index.ts';
-import type { DeviceUpdateInput } from '../../workflows/index.ts';
+import type { DeviceUpdateInput } from '../../workflows/contracts.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { eventually } from '../helpers/eventually.ts';

@@ -12,7 +12,7 @@ import {
 import { startFleetServices, type FleetServicesOptions } from '../../cli/fleet-services.ts';
 import { localNatsTls, provisionNatsDevice } from '../../services/dev-stack/index.ts';
 import { installTemporalRuntime, startDeviceUpdate, startRollout } from '../../services/temporal/index.ts';
-import type { DeviceUpdateInput, RolloutInput } from '../../workflows/index.ts';
+import type { DeviceUpdateInput, RolloutInput } from '../../workflows/contracts.ts';
 import { startSimulatedRepositories } from '../../sim/index.ts';
 import { startCountingProxy } from '../helpers/counting-proxy.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
@@ -32,7 +32,7 @@ export function uniqueId(prefix: string): string {
  * device agents enrolled with both.
  */
 export async function startHarness(
-  options: Pick<FleetServicesOptions, 'keepMetadataFresh' | 'taskQueue' | 'commandTimeoutMs'> = {},
+  options: Pick<FleetServicesOptions, 'keepMetadataFresh' | 'taskQueue' | 'commandTimeoutMs' | 'bridge'> = {},
 ) {
   installTemporalRuntime('ERROR'); // tests fail workflows on purpose; the worker warns about each
   const { stateDir, workflowBundlePath } = inject('integration');

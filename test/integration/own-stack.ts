@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { startFleetServices } from '../../cli/fleet-services.ts';
 import {
+  findFreeClusterPorts,
   findFreePort,
   startLocalStack,
   stopLocalStack,
@@ -21,7 +22,10 @@ import { startSimulatedRepositories } from '../../sim/index.ts';
  */
 export async function startOwnStack(
   name: string,
-  options: Pick<StartStackOptions, 'temporalDynamicConfig'> = {},
+  options: Pick<StartStackOptions, 'temporalDynamicConfig'> & {
+    /** A local JetStream cluster of this many nodes, on free ports, instead of one nats-server. */
+    natsCluster?: number;
+  } = {},
 ) {
   installTemporalRuntime('ERROR');
   const stateDir = await mkdtemp(join(tmpdir(), `uproll-${name}-`));
@@ -41,7 +45,8 @@ export async function startOwnStack(
         nats: await findFreePort(),
         natsMonitor: await findFreePort(),
       },
-      ...options,
+      ...(options.temporalDynamicConfig ? { temporalDynamicConfig: options.temporalDynamicConfig } : {}),
+      ...(options.natsCluster ? { natsCluster: await findFreeClusterPorts(options.natsCluster) } : {}),
     });
     const repos = await startSimulatedRepositories(join(stateDir, 'repositories'));
     closers.push(() => repos.close());
@@ -53,7 +58,7 @@ export async function startOwnStack(
     });
     closers.push(() => services.close());
     await services.startWorker();
-    return { stateDir, repos, services, close };
+    return { stateDir, reposDir: join(stateDir, 'repositories'), repos, services, close };
   } catch (err) {
     await close().catch(() => {}); // the cause of the failure matters, not that of the cleanup
     throw err;

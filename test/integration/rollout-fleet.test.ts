@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProtocolFleet } from '../../sim/index.ts';
-import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RolloutPolicyInput } from '../../core/index.ts';
 import { readPresence } from '../../services/nats/index.ts';
-import { abortRolloutUpdate, rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { abortRolloutUpdate, rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { eventually } from '../helpers/eventually.ts';

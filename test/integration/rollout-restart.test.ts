@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetServices } from '../../cli/fleet-services.ts';
 import { startLocalStack, stopStackComponent } from '../../services/dev-stack/index.ts';
-import { readProjections, rebuildProjections } from '../../services/projections/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import type { ProtocolFleet, SimulatedRepositories } from '../../sim/index.ts';
-import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
-import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
+import { expectEachDeviceCommittedOnce, expectProjectionsEqualARebuild } from './rollout-checks.ts';
 import { startOwnStack } from './own-stack.ts';
 
 // This file restarts its own Temporal dev server and nats-server in the middle
@@ -77,27 +76,11 @@ describe('a rollout whose Temporal dev server and nats-server restart in the mid
     // answers it as a duplicate and installs once: every device accepted exactly one command.
     expect(fleet.counts).toMatchObject({ rejected: 0, lost: 0 });
     expect(fleet.counts.commands - fleet.counts.duplicates).toBe(FLEET);
-    const perDevice = await Promise.all(
-      devices.map(async (deviceId) =>
-        (await services.eventLog.read('device', deviceId))
-          .map(({ event }) => event.type)
-          .filter((type) => type.startsWith('device.update.')),
-      ),
-    );
-    expect(
-      perDevice.filter((types) => JSON.stringify(types) !== JSON.stringify(COMMITTED_UPDATE_EVENTS)),
-    ).toEqual([]);
+    await expectEachDeviceCommittedOnce(services.eventLog, devices, rolloutId);
     const rolloutEvents = (await services.eventLog.read('rollout', rolloutId)).map(({ event }) => event.type);
     const wave = ['rollout.wave.started', 'rollout.wave.finished', 'rollout.gate.passed'];
     expect(rolloutEvents).toEqual(['rollout.started', ...wave, ...wave, ...wave, 'rollout.completed']);
 
-    const rebuilt = { rollouts: 'REBUILT_ROLLOUTS', devices: 'REBUILT_DEVICES', fleet: 'REBUILT_FLEET' };
-    await rebuildProjections(services.nc, { buckets: rebuilt });
-    const fromRebuild = await readProjections(services.nc, rebuilt);
-    expect(Object.keys(fromRebuild.devices)).toHaveLength(FLEET);
-    await eventually('the live projector to catch up with a rebuild', async () => {
-      expect(await readProjections(services.nc)).toEqual(fromRebuild);
-      return true;
-    });
+    await expectProjectionsEqualARebuild(services.nc, devices);
   }, 300_000);
 });

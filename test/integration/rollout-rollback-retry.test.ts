@@ -5,7 +5,7 @@ import { startRollout } from '../../services/temporal/index.ts';
 import type { RolloutPolicyInput } from '../../core/index.ts';
 import { DeviceLeases } from '../../services/nats/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
-import type { RolloutResult } from '../../workflows/index.ts';
+import type { RolloutResult } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';

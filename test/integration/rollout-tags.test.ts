@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { rolloutHandle } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
-import { rolloutProgressQuery } from '../../workflows/rollout-messages.ts';
+import { rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';

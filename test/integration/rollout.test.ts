@@ -4,11 +4,7 @@ import { runCliInProcess } from '../helpers/cli-in-process.ts';
 import { healthCheckSchema, type RolloutPolicyInput } from '../../core/index.ts';
 import { SIM_HARDWARE_ID } from '../../sim/index.ts';
 import { rolloutHandle, type RolloutHandle } from '../../services/temporal/index.ts';
-import {
-  pauseRolloutUpdate,
-  resumeRolloutUpdate,
-  rolloutProgressQuery,
-} from '../../workflows/rollout-messages.ts';
+import { pauseRolloutUpdate, resumeRolloutUpdate, rolloutProgressQuery } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';

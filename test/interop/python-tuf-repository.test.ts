@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as uprollTuf } from '../../cli/tuf/main.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
-import { targetFileName } from '../../services/tuf/index.ts';
+import { targetFileName } from '../../adapters/tuf/index.ts';
 import { captureIo } from '../cli-io.ts';
 import { fileTree } from '../helpers/file-tree.ts';
 import { requirePythonTuf, runPython, SETUP_TIMEOUT_MS } from '../helpers/python-tuf.ts';

@@ -21,7 +21,7 @@ import {
   startRepositoryServer,
   type RepositoryServer,
 } from '../../services/image-repo/index.ts';
-import { fetchCapped, joinUrl } from '../../services/tuf/index.ts';
+import { fetchCapped, joinUrl } from '../../adapters/tuf/index.ts';
 import { memoryCache } from '../helpers/tuf-client.ts';
 import { FIXTURE_NOW } from '../helpers/fixture-time.ts';
 
@@ -212,7 +212,7 @@ describe('key life cycle against the Image repository and the trust core', () =>
       }),
       stolen.timestamp,
     );
-    const { writeFileAtomic } = await import('../../services/fs/index.ts');
+    const { writeFileAtomic } = await import('../../adapters/fs/index.ts');
     await writeFileAtomic(
       join(repository.metadataDir, `${versions.releases + 1}.releases.json`),
       forgedReleases,

@@ -7,7 +7,7 @@ import { fullVerification, signDeviceManifest, signEcuVersionReport } from '../.
 import { UptaneClient } from '../../agent/index.ts';
 import { DirectorRepository, devicesTrustingKey } from '../../services/director/index.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../services/image-repo/index.ts';
-import { ensureTarget, fetchCapped, joinUrl, targetUrl } from '../../services/tuf/index.ts';
+import { ensureTarget, fetchCapped, joinUrl, targetUrl } from '../../adapters/tuf/index.ts';
 import { memoryCache } from '../helpers/tuf-client.ts';
 import { newImageRepository, REPO_NOW } from '../helpers/image-repository.ts';
 import { newSigner } from '../helpers/keys.ts';

@@ -114,10 +114,14 @@ describe('when nobody reads stderr any more', () => {
         env: { NOTIFY_SOCKET: notify.path },
         command: withClosedPipe('stderr', 'bin/uproll-agent.js', argv),
       });
-      // Its log lines go nowhere, so the service manager's socket tells it is up.
+      // Its log lines go nowhere, so the service manager's socket tells it is up. The stop comes
+      // while systemd-notify still waits on the READY it sent: stopped then, the agent stops cleanly.
+      await notify.holdBarriers();
       await Promise.race([notify.received('READY=1'), agent.exited]);
       expect(agent.child.exitCode).toBeNull();
-      await agent.stop();
+      const stopped = agent.stop();
+      await notify.releaseBarriers();
+      await stopped;
       expect(await agent.exited).toEqual({ code: 0, signal: null });
     });
   });

@@ -102,6 +102,19 @@ describe('DeviceUpdateProgress', () => {
     });
   });
 
+  it('says when a report would pass over phases not seen yet, and not for the next one or one of no effect', () => {
+    const progress = new DeviceUpdateProgress('d1', 'r1');
+    expect(progress.skipsPhases(report('downloaded'))).toBe(false); // commanded comes with it
+    expect(progress.skipsPhases(report('installed'))).toBe(true);
+    progress.markCommanded();
+    progress.apply(report('downloaded'));
+    expect(progress.skipsPhases(report('verified'))).toBe(false);
+    expect(progress.skipsPhases(report('healthy'))).toBe(true);
+    expect(progress.skipsPhases(report('healthy', { rolloutId: 'r2' }))).toBe(false);
+    progress.apply(report('failed'));
+    expect(progress.skipsPhases(report('committed'))).toBe(false); // finished: nothing applies
+  });
+
   it('keeps the device report of each phase, e.g. the error of a failure', () => {
     const progress = new DeviceUpdateProgress('d1', 'r1');
     const failure = report('failed', { error: { code: 'HASH_MISMATCH', message: 'bad bytes' } });

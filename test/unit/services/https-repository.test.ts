@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRepositoryServer, type RepositoryServer } from '../../../services/image-repo/index.ts';
 import { ensureServerTls } from '../../../services/tls/index.ts';
-import { fetchCapped, trustServerCa } from '../../../services/tuf/index.ts';
+import { fetchCapped, trustServerCa } from '../../../adapters/tuf/index.ts';
 
 let dir: string;
 let server: RepositoryServer;

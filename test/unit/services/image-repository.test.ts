@@ -10,7 +10,7 @@ import {
   TrustedRepository,
 } from '../../../core/tuf/index.ts';
 import { startRepositoryServer, type RepositoryServer } from '../../../services/image-repo/index.ts';
-import { fetchCapped, joinUrl } from '../../../services/tuf/index.ts';
+import { fetchCapped, joinUrl } from '../../../adapters/tuf/index.ts';
 import { newImageRepository, REPO_NOW } from '../../helpers/image-repository.ts';
 
 const rootfs = new TextEncoder().encode('rootfs 2.0 for rpi4');

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  LISTED_DEVICES,
-  RollbackTally,
-  type RollbackDeviceResult,
-  type RollbackOutcome,
-} from '../../../workflows/rollback-tally.ts';
+import type { RollbackDeviceResult, RollbackOutcome } from '../../../workflows/contracts.ts';
+import { LISTED_DEVICES, RollbackTally } from '../../../workflows/rollback-tally.ts';
 
 function result(n: number, outcome: RollbackOutcome): RollbackDeviceResult {
   return { deviceId: `device-${String(n).padStart(5, '0')}`, outcome, from: 'bad', previous: 'good' };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rolloutPolicySchema } from '../../../core/index.ts';
-import { fromLegacy, isLegacy, type LegacyCarried } from '../../../workflows/rollout-carried.ts';
+import type { LegacyCarried } from '../../../workflows/contracts.ts';
+import { fromLegacy, isLegacy } from '../../../workflows/rollout-carried.ts';
 
 describe('a state carried by a run from before the compact state', () => {
   const legacy: LegacyCarried = {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fetchCapped } from '../../../services/tuf/index.ts';
+import { fetchCapped } from '../../../adapters/tuf/index.ts';
 
 let server: Server | undefined;
 afterEach(() => {

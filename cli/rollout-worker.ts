@@ -7,13 +7,16 @@ import {
   readPresence,
   RolloutTargets,
 } from '../services/nats/index.ts';
+import { readStoredTelemetry } from '../services/telemetry/index.ts';
 import { readRolloutCommits, RolloutCommitPages } from '../services/projections/index.ts';
-import { createUprollWorker } from '../services/temporal/index.ts';
-import { createActivities, type ActivityDeps } from './index.ts';
+import { createUprollWorker, type TemporalAccess } from '../services/temporal/index.ts';
+import { createActivities, type ActivityDeps } from '../activities/index.ts';
 
 export interface RolloutWorkerOptions {
   temporalAddress: string;
   namespace?: string;
+  /** TLS and API key of the deployment's Temporal (default: plain, as the local stack). */
+  temporalAccess?: TemporalAccess;
   /** The service's NATS connection, shared by the activities. */
   nc: NatsConnection;
   /** A pre-built bundle; without it the workflows are bundled from source at start. */
@@ -52,6 +55,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
     },
     eventLog: new EventLog(options.nc),
     presence: { of: (deviceIds) => readPresence(options.nc, deviceIds) },
+    telemetry: { stored: (deviceId, rolloutId) => readStoredTelemetry(options.nc, deviceId, rolloutId) },
     rolloutCommits: (rolloutId) => readRolloutCommits(options.nc, rolloutId),
     rolloutCommitPages: new RolloutCommitPages(options.nc),
     targets: new RolloutTargets(options.nc),
@@ -63,6 +67,7 @@ export async function startRolloutWorker(options: RolloutWorkerOptions): Promise
   const { worker, connection } = await createUprollWorker({
     address: options.temporalAddress,
     namespace: options.namespace,
+    ...(options.temporalAccess ? { access: options.temporalAccess } : {}),
     activities,
     workflowBundle: options.workflowBundle,
     ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),

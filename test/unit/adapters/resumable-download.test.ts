@@ -4,7 +4,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { downloadVerified } from '../../../services/tuf/index.ts';
+import { downloadVerified } from '../../../adapters/tuf/index.ts';
 
 const content = randomBytes(256 * 1024);
 const target = {

@@ -21,10 +21,19 @@ export interface NatsConnectOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
+/**
+ * The servers as a list: a comma-separated string (`$UPROLL_NATS`, a device
+ * bundle's `servers`) is several, which the client would take as one URL.
+ */
+export function natsServerList(servers: string | readonly string[]): string[] {
+  const list = typeof servers === 'string' ? servers.split(',') : servers;
+  return list.map((server) => server.trim()).filter((server) => server.length > 0);
+}
+
 /** Connects with JWT (or nkey) authentication and reconnects forever once connected. */
 export function connectToNats(options: NatsConnectOptions): Promise<NatsConnection> {
   return connect({
-    servers: options.servers,
+    servers: natsServerList(options.servers),
     name: options.name,
     authenticator: options.nkeySeed.includes('-----BEGIN NATS USER JWT-----')
       ? // Its blocks end in a newline, which a caller that trimmed the file's text took away.
