@@ -11,11 +11,10 @@ const LAYERS = {
   workflows: ['core', 'workflows', 'activities'], // activities as types only: see below
   services: ['core', 'adapters', 'keys', 'services', CONTRACTS],
   activities: ['core', 'adapters', 'services', 'activities', CONTRACTS],
-  runtime: ['core', 'adapters', 'keys', 'services', 'activities', 'runtime', CONTRACTS],
   agent: ['core', 'adapters', 'agent'],
-  sim: ['core', 'adapters', 'keys', 'services', 'runtime', 'agent', 'sim', CONTRACTS],
-  cli: ['core', 'adapters', 'keys', 'services', 'activities', 'runtime', 'agent', 'sim', 'cli', CONTRACTS],
-  release: ['core', 'adapters', 'keys', 'services', 'runtime', 'agent', 'cli', 'release'],
+  sim: ['core', 'adapters', 'keys', 'services', 'agent', 'sim', CONTRACTS],
+  cli: ['core', 'adapters', 'keys', 'services', 'activities', 'agent', 'sim', 'cli', CONTRACTS],
+  release: ['core', 'adapters', 'keys', 'services', 'agent', 'cli', 'release'],
   dashboard: ['core', 'dashboard'],
   bin: ['cli', 'bin'],
   // bench/ and test/ are harnesses: they may import anything, and nothing imports them.

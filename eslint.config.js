@@ -76,7 +76,6 @@ export default defineConfig(
       'services/**/*.ts',
       'agent/**/*.ts',
       'activities/**/*.ts',
-      'runtime/**/*.ts',
     ],
     rules: {
       'no-restricted-syntax': [
