@@ -17,6 +17,8 @@ import {
   type RolloutTarget,
   type Telemetry,
   type UpdateCommand,
+  type ErrorInfo,
+  refusalOf,
 } from '../core/index.ts';
 import type { DeviceUpdateInput } from '../workflows/contracts.ts';
 import type { FollowedUpdate, UpdateEnd } from '../workflows/contracts.ts';
@@ -78,7 +80,7 @@ export interface BeginDeviceUpdateInput {
  * not answer or was busy.
  */
 export type OpenedDeviceUpdate =
-  { begun: false } | { begun: true; commanded?: CommandReply; refused?: { code: string; message: string } };
+  { begun: false } | { begun: true; commanded?: CommandReply; refused?: ErrorInfo };
 
 /** Activities are thin: each one is a call into a service, with coded failures. */
 export function createActivities(deps: ActivityDeps) {
@@ -184,11 +186,7 @@ export function createActivities(deps: ActivityDeps) {
     ): Promise<{ rolledBack: boolean; revision: string | null }> {
       return withCodedFailures(async () => {
         const reply = await deps.devices.rollback(deviceId, { rolloutId });
-        if (!reply.accepted)
-          throw new UprollError(
-            'COMMAND_REJECTED',
-            `${deviceId} refused the rollback: ${reply.error.message}`,
-          );
+        if (!reply.accepted) throw refusalOf(deviceId, 'the rollback', reply.error);
         if (reply.revision) await releasesOf(deps).assign(deviceId, reply.revision);
         return { rolledBack: reply.rolledBack, revision: reply.revision };
       });

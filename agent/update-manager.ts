@@ -9,6 +9,7 @@ import {
   type StateRevision,
   type UpdateCommand,
   type Clock,
+  type ErrorInfo,
 } from '../core/index.ts';
 import type { Signer } from '../core/tuf/index.ts';
 import { primaryEcuOf, type DeviceIdentity } from '../core/uptane/index.ts';
@@ -166,7 +167,7 @@ export class UpdateManager {
    */
   async bootloaderStatus(): Promise<
     | { backend: string; booted: Slot; next: Slot | null; trialNotStarted: Slot | null }
-    | { backend: string; error: { code: string; message: string } }
+    | { backend: string; error: ErrorInfo }
     | undefined
   > {
     const bootloader = this.#options.bootloader;

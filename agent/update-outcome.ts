@@ -4,6 +4,7 @@ import {
   type App,
   type StateRevision,
   type Telemetry,
+  type ErrorInfo,
 } from '../core/index.ts';
 import type { BootControl, Deployment } from './boot-control.ts';
 import { runHealthCheck } from './health-check.ts';
@@ -71,7 +72,7 @@ export class UpdateOutcomes {
     await this.settle(active, 'committed', { deployment: active.deployment });
   }
 
-  async rollBack(failed: Deployment, error: { code: string; message: string }): Promise<void> {
+  async rollBack(failed: Deployment, error: ErrorInfo): Promise<void> {
     const back = await this.#parts.boot.rollback();
     const reboot = await this.enter(back);
     await this.startAppsOf(back);
@@ -136,12 +137,7 @@ export class UpdateOutcomes {
    * revision's target (as far as the device got to know it), never the one
    * that runs: the deployment is what still runs.
    */
-  async fail(
-    rolloutId: string,
-    revision: string,
-    error: { code: string; message: string },
-    attempted?: Attempt,
-  ): Promise<void> {
+  async fail(rolloutId: string, revision: string, error: ErrorInfo, attempted?: Attempt): Promise<void> {
     const control = await this.#parts.boot.read();
     const entry: HistoryEntry = {
       revision,
@@ -179,7 +175,7 @@ export class UpdateOutcomes {
   }
 }
 
-function capped(error: { code: string; message: string }) {
+function capped(error: ErrorInfo) {
   return error.message.length > MAX_ERROR_MESSAGE
     ? { ...error, message: `${error.message.slice(0, MAX_ERROR_MESSAGE)}…` }
     : error;

@@ -1,4 +1,10 @@
-import { isUprollError, UprollError, type HealthCheck, type StateRevision } from '../core/index.ts';
+import {
+  isUprollError,
+  UprollError,
+  type HealthCheck,
+  type StateRevision,
+  type ErrorInfo,
+} from '../core/index.ts';
 import type { DeviceIdentity } from '../core/uptane/index.ts';
 import type { DownloadOptions } from '../adapters/tuf/index.ts';
 import type { AppSupervisor } from './apps/index.ts';
@@ -58,7 +64,7 @@ export function slotOf(deployment: string): Slot {
 }
 
 /** An error as reports carry it: its code (`fallback` for one that is not ours) and message. */
-export function describeError(err: unknown, fallback: string): { code: string; message: string } {
+export function describeError(err: unknown, fallback: string): ErrorInfo {
   if (isUprollError(err)) return { code: err.code, message: err.message };
   return { code: fallback, message: err instanceof Error ? err.message : String(err) };
 }

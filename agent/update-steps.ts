@@ -1,4 +1,5 @@
 import type { LogPriority, LogRecord } from './log-record.ts';
+import type { ErrorInfo } from '../core/index.ts';
 
 /**
  * The steps of one update on the device, in order: accepted, downloading
@@ -34,7 +35,7 @@ export interface UpdateStep {
   /** accepted: `command` or `history`; a command for an update seen before is a duplicate. */
   source?: 'command' | 'history';
   duplicate?: boolean;
-  error?: { code: string; message: string } | undefined;
+  error?: ErrorInfo | undefined;
 }
 
 const DESCRIBED: Record<UpdateStepName, [LogPriority, string]> = {

@@ -1,4 +1,4 @@
-import type { HeartbeatApp } from '../core/index.ts';
+import type { ErrorInfo, HeartbeatApp } from '../core/index.ts';
 
 /** Lines of a device's error shown at most: an app's last output, not its whole log. */
 export const MAX_SHOWN_LINES = 20;
@@ -16,7 +16,7 @@ export function oneLine(text: string): string {
  * {@link MAX_SHOWN_LINES} lines within {@link MAX_SHOWN_CHARS}, each line
  * without control characters (a device could send terminal escapes).
  */
-export function errorLines(error: { code: string; message: string }): string[] {
+export function errorLines(error: ErrorInfo): string[] {
   const [first = '', ...rest] = error.message.split('\n');
   const all = rest.join('\n');
   const shown = all.slice(-MAX_SHOWN_CHARS).split('\n').slice(-MAX_SHOWN_LINES);

@@ -1,4 +1,5 @@
 import type { UpdatePhase } from './device-update-progress.ts';
+import type { ErrorInfo } from './errors.ts';
 
 /** Aggregates of the event log; each has one subject per id. */
 export type Aggregate = 'device' | 'rollout' | 'repository' | 'api';
@@ -28,7 +29,7 @@ export interface DeviceUpdateEventData {
   /** On `committed`: the counter of the signed version report that confirmed it. */
   reportCounter?: number;
   /** An UprollErrorCode, or a code the device reported. */
-  error?: { code: string; message: string };
+  error?: ErrorInfo;
 }
 
 export type DeviceUpdateEventType = `device.update.${'started' | UpdatePhase}`;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isPermanent, isUprollErrorCode, UprollError, type ErrorInfo } from './errors.ts';
 import { rolloutIdSchema } from './identifier-schemas.ts';
 
 /** Byte cap on an update command or its reply as it crosses NATS. */
@@ -39,3 +40,20 @@ export const rollbackReplySchema = z.discriminatedUnion('accepted', [
   }),
 ]);
 export type RollbackReply = z.infer<typeof rollbackReplySchema>;
+
+/**
+ * A device's refusal as an error: a busy device is DEVICE_BUSY (asked again);
+ * a permanent code this release knows stays the device's own, so a trust check
+ * that failed on the device counts as one; any other is COMMAND_REJECTED
+ * naming it (final, as a refusal is: a device's transient code is not asked again).
+ */
+export function refusalOf(deviceId: string, what: string, error: ErrorInfo): UprollError {
+  if (error.code === 'BUSY')
+    return new UprollError('DEVICE_BUSY', `device ${deviceId} is busy: ${error.message}`);
+  if (isUprollErrorCode(error.code) && isPermanent(error.code))
+    return new UprollError(error.code, `device ${deviceId} refused ${what}: ${error.message}`);
+  return new UprollError(
+    'COMMAND_REJECTED',
+    `device ${deviceId} refused ${what}: ${error.code}: ${error.message}`,
+  );
+}

@@ -11,6 +11,7 @@ import type { AwaitedStep } from '../core/device-update-progress.ts';
 import type {
   CarriedRollout,
   DeviceOutcome,
+  ErrorInfo,
   OutcomeCounts,
   PhaseRecord,
   RolloutCommitsCursor,
@@ -83,13 +84,12 @@ export interface DeviceUpdateResult {
   revision: string;
   phases: string[];
   deployment?: string;
-  reason?: { code: string; message: string };
+  reason?: ErrorInfo;
 }
 
 /** How a device update ended, as a later run of its rollout learns it. */
 export type UpdateEnd =
-  | { workflowId: string; result: DeviceUpdateResult }
-  | { workflowId: string; failure: { code: string; message: string } };
+  { workflowId: string; result: DeviceUpdateResult } | { workflowId: string; failure: ErrorInfo };
 
 /** A device update a run follows to its end without being its parent. */
 export interface FollowedUpdate {
@@ -125,7 +125,7 @@ export interface RollbackDeviceResult {
   previous?: string;
   /** What the device runs now, by its answer (null: nothing); absent when it was not asked. */
   runs?: string | null;
-  reason?: { code: string; message: string };
+  reason?: ErrorInfo;
 }
 
 /** What a rollback that continues as new hands its next run: counts, where to go on, a bounded list. */
@@ -209,7 +209,7 @@ export interface LegacyCarried {
 
 export interface LegacyDeviceRecord {
   outcome: DeviceOutcome;
-  reason?: { code: string; message: string };
+  reason?: ErrorInfo;
   attempts: number;
   since?: number;
 }

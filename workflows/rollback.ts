@@ -7,7 +7,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import type { RolloutCommit, RolloutEventType } from '../core/index.ts';
+import type { ErrorInfo, RolloutCommit, RolloutEventType } from '../core/index.ts';
 import { COMMITS_PAGE_SIZE } from './commit-pages.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
 import type { RollbackDeviceResult, RollbackInput, RollbackResult } from './contracts.ts';
@@ -155,7 +155,7 @@ export async function rollbackWorkflow(input: RollbackInput): Promise<RollbackRe
   }
 }
 
-function failureOf(err: unknown): { code: string; message: string } {
+function failureOf(err: unknown): ErrorInfo {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure)
     return { code: cause.type ?? 'COMMAND_REJECTED', message: cause.message };

@@ -1,10 +1,10 @@
 import { workflowInfo } from '@temporalio/workflow';
-import type { DeviceUpdateEventData, DomainEvent } from '../core/index.ts';
+import type { DeviceUpdateEventData, DomainEvent, ErrorInfo } from '../core/index.ts';
 
 /** A device update event that says why: the rollback command, and by whom. */
 export type RolledBackByCommand = DomainEvent<
   'device.update.rolled_back',
-  DeviceUpdateEventData & { error: { code: string; message: string } }
+  DeviceUpdateEventData & { error: ErrorInfo }
 >;
 
 /**

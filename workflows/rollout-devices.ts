@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import type { DeviceResult, RolloutEventType, RolloutState } from '../core/index.ts';
+import type { DeviceResult, ErrorInfo, RolloutEventType, RolloutState } from '../core/index.ts';
 import { afterFailure, windowOpensAt } from '../core/rollout/device-policy.ts';
 import { deviceUpdateWorkflowId } from '../core/identifiers.ts';
 import type { DeviceUpdateInput, DeviceUpdateResult, HandedOver, UpdateEnd } from './contracts.ts';
@@ -335,7 +335,7 @@ export function attemptId(rolloutId: string, attempt: number): string {
   return attempt <= 1 ? rolloutId : `${rolloutId}-r${attempt}`;
 }
 
-export function failureOf(err: unknown): { code: string; message: string } {
+export function failureOf(err: unknown): ErrorInfo {
   const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure)
     return { code: cause.type ?? 'INSTALL_FAILED', message: cause.message };

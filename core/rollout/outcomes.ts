@@ -1,37 +1,12 @@
-import { TRUST_ATTACK_CODES, type UprollErrorCode } from '../errors.ts';
+import { codeInfo, type FailureClass } from '../errors.ts';
 import type { RolloutPolicy } from './policy.ts';
 
 /** How a device update ended, as the rollout counts it (`pending`: the device was offline). */
 export type DeviceOutcome = 'committed' | 'rolled_back' | 'failed' | 'skipped' | 'pending';
 
-/**
- * Why a device update failed, which decides what the rollout does:
- * transient failures are retried, verification failures are never retried
- * (they pause the rollout and raise a security event), offline devices
- * are pending (they count for nothing), the rest count against the gate.
- */
-export type FailureClass = 'transient' | 'verification' | 'unhealthy' | 'offline' | 'other';
-
-const TRANSIENT = new Set([
-  'DOWNLOAD_FAILED',
-  'DEVICE_UNREACHABLE',
-  'PHASE_TIMEOUT',
-  'SLOW_RETRIEVAL',
-  'DEVICE_BUSY',
-]);
-const UNHEALTHY = new Set([
-  'HEALTH_CHECK_FAILED',
-  'BOOT_ATTEMPTS_EXCEEDED',
-  'BOOT_FAILED',
-  'UNHEALTHY_AFTER_COMMIT',
-]);
-
+/** Why a device update failed, which decides what the rollout does (see {@link FailureClass}). */
 export function classifyFailure(code: string): FailureClass {
-  if (code === 'DEVICE_OFFLINE') return 'offline';
-  if (TRANSIENT.has(code)) return 'transient';
-  if (TRUST_ATTACK_CODES.has(code as UprollErrorCode)) return 'verification';
-  if (UNHEALTHY.has(code)) return 'unhealthy';
-  return 'other';
+  return codeInfo(code).class;
 }
 
 /** Counts of device outcomes so far. */

@@ -1,6 +1,7 @@
 import type { DeviceOutcome, OutcomeCounts } from './outcomes.ts';
 import type { RolloutPolicy } from './policy.ts';
 import type { RolloutState, RolloutStatus } from './rollout-state.ts';
+import type { ErrorInfo } from '../errors.ts';
 
 /** What `uproll rollout status` shows: waves, counts, and the devices that did not commit (the first ones). */
 export interface RolloutProgress {
@@ -20,7 +21,7 @@ export interface RolloutProgress {
     inFlight: number;
     total: number;
   };
-  failures: { deviceId: string; outcome: DeviceOutcome; reason: { code: string; message: string } }[];
+  failures: { deviceId: string; outcome: DeviceOutcome; reason: ErrorInfo }[];
 }
 
 /** The progress of a rollout, with what only the running workflow knows: devices in flight and waiting. */

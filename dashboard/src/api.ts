@@ -1,3 +1,4 @@
+import type { ErrorInfo } from '../../core/errors.ts';
 /** The management API as the dashboard calls it: the token of the signed-in person on every call. */
 
 const TOKEN_KEY = 'uproll.token';
@@ -112,7 +113,7 @@ export interface RolloutProgress {
     inFlight: number;
     total: number;
   };
-  failures: { deviceId: string; outcome: string; reason: { code: string; message: string } }[];
+  failures: { deviceId: string; outcome: string; reason: ErrorInfo }[];
 }
 
 export interface RollbackAttempt {

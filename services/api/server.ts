@@ -7,7 +7,13 @@ import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { createWebServer, listenOn, urlHost, type ServerKeyPair } from '../tls/index.ts';
-import { isUprollError, UprollError, type Clock, type UprollErrorCode } from '../../core/index.ts';
+import {
+  ERROR_CODES,
+  isUprollError,
+  UprollError,
+  type Clock,
+  type UprollErrorCode,
+} from '../../core/index.ts';
 import { API_BASE, type ApiStream, type ApiChange, type ApiChangeEvent, type ApiRoute } from './api-route.ts';
 import { verifyApiToken, type ApiCaller, type ApiRole } from './tokens.ts';
 import { serveDashboard } from './dashboard-files.ts';
@@ -22,26 +28,6 @@ export interface RefusedCall {
   /** The caller's address, as the server's socket sees it. */
   remote?: string;
 }
-
-const STATUS: Partial<Record<UprollErrorCode, number>> = {
-  UNAUTHORIZED: 401,
-  TOKEN_EXPIRED: 401,
-  FORBIDDEN: 403,
-  INVALID_INPUT: 400,
-  INPUT_TOO_LARGE: 413,
-  INVALID_TARGET_PATH: 400,
-  UNKNOWN_KEY: 404,
-  ROLLOUT_NOT_FOUND: 404,
-  DEVICE_NOT_FOUND: 404,
-  REVISION_NOT_FOUND: 404,
-  TARGET_EXISTS: 409,
-  REVISION_EXISTS: 409,
-  COMMAND_REJECTED: 409,
-  ROLLOUT_EXISTS: 409,
-  ALREADY_ROLLED_BACK: 409,
-  ROUTE_NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-};
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -288,7 +274,7 @@ type Problem = z.infer<typeof problemSchema> & { code: UprollErrorCode };
 
 function problemOf(err: unknown): Problem {
   if (isUprollError(err)) {
-    const status = STATUS[err.code] ?? 422;
+    const status = ERROR_CODES[err.code].httpStatus;
     return { type: 'about:blank', title: err.code, status, code: err.code, detail: err.message };
   }
   // The framework's own refusals (a body that is not JSON, say) are bad input too.

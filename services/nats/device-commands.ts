@@ -3,6 +3,7 @@ import {
   commandReplySchema,
   MAX_COMMAND_BYTES,
   parseJson,
+  refusalOf,
   rollbackReplySchema,
   subjects,
   UprollError,
@@ -24,7 +25,8 @@ export class DeviceCommands {
 
   /**
    * Asks the device to apply an update. Resolves when the device accepted it;
-   * fails with DEVICE_UNREACHABLE or DEVICE_BUSY (retryable) or COMMAND_REJECTED (final).
+   * fails with DEVICE_UNREACHABLE or DEVICE_BUSY (retryable), or with the
+   * device's own refusal (see {@link refusalOf}).
    */
   async sendUpdateCommand(deviceId: string, command: UpdateCommand): Promise<CommandReply> {
     const subject = subjects.command(deviceId, 'update');
@@ -44,15 +46,7 @@ export class DeviceCommands {
       maxBytes: MAX_COMMAND_BYTES,
       what: `reply of device ${deviceId}`,
     });
-    if (!reply.accepted && reply.error.code === 'BUSY') {
-      throw new UprollError('DEVICE_BUSY', `device ${deviceId} is busy: ${reply.error.message}`);
-    }
-    if (!reply.accepted) {
-      throw new UprollError(
-        'COMMAND_REJECTED',
-        `device ${deviceId} refused the update: ${reply.error.code}: ${reply.error.message}`,
-      );
-    }
+    if (!reply.accepted) throw refusalOf(deviceId, 'the update', reply.error);
     return reply;
   }
 

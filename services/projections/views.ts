@@ -1,4 +1,4 @@
-import type { OutcomeCounts, UpdatePhase } from '../../core/index.ts';
+import type { ErrorInfo, OutcomeCounts, UpdatePhase } from '../../core/index.ts';
 
 /**
  * Read models folded from the event log (DESIGN.md: "KV buckets for
@@ -78,9 +78,9 @@ export interface DeviceView {
   tags?: string[];
   deployment?: string;
   /** The error of the latest update, cleared when the next one starts. */
-  error?: { code: string; message: string };
+  error?: ErrorInfo;
   /** The Director's verdict on the device's latest signed report. */
-  lastReport?: { accepted: boolean; at: string; counter?: number; error?: { code: string; message: string } };
+  lastReport?: { accepted: boolean; at: string; counter?: number; error?: ErrorInfo };
   updatedAt: string;
   lastSequence: number;
 }

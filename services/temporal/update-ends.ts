@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceUpdateResult, FollowedUpdate, UpdateEnd } from '../../workflows/contracts.ts';
+import type { ErrorInfo } from '../../core/index.ts';
 
 /** How often visibility is asked which of the workflows have closed. */
 const POLL_MS = 1000;
@@ -58,7 +59,7 @@ async function endOf(client: Client, { workflowId, runId }: FollowedUpdate): Pro
 }
 
 /** As the rollout reads a child's failure: the code is the ApplicationFailure's type. */
-function failureOf(cause: Error | undefined): { code: string; message: string } {
+function failureOf(cause: Error | undefined): ErrorInfo {
   if (cause instanceof ApplicationFailure)
     return { code: cause.type ?? 'INSTALL_FAILED', message: cause.message };
   return { code: 'INSTALL_FAILED', message: cause?.message ?? 'the device update failed' };

@@ -1,6 +1,7 @@
 import { api, type DeviceHistory } from '../api.ts';
 import { useLive } from '../live.ts';
 import { EventTable, Problem } from '../parts.tsx';
+import type { ErrorInfo } from '../../../core/errors.ts';
 
 /** What the device projection shows first, in this order. */
 const DEVICE_FIELDS = [
@@ -19,7 +20,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   if (error) return <Problem error={error} />;
   if (!data) return <p>Loading…</p>;
   const device = data.device ?? {};
-  const failure = device['error'] as { code: string; message: string } | undefined;
+  const failure = device['error'] as ErrorInfo | undefined;
   return (
     <section aria-labelledby="device-title">
       <h2 id="device-title">Device {deviceId}</h2>

@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isPermanent } from '../../../../core/index.ts';
 import { keyIdOf, tufPublicKey, verifyTufSignature } from '../../../../core/tuf/index.ts';
 import { newSigner } from '../../../helpers/keys.ts';
 
@@ -47,12 +46,5 @@ describe('TUF keys', () => {
   it('refuses key types TUF metadata here does not use', () => {
     const { publicKey } = generateKeyPairSync('x25519');
     expect(() => tufPublicKey(publicKey)).toThrowWithCode('BAD_METADATA');
-  });
-});
-
-describe('error codes', () => {
-  it('mark verification failures as permanent and network failures as worth a retry', () => {
-    expect(isPermanent('THRESHOLD_NOT_MET')).toBe(true);
-    expect(isPermanent('DOWNLOAD_FAILED')).toBe(false);
   });
 });
