@@ -39,34 +39,48 @@ const targetOptions: Record<string, OptionSpec> = {
   tag: { type: 'string', description: 'every device carrying this tag (`uproll devices tag`)' },
 };
 
+/** What a rollout gets for each option left out: the schema's own defaults, so help cannot drift from them. */
+const DEFAULTS = rolloutPolicySchema.parse({});
+/** How long a maintenance window given by --window stays open when --window-duration is not. */
+const WINDOW_DURATION_MS = 3_600_000;
+
 const policyOptions: Record<string, OptionSpec> = {
   policy: {
     type: 'string',
     description: 'a JSON file with the whole policy (the options below override it)',
   },
-  canary: { type: 'string', description: 'devices in the canary wave (default 1)' },
-  waves: { type: 'string', description: 'cumulative percentages after the canary, e.g. 10,50,100 (default)' },
-  'max-in-flight': { type: 'string', description: 'devices updating at once, at most (default 50)' },
+  canary: { type: 'string', description: `devices in the canary wave (default ${DEFAULTS.canary})` },
+  waves: {
+    type: 'string',
+    description: `cumulative percentages after the canary (default ${'percentages' in DEFAULTS.waves ? DEFAULTS.waves.percentages.join(',') : ''})`,
+  },
+  'max-in-flight': {
+    type: 'string',
+    description: `devices updating at once, at most (default ${DEFAULTS.maxInFlight})`,
+  },
   'min-sample': {
     type: 'string',
-    description: 'finished devices before the gate may stop the rollout (default 1)',
+    description: `finished devices before the gate may stop the rollout (default ${DEFAULTS.gate.minSample})`,
   },
   'max-failure-rate': {
     type: 'string',
-    description: 'failed or rolled back share the gate allows, 0..1 (default 0.1)',
+    description: `failed or rolled back share the gate allows, 0..1 (default ${DEFAULTS.gate.maxFailureRate})`,
   },
-  soak: { type: 'string', description: 'ms committed devices must stay healthy between waves (default 0)' },
+  soak: {
+    type: 'string',
+    description: `ms committed devices must stay healthy between waves (default ${DEFAULTS.gate.soakMs})`,
+  },
   'on-breach': {
     type: 'string',
-    description: 'pause (default), abort or abort_and_rollback when the gate fails',
+    description: `pause, abort or abort_and_rollback when the gate fails (default ${DEFAULTS.onBreach})`,
   },
   offline: {
     type: 'string',
-    description: 'devices that do not answer: pending (default) or wait (updated when they come back)',
+    description: `devices that do not answer: pending, or wait (updated when they come back) (default ${DEFAULTS.offline.action})`,
   },
   'offline-after': {
     type: 'string',
-    description: 'ms a device may stay silent before it is offline (120000)',
+    description: `ms a device may stay silent before it is offline (default ${DEFAULTS.offline.afterMs})`,
   },
   window: {
     type: 'string',
@@ -74,7 +88,7 @@ const policyOptions: Record<string, OptionSpec> = {
   },
   'window-duration': {
     type: 'string',
-    description: 'ms the maintenance window stays open (default 3600000)',
+    description: `ms the maintenance window stays open (default ${WINDOW_DURATION_MS})`,
   },
   'window-timezone': { type: 'string', description: 'time zone of devices that report none (default UTC)' },
 };
@@ -470,7 +484,7 @@ async function policyOf(values: Record<string, unknown>): Promise<RolloutPolicyI
   if (typeof values['window'] === 'string') {
     policy['maintenanceWindow'] = {
       cron: values['window'],
-      durationMs: number('window-duration') ?? 3_600_000,
+      durationMs: number('window-duration') ?? WINDOW_DURATION_MS,
       ...(typeof values['window-timezone'] === 'string' ? { timezone: values['window-timezone'] } : {}),
     };
   }
