@@ -8,7 +8,8 @@ import {
   signRootProposal,
   type KeyStore,
 } from '../../keys/index.ts';
-import { DIRECTOR_EXPIRY_DAYS, DirectorRepository } from '../../services/director/index.ts';
+import { DirectorRepository } from '../../services/director/index.ts';
+import { DIRECTOR_EXPIRY_DAYS } from '../../services/repo/index.ts';
 import { writeFileAtomic } from '../../adapters/fs/index.ts';
 import { ImageRepository } from '../../services/image-repo/index.ts';
 import { UsageError, type Command } from '../command.ts';

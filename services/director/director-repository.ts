@@ -21,12 +21,7 @@ import {
 import { verifyDeviceManifest, type DeviceManifest } from '../../core/uptane/index.ts';
 import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { writeFileAtomic } from '../../adapters/fs/index.ts';
-import { MetadataFiles } from '../repo/index.ts';
-
-const DAY = 24 * 60 * 60 * 1000;
-
-/** Expiry of the Director's metadata in days: short, since its keys are online and it re-signs often. */
-export const DIRECTOR_EXPIRY_DAYS = { root: 365, targets: 7, snapshot: 7, timestamp: 1 };
+import { DIRECTOR_EXPIRY_DAYS, expiresAt, MetadataFiles } from '../repo/index.ts';
 
 const publicKeySchema = z.object({
   keytype: z.string(),
@@ -114,7 +109,7 @@ export class DirectorRepository {
     const root = await signEnvelope(
       rootSigned({
         version: 1,
-        expires: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.root * DAY),
+        expires: expiresAt(DIRECTOR_EXPIRY_DAYS, 'root', now),
         consistentSnapshot: true,
         roles: {
           root: { keys: keys.root, threshold: keys.rootThreshold },
@@ -318,8 +313,7 @@ export class DirectorRepository {
     }
     const plan = planRefresh(await files.expiries(), now);
     if (!plan.timestamp) return plan;
-    const expires = (role: 'snapshot' | 'timestamp') =>
-      new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS[role] * DAY);
+    const expires = (role: 'snapshot' | 'timestamp') => expiresAt(DIRECTOR_EXPIRY_DAYS, role, now);
     if (plan.snapshot) {
       await files.commit(served, served.roles, signers, {
         snapshot: expires('snapshot'),
@@ -395,7 +389,7 @@ export class DirectorRepository {
     const bytes = await signEnvelope(
       targetsSigned({
         version,
-        expires: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.targets * DAY),
+        expires: expiresAt(DIRECTOR_EXPIRY_DAYS, 'targets', now),
         targets,
         extra: { custom: { deviceId } },
       }),
@@ -403,8 +397,8 @@ export class DirectorRepository {
     );
     await files.write(repositoryFileName('targets', version), bytes);
     await files.commit(current, { targets: version }, signers, {
-      snapshot: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.snapshot * DAY),
-      timestamp: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.timestamp * DAY),
+      snapshot: expiresAt(DIRECTOR_EXPIRY_DAYS, 'snapshot', now),
+      timestamp: expiresAt(DIRECTOR_EXPIRY_DAYS, 'timestamp', now),
     });
     return version;
   }

@@ -10,13 +10,12 @@ import {
   type KeyStore,
 } from '../../keys/index.ts';
 import type { Passphrases } from '../image-repo/index.ts';
-import { DIRECTOR_EXPIRY_DAYS, type DirectorRepository } from './director-repository.ts';
+import { DIRECTOR_EXPIRY_DAYS, expiresAt } from '../repo/index.ts';
+import type { DirectorRepository } from './director-repository.ts';
 
 /** The Director's roles with online keys (its root keys are offline). */
 export const DIRECTOR_ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
 export type DirectorOnlineRole = (typeof DIRECTOR_ONLINE_ROLES)[number];
-
-const DAY = 24 * 60 * 60 * 1000;
 
 /** The signers of the Director's online roles, as the key store has them now. */
 export async function directorOnlineSigners(keys: CurrentRoleSigners) {
@@ -56,7 +55,7 @@ export async function rotateDirectorRole(
     async (key, signer) => {
       let proposal = await proposeRoot(await director.currentRoot(), {
         replace: { [role]: [key.publicKey] },
-        expires: new Date(now.getTime() + DIRECTOR_EXPIRY_DAYS.root * DAY),
+        expires: expiresAt(DIRECTOR_EXPIRY_DAYS, 'root', now),
       });
       for (const rootSigner of root) proposal = await signRootProposal(proposal, rootSigner);
       return director.publishRoot(proposal, { ...current, [role]: [signer] }, now);

@@ -28,25 +28,19 @@ import {
   type TufPublicKey,
 } from '../../core/tuf/index.ts';
 import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
-import { FileBlobStore, MetadataFiles, type BlobStore } from '../repo/index.ts';
+import {
+  expiresAt,
+  FileBlobStore,
+  IMAGE_EXPIRY_DAYS,
+  MetadataFiles,
+  type BlobStore,
+  type ExpiryPolicy,
+} from '../repo/index.ts';
 import { ImageOstreeRepo } from './ostree-repo.ts';
 import type { OciImage } from './oci-layout.ts';
 
 /** How long each role's metadata stays valid, in days (DESIGN.md: root a year ... timestamp a day). */
-export interface ExpiryPolicy {
-  root: number;
-  targets: number;
-  releases: number;
-  snapshot: number;
-  timestamp: number;
-}
-export const DEFAULT_EXPIRY_DAYS: ExpiryPolicy = {
-  root: 365,
-  targets: 90,
-  releases: 90,
-  snapshot: 7,
-  timestamp: 1,
-};
+export type ImageExpiryPolicy = ExpiryPolicy<keyof typeof IMAGE_EXPIRY_DAYS>;
 
 /** The public keys of each role of the Image repository. */
 export interface ImageRepositoryKeys {
@@ -94,7 +88,6 @@ export interface RepositoryVersions {
 
 /** The delegated role release managers publish with (TUF: day-to-day targets, key kept online). */
 export const RELEASES_ROLE = 'releases';
-const DAY = 24 * 60 * 60 * 1000;
 
 /**
  * The Image repository on disk: TUF metadata with consistent snapshots
@@ -106,7 +99,7 @@ const DAY = 24 * 60 * 60 * 1000;
  */
 export class ImageRepository {
   readonly dir: string;
-  readonly policy: ExpiryPolicy;
+  readonly policy: ImageExpiryPolicy;
   readonly #files: MetadataFiles;
 
   readonly #store: BlobStore;
@@ -114,7 +107,7 @@ export class ImageRepository {
   /** A repository kept in `store` (by default the directory `dir`, which the HTTP server serves). */
   constructor(
     dir: string,
-    policy: ExpiryPolicy = DEFAULT_EXPIRY_DAYS,
+    policy: ImageExpiryPolicy = IMAGE_EXPIRY_DAYS,
     store: BlobStore = new FileBlobStore(dir),
   ) {
     this.dir = dir;
@@ -130,8 +123,8 @@ export class ImageRepository {
     return join(this.dir, 'targets');
   }
 
-  #expires(role: keyof ExpiryPolicy, now: Date): Date {
-    return new Date(now.getTime() + this.policy[role] * DAY);
+  #expires(role: keyof ImageExpiryPolicy, now: Date): Date {
+    return expiresAt(this.policy, role, now);
   }
 
   /** Root v1, top-level targets v1 delegating every path to `releases`, an empty releases v1, snapshot, timestamp. */

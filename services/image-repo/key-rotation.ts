@@ -10,14 +10,13 @@ import {
   type KeyRecord,
   type KeyStore,
 } from '../../keys/index.ts';
+import { expiresAt } from '../repo/index.ts';
 import type { ImageRepository, RepositoryVersions } from './image-repository.ts';
 
 export interface Passphrases {
   offline: string;
   online: string;
 }
-
-const DAY = 24 * 60 * 60 * 1000;
 
 /**
  * Replaces the keys of one role with a fresh key, on one machine that holds
@@ -73,7 +72,7 @@ export async function rotateImageRole(
       }
       let proposal = await proposeRoot(await repository.currentRootBytes(), {
         replace: { [role]: [key.publicKey] },
-        expires: new Date(now.getTime() + repository.policy.root * DAY),
+        expires: expiresAt(repository.policy, 'root', now),
       });
       for (const rootSigner of current.root) proposal = await signRootProposal(proposal, rootSigner);
       return repository.publishRoot(

@@ -1,2 +1,3 @@
 export * from './metadata-files.ts';
 export * from './blob-store.ts';
+export * from './expiry.ts';
