@@ -187,7 +187,7 @@ export async function startManagementApi(options: {
           image,
           now: systemClock,
           taskQueue: taskQueueOf(values),
-          ...(metrics ? { online: () => metrics.online() } : {}),
+          ...(metrics ? { followed: metrics } : {}),
         })
       : undefined;
   const server = await startApiServer({

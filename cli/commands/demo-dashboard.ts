@@ -30,7 +30,7 @@ export async function startDemoDashboard(services: {
   const fleet = fleetRoutes({
     temporal: services.client,
     now: systemClock,
-    online: () => metrics.online(),
+    followed: metrics,
     ...services,
   });
   const server = await startApiServer({

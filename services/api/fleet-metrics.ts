@@ -12,6 +12,7 @@ import {
   type RolloutView,
 } from '../projections/index.ts';
 import { TELEMETRY_STREAM, watchPresence, type OnlineCounts } from '../nats/index.ts';
+import type { DevicesByPhase } from './live-routes.ts';
 
 /** Phases a device update ends in: its duration is observed then. */
 const ENDS = new Set(['committed', 'rolled_back', 'failed']);
@@ -177,6 +178,13 @@ export class FleetMetrics {
   /** Devices heard of within the last five minutes, and those heard of before. */
   online(): OnlineCounts {
     return this.#presence?.counts(this.#now().getTime()) ?? { online: 0, offline: 0 };
+  }
+
+  /** How many devices the projections know, and how many of them are in each phase ('none': never updated). */
+  devicesByPhase(): DevicesByPhase {
+    const phases: Record<string, number> = {};
+    for (const { phase } of this.#devices.values()) phases[phase] = (phases[phase] ?? 0) + 1;
+    return { devices: this.#devices.size, phases };
   }
 
   /** The metrics in Prometheus' text format. */

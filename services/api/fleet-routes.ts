@@ -3,11 +3,11 @@ import type { Client } from '@temporalio/client';
 import type { Clock } from '../../core/index.ts';
 import type { DirectorRepository } from '../director/index.ts';
 import type { ImageRepository } from '../image-repo/index.ts';
-import type { EventLog, OnlineCounts } from '../nats/index.ts';
+import type { EventLog } from '../nats/index.ts';
 import { readRolloutViews, type ProjectionBuckets } from '../projections/index.ts';
 import type { ApiRoute, ApiStream } from './api-route.ts';
 import { eventRoutes } from './event-routes.ts';
-import { liveRoutes } from './live-routes.ts';
+import { liveRoutes, type FollowedFleet } from './live-routes.ts';
 import { rolloutRoutes } from './rollout-routes.ts';
 import { rolloutStartRoutes } from './rollout-start-routes.ts';
 
@@ -23,8 +23,8 @@ export function fleetRoutes(deps: {
   image: ImageRepository;
   now: Clock;
   taskQueue?: string;
-  /** How many devices are online, when the process follows their presence (FleetMetrics). */
-  online?: () => OnlineCounts;
+  /** The fleet as this process follows it (FleetMetrics), if it does. */
+  followed?: FollowedFleet;
   /** Projection buckets other than the default ones (tests). */
   buckets?: ProjectionBuckets;
 }): { routes: ApiRoute[]; streams: ApiStream[] } {
@@ -40,7 +40,7 @@ export function fleetRoutes(deps: {
   const live = liveRoutes({
     nc,
     ...(buckets ? { buckets } : {}),
-    ...(deps.online ? { online: deps.online } : {}),
+    ...(deps.followed ? { followed: deps.followed } : {}),
   });
   return {
     routes: [

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { OnlineCounts } from '../nats/index.ts';
 import {
+  readFleetView,
   readProjections,
   watchProjections,
   type DeviceView,
@@ -26,6 +27,18 @@ const fleetSchema = z
   })
   .meta({ id: 'Fleet' });
 
+/** Devices the projections know, and how many are in each phase of their latest update. */
+export interface DevicesByPhase {
+  devices: number;
+  phases: Record<string, number>;
+}
+
+/** What a process that follows the fleet (FleetMetrics) knows of it without reading anything. */
+export interface FollowedFleet {
+  online(): OnlineCounts;
+  devicesByPhase(): DevicesByPhase;
+}
+
 /**
  * The fleet at a glance, and the projections live: what the dashboard shows
  * and how it follows changes without polling (fed by the projector's KV writes).
@@ -33,8 +46,8 @@ const fleetSchema = z
 export function liveRoutes(deps: {
   nc: NatsConnection;
   buckets?: ProjectionBuckets;
-  /** How many devices are online, when the process follows their presence (FleetMetrics). */
-  online?: () => OnlineCounts;
+  /** The fleet as this process follows it, if it does: then a call reads one key, at any fleet size. */
+  followed?: FollowedFleet;
 }): {
   routes: ApiRoute[];
   streams: ApiStream[];
@@ -49,12 +62,16 @@ export function liveRoutes(deps: {
         roles: READERS,
         response: fleetSchema,
         async handle() {
+          const followed = deps.followed;
+          if (followed) {
+            const fleet = await readFleetView(deps.nc, deps.buckets);
+            return { ...followed.devicesByPhase(), revisions: fleet.revisions, ...followed.online() };
+          }
           const { devices, fleet } = await readProjections(deps.nc, deps.buckets);
           return {
             devices: Object.keys(devices).length,
             revisions: fleet.revisions,
             phases: phasesOf(devices),
-            ...deps.online?.(),
           };
         },
       }),

@@ -231,6 +231,19 @@ export async function readDeviceView(
   return message.json<DeviceView>();
 }
 
+/** The fleet projection alone: one key, however many devices. */
+export async function readFleetView(
+  nc: NatsConnection,
+  names: ProjectionBuckets = PROJECTION_BUCKETS,
+): Promise<FleetView> {
+  const jsm = await jetstreamManager(nc);
+  const message = await jsm.streams
+    .getMessage(`KV_${names.fleet}`, { last_by_subj: `$KV.${names.fleet}.${FLEET_KEY}` })
+    .catch(ignoreNotFound);
+  if (!message || (message.header?.get('KV-Operation') || 'PUT') !== 'PUT') return emptyFleet();
+  return message.json<FleetView>();
+}
+
 /** Values one fetch of {@link readBucket} asks for, and how long it waits for them. */
 const READ_BATCH = { max_messages: 1024, expires: 2_000 };
 

@@ -93,7 +93,7 @@ beforeAll(async () => {
     image: h.repos.image,
     taskQueue: h.taskQueue,
     buckets,
-    online: () => metrics.online(),
+    followed: metrics,
   });
   api = await startApiServer({
     ...fleetApi,
