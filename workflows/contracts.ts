@@ -6,8 +6,8 @@ import {
   DEVICE_PROGRESS_SIGNAL,
   DEVICE_UPDATE_STATUS_QUERY,
   DEVICE_VERSION_REPORT_SIGNAL,
-} from '../core/identifiers.ts';
-import type { AwaitedStep } from '../core/device-update-progress.ts';
+  type AwaitedStep,
+} from '../core/models.ts';
 import type {
   CarriedRollout,
   DeviceOutcome,

@@ -10,7 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import { DeviceUpdateProgress, type AwaitedStep } from '../core/device-update-progress.ts';
+import { DeviceUpdateProgress, type AwaitedStep } from '../core/models.ts';
 import type { DeviceUpdateEvent, PhaseRecord, Telemetry, UpdateCommand } from '../core/index.ts';
 import { StepDeadline } from './step-deadline.ts';
 import {

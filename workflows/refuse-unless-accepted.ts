@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { RolloutCommand } from '../core/index.ts';
-import { UprollError } from '../core/errors.ts';
+import { UprollError } from '../core/models.ts';
 
 /**
  * The validator of each Update: refuses, before it is accepted, a command the

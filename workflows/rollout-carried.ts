@@ -1,4 +1,4 @@
-import { RolloutState } from '../core/rollout/rollout-state.ts';
+import { RolloutState } from '../core/models.ts';
 import type { CarriedRun, LegacyCarried } from './contracts.ts';
 
 /** A committed device: the attempt that committed it and when (for a rollback and the soak). */

@@ -12,8 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { DeviceResult, ErrorInfo, RolloutEventType, RolloutState } from '../core/index.ts';
-import { afterFailure, windowOpensAt } from '../core/rollout/device-policy.ts';
-import { deviceUpdateWorkflowId } from '../core/identifiers.ts';
+import { afterFailure, deviceUpdateWorkflowId, windowOpensAt } from '../core/models.ts';
 import type { DeviceUpdateInput, DeviceUpdateResult, HandedOver, UpdateEnd } from './contracts.ts';
 import type { UpdateEnds } from './handed-over.ts';
 

@@ -12,10 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { OutcomeCounts, RolloutEventType, RolloutPolicy, RolloutPolicyInput } from '../core/index.ts';
-import { RolloutState } from '../core/rollout/rollout-state.ts';
-import { isBack, runsAnotherRevision } from '../core/rollout/device-policy.ts';
-import { progressOf } from '../core/rollout/rollout-progress.ts';
-import { planWaveSizes } from '../core/rollout/waves.ts';
+import { isBack, planWaveSizes, progressOf, RolloutState, runsAnotherRevision } from '../core/models.ts';
 import { commitsInPages } from './commit-pages.ts';
 import { rolledBackByCommand } from './rolled-back-by-command.ts';
 import { fromLegacy, isLegacy, type CommittedDevice } from './rollout-carried.ts';
