@@ -42,21 +42,7 @@ export async function connectDeploymentNats(deployment: Deployment, name: string
     timeoutMs: CONNECT_TIMEOUT_MS,
     ...(deployment.natsTls ? { tls: deployment.natsTls } : {}),
   }).catch((cause: unknown) => {
-    throw deployment.local
-      ? new UprollError(
-          'STACK_NOT_RUNNING',
-          `cannot reach NATS at ${deployment.nats}: run \`uproll dev up\``,
-          {
-            cause,
-          },
-        )
-      : new UprollError(
-          'NATS_UNREACHABLE',
-          `cannot reach NATS at ${deployment.nats}: ${natsReasonOf(cause)}`,
-          {
-            cause,
-          },
-        );
+    throw unreachable(deployment, 'NATS', deployment.nats, 'NATS_UNREACHABLE', natsReasonOf(cause), cause);
   });
 }
 
@@ -66,20 +52,31 @@ export async function connectDeploymentTemporal(deployment: Deployment): Promise
     ...temporalConnectOptions(deployment.temporal, deployment.temporalAccess),
     connectTimeout: CONNECT_TIMEOUT_MS,
   }).catch((cause: unknown) => {
-    throw deployment.local
-      ? new UprollError(
-          'STACK_NOT_RUNNING',
-          `cannot reach Temporal at ${deployment.temporal}: run \`uproll dev up\``,
-          {
-            cause,
-          },
-        )
-      : new UprollError(
-          'TEMPORAL_UNREACHABLE',
-          `cannot reach Temporal at ${deployment.temporal}: ${reasonOf(cause)}`,
-          { cause },
-        );
+    throw unreachable(
+      deployment,
+      'Temporal',
+      deployment.temporal,
+      'TEMPORAL_UNREACHABLE',
+      reasonOf(cause),
+      cause,
+    );
   });
+}
+
+/** Why the deployment's `what` at `address` is out of reach; for the local stack, how to start it. */
+function unreachable(
+  deployment: Deployment,
+  what: string,
+  address: string,
+  code: 'NATS_UNREACHABLE' | 'TEMPORAL_UNREACHABLE',
+  reason: string | undefined,
+  cause: unknown,
+): UprollError {
+  return deployment.local
+    ? new UprollError('STACK_NOT_RUNNING', `cannot reach ${what} at ${address}: run \`uproll dev up\``, {
+        cause,
+      })
+    : new UprollError(code, `cannot reach ${what} at ${address}: ${reason}`, { cause });
 }
 
 /** Runs `body` with the services' NATS connection to the deployment the options name, closed after. */
