@@ -11,7 +11,6 @@ import {
 } from '../../core/index.ts';
 import {
   repositoryFileName,
-  rootSigned,
   signEnvelope,
   targetsSigned,
   type Signer,
@@ -21,7 +20,7 @@ import {
 import { verifyDeviceManifest, type DeviceManifest } from '../../core/uptane/index.ts';
 import { assertRolesSignable, ceremonyStatus } from '../../keys/index.ts';
 import { writeFileAtomic } from '../../adapters/fs/index.ts';
-import { DIRECTOR_EXPIRY_DAYS, expiresAt, MetadataFiles } from '../repo/index.ts';
+import { DIRECTOR_EXPIRY_DAYS, expiresAt, MetadataFiles, signFirstRoot } from '../repo/index.ts';
 
 const publicKeySchema = z.object({
   keytype: z.string(),
@@ -106,20 +105,7 @@ export class DirectorRepository {
   ): Promise<void> {
     if ((await this.#roots.rootVersions()).length > 0)
       throw new UprollError('INVALID_INPUT', `${this.dir} already holds a Director`);
-    const root = await signEnvelope(
-      rootSigned({
-        version: 1,
-        expires: expiresAt(DIRECTOR_EXPIRY_DAYS, 'root', now),
-        consistentSnapshot: true,
-        roles: {
-          root: { keys: keys.root, threshold: keys.rootThreshold },
-          targets: { keys: keys.targets, threshold: 1 },
-          snapshot: { keys: keys.snapshot, threshold: 1 },
-          timestamp: { keys: keys.timestamp, threshold: 1 },
-        },
-      }),
-      rootSigners,
-    );
+    const root = await signFirstRoot(keys, rootSigners, expiresAt(DIRECTOR_EXPIRY_DAYS, 'root', now));
     await this.#roots.write('1.root.json', root);
   }
 

@@ -19,7 +19,6 @@ import {
   checkTargetPath,
   describeFile,
   repositoryFileName,
-  rootSigned,
   signEnvelope,
   tufDate,
   targetsSigned,
@@ -33,6 +32,7 @@ import {
   FileBlobStore,
   IMAGE_EXPIRY_DAYS,
   MetadataFiles,
+  signFirstRoot,
   type BlobStore,
   type ExpiryPolicy,
 } from '../repo/index.ts';
@@ -142,20 +142,7 @@ export class ImageRepository {
     if ((await this.#files.rootVersions()).length > 0) {
       throw new UprollError('INVALID_INPUT', `${this.dir} already holds a repository`);
     }
-    const root = await signEnvelope(
-      rootSigned({
-        version: 1,
-        expires: this.#expires('root', now),
-        consistentSnapshot: true,
-        roles: {
-          root: { keys: keys.root, threshold: keys.rootThreshold },
-          targets: { keys: keys.targets, threshold: 1 },
-          snapshot: { keys: keys.snapshot, threshold: 1 },
-          timestamp: { keys: keys.timestamp, threshold: 1 },
-        },
-      }),
-      signers.root,
-    );
+    const root = await signFirstRoot(keys, signers.root, this.#expires('root', now));
     await this.#files.write('1.root.json', root);
     await this.#files.write('root.json', root);
     await this.#writeTopTargets(1, keys.releases, signers.targets, now);
