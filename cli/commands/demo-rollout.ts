@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DomainEvent, RolloutPolicyInput } from '../../core/index.ts';
+import { onJson } from '../../adapters/nats/index.ts';
 import { startRollout } from '../../services/temporal/index.ts';
 import type { RolloutResult } from '../../workflows/contracts.ts';
 
@@ -27,11 +28,10 @@ export async function rollOut(
   const started = Date.now();
   const seconds = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
   const events = nc.subscribe(`uproll.evt.rollout.${rolloutId}`, {
-    callback: (err, msg) => {
-      if (err) return;
-      const line = describe(msg.json<DomainEvent<string, Record<string, unknown>>>());
+    callback: onJson<DomainEvent<string, Record<string, unknown>>>((event) => {
+      const line = describe(event);
       if (line) say(`  ${seconds()}  ${line}`);
-    },
+    }),
   });
   try {
     const handle = await startRollout(client, {

@@ -6,7 +6,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootControlFile, bootedSlotFromCmdline, type PhaseBoundary } from '../../agent/index.ts';
 import type { Telemetry } from '../../core/index.ts';
-import { DeviceCommands } from '../../services/nats/index.ts';
+import { DeviceCommands, onJson } from '../../services/nats/index.ts';
 import { slotSha256, type BootloaderKind } from '../helpers/ab-image-device.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startHarness, type Harness } from './harness.ts';
@@ -27,9 +27,8 @@ beforeAll(async () => {
   for (const name of ['boot-crash-a', 'boot-crash-b'])
     images.set(name, await releaseRootfs(h, workDir, name));
   telemetry = h.nc.subscribe('uproll.dev.*.telemetry', {
-    callback: (err, msg) => {
-      if (!err) heard.push(msg.json<Telemetry>());
-    },
+    // Other files publish what is not JSON here (forged telemetry): a callback that threw would stop the connection.
+    callback: onJson<Telemetry>((telemetry) => heard.push(telemetry)),
   });
 }, 120_000);
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../agent/index.ts';
 import type { Heartbeat } from '../../core/index.ts';
+import { onJson } from '../../services/nats/index.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startHarness, uniqueId, type Harness } from './harness.ts';
 import { imageAgentDevice, releaseRootfs } from './image-agent-device.ts';
@@ -27,9 +28,7 @@ describe('a real agent on a GRUB machine whose grubenv a power cut tore', () => 
     await writeFile(device.hardware.files['grubenv']!, Buffer.alloc(512));
     const beats: Heartbeat[] = [];
     const heartbeats = h.nc.subscribe(`uproll.dev.${device.deviceId}.heartbeat`, {
-      callback: (err, msg) => {
-        if (!err) beats.push(msg.json<Heartbeat>());
-      },
+      callback: onJson<Heartbeat>((beat) => beats.push(beat)),
     });
     try {
       await device.start();

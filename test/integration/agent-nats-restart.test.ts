@@ -20,6 +20,7 @@ import {
   connectToNats,
   DeviceCommands,
   ensureStreams,
+  onJson,
   REPORTS_STREAM,
   TELEMETRY_STREAM,
 } from '../../services/nats/index.ts';
@@ -129,7 +130,7 @@ describe('an agent whose NATS server restarts in the middle of an update', () =>
   it('says it is alive every heartbeat, with what it runs and how far a download is', async () => {
     const beats: Heartbeat[] = [];
     const subscription = service.subscribe(`uproll.dev.${deviceId}.heartbeat`, {
-      callback: (err, msg) => void (err ? undefined : beats.push(msg.json<Heartbeat>())),
+      callback: onJson<Heartbeat>((beat) => beats.push(beat)),
     });
     try {
       await repos.publish('1.2', randomArtifacts(1, 1024 * 1024));
