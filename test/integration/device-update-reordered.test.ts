@@ -1,48 +1,51 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStoredTelemetry } from '../../services/telemetry/index.ts';
+import { startDeviceUpdate } from '../../services/temporal/index.ts';
 import type { ProtocolFleet } from '../../sim/index.ts';
 import { deviceProgressSignal } from '../../workflows/contracts.ts';
 import { randomArtifacts } from '../helpers/agent-rig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startFleetOf } from '../helpers/protocol-fleet-rig.ts';
 import { COMMITTED_UPDATE_EVENTS } from './expected-events.ts';
-import { startHarness, uniqueId, type Harness } from './harness.ts';
+import { uniqueId } from './harness.ts';
+import { startOwnStack } from './own-stack.ts';
 
 // With several `uproll serve` processes, a device's telemetry is shared out between
 // their telemetry bridges, so its reports can reach the device update out of order.
 // Here no bridge runs: the test signals the later phases itself and never the
-// earlier ones, as if another bridge had them still.
+// earlier ones, as if another bridge had them still. On a stack of its own: every
+// other file's bridge on the shared one signals any device update it hears of.
 
-let h: Harness;
+let own: Awaited<ReturnType<typeof startOwnStack>>;
 let fleet: ProtocolFleet;
 let deviceId: string;
 
 beforeAll(async () => {
-  h = await startHarness({ bridge: false });
-  await h.startWorker();
+  own = await startOwnStack('reordered', { bridge: false });
   const started = await startFleetOf({
     count: 1,
     prefix: uniqueId('reordered'),
-    repos: h.repos,
-    stateDir: h.stateDir,
-    natsUrl: h.addresses.nats,
+    repos: own.repos,
+    stateDir: own.stateDir,
+    natsUrl: own.services.addresses.nats,
   });
   fleet = started.fleet;
   deviceId = started.devices[0]!;
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await fleet?.stop();
-  await h?.close();
+  await own?.close();
 });
 
 describe('a device update whose telemetry comes out of order', () => {
   it('fills the phases it has not seen from the stored telemetry: each in the event log once, in order', async () => {
     const revision = uniqueId('rev');
-    await h.repos.publish(revision, randomArtifacts(1, 1024));
+    const { repos, services } = own;
+    await repos.publish(revision, randomArtifacts(1, 1024));
     const rolloutId = uniqueId('r');
-    const handle = await h.startDeviceUpdate({ deviceId, command: { rolloutId, revision } });
+    const handle = await startDeviceUpdate(services.client, { deviceId, command: { rolloutId, revision } });
     const stored = await eventually('the device to store its committed telemetry', async () => {
-      const reports = await readStoredTelemetry(h.nc, deviceId, rolloutId);
+      const reports = await readStoredTelemetry(services.nc, deviceId, rolloutId);
       return reports.some((report) => report.phase === 'committed') && reports;
     });
     expect(stored.map((report) => report.phase)).toEqual(COMMITTED_UPDATE_EVENTS.slice(2).map(phaseOf));
@@ -52,7 +55,7 @@ describe('a device update whose telemetry comes out of order', () => {
     const result = await handle.result();
 
     expect(result.phases).toEqual(['commanded', ...COMMITTED_UPDATE_EVENTS.slice(2).map(phaseOf)]);
-    const events = (await h.eventLog.read('device', deviceId))
+    const events = (await services.eventLog.read('device', deviceId))
       .filter(({ event }) => (event.data as { rolloutId?: string }).rolloutId === rolloutId)
       .map(({ event }) => event.type);
     expect(events).toEqual(COMMITTED_UPDATE_EVENTS);

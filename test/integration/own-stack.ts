@@ -25,6 +25,8 @@ export async function startOwnStack(
   options: Pick<StartStackOptions, 'temporalDynamicConfig'> & {
     /** A local JetStream cluster of this many nodes, on free ports, instead of one nats-server. */
     natsCluster?: number;
+    /** false: no telemetry bridge (the test signals device updates itself). */
+    bridge?: false;
   } = {},
 ) {
   installTemporalRuntime('ERROR');
@@ -55,6 +57,7 @@ export async function startOwnStack(
       workflowBundle: { codePath: inject('integration').workflowBundlePath },
       releases: repos.releases,
       director: repos.director,
+      ...(options.bridge === false ? { bridge: false } : {}),
     });
     closers.push(() => services.close());
     await services.startWorker();
