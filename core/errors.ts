@@ -212,8 +212,6 @@ export interface ErrorInfo {
   message: string;
 }
 
-const CODES = Object.keys(ERROR_CODES) as readonly UprollErrorCode[];
-
 /** True when `code` is one of this release's codes (a device or an old history may send others). */
 export function isUprollErrorCode(code: string): code is UprollErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
@@ -228,7 +226,7 @@ const UNKNOWN_CODE: CodeInfo = { class: 'other', permanent: false, attack: false
 
 /** The codes of failed trust checks (TUF / Uptane): each names the attack it indicates. */
 export const TRUST_ATTACK_CODES: ReadonlySet<UprollErrorCode> = new Set(
-  CODES.filter((code) => ERROR_CODES[code].attack),
+  (Object.keys(ERROR_CODES) as UprollErrorCode[]).filter((code) => ERROR_CODES[code].attack),
 );
 
 /** Base error of the project: a stable `code` plus a human message. */

@@ -223,12 +223,7 @@ export async function readDeviceView(
   deviceId: string,
   names: ProjectionBuckets = PROJECTION_BUCKETS,
 ): Promise<DeviceView | undefined> {
-  const jsm = await jetstreamManager(nc);
-  const message = await jsm.streams
-    .getMessage(`KV_${names.devices}`, { last_by_subj: `$KV.${names.devices}.${deviceId}` })
-    .catch(ignoreNotFound);
-  if (!message || (message.header?.get('KV-Operation') || 'PUT') !== 'PUT') return undefined;
-  return message.json<DeviceView>();
+  return readKey<DeviceView>(nc, names.devices, deviceId);
 }
 
 /** The fleet projection alone: one key, however many devices. */
@@ -236,12 +231,17 @@ export async function readFleetView(
   nc: NatsConnection,
   names: ProjectionBuckets = PROJECTION_BUCKETS,
 ): Promise<FleetView> {
+  return (await readKey<FleetView>(nc, names.fleet, FLEET_KEY)) ?? emptyFleet();
+}
+
+/** One key's latest value, read straight from the bucket's stream; undefined when none (or no bucket). */
+async function readKey<T>(nc: NatsConnection, bucket: string, key: string): Promise<T | undefined> {
   const jsm = await jetstreamManager(nc);
   const message = await jsm.streams
-    .getMessage(`KV_${names.fleet}`, { last_by_subj: `$KV.${names.fleet}.${FLEET_KEY}` })
+    .getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${key}` })
     .catch(ignoreNotFound);
-  if (!message || (message.header?.get('KV-Operation') || 'PUT') !== 'PUT') return emptyFleet();
-  return message.json<FleetView>();
+  if (!message || (message.header?.get('KV-Operation') || 'PUT') !== 'PUT') return undefined;
+  return message.json<T>();
 }
 
 /** Values one fetch of {@link readBucket} asks for, and how long it waits for them. */
