@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UprollError } from '../core/index.ts';
+import { readCappedFile } from './capped-file.ts';
 
 // A deployment file (--deployment-file, $UPROLL_DEPLOYMENT_FILE) holds the deployment settings a
 // systemd unit or a compose service would otherwise repeat as options or variables: one JSON
@@ -41,21 +41,9 @@ export async function readDeploymentFile(
   file: string,
   settings: readonly FileSetting[],
 ): Promise<Record<string, string>> {
-  const size = await stat(file).then(
-    (s) => s.size,
-    (err: NodeJS.ErrnoException) => {
-      throw new UprollError(
-        'INVALID_INPUT',
-        `cannot read deployment file ${file}: ${err.code ?? err.message}`,
-      );
-    },
-  );
-  if (size > MAX_DEPLOYMENT_FILE_BYTES)
-    throw new UprollError(
-      'INPUT_TOO_LARGE',
-      `deployment file ${file} is larger than ${MAX_DEPLOYMENT_FILE_BYTES} bytes`,
-    );
-  const text = await readFile(file, 'utf8');
+  const text = (
+    await readCappedFile(file, { label: 'deployment file', maxBytes: MAX_DEPLOYMENT_FILE_BYTES })
+  ).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { UprollError } from '../core/index.ts';
 import { isNatsCreds } from '../keys/index.ts';
@@ -12,6 +11,7 @@ import {
 } from '../services/dev-stack/index.ts';
 import { ownNatsClientTls, readNatsIdentity } from '../services/nats-auth/index.ts';
 import type { TemporalAccess } from '../services/temporal/index.ts';
+import { readCappedFile } from './capped-file.ts';
 import { stateDirOf, UsageError, type OptionSpec } from './command.ts';
 import { deploymentSettingsOf, labelOf, DEPLOYMENT_SETTINGS } from './deployment-settings.ts';
 import {
@@ -263,19 +263,8 @@ export async function localDeployment(stateDir: string): Promise<Deployment> {
 
 /** The services user's credentials: a .creds file (as `uproll nats init` writes it) or a bare user seed. */
 async function readCredentialsFile(file: string): Promise<string> {
-  const bytes = await stat(file).then(
-    (s) => s.size,
-    () => 0,
-  );
-  if (bytes > MAX_CREDENTIALS_BYTES)
-    throw new UprollError(
-      'INPUT_TOO_LARGE',
-      `--nats-seed-file ${file} is larger than ${MAX_CREDENTIALS_BYTES} bytes`,
-    );
-  const text = await readFile(file, 'utf8').catch((err: unknown) => {
-    throw new UprollError('INVALID_INPUT', `cannot read --nats-seed-file ${file}: ${(err as Error).message}`);
-  });
-  const credentials = text.trim();
+  const text = await readCappedFile(file, { label: '--nats-seed-file', maxBytes: MAX_CREDENTIALS_BYTES });
+  const credentials = text.toString('utf8').trim();
   if (!isNatsCreds(credentials) && !/^SU[A-Z2-7]{56}$/.test(credentials))
     throw new UprollError(
       'INVALID_INPUT',

@@ -1,8 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { UprollError } from '../core/index.ts';
 import { ensureServerTls, type ServerKeyPair } from '../services/tls/index.ts';
 import { stateDirOf, UsageError, type OptionSpec } from './command.ts';
+import { readCappedFile } from './capped-file.ts';
 import { systemClock } from './system-clock.ts';
 
 /** `--tls-cert`/`--tls-key`, `--tls-host`, `--insecure`: how the HTTP parts of `serve` speak TLS. */
@@ -68,15 +69,7 @@ export async function serverKeyPairOf(
 }
 
 async function readPem(file: string, option: string): Promise<string> {
-  const size = await stat(file).then(
-    (s) => s.size,
-    (err: NodeJS.ErrnoException) => {
-      throw new UprollError('INVALID_INPUT', `cannot read ${option} ${file}: ${err.code ?? err.message}`);
-    },
-  );
-  if (size > MAX_PEM_BYTES)
-    throw new UprollError('INPUT_TOO_LARGE', `${option} ${file} is larger than ${MAX_PEM_BYTES} bytes`);
-  const text = await readFile(file, 'utf8');
+  const text = (await readCappedFile(file, { label: option, maxBytes: MAX_PEM_BYTES })).toString('utf8');
   if (option === '--tls-cert') {
     try {
       new X509Certificate(text);
@@ -88,17 +81,9 @@ async function readPem(file: string, option: string): Promise<string> {
 }
 
 async function readKey(file: string): Promise<string> {
-  const mode = await stat(file).then(
-    (s) => s.mode & 0o777,
-    () => 0,
-  );
-  // A key others can read is a key others may have: refused, as ssh refuses one.
-  if ((mode & 0o077) !== 0)
-    throw new UprollError(
-      'INVALID_INPUT',
-      `--tls-key ${file} is readable by others (mode ${mode.toString(8)}): chmod 600 it`,
-    );
-  const text = await readPem(file, '--tls-key');
+  const text = (
+    await readCappedFile(file, { label: '--tls-key', maxBytes: MAX_PEM_BYTES, secret: true })
+  ).toString('utf8');
   try {
     createPrivateKey(text);
   } catch {

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import { UprollError } from '../core/index.ts';
 import type { TemporalAccess } from '../services/temporal/index.ts';
+import { readCappedFile } from './capped-file.ts';
 import { UsageError } from './command.ts';
 import type { DeploymentSettingName, DeploymentSettings, SettingValue } from './deployment-settings.ts';
 
@@ -109,28 +109,8 @@ export async function readTemporalAccess(settings: TemporalSettings): Promise<Te
   };
 }
 
-async function readCapped(
-  { value: file, label }: SettingValue,
-  cap: number,
-  secret: boolean,
-): Promise<Buffer> {
-  const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
-    throw new UprollError('INVALID_INPUT', `cannot read ${label} ${file}: ${err.code ?? err.message}`);
-  });
-  if (!info.isFile()) throw new UprollError('INVALID_INPUT', `${label} ${file} is not a file`);
-  if (info.size > cap)
-    throw new UprollError('INPUT_TOO_LARGE', `${label} ${file} is larger than ${cap} bytes`);
-  // A secret others can read is a secret others may have: refused, as ssh refuses such a key.
-  if (secret && (info.mode & 0o077) !== 0)
-    throw new UprollError(
-      'INVALID_INPUT',
-      `${label} ${file} is readable by others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 it`,
-    );
-  return readFile(file);
-}
-
 async function readCertificates(setting: SettingValue): Promise<Buffer> {
-  const pem = await readCapped(setting, MAX_PEM_BYTES, false);
+  const pem = await readCappedFile(setting.value, { label: setting.label, maxBytes: MAX_PEM_BYTES });
   try {
     new X509Certificate(pem);
   } catch {
@@ -140,7 +120,11 @@ async function readCertificates(setting: SettingValue): Promise<Buffer> {
 }
 
 async function readPrivateKey(setting: SettingValue): Promise<Buffer> {
-  const pem = await readCapped(setting, MAX_KEY_BYTES, true);
+  const pem = await readCappedFile(setting.value, {
+    label: setting.label,
+    maxBytes: MAX_KEY_BYTES,
+    secret: true,
+  });
   try {
     createPrivateKey(pem);
   } catch {
@@ -151,7 +135,15 @@ async function readPrivateKey(setting: SettingValue): Promise<Buffer> {
 }
 
 async function readApiKey(setting: SettingValue): Promise<string> {
-  const key = (await readCapped(setting, MAX_API_KEY_BYTES, true)).toString('utf8').trim();
+  const key = (
+    await readCappedFile(setting.value, {
+      label: setting.label,
+      maxBytes: MAX_API_KEY_BYTES,
+      secret: true,
+    })
+  )
+    .toString('utf8')
+    .trim();
   // One token of visible ASCII: it becomes an HTTP/2 header value.
   if (!/^[\x21-\x7e]+$/.test(key))
     throw new UprollError(
